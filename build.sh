@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Luminal's one build entry point. Needs only the .NET 10 SDK, cmake, a C/C++ compiler and cargo; anything else
+# it needs (clang-14, valgrind, GoogleTest) it installs with apt when missing.
+#
+#   ./build.sh            build libluminal, the C and Rust examples, and run the examples
+#   ./build.sh test       build everything and run every test (managed NUnit, native CTest, cargo test)
+#   ./build.sh lib        build only build/lib/libluminal.so
+#   ./build.sh bench      run the benchmarks against the peers (slow; not part of test)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+BUILD=$ROOT/build
+CONFIG=${CONFIG:-Release}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+case "$(uname -s)" in
+  Linux) RID=linux-x64; LIBNAME=libluminal.so ;;
+  Darwin) RID=osx-$(uname -m | sed 's/x86_64/x64/'); LIBNAME=libluminal.dylib ;;
+  *) echo "use build.ps1 on Windows" >&2; exit 1 ;;
+esac
+[ "$(uname -m)" = aarch64 ] && RID=linux-arm64
+
+need_apt() { # need_apt <command-or-file> <package>...
+  local probe=$1; shift
+  if ! command -v "$probe" >/dev/null 2>&1 && [ ! -e "$probe" ]; then
+    echo "== installing $* with apt"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
+build_lib() {
+  echo "== libluminal ($RID, $CONFIG)"
+  dotnet publish src/Luminal.Native -c "$CONFIG" -r "$RID" -o "$BUILD/native" --nologo -v quiet -clp:ErrorsOnly
+  mkdir -p "$BUILD/lib"
+  cp "$BUILD/native/Luminal.Native${LIBNAME##*luminal}" "$BUILD/lib/$LIBNAME"
+}
+
+build_native() {
+  need_apt cmake cmake
+  echo "== C/C++ (cmake)"
+  cmake -S . -B "$BUILD/cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMINAL_LIB_DIR="$BUILD/lib" >/dev/null
+  cmake --build "$BUILD/cmake" -j "$(nproc)" >/dev/null
+}
+
+build_rust() {
+  [ -d bindings/rust ] || return 0
+  echo "== Rust (cargo)"
+  export LUMINAL_LIB_DIR="$BUILD/lib"
+  (cd bindings/rust && cargo build --release --offline --workspace --all-targets -q)
+}
+
+run_examples() {
+  echo "== examples"
+  for e in "$BUILD"/cmake/examples/c/example_*; do
+    [ -x "$e" ] || continue
+    echo "-- $(basename "$e")"; "$e"
+  done
+  if [ -x bindings/rust/run-examples.sh ]; then bindings/rust/run-examples.sh; fi
+}
+
+run_tests() {
+  echo "== managed tests (NUnit)"
+  dotnet test tests/managed -c "$CONFIG" --nologo -v quiet
+  echo "== native tests (CTest)"
+  need_apt valgrind valgrind
+  need_apt clang-14 clang-14
+  (cd "$BUILD/cmake" && ctest --output-on-failure -j 2)
+  if [ -d bindings/rust ]; then
+    echo "== Rust tests (cargo test)"
+    (cd bindings/rust && LUMINAL_LIB_DIR="$BUILD/lib" cargo test --release --offline --workspace -q)
+  fi
+}
+
+case "${1:-all}" in
+  lib) build_lib ;;
+  all) build_lib; build_native; build_rust; run_examples ;;
+  test) build_lib; build_native; build_rust; run_tests ;;
+  bench) build_lib; build_native; build_rust; exec bench/run.sh ;;
+  *) echo "usage: $0 [all|test|lib|bench]" >&2; exit 2 ;;
+esac

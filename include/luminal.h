@@ -1,0 +1,219 @@
+/*
+ * luminal.h — the C contract of Luminal, an async runtime in one shared library (libluminal.so, luminal.dll,
+ * libluminal.dylib).
+ *
+ * General rules (they hold for every function unless its comment says otherwise):
+ *  - Every function is thread-safe and may be called from any thread, including from inside a poll.
+ *  - Handles (`luminal_runtime*`, `luminal_task*`, `luminal_waker*`) are opaque tokens, not pointers to memory you
+ *    may read. They carry a type tag and a generation: a NULL handle gives LUMINAL_E_INVALID_ARGUMENT, a released,
+ *    double-released or foreign handle gives LUMINAL_E_INVALID_HANDLE wherever the function returns a status, and
+ *    is ignored by functions that return void. Nothing is corrupted either way.
+ *  - No exception, signal or unwinding ever crosses this boundary; internal failures map to LUMINAL_E_INTERNAL.
+ *  - The runtime keeps no context in thread-local storage: everything it needs comes from the handle you pass, or
+ *    from the `luminal_context` it hands to a running poll. A plugin (shared library) that receives a
+ *    `luminal_runtime*` from its host can spawn onto the host's runtime; it needs no runtime of its own.
+ *  - Handles are 64-bit tokens; Luminal supports 64-bit platforms only.
+ *
+ * Ownership vocabulary: "takes" = ownership moves to the callee, also when it fails; "returns an owned X" = the
+ * caller must release it; "borrowed" = valid only as long as the comment says, never release it.
+ */
+#ifndef LUMINAL_H
+#define LUMINAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  if defined(LUMINAL_BUILDING)
+#    define LUMINAL_API __declspec(dllexport)
+#  else
+#    define LUMINAL_API __declspec(dllimport)
+#  endif
+#else
+#  define LUMINAL_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Versions and status codes
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Compile-time ABI version; compare with luminal_abi_version() to detect a library older than this header. */
+#define LUMINAL_ABI_VERSION 1
+
+/* The ABI version the loaded library implements. Never fails. */
+LUMINAL_API uint32_t luminal_abi_version(void);
+
+/* The library's version as a static NUL-terminated string ("0.1.0"). Never NULL; never free it. */
+LUMINAL_API const char *luminal_version(void);
+
+typedef enum luminal_status {
+  LUMINAL_OK = 0,                  /* success */
+  LUMINAL_PENDING = 1,             /* not ready yet; the context's waker will be woken (luminal_task_poll) */
+  LUMINAL_E_INVALID_ARGUMENT = -1, /* NULL where a value is required, a missing poll function, a bad option */
+  LUMINAL_E_INVALID_HANDLE = -2,   /* released, double-released, foreign or wrong-type handle */
+  LUMINAL_E_SHUTDOWN = -3,         /* the runtime is shut down (or shutting down) */
+  LUMINAL_E_CANCELLED = -4,        /* the task was aborted, or dropped by shutdown, before it completed */
+  LUMINAL_E_TIMED_OUT = -5,        /* the timeout elapsed first; nothing was consumed */
+  LUMINAL_E_WOULD_DEADLOCK = -6,   /* a blocking call on one of the runtime's own worker threads */
+  LUMINAL_E_NO_MEMORY = -7,        /* an allocation failed, or a table is full */
+  LUMINAL_E_UNSUPPORTED = -8,      /* not available on this platform or build */
+  LUMINAL_E_INTERNAL = -9,         /* a bug in Luminal; please report it */
+  LUMINAL_E_ALREADY_TAKEN = -10    /* the task's output was already handed over by an earlier join or poll */
+} luminal_status;
+
+/* A static English description of `s` ("ok", "invalid handle", ...). Never NULL, also for unknown values. */
+LUMINAL_API const char *luminal_status_str(luminal_status s);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Handles
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct luminal_runtime luminal_runtime; /* a runtime; each handle is owned by one holder; thread-safe */
+typedef struct luminal_task luminal_task;       /* a join handle for one task, owned by one holder */
+typedef struct luminal_waker luminal_waker;     /* wakes one task; cheap to clone, never allocates */
+typedef struct luminal_context luminal_context; /* given to a poll; valid only during that one poll call */
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Runtime
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct luminal_runtime_options {
+  size_t struct_size;      /* set to sizeof(luminal_runtime_options); fields past it take their defaults */
+  uint32_t worker_threads; /* 0 = the number of logical CPUs; at most 1024 */
+  const char *thread_name; /* worker thread name prefix, copied; NULL = "luminal-worker" */
+} luminal_runtime_options;
+
+/* Creates a runtime and starts its worker threads. `opts` is borrowed for the call (NULL = defaults).
+ * On LUMINAL_OK, *out is an owned handle: release it with luminal_runtime_release.
+ * Returns LUMINAL_E_INVALID_ARGUMENT if out is NULL, opts->struct_size is too small to hold struct_size itself,
+ * or worker_threads > 1024. */
+LUMINAL_API luminal_status luminal_runtime_new(const luminal_runtime_options *opts, luminal_runtime **out);
+
+/* Returns another owned handle to the same runtime (release each handle once), or NULL if `rt` is NULL, stale or
+ * foreign. Cloning a shut-down runtime works; spawning onto it gives LUMINAL_E_SHUTDOWN. */
+LUMINAL_API luminal_runtime *luminal_runtime_clone(luminal_runtime *rt);
+
+/* Releases one handle. When the last handle goes, the runtime shuts down as by luminal_runtime_shutdown with no
+ * timeout; if that last release happens on one of the runtime's own workers, shutdown is started and the workers
+ * finish it themselves (a thread cannot join itself). NULL, stale or double releases are ignored. */
+LUMINAL_API void luminal_runtime_release(luminal_runtime *rt);
+
+/* Shuts the runtime down; the handle stays valid (release it as usual). In order: new spawns fail with
+ * LUMINAL_E_SHUTDOWN (the future is dropped); polls in progress run to their end; every unfinished future is
+ * dropped exactly once (its drop function runs on a worker or on the calling thread); every joiner is woken and
+ * gets LUMINAL_E_CANCELLED; the worker threads are joined.
+ * `timeout_ns`: UINT64_MAX = wait forever. Returns LUMINAL_OK when all of that is done, LUMINAL_E_TIMED_OUT if a
+ * poll outlived the timeout (the rest then completes in the background when that poll returns; call again to wait
+ * more), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's own worker threads (shutdown has still been started),
+ * LUMINAL_E_INVALID_ARGUMENT / LUMINAL_E_INVALID_HANDLE for a bad handle. Calling it again is fine. */
+LUMINAL_API luminal_status luminal_runtime_shutdown(luminal_runtime *rt, uint64_t timeout_ns);
+
+/* The number of worker threads of `rt`, or 0 for a bad handle. */
+LUMINAL_API uint32_t luminal_runtime_worker_count(luminal_runtime *rt);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Futures
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef enum luminal_poll { LUMINAL_POLL_PENDING = 0, LUMINAL_POLL_READY = 1 } luminal_poll;
+
+/* Polls a future. On READY it stores its result in *output (any pointer, NULL allowed; ownership of what it points
+ * to passes to whoever joins the task). On PENDING it must have arranged for the context's waker (or a clone) to
+ * be woken when progress is possible, or the task sleeps forever. `cx` is borrowed for this call only.
+ * Never called again after it returned READY; never called concurrently with itself or with `drop`. */
+typedef luminal_poll (*luminal_poll_fn)(void *state, luminal_context *cx, void **output);
+typedef void (*luminal_drop_fn)(void *p);
+
+/* A future, passed by value. The runtime takes it: `drop(state)` is called exactly once whatever happens (after the
+ * READY poll, on abort, on shutdown, or at once when the spawn fails), never during a poll, on any thread. */
+typedef struct luminal_future {
+  void *state;                 /* the future's data, owned by the future */
+  luminal_poll_fn poll;        /* required */
+  luminal_drop_fn drop;        /* frees state; may be NULL */
+  luminal_drop_fn drop_output; /* frees an output nobody took (handle released unjoined, or detached); may be NULL */
+} luminal_future;
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Context and wakers
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* The runtime running this poll: a borrowed handle valid as long as the runtime lives (clone it to keep it).
+ * NULL if cx is NULL. */
+LUMINAL_API luminal_runtime *luminal_context_runtime(luminal_context *cx);
+
+/* The waker of the task being polled: borrowed, valid during the poll; clone it to keep it. NULL if cx is NULL. */
+LUMINAL_API const luminal_waker *luminal_context_waker(luminal_context *cx);
+
+/* Returns an owned clone of `w` (release it with luminal_waker_release or consume it with luminal_waker_wake).
+ * Never allocates. Returns NULL if w is NULL. */
+LUMINAL_API luminal_waker *luminal_waker_clone(const luminal_waker *w);
+
+/* Schedules the waker's task to be polled again and releases `w`. Waking a finished, aborted or released task, or
+ * one whose runtime is shut down, does nothing. Several wakes before the next poll cause one poll. Any thread. */
+LUMINAL_API void luminal_waker_wake(luminal_waker *w);
+
+/* Like luminal_waker_wake, but `w` stays owned by the caller. */
+LUMINAL_API void luminal_waker_wake_by_ref(const luminal_waker *w);
+
+/* Releases `w` without waking. NULL and stale wakers are ignored. */
+LUMINAL_API void luminal_waker_release(luminal_waker *w);
+
+/* 1 if `a` and `b` wake the same task (so a future may skip replacing a stored waker), else 0. */
+LUMINAL_API int luminal_waker_will_wake(const luminal_waker *a, const luminal_waker *b);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Spawning and joining
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Spawns `fut` onto `rt` (the global queue; an idle worker is woken). Takes `fut` also on failure (it is dropped
+ * at once). `out`: NULL = detached (the output is freed with drop_output); else *out receives an owned join
+ * handle (release it with luminal_task_release). Returns LUMINAL_E_SHUTDOWN after shutdown,
+ * LUMINAL_E_INVALID_ARGUMENT if fut.poll is NULL or rt is NULL, LUMINAL_E_INVALID_HANDLE for a bad rt. */
+LUMINAL_API luminal_status luminal_spawn(luminal_runtime *rt, luminal_future fut, luminal_task **out);
+
+/* Like luminal_spawn, from inside a poll: the task goes to the current worker's own queue (cheapest; other workers
+ * steal it if this one is busy). Outside a worker (a block_on poll) it goes to the global queue. */
+LUMINAL_API luminal_status luminal_context_spawn(luminal_context *cx, luminal_future fut, luminal_task **out);
+
+/* Spawns a task that calls fn(arg) once on a worker; its output is fn's return value (no drop_output: a detached
+ * or unjoined output is not freed). `fn` must not block for long: it occupies a worker while it runs. */
+LUMINAL_API luminal_status luminal_spawn_fn(luminal_runtime *rt, void *(*fn)(void *arg), void *arg,
+                                            luminal_task **out);
+
+/* Runs `fut` to completion on the calling thread, which parks between polls while the runtime's workers run
+ * everything else. Takes `fut` (dropped exactly once, also on failure). On LUMINAL_OK, *output (may be NULL to
+ * discard it, then drop_output frees it) receives the output. Returns LUMINAL_E_WOULD_DEADLOCK on one of the
+ * runtime's workers, LUMINAL_E_SHUTDOWN if the runtime is or gets shut down first (the future is dropped). */
+LUMINAL_API luminal_status luminal_block_on(luminal_runtime *rt, luminal_future fut, void **output);
+
+/* Waits for the task to finish. `timeout_ns`: 0 = just check, UINT64_MAX = forever.
+ * LUMINAL_OK: *output (may be NULL to discard; then drop_output frees it) receives the output — handed over once:
+ * a later join or poll returns LUMINAL_E_ALREADY_TAKEN. LUMINAL_E_CANCELLED: aborted or dropped by shutdown.
+ * LUMINAL_E_TIMED_OUT: still running (the handle stays valid). LUMINAL_E_WOULD_DEADLOCK: called on a worker thread
+ * of the task's runtime with a non-zero timeout (use luminal_task_poll inside futures). The handle stays owned by
+ * the caller in every case. */
+LUMINAL_API luminal_status luminal_task_join(luminal_task *t, uint64_t timeout_ns, void **output);
+
+/* Awaits the task from inside a poll: LUMINAL_OK (output handed over as in join), LUMINAL_E_CANCELLED,
+ * LUMINAL_E_ALREADY_TAKEN, or LUMINAL_PENDING after registering cx's waker (the latest registration wins). */
+LUMINAL_API luminal_status luminal_task_poll(luminal_task *t, luminal_context *cx, void **output);
+
+/* Requests cancellation: the future is dropped at its next scheduling point (at once if it is idle, right after
+ * the current poll if it is running) and joiners get LUMINAL_E_CANCELLED. No effect on a finished task. */
+LUMINAL_API void luminal_task_abort(luminal_task *t);
+
+/* 1 if the task has finished (completed, aborted or dropped by shutdown), 0 if not or for a bad handle. */
+LUMINAL_API int luminal_task_is_finished(const luminal_task *t);
+
+/* Releases the join handle; the task runs on, detached. An output nobody took is freed with drop_output. */
+LUMINAL_API void luminal_task_release(luminal_task *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LUMINAL_H */

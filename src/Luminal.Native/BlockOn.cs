@@ -1,0 +1,39 @@
+using Luminal.Interop;
+using Luminal.Scheduler;
+using Luminal.Tasks;
+
+namespace Luminal;
+
+/// <summary>
+/// luminal_block_on: the future becomes a task whose "run queue" is the calling thread. Its waker unparks this
+/// thread (see <see cref="Runtime.Schedule"/>), which polls it here; everything it spawns runs on the workers.
+/// </summary>
+static unsafe class BlockOn
+{
+    public static Status Run(Runtime rt, in NativeFuture future, void** output)
+    {
+        if (rt.CurrentWorker() is not null) { Runtime.DropFuture(future); return Status.WouldDeadlock; }
+        if (rt.IsShutdown) { Runtime.DropFuture(future); return Status.Shutdown; }
+        var parker = new Parker();
+        RawTask? task = RawTask.Create(rt, future, wantHandle: true, blockOn: parker);
+        if (task is null) { Runtime.DropFuture(future); return Status.NoMemory; }
+        uint generation = (uint)(task.TaskToken >> 32);
+
+        ContextData cx = default;
+        cx.Magic = ContextData.MagicValue;
+        cx.RuntimeToken = rt.BorrowedToken;
+        cx.WorkerIndex = -1;
+        while (true)
+        {
+            long s = task.State;
+            if ((s & TaskState.Closed) != 0) break;
+            if ((s & TaskState.Scheduled) != 0) task.Run(&cx); // a wake during the poll just loops again
+            else parker.Park();
+        }
+        cx.Magic = 0;
+
+        Status status = task.TakeOutput(generation, output);
+        task.ReleaseHandle(generation);
+        return status == Status.Cancelled ? Status.Shutdown : status;
+    }
+}

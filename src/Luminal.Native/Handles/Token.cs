@@ -1,0 +1,27 @@
+namespace Luminal.Handles;
+
+/// <summary>
+/// What the C side holds instead of a pointer: <c>generation:32 | index:28 | tag:4</c>. Nothing ever dereferences
+/// a token, so a stale, double-released or foreign value is detected by a table lookup (tag, index range and
+/// generation must all match) instead of corrupting memory. The tag's low bit is always 1, so no aligned real
+/// pointer is ever mistaken for a handle.
+/// </summary>
+static class Token
+{
+    public const uint Runtime = 0x3;
+    public const uint Task = 0x5;
+    public const uint Waker = 0x9;
+
+    public const int MaxIndex = (1 << 28) - 1;
+
+    public static ulong Make(uint tag, int index, uint generation) =>
+        ((ulong)generation << 32) | ((ulong)(uint)index << 4) | tag;
+
+    /// <summary>Splits a token of the given tag; false for NULL, a wrong tag or generation 0.</summary>
+    public static bool TryDecode(ulong token, uint tag, out int index, out uint generation)
+    {
+        index = (int)((token >> 4) & MaxIndex);
+        generation = (uint)(token >> 32);
+        return (token & 0xF) == tag && generation != 0;
+    }
+}

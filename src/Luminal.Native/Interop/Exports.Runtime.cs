@@ -1,0 +1,88 @@
+using System;
+using System.Runtime.InteropServices;
+using Luminal.Handles;
+
+namespace Luminal.Interop;
+
+static unsafe partial class Exports
+{
+    [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_new")]
+    static int RuntimeNew(NativeRuntimeOptions* opts, nint* outRuntime)
+    {
+        try
+        {
+            if (outRuntime == null) return (int)Status.InvalidArgument;
+            *outRuntime = 0;
+            uint workers = 0;
+            string name = "luminal-worker";
+            if (opts != null)
+            {
+                // struct_size tells which fields an (older or newer) caller's struct has.
+                nuint size = opts->StructSize;
+                if (size < (nuint)sizeof(nuint)) return (int)Status.InvalidArgument;
+                if (size >= (nuint)(Marshal.OffsetOf<NativeRuntimeOptions>(nameof(NativeRuntimeOptions.WorkerThreads)) + sizeof(uint)))
+                    workers = opts->WorkerThreads;
+                if (size >= (nuint)(Marshal.OffsetOf<NativeRuntimeOptions>(nameof(NativeRuntimeOptions.ThreadName)) + sizeof(nint))
+                    && opts->ThreadName != null)
+                    name = Marshal.PtrToStringUTF8((nint)opts->ThreadName) ?? name;
+            }
+            if (workers > Runtime.MaxWorkers) return (int)Status.InvalidArgument;
+            if (workers == 0) workers = (uint)Math.Max(1, Environment.ProcessorCount);
+            *outRuntime = (nint)Runtime.Create((int)workers, name);
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_clone")]
+    static nint RuntimeClone(nint rt)
+    {
+        try
+        {
+            return RuntimeHandles.Resolve((ulong)rt) is Runtime runtime ? (nint)runtime.AddOwner() : 0;
+        }
+        catch { return 0; }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_release")]
+    static void RuntimeRelease(nint rt)
+    {
+        try
+        {
+            RuntimeHandles.Release((ulong)rt)?.RemoveOwner();
+        }
+        catch { /* void export: nothing to report, and nothing may escape */ }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_shutdown")]
+    static int RuntimeShutdown(nint rt, ulong timeoutNs)
+    {
+        try
+        {
+            if (rt == 0) return (int)Status.InvalidArgument;
+            if (RuntimeHandles.Resolve((ulong)rt) is not Runtime runtime) return (int)Status.InvalidHandle;
+            return (int)runtime.Shutdown(timeoutNs);
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_worker_count")]
+    static uint RuntimeWorkerCount(nint rt)
+    {
+        try
+        {
+            return RuntimeHandles.Resolve((ulong)rt) is Runtime runtime ? (uint)runtime.Workers.Length : 0;
+        }
+        catch { return 0; }
+    }
+
+    /// <summary>Resolves a runtime argument: NULL → InvalidArgument, stale/foreign → InvalidHandle.</summary>
+    static Status ResolveRuntime(nint rt, out Runtime runtime)
+    {
+        runtime = null!;
+        if (rt == 0) return Status.InvalidArgument;
+        if (RuntimeHandles.Resolve((ulong)rt) is not Runtime r) return Status.InvalidHandle;
+        runtime = r;
+        return Status.Ok;
+    }
+}

@@ -1,0 +1,152 @@
+using System;
+using System.Runtime.InteropServices;
+using Luminal.Handles;
+using Luminal.Scheduler;
+using Luminal.Tasks;
+
+namespace Luminal.Interop;
+
+static unsafe partial class Exports
+{
+    [UnmanagedCallersOnly(EntryPoint = "luminal_spawn")]
+    static int Spawn(nint rt, NativeFuture fut, nint* outTask)
+    {
+        try
+        {
+            if (outTask != null) *outTask = 0;
+            Status s = ResolveRuntime(rt, out Runtime runtime);
+            if (s == Status.Ok && fut.Poll == null) s = Status.InvalidArgument;
+            if (s != Status.Ok) { Runtime.DropFuture(fut); return (int)s; }
+            s = runtime.Spawn(fut, null, outTask != null, null, out ulong token);
+            if (outTask != null) *outTask = (nint)token;
+            return (int)s;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_context_spawn")]
+    static int ContextSpawn(ContextData* cx, NativeFuture fut, nint* outTask)
+    {
+        try
+        {
+            if (outTask != null) *outTask = 0;
+            Status s = cx == null || fut.Poll == null ? Status.InvalidArgument : Status.Ok;
+            Runtime runtime = null!;
+            if (s == Status.Ok) s = cx->Magic != ContextData.MagicValue ? Status.InvalidHandle : ResolveRuntime((nint)cx->RuntimeToken, out runtime);
+            if (s != Status.Ok) { Runtime.DropFuture(fut); return (int)s; }
+            // The local queue only if we really are on that worker's thread (a context smuggled elsewhere
+            // must not touch another thread's queue).
+            Worker? local = runtime.CurrentWorker();
+            if (local is not null && local.Index != cx->WorkerIndex) local = null;
+            s = runtime.Spawn(fut, null, outTask != null, local, out ulong token);
+            if (outTask != null) *outTask = (nint)token;
+            return (int)s;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_spawn_fn")]
+    static int SpawnFn(nint rt, delegate* unmanaged<void*, void*> fn, void* arg, nint* outTask)
+    {
+        try
+        {
+            if (outTask != null) *outTask = 0;
+            if (fn == null) return (int)Status.InvalidArgument;
+            Status s = ResolveRuntime(rt, out Runtime runtime);
+            if (s != Status.Ok) return (int)s;
+            NativeFuture f = default;
+            f.State = arg;
+            s = runtime.Spawn(f, fn, outTask != null, null, out ulong token);
+            if (outTask != null) *outTask = (nint)token;
+            return (int)s;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_block_on")]
+    static int BlockOnExport(nint rt, NativeFuture fut, void** output)
+    {
+        try
+        {
+            Status s = ResolveRuntime(rt, out Runtime runtime);
+            if (s == Status.Ok && fut.Poll == null) s = Status.InvalidArgument;
+            if (s != Status.Ok) { Runtime.DropFuture(fut); return (int)s; }
+            return (int)BlockOn.Run(runtime, fut, output);
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    /// <summary>Resolves a join handle: NULL → InvalidArgument, stale/released/foreign → InvalidHandle.</summary>
+    static Status ResolveTask(nint t, out RawTask task, out uint generation)
+    {
+        task = null!;
+        generation = 0;
+        if (t == 0) return Status.InvalidArgument;
+        if (RawTask.FromToken((ulong)t, Token.Task, out generation) is not RawTask found || !found.HandleLive(generation))
+            return Status.InvalidHandle;
+        task = found;
+        return Status.Ok;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_task_join")]
+    static int TaskJoin(nint t, ulong timeoutNs, void** output)
+    {
+        try
+        {
+            Status s = ResolveTask(t, out RawTask task, out uint generation);
+            if (s != Status.Ok) return (int)s;
+            if (!task.IsFinished)
+            {
+                if (timeoutNs != 0 && task.Runtime?.CurrentWorker() is not null) return (int)Status.WouldDeadlock;
+                if (!task.WaitFinished(timeoutNs == 0 ? 0 : Runtime.TimeoutMs(timeoutNs))) return (int)Status.TimedOut;
+            }
+            return (int)task.TakeOutput(generation, output);
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_task_poll")]
+    static int TaskPoll(nint t, ContextData* cx, void** output)
+    {
+        try
+        {
+            if (cx == null) return (int)Status.InvalidArgument;
+            Status s = ResolveTask(t, out RawTask task, out uint generation);
+            if (s != Status.Ok) return (int)s;
+            if (cx->Magic != ContextData.MagicValue) return (int)Status.InvalidHandle;
+            if (!task.IsFinished && task.RegisterJoinWaker(cx->WakerToken)) return (int)Status.Pending;
+            return (int)task.TakeOutput(generation, output);
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_task_abort")]
+    static void TaskAbort(nint t)
+    {
+        try
+        {
+            if (ResolveTask(t, out RawTask task, out uint generation) == Status.Ok) task.RequestAbort(generation);
+        }
+        catch { /* void export */ }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_task_is_finished")]
+    static int TaskIsFinished(nint t)
+    {
+        try
+        {
+            return ResolveTask(t, out RawTask task, out _) == Status.Ok && task.IsFinished ? 1 : 0;
+        }
+        catch { return 0; }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_task_release")]
+    static void TaskRelease(nint t)
+    {
+        try
+        {
+            if (ResolveTask(t, out RawTask task, out uint generation) == Status.Ok) task.ReleaseHandle(generation);
+        }
+        catch { /* void export */ }
+    }
+}

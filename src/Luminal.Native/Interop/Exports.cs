@@ -1,0 +1,55 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace Luminal.Interop;
+
+/// <summary>
+/// Every function of include/luminal.h is one [UnmanagedCallersOnly] method of this class (split across the
+/// Exports.*.cs files by topic). Each is a thin wrapper: validate, call the core, map every exception to a
+/// status — an exception escaping an export would kill the host process.
+/// </summary>
+static unsafe partial class Exports
+{
+    static readonly byte* VersionString = Utf8("0.1.0");
+
+    static byte* Utf8(string s)
+    {
+        // Static strings live for the process: allocated once, never freed.
+        int n = System.Text.Encoding.UTF8.GetByteCount(s);
+        byte* p = (byte*)NativeMemory.Alloc((nuint)n + 1);
+        System.Text.Encoding.UTF8.GetBytes(s, new Span<byte>(p, n));
+        p[n] = 0;
+        return p;
+    }
+
+    static int Fail(Exception e) => e is OutOfMemoryException ? (int)Status.NoMemory : (int)Status.Internal;
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_abi_version")]
+    static uint AbiVersion() => 1;
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_version")]
+    static byte* Version() => VersionString;
+
+    static readonly System.Collections.Generic.Dictionary<int, nint> StatusStrings = BuildStatusStrings();
+
+    static System.Collections.Generic.Dictionary<int, nint> BuildStatusStrings()
+    {
+        var d = new System.Collections.Generic.Dictionary<int, nint>();
+        for (int s = -10; s <= 1; s++) d[s] = (nint)Utf8(StatusText.Describe(s));
+        d[int.MinValue] = (nint)Utf8(StatusText.Describe(int.MinValue));
+        return d;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_status_str")]
+    static byte* StatusStr(int status)
+    {
+        try
+        {
+            return (byte*)(StatusStrings.TryGetValue(status, out nint p) ? p : StatusStrings[int.MinValue]);
+        }
+        catch
+        {
+            return VersionString; // unreachable in practice; never NULL
+        }
+    }
+}

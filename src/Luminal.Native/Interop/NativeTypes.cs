@@ -1,0 +1,32 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace Luminal.Interop;
+
+/// <summary>Marks a C# struct as the mirror of a struct in include/luminal.h; the ABI check compares the two.</summary>
+[AttributeUsage(AttributeTargets.Struct)]
+sealed class CStructAttribute(string name) : Attribute
+{
+    public string Name { get; } = name;
+}
+
+/// <summary>luminal_future, passed by value: the runtime owns it from the moment it is handed over.</summary>
+[CStruct("luminal_future")]
+[StructLayout(LayoutKind.Sequential)]
+unsafe struct NativeFuture
+{
+    public void* State;
+    public delegate* unmanaged<void*, void*, void**, int> Poll;
+    public delegate* unmanaged<void*, void> Drop;
+    public delegate* unmanaged<void*, void> DropOutput;
+}
+
+/// <summary>luminal_runtime_options. Read only the fields that struct_size covers (older callers).</summary>
+[CStruct("luminal_runtime_options")]
+[StructLayout(LayoutKind.Sequential)]
+unsafe struct NativeRuntimeOptions
+{
+    public nuint StructSize;
+    public uint WorkerThreads;
+    public byte* ThreadName;
+}

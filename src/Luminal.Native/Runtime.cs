@@ -1,0 +1,201 @@
+using System;
+using System.Threading;
+using Luminal.Handles;
+using Luminal.Interop;
+using Luminal.Scheduler;
+using Luminal.Tasks;
+
+namespace Luminal;
+
+/// <summary>
+/// A runtime: its workers, the global queue and the idle bookkeeping, spawning, scheduling and shutdown.
+/// Nothing here is found through thread-local state: callers come with a handle or a context, and "am I on one of
+/// this runtime's workers" is answered by looking the current thread's id up in <see cref="_workerByThreadId"/>.
+/// </summary>
+sealed unsafe class Runtime
+{
+    public const int MaxWorkers = 1024;
+
+    public readonly Worker[] Workers;
+    public readonly Injector Injector = new();
+    public readonly Idle Idle;
+    /// <summary>A token that names this runtime for as long as it lives; what luminal_context_runtime returns.</summary>
+    public ulong BorrowedToken { get; private set; }
+
+    Worker?[] _workerByThreadId = Array.Empty<Worker?>();
+    readonly ManualResetEventSlim _started = new(false);
+    readonly ManualResetEventSlim _terminated = new(false);
+    int _shutdown;
+    int _liveWorkers;
+    int _owners = 1; // owning luminal_runtime* handles
+
+    Runtime(int workers)
+    {
+        Workers = new Worker[workers];
+        Idle = new Idle(workers);
+        _liveWorkers = workers;
+    }
+
+    public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
+
+    /// <summary>Creates a runtime and starts its workers. Returns the first owning token, or 0 if out of handles.</summary>
+    public static ulong Create(int workers, string threadName)
+    {
+        var rt = new Runtime(workers);
+        rt.BorrowedToken = RuntimeHandles.Create(rt);
+        ulong owner = RuntimeHandles.Create(rt);
+        if (rt.BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
+        using var started = new CountdownEvent(workers);
+        for (int i = 0; i < workers; i++) rt.Workers[i] = new Worker(rt, i);
+        for (int i = 0; i < workers; i++) rt.Workers[i].Start($"{threadName}-{i}", started);
+        started.Wait();
+        int maxId = 0;
+        foreach (Worker w in rt.Workers) maxId = Math.Max(maxId, w.ManagedThreadId);
+        var map = new Worker?[maxId + 1];
+        foreach (Worker w in rt.Workers) map[w.ManagedThreadId] = w;
+        rt._workerByThreadId = map;
+        rt._started.Set();
+        return owner;
+    }
+
+    public void WaitStarted() => _started.Wait();
+
+    /// <summary>The worker whose thread is calling, or null (a foreign thread, or another runtime's worker).</summary>
+    public Worker? CurrentWorker()
+    {
+        int id = Environment.CurrentManagedThreadId;
+        Worker?[] map = _workerByThreadId;
+        return (uint)id < (uint)map.Length ? map[id] : null;
+    }
+
+    // ---- owners ---------------------------------------------------------------------------------------------
+
+    public ulong AddOwner()
+    {
+        Interlocked.Increment(ref _owners);
+        ulong token = RuntimeHandles.Create(this);
+        if (token == 0) Interlocked.Decrement(ref _owners);
+        return token;
+    }
+
+    /// <summary>One owning handle went away; the last one shuts the runtime down.</summary>
+    public void RemoveOwner()
+    {
+        if (Interlocked.Decrement(ref _owners) != 0) return;
+        if (Shutdown(ulong.MaxValue) == Status.Ok) RuntimeHandles.Release(BorrowedToken);
+        // On a worker thread the workers finish the shutdown themselves; the borrowed token stays valid (stale
+        // contexts can't reach anything: every queue refuses work).
+    }
+
+    // ---- spawning and scheduling ----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Spawns a task. Takes the future: on failure it is dropped here. <paramref name="local"/>: the worker whose
+    /// thread is calling (its local queue is used), or null for the global queue.
+    /// </summary>
+    public Status Spawn(in NativeFuture future, delegate* unmanaged<void*, void*> fn, bool wantHandle, Worker? local,
+        out ulong taskToken)
+    {
+        taskToken = 0;
+        if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
+        RawTask? task = RawTask.Create(this, future, wantHandle);
+        if (task is null) { DropFuture(future); return Status.NoMemory; }
+        task.Fn = fn;
+        // Read the token before the task can run: a detached task may finish and be recycled right away.
+        if (wantHandle) taskToken = task.TaskToken;
+        if (local is not null)
+        {
+            local.ScheduleSpawned(task);
+            return Status.Ok;
+        }
+        if (Injector.Push(task)) { NotifyOne(); return Status.Ok; }
+        // Shutdown won the race: the task is ours to cancel; give no handle back.
+        task.Run(null);
+        if (wantHandle) { task.ReleaseHandle((uint)(taskToken >> 32)); taskToken = 0; }
+        return Status.Shutdown;
+    }
+
+    public static void DropFuture(in NativeFuture future)
+    {
+        if (future.Drop != null) future.Drop(future.State);
+    }
+
+    /// <summary>Queues a task whose SCHEDULED flag the caller just set.</summary>
+    public void Schedule(RawTask task)
+    {
+        if (task.BlockOn is Parker blockOn) { blockOn.Unpark(); return; }
+        if (!IsShutdown)
+        {
+            if (CurrentWorker() is Worker worker) { worker.ScheduleWoken(task); return; }
+            if (Injector.Push(task)) { NotifyOne(); return; }
+        }
+        task.Run(null); // shut down: this drops the future (Run never polls once the runtime is shut down)
+    }
+
+    /// <summary>Wakes a parked worker if nobody is searching. Call after making work visible.</summary>
+    public void NotifyOne()
+    {
+        Interlocked.MemoryBarrier(); // full fence: the push above must be visible before we read the idle state
+        int index = Idle.WorkerToNotify();
+        if (index >= 0) Workers[index].Parker.Unpark();
+    }
+
+    public bool HasPendingWork()
+    {
+        if (!Injector.IsEmpty) return true;
+        foreach (Worker w in Workers) if (!w.Local.IsEmpty) return true;
+        return false;
+    }
+
+    // ---- shutdown -------------------------------------------------------------------------------------------
+
+    public void BeginShutdown()
+    {
+        if (Interlocked.Exchange(ref _shutdown, 1) != 0) return;
+        foreach (Worker w in Workers) w.Parker.Unpark();
+    }
+
+    /// <summary>luminal_runtime_shutdown: starts shutdown and waits for it to finish.</summary>
+    public Status Shutdown(ulong timeoutNs)
+    {
+        BeginShutdown();
+        if (CurrentWorker() is not null) return Status.WouldDeadlock;
+        int timeoutMs = TimeoutMs(timeoutNs);
+        long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
+        if (!_terminated.Wait(timeoutMs)) return Status.TimedOut;
+        foreach (Worker w in Workers)
+        {
+            int left = deadline == long.MaxValue ? -1 : (int)Math.Max(0, deadline - Environment.TickCount64);
+            if (!w.Join(left)) return Status.TimedOut;
+        }
+        return Status.Ok;
+    }
+
+    /// <summary>
+    /// Each worker calls this after draining its own queue; the last one drains the global queue and sweeps the
+    /// task table for idle tasks (waiting on a waker) of this runtime, so every future is dropped exactly once.
+    /// </summary>
+    public void WorkerExited(ContextData* cx)
+    {
+        if (Interlocked.Decrement(ref _liveWorkers) != 0) return;
+        for (RawTask? t = Injector.Close(); t is not null;)
+        {
+            RawTask? next = t.Next;
+            t.Next = null;
+            t.Run(cx);
+            t = next;
+        }
+        int count = RawTask.Table.Count;
+        for (int i = 0; i < count; i++) RawTask.Table.Get(i)?.CancelIfIdle(this, cx);
+        _terminated.Set();
+        if (Volatile.Read(ref _owners) == 0) RuntimeHandles.Release(BorrowedToken);
+    }
+
+    /// <summary>Nanoseconds to a Monitor-style timeout: -1 for "forever", rounded up to whole milliseconds.</summary>
+    public static int TimeoutMs(ulong ns)
+    {
+        if (ns == ulong.MaxValue) return Timeout.Infinite;
+        ulong ms = ns / 1_000_000 + (ns % 1_000_000 != 0 ? 1UL : 0UL);
+        return ms >= int.MaxValue ? Timeout.Infinite : (int)ms;
+    }
+}

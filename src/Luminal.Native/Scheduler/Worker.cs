@@ -1,0 +1,182 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Luminal.Interop;
+using Luminal.Tasks;
+
+namespace Luminal.Scheduler;
+
+/// <summary>
+/// One worker thread's run loop (after tokio's multi_thread worker): run local work, take from the global queue
+/// every <see cref="GlobalQueueInterval"/> ticks so injected tasks are not starved, steal when out of work, park
+/// when stealing finds nothing. Everything here except the queue's steal side is touched only by the worker's own
+/// thread.
+/// </summary>
+sealed unsafe class Worker
+{
+    const int GlobalQueueInterval = 61; // tokio's value: a prime, so it doesn't beat with task patterns
+    const int MaxLifoPolls = 3;         // consecutive LIFO-slot polls before the slot's task goes to the back
+
+    readonly Runtime _rt;
+    public readonly int Index;
+    public readonly LocalQueue Local = new();
+    public readonly Parker Parker = new();
+    RawTask? _lifo;         // the task most recently woken by this worker: runs next (cache-hot message passing)
+    ContextData* _cx;       // this worker's luminal_context, refreshed per poll
+    bool _searching;
+    uint _tick;
+    uint _rng;
+    Thread? _thread;
+    public int ManagedThreadId;
+
+    public Worker(Runtime runtime, int index)
+    {
+        _rt = runtime;
+        Index = index;
+        _rng = (uint)(index * 0x9E3779B9 + 1);
+    }
+
+    public void Start(string name, CountdownEvent started)
+    {
+        _thread = new Thread(() => Main(started)) { IsBackground = true, Name = name };
+        _thread.Start();
+    }
+
+    public bool Join(int timeoutMs) => _thread is null || _thread.Join(timeoutMs);
+
+    void Main(CountdownEvent started)
+    {
+        ManagedThreadId = Environment.CurrentManagedThreadId;
+        _cx = (ContextData*)NativeMemory.AllocZeroed((nuint)sizeof(ContextData));
+        _cx->Magic = ContextData.MagicValue;
+        _cx->RuntimeToken = _rt.BorrowedToken;
+        _cx->WorkerIndex = Index;
+        started.Signal();
+        _rt.WaitStarted(); // the thread-id map must be complete before we run anything
+        try
+        {
+            while (!_rt.IsShutdown)
+            {
+                RawTask? task = NextTask() ?? Search();
+                if (task is not null) RunTask(task);
+                else Park();
+            }
+            if (_searching) { _searching = false; _rt.Idle.StopSearching(); }
+            // Shutdown: every queued task is dropped (Run cancels once the runtime is shut down).
+            while (Local.Pop() is RawTask t) t.Run(_cx);
+            _rt.WorkerExited(_cx);
+        }
+        finally
+        {
+            _cx->Magic = 0;
+            NativeMemory.Free(_cx);
+            _cx = null;
+        }
+    }
+
+    RawTask? NextTask()
+    {
+        _tick++;
+        if (_tick % GlobalQueueInterval == 0 && TakeInjected(1) is RawTask fair) return fair;
+        return Local.Pop() ?? TakeInjected(_rt.Injector.Count / _rt.Workers.Length + 1);
+    }
+
+    /// <summary>Takes up to <paramref name="max"/> tasks from the global queue: runs the first, queues the rest.</summary>
+    RawTask? TakeInjected(int max)
+    {
+        Injector injector = _rt.Injector;
+        if (injector.IsEmpty) return null;
+        max = Math.Min(max, LocalQueue.Capacity / 2);
+        RawTask? chain = injector.PopBatch(max, out _);
+        if (chain is null) return null;
+        RawTask first = chain;
+        chain = first.Next;
+        first.Next = null;
+        while (chain is not null)
+        {
+            RawTask next = chain.Next!;
+            chain.Next = null;
+            Local.Push(chain, injector);
+            chain = next;
+        }
+        return first;
+    }
+
+    RawTask? Search()
+    {
+        if (!_searching)
+        {
+            if (!_rt.Idle.TryStartSearching()) return null;
+            _searching = true;
+        }
+        Worker[] workers = _rt.Workers;
+        _rng ^= _rng << 13; _rng ^= _rng >> 17; _rng ^= _rng << 5; // xorshift: a random first victim
+        int start = (int)(_rng % (uint)workers.Length);
+        for (int i = 0; i < workers.Length; i++)
+        {
+            Worker victim = workers[(start + i) % workers.Length];
+            if (victim != this && victim.Local.StealInto(Local) is RawTask stolen) return stolen;
+        }
+        return TakeInjected(_rt.Injector.Count / workers.Length + 1);
+    }
+
+    void RunTask(RawTask task)
+    {
+        if (_searching)
+        {
+            _searching = false;
+            // The last searcher found work: wake another worker to look for more.
+            if (_rt.Idle.StopSearching()) _rt.NotifyOne();
+        }
+        for (int lifoPolls = 0; ; lifoPolls++)
+        {
+            if (task.Run(_cx)) ScheduleYielded(task);
+            RawTask? next = _lifo;
+            if (next is null) return;
+            _lifo = null;
+            if (lifoPolls >= MaxLifoPolls || _rt.IsShutdown)
+            {
+                // Don't let two tasks ping-ponging through the LIFO slot starve the queue.
+                Local.Push(next, _rt.Injector);
+                _rt.NotifyOne();
+                return;
+            }
+            task = next;
+        }
+    }
+
+    /// <summary>A task that woke itself during its poll goes behind every other runnable task.</summary>
+    void ScheduleYielded(RawTask task)
+    {
+        Local.Push(task, _rt.Injector);
+        _rt.NotifyOne();
+    }
+
+    /// <summary>Called on this worker's thread when a task is woken here (usually by the task being polled).</summary>
+    public void ScheduleWoken(RawTask task)
+    {
+        RawTask? previous = _lifo;
+        _lifo = task;
+        if (previous is null) return;
+        Local.Push(previous, _rt.Injector);
+        _rt.NotifyOne();
+    }
+
+    /// <summary>luminal_context_spawn on this worker's thread: the new task goes to the back of the local queue.</summary>
+    public void ScheduleSpawned(RawTask task)
+    {
+        Local.Push(task, _rt.Injector);
+        _rt.NotifyOne();
+    }
+
+    void Park()
+    {
+        bool lastSearcher = _rt.Idle.Park(Index, _searching);
+        _searching = false;
+        // The last searcher to leave must look once more, or work pushed while everyone was busy could sit
+        // unnoticed (see Idle). Notifying may pick this very worker; then the park below returns at once.
+        if (lastSearcher && _rt.HasPendingWork()) _rt.NotifyOne();
+        if (!_rt.IsShutdown) Parker.Park();
+        _searching = _rt.Idle.ReturnFromPark(Index);
+    }
+}

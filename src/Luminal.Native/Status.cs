@@ -1,0 +1,38 @@
+namespace Luminal;
+
+/// <summary>luminal_status: the C enum's values, one to one.</summary>
+enum Status
+{
+    Ok = 0,
+    Pending = 1,
+    InvalidArgument = -1,
+    InvalidHandle = -2,
+    Shutdown = -3,
+    Cancelled = -4,
+    TimedOut = -5,
+    WouldDeadlock = -6,
+    NoMemory = -7,
+    Unsupported = -8,
+    Internal = -9,
+    AlreadyTaken = -10,
+}
+
+static class StatusText
+{
+    public static string Describe(int status) => (Status)status switch
+    {
+        Status.Ok => "ok",
+        Status.Pending => "pending",
+        Status.InvalidArgument => "invalid argument",
+        Status.InvalidHandle => "invalid handle (released, double-released, foreign or of the wrong type)",
+        Status.Shutdown => "the runtime is shut down",
+        Status.Cancelled => "the task was cancelled",
+        Status.TimedOut => "timed out",
+        Status.WouldDeadlock => "would deadlock: blocking call on one of the runtime's worker threads",
+        Status.NoMemory => "out of memory",
+        Status.Unsupported => "unsupported",
+        Status.Internal => "internal error in luminal",
+        Status.AlreadyTaken => "the task's output was already taken",
+        _ => "unknown status",
+    };
+}

@@ -1,0 +1,308 @@
+using System;
+using System.Threading;
+using Luminal.Handles;
+using Luminal.Interop;
+using Luminal.Scheduler;
+using static Luminal.Tasks.TaskState;
+
+namespace Luminal.Tasks;
+
+/// <summary>
+/// One task: the future's four C fields, its output, queue link and join bookkeeping, and one 64-bit state word
+/// (<c>generation:32 | flags:32</c>, flags in <see cref="TaskState"/>). Task objects are pooled in
+/// <see cref="Table"/> — spawning allocates nothing once the pool is warm — and a token's generation must match
+/// the state word's, so handles and wakers of a finished task can never touch the task that reuses its slot.
+/// </summary>
+sealed unsafe class RawTask : Slot
+{
+    public static readonly SlotTable<RawTask> Table = new(() => new RawTask());
+
+    long _state = WithGeneration(1, Free | Closed);
+
+    internal Runtime? Runtime;
+    internal NativeFuture Future;
+    internal delegate* unmanaged<void*, void*> Fn; // spawn_fn tasks: called once with Future.State
+    void* _output;
+    internal RawTask? Next;  // link in the injector's list
+    internal Parker? BlockOn; // a block_on task: scheduling it unparks this thread instead of queueing
+    ulong _joinWaker;         // waker token registered by luminal_task_poll (under lock(this))
+    int _joinWaiters;         // threads blocked in Join (under lock(this))
+
+    public long State => Volatile.Read(ref _state);
+    uint Generation => TaskState.Generation(Volatile.Read(ref _state));
+
+    public ulong TaskToken => Token.Make(Token.Task, Index, Generation);
+    public ulong WakerToken => Token.Make(Token.Waker, Index, Generation);
+
+    /// <summary>
+    /// A new task in state SCHEDULED (the caller queues it), plus HANDLE if a join handle is wanted.
+    /// Null if the table is full.
+    /// </summary>
+    public static RawTask? Create(Runtime runtime, in NativeFuture future, bool wantHandle, Parker? blockOn = null)
+    {
+        RawTask? t = Table.Allocate();
+        if (t is null) return null;
+        t.Runtime = runtime;
+        t.Future = future;
+        t.Fn = null;
+        t.BlockOn = blockOn;
+        // Publishing the state (release) makes the fields above visible to whoever validates a token.
+        Volatile.Write(ref t._state, WithGeneration(t.Generation, Scheduled | (wantHandle ? Handle : 0)));
+        return t;
+    }
+
+    /// <summary>The live task a token names (tag, index and generation all match), or null.</summary>
+    public static RawTask? FromToken(ulong token, uint tag, out uint generation)
+    {
+        if (!Token.TryDecode(token, tag, out int index, out generation)) return null;
+        RawTask? t = Table.Get(index);
+        return t is not null && t.Generation == generation ? t : null;
+    }
+
+    // ---- waking -------------------------------------------------------------------------------------------------
+
+    /// <summary>Wakes the task if it is still generation <paramref name="generation"/> and not finished.</summary>
+    public void Wake(uint generation)
+    {
+        long s = Volatile.Read(ref _state);
+        while (true)
+        {
+            if (TaskState.Generation(s) != generation || (s & (Closed | Scheduled)) != 0) return;
+            long seen = Interlocked.CompareExchange(ref _state, s | Scheduled, s);
+            if (seen != s) { s = seen; continue; }
+            // Setting SCHEDULED on an idle task makes us the one who queues it; on a running task the worker
+            // requeues it when the poll returns (which puts a self-woken task behind the others).
+            if ((s & Running) == 0) Runtime!.Schedule(this);
+            return;
+        }
+    }
+
+    /// <summary>Requests cancellation (see luminal_task_abort). False if the handle is not live.</summary>
+    public bool RequestAbort(uint generation)
+    {
+        long s = Volatile.Read(ref _state);
+        while (true)
+        {
+            if (TaskState.Generation(s) != generation || (s & Handle) == 0) return false;
+            if ((s & Closed) != 0) return true;
+            long seen = Interlocked.CompareExchange(ref _state, s | Abort | Scheduled, s);
+            if (seen != s) { s = seen; continue; }
+            if ((s & (Running | Scheduled)) == 0) Runtime!.Schedule(this);
+            return true;
+        }
+    }
+
+    // ---- running ------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Polls the task once; the caller dequeued it (so owns SCHEDULED). If the task was aborted or its runtime is
+    /// shutting down, drops the future instead. Returns true if the task was woken during the poll: the caller
+    /// must queue it again (it is still SCHEDULED).
+    /// </summary>
+    public bool Run(ContextData* cx)
+    {
+        long s = Volatile.Read(ref _state);
+        while (true)
+        {
+            long seen = Interlocked.CompareExchange(ref _state, (s & ~Scheduled) | Running, s);
+            if (seen == s) break;
+            s = seen;
+        }
+        if ((s & Abort) != 0 || Runtime!.IsShutdown)
+        {
+            DropFuture();
+            Finish(Closed | Cancelled);
+            return false;
+        }
+
+        void* output = null;
+        bool ready;
+        if (Fn != null)
+        {
+            output = Fn(Future.State);
+            ready = true;
+        }
+        else
+        {
+            cx->WakerToken = Token.Make(Token.Waker, Index, TaskState.Generation(s));
+            ready = Future.Poll(Future.State, cx, &output) == 1;
+        }
+
+        if (ready)
+        {
+            _output = output;
+            DropFuture();
+            Finish(Closed | Complete);
+            return false;
+        }
+
+        s = Volatile.Read(ref _state);
+        while (true)
+        {
+            long seen = Interlocked.CompareExchange(ref _state, s & ~Running, s);
+            if (seen == s) return (s & Scheduled) != 0;
+            s = seen;
+        }
+    }
+
+    void DropFuture()
+    {
+        NativeFuture f = Future;
+        Future.State = null;
+        Future.Poll = null;
+        Future.Drop = null;
+        if (f.Drop != null) f.Drop(f.State);
+    }
+
+    /// <summary>Marks the task finished while still holding RUNNING, tells the joiners, then lets go.</summary>
+    void Finish(long flags)
+    {
+        long s = Volatile.Read(ref _state);
+        while (true)
+        {
+            // A wake that raced with the end of the poll left SCHEDULED set without queueing: clear it.
+            long seen = Interlocked.CompareExchange(ref _state, (s & ~Scheduled) | flags, s);
+            if (seen == s) break;
+            s = seen;
+        }
+        // Still RUNNING, so the slot cannot be recycled under the notification.
+        BlockOn?.Unpark();
+        if ((s & Handle) != 0)
+        {
+            ulong waker;
+            lock (this)
+            {
+                waker = _joinWaker;
+                _joinWaker = 0;
+                if (_joinWaiters > 0) Monitor.PulseAll(this);
+            }
+            if (waker != 0) Waker.Wake(waker);
+        }
+        ReleaseOwnership(Running, 0);
+    }
+
+    /// <summary>
+    /// Clears one owner flag; whoever leaves a closed task with no owner recycles it (dropping an output nobody
+    /// took). With <paramref name="generation"/> != 0 the flag must be set in that generation, else false.
+    /// </summary>
+    bool ReleaseOwnership(long flag, uint generation)
+    {
+        long s = Volatile.Read(ref _state);
+        long next;
+        while (true)
+        {
+            if (generation != 0 && (TaskState.Generation(s) != generation || (s & flag) == 0)) return false;
+            next = s & ~flag;
+            long seen = Interlocked.CompareExchange(ref _state, next, s);
+            if (seen == s) break;
+            s = seen;
+        }
+        if ((next & Closed) != 0 && (next & (Handle | Running | Scheduled)) == 0) Recycle(next);
+        return true;
+    }
+
+    void Recycle(long state)
+    {
+        void* output = _output;
+        var dropOutput = Future.DropOutput;
+        _output = null;
+        Future = default;
+        Fn = null;
+        Runtime = null;
+        BlockOn = null;
+        Next = null;
+        if ((state & Complete) != 0 && (state & Taken) == 0 && dropOutput != null) dropOutput(output);
+        uint next = TaskState.Generation(state) + 1;
+        if (next == 0) next = 1;
+        Volatile.Write(ref _state, WithGeneration(next, Free | Closed));
+        Table.Free(this);
+    }
+
+    // ---- the join handle ----------------------------------------------------------------------------------------
+
+    /// <summary>True if <paramref name="generation"/> names this task and its join handle is alive.</summary>
+    public bool HandleLive(uint generation)
+    {
+        long s = Volatile.Read(ref _state);
+        return TaskState.Generation(s) == generation && (s & Handle) != 0;
+    }
+
+    public bool IsFinished => (Volatile.Read(ref _state) & Closed) != 0;
+
+    /// <summary>Drops the join handle (detaches). False if it was not live.</summary>
+    public bool ReleaseHandle(uint generation) => ReleaseOwnership(Handle, generation);
+
+    /// <summary>Blocks until finished or the timeout (ms, -1 = forever) passes; false on timeout.</summary>
+    public bool WaitFinished(long timeoutMs)
+    {
+        if (IsFinished) return true;
+        if (timeoutMs == 0) return false;
+        long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
+        lock (this)
+        {
+            while (!IsFinished)
+            {
+                long left = deadline == long.MaxValue ? -1 : deadline - Environment.TickCount64;
+                if (deadline != long.MaxValue && left <= 0) return false;
+                _joinWaiters++;
+                Monitor.Wait(this, left < 0 ? -1 : (int)Math.Min(left, int.MaxValue));
+                _joinWaiters--;
+            }
+            return true;
+        }
+    }
+
+    /// <summary>Registers a waker to be woken when the task finishes; false if it is finished already.</summary>
+    public bool RegisterJoinWaker(ulong wakerToken)
+    {
+        lock (this)
+        {
+            if (IsFinished) return false;
+            _joinWaker = wakerToken;
+            return true;
+        }
+    }
+
+    /// <summary>Hands the output of a finished task over, once.</summary>
+    public Status TakeOutput(uint generation, void** output)
+    {
+        long s = Volatile.Read(ref _state);
+        while (true)
+        {
+            if (TaskState.Generation(s) != generation || (s & Handle) == 0) return Status.InvalidHandle;
+            if ((s & Cancelled) != 0) return Status.Cancelled;
+            if ((s & Complete) == 0) return Status.Pending;
+            if ((s & Taken) != 0) return Status.AlreadyTaken;
+            long seen = Interlocked.CompareExchange(ref _state, s | Taken, s);
+            if (seen == s) break;
+            s = seen;
+        }
+        // We hold the handle, so the task cannot be recycled under us.
+        if (output != null) *output = _output;
+        else if (Future.DropOutput != null) Future.DropOutput(_output);
+        _output = null;
+        return Status.Ok;
+    }
+
+    // ---- shutdown -----------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Shutdown's sweep: if this idle task belongs to <paramref name="runtime"/>, claims it (as a wake would) and
+    /// runs it, which drops the future because the runtime is shut down. Queued or running tasks are left to
+    /// whoever holds them.
+    /// </summary>
+    public void CancelIfIdle(Runtime runtime, ContextData* cx)
+    {
+        long s = Volatile.Read(ref _state);
+        while (true)
+        {
+            if ((s & (Closed | Scheduled | Running)) != 0 || !ReferenceEquals(Runtime, runtime)) return;
+            // A block_on task is run by its own thread: wake that thread, whose Run then drops the future.
+            if (BlockOn is not null) { Wake(TaskState.Generation(s)); return; }
+            long seen = Interlocked.CompareExchange(ref _state, s | Scheduled, s);
+            if (seen == s) break;
+            s = seen;
+        }
+        Run(cx);
+    }
+}
