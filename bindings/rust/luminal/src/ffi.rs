@@ -1,0 +1,107 @@
+//! Raw declarations of `include/luminal.h`, one to one. Everything here is `unsafe` to use; the rest of the crate
+//! wraps it. Exposed so that code crossing a plugin boundary can exchange plain C handles.
+#![allow(non_camel_case_types, missing_docs)]
+
+use std::os::raw::{c_char, c_int, c_void};
+
+pub const LUMINAL_ABI_VERSION: u32 = 1;
+
+pub type luminal_status = i32;
+pub const LUMINAL_OK: luminal_status = 0;
+pub const LUMINAL_PENDING: luminal_status = 1;
+pub const LUMINAL_E_INVALID_ARGUMENT: luminal_status = -1;
+pub const LUMINAL_E_INVALID_HANDLE: luminal_status = -2;
+pub const LUMINAL_E_SHUTDOWN: luminal_status = -3;
+pub const LUMINAL_E_CANCELLED: luminal_status = -4;
+pub const LUMINAL_E_TIMED_OUT: luminal_status = -5;
+pub const LUMINAL_E_WOULD_DEADLOCK: luminal_status = -6;
+pub const LUMINAL_E_NO_MEMORY: luminal_status = -7;
+pub const LUMINAL_E_UNSUPPORTED: luminal_status = -8;
+pub const LUMINAL_E_INTERNAL: luminal_status = -9;
+pub const LUMINAL_E_ALREADY_TAKEN: luminal_status = -10;
+
+/// Opaque runtime handle (a 64-bit token, not a pointer to readable memory).
+#[repr(C)]
+pub struct luminal_runtime {
+    _private: [u8; 0],
+}
+/// Opaque join handle.
+#[repr(C)]
+pub struct luminal_task {
+    _private: [u8; 0],
+}
+/// Opaque waker.
+#[repr(C)]
+pub struct luminal_waker {
+    _private: [u8; 0],
+}
+/// Opaque poll context, valid for one poll call.
+#[repr(C)]
+pub struct luminal_context {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_runtime_options {
+    pub struct_size: usize,
+    pub worker_threads: u32,
+    pub thread_name: *const c_char,
+}
+
+pub type luminal_poll = c_int;
+pub const LUMINAL_POLL_PENDING: luminal_poll = 0;
+pub const LUMINAL_POLL_READY: luminal_poll = 1;
+
+pub type luminal_poll_fn =
+    unsafe extern "C" fn(state: *mut c_void, cx: *mut luminal_context, output: *mut *mut c_void) -> luminal_poll;
+pub type luminal_drop_fn = unsafe extern "C" fn(p: *mut c_void);
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_future {
+    pub state: *mut c_void,
+    pub poll: Option<luminal_poll_fn>,
+    pub drop: Option<luminal_drop_fn>,
+    pub drop_output: Option<luminal_drop_fn>,
+}
+
+extern "C" {
+    pub fn luminal_abi_version() -> u32;
+    pub fn luminal_version() -> *const c_char;
+    pub fn luminal_status_str(s: luminal_status) -> *const c_char;
+
+    pub fn luminal_runtime_new(opts: *const luminal_runtime_options, out: *mut *mut luminal_runtime) -> luminal_status;
+    pub fn luminal_runtime_clone(rt: *mut luminal_runtime) -> *mut luminal_runtime;
+    pub fn luminal_runtime_release(rt: *mut luminal_runtime);
+    pub fn luminal_runtime_shutdown(rt: *mut luminal_runtime, timeout_ns: u64) -> luminal_status;
+    pub fn luminal_runtime_worker_count(rt: *mut luminal_runtime) -> u32;
+
+    pub fn luminal_context_runtime(cx: *mut luminal_context) -> *mut luminal_runtime;
+    pub fn luminal_context_waker(cx: *mut luminal_context) -> *const luminal_waker;
+    pub fn luminal_waker_clone(w: *const luminal_waker) -> *mut luminal_waker;
+    pub fn luminal_waker_wake(w: *mut luminal_waker);
+    pub fn luminal_waker_wake_by_ref(w: *const luminal_waker);
+    pub fn luminal_waker_release(w: *mut luminal_waker);
+    pub fn luminal_waker_will_wake(a: *const luminal_waker, b: *const luminal_waker) -> c_int;
+
+    pub fn luminal_spawn(rt: *mut luminal_runtime, fut: luminal_future, out: *mut *mut luminal_task) -> luminal_status;
+    pub fn luminal_context_spawn(
+        cx: *mut luminal_context,
+        fut: luminal_future,
+        out: *mut *mut luminal_task,
+    ) -> luminal_status;
+    pub fn luminal_spawn_fn(
+        rt: *mut luminal_runtime,
+        f: Option<unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void>,
+        arg: *mut c_void,
+        out: *mut *mut luminal_task,
+    ) -> luminal_status;
+    pub fn luminal_block_on(rt: *mut luminal_runtime, fut: luminal_future, output: *mut *mut c_void) -> luminal_status;
+    pub fn luminal_task_join(t: *mut luminal_task, timeout_ns: u64, output: *mut *mut c_void) -> luminal_status;
+    pub fn luminal_task_poll(t: *mut luminal_task, cx: *mut luminal_context, output: *mut *mut c_void)
+        -> luminal_status;
+    pub fn luminal_task_abort(t: *mut luminal_task);
+    pub fn luminal_task_is_finished(t: *const luminal_task) -> c_int;
+    pub fn luminal_task_release(t: *mut luminal_task);
+}

@@ -1,0 +1,87 @@
+//! # luminal — a tokio-style async API over libluminal
+//!
+//! Luminal is an async runtime in one shared library with a plain C ABI (`include/luminal.h`). This crate (std
+//! only, no dependencies) runs Rust futures on it:
+//!
+//! ```no_run
+//! use luminal::Runtime;
+//!
+//! async fn hello_world() {
+//!     println!("hello, world!");
+//! }
+//!
+//! let rt = Runtime::new().unwrap();
+//! let rt_clone = rt.clone();
+//! rt.block_on(async move {
+//!     let _ = rt_clone.spawn(hello_world()).await;
+//!     // Inside a task, spawn onto the current worker's local queue:
+//!     let answer = luminal::spawn(async { 6 * 7 }).await.unwrap();
+//!     assert_eq!(answer, 42);
+//! });
+//! ```
+//!
+//! ## The API
+//!
+//! * [`Runtime`] (`Clone + Send + Sync`; a clone is `luminal_runtime_clone`, a drop is `luminal_runtime_release`)
+//!   with [`Runtime::builder`], [`Runtime::spawn`], [`Runtime::block_on`] / [`Runtime::try_block_on`],
+//!   [`Runtime::shutdown`].
+//! * [`JoinHandle<T>`]: a `Future<Output = Result<T, JoinError>>` with [`abort`](JoinHandle::abort) and
+//!   [`is_finished`](JoinHandle::is_finished); dropping it detaches the task. [`JoinError`] tells a cancelled
+//!   task from a panicked one.
+//! * [`Handle`] ([`Handle::current`] inside a task), [`spawn`] and [`yield_now`] for code running in a task.
+//! * [`RawTask`], [`Runtime::spawn_raw`], [`waker`] and [`ffi`] for crossing C / plugin boundaries.
+//!
+//! ## Design
+//!
+//! * **Futures.** A spawned future is boxed once into the `state` of a `luminal_future`; its output is boxed as
+//!   `Result<T, PanicPayload>` and freed by `drop_output` if nobody joins. `block_on`'s future is not boxed: it
+//!   stays on the caller's stack (so it need not be `Send` or `'static`) and is dropped there.
+//! * **Wakers.** A Rust [`Waker`](std::task::Waker) is a `luminal_waker` one to one: the `RawWaker` data pointer
+//!   *is* the `luminal_waker*`, and clone / wake / wake_by_ref / drop are the runtime's functions. A poll builds
+//!   the `Waker` of the borrowed context waker on the stack: nothing is allocated per poll.
+//! * **Panics** are caught at the poll boundary and never unwind through `extern "C"`. In a spawned task the
+//!   panic becomes [`JoinError`] (`is_panic`, `into_panic`); in `block_on` it resumes on the caller. Panicking
+//!   destructors are caught too.
+//! * **Blocking on a worker** (`block_on` inside a task) is refused by the runtime with
+//!   `LUMINAL_E_WOULD_DEADLOCK`: [`Runtime::try_block_on`] returns it as [`RuntimeError`]
+//!   (`is_would_deadlock()`), [`Runtime::block_on`] panics with it (like tokio does) instead of hanging.
+//! * **Context and plugins.** The runtime keeps no thread-local state; it passes a `luminal_context*` to each
+//!   poll. This crate makes it reachable during the poll through a thread-local *of this copy of the crate*,
+//!   set only around polls of futures spawned through this copy. Each plugin that links the crate has its own
+//!   copy, so no copy ever sees another's context; see [`context`](crate::context) for the full argument and
+//!   for what degrades (gracefully) when futures cross copies. Awaiting a [`JoinHandle`] uses
+//!   `luminal_task_poll` with the context only when the Rust waker is the task's own luminal waker; otherwise
+//!   (combinators, other executors, another copy of the crate) it falls back to a waiter, so it is always
+//!   correct.
+//!
+//! ## Linking
+//!
+//! `build.rs` links `libluminal` from `LUMINAL_LIB_DIR` (default: `build/lib` of the repository) and sets an
+//! rpath for this crate's own tests. Dependent crates get the directory as `DEP_LUMINAL_LIB_DIR` in their build
+//! script and should emit `cargo:rustc-link-arg=-Wl,-rpath,<dir>` themselves (cargo does not forward link
+//! arguments to dependents).
+#![warn(missing_docs)]
+
+pub mod context;
+mod error;
+pub mod ffi;
+mod runtime;
+mod task;
+pub mod waker;
+
+pub use context::{in_task, spawn, try_spawn, yield_now, Handle, YieldNow};
+pub use error::{ErrorKind, JoinError, PanicPayload, RuntimeError};
+pub use runtime::{Builder, Runtime};
+pub use task::{JoinHandle, RawTask};
+
+/// The library's version string (`luminal_version`), e.g. "0.1.0".
+pub fn version() -> &'static str {
+    // SAFETY: a static NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(ffi::luminal_version()) }.to_str().unwrap_or("?")
+}
+
+/// The ABI version of the loaded library (`luminal_abi_version`); compare with [`ffi::LUMINAL_ABI_VERSION`].
+pub fn abi_version() -> u32 {
+    // SAFETY: never fails.
+    unsafe { ffi::luminal_abi_version() }
+}

@@ -1,0 +1,258 @@
+//! [`Runtime`] and its [`Builder`].
+
+use crate::context::Handle;
+use crate::error::PanicPayload;
+use crate::ffi::{self, luminal_context};
+use crate::task::{into_raw_word_future, poll_in_context, spawn_on, spawn_raw_future, JoinHandle, RawTask, SpawnTarget};
+use crate::RuntimeError;
+use std::ffi::{c_void, CString};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr::{self, NonNull};
+use std::task::Poll;
+use std::time::Duration;
+
+/// An owned handle to a Luminal runtime (a pool of worker threads running tasks).
+///
+/// `Clone` makes another owned handle to the same runtime (`luminal_runtime_clone`); dropping a handle releases
+/// it, and releasing the last one shuts the runtime down. `Runtime` is `Send + Sync`: every runtime function is
+/// thread-safe.
+pub struct Runtime {
+    raw: NonNull<ffi::luminal_runtime>,
+}
+
+// SAFETY: the handle is a thread-safe runtime token.
+unsafe impl Send for Runtime {}
+unsafe impl Sync for Runtime {}
+
+impl Runtime {
+    /// Creates a runtime with default options (one worker per logical CPU).
+    pub fn new() -> Result<Runtime, RuntimeError> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure a runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Wraps an owned `luminal_runtime*` (e.g. from `luminal_runtime_new` in C). Returns `None` for NULL.
+    ///
+    /// # Safety
+    /// `raw` must be an owned handle that nobody else releases.
+    pub unsafe fn from_raw(raw: *mut ffi::luminal_runtime) -> Option<Runtime> {
+        NonNull::new(raw).map(|raw| Runtime { raw })
+    }
+
+    /// Makes an owned handle from a *borrowed* `luminal_runtime*`, e.g. one a host passed to a plugin. Returns
+    /// `None` if `raw` is NULL or stale.
+    ///
+    /// # Safety
+    /// `raw` must be NULL or a luminal handle value (a stale or foreign one is detected by the runtime).
+    pub unsafe fn clone_from_raw(raw: *mut ffi::luminal_runtime) -> Option<Runtime> {
+        Runtime::from_raw(ffi::luminal_runtime_clone(raw))
+    }
+
+    /// The underlying handle, borrowed for as long as `self` lives (pass it to C or to a plugin).
+    pub fn as_raw(&self) -> *mut ffi::luminal_runtime {
+        self.raw.as_ptr()
+    }
+
+    /// Gives up ownership of the underlying handle; release it with `luminal_runtime_release`.
+    pub fn into_raw(self) -> *mut ffi::luminal_runtime {
+        let raw = self.raw.as_ptr();
+        std::mem::forget(self);
+        raw
+    }
+
+    /// A [`Handle`] to this runtime. Spawning through it from outside a task goes to the global queue.
+    pub fn handle(&self) -> Handle {
+        Handle::from_runtime(self.clone())
+    }
+
+    /// The number of worker threads.
+    pub fn worker_count(&self) -> usize {
+        // SAFETY: a valid handle (a bad one gives 0).
+        unsafe { ffi::luminal_runtime_worker_count(self.as_raw()) as usize }
+    }
+
+    /// Spawns `future` onto the runtime's global queue and returns its [`JoinHandle`]. If the runtime is shut
+    /// down, the future is dropped and the handle resolves to a cancelled [`JoinError`](crate::JoinError); use
+    /// [`try_spawn`](Self::try_spawn) to get the error at once.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.try_spawn(future).unwrap_or_else(JoinHandle::failed)
+    }
+
+    /// Like [`spawn`](Self::spawn), but returns the runtime's error (e.g. `ErrorKind::Shutdown`) if it rejects
+    /// the spawn; the future has then been dropped.
+    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, RuntimeError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_on(SpawnTarget::Runtime(self.as_raw()), future)
+    }
+
+    /// Spawns a future whose output crosses the C ABI as is: the `usize` becomes the task's `void*` output (no
+    /// allocation, no `drop_output`). Use it to hand a task to C code or to another plugin
+    /// ([`RawTask::into_raw`]). A panic in such a future completes the task with output 0 (the panic hook
+    /// reports the panic; a C output has no way to carry it).
+    pub fn spawn_raw<F>(&self, future: F) -> Result<RawTask, RuntimeError>
+    where
+        F: Future<Output = usize> + Send + 'static,
+    {
+        let task = spawn_raw_future(SpawnTarget::Runtime(self.as_raw()), into_raw_word_future(future))?;
+        // SAFETY: a fresh owned task handle.
+        Ok(unsafe { RawTask::from_raw(task, None) })
+    }
+
+    /// Runs `future` to completion on the calling thread (which parks between polls while the workers run
+    /// everything else) and returns its output. The future need not be `Send` or `'static`: it stays on this
+    /// thread's stack and is dropped here.
+    ///
+    /// A panic inside `future` resumes on the caller.
+    ///
+    /// # Panics
+    /// If the runtime refuses: when called on one of the runtime's own worker threads (`WouldDeadlock`; a
+    /// blocking call there could deadlock) or when the runtime is shut down. [`try_block_on`](Self::try_block_on)
+    /// returns those errors instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self.try_block_on(future) {
+            Ok(v) => v,
+            Err(e) => panic!("luminal::Runtime::block_on failed: {e}"),
+        }
+    }
+
+    /// Like [`block_on`](Self::block_on), but returns `Err` instead of panicking when the runtime refuses:
+    /// `ErrorKind::WouldDeadlock` on one of its worker threads, `ErrorKind::Shutdown` if it is (or gets) shut
+    /// down before the future completes. The future has been dropped in either case.
+    pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, RuntimeError> {
+        let (status, out) = {
+            let mut slot = BlockOn { future, output: None };
+            let fut = ffi::luminal_future {
+                state: &mut slot as *mut BlockOn<F> as *mut c_void,
+                poll: Some(poll_block_on::<F>),
+                // `slot` is dropped by this function, on this thread, after luminal_block_on returned.
+                drop: None,
+                drop_output: None,
+            };
+            // SAFETY: `slot` outlives the call and is not moved while the runtime may poll it.
+            let status = unsafe { ffi::luminal_block_on(self.as_raw(), fut, ptr::null_mut()) };
+            (status, slot.output.take())
+        };
+        RuntimeError::check(status)?;
+        match out {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(p)) => std::panic::resume_unwind(p),
+            None => Err(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL)),
+        }
+    }
+
+    /// Shuts the runtime down (see `luminal_runtime_shutdown`): new spawns fail, unfinished futures are dropped,
+    /// joiners get cancelled, the workers are joined. `timeout` `None` waits as long as it takes; on timeout
+    /// (`ErrorKind::TimedOut`) the rest completes in the background. On a worker thread it returns
+    /// `ErrorKind::WouldDeadlock` after starting the shutdown. The handle stays valid.
+    pub fn shutdown(&self, timeout: Option<Duration>) -> Result<(), RuntimeError> {
+        let ns = timeout.map_or(u64::MAX, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        // SAFETY: a valid handle.
+        RuntimeError::check(unsafe { ffi::luminal_runtime_shutdown(self.as_raw(), ns) })
+    }
+}
+
+/// The state of a `block_on` future: it lives on the caller's stack.
+struct BlockOn<F: Future> {
+    future: F,
+    output: Option<Result<F::Output, PanicPayload>>,
+}
+
+unsafe extern "C" fn poll_block_on<F: Future>(
+    state: *mut c_void,
+    cx: *mut luminal_context,
+    output: *mut *mut c_void,
+) -> ffi::luminal_poll {
+    // SAFETY: state is the caller's `BlockOn<F>`, pinned on its stack for the whole luminal_block_on call.
+    let slot = &mut *(state as *mut BlockOn<F>);
+    match poll_in_context(Pin::new_unchecked(&mut slot.future), cx) {
+        Poll::Pending => ffi::LUMINAL_POLL_PENDING,
+        Poll::Ready(r) => {
+            slot.output = Some(r);
+            if !output.is_null() {
+                *output = ptr::null_mut();
+            }
+            ffi::LUMINAL_POLL_READY
+        }
+    }
+}
+
+impl Clone for Runtime {
+    fn clone(&self) -> Runtime {
+        // SAFETY: a valid handle; cloning never fails for one.
+        let raw = unsafe { ffi::luminal_runtime_clone(self.as_raw()) };
+        Runtime { raw: NonNull::new(raw).expect("luminal_runtime_clone failed on a live handle") }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // SAFETY: we own the handle.
+        unsafe { ffi::luminal_runtime_release(self.as_raw()) }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("raw", &self.raw).finish()
+    }
+}
+
+/// Configures and creates a [`Runtime`]: `Runtime::builder().worker_threads(4).thread_name("app").build()`.
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    worker_threads: usize,
+    thread_name: Option<String>,
+}
+
+impl Builder {
+    /// A builder with the defaults.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// The number of worker threads; 0 (the default) means one per logical CPU. At most 1024.
+    pub fn worker_threads(&mut self, n: usize) -> &mut Builder {
+        self.worker_threads = n;
+        self
+    }
+
+    /// The worker thread name prefix (default "luminal-worker").
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
+        self.thread_name = Some(name.into());
+        self
+    }
+
+    /// Creates the runtime and starts its workers. Fails with `ErrorKind::InvalidArgument` for more than 1024
+    /// workers or a thread name containing NUL.
+    pub fn build(&self) -> Result<Runtime, RuntimeError> {
+        let invalid = RuntimeError::from_status(ffi::LUMINAL_E_INVALID_ARGUMENT);
+        let workers = u32::try_from(self.worker_threads).map_err(|_| invalid)?;
+        let name = match &self.thread_name {
+            Some(n) => Some(CString::new(n.as_str()).map_err(|_| invalid)?),
+            None => None,
+        };
+        let opts = ffi::luminal_runtime_options {
+            struct_size: std::mem::size_of::<ffi::luminal_runtime_options>(),
+            worker_threads: workers,
+            thread_name: name.as_ref().map_or(ptr::null(), |n| n.as_ptr()),
+        };
+        let mut raw = ptr::null_mut();
+        // SAFETY: opts and the name are borrowed for the call only.
+        RuntimeError::check(unsafe { ffi::luminal_runtime_new(&opts, &mut raw) })?;
+        // SAFETY: a fresh owned handle.
+        unsafe { Runtime::from_raw(raw) }.ok_or(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL))
+    }
+}

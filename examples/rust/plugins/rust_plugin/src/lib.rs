@@ -1,0 +1,115 @@
+//! The Rust plugin: a cdylib with its own copy of the `luminal` crate. It receives the host's runtime as a plain
+//! `luminal_runtime*`, spawns its player onto it and hands back a plain `luminal_task*`.
+//!
+//! The player sends 0 to the C plugin, which answers 1; it sends 2 and gets 3, and so on. Receiving is a Rust
+//! future that leaves the task's `luminal_waker` in the host's mailbox; the C plugin's send (through the host)
+//! wakes it. Inside its task the plugin also uses `luminal::spawn` (the context of its own copy of the crate).
+use luminal::ffi::{luminal_status, luminal_task, luminal_waker};
+use luminal::Runtime;
+use std::future::Future;
+use std::os::raw::{c_char, c_int};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Opaque host mailbox.
+#[repr(C)]
+pub struct LxMailbox {
+    _private: [u8; 0],
+}
+
+/// Mirror of `lx_host_api` in plugin_api.h.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct LxHostApi {
+    pub struct_size: usize,
+    pub runtime: *mut luminal::ffi::luminal_runtime,
+    pub mailbox_send: unsafe extern "C" fn(mb: *mut LxMailbox, value: u64),
+    pub mailbox_recv: unsafe extern "C" fn(mb: *mut LxMailbox, waker: *const luminal_waker, out: *mut u64) -> c_int,
+}
+
+/// The host's mailbox functions and the two mailboxes, moved into the player task.
+#[derive(Clone, Copy)]
+struct Link {
+    api: LxHostApi,
+    inbox: *mut LxMailbox,
+    outbox: *mut LxMailbox,
+}
+// SAFETY: the host's mailbox functions are thread-safe and the mailboxes outlive the tasks.
+unsafe impl Send for Link {}
+
+impl Link {
+    fn send(&self, v: u64) {
+        unsafe { (self.api.mailbox_send)(self.outbox, v) }
+    }
+
+    fn recv(&self) -> Recv {
+        Recv { link: *self }
+    }
+}
+
+/// Waits for the next value of the inbox.
+struct Recv {
+    link: Link,
+}
+
+impl Future for Recv {
+    type Output = u64;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
+        // The mailbox stores luminal wakers; ours is one as long as we are polled by our own task.
+        let waker = luminal::waker::as_raw(cx.waker()).expect("Recv must be polled by a Luminal task");
+        let mut v = 0;
+        if unsafe { (self.link.api.mailbox_recv)(self.link.inbox, waker, &mut v) } != 0 {
+            Poll::Ready(v)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+async fn player(link: Link, rounds: u64) -> usize {
+    let mut checksum = 0u64;
+    for i in 0..rounds {
+        // Nested spawn through this plugin's own copy of the crate: onto the current worker's queue.
+        let to_send = luminal::spawn(async move { 2 * i }).await.expect("nested task failed");
+        link.send(to_send);
+        let answer = link.recv().await;
+        assert_eq!(answer, to_send + 1, "the C plugin answers n + 1");
+        checksum += answer;
+    }
+    checksum as usize
+}
+
+/// The plugin's name.
+#[no_mangle]
+pub extern "C" fn lx_plugin_name() -> *const c_char {
+    c"rust_plugin".as_ptr()
+}
+
+/// Spawns the player onto the host's runtime; see `lx_plugin_start_fn` in plugin_api.h.
+///
+/// # Safety
+/// `host` must point to a valid `lx_host_api`; the mailboxes must outlive the task.
+#[no_mangle]
+pub unsafe extern "C" fn lx_plugin_start(
+    host: *const LxHostApi,
+    inbox: *mut LxMailbox,
+    outbox: *mut LxMailbox,
+    rounds: u64,
+    out: *mut *mut luminal_task,
+) -> luminal_status {
+    if host.is_null() || out.is_null() || (*host).struct_size < std::mem::size_of::<LxHostApi>() {
+        return luminal::ffi::LUMINAL_E_INVALID_ARGUMENT;
+    }
+    let api = *host;
+    let Some(rt) = Runtime::clone_from_raw(api.runtime) else {
+        return luminal::ffi::LUMINAL_E_INVALID_HANDLE;
+    };
+    let link = Link { api, inbox, outbox };
+    match rt.spawn_raw(player(link, rounds)) {
+        Ok(task) => {
+            *out = task.into_raw();
+            luminal::ffi::LUMINAL_OK
+        }
+        Err(e) => e.status(),
+    }
+}
