@@ -1,0 +1,410 @@
+//! Integration tests of the luminal crate against the real libluminal.
+mod common;
+
+use common::*;
+use luminal::{ErrorKind, Handle, JoinError, Runtime};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::{Duration, Instant};
+
+fn rt(workers: usize) -> Runtime {
+    Runtime::builder().worker_threads(workers).thread_name("luminal-test").build().unwrap()
+}
+
+async fn hello_world() {}
+
+#[test]
+fn seed_usage_compiles_and_runs() {
+    let rt = Runtime::new().unwrap();
+    let rt_clone = rt.clone();
+    rt.block_on(async move {
+        #[allow(unused_must_use)]
+        {
+            rt_clone.spawn(hello_world()).await;
+        }
+    });
+    assert!(rt.worker_count() >= 1);
+    assert_eq!(luminal::abi_version(), luminal::ffi::LUMINAL_ABI_VERSION);
+    assert!(!luminal::version().is_empty());
+}
+
+#[test]
+fn runtime_is_clone_send_sync() {
+    fn assert_traits<T: Clone + Send + Sync>() {}
+    assert_traits::<Runtime>();
+    assert_traits::<Handle>();
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<luminal::JoinHandle<u32>>();
+}
+
+#[test]
+fn spawn_and_join_100k_tasks() {
+    let rt = rt(4);
+    let n = 100_000u64;
+    let handles: Vec<_> = (0..n).map(|i| rt.spawn(async move { i })).collect();
+    let sum = rt.block_on(async move {
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(sum, n * (n - 1) / 2);
+
+    // The same from inside a task, through the worker's local queue.
+    let sum = rt.block_on(rt.spawn(async move {
+        let handles: Vec<_> = (0..n).map(|i| luminal::spawn(async move { i })).collect();
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await.unwrap();
+        }
+        sum
+    }));
+    assert_eq!(sum.unwrap(), n * (n - 1) / 2);
+}
+
+fn tree(depth: u32) -> std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            return 1;
+        }
+        let handle = Handle::current();
+        let left = handle.spawn(tree(depth - 1));
+        let right = luminal::spawn(tree(depth - 1));
+        luminal::yield_now().await;
+        left.await.unwrap() + right.await.unwrap()
+    })
+}
+
+#[test]
+fn nested_spawn_from_inside_tasks() {
+    let rt = rt(4);
+    assert_eq!(rt.block_on(rt.spawn(tree(12))).unwrap(), 1 << 12);
+    // Also from block_on's own future (context spawn outside a worker goes to the global queue).
+    assert_eq!(rt.block_on(tree(10)), 1 << 10);
+}
+
+#[test]
+fn handle_outside_a_task() {
+    assert!(Handle::try_current().is_none());
+    assert!(!luminal::in_task());
+    let err = luminal::try_spawn(async {}).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    let r = std::panic::catch_unwind(|| luminal::spawn(async {}));
+    assert!(r.is_err());
+    let rt = rt(1);
+    // A Handle from a Runtime spawns on the global queue.
+    assert_eq!(rt.block_on(rt.handle().spawn(async { 5 })).unwrap(), 5);
+    assert!(rt.block_on(async { luminal::in_task() }));
+}
+
+#[test]
+fn abort_a_pending_task() {
+    let rt = rt(2);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = DropCounter(drops.clone());
+    let h = rt.spawn(async move {
+        let _d = d;
+        Forever.await;
+    });
+    assert!(!h.is_finished());
+    h.abort();
+    let err = rt.block_on(h).unwrap_err();
+    assert!(err.is_cancelled() && !err.is_panic(), "{err:?}");
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the aborted future is dropped once");
+
+    // Abort while another task awaits it; and abort of a finished task has no effect.
+    let h = rt.spawn(Forever);
+    let waiter = rt.spawn(async move { h.await });
+    std::thread::sleep(Duration::from_millis(20));
+    // (abort through the waiter is not possible; abort a second one directly)
+    let done = rt.spawn(async { 7 });
+    while !done.is_finished() {
+        std::thread::yield_now();
+    }
+    done.abort();
+    assert_eq!(rt.block_on(done).unwrap(), 7);
+    waiter.abort();
+    assert!(rt.block_on(waiter).unwrap_err().is_cancelled());
+}
+
+#[test]
+fn abort_wakes_an_awaiting_task() {
+    let rt = rt(2);
+    let target = rt.spawn(Forever);
+    let raw = target.as_raw();
+    let waiter = rt.spawn(async move { target.await.map_err(|e| e.is_cancelled()) });
+    std::thread::sleep(Duration::from_millis(20));
+    // SAFETY: the handle is still owned by `target` inside the waiter; abort is thread-safe.
+    unsafe { luminal::ffi::luminal_task_abort(raw) };
+    assert_eq!(rt.block_on(waiter).unwrap(), Err(true));
+}
+
+#[test]
+fn panic_propagation() {
+    let rt = rt(2);
+    let n = std::hint::black_box(42); // a run-time argument: the payload is a String
+    let err: JoinError = rt.block_on(rt.spawn(async move { panic!("boom {n}") })).unwrap_err();
+    assert!(err.is_panic() && !err.is_cancelled());
+    assert!(err.to_string().contains("boom 42"));
+    let payload = err.into_panic();
+    assert_eq!(payload.downcast_ref::<String>().unwrap(), "boom 42");
+
+    let err = rt.block_on(rt.spawn(async { std::panic::panic_any(17u32) })).unwrap_err();
+    assert_eq!(*err.into_panic().downcast::<u32>().unwrap(), 17);
+
+    // The runtime survives and keeps running tasks.
+    assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
+
+    // A panic in block_on's future resumes on the caller.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(async { panic!("in block_on") })));
+    assert_eq!(*r.unwrap_err().downcast::<&str>().unwrap(), "in block_on");
+
+    // A panic inside a nested task, observed by its parent.
+    let inner = rt.block_on(rt.spawn(async { luminal::spawn(async { panic!("inner") }).await.unwrap_err().is_panic() }));
+    assert!(inner.unwrap());
+}
+
+#[test]
+fn panic_in_drop_does_not_cross_the_boundary() {
+    static BOMBS: AtomicUsize = AtomicUsize::new(0);
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            BOMBS.fetch_add(1, Ordering::SeqCst);
+            panic!("panic in drop");
+        }
+    }
+    let rt = rt(1);
+    let bomb = Bomb; // created outside, so the future owns it even if it never runs
+    let h = rt.spawn(async move {
+        let _b = bomb;
+        Forever.await
+    });
+    h.abort();
+    assert!(rt.block_on(h).unwrap_err().is_cancelled());
+    assert_eq!(BOMBS.load(Ordering::SeqCst), 1);
+    // A panicking output destructor, for an output nobody takes.
+    struct BombOutput;
+    impl Drop for BombOutput {
+        fn drop(&mut self) {
+            BOMBS.fetch_add(1, Ordering::SeqCst);
+            panic!("panic in output drop");
+        }
+    }
+    drop(rt.spawn(async { BombOutput }));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while BOMBS.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(BOMBS.load(Ordering::SeqCst), 2);
+    assert_eq!(rt.block_on(rt.spawn(async { 3 })).unwrap(), 3);
+}
+
+#[test]
+fn dropping_an_unawaited_join_handle_detaches() {
+    let rt = rt(2);
+    let outputs_dropped = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    for i in 0..100 {
+        let (tx, d) = (tx.clone(), DropCounter(outputs_dropped.clone()));
+        drop(rt.spawn(async move {
+            sleep(Duration::from_millis(1)).await;
+            tx.send(i).unwrap();
+            d // the output: freed by drop_output since nobody joins
+        }));
+    }
+    let mut got: Vec<i32> = (0..100).map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
+    got.sort();
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while outputs_dropped.load(Ordering::SeqCst) < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(outputs_dropped.load(Ordering::SeqCst), 100, "every detached output is freed");
+}
+
+#[test]
+fn block_on_from_a_worker_thread_is_an_error() {
+    let rt = rt(2);
+    let rt2 = rt.clone();
+    let r = rt.block_on(rt.spawn(async move { rt2.try_block_on(async { 1 }).map_err(|e| e.kind()) })).unwrap();
+    assert_eq!(r, Err(ErrorKind::WouldDeadlock));
+
+    // block_on (the panicking form) reports it as a panic of the task, not a hang.
+    let rt3 = rt.clone();
+    let err = rt.block_on(rt.spawn(async move { rt3.block_on(async { 1 }) })).unwrap_err();
+    assert!(err.is_panic(), "{err:?}");
+
+    // The runtime is still healthy.
+    assert_eq!(rt.block_on(async { 2 }), 2);
+}
+
+#[test]
+fn many_threads_spawning_at_once() {
+    let rt = rt(4);
+    let threads = 16;
+    let per_thread = 5_000u64;
+    let barrier = Arc::new(Barrier::new(threads));
+    let joins: Vec<_> = (0..threads)
+        .map(|t| {
+            let (rt, barrier) = (rt.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let handles: Vec<_> = (0..per_thread).map(|i| rt.spawn(async move { t as u64 * per_thread + i })).collect();
+                // Each thread blocks on its own future at the same time as the others.
+                rt.block_on(async move {
+                    let mut sum = 0;
+                    for h in handles {
+                        sum += h.await.unwrap();
+                    }
+                    sum
+                })
+            })
+        })
+        .collect();
+    let total: u64 = joins.into_iter().map(|j| j.join().unwrap()).sum();
+    let n = threads as u64 * per_thread;
+    assert_eq!(total, n * (n - 1) / 2);
+}
+
+#[test]
+fn join_handles_inside_a_combinator() {
+    // The combinator polls with its own waker: the JoinHandles must fall back to waiter tasks.
+    let rt = rt(4);
+    let out = rt.block_on(rt.spawn(async {
+        let hs = (0..200u64).map(|i| {
+            luminal::spawn(async move {
+                sleep(Duration::from_millis(1 + i % 5)).await;
+                i
+            })
+        });
+        join_all(hs).await.into_iter().map(|r| r.unwrap()).sum::<u64>()
+    }));
+    assert_eq!(out.unwrap(), 199 * 200 / 2);
+    // Same in block_on.
+    let hs: Vec<_> = (0..50u64).map(|i| rt.spawn(async move { i })).collect();
+    let sum: u64 = rt.block_on(join_all(hs)).into_iter().map(|r| r.unwrap()).sum();
+    assert_eq!(sum, 49 * 50 / 2);
+}
+
+#[test]
+fn join_handle_on_a_foreign_executor() {
+    let rt = rt(2);
+    let h = rt.spawn(async {
+        sleep(Duration::from_millis(20)).await;
+        "done"
+    });
+    assert_eq!(foreign_block_on(h).unwrap(), "done");
+    let h = rt.spawn(Forever);
+    let raw = h.as_raw();
+    let t = std::thread::spawn(move || foreign_block_on(h).unwrap_err().is_cancelled());
+    std::thread::sleep(Duration::from_millis(20));
+    unsafe { luminal::ffi::luminal_task_abort(raw) };
+    assert!(t.join().unwrap());
+}
+
+#[test]
+fn wakers_from_other_threads_and_yield_now() {
+    let rt = rt(2);
+    let r = rt.block_on(rt.spawn(async {
+        for _ in 0..10 {
+            sleep(Duration::from_millis(1)).await;
+            luminal::yield_now().await;
+        }
+        "ok"
+    }));
+    assert_eq!(r.unwrap(), "ok");
+    // In block_on, too.
+    rt.block_on(async {
+        sleep(Duration::from_millis(5)).await;
+        luminal::yield_now().await;
+    });
+}
+
+#[test]
+fn block_on_accepts_non_send_borrowing_futures() {
+    let rt = rt(1);
+    let local = std::rc::Rc::new(5);
+    let borrowed = &local;
+    let v = rt.block_on(async {
+        luminal::yield_now().await;
+        **borrowed + 1
+    });
+    assert_eq!(v, 6);
+}
+
+#[test]
+fn shutdown_cancels_and_drops_pending_tasks() {
+    let rt = rt(2);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let d = DropCounter(drops.clone());
+            rt.spawn(async move {
+                let _d = d;
+                Forever.await
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(10));
+    rt.shutdown(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
+    for h in handles {
+        assert!(h.is_finished());
+        assert!(foreign_block_on(h).unwrap_err().is_cancelled());
+    }
+    // After shutdown: spawns fail, block_on fails.
+    assert_eq!(rt.try_spawn(async {}).unwrap_err().kind(), ErrorKind::Shutdown);
+    let h = rt.spawn(async { 1 });
+    assert!(h.is_finished());
+    assert!(foreign_block_on(h).unwrap_err().is_cancelled());
+    assert_eq!(rt.try_block_on(async { 1 }).unwrap_err().kind(), ErrorKind::Shutdown);
+}
+
+#[test]
+fn builder_rejects_bad_options() {
+    assert_eq!(Runtime::builder().worker_threads(5000).build().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(Runtime::builder().thread_name("a\0b").build().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    let rt = Runtime::builder().worker_threads(3).build().unwrap();
+    assert_eq!(rt.worker_count(), 3);
+}
+
+#[test]
+fn last_runtime_handle_dropped_inside_a_task() {
+    // Releasing the last handle on a worker starts the shutdown without deadlocking.
+    let rt = rt(2);
+    let (tx, rx) = mpsc::channel();
+    let inner = rt.clone();
+    rt.spawn(async move {
+        let _keep = inner;
+        sleep(Duration::from_millis(20)).await;
+        tx.send(()).unwrap();
+    });
+    drop(rt);
+    rx.recv_timeout(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn raw_tasks_and_wakers_across_the_c_abi() {
+    let rt = rt(2);
+    let t = rt.spawn_raw(async { 1234usize }).unwrap();
+    let raw = t.into_raw();
+    // Hand it to "C" and back.
+    let t = unsafe { luminal::RawTask::from_raw(raw, None) };
+    assert_eq!(rt.block_on(t).unwrap() as usize, 1234);
+
+    // A luminal waker round-trips through its raw pointer.
+    let v = rt.block_on(rt.spawn(async {
+        std::future::poll_fn(|cx| {
+            let raw = luminal::waker::as_raw(cx.waker()).expect("a luminal waker");
+            let w = unsafe { luminal::waker::clone_from_raw(raw) };
+            assert!(luminal::waker::as_raw(&w).is_some());
+            let owned = luminal::waker::into_raw(w).unwrap();
+            unsafe { luminal::ffi::luminal_waker_release(owned) };
+            std::task::Poll::Ready(9)
+        })
+        .await
+    }));
+    assert_eq!(v.unwrap(), 9);
+}
