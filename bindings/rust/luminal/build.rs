@@ -13,7 +13,9 @@ fn main() {
     let dir = dir.canonicalize().unwrap_or(dir);
     let d = dir.display();
     if !dir.exists() {
-        println!("cargo:warning=libluminal directory {d} does not exist yet; run ./build.sh lib or set LUMINAL_LIB_DIR");
+        println!(
+            "cargo:warning=libluminal directory {d} does not exist yet; run ./build.sh lib or set LUMINAL_LIB_DIR"
+        );
     }
     println!("cargo:rustc-link-search=native={d}");
     println!("cargo:rustc-link-lib=dylib=luminal");

@@ -3,7 +3,7 @@
 //! # How the binding finds the `luminal_context`
 //!
 //! The runtime passes a `luminal_context*` to every poll and keeps nothing in thread-local storage. A Rust
-//! [`Context`](std::task::Context) can only carry a [`Waker`](std::task::Waker), so this binding's poll
+//! [`Context`] can only carry a [`Waker`](std::task::Waker), so this binding's poll
 //! trampolines store the `luminal_context*` in a thread-local of **this copy of the crate** for exactly the
 //! duration of the poll (a guard restores the previous value afterwards, also when the future panics, so nested
 //! `block_on` polls on a non-worker thread work too).
@@ -16,13 +16,14 @@
 //! consequence of the split is benign: a future created by copy A but polled inside a task of copy B (e.g. a
 //! plugin future awaited directly by the host) sees "no current task" in A's code: [`Handle::try_current`]
 //! returns `None`, [`spawn`] panics (use [`Runtime::spawn`](crate::Runtime::spawn) on a runtime passed
-//! explicitly), and [`JoinHandle`](crate::JoinHandle)s fall back to a slower but correct way of waiting. Across
+//! explicitly), and [`JoinHandle`]s fall back to a slower but correct way of waiting. Across
 //! a plugin boundary, pass the `luminal_runtime*` explicitly ([`Runtime::clone_from_raw`](crate::Runtime)), and
 //! exchange tasks as `luminal_task*` ([`RawTask`](crate::RawTask)) and wakers as `luminal_waker*`
 //! ([`waker::as_raw`](crate::waker::as_raw)); those are runtime tokens that mean the same to every copy.
 
 use crate::ffi::{self, luminal_context};
-use crate::task::{spawn_on, JoinHandle, SpawnTarget};
+use crate::task::{spawn_on, SpawnTarget};
+use crate::JoinHandle;
 use crate::{Runtime, RuntimeError};
 use std::cell::Cell;
 use std::fmt;

@@ -99,8 +99,11 @@ extern "C" {
     ) -> luminal_status;
     pub fn luminal_block_on(rt: *mut luminal_runtime, fut: luminal_future, output: *mut *mut c_void) -> luminal_status;
     pub fn luminal_task_join(t: *mut luminal_task, timeout_ns: u64, output: *mut *mut c_void) -> luminal_status;
-    pub fn luminal_task_poll(t: *mut luminal_task, cx: *mut luminal_context, output: *mut *mut c_void)
-        -> luminal_status;
+    pub fn luminal_task_poll(
+        t: *mut luminal_task,
+        cx: *mut luminal_context,
+        output: *mut *mut c_void,
+    ) -> luminal_status;
     pub fn luminal_task_abort(t: *mut luminal_task);
     pub fn luminal_task_is_finished(t: *const luminal_task) -> c_int;
     pub fn luminal_task_release(t: *mut luminal_task);

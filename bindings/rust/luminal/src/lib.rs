@@ -48,7 +48,7 @@
 //! * **Context and plugins.** The runtime keeps no thread-local state; it passes a `luminal_context*` to each
 //!   poll. This crate makes it reachable during the poll through a thread-local *of this copy of the crate*,
 //!   set only around polls of futures spawned through this copy. Each plugin that links the crate has its own
-//!   copy, so no copy ever sees another's context; see [`context`](crate::context) for the full argument and
+//!   copy, so no copy ever sees another's context; see [`context`] for the full argument and
 //!   for what degrades (gracefully) when futures cross copies. Awaiting a [`JoinHandle`] uses
 //!   `luminal_task_poll` with the context only when the Rust waker is the task's own luminal waker; otherwise
 //!   (combinators, other executors, another copy of the crate) it falls back to a waiter, so it is always

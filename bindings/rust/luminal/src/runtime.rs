@@ -3,7 +3,9 @@
 use crate::context::Handle;
 use crate::error::PanicPayload;
 use crate::ffi::{self, luminal_context};
-use crate::task::{into_raw_word_future, poll_in_context, spawn_on, spawn_raw_future, JoinHandle, RawTask, SpawnTarget};
+use crate::task::{
+    into_raw_word_future, poll_in_context, spawn_on, spawn_raw_future, JoinHandle, RawTask, SpawnTarget,
+};
 use crate::RuntimeError;
 use std::ffi::{c_void, CString};
 use std::fmt;

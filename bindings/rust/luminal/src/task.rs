@@ -129,7 +129,10 @@ pub(crate) enum SpawnTarget {
 }
 
 /// Spawns a prepared `luminal_future`, returning the owned task handle.
-pub(crate) fn spawn_raw_future(target: SpawnTarget, fut: ffi::luminal_future) -> Result<*mut luminal_task, RuntimeError> {
+pub(crate) fn spawn_raw_future(
+    target: SpawnTarget,
+    fut: ffi::luminal_future,
+) -> Result<*mut luminal_task, RuntimeError> {
     let mut task = ptr::null_mut();
     // SAFETY: the runtime takes `fut` in every case (dropping it on failure).
     let status = unsafe {
@@ -232,7 +235,11 @@ impl Waiter {
     }
 }
 
-unsafe extern "C" fn waiter_poll(state: *mut c_void, cx: *mut luminal_context, _out: *mut *mut c_void) -> ffi::luminal_poll {
+unsafe extern "C" fn waiter_poll(
+    state: *mut c_void,
+    cx: *mut luminal_context,
+    _out: *mut *mut c_void,
+) -> ffi::luminal_poll {
     let w = &mut *(state as *mut Waiter);
     let mut out = ptr::null_mut();
     let status = ffi::luminal_task_poll(w.task, cx, &mut out);

@@ -38,7 +38,9 @@ fn main() {
     assert_eq!(total, 385);
 
     // A panic inside a task becomes a JoinError; the runtime keeps going. (A quiet hook keeps the output short.)
-    std::panic::set_hook(Box::new(|info| eprintln!("(a task panicked: {})", info.payload().downcast_ref::<&str>().unwrap_or(&"?"))));
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("(a task panicked: {})", info.payload().downcast_ref::<&str>().unwrap_or(&"?"))
+    }));
     let err = rt.block_on(rt.spawn(async { panic!("oops") })).unwrap_err();
     println!("a panicking task gives: {err}");
     assert!(err.is_panic());

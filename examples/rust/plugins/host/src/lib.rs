@@ -93,9 +93,11 @@ unsafe extern "C" fn mailbox_recv(mb: *mut LxMailbox, waker: *const luminal_wake
         *out = v;
         return 1;
     }
-    let same = inner.waker.as_ref().and_then(luminal::waker::as_raw).map_or(false, |old| {
-        luminal::ffi::luminal_waker_will_wake(old, waker) != 0
-    });
+    let same = inner
+        .waker
+        .as_ref()
+        .and_then(luminal::waker::as_raw)
+        .is_some_and(|old| luminal::ffi::luminal_waker_will_wake(old, waker) != 0);
     if !same {
         inner.waker = Some(luminal::waker::clone_from_raw(waker));
     }
@@ -180,11 +182,9 @@ pub fn rust_plugin_path() -> Result<PathBuf, String> {
     let dir = exe.parent().ok_or("no executable directory")?;
     let name = format!("{}rust_plugin{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
     let candidates = [dir.join(&name), dir.join("..").join(&name), dir.join("deps").join(&name)];
-    candidates
-        .iter()
-        .find(|p| p.exists())
-        .cloned()
-        .ok_or_else(|| format!("{name} not found next to {} (build the workspace, or set LX_RUST_PLUGIN)", exe.display()))
+    candidates.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
+        format!("{name} not found next to {} (build the workspace, or set LX_RUST_PLUGIN)", exe.display())
+    })
 }
 
 /// What one ping-pong game produced.
@@ -201,15 +201,12 @@ pub struct Report {
 pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
     let rust_plugin = Plugin::load(&rust_plugin_path()?)?;
     let c_plugin = Plugin::load(&c_plugin_path())?;
-    let rt = Runtime::builder().worker_threads(workers).thread_name("plugin-host").build().map_err(|e| e.to_string())?;
+    let rt =
+        Runtime::builder().worker_threads(workers).thread_name("plugin-host").build().map_err(|e| e.to_string())?;
     let to_rust = Mailbox::default();
     let to_c = Mailbox::default();
-    let api = LxHostApi {
-        struct_size: std::mem::size_of::<LxHostApi>(),
-        runtime: rt.as_raw(),
-        mailbox_send,
-        mailbox_recv,
-    };
+    let api =
+        LxHostApi { struct_size: std::mem::size_of::<LxHostApi>(), runtime: rt.as_raw(), mailbox_send, mailbox_recv };
 
     let result = (|| {
         // The C player starts first and waits for the Rust player's first message.
@@ -220,10 +217,8 @@ pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
             let c_checksum = rt.spawn(async move { c_task.await.map(|out| out as u64) });
             // ...while block_on itself awaits the Rust plugin's task.
             let rust_checksum = rust_task.await.map_err(|e| format!("rust plugin task: {e}"))? as u64;
-            let c_checksum = c_checksum
-                .await
-                .map_err(|e| format!("host task: {e}"))?
-                .map_err(|e| format!("c plugin task: {e}"))?;
+            let c_checksum =
+                c_checksum.await.map_err(|e| format!("host task: {e}"))?.map_err(|e| format!("c plugin task: {e}"))?;
             Ok(Report { rust_checksum, c_checksum })
         })
     })();

@@ -1,0 +1,42 @@
+//! Polling allocates nothing on the Rust side: the Waker of each poll is built on the stack from the context's
+//! luminal waker, and awaiting a JoinHandle inside a task uses luminal_task_poll directly.
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn polls_and_wakes_do_not_allocate() {
+    let rt = luminal::Runtime::builder().worker_threads(1).build().unwrap();
+    let child = rt.spawn(async {
+        for _ in 0..1000 {
+            luminal::yield_now().await;
+        }
+    });
+    let allocations = rt.block_on(rt.spawn(async move {
+        let before = ALLOCS.load(Ordering::SeqCst);
+        for _ in 0..10_000 {
+            // Each yield is a wake_by_ref of the task's luminal waker and a new poll.
+            luminal::yield_now().await;
+        }
+        child.await.unwrap(); // luminal_task_poll with the task's own context
+        ALLOCS.load(Ordering::SeqCst) - before
+    }));
+    // At most one: the child's boxed output (one per task, made when it completes), never one per poll.
+    let allocations = allocations.unwrap();
+    assert!(allocations <= 1, "{allocations} Rust-side allocations during 11k polls");
+}
