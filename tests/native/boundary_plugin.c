@@ -1,0 +1,162 @@
+/* A boundary-test plugin (built twice, as plugin_a and plugin_b, from this one source: BND_PLUGIN_ID). It has no
+ * runtime of its own: it spawns onto the luminal_runtime* its host hands it. */
+#include "boundary_iface.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifndef BND_PLUGIN_ID
+#error "define BND_PLUGIN_ID"
+#endif
+
+#define EXPORT __attribute__((visibility("default")))
+
+static atomic_long g_live;
+
+static void fail(const char *what) {
+  fprintf(stderr, "plugin %c: %s\n", BND_PLUGIN_ID, what);
+  fflush(stderr);
+  abort();
+}
+
+/* ---- slots (this plugin's own copy of the code) ---- */
+
+/* Reader: takes the value, or registers (a clone of) the context's waker and returns 0. */
+static int slot_take(bnd_slot *s, luminal_context *cx, uint64_t *v) {
+  pthread_mutex_lock(&s->mu);
+  int got = s->full;
+  if (got) {
+    *v = s->value;
+    s->full = 0;
+  } else {
+    const luminal_waker *w = luminal_context_waker(cx);
+    if (s->waiter == NULL || !luminal_waker_will_wake(s->waiter, w)) {
+      luminal_waker_release(s->waiter);
+      s->waiter = luminal_waker_clone(w);
+      if (s->waiter == NULL) fail("luminal_waker_clone returned NULL");
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  return got;
+}
+
+/* Writer: fills the slot (it must be empty), then wakes the reader through a clone made here, on this side. */
+static void slot_put(bnd_slot *s, uint64_t v) {
+  pthread_mutex_lock(&s->mu);
+  if (s->full) fail("slot already full: protocol broken");
+  s->value = v;
+  s->full = 1;
+  luminal_waker *stored = s->waiter;
+  s->waiter = NULL;
+  luminal_waker *mine = stored ? luminal_waker_clone(stored) : NULL;
+  pthread_mutex_unlock(&s->mu);
+  if (stored) {
+    if (mine == NULL) fail("luminal_waker_clone of a foreign waker returned NULL");
+    luminal_waker_release(stored); /* the reader's clone, released by the writer */
+    luminal_waker_wake(mine);
+  }
+}
+
+/* ---- the ping and pong futures ---- */
+
+typedef struct role_state {
+  bnd_pair *pair;
+  int role;
+  uint64_t round;
+  uint64_t acc;
+  int sent; /* pinger: sent this round's value */
+} role_state;
+
+static luminal_poll role_poll(void *p, luminal_context *cx, void **out) {
+  role_state *s = (role_state *)p;
+  bnd_pair *pr = s->pair;
+  while (s->round < pr->rounds) {
+    uint64_t v;
+    if (s->role == BND_ROLE_PING) {
+      uint64_t send = BND_SEND(pr->seed, s->round);
+      if (!s->sent) {
+        slot_put(&pr->pong_inbox, send);
+        s->sent = 1;
+      }
+      if (!slot_take(&pr->ping_inbox, cx, &v)) return LUMINAL_POLL_PENDING;
+      if (v != BND_REPLY(send)) fail("wrong reply");
+      s->acc += v;
+      s->sent = 0;
+    } else {
+      if (!slot_take(&pr->pong_inbox, cx, &v)) return LUMINAL_POLL_PENDING;
+      slot_put(&pr->ping_inbox, BND_REPLY(v));
+      s->acc++;
+    }
+    s->round++;
+    /* be fair to other tasks now and then */
+    if (s->round % 64 == 0 && s->round < pr->rounds) {
+      luminal_waker_wake_by_ref(luminal_context_waker(cx));
+      return LUMINAL_POLL_PENDING;
+    }
+  }
+  *out = (void *)(uintptr_t)s->acc;
+  return LUMINAL_POLL_READY;
+}
+
+static void state_drop(void *p) {
+  free(p);
+  atomic_fetch_sub(&g_live, 1);
+}
+
+/* ---- the driver: spawned with luminal_spawn; spawns the role future with luminal_context_spawn, awaits it ---- */
+
+typedef struct driver_state {
+  luminal_runtime *rt; /* the plugin's own clone of the host's runtime handle */
+  bnd_pair *pair;
+  int role;
+  luminal_task *child;
+} driver_state;
+
+static luminal_poll driver_poll(void *p, luminal_context *cx, void **out) {
+  driver_state *d = (driver_state *)p;
+  if (d->child == NULL) {
+    if (luminal_runtime_worker_count(luminal_context_runtime(cx)) != luminal_runtime_worker_count(d->rt))
+      fail("context runtime differs from the host's runtime");
+    role_state *s = (role_state *)calloc(1, sizeof *s);
+    if (!s) fail("out of memory");
+    s->pair = d->pair;
+    s->role = d->role;
+    atomic_fetch_add(&g_live, 1);
+    luminal_future f = {s, role_poll, state_drop, NULL};
+    luminal_status st = luminal_context_spawn(cx, f, &d->child);
+    if (st != LUMINAL_OK) fail(luminal_status_str(st));
+  }
+  void *o = NULL;
+  luminal_status st = luminal_task_poll(d->child, cx, &o);
+  if (st == LUMINAL_PENDING) return LUMINAL_POLL_PENDING;
+  if (st != LUMINAL_OK) fail(luminal_status_str(st));
+  *out = o;
+  return LUMINAL_POLL_READY;
+}
+
+static void driver_drop(void *p) {
+  driver_state *d = (driver_state *)p;
+  luminal_task_release(d->child);
+  luminal_runtime_release(d->rt);
+  free(d);
+  atomic_fetch_sub(&g_live, 1);
+}
+
+EXPORT luminal_status boundary_plugin_start(luminal_runtime *rt, bnd_pair *pair, int role, luminal_task **out) {
+  driver_state *d = (driver_state *)calloc(1, sizeof *d);
+  if (!d) return LUMINAL_E_NO_MEMORY;
+  d->rt = luminal_runtime_clone(rt);
+  if (d->rt == NULL) {
+    free(d);
+    return LUMINAL_E_INVALID_HANDLE;
+  }
+  d->pair = pair;
+  d->role = role;
+  atomic_fetch_add(&g_live, 1);
+  luminal_future f = {d, driver_poll, driver_drop, NULL};
+  return luminal_spawn(d->rt, f, out);
+}
+
+EXPORT long boundary_plugin_live(void) { return atomic_load(&g_live); }
+EXPORT int boundary_plugin_id(void) { return BND_PLUGIN_ID; }
