@@ -1,0 +1,291 @@
+/* The benchmark workloads on Luminal, straight from C (after tokio's benches/rt_multi_threaded.rs; the Rust
+ * programs in ../rust-tokio and ../rust-luminal run the same workloads). Prints one line per workload:
+ * `name<TAB>value<TAB>reps` (value: median ns per op unless the name says otherwise).
+ * Usage: bench_luminal [workload...]; env BENCH_REPS, BENCH_WARMUP, BENCH_WORKERS.
+ * A C future is a poll function plus a state pointer: tiny tasks need no allocation of their own. */
+#include "luminal.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { NUM_SPAWN = 10000, NUM_YIELD = 1000, TASKS = 200, NUM_PINGS = 1000, CHAIN = 1000, PENDING = 1000000,
+       LATENCY_SAMPLES = 2000 };
+
+static luminal_runtime *rt;
+static int warmup, reps, workers;
+static atomic_size_t rem; /* tasks left before the last one signals `done` */
+
+static void check(luminal_status s) {
+  if (s != LUMINAL_OK) { fprintf(stderr, "luminal: %s\n", luminal_status_str(s)); exit(1); }
+}
+static luminal_future future(luminal_poll_fn poll, void *state) {
+  return (luminal_future){.state = state, .poll = poll};
+}
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+static int env(const char *name, int dflt) { const char *v = getenv(name); return v ? atoi(v) : dflt; }
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* `done`: a counting signal from the tasks to the main thread (the Rust programs' mpsc channel). */
+static struct { pthread_mutex_t m; pthread_cond_t c; int n; } done = {PTHREAD_MUTEX_INITIALIZER,
+                                                                        PTHREAD_COND_INITIALIZER, 0};
+static void done_signal(void) {
+  pthread_mutex_lock(&done.m);
+  done.n++;
+  pthread_cond_signal(&done.c);
+  pthread_mutex_unlock(&done.m);
+}
+static void done_wait(int k) {
+  pthread_mutex_lock(&done.m);
+  while (done.n < k) pthread_cond_wait(&done.c, &done.m);
+  done.n -= k;
+  pthread_mutex_unlock(&done.m);
+}
+
+/* Runs `f` warmup times, then reps times; prints the median of (elapsed ns / ops). */
+static void measure(const char *name, int ops, void (*f)(void)) {
+  uint64_t v[1000];
+  for (int i = 0; i < warmup; i++) f();
+  for (int i = 0; i < reps; i++) {
+    uint64_t t = now_ns();
+    f();
+    v[i] = (now_ns() - t) * 10 / ops; /* tenths of ns */
+  }
+  qsort(v, (size_t)reps, sizeof v[0], cmp_u64);
+  printf("%s\t%.1f\t%d\n", name, v[reps / 2] / 10.0, reps);
+  fflush(stdout);
+}
+
+/* ---- spawn_many_local: one task spawns 10k tiny tasks onto its worker's queue ---- */
+static luminal_poll count_down(void *s, luminal_context *cx, void **out) {
+  (void)s, (void)cx, (void)out;
+  if (atomic_fetch_sub_explicit(&rem, 1, memory_order_relaxed) == 1) done_signal();
+  return LUMINAL_POLL_READY;
+}
+static luminal_poll spawn_10k(void *s, luminal_context *cx, void **out) {
+  (void)s, (void)out;
+  for (int i = 0; i < NUM_SPAWN; i++) check(luminal_context_spawn(cx, future(count_down, NULL), NULL));
+  return LUMINAL_POLL_READY;
+}
+static void spawn_many_local(void) {
+  atomic_store(&rem, NUM_SPAWN);
+  check(luminal_spawn(rt, future(spawn_10k, NULL), NULL));
+  done_wait(1);
+}
+
+/* ---- spawn_many_remote_*: the main thread spawns 10k empty tasks, then a block_on awaits them all ---- */
+static luminal_task *handles[NUM_SPAWN];
+static luminal_poll empty(void *s, luminal_context *cx, void **out) {
+  (void)s, (void)cx, (void)out;
+  return LUMINAL_POLL_READY;
+}
+static luminal_poll join_all(void *s, luminal_context *cx, void **out) {
+  (void)out;
+  for (size_t *i = s; *i < NUM_SPAWN; ++*i) {
+    if (luminal_task_poll(handles[*i], cx, NULL) == LUMINAL_PENDING) return LUMINAL_POLL_PENDING;
+    luminal_task_release(handles[*i]);
+  }
+  return LUMINAL_POLL_READY;
+}
+static void spawn_many_remote(void) {
+  for (int i = 0; i < NUM_SPAWN; i++) check(luminal_spawn(rt, future(empty, NULL), &handles[i]));
+  size_t next = 0;
+  check(luminal_block_on(rt, future(join_all, &next), NULL));
+}
+static atomic_bool busy;
+static luminal_poll yield_while_busy(void *s, luminal_context *cx, void **out) {
+  (void)s, (void)out;
+  if (!atomic_load_explicit(&busy, memory_order_relaxed)) return LUMINAL_POLL_READY;
+  luminal_waker_wake_by_ref(luminal_context_waker(cx));
+  return LUMINAL_POLL_PENDING;
+}
+static void spawn_many_remote_busy(void) {
+  atomic_store(&busy, 1); /* keep every worker busy with tasks that yield in a loop */
+  for (int i = 0; i < 2 * workers; i++) check(luminal_spawn(rt, future(yield_while_busy, NULL), NULL));
+  measure("spawn_many_remote_busy", NUM_SPAWN, spawn_many_remote);
+  atomic_store(&busy, 0);
+}
+
+/* ---- yield_many: 200 tasks yield 1,000 times each ---- */
+static luminal_poll yield_1000(void *s, luminal_context *cx, void **out) {
+  (void)out;
+  int *left = s;
+  if ((*left)-- == 0) { done_signal(); return LUMINAL_POLL_READY; }
+  luminal_waker_wake_by_ref(luminal_context_waker(cx)); /* yield: wake myself, return pending */
+  return LUMINAL_POLL_PENDING;
+}
+static void yield_many(void) {
+  for (int i = 0; i < TASKS; i++) {
+    int *left = malloc(sizeof *left);
+    *left = NUM_YIELD;
+    check(luminal_spawn(rt, (luminal_future){.state = left, .poll = yield_1000, .drop = free}, NULL));
+  }
+  done_wait(TASKS);
+}
+
+/* ---- ping_pong: 1,000 pairs of tasks, ping sends over a one-shot channel, pong answers on another ---- */
+enum { EMPTY, WAITING, SENT };
+typedef struct { atomic_int state; luminal_waker *waker; } oneshot; /* one sender, one receiving task */
+static void oneshot_send(oneshot *ch) {
+  if (atomic_exchange(&ch->state, SENT) == WAITING) luminal_waker_wake(ch->waker);
+}
+static int oneshot_received(oneshot *ch, luminal_context *cx) { /* 0: not yet, the task's waker is registered */
+  int s = atomic_load(&ch->state);
+  if (s != EMPTY) return s == SENT;
+  ch->waker = luminal_waker_clone(luminal_context_waker(cx));
+  if (atomic_compare_exchange_strong(&ch->state, &s, WAITING)) return 0;
+  luminal_waker_release(ch->waker); /* sent meanwhile */
+  return 1;
+}
+typedef struct { oneshot ping, pong; int started; } pair;
+static luminal_poll pong_task(void *s, luminal_context *cx, void **out) {
+  (void)out;
+  pair *p = s; /* owned by the ping task, which waits for our answer */
+  if (!oneshot_received(&p->ping, cx)) return LUMINAL_POLL_PENDING;
+  oneshot_send(&p->pong);
+  return LUMINAL_POLL_READY;
+}
+static luminal_poll ping_task(void *s, luminal_context *cx, void **out) {
+  (void)out;
+  pair *p = s;
+  if (!p->started) {
+    p->started = 1;
+    check(luminal_context_spawn(cx, future(pong_task, p), NULL));
+    oneshot_send(&p->ping);
+  }
+  if (!oneshot_received(&p->pong, cx)) return LUMINAL_POLL_PENDING;
+  if (atomic_fetch_sub_explicit(&rem, 1, memory_order_relaxed) == 1) done_signal();
+  return LUMINAL_POLL_READY;
+}
+static luminal_poll spawn_pings(void *s, luminal_context *cx, void **out) {
+  (void)s, (void)out;
+  for (int i = 0; i < NUM_PINGS; i++)
+    check(luminal_context_spawn(cx, (luminal_future){.state = calloc(1, sizeof(pair)), .poll = ping_task,
+                                                     .drop = free}, NULL));
+  return LUMINAL_POLL_READY;
+}
+static void ping_pong(void) {
+  atomic_store(&rem, NUM_PINGS);
+  check(luminal_spawn(rt, future(spawn_pings, NULL), NULL));
+  done_wait(1);
+}
+
+/* ---- chained_spawn: each task spawns the next, 1,000 deep ---- */
+static luminal_poll chain(void *s, luminal_context *cx, void **out) {
+  (void)out;
+  uintptr_t n = (uintptr_t)s;
+  if (n == 0) done_signal();
+  else check(luminal_context_spawn(cx, future(chain, (void *)(n - 1)), NULL));
+  return LUMINAL_POLL_READY;
+}
+static void chained_spawn(void) {
+  check(luminal_spawn(rt, future(chain, (void *)(uintptr_t)CHAIN), NULL));
+  done_wait(1);
+}
+
+/* ---- spawn_join: a task spawns an empty task and awaits it; p50/p99 over all samples ---- */
+typedef struct { luminal_task *child; uint64_t t0; size_t i, n; uint64_t *samples; } latency;
+static luminal_poll spawn_and_await(void *s, luminal_context *cx, void **out) {
+  (void)out;
+  latency *l = s;
+  for (;;) {
+    if (!l->child) {
+      if (l->i == l->n) { done_signal(); return LUMINAL_POLL_READY; }
+      l->t0 = now_ns();
+      check(luminal_context_spawn(cx, future(empty, NULL), &l->child));
+    }
+    if (luminal_task_poll(l->child, cx, NULL) == LUMINAL_PENDING) return LUMINAL_POLL_PENDING;
+    l->samples[l->i++] = now_ns() - l->t0;
+    luminal_task_release(l->child);
+    l->child = NULL;
+  }
+}
+static void spawn_join(void) {
+  latency l = {.n = (size_t)(warmup + reps) * LATENCY_SAMPLES};
+  l.samples = malloc(l.n * sizeof(uint64_t));
+  check(luminal_spawn(rt, future(spawn_and_await, &l), NULL));
+  done_wait(1);
+  uint64_t *v = l.samples + warmup * LATENCY_SAMPLES;
+  size_t n = (size_t)reps * LATENCY_SAMPLES;
+  qsort(v, n, sizeof v[0], cmp_u64);
+  printf("spawn_join_p50_ns\t%llu\t%d\n", (unsigned long long)v[n / 2], reps);
+  printf("spawn_join_p99_ns\t%llu\t%d\n", (unsigned long long)v[n * 99 / 100], reps);
+  free(l.samples);
+}
+
+/* ---- pending_task_bytes: RSS growth with 1M spawned tasks, each polled once and never woken ---- */
+static atomic_size_t polled;
+static luminal_poll forever_pending(void *s, luminal_context *cx, void **out) {
+  (void)s, (void)cx, (void)out;
+  atomic_fetch_add_explicit(&polled, 1, memory_order_relaxed);
+  return LUMINAL_POLL_PENDING;
+}
+static long rss_bytes(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f || fscanf(f, "%ld %ld", &pages, &resident) != 2) exit(1);
+  fclose(f);
+  return resident * sysconf(_SC_PAGESIZE);
+}
+static void pending_task_bytes(void) {
+  long before = rss_bytes();
+  for (int i = 0; i < PENDING; i++) check(luminal_spawn(rt, future(forever_pending, NULL), NULL));
+  while (atomic_load(&polled) < PENDING) usleep(1000);
+  printf("pending_task_bytes\t%ld\t1\n", (rss_bytes() - before) / PENDING);
+}
+
+/* ---- idle_cpu: CPU time (user + system) of the whole process per second of idle wall time ---- */
+static uint64_t cpu_us(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u + (uint64_t)(ru.ru_utime.tv_usec +
+                                                                                     ru.ru_stime.tv_usec);
+}
+static void idle_cpu(void) {
+  chained_spawn(); /* wake the workers once, then leave them idle */
+  uint64_t v[3];
+  for (int i = 0; i < 3; i++) {
+    uint64_t c = cpu_us(), t = now_ns();
+    sleep(1);
+    v[i] = (cpu_us() - c) * 1000000000u / (now_ns() - t);
+  }
+  qsort(v, 3, sizeof v[0], cmp_u64);
+  printf("idle_cpu_us_per_s\t%llu\t3\n", (unsigned long long)v[1]);
+}
+
+static void idle_remote(void) { measure("spawn_many_remote_idle", NUM_SPAWN, spawn_many_remote); }
+static void local(void) { measure("spawn_many_local", NUM_SPAWN, spawn_many_local); }
+static void yields(void) { measure("yield_many", TASKS * NUM_YIELD, yield_many); }
+static void pings(void) { measure("ping_pong", NUM_PINGS, ping_pong); }
+static void chained(void) { measure("chained_spawn", CHAIN, chained_spawn); }
+
+int main(int argc, char **argv) {
+  static const struct { const char *name; void (*run)(void); } all[] = {
+      {"spawn_many_local", local}, {"spawn_many_remote_idle", idle_remote},
+      {"spawn_many_remote_busy", spawn_many_remote_busy}, {"yield_many", yields}, {"ping_pong", pings},
+      {"chained_spawn", chained}, {"spawn_join", spawn_join}, {"pending_task_bytes", pending_task_bytes},
+      {"idle_cpu", idle_cpu}};
+  warmup = env("BENCH_WARMUP", 3), reps = env("BENCH_REPS", 15), workers = env("BENCH_WORKERS", 2);
+  if (reps < 1 || reps > 1000) return 2;
+  luminal_runtime_options opts = {.struct_size = sizeof opts, .worker_threads = (uint32_t)workers};
+  check(luminal_runtime_new(&opts, &rt));
+  for (size_t w = 0; w < sizeof all / sizeof all[0]; w++) {
+    int selected = argc == 1;
+    for (int a = 1; a < argc; a++) selected |= strcmp(argv[a], all[w].name) == 0;
+    if (selected) all[w].run();
+  }
+  luminal_runtime_release(rt);
+  return 0;
+}
