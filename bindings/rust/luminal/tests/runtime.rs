@@ -410,3 +410,32 @@ fn raw_tasks_and_wakers_across_the_c_abi() {
     }));
     assert_eq!(v.unwrap(), 9);
 }
+
+#[test]
+fn nested_block_on_on_a_non_worker_thread() {
+    // block_on inside block_on's future (not a worker thread): allowed, and the contexts nest correctly.
+    let rt = rt(2);
+    let rt2 = rt.clone();
+    let v = rt.block_on(async move {
+        let inner = rt2.block_on(async { luminal::spawn(async { 20 }).await.unwrap() });
+        // The outer context is restored: spawning from it still works.
+        inner + luminal::spawn(async { 1 }).await.unwrap()
+    });
+    assert_eq!(v, 21);
+}
+
+#[test]
+fn shutdown_from_a_worker_is_would_deadlock_but_starts() {
+    let rt = rt(2);
+    let rt2 = rt.clone();
+    let r = rt.try_block_on(rt.spawn(async move { rt2.shutdown(None).map_err(|e| e.kind()) }));
+    // The block_on itself is ended by the shutdown (Shutdown), or it sees the task's result first: the task
+    // reports WouldDeadlock, or was cancelled by the shutdown it started.
+    match r {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::Shutdown),
+        Ok(Ok(status)) => assert_eq!(status, Err(ErrorKind::WouldDeadlock)),
+        Ok(Err(e)) => assert!(e.is_cancelled(), "{e:?}"),
+    }
+    rt.shutdown(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(rt.try_spawn(async {}).unwrap_err().kind(), ErrorKind::Shutdown);
+}
