@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Luminal against its peers, side by side: builds one small program per peer (same workloads, same number of
+# worker threads), runs them workload by workload (peers interleaved, so drifting machine load hits all alike),
+# and writes results/RESULTS.md (table of medians and ratios to tokio) and results/chart.png.
+# Run through `./build.sh bench` (which builds libluminal first) or directly once build/lib/libluminal.so exists.
+#   env: BENCH_WORKERS (2), BENCH_REPS (15), BENCH_WARMUP (3), BENCH_PEERS (all, e.g. "luminal-c tokio")
+set -euo pipefail
+cd "$(dirname "$0")"
+BENCH=$PWD
+ROOT=$(cd .. && pwd)
+OUT=$BENCH/out          # build products (ignored by git)
+RES=$BENCH/results      # what gets committed
+export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_REPS=${BENCH_REPS:-15} BENCH_WARMUP=${BENCH_WARMUP:-3}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+mkdir -p "$OUT" "$RES"
+START=$(date +%s)
+
+need_apt() { # need_apt <command-or-file> <package>...
+  local probe=$1; shift
+  if ! command -v "$probe" >/dev/null 2>&1 && [ ! -e "$probe" ]; then
+    echo "== installing $* with apt"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+need_apt gnuplot gnuplot-nox
+need_apt python3 python3
+need_apt /usr/include/oneapi/tbb.h libtbb-dev
+need_apt /usr/share/cargo/registry/tokio-1.24.2 librust-tokio-dev
+[ -f "$ROOT/build/lib/libluminal.so" ] || { echo "build/lib/libluminal.so missing: run ./build.sh bench" >&2; exit 1; }
+
+echo "== building the peers"
+cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/bench_luminal.c -o "$OUT/bench_luminal_c" \
+  -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
+g++ -O2 -g -std=c++17 -Wall tbb/bench_tbb.cpp -o "$OUT/bench_tbb" -ltbb
+(cd rust-tokio && cargo build --release --offline -q)
+LUMINAL_RUST=ok
+(cd rust-luminal && LUMINAL_LIB_DIR="$ROOT/build/lib" cargo build --release --offline -q) || LUMINAL_RUST=failed
+dotnet publish dotnet -c Release -o "$OUT/dotnet-jit" --nologo -v quiet -clp:ErrorsOnly
+dotnet publish dotnet -c Release -r linux-x64 -p:PublishAot=true -o "$OUT/dotnet-aot" --nologo -v quiet -clp:ErrorsOnly
+
+# peer name -> program. The order is the column order of the table.
+declare -A PROG=(
+  [luminal-rust]=rust-luminal/target/release/bench-luminal
+  [luminal-c]=$OUT/bench_luminal_c
+  [tokio]=rust-tokio/target/release/bench-tokio
+  [dotnet-aot]=$OUT/dotnet-aot/bench-dotnet
+  [dotnet-jit]=$OUT/dotnet-jit/bench-dotnet
+  [tbb]=$OUT/bench_tbb
+)
+PEERS=${BENCH_PEERS:-"luminal-rust luminal-c tokio dotnet-aot dotnet-jit tbb"}
+WORKLOADS="spawn_many_local spawn_many_remote_idle spawn_many_remote_busy yield_many ping_pong chained_spawn
+           spawn_join pending_task_bytes idle_cpu"
+
+CONDITIONS="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 |
+  sed 's/^ //')), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$ROOT" rev-parse --short HEAD)"
+RAW=$RES/raw.tsv # peer, name, value, reps (ignored by git; RESULTS.md has it all)
+: > "$RAW"
+echo "== running (workers=$BENCH_WORKERS, reps=$BENCH_REPS after $BENCH_WARMUP warm-up)"
+for w in $WORKLOADS; do
+  for p in $PEERS; do
+    prog=${PROG[$p]}
+    [ -x "$prog" ] || continue
+    # Each workload runs in a fresh process: no pool, heap or RSS left over from another workload.
+    timeout 300 "$prog" "$w" | sed "s/^/$p\t/" | tee -a "$RAW" || echo "$p $w: failed (exit $?)" >&2
+  done
+done
+
+echo "== report"
+python3 report.py "$RAW" "$RES" "$PEERS" "$CONDITIONS" "$LUMINAL_RUST"
+gnuplot -e "datafile='$RES/chart.dat'; outfile='$RES/chart.png'" chart.gp
+echo "== done in $(( $(date +%s) - START )) s: $RES/RESULTS.md, $RES/chart.png"
