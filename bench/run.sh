@@ -53,7 +53,7 @@ WORKLOADS="spawn_many_local spawn_many_remote_idle spawn_many_remote_busy yield_
            spawn_join pending_task_bytes idle_cpu"
 
 CONDITIONS="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 |
-  sed 's/^ //')), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$ROOT" rev-parse --short HEAD)"
+  sed 's/^ //')), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg), commit ${BENCH_COMMIT:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)}"
 RAW=$RES/raw.tsv # peer, name, value, reps (ignored by git; RESULTS.md has it all)
 : > "$RAW"
 echo "== running (workers=$BENCH_WORKERS, reps=$BENCH_REPS after $BENCH_WARMUP warm-up)"
