@@ -231,6 +231,29 @@ static void *joiner_forever(void *p) {
   return NULL;
 }
 
+/* Spurious wakes from a foreign thread through the gates' stored wakers, racing with shutdown. */
+typedef struct {
+  tu_gate *gates;
+  int n;
+  atomic_int stop;
+  atomic_long pokes;
+} poker_arg;
+static void *poker(void *p) {
+  poker_arg *a = (poker_arg *)p;
+  while (!atomic_load(&a->stop)) {
+    for (int i = 0; i < a->n; i++) {
+      pthread_mutex_lock(&a->gates[i].mu);
+      luminal_waker *w = luminal_waker_clone(a->gates[i].waker);
+      pthread_mutex_unlock(&a->gates[i].mu);
+      if (w) {
+        luminal_waker_wake(w);
+        atomic_fetch_add(&a->pokes, 1);
+      }
+    }
+  }
+  return NULL;
+}
+
 /* Per-future counters, so "exactly once" is checked for every single future. */
 enum { INFLIGHT = 600, JOINERS = 8 };
 
@@ -272,9 +295,21 @@ TEST(shutdown_with_tasks_in_flight) {
   CHECK(pthread_create(&bt, NULL, block_on_forever_thread, &ba) == 0);
   tu_latch_wait(&ba.started);
   for (int i = 0; i < INFLIGHT; i += 3) WAIT_UNTIL(LOAD(per[i].polls) >= 1);
+  for (int i = 2; i < INFLIGHT; i += 3) WAIT_UNTIL(LOAD(per[i].polls) >= 1);
+  poker_arg pk;
+  pk.gates = gates;
+  pk.n = INFLIGHT;
+  atomic_init(&pk.stop, 0);
+  atomic_init(&pk.pokes, 0);
+  pthread_t pt;
+  CHECK(pthread_create(&pt, NULL, poker, &pk) == 0);
+  WAIT_UNTIL(LOAD(pk.pokes) >= 100);
   tu_sleep_ms(20); /* let the joiners block */
 
   CHECK_ST(luminal_runtime_shutdown(rt, UINT64_MAX), LUMINAL_OK);
+  tu_sleep_ms(5); /* a few more wakes, now of a shut-down runtime */
+  atomic_store(&pk.stop, 1);
+  pthread_join(pt, NULL);
   /* all done by the time shutdown returns OK: every unfinished future dropped exactly once */
   for (int i = 0; i < INFLIGHT; i++) {
     CHECK_MSG(LOAD(per[i].drops) == 1, "future %d dropped %ld times", i, LOAD(per[i].drops));
@@ -356,6 +391,48 @@ TEST(shutdown_timeout_long_poll) {
     luminal_task_release(idle[i]);
   }
   luminal_task_release(stuck);
+  luminal_runtime_release(rt);
+}
+
+/* A poll in progress when shutdown starts: it runs to its end; spawning from it is refused (and dropped). */
+typedef struct {
+  tu_latch entered, release;
+  tu_counters *spawned;
+  luminal_status st_ctx, st_rt;
+} late_arg;
+static luminal_poll cb_spawn_late(tf *f, luminal_context *cx, void **out) {
+  (void)out;
+  late_arg *a = (late_arg *)f->user;
+  if (f->step++ == 0) {
+    tu_latch_set(&a->entered);
+    tu_latch_wait(&a->release);
+    a->st_ctx = luminal_context_spawn(cx, tf_ready(a->spawned, 1), NULL);
+    a->st_rt = luminal_spawn(luminal_context_runtime(cx), tf_ready(a->spawned, 2), NULL);
+  }
+  return LUMINAL_POLL_PENDING;
+}
+
+TEST(shutdown_refuses_spawns_from_running_poll) {
+  luminal_runtime *rt = tu_runtime(2);
+  tu_counters c = TU_COUNTERS_INIT, sp = TU_COUNTERS_INIT;
+  late_arg a;
+  tu_latch_init(&a.entered);
+  tu_latch_init(&a.release);
+  a.spawned = &sp;
+  a.st_ctx = a.st_rt = LUMINAL_E_INTERNAL;
+  luminal_task *t = tu_spawn(rt, tf_make(&c, cb_spawn_late, &a, 0));
+  tu_latch_wait(&a.entered);
+  CHECK_ST(luminal_runtime_shutdown(rt, 0), LUMINAL_E_TIMED_OUT);
+  tu_latch_set(&a.release);
+  CHECK_ST(luminal_runtime_shutdown(rt, UINT64_MAX), LUMINAL_OK);
+  CHECK_ST(a.st_ctx, LUMINAL_E_SHUTDOWN);
+  CHECK_ST(a.st_rt, LUMINAL_E_SHUTDOWN);
+  CHECK_EQ(LOAD(sp.drops), 2);
+  CHECK_EQ(LOAD(sp.polls), 0);
+  CHECK_EQ(LOAD(c.drops), 1);
+  CHECK_EQ(LOAD(c.polls), 1);
+  CHECK_ST(luminal_task_join(t, UINT64_MAX, NULL), LUMINAL_E_CANCELLED);
+  luminal_task_release(t);
   luminal_runtime_release(rt);
 }
 

@@ -698,6 +698,41 @@ TEST(abort_while_running_then_ready) {
   CHECK_EQ(LOAD(c.drops), 1);
 }
 
+/* A task aborting itself from inside its own poll: dropped right after that poll, never polled again. */
+static luminal_poll cb_abort_self(tf *f, luminal_context *cx, void **out) {
+  (void)out;
+  luminal_task *self = *(luminal_task *volatile *)f->user;
+  if (self == NULL) { /* the handle is not stored yet: try again */
+    luminal_waker_wake_by_ref(luminal_context_waker(cx));
+    return LUMINAL_POLL_PENDING;
+  }
+  luminal_task_abort(self);
+  luminal_waker_wake_by_ref(luminal_context_waker(cx)); /* would re-poll, were it not aborted */
+  f->step = 1;
+  return LUMINAL_POLL_PENDING;
+}
+
+TEST(abort_self_from_poll) {
+  luminal_runtime *rt = tu_runtime(2);
+  tu_counters c = TU_COUNTERS_INIT;
+  for (int i = 0; i < 100; i++) {
+    luminal_task *volatile slot = NULL;
+    luminal_task *t = NULL;
+    tu_counters ci = TU_COUNTERS_INIT;
+    CHECK_ST(luminal_spawn(rt, tf_make(&ci, cb_abort_self, (void *)&slot, 0), &t), LUMINAL_OK);
+    slot = t;
+    CHECK_ST(luminal_task_join(t, UINT64_MAX, NULL), LUMINAL_E_CANCELLED);
+    WAIT_UNTIL(LOAD(ci.drops) == 1);
+    long polls = LOAD(ci.polls);
+    tu_sleep_ms(i == 0 ? 20 : 0);
+    CHECK_EQ(LOAD(ci.polls), polls);
+    luminal_task_release(t);
+    atomic_fetch_add(&c.drops, LOAD(ci.drops));
+  }
+  tu_runtime_done(rt);
+  CHECK_EQ(LOAD(c.drops), 100);
+}
+
 TEST(abort_finished_task) {
   luminal_runtime *rt = tu_runtime(2);
   tu_counters c = TU_COUNTERS_INIT;
