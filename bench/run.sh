@@ -3,14 +3,14 @@
 # worker threads), runs them workload by workload (peers interleaved, so drifting machine load hits all alike),
 # and writes results/RESULTS.md (table of medians and ratios to tokio) and results/chart.png.
 # Run through `./build.sh bench` (which builds libluminal first) or directly once build/lib/libluminal.so exists.
-#   env: BENCH_WORKERS (2), BENCH_REPS (15), BENCH_WARMUP (3), BENCH_PEERS (all, e.g. "luminal-c tokio")
+#   env: BENCH_WORKERS (2), BENCH_REPS (25), BENCH_WARMUP (5), BENCH_PEERS (all, e.g. "luminal-c tokio")
 set -euo pipefail
 cd "$(dirname "$0")"
 BENCH=$PWD
 ROOT=$(cd .. && pwd)
 OUT=$BENCH/out          # build products (ignored by git)
 RES=$BENCH/results      # what gets committed
-export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_REPS=${BENCH_REPS:-15} BENCH_WARMUP=${BENCH_WARMUP:-3}
+export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_REPS=${BENCH_REPS:-25} BENCH_WARMUP=${BENCH_WARMUP:-5}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 mkdir -p "$OUT" "$RES"
 START=$(date +%s)
