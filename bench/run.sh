@@ -3,14 +3,15 @@
 # worker threads), runs them workload by workload (peers interleaved, so drifting machine load hits all alike),
 # and writes results/RESULTS.md (table of medians and ratios to tokio) and results/chart.png.
 # Run through `./build.sh bench` (which builds libluminal first) or directly once build/lib/libluminal.so exists.
-#   env: BENCH_WORKERS (2), BENCH_REPS (25), BENCH_WARMUP (5), BENCH_PEERS (all, e.g. "luminal-c tokio")
+#   env: BENCH_WORKERS (2), BENCH_REPS (25), BENCH_WARMUP (5), BENCH_ROUNDS (3: fresh processes per workload and
+#   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio")
 set -euo pipefail
 cd "$(dirname "$0")"
 BENCH=$PWD
 ROOT=$(cd .. && pwd)
 OUT=$BENCH/out          # build products (ignored by git)
 RES=$BENCH/results      # what gets committed
-export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_REPS=${BENCH_REPS:-25} BENCH_WARMUP=${BENCH_WARMUP:-5}
+export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_REPS=${BENCH_REPS:-25} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 mkdir -p "$OUT" "$RES"
 START=$(date +%s)
@@ -56,13 +57,16 @@ CONDITIONS="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model n
   sed 's/^ //')), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg), commit ${BENCH_COMMIT:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)}"
 RAW=$RES/raw.tsv # peer, name, value, reps (ignored by git; RESULTS.md has it all)
 : > "$RAW"
-echo "== running (workers=$BENCH_WORKERS, reps=$BENCH_REPS after $BENCH_WARMUP warm-up)"
-for w in $WORKLOADS; do
-  for p in $PEERS; do
-    prog=${PROG[$p]}
-    [ -x "$prog" ] || continue
-    # Each workload runs in a fresh process: no pool, heap or RSS left over from another workload.
-    timeout 300 "$prog" "$w" | sed "s/^/$p\t/" | tee -a "$RAW" || echo "$p $w: failed (exit $?)" >&2
+echo "== running (workers=$BENCH_WORKERS, reps=$BENCH_REPS after $BENCH_WARMUP warm-up, $BENCH_ROUNDS rounds)"
+for round in $(seq "$BENCH_ROUNDS"); do
+  echo "-- round $round of $BENCH_ROUNDS"
+  for w in $WORKLOADS; do
+    for p in $PEERS; do
+      prog=${PROG[$p]}
+      [ -x "$prog" ] || continue
+      # Each workload runs in a fresh process: no pool, heap or RSS left over from another workload.
+      timeout 300 "$prog" "$w" | sed "s/^/$p\t/" | tee -a "$RAW" || echo "$p $w: failed (exit $?)" >&2
+    done
   done
 done
 
