@@ -66,7 +66,9 @@ md = [
     "In parentheses the ratio to tokio (lower is better).",
     f"Worker threads: {os.environ.get('BENCH_WORKERS', '2')} for every peer.",
     "",
-    f"Conditions: {conditions}.",
+    f"Conditions: {conditions}."
+    + (" `-dirty`: libluminal was built from a working tree with uncommitted changes (other engineers' work in "
+       "progress)." if "-dirty" in conditions else ""),
     "",
     "![chart](chart.png)",
     "",
