@@ -36,13 +36,18 @@ typedef struct bnd_pair {
 
 enum { BND_ROLE_PING = 0, BND_ROLE_PONG = 1 };
 
-/* Exported by each plugin (same names in both; the host resolves them per dlopen handle).
+/* `scope` is a luminal_scope* (NULL = none) when the header has scopes (BND_HAVE_SCOPES), else always NULL.
+ * Exported by each plugin (same names in both; the host resolves them per dlopen handle).
  * start: spawns the pair role's driver onto rt (rt is borrowed; the plugin keeps its own clone while it runs);
  *        *out receives the join handle. Output of a joined task: the pinger's sum of replies, or the ponger's
  *        number of rounds.
  * live:  futures of this plugin not yet dropped.
  * id:    'A' or 'B'. */
-typedef luminal_status (*bnd_start_fn)(luminal_runtime *rt, bnd_pair *pair, int role, luminal_task **out);
+typedef luminal_status (*bnd_start_fn)(luminal_runtime *rt, void *scope, bnd_pair *pair, int role,
+                                       luminal_task **out);
+/* linger: spawns n tasks into `scope` (a luminal_scope*) that never finish on their own: half wait on `slot` (their
+ * wakers stay stored there), half are ready at once with a malloc'ed output whose handle is released unjoined. */
+typedef luminal_status (*bnd_linger_fn)(luminal_runtime *rt, void *scope, bnd_slot *slot, int n);
 typedef long (*bnd_live_fn)(void);
 typedef int (*bnd_id_fn)(void);
 

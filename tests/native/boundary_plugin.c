@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef BND_PLUGIN_ID
 #error "define BND_PLUGIN_ID"
@@ -143,7 +144,66 @@ static void driver_drop(void *p) {
   atomic_fetch_sub(&g_live, 1);
 }
 
-EXPORT luminal_status boundary_plugin_start(luminal_runtime *rt, bnd_pair *pair, int role, luminal_task **out) {
+static luminal_status spawn_scoped(luminal_runtime *rt, void *scope, luminal_future f, luminal_task **out) {
+#if BND_HAVE_SCOPES
+  if (scope) {
+    luminal_spawn_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.scope = (luminal_scope *)scope;
+    return luminal_spawn_with(rt, f, &o, out);
+  }
+#else
+  (void)scope;
+#endif
+  return luminal_spawn(rt, f, out);
+}
+
+/* ---- lingering tasks, cancelled by the host closing the scope before it unloads this plugin ---- */
+
+typedef struct linger_state {
+  bnd_slot *slot;
+  int ready_at_once;
+} linger_state;
+
+static luminal_poll linger_poll(void *p, luminal_context *cx, void **out) {
+  linger_state *s = (linger_state *)p;
+  if (s->ready_at_once) {
+    char *msg = (char *)malloc(32);
+    if (!msg) fail("out of memory");
+    snprintf(msg, 32, "unclaimed output %c", BND_PLUGIN_ID);
+    atomic_fetch_add(&g_live, 1); /* the output is this plugin's too, until drop_output */
+    *out = msg;
+    return LUMINAL_POLL_READY;
+  }
+  uint64_t v;
+  if (slot_take(s->slot, cx, &v)) fail("nobody fills the linger slot");
+  return LUMINAL_POLL_PENDING;
+}
+
+static void output_drop(void *p) {
+  free(p);
+  atomic_fetch_sub(&g_live, 1);
+}
+
+EXPORT luminal_status boundary_plugin_linger(luminal_runtime *rt, void *scope, bnd_slot *slot, int n) {
+  for (int i = 0; i < n; i++) {
+    linger_state *s = (linger_state *)calloc(1, sizeof *s);
+    if (!s) return LUMINAL_E_NO_MEMORY;
+    s->slot = slot;
+    s->ready_at_once = i % 2;
+    atomic_fetch_add(&g_live, 1);
+    luminal_future f = {s, linger_poll, state_drop, output_drop};
+    luminal_task *t = NULL;
+    luminal_status st = spawn_scoped(rt, scope, f, &t);
+    if (st != LUMINAL_OK) return st;
+    luminal_task_release(t);
+  }
+  return LUMINAL_OK;
+}
+
+EXPORT luminal_status boundary_plugin_start(luminal_runtime *rt, void *scope, bnd_pair *pair, int role,
+                                            luminal_task **out) {
   driver_state *d = (driver_state *)calloc(1, sizeof *d);
   if (!d) return LUMINAL_E_NO_MEMORY;
   d->rt = luminal_runtime_clone(rt);
@@ -155,7 +215,7 @@ EXPORT luminal_status boundary_plugin_start(luminal_runtime *rt, bnd_pair *pair,
   d->role = role;
   atomic_fetch_add(&g_live, 1);
   luminal_future f = {d, driver_poll, driver_drop, NULL};
-  return luminal_spawn(d->rt, f, out);
+  return spawn_scoped(d->rt, scope, f, out);
 }
 
 EXPORT long boundary_plugin_live(void) { return atomic_load(&g_live); }
