@@ -38,6 +38,8 @@ build_lib() {
 
 build_native() {
   need_apt cmake cmake
+  need_apt valgrind valgrind   # before configuring: CMake registers the valgrind test only if it finds it
+  need_apt clang-14 clang-14   # the ABI check parses the header with it
   echo "== C/C++ (cmake)"
   cmake -S . -B "$BUILD/cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMINAL_LIB_DIR="$BUILD/lib" >/dev/null
   cmake --build "$BUILD/cmake" -j "$(nproc)" >/dev/null
@@ -63,8 +65,6 @@ run_tests() {
   echo "== managed tests (NUnit)"
   dotnet test tests/managed -c "$CONFIG" --nologo -v quiet
   echo "== native tests (CTest)"
-  need_apt valgrind valgrind
-  need_apt clang-14 clang-14
   (cd "$BUILD/cmake" && ctest --output-on-failure -j 2)
   if [ -d bindings/rust ]; then
     echo "== Rust tests (cargo test)"

@@ -212,6 +212,88 @@ LUMINAL_API int luminal_task_is_finished(const luminal_task *t);
 /* Releases the join handle; the task runs on, detached. An output nobody took is freed with drop_output. */
 LUMINAL_API void luminal_task_release(luminal_task *t);
 
+/* ---------------------------------------------------------------------------------------------------------------
+ * Time
+ *
+ * Timers live in a hierarchical timing wheel per runtime (1 ms ticks), fired by the workers: an idle runtime parks
+ * one worker until the next deadline and never polls the clock in a loop. A timer fires on the first tick at or
+ * after its deadline, so it never fires early; insertion at the first poll and removal on drop are O(1).
+ * The futures below are ordinary luminal_future values: spawn them, or poll them from your own poll function with
+ * your context (`f.poll(f.state, cx, &out)`), and drop them exactly once with `f.drop(f.state)` if you never spawn
+ * them. Polling or dropping one after its drop is detected and harmless.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* The monotonic clock the timers use, in nanoseconds since an arbitrary start. Never fails. */
+LUMINAL_API uint64_t luminal_now_ns(void);
+
+/* Makes a future that completes (output NULL) once `duration_ns` has passed from now. *out receives it; the
+ * caller owns it (spawn it or drop it). LUMINAL_E_INVALID_ARGUMENT (NULL rt or out), LUMINAL_E_INVALID_HANDLE,
+ * LUMINAL_E_SHUTDOWN. */
+LUMINAL_API luminal_status luminal_sleep(luminal_runtime *rt, uint64_t duration_ns, luminal_future *out);
+
+/* Like luminal_sleep, until the absolute deadline `deadline_ns` on the luminal_now_ns clock (a past deadline
+ * completes at the first poll). */
+LUMINAL_API luminal_status luminal_sleep_until(luminal_runtime *rt, uint64_t deadline_ns, luminal_future *out);
+
+/* The output of a luminal_timeout future whose time ran out. drop_output is never called with it. */
+#define LUMINAL_TIMED_OUT_OUTPUT ((void *)~(uintptr_t)4)
+
+/* Wraps `inner` (taken, also on failure) in a future that completes with inner's output if inner completes within
+ * `timeout_ns`, else drops inner at the deadline and completes with LUMINAL_TIMED_OUT_OUTPUT. The inner future is
+ * polled first, so an inner that is ready at once wins even with a zero timeout. The wrapper's drop_output is
+ * inner's. Same status codes as luminal_sleep. */
+LUMINAL_API luminal_status luminal_timeout(luminal_runtime *rt, luminal_future inner, uint64_t timeout_ns,
+                                           luminal_future *out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Scopes: the plugin-unload guarantee
+ *
+ * A scope groups tasks so they can be cancelled as one. Spawn a plugin's tasks into its scope (tasks spawned with
+ * luminal_context_spawn from a scoped task join the same scope). Before unloading the plugin, close the scope:
+ * when luminal_scope_close returns LUMINAL_OK, every future of the scope has been dropped, every output it
+ * produced has been taken or freed, and no poll, drop or drop_output call into the scope's code is running or
+ * can start — so the plugin's code can be unloaded. Wakers of its tasks stay valid to call (they do nothing).
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct luminal_scope luminal_scope; /* a scope handle, owned by one holder */
+
+/* Creates an open scope on `rt`; *out receives an owned handle (release it with luminal_scope_release).
+ * LUMINAL_E_INVALID_ARGUMENT, LUMINAL_E_INVALID_HANDLE, LUMINAL_E_SHUTDOWN. */
+LUMINAL_API luminal_status luminal_scope_new(luminal_runtime *rt, luminal_scope **out);
+
+/* Closes the scope: refuses new spawns into it (they fail with LUMINAL_E_SHUTDOWN), aborts all its tasks (each
+ * future is dropped at its next scheduling point: at once if idle, after the current poll if running), frees the
+ * outputs nobody took (a later join gets LUMINAL_E_CANCELLED), then waits up to `timeout_ns` (0 = don't wait,
+ * UINT64_MAX = forever) until the guarantee above holds. LUMINAL_OK, or LUMINAL_E_TIMED_OUT (a poll is still
+ * running; call again later), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's workers with a non-zero timeout. */
+LUMINAL_API luminal_status luminal_scope_close(luminal_scope *scope, uint64_t timeout_ns);
+
+/* Releases the handle. An open scope's tasks run on; closed or not, the scope is freed when its last task is. */
+LUMINAL_API void luminal_scope_release(luminal_scope *scope);
+
+typedef struct luminal_scope_counters {
+  size_t struct_size; /* set by the caller to sizeof(luminal_scope_counters); only that much is written */
+  uint64_t live;      /* tasks that may still call the scope's code (future or unclaimed output alive) */
+  uint64_t spawned;   /* tasks ever spawned into the scope */
+  uint64_t completed; /* tasks whose future returned READY */
+  uint64_t cancelled; /* tasks dropped before completing (abort, scope close, shutdown) */
+} luminal_scope_counters;
+
+/* Fills *stats (up to stats->struct_size bytes). LUMINAL_E_INVALID_ARGUMENT, LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_scope_stats(luminal_scope *scope, luminal_scope_counters *stats);
+
+/* Options for luminal_spawn_with. Zero-initialise, then set struct_size = sizeof(luminal_spawn_options). */
+typedef struct luminal_spawn_options {
+  size_t struct_size;   /* fields past it take their defaults */
+  luminal_scope *scope; /* borrowed; NULL = no scope. Must belong to the same runtime (else INVALID_ARGUMENT) */
+  int32_t priority;     /* reserved for task priorities; 0 = the default */
+} luminal_spawn_options;
+
+/* luminal_spawn with options (`opts` borrowed, NULL = defaults). Takes `fut` also on failure. Additionally
+ * returns LUMINAL_E_SHUTDOWN if the scope is closed. */
+LUMINAL_API luminal_status luminal_spawn_with(luminal_runtime *rt, luminal_future fut,
+                                              const luminal_spawn_options *opts, luminal_task **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@ sealed unsafe class Runtime
     public readonly Worker[] Workers;
     public readonly Injector Injector = new();
     public readonly Idle Idle;
+    public readonly Time.TimerDriver Timers;
     /// <summary>A token that names this runtime for as long as it lives; what luminal_context_runtime returns.</summary>
     public ulong BorrowedToken { get; private set; }
 
@@ -33,6 +34,7 @@ sealed unsafe class Runtime
     {
         Workers = new Worker[workers];
         Idle = new Idle(workers);
+        Timers = new Time.TimerDriver(this);
         _liveWorkers = workers;
     }
 
@@ -94,7 +96,7 @@ sealed unsafe class Runtime
     /// thread is calling (its local queue is used), or null for the global queue.
     /// </summary>
     public Status Spawn(in NativeFuture future, delegate* unmanaged<void*, void*> fn, bool wantHandle, Worker? local,
-        out ulong taskToken)
+        out ulong taskToken, Scopes.Scope? scope = null)
     {
         taskToken = 0;
         if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
@@ -102,7 +104,16 @@ sealed unsafe class Runtime
         if (task is null) { DropFuture(future); return Status.NoMemory; }
         task.Fn = fn;
         // Read the token before the task can run: a detached task may finish and be recycled right away.
-        if (wantHandle) taskToken = task.TaskToken;
+        ulong token = task.TaskToken;
+        if (scope is not null && !scope.Enter(task))
+        {
+            // The scope is closed: never poll it. Abort (we own SCHEDULED) and let Run drop the future.
+            task.AbortInternal((uint)(token >> 32));
+            task.Run(null);
+            if (wantHandle) task.ReleaseHandle((uint)(token >> 32));
+            return Status.Shutdown;
+        }
+        if (wantHandle) taskToken = token;
         if (local is not null)
         {
             local.ScheduleSpawned(task);

@@ -11,6 +11,8 @@ static class Token
     public const uint Runtime = 0x3;
     public const uint Task = 0x5;
     public const uint Waker = 0x9;
+    public const uint Future = 0xB; // state of a runtime-provided future (sleep, timeout)
+    public const uint Scope = 0xD;
 
     public const int MaxIndex = (1 << 28) - 1;
 

@@ -38,7 +38,9 @@ static unsafe partial class Exports
             // must not touch another thread's queue).
             Worker? local = runtime.CurrentWorker();
             if (local is not null && local.Index != cx->WorkerIndex) local = null;
-            s = runtime.Spawn(fut, null, outTask != null, local, out ulong token);
+            // A task spawned from inside a scoped task runs the same plugin's code: it joins the same scope.
+            Scopes.Scope? scope = RawTask.FromToken(cx->WakerToken, Token.Waker, out _)?.Scope;
+            s = runtime.Spawn(fut, null, outTask != null, local, out ulong token, scope);
             if (outTask != null) *outTask = (nint)token;
             return (int)s;
         }

@@ -30,3 +30,25 @@ unsafe struct NativeRuntimeOptions
     public uint WorkerThreads;
     public byte* ThreadName;
 }
+
+/// <summary>luminal_spawn_options. Read only the fields that struct_size covers (older callers).</summary>
+[CStruct("luminal_spawn_options")]
+[StructLayout(LayoutKind.Sequential)]
+struct NativeSpawnOptions
+{
+    public nuint StructSize;
+    public nint Scope;
+    public int Priority;
+}
+
+/// <summary>luminal_scope_counters (luminal_scope_stats fills it), up to the caller's struct_size.</summary>
+[CStruct("luminal_scope_counters")]
+[StructLayout(LayoutKind.Sequential)]
+struct NativeScopeStats
+{
+    public nuint StructSize;
+    public ulong Live;
+    public ulong Spawned;
+    public ulong Completed;
+    public ulong Cancelled;
+}

@@ -57,6 +57,7 @@ sealed unsafe class Worker
         {
             while (!_rt.IsShutdown)
             {
+                _rt.Timers.FireDue();
                 RawTask? task = NextTask() ?? Search();
                 if (task is not null) RunTask(task);
                 else Park();
@@ -76,6 +77,8 @@ sealed unsafe class Worker
 
     RawTask? NextTask()
     {
+        // Wakes that happen on this thread outside a poll (timers fired in the loop) land in the LIFO slot.
+        if (_lifo is RawTask woken) { _lifo = null; return woken; }
         _tick++;
         if (_tick % GlobalQueueInterval == 0 && TakeInjected(1) is RawTask fair) return fair;
         return Local.Pop() ?? TakeInjected(_rt.Injector.Count / _rt.Workers.Length + 1);
@@ -176,7 +179,11 @@ sealed unsafe class Worker
         // The last searcher to leave must look once more, or work pushed while everyone was busy could sit
         // unnoticed (see Idle). Notifying may pick this very worker; then the park below returns at once.
         if (lastSearcher && _rt.HasPendingWork()) _rt.NotifyOne();
-        if (!_rt.IsShutdown) Parker.Park();
+        if (!_rt.IsShutdown)
+        {
+            Parker.Park(_rt.Timers.BeginPark(Index));
+            _rt.Timers.EndPark(Index);
+        }
         _searching = _rt.Idle.ReturnFromPark(Index);
     }
 }

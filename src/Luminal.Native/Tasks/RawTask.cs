@@ -25,6 +25,8 @@ sealed unsafe class RawTask : Slot
     void* _output;
     internal RawTask? Next;  // link in the injector's list
     internal Parker? BlockOn; // a block_on task: scheduling it unparks this thread instead of queueing
+    internal Scopes.Scope? Scope;        // set by Scope.Enter before the task is queued
+    internal RawTask? ScopePrev, ScopeNext; // the scope's member list, under the scope's lock
     ulong _joinWaker;         // waker token registered by luminal_task_poll (under lock(this))
     int _joinWaiters;         // threads blocked in Join (under lock(this))
 
@@ -78,12 +80,17 @@ sealed unsafe class RawTask : Slot
     }
 
     /// <summary>Requests cancellation (see luminal_task_abort). False if the handle is not live.</summary>
-    public bool RequestAbort(uint generation)
+    public bool RequestAbort(uint generation) => AbortCore(generation, requireHandle: true);
+
+    /// <summary>Scope close: cancels a member whether or not a join handle exists.</summary>
+    public void AbortInternal(uint generation) => AbortCore(generation, requireHandle: false);
+
+    bool AbortCore(uint generation, bool requireHandle)
     {
         long s = Volatile.Read(ref _state);
         while (true)
         {
-            if (TaskState.Generation(s) != generation || (s & Handle) == 0) return false;
+            if (TaskState.Generation(s) != generation || (requireHandle && (s & Handle) == 0)) return false;
             if ((s & Closed) != 0) return true;
             long seen = Interlocked.CompareExchange(ref _state, s | Abort | Scheduled, s);
             if (seen != s) { s = seen; continue; }
@@ -166,6 +173,13 @@ sealed unsafe class RawTask : Slot
             s = seen;
         }
         // Still RUNNING, so the slot cannot be recycled under the notification.
+        if (Scope is Scopes.Scope scope)
+        {
+            bool completed = (flags & Complete) != 0;
+            scope.Finished(completed);
+            // An output that drop_output must still free keeps the task counted until someone disposes of it.
+            if (!completed || Future.DropOutput == null) scope.Leave();
+        }
         BlockOn?.Unpark();
         if ((s & Handle) != 0)
         {
@@ -211,11 +225,22 @@ sealed unsafe class RawTask : Slot
         Runtime = null;
         BlockOn = null;
         Next = null;
-        if ((state & Complete) != 0 && (state & Taken) == 0 && dropOutput != null) dropOutput(output);
+        if ((state & Complete) != 0 && (state & Taken) == 0 && dropOutput != null)
+        {
+            DropOutput(dropOutput, output);
+            Scope?.Leave();
+        }
+        Scope?.Unlink(this);
         uint next = TaskState.Generation(state) + 1;
         if (next == 0) next = 1;
         Volatile.Write(ref _state, WithGeneration(next, Free | Closed));
         Table.Free(this);
+    }
+
+    /// <summary>Frees an output nobody took; never for LUMINAL_TIMED_OUT_OUTPUT, which owns nothing.</summary>
+    static void DropOutput(delegate* unmanaged<void*, void> dropOutput, void* output)
+    {
+        if (dropOutput != null && output != Time.TimeoutFuture.TimedOut) dropOutput(output);
     }
 
     // ---- the join handle ----------------------------------------------------------------------------------------
@@ -279,9 +304,30 @@ sealed unsafe class RawTask : Slot
         }
         // We hold the handle, so the task cannot be recycled under us.
         if (output != null) *output = _output;
-        else if (Future.DropOutput != null) Future.DropOutput(_output);
+        else DropOutput(Future.DropOutput, _output);
         _output = null;
+        if (Future.DropOutput != null) Scope?.Leave();
         return Status.Ok;
+    }
+
+    /// <summary>
+    /// Scope close: frees a completed task's output that its (still held) join handle has not taken, so no
+    /// drop_output can run after the scope is closed. A later join gets LUMINAL_E_CANCELLED.
+    /// </summary>
+    public void DropUnclaimedOutput(uint generation)
+    {
+        long s = Volatile.Read(ref _state);
+        while (true)
+        {
+            if (TaskState.Generation(s) != generation || (s & (Handle | Complete)) != (Handle | Complete)
+                || (s & Taken) != 0 || Future.DropOutput == null) return;
+            long seen = Interlocked.CompareExchange(ref _state, s | Taken | Cancelled, s);
+            if (seen == s) break;
+            s = seen;
+        }
+        DropOutput(Future.DropOutput, _output);
+        _output = null;
+        Scope?.Leave();
     }
 
     // ---- shutdown -----------------------------------------------------------------------------------------------

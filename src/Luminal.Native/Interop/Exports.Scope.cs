@@ -1,0 +1,110 @@
+using System;
+using System.Runtime.InteropServices;
+using Luminal.Scopes;
+
+namespace Luminal.Interop;
+
+/// <summary>Scopes and luminal_spawn_with.</summary>
+static unsafe partial class Exports
+{
+    [UnmanagedCallersOnly(EntryPoint = "luminal_scope_new")]
+    static int ScopeNew(nint rt, nint* outScope)
+    {
+        try
+        {
+            if (outScope == null) return (int)Status.InvalidArgument;
+            *outScope = 0;
+            Status s = ResolveRuntime(rt, out Runtime runtime);
+            if (s != Status.Ok) return (int)s;
+            if (runtime.IsShutdown) return (int)Status.Shutdown;
+            if (Scope.Create(runtime) is not Scope scope) return (int)Status.NoMemory;
+            *outScope = (nint)scope.Token;
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    static Status ResolveScope(nint handle, out Scope scope, out uint generation)
+    {
+        scope = null!;
+        generation = 0;
+        if (handle == 0) return Status.InvalidArgument;
+        if (Scope.FromToken((ulong)handle, out generation) is not Scope s) return Status.InvalidHandle;
+        scope = s;
+        return Status.Ok;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_scope_close")]
+    static int ScopeClose(nint handle, ulong timeoutNs)
+    {
+        try
+        {
+            Status s = ResolveScope(handle, out Scope scope, out _);
+            if (s != Status.Ok) return (int)s;
+            // Waiting on a worker for tasks that may need that very worker to be dropped could deadlock.
+            if (timeoutNs != 0 && scope.Runtime?.CurrentWorker() is not null) return (int)Status.WouldDeadlock;
+            return (int)scope.Close(timeoutNs == 0 ? 0 : Runtime.TimeoutMs(timeoutNs));
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_scope_release")]
+    static void ScopeRelease(nint handle)
+    {
+        try
+        {
+            if (ResolveScope(handle, out Scope scope, out uint generation) == Status.Ok) scope.Release(generation);
+        }
+        catch { /* void export */ }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_scope_stats")]
+    static int ScopeStats(nint handle, NativeScopeStats* stats)
+    {
+        try
+        {
+            if (stats == null) return (int)Status.InvalidArgument;
+            Status s = ResolveScope(handle, out Scope scope, out _);
+            if (s != Status.Ok) return (int)s;
+            nuint size = stats->StructSize;
+            if (size < (nuint)sizeof(nuint)) return (int)Status.InvalidArgument;
+            scope.Stats(out ulong live, out ulong spawned, out ulong completed, out ulong cancelled);
+            // Write only what the caller's (possibly older) struct has room for.
+            NativeScopeStats full = new() { StructSize = size, Live = live, Spawned = spawned, Completed = completed, Cancelled = cancelled };
+            nuint n = Math.Min(size, (nuint)sizeof(NativeScopeStats));
+            Buffer.MemoryCopy(&full, stats, (long)size, (long)n);
+            stats->StructSize = size;
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_spawn_with")]
+    static int SpawnWith(nint rt, NativeFuture fut, NativeSpawnOptions* opts, nint* outTask)
+    {
+        try
+        {
+            if (outTask != null) *outTask = 0;
+            Status s = ResolveRuntime(rt, out Runtime runtime);
+            if (s == Status.Ok && fut.Poll == null) s = Status.InvalidArgument;
+            Scope? scope = null;
+            if (s == Status.Ok && opts != null)
+            {
+                nuint size = opts->StructSize;
+                if (size < (nuint)sizeof(nuint)) s = Status.InvalidArgument;
+                else if (size >= (nuint)(Marshal.OffsetOf<NativeSpawnOptions>(nameof(NativeSpawnOptions.Scope)) + sizeof(nint))
+                         && opts->Scope != 0)
+                {
+                    s = ResolveScope(opts->Scope, out Scope found, out _);
+                    if (s == Status.Ok && found.Runtime != runtime) s = Status.InvalidArgument; // another runtime's scope
+                    scope = found;
+                }
+            }
+            if (s != Status.Ok) { Runtime.DropFuture(fut); return (int)s; }
+            s = runtime.Spawn(fut, null, outTask != null, null, out ulong token, scope);
+            if (outTask != null) *outTask = (nint)token;
+            return (int)s;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+}

@@ -1,0 +1,87 @@
+using System.Runtime.InteropServices;
+using Luminal.Interop;
+
+namespace Luminal.Time;
+
+/// <summary>
+/// luminal_timeout: polls the inner future first; if it is READY its output is the timeout future's output.
+/// Otherwise, once the deadline passes, the inner future is dropped and the output is LUMINAL_TIMED_OUT_OUTPUT
+/// (a sentinel pointer that drop_output never receives). drop_output is the inner future's.
+/// </summary>
+static unsafe class TimeoutFuture
+{
+    public static readonly void* TimedOut = (void*)~(nuint)4; // LUMINAL_TIMED_OUT_OUTPUT in luminal.h
+
+    public static Status Create(nint rt, in NativeFuture inner, ulong timeoutNs, NativeFuture* output)
+    {
+        Status s = Status.Ok;
+        if (output == null || inner.Poll == null || rt == 0) s = Status.InvalidArgument;
+        Runtime? runtime = s == Status.Ok ? Handles.RuntimeHandles.Resolve((ulong)rt) : null;
+        if (s == Status.Ok && runtime is null) s = Status.InvalidHandle;
+        if (s == Status.Ok && runtime!.IsShutdown) s = Status.Shutdown;
+        TimerEntry? e = null;
+        if (s == Status.Ok)
+        {
+            ulong now = Clock.NowNs();
+            ulong deadline = timeoutNs > ulong.MaxValue - now ? ulong.MaxValue : now + timeoutNs;
+            e = TimerEntry.Create(runtime!, deadline);
+            if (e is null) s = Status.NoMemory;
+        }
+        if (s != Status.Ok)
+        {
+            if (output != null) *output = default;
+            Runtime.DropFuture(inner); // takes the inner future also on failure
+            return s;
+        }
+        e!.Inner = inner;
+        output->State = (void*)e.Token;
+        output->Poll = &Poll;
+        output->Drop = &Drop;
+        output->DropOutput = inner.DropOutput;
+        return Status.Ok;
+    }
+
+    [UnmanagedCallersOnly]
+    static int Poll(void* state, void* cx, void** output)
+    {
+        try
+        {
+            *output = null;
+            if (TimerEntry.FromToken((ulong)state, out _) is not TimerEntry e || e.Runtime is null) return 1;
+            if (e.Inner.Poll != null)
+            {
+                void* inner = null;
+                if (e.Inner.Poll(e.Inner.State, cx, &inner) == 1)
+                {
+                    *output = inner;
+                    DropInner(e);
+                    return 1;
+                }
+            }
+            if (!e.Runtime.Timers.PollEntry(e, ((ContextData*)cx)->WakerToken)) return 0;
+            DropInner(e);
+            *output = TimedOut;
+            return 1;
+        }
+        catch { return 1; }
+    }
+
+    static void DropInner(TimerEntry e)
+    {
+        NativeFuture inner = e.Inner;
+        e.Inner = default;
+        if (inner.Drop != null) inner.Drop(inner.State);
+    }
+
+    [UnmanagedCallersOnly]
+    static void Drop(void* state)
+    {
+        try
+        {
+            if (TimerEntry.FromToken((ulong)state, out uint generation) is not TimerEntry e) return;
+            DropInner(e);
+            e.TryRelease(generation);
+        }
+        catch { /* nothing may escape */ }
+    }
+}

@@ -1,0 +1,130 @@
+using System;
+using System.Threading;
+
+namespace Luminal.Time;
+
+/// <summary>
+/// A runtime's timers: the wheel under a lock, fired by the workers. Ticks are milliseconds since the runtime
+/// started; a timer fires on the first tick at or after its deadline.
+///
+/// Who watches the clock: the first worker to park while timers are pending becomes the watcher and parks with a
+/// timeout until the next deadline; the others park without one. Busy workers fire due timers as they go (a
+/// cheap check per scheduling tick while timers are pending). A new timer earlier than the watched deadline wakes
+/// the watcher; with no watcher, it wakes a parked worker, which then becomes the watcher. So an idle runtime
+/// sleeps in one place and never polls the clock in a loop.
+/// </summary>
+sealed class TimerDriver
+{
+    const ulong NsPerTick = 1_000_000;
+
+    readonly Runtime _rt;
+    readonly TimerWheel _wheel = new();
+    readonly object _lock = new();
+    readonly ulong _originNs = Clock.NowNs();
+    long _nextTick = long.MaxValue; // the wheel's next expiration, readable without the lock
+    int _watcher = -1;              // the worker parked with a timeout, under _lock
+    ulong _watchedTick = ulong.MaxValue;
+
+    public TimerDriver(Runtime runtime) => _rt = runtime;
+
+    public ulong NowTick() => (Clock.NowNs() - _originNs) / NsPerTick;
+
+    /// <summary>The first tick at or after the absolute monotonic time <paramref name="ns"/>.</summary>
+    public ulong TickAtOrAfter(ulong ns) => ns <= _originNs ? 0 : (ns - _originNs + NsPerTick - 1) / NsPerTick;
+
+    public int Pending { get { lock (_lock) return _wheel.Count; } }
+
+    /// <summary>
+    /// Under the lock: if the entry has fired returns true; otherwise records the waker and makes sure the entry
+    /// is in the wheel (firing it at once if already due).
+    /// </summary>
+    public bool PollEntry(TimerEntry e, ulong wakerToken)
+    {
+        bool wakeWatcher = false;
+        lock (_lock)
+        {
+            if (e.Fired) return true;
+            e.Waker = wakerToken;
+            if (e.WheelLevel >= 0) return false;
+            if (e.DeadlineNs <= Clock.NowNs() || e.DeadlineTick <= _wheel.Elapsed) { e.Fired = true; return true; }
+            _wheel.Insert(e);
+            UpdateNext();
+            wakeWatcher = e.DeadlineTick < _watchedTick;
+        }
+        if (wakeWatcher) WakeForEarlierDeadline();
+        return false;
+    }
+
+    public void Cancel(TimerEntry e)
+    {
+        lock (_lock)
+        {
+            _wheel.Remove(e);
+            UpdateNext();
+        }
+    }
+
+    void UpdateNext()
+    {
+        ulong next = _wheel.NextExpiration();
+        Volatile.Write(ref _nextTick, next > long.MaxValue ? long.MaxValue : (long)next);
+    }
+
+    void WakeForEarlierDeadline()
+    {
+        int watcher = Volatile.Read(ref _watcher);
+        if (watcher >= 0) _rt.Workers[watcher].Parker.Unpark();
+        else _rt.NotifyOne();
+    }
+
+    /// <summary>Cheap check for the workers' loop: fires due timers if the next deadline has passed.</summary>
+    public void FireDue()
+    {
+        long next = Volatile.Read(ref _nextTick);
+        if (next == long.MaxValue || (ulong)next > NowTick()) return;
+        lock (_lock)
+        {
+            // Wakes only queue tasks (no user code runs), so doing them under the lock is safe and keeps fired
+            // entries from being recycled while we walk them.
+            for (WheelEntry? e = _wheel.Advance(NowTick()); e is not null;)
+            {
+                var entry = (TimerEntry)e;
+                e = e.WheelNext;
+                entry.WheelNext = null;
+                entry.Fired = true;
+                if (entry.Waker != 0) Tasks.Waker.Wake(entry.Waker);
+            }
+            UpdateNext();
+        }
+    }
+
+    /// <summary>
+    /// A worker is about to park: returns the timeout (ms) it should park with — it becomes the watcher — or -1
+    /// (park until notified) when there are no timers or another worker watches.
+    /// </summary>
+    public int BeginPark(int worker)
+    {
+        lock (_lock)
+        {
+            if (_watcher >= 0 || _wheel.Count == 0) return Timeout.Infinite;
+            ulong next = _wheel.NextExpiration();
+            _watcher = worker;
+            _watchedTick = next;
+            ulong nowNs = Clock.NowNs() - _originNs;
+            ulong dueNs = next * NsPerTick;
+            if (dueNs <= nowNs) return 0;
+            ulong ms = (dueNs - nowNs + NsPerTick - 1) / NsPerTick;
+            return (int)Math.Min(ms, int.MaxValue - 1);
+        }
+    }
+
+    public void EndPark(int worker)
+    {
+        lock (_lock)
+        {
+            if (_watcher != worker) return;
+            _watcher = -1;
+            _watchedTick = ulong.MaxValue;
+        }
+    }
+}
