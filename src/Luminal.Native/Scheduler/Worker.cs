@@ -15,7 +15,7 @@ namespace Luminal.Scheduler;
 sealed unsafe class Worker
 {
     const int GlobalQueueInterval = 61; // tokio's value: a prime, so it doesn't beat with task patterns
-    const int MaxLifoPolls = 3;         // consecutive LIFO-slot polls before the slot's task goes to the back
+    const int MaxLifoPolls = 64;        // consecutive LIFO-slot polls before the slot's task goes to the back
 
     readonly Runtime _rt;
     public readonly int Index;
@@ -80,8 +80,11 @@ sealed unsafe class Worker
         // Wakes that happen on this thread outside a poll (timers fired in the loop) land in the LIFO slot.
         if (_lifo is RawTask woken) { _lifo = null; return woken; }
         _tick++;
-        if (_tick % GlobalQueueInterval == 0 && TakeInjected(1) is RawTask fair) return fair;
-        return Local.Pop() ?? TakeInjected(_rt.Injector.Count / _rt.Workers.Length + 1);
+        int batch = _rt.Injector.Count / _rt.Workers.Length + 1;
+        // Fairness: every so often the global queue goes first, and a batch of it joins the local queue, so
+        // outside spawns are not starved by tasks that keep yielding into the local queue.
+        if (_tick % GlobalQueueInterval == 0 && TakeInjected(batch) is RawTask fair) return fair;
+        return Local.Pop() ?? TakeInjected(batch);
     }
 
     /// <summary>Takes up to <paramref name="max"/> tasks from the global queue: runs the first, queues the rest.</summary>
@@ -139,9 +142,9 @@ sealed unsafe class Worker
             _lifo = null;
             if (lifoPolls >= MaxLifoPolls || _rt.IsShutdown)
             {
-                // Don't let two tasks ping-ponging through the LIFO slot starve the queue.
+                // Don't let two tasks ping-ponging through the LIFO slot starve the queue. No other worker is
+                // woken: this one runs on and reaches the task soon (idle ones may still steal it).
                 Local.Push(next, _rt.Injector);
-                _rt.NotifyOne();
                 return;
             }
             task = next;
@@ -165,12 +168,12 @@ sealed unsafe class Worker
         _rt.NotifyOne();
     }
 
-    /// <summary>luminal_context_spawn on this worker's thread: the new task goes to the back of the local queue.</summary>
-    public void ScheduleSpawned(RawTask task)
-    {
-        Local.Push(task, _rt.Injector);
-        _rt.NotifyOne();
-    }
+    /// <summary>
+    /// luminal_context_spawn on this worker's thread: like a wake, the new task takes the LIFO slot (it runs next,
+    /// while its data is hot) and the task it displaces goes to the local queue, where idle workers may steal it.
+    /// Only a displacement wakes another worker, so a chain of spawns costs no thread wake-ups.
+    /// </summary>
+    public void ScheduleSpawned(RawTask task) => ScheduleWoken(task);
 
     void Park()
     {
