@@ -85,6 +85,8 @@ typedef struct luminal_runtime_options {
   size_t struct_size;      /* set to sizeof(luminal_runtime_options); fields past it take their defaults */
   uint32_t worker_threads; /* 0 = the number of logical CPUs; at most 1024 */
   const char *thread_name; /* worker thread name prefix, copied; NULL = "luminal-worker" */
+  uint32_t max_blocking_threads;  /* cap of the blocking pool (luminal_spawn_blocking); 0 = 512; at most 65536 */
+  uint32_t blocking_keep_alive_ms; /* a blocking-pool thread idle this long exits; 0 = 10000 */
 } luminal_runtime_options;
 
 /* Creates a runtime and starts its worker threads. `opts` is borrowed for the call (NULL = defaults).
@@ -282,17 +284,50 @@ typedef struct luminal_scope_counters {
 /* Fills *stats (up to stats->struct_size bytes). LUMINAL_E_INVALID_ARGUMENT, LUMINAL_E_INVALID_HANDLE. */
 LUMINAL_API luminal_status luminal_scope_stats(luminal_scope *scope, luminal_scope_counters *stats);
 
-/* Options for luminal_spawn_with. Zero-initialise, then set struct_size = sizeof(luminal_spawn_options). */
+/* ---------------------------------------------------------------------------------------------------------------
+ * Priorities and the blocking pool
+ *
+ * Every task has a priority. At every scheduling point a worker runs the most urgent runnable task it can find —
+ * its own queues, the global queues, then stealing, which also prefers urgent work; within one level the order
+ * stays FIFO-fair (a yielding task goes behind the others of its level). A running poll is never interrupted, so
+ * an urgent task waits at most for the polls in progress to return. Starvation: strict priority would let a flood
+ * of urgent work starve background tasks forever, so on every 257th scheduling tick a worker serves the least
+ * urgent non-empty level first; a background task therefore still runs under any load, just rarely.
+ * A task spawned with luminal_context_spawn inherits the spawning task's priority (and scope); a woken task keeps
+ * its priority; tasks spawned from outside a task default to USER_INITIATED.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef enum luminal_priority {
+  LUMINAL_PRIORITY_INHERIT = 0,          /* spawn options: the spawning task's priority (USER_INITIATED outside) */
+  LUMINAL_PRIORITY_USER_INTERACTIVE = 1, /* the user is waiting on it right now (input, animation, audio) */
+  LUMINAL_PRIORITY_USER_INITIATED = 2,   /* the user asked for it and waits for the result: the default */
+  LUMINAL_PRIORITY_UTILITY = 3,          /* long-running work the user knows about (progress bars) */
+  LUMINAL_PRIORITY_BACKGROUND = 4        /* work the user does not see (indexing, prefetch, cache fills) */
+} luminal_priority;
+
+/* Options for spawning. Zero-initialise, then set struct_size = sizeof(luminal_spawn_options). */
 typedef struct luminal_spawn_options {
   size_t struct_size;   /* fields past it take their defaults */
-  luminal_scope *scope; /* borrowed; NULL = no scope. Must belong to the same runtime (else INVALID_ARGUMENT) */
-  int32_t priority;     /* reserved for task priorities; 0 = the default */
+  luminal_scope *scope; /* borrowed; NULL = no scope (or, from a task, its scope). Same runtime, else INVALID_ARGUMENT */
+  int32_t priority;     /* a luminal_priority; 0 = LUMINAL_PRIORITY_INHERIT; other values give INVALID_ARGUMENT */
 } luminal_spawn_options;
 
 /* luminal_spawn with options (`opts` borrowed, NULL = defaults). Takes `fut` also on failure. Additionally
  * returns LUMINAL_E_SHUTDOWN if the scope is closed. */
 LUMINAL_API luminal_status luminal_spawn_with(luminal_runtime *rt, luminal_future fut,
                                               const luminal_spawn_options *opts, luminal_task **out);
+
+/* luminal_context_spawn with options: unset fields inherit from the task being polled (scope, priority). */
+LUMINAL_API luminal_status luminal_context_spawn_with(luminal_context *cx, luminal_future fut,
+                                                      const luminal_spawn_options *opts, luminal_task **out);
+
+/* Runs fn(arg) on the runtime's blocking pool, never on a worker: for calls that block (file systems, DNS,
+ * legacy APIs). The pool starts a thread when work arrives and none is idle, up to max_blocking_threads; beyond
+ * that, work waits in a queue (most urgent priority first). The task is joined like any other; its output is
+ * fn's return value (not freed if nobody joins). An abort before it starts cancels it; a running call always
+ * runs to its end. Shutdown cancels queued calls and waits for running ones (within its timeout). */
+LUMINAL_API luminal_status luminal_spawn_blocking(luminal_runtime *rt, void *(*fn)(void *arg), void *arg,
+                                                  luminal_task **out);
 
 #ifdef __cplusplus
 }

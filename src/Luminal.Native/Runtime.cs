@@ -17,7 +17,8 @@ sealed unsafe class Runtime
     public const int MaxWorkers = 1024;
 
     public readonly Worker[] Workers;
-    public readonly Injector Injector = new();
+    public readonly Injector[] Injectors = NewInjectors(); // one global queue per priority level
+    public readonly BlockingPool Blocking;
     public readonly Idle Idle;
     public readonly Time.TimerDriver Timers;
     /// <summary>A token that names this runtime for as long as it lives; what luminal_context_runtime returns.</summary>
@@ -30,9 +31,10 @@ sealed unsafe class Runtime
     int _liveWorkers;
     int _owners = 1; // owning luminal_runtime* handles
 
-    Runtime(int workers)
+    Runtime(int workers, int maxBlocking, int blockingKeepAliveMs)
     {
         Workers = new Worker[workers];
+        Blocking = new BlockingPool(this, maxBlocking, blockingKeepAliveMs);
         Idle = new Idle(workers);
         Timers = new Time.TimerDriver(this);
         _liveWorkers = workers;
@@ -41,9 +43,9 @@ sealed unsafe class Runtime
     public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
 
     /// <summary>Creates a runtime and starts its workers. Returns the first owning token, or 0 if out of handles.</summary>
-    public static ulong Create(int workers, string threadName)
+    public static ulong Create(int workers, string threadName, int maxBlocking = 512, int blockingKeepAliveMs = 10_000)
     {
-        var rt = new Runtime(workers);
+        var rt = new Runtime(workers, maxBlocking, blockingKeepAliveMs);
         rt.BorrowedToken = RuntimeHandles.Create(rt);
         ulong owner = RuntimeHandles.Create(rt);
         if (rt.BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
@@ -61,6 +63,13 @@ sealed unsafe class Runtime
     }
 
     public void WaitStarted() => _started.Wait();
+
+    static Injector[] NewInjectors()
+    {
+        var injectors = new Injector[Priority.Levels];
+        for (int i = 0; i < injectors.Length; i++) injectors[i] = new Injector();
+        return injectors;
+    }
 
     /// <summary>The worker whose thread is calling, or null (a foreign thread, or another runtime's worker).</summary>
     public Worker? CurrentWorker()
@@ -96,13 +105,15 @@ sealed unsafe class Runtime
     /// thread is calling (its local queue is used), or null for the global queue.
     /// </summary>
     public Status Spawn(in NativeFuture future, delegate* unmanaged<void*, void*> fn, bool wantHandle, Worker? local,
-        out ulong taskToken, Scopes.Scope? scope = null)
+        out ulong taskToken, Scopes.Scope? scope = null, int priority = Priority.Default, bool blocking = false)
     {
         taskToken = 0;
         if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
         RawTask? task = RawTask.Create(this, future, wantHandle);
         if (task is null) { DropFuture(future); return Status.NoMemory; }
         task.Fn = fn;
+        task.Priority = (byte)priority;
+        task.Blocking = blocking;
         // Read the token before the task can run: a detached task may finish and be recycled right away.
         ulong token = task.TaskToken;
         if (scope is not null && !scope.Enter(task))
@@ -114,12 +125,16 @@ sealed unsafe class Runtime
             return Status.Shutdown;
         }
         if (wantHandle) taskToken = token;
-        if (local is not null)
+        if (blocking)
+        {
+            if (Blocking.Submit(task)) return Status.Ok;
+        }
+        else if (local is not null)
         {
             local.ScheduleSpawned(task);
             return Status.Ok;
         }
-        if (Injector.Push(task)) { NotifyOne(); return Status.Ok; }
+        else if (Injectors[task.Priority].Push(task)) { NotifyOne(); return Status.Ok; }
         // Shutdown won the race: the task is ours to cancel; give no handle back.
         task.Run(null);
         if (wantHandle) { task.ReleaseHandle((uint)(taskToken >> 32)); taskToken = 0; }
@@ -135,10 +150,11 @@ sealed unsafe class Runtime
     public void Schedule(RawTask task)
     {
         if (task.BlockOn is Parker blockOn) { blockOn.Unpark(); return; }
+        if (task.Blocking) { if (!Blocking.Submit(task)) task.Run(null); return; }
         if (!IsShutdown)
         {
             if (CurrentWorker() is Worker worker) { worker.ScheduleWoken(task); return; }
-            if (Injector.Push(task)) { NotifyOne(); return; }
+            if (Injectors[task.Priority].Push(task)) { NotifyOne(); return; }
         }
         task.Run(null); // shut down: this drops the future (Run never polls once the runtime is shut down)
     }
@@ -153,8 +169,10 @@ sealed unsafe class Runtime
 
     public bool HasPendingWork()
     {
-        if (!Injector.IsEmpty) return true;
-        foreach (Worker w in Workers) if (!w.Local.IsEmpty) return true;
+        foreach (Injector injector in Injectors) if (!injector.IsEmpty) return true;
+        foreach (Worker w in Workers)
+            foreach (LocalQueue local in w.Locals)
+                if (!local.IsEmpty) return true;
         return false;
     }
 
@@ -164,6 +182,7 @@ sealed unsafe class Runtime
     {
         if (Interlocked.Exchange(ref _shutdown, 1) != 0) return;
         foreach (Worker w in Workers) w.Parker.Unpark();
+        Blocking.Shutdown();
     }
 
     /// <summary>luminal_runtime_shutdown: starts shutdown and waits for it to finish.</summary>
@@ -179,7 +198,7 @@ sealed unsafe class Runtime
             int left = deadline == long.MaxValue ? -1 : (int)Math.Max(0, deadline - Environment.TickCount64);
             if (!w.Join(left)) return Status.TimedOut;
         }
-        return Status.Ok;
+        return Blocking.Join(deadline) ? Status.Ok : Status.TimedOut;
     }
 
     /// <summary>
@@ -189,12 +208,15 @@ sealed unsafe class Runtime
     public void WorkerExited(ContextData* cx)
     {
         if (Interlocked.Decrement(ref _liveWorkers) != 0) return;
-        for (RawTask? t = Injector.Close(); t is not null;)
+        foreach (Injector injector in Injectors)
         {
-            RawTask? next = t.Next;
-            t.Next = null;
-            t.Run(cx);
-            t = next;
+            for (RawTask? t = injector.Close(); t is not null;)
+            {
+                RawTask? next = t.Next;
+                t.Next = null;
+                t.Run(cx);
+                t = next;
+            }
         }
         int count = RawTask.Table.Count;
         for (int i = 0; i < count; i++) RawTask.Table.Get(i)?.CancelIfIdle(this, cx);

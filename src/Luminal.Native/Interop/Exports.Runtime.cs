@@ -13,7 +13,7 @@ static unsafe partial class Exports
         {
             if (outRuntime == null) return (int)Status.InvalidArgument;
             *outRuntime = 0;
-            uint workers = 0;
+            uint workers = 0, maxBlocking = 0, keepAliveMs = 0;
             string name = "luminal-worker";
             if (opts != null)
             {
@@ -25,10 +25,14 @@ static unsafe partial class Exports
                 if (size >= (nuint)(Marshal.OffsetOf<NativeRuntimeOptions>(nameof(NativeRuntimeOptions.ThreadName)) + sizeof(nint))
                     && opts->ThreadName != null)
                     name = Marshal.PtrToStringUTF8((nint)opts->ThreadName) ?? name;
+                if (Covers(size, nameof(NativeRuntimeOptions.MaxBlockingThreads))) maxBlocking = opts->MaxBlockingThreads;
+                if (Covers(size, nameof(NativeRuntimeOptions.BlockingKeepAliveMs))) keepAliveMs = opts->BlockingKeepAliveMs;
             }
-            if (workers > Runtime.MaxWorkers) return (int)Status.InvalidArgument;
+            if (workers > Runtime.MaxWorkers || maxBlocking > 65536) return (int)Status.InvalidArgument;
             if (workers == 0) workers = (uint)Math.Max(1, Environment.ProcessorCount);
-            *outRuntime = (nint)Runtime.Create((int)workers, name);
+            if (maxBlocking == 0) maxBlocking = 512;
+            if (keepAliveMs == 0) keepAliveMs = 10_000;
+            *outRuntime = (nint)Runtime.Create((int)workers, name, (int)maxBlocking, (int)Math.Min(keepAliveMs, int.MaxValue));
             return (int)Status.Ok;
         }
         catch (Exception e) { return Fail(e); }
@@ -75,6 +79,10 @@ static unsafe partial class Exports
         }
         catch { return 0; }
     }
+
+    /// <summary>Does a caller's options struct of <paramref name="size"/> bytes contain this (4-byte) field?</summary>
+    static bool Covers(nuint size, string field) =>
+        size >= (nuint)(Marshal.OffsetOf<NativeRuntimeOptions>(field) + sizeof(uint));
 
     /// <summary>Resolves a runtime argument: NULL → InvalidArgument, stale/foreign → InvalidHandle.</summary>
     static Status ResolveRuntime(nint rt, out Runtime runtime)

@@ -79,6 +79,31 @@ static unsafe partial class Exports
         catch (Exception e) { return Fail(e); }
     }
 
+    /// <summary>
+    /// Reads spawn options over inherited defaults: the scope and priority of the spawning task (none and
+    /// USER_INITIATED from outside a task). Only the fields struct_size covers are read.
+    /// </summary>
+    static Status ReadSpawnOptions(NativeSpawnOptions* opts, Runtime runtime, ref Scope? scope, ref int priority)
+    {
+        if (opts == null) return Status.Ok;
+        nuint size = opts->StructSize;
+        if (size < (nuint)sizeof(nuint)) return Status.InvalidArgument;
+        if (size >= (nuint)(Marshal.OffsetOf<NativeSpawnOptions>(nameof(NativeSpawnOptions.Scope)) + sizeof(nint))
+            && opts->Scope != 0)
+        {
+            Status s = ResolveScope(opts->Scope, out Scope found, out _);
+            if (s != Status.Ok) return s;
+            if (found.Runtime != runtime) return Status.InvalidArgument; // another runtime's scope
+            scope = found;
+        }
+        if (size >= (nuint)(Marshal.OffsetOf<NativeSpawnOptions>(nameof(NativeSpawnOptions.Priority)) + sizeof(int)))
+        {
+            priority = Scheduler.Priority.FromC(opts->Priority, priority);
+            if (priority < 0) return Status.InvalidArgument;
+        }
+        return Status.Ok;
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "luminal_spawn_with")]
     static int SpawnWith(nint rt, NativeFuture fut, NativeSpawnOptions* opts, nint* outTask)
     {
@@ -88,20 +113,10 @@ static unsafe partial class Exports
             Status s = ResolveRuntime(rt, out Runtime runtime);
             if (s == Status.Ok && fut.Poll == null) s = Status.InvalidArgument;
             Scope? scope = null;
-            if (s == Status.Ok && opts != null)
-            {
-                nuint size = opts->StructSize;
-                if (size < (nuint)sizeof(nuint)) s = Status.InvalidArgument;
-                else if (size >= (nuint)(Marshal.OffsetOf<NativeSpawnOptions>(nameof(NativeSpawnOptions.Scope)) + sizeof(nint))
-                         && opts->Scope != 0)
-                {
-                    s = ResolveScope(opts->Scope, out Scope found, out _);
-                    if (s == Status.Ok && found.Runtime != runtime) s = Status.InvalidArgument; // another runtime's scope
-                    scope = found;
-                }
-            }
+            int priority = Scheduler.Priority.Default;
+            if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref priority);
             if (s != Status.Ok) { Runtime.DropFuture(fut); return (int)s; }
-            s = runtime.Spawn(fut, null, outTask != null, null, out ulong token, scope);
+            s = runtime.Spawn(fut, null, outTask != null, null, out ulong token, scope, priority);
             if (outTask != null) *outTask = (nint)token;
             return (int)s;
         }

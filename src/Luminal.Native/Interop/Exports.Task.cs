@@ -27,20 +27,50 @@ static unsafe partial class Exports
     [UnmanagedCallersOnly(EntryPoint = "luminal_context_spawn")]
     static int ContextSpawn(ContextData* cx, NativeFuture fut, nint* outTask)
     {
+        try { return (int)ContextSpawnCore(cx, fut, null, outTask); }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_context_spawn_with")]
+    static int ContextSpawnWith(ContextData* cx, NativeFuture fut, NativeSpawnOptions* opts, nint* outTask)
+    {
+        try { return (int)ContextSpawnCore(cx, fut, opts, outTask); }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    static Status ContextSpawnCore(ContextData* cx, in NativeFuture fut, NativeSpawnOptions* opts, nint* outTask)
+    {
+        if (outTask != null) *outTask = 0;
+        Status s = cx == null || fut.Poll == null ? Status.InvalidArgument : Status.Ok;
+        Runtime runtime = null!;
+        if (s == Status.Ok) s = cx->Magic != ContextData.MagicValue ? Status.InvalidHandle : ResolveRuntime((nint)cx->RuntimeToken, out runtime);
+        // The new task inherits the spawning task's scope (it runs the same plugin's code) and priority.
+        RawTask? current = s == Status.Ok ? RawTask.FromToken(cx->WakerToken, Token.Waker, out _) : null;
+        Scopes.Scope? scope = current?.Scope;
+        int priority = current?.Priority ?? Scheduler.Priority.Default;
+        if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref priority);
+        if (s != Status.Ok) { Runtime.DropFuture(fut); return s; }
+        // The local queue only if we really are on that worker's thread (a context smuggled elsewhere
+        // must not touch another thread's queue).
+        Worker? local = runtime.CurrentWorker();
+        if (local is not null && local.Index != cx->WorkerIndex) local = null;
+        s = runtime.Spawn(fut, null, outTask != null, local, out ulong token, scope, priority);
+        if (outTask != null) *outTask = (nint)token;
+        return s;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_spawn_blocking")]
+    static int SpawnBlocking(nint rt, delegate* unmanaged<void*, void*> fn, void* arg, nint* outTask)
+    {
         try
         {
             if (outTask != null) *outTask = 0;
-            Status s = cx == null || fut.Poll == null ? Status.InvalidArgument : Status.Ok;
-            Runtime runtime = null!;
-            if (s == Status.Ok) s = cx->Magic != ContextData.MagicValue ? Status.InvalidHandle : ResolveRuntime((nint)cx->RuntimeToken, out runtime);
-            if (s != Status.Ok) { Runtime.DropFuture(fut); return (int)s; }
-            // The local queue only if we really are on that worker's thread (a context smuggled elsewhere
-            // must not touch another thread's queue).
-            Worker? local = runtime.CurrentWorker();
-            if (local is not null && local.Index != cx->WorkerIndex) local = null;
-            // A task spawned from inside a scoped task runs the same plugin's code: it joins the same scope.
-            Scopes.Scope? scope = RawTask.FromToken(cx->WakerToken, Token.Waker, out _)?.Scope;
-            s = runtime.Spawn(fut, null, outTask != null, local, out ulong token, scope);
+            if (fn == null) return (int)Status.InvalidArgument;
+            Status s = ResolveRuntime(rt, out Runtime runtime);
+            if (s != Status.Ok) return (int)s;
+            NativeFuture f = default;
+            f.State = arg;
+            s = runtime.Spawn(f, fn, outTask != null, null, out ulong token, blocking: true);
             if (outTask != null) *outTask = (nint)token;
             return (int)s;
         }

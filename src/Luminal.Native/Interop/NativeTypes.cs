@@ -29,6 +29,8 @@ unsafe struct NativeRuntimeOptions
     public nuint StructSize;
     public uint WorkerThreads;
     public byte* ThreadName;
+    public uint MaxBlockingThreads;
+    public uint BlockingKeepAliveMs;
 }
 
 /// <summary>luminal_spawn_options. Read only the fields that struct_size covers (older callers).</summary>

@@ -19,7 +19,7 @@ sealed unsafe class Worker
 
     readonly Runtime _rt;
     public readonly int Index;
-    public readonly LocalQueue Local = new();
+    public readonly LocalQueue[] Locals = NewLocals(); // one ring per priority level
     public readonly Parker Parker = new();
     RawTask? _lifo;         // the task most recently woken by this worker: runs next (cache-hot message passing)
     ContextData* _cx;       // this worker's luminal_context, refreshed per poll
@@ -64,7 +64,8 @@ sealed unsafe class Worker
             }
             if (_searching) { _searching = false; _rt.Idle.StopSearching(); }
             // Shutdown: every queued task is dropped (Run cancels once the runtime is shut down).
-            while (Local.Pop() is RawTask t) t.Run(_cx);
+            foreach (LocalQueue local in Locals)
+                while (local.Pop() is RawTask t) t.Run(_cx);
             _rt.WorkerExited(_cx);
         }
         finally
@@ -80,19 +81,51 @@ sealed unsafe class Worker
         // Wakes that happen on this thread outside a poll (timers fired in the loop) land in the LIFO slot.
         if (_lifo is RawTask woken) { _lifo = null; return woken; }
         _tick++;
-        int batch = _rt.Injector.Count / _rt.Workers.Length + 1;
-        // Fairness: every so often the global queue goes first, and a batch of it joins the local queue, so
-        // outside spawns are not starved by tasks that keep yielding into the local queue.
-        if (_tick % GlobalQueueInterval == 0 && TakeInjected(batch) is RawTask fair) return fair;
-        return Local.Pop() ?? TakeInjected(batch);
+        if (_tick % StarvationInterval == 0)
+        {
+            // Anti-starvation: the least urgent level goes first now and then (see Priority).
+            for (int level = Priority.Levels - 1; level >= 0; level--)
+                if ((Locals[level].Pop() ?? TakeInjected(level)) is RawTask starved) return starved;
+        }
+        bool globalFirst = _tick % GlobalQueueInterval == 0;
+        for (int level = 0; level < Priority.Levels; level++)
+        {
+            // Fairness: every so often the global queue goes first, and a batch of it joins the local queue, so
+            // outside spawns are not starved by tasks that keep yielding into the local queue.
+            RawTask? task = globalFirst
+                ? TakeInjected(level) ?? Locals[level].Pop()
+                : Locals[level].Pop() ?? TakeInjected(level);
+            if (task is not null) return task;
+        }
+        return null;
     }
 
-    /// <summary>Takes up to <paramref name="max"/> tasks from the global queue: runs the first, queues the rest.</summary>
-    RawTask? TakeInjected(int max)
+    const int StarvationInterval = Priority.StarvationInterval;
+
+    static LocalQueue[] NewLocals()
     {
-        Injector injector = _rt.Injector;
+        var locals = new LocalQueue[Priority.Levels];
+        for (int i = 0; i < locals.Length; i++) locals[i] = new LocalQueue();
+        return locals;
+    }
+
+    /// <summary>Is there queued work here or globally more urgent than <paramref name="level"/>?</summary>
+    bool MoreUrgentWaiting(int level)
+    {
+        for (int l = 0; l < level; l++)
+            if (!Locals[l].IsEmpty || !_rt.Injectors[l].IsEmpty) return true;
+        return false;
+    }
+
+    /// <summary>Pushes to the local queue of the task's level (overflow goes to that level's global queue).</summary>
+    void PushLocal(RawTask task) => Locals[task.Priority].Push(task, _rt.Injectors[task.Priority]);
+
+    /// <summary>Takes a fair share of a level's global queue: runs the first, queues the rest locally.</summary>
+    RawTask? TakeInjected(int level)
+    {
+        Injector injector = _rt.Injectors[level];
         if (injector.IsEmpty) return null;
-        max = Math.Min(max, LocalQueue.Capacity / 2);
+        int max = Math.Min(injector.Count / _rt.Workers.Length + 1, LocalQueue.Capacity / 2);
         RawTask? chain = injector.PopBatch(max, out _);
         if (chain is null) return null;
         RawTask first = chain;
@@ -102,7 +135,7 @@ sealed unsafe class Worker
         {
             RawTask next = chain.Next!;
             chain.Next = null;
-            Local.Push(chain, injector);
+            Locals[level].Push(chain, injector);
             chain = next;
         }
         return first;
@@ -118,12 +151,17 @@ sealed unsafe class Worker
         Worker[] workers = _rt.Workers;
         _rng ^= _rng << 13; _rng ^= _rng >> 17; _rng ^= _rng << 5; // xorshift: a random first victim
         int start = (int)(_rng % (uint)workers.Length);
-        for (int i = 0; i < workers.Length; i++)
+        // Level by level, so stealing prefers urgent work; within a level, victims in random order.
+        for (int level = 0; level < Priority.Levels; level++)
         {
-            Worker victim = workers[(start + i) % workers.Length];
-            if (victim != this && victim.Local.StealInto(Local) is RawTask stolen) return stolen;
+            for (int i = 0; i < workers.Length; i++)
+            {
+                Worker victim = workers[(start + i) % workers.Length];
+                if (victim != this && victim.Locals[level].StealInto(Locals[level]) is RawTask stolen) return stolen;
+            }
+            if (TakeInjected(level) is RawTask injected) return injected;
         }
-        return TakeInjected(_rt.Injector.Count / workers.Length + 1);
+        return null;
     }
 
     void RunTask(RawTask task)
@@ -140,11 +178,11 @@ sealed unsafe class Worker
             RawTask? next = _lifo;
             if (next is null) return;
             _lifo = null;
-            if (lifoPolls >= MaxLifoPolls || _rt.IsShutdown)
+            if (lifoPolls >= MaxLifoPolls || _rt.IsShutdown || MoreUrgentWaiting(next.Priority))
             {
-                // Don't let two tasks ping-ponging through the LIFO slot starve the queue. No other worker is
-                // woken: this one runs on and reaches the task soon (idle ones may still steal it).
-                Local.Push(next, _rt.Injector);
+                // Don't let two tasks ping-ponging through the LIFO slot starve the queue, or hold up more urgent
+                // work. No other worker is woken: this one reaches the task soon (idle ones may steal it).
+                PushLocal(next);
                 return;
             }
             task = next;
@@ -154,7 +192,7 @@ sealed unsafe class Worker
     /// <summary>A task that woke itself during its poll goes behind every other runnable task.</summary>
     void ScheduleYielded(RawTask task)
     {
-        Local.Push(task, _rt.Injector);
+        PushLocal(task);
         _rt.NotifyOne();
     }
 
@@ -164,7 +202,7 @@ sealed unsafe class Worker
         RawTask? previous = _lifo;
         _lifo = task;
         if (previous is null) return;
-        Local.Push(previous, _rt.Injector);
+        PushLocal(previous);
         _rt.NotifyOne();
     }
 

@@ -25,6 +25,8 @@ sealed unsafe class RawTask : Slot
     void* _output;
     internal RawTask? Next;  // link in the injector's list
     internal Parker? BlockOn; // a block_on task: scheduling it unparks this thread instead of queueing
+    internal byte Priority;   // level (Scheduler.Priority); a woken task keeps it
+    internal bool Blocking;   // runs on the blocking pool, never on a worker
     internal Scopes.Scope? Scope;        // set by Scope.Enter before the task is queued
     internal RawTask? ScopePrev, ScopeNext; // the scope's member list, under the scope's lock
     ulong _joinWaker;         // waker token registered by luminal_task_poll (under lock(this))
@@ -48,6 +50,8 @@ sealed unsafe class RawTask : Slot
         t.Future = future;
         t.Fn = null;
         t.BlockOn = blockOn;
+        t.Priority = Scheduler.Priority.Default;
+        t.Blocking = false;
         // Publishing the state (release) makes the fields above visible to whoever validates a token.
         Volatile.Write(ref t._state, WithGeneration(t.Generation, Scheduled | (wantHandle ? Handle : 0)));
         return t;

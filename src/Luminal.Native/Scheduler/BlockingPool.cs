@@ -1,0 +1,136 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Luminal.Interop;
+using Luminal.Tasks;
+
+namespace Luminal.Scheduler;
+
+/// <summary>
+/// Threads for work that must block (luminal_spawn_blocking), so it never occupies a worker. Elastic: a thread is
+/// started when work arrives and none is idle, up to <see cref="MaxThreads"/>; past that, work waits in queue
+/// (one per priority level, most urgent first). A thread idle for the keep-alive time exits.
+/// </summary>
+sealed unsafe class BlockingPool
+{
+    readonly Runtime _rt;
+    readonly object _lock = new();
+    readonly Queue<RawTask>[] _queues = new Queue<RawTask>[Priority.Levels];
+    readonly int _keepAliveMs;
+    readonly List<Thread> _threads = new();
+    int _idle;
+    bool _shutdown;
+
+    public readonly int MaxThreads;
+
+    public BlockingPool(Runtime runtime, int maxThreads, int keepAliveMs)
+    {
+        _rt = runtime;
+        MaxThreads = maxThreads;
+        _keepAliveMs = keepAliveMs;
+        for (int i = 0; i < _queues.Length; i++) _queues[i] = new Queue<RawTask>();
+    }
+
+    /// <summary>Threads alive now.</summary>
+    public int ThreadCount { get { lock (_lock) return _threads.Count; } }
+
+    /// <summary>Tasks waiting for a thread.</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_lock)
+            {
+                int n = 0;
+                foreach (Queue<RawTask> q in _queues) n += q.Count;
+                return n;
+            }
+        }
+    }
+
+    /// <summary>Queues a task (the caller owns its SCHEDULED flag). False once shut down.</summary>
+    public bool Submit(RawTask task)
+    {
+        lock (_lock)
+        {
+            if (_shutdown) return false;
+            _queues[task.Priority].Enqueue(task);
+            if (_idle > 0) { Monitor.Pulse(_lock); return true; }
+            if (_threads.Count >= MaxThreads) return true; // saturated: the task waits for a thread
+            var thread = new Thread(ThreadMain) { IsBackground = true, Name = "luminal-blocking" };
+            _threads.Add(thread);
+            thread.Start();
+            return true;
+        }
+    }
+
+    RawTask? Dequeue()
+    {
+        foreach (Queue<RawTask> q in _queues) if (q.TryDequeue(out RawTask? t)) return t;
+        return null;
+    }
+
+    void ThreadMain()
+    {
+        var cx = (ContextData*)NativeMemory.AllocZeroed((nuint)sizeof(ContextData));
+        cx->Magic = ContextData.MagicValue;
+        cx->RuntimeToken = _rt.BorrowedToken;
+        cx->WorkerIndex = -1;
+        try
+        {
+            while (true)
+            {
+                RawTask? task;
+                lock (_lock)
+                {
+                    while ((task = Dequeue()) is null)
+                    {
+                        if (_shutdown) { _threads.Remove(Thread.CurrentThread); return; }
+                        _idle++;
+                        bool signalled = Monitor.Wait(_lock, _keepAliveMs);
+                        _idle--;
+                        if (!signalled && !_shutdown && (task = Dequeue()) is null)
+                        {
+                            _threads.Remove(Thread.CurrentThread); // idle too long
+                            return;
+                        }
+                        if (task is not null) break;
+                    }
+                }
+                task.Run(cx);
+            }
+        }
+        finally
+        {
+            cx->Magic = 0;
+            NativeMemory.Free(cx);
+        }
+    }
+
+    /// <summary>Refuses new work and cancels what is queued; running calls finish on their own.</summary>
+    public void Shutdown()
+    {
+        var queued = new List<RawTask>();
+        lock (_lock)
+        {
+            _shutdown = true;
+            while (Dequeue() is RawTask t) queued.Add(t);
+            Monitor.PulseAll(_lock);
+        }
+        foreach (RawTask t in queued) t.Run(null); // the runtime is shut down: Run drops instead of calling
+    }
+
+    /// <summary>Waits for the pool's threads to exit; false on timeout.</summary>
+    public bool Join(long deadline)
+    {
+        Thread[] threads;
+        lock (_lock) threads = _threads.ToArray();
+        foreach (Thread t in threads)
+        {
+            int left = deadline == long.MaxValue ? -1 : (int)Math.Max(0, deadline - Environment.TickCount64);
+            if (!t.Join(left)) return false;
+        }
+        return true;
+    }
+}
