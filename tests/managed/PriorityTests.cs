@@ -7,6 +7,7 @@ using Luminal.Interop;
 using Luminal.Scheduler;
 using Luminal.Tasks;
 using NUnit.Framework;
+using static Luminal.Tests.TestSupport;
 
 namespace Luminal.Tests;
 
@@ -15,7 +16,6 @@ namespace Luminal.Tests;
 public unsafe class PriorityTests
 {
     static readonly ConcurrentQueue<int> Log = new();
-    static readonly SemaphoreSlim Gate = new(0);
     static int _childPriority = -1;
     static ulong _childToken;
     static int _running;
@@ -43,12 +43,6 @@ public unsafe class PriorityTests
         return 1;
     }
 
-    [UnmanagedCallersOnly]
-    static int WaitGate(void* s, void* cx, void** output)
-    {
-        Gate.Wait();
-        return 1;
-    }
 
     /// <summary>Spawns a child from inside the task, like luminal_context_spawn, and records its priority.</summary>
     [UnmanagedCallersOnly]
@@ -82,16 +76,6 @@ public unsafe class PriorityTests
         return token;
     }
 
-    static Status Join(ulong token, out nint output)
-    {
-        RawTask t = RawTask.FromToken(token, Token.Task, out uint gen)!;
-        Assert.That(t.WaitFinished(30_000), "task finished");
-        void* o;
-        Status s = t.TakeOutput(gen, &o);
-        output = (nint)o;
-        t.ReleaseHandle(gen);
-        return s;
-    }
 
     [Test]
     public void QueuedTasksRunMostUrgentFirstAndFifoWithinALevel()

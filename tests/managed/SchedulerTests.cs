@@ -7,6 +7,7 @@ using Luminal.Handles;
 using Luminal.Interop;
 using Luminal.Tasks;
 using NUnit.Framework;
+using static Luminal.Tests.TestSupport;
 
 namespace Luminal.Tests;
 
@@ -19,7 +20,6 @@ public unsafe class SchedulerTests
 {
     static int _polls, _drops;
     static readonly ConcurrentQueue<int> Log = new();
-    static readonly SemaphoreSlim Gate = new(0);
     static readonly ConcurrentBag<ulong> Wakers = new();
 
     [SetUp]
@@ -72,13 +72,6 @@ public unsafe class SchedulerTests
         return 0;
     }
 
-    /// <summary>Blocks its worker until the test opens the gate (to line tasks up behind it).</summary>
-    [UnmanagedCallersOnly]
-    static int WaitGate(void* s, void* cx, void** output)
-    {
-        Gate.Wait();
-        return 1;
-    }
 
     /// <summary>Pends forever, publishing its waker so foreign threads can wake it; completes after state wakes.</summary>
     [UnmanagedCallersOnly]
@@ -100,17 +93,6 @@ public unsafe class SchedulerTests
 
     static RawTask Task(ulong token, out uint generation) => RawTask.FromToken(token, Token.Task, out generation)!;
 
-    static Status Join(ulong token, out nint output, int timeoutMs = 30_000)
-    {
-        RawTask t = Task(token, out uint gen);
-        output = 0;
-        if (!t.WaitFinished(timeoutMs)) return Status.TimedOut;
-        void* o;
-        Status s = t.TakeOutput(gen, &o);
-        output = (nint)o;
-        t.ReleaseHandle(gen);
-        return s;
-    }
 
     [Test]
     public void ManyTasksFromOutsideAllRunOnceAndAreDroppedOnce()

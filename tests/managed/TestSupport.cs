@@ -1,0 +1,34 @@
+using System.Runtime.InteropServices;
+using System.Threading;
+using Luminal.Handles;
+using Luminal.Tasks;
+
+namespace Luminal.Tests;
+
+/// <summary>What the in-process scheduler tests share: joining by token and a gate that holds a worker.</summary>
+static unsafe class TestSupport
+{
+    /// <summary>Released by a test to let <see cref="WaitGate"/> tasks finish.</summary>
+    public static readonly SemaphoreSlim Gate = new(0);
+
+    /// <summary>A future that blocks its worker until the test opens the gate (to line tasks up behind it).</summary>
+    [UnmanagedCallersOnly]
+    public static int WaitGate(void* s, void* cx, void** output)
+    {
+        Gate.Wait();
+        return 1;
+    }
+
+    /// <summary>Waits for a task, takes its output and releases the handle (like luminal_task_join + release).</summary>
+    public static Status Join(ulong token, out nint output, int timeoutMs = 30_000)
+    {
+        RawTask t = RawTask.FromToken(token, Token.Task, out uint gen)!;
+        output = 0;
+        if (!t.WaitFinished(timeoutMs)) return Status.TimedOut;
+        void* o;
+        Status s = t.TakeOutput(gen, &o);
+        output = (nint)o;
+        t.ReleaseHandle(gen);
+        return s;
+    }
+}
