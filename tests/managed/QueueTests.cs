@@ -117,11 +117,13 @@ public class QueueTests
     {
         var p = new Parker();
         p.Unpark();
-        Assert.That(p.Park(10_000), Is.True); // returns at once: the notification was kept
-        Assert.That(p.Park(1), Is.False);     // and consumed
+        Assert.That(p.Park(10_000_000_000), Is.True); // returns at once: the notification was kept
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        Assert.That(p.Park(2_000_000), Is.False);       // and consumed: this one times out
+        Assert.That(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds, Is.GreaterThanOrEqualTo(1.9));
         var t = new Thread(() => { Thread.Sleep(20); p.Unpark(); });
         t.Start();
-        Assert.That(p.Park(60_000), Is.True);
+        Assert.That(p.Park(60_000_000_000), Is.True);
         t.Join();
     }
 

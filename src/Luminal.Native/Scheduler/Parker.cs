@@ -1,3 +1,5 @@
+using System;
+using System.Runtime.InteropServices;
 using System.Threading;
 
 namespace Luminal.Scheduler;
@@ -6,47 +8,105 @@ namespace Luminal.Scheduler;
 /// Puts one thread to sleep until <see cref="Unpark"/> (from any thread) or a timeout. A notification that arrives
 /// before the thread parks is kept, so the park returns at once: no wake-up is ever lost.
 /// Only the owning thread calls <see cref="Park"/>.
+///
+/// On Linux the thread sleeps on a futex, whose timeout has nanosecond resolution (timers need better than the
+/// milliseconds Monitor.Wait offers); elsewhere on a Monitor. The state word is the same for both.
 /// </summary>
-sealed class Parker
+sealed unsafe class Parker
 {
     const int Empty = 0, Parked = 1, Notified = 2;
 
     readonly object _lock = new();
-    int _state;
+    readonly int* _state = (int*)NativeMemory.AllocZeroed(sizeof(int)); // a futex needs a stable address
 
-    /// <summary>Sleeps until notified or <paramref name="timeoutMs"/> (-1 = forever). True if notified.</summary>
-    public bool Park(int timeoutMs = Timeout.Infinite)
+    ~Parker() => NativeMemory.Free(_state);
+
+    /// <summary>Sleeps until notified or <paramref name="timeoutNs"/> (-1 = forever). True if notified.</summary>
+    public bool Park(long timeoutNs = -1)
     {
-        // Fast path: consume a pending notification without touching the lock.
-        if (Interlocked.CompareExchange(ref _state, Empty, Notified) == Notified) return true;
+        // Fast path: consume a pending notification.
+        if (Interlocked.CompareExchange(ref *_state, Empty, Notified) == Notified) return true;
+        return Futex.Supported ? ParkFutex(timeoutNs) : ParkMonitor(timeoutNs);
+    }
+
+    bool ParkFutex(long timeoutNs)
+    {
+        if (Interlocked.CompareExchange(ref *_state, Parked, Empty) != Empty)
+        {
+            Interlocked.Exchange(ref *_state, Empty); // it was Notified meanwhile
+            return true;
+        }
+        long deadline = timeoutNs < 0 ? long.MaxValue : (long)Time.Clock.NowNs() + timeoutNs;
+        while (true)
+        {
+            long left = deadline == long.MaxValue ? -1 : deadline - (long)Time.Clock.NowNs();
+            if (left != -1 && left <= 0)
+            {
+                // Timed out; an Unpark may race with us: if it won, consume its notification.
+                if (Interlocked.CompareExchange(ref *_state, Empty, Parked) == Parked) return false;
+                Interlocked.Exchange(ref *_state, Empty);
+                return true;
+            }
+            Futex.Wait(_state, Parked, left); // returns at once if the word is no longer Parked
+            if (Interlocked.CompareExchange(ref *_state, Empty, Notified) == Notified) return true;
+        }
+    }
+
+    bool ParkMonitor(long timeoutNs)
+    {
+        int timeoutMs = timeoutNs < 0 ? Timeout.Infinite : (int)Math.Min((timeoutNs + 999_999) / 1_000_000, int.MaxValue - 1);
         lock (_lock)
         {
-            if (Interlocked.CompareExchange(ref _state, Parked, Empty) != Empty)
+            if (Interlocked.CompareExchange(ref *_state, Parked, Empty) != Empty)
             {
-                Interlocked.Exchange(ref _state, Empty); // it was Notified meanwhile
+                Interlocked.Exchange(ref *_state, Empty);
                 return true;
             }
             while (true)
             {
                 bool signalled = Monitor.Wait(_lock, timeoutMs);
-                if (Interlocked.CompareExchange(ref _state, Empty, Notified) == Notified) return true;
+                if (Interlocked.CompareExchange(ref *_state, Empty, Notified) == Notified) return true;
                 if (!signalled && timeoutMs != Timeout.Infinite)
                 {
-                    // Timed out; an Unpark may race with us: if it won, consume its notification.
-                    if (Interlocked.CompareExchange(ref _state, Empty, Parked) == Parked) return false;
-                    Interlocked.Exchange(ref _state, Empty);
+                    if (Interlocked.CompareExchange(ref *_state, Empty, Parked) == Parked) return false;
+                    Interlocked.Exchange(ref *_state, Empty);
                     return true;
                 }
-                // spurious wake-up: keep waiting
             }
         }
     }
 
     public void Unpark()
     {
-        if (Interlocked.Exchange(ref _state, Notified) != Parked) return;
+        if (Interlocked.Exchange(ref *_state, Notified) != Parked) return;
+        if (Futex.Supported) { Futex.WakeOne(_state); return; }
         // The parked thread holds the lock from setting Parked until Monitor.Wait releases it, so taking the lock
         // here guarantees the pulse reaches a thread that is really waiting.
         lock (_lock) Monitor.Pulse(_lock);
     }
+}
+
+/// <summary>The Linux futex system call, for <see cref="Parker"/>.</summary>
+static unsafe partial class Futex
+{
+    const long SysFutex = 202; // x86_64
+    const int WaitPrivate = 128 | 0, WakePrivate = 128 | 1;
+
+    public static readonly bool Supported = OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct Timespec { public long Sec, Nsec; }
+
+    [LibraryImport("libc", EntryPoint = "syscall")]
+    private static partial long Syscall(long number, int* addr, int op, int value, Timespec* timeout, nint addr2, int value3);
+
+    /// <summary>Sleeps while *addr == expected, for at most timeoutNs (-1 = forever); spurious returns happen.</summary>
+    public static void Wait(int* addr, int expected, long timeoutNs)
+    {
+        if (timeoutNs < 0) { Syscall(SysFutex, addr, WaitPrivate, expected, null, 0, 0); return; }
+        Timespec ts = new() { Sec = timeoutNs / 1_000_000_000, Nsec = timeoutNs % 1_000_000_000 };
+        Syscall(SysFutex, addr, WaitPrivate, expected, &ts, 0, 0);
+    }
+
+    public static void WakeOne(int* addr) => Syscall(SysFutex, addr, WakePrivate, 1, null, 0, 0);
 }

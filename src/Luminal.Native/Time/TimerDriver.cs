@@ -4,8 +4,8 @@ using System.Threading;
 namespace Luminal.Time;
 
 /// <summary>
-/// A runtime's timers: the wheel under a lock, fired by the workers. Ticks are milliseconds since the runtime
-/// started; a timer fires on the first tick at or after its deadline.
+/// A runtime's timers: the wheel under a lock, fired by the workers. Ticks are quarter milliseconds since the
+/// runtime started; a timer fires on the first tick at or after its deadline.
 ///
 /// Who watches the clock: the first worker to park while timers are pending becomes the watcher and parks with a
 /// timeout until the next deadline; the others park without one. Busy workers fire due timers as they go (a
@@ -15,7 +15,7 @@ namespace Luminal.Time;
 /// </summary>
 sealed class TimerDriver
 {
-    const ulong NsPerTick = 1_000_000;
+    const ulong NsPerTick = 250_000; // a quarter millisecond: timers fire at most that late (plus wake-up)
 
     readonly Runtime _rt;
     readonly TimerWheel _wheel = new();
@@ -99,22 +99,20 @@ sealed class TimerDriver
     }
 
     /// <summary>
-    /// A worker is about to park: returns the timeout (ms) it should park with — it becomes the watcher — or -1
+    /// A worker is about to park: returns the timeout (ns) it should park with — it becomes the watcher — or -1
     /// (park until notified) when there are no timers or another worker watches.
     /// </summary>
-    public int BeginPark(int worker)
+    public long BeginPark(int worker)
     {
         lock (_lock)
         {
-            if (_watcher >= 0 || _wheel.Count == 0) return Timeout.Infinite;
+            if (_watcher >= 0 || _wheel.Count == 0) return -1;
             ulong next = _wheel.NextExpiration();
             _watcher = worker;
             _watchedTick = next;
             ulong nowNs = Clock.NowNs() - _originNs;
             ulong dueNs = next * NsPerTick;
-            if (dueNs <= nowNs) return 0;
-            ulong ms = (dueNs - nowNs + NsPerTick - 1) / NsPerTick;
-            return (int)Math.Min(ms, int.MaxValue - 1);
+            return dueNs <= nowNs ? 0 : (long)Math.Min(dueNs - nowNs, long.MaxValue);
         }
     }
 
