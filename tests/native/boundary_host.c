@@ -63,14 +63,12 @@ int main(int argc, char **argv) {
   CHECK(a.id() == 'A' && b.id() == 'B');
   CHECK(a.start != b.start); /* two separate libraries */
 
-  luminal_runtime_options o = {sizeof o, 2, "bnd-worker"};
+  luminal_runtime_options o = {.struct_size = sizeof o, .worker_threads = 2, .thread_name = "bnd-worker"};
   luminal_runtime *rt = NULL;
   CHECK(luminal_runtime_new(&o, &rt) == LUMINAL_OK);
   void *scope_a = NULL, *scope_b = NULL; /* one scope per plugin */
-#if BND_HAVE_SCOPES
   CHECK(luminal_scope_new(rt, (luminal_scope **)&scope_a) == LUMINAL_OK);
   CHECK(luminal_scope_new(rt, (luminal_scope **)&scope_b) == LUMINAL_OK);
-#endif
 
   bnd_pair *pr = (bnd_pair *)calloc((size_t)pairs, sizeof *pr);
   luminal_task **ping = (luminal_task **)calloc((size_t)pairs, sizeof *ping);
@@ -116,7 +114,6 @@ int main(int argc, char **argv) {
     luminal_task_release(pong[i]);
   }
 
-#if BND_HAVE_SCOPES
   /* The plugin-unload guarantee: leave tasks in flight in both plugins (waiting, and finished with unclaimed
    * outputs), close each plugin's scope, and unload the plugins while the runtime keeps running. */
   bnd_slot linger_slot_a, linger_slot_b;
@@ -158,7 +155,6 @@ int main(int argc, char **argv) {
   void *len = NULL;
   CHECK(luminal_task_join(after, UINT64_MAX, &len) == LUMINAL_OK && (uintptr_t)len == 13);
   luminal_task_release(after);
-#endif
 
   /* Plugins' drop functions must all have run before their code is unloaded: shut down first (a no-op for
    * plugins already unloaded after closing their scopes). */

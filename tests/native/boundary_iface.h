@@ -36,7 +36,7 @@ typedef struct bnd_pair {
 
 enum { BND_ROLE_PING = 0, BND_ROLE_PONG = 1 };
 
-/* `scope` is a luminal_scope* (NULL = none) when the header has scopes (BND_HAVE_SCOPES), else always NULL.
+/* `scope` is a luminal_scope* (NULL = none).
  * Exported by each plugin (same names in both; the host resolves them per dlopen handle).
  * start: spawns the pair role's driver onto rt (rt is borrowed; the plugin keeps its own clone while it runs);
  *        *out receives the join handle. Output of a joined task: the pinger's sum of replies, or the ponger's

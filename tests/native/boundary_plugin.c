@@ -145,7 +145,6 @@ static void driver_drop(void *p) {
 }
 
 static luminal_status spawn_scoped(luminal_runtime *rt, void *scope, luminal_future f, luminal_task **out) {
-#if BND_HAVE_SCOPES
   if (scope) {
     luminal_spawn_options o;
     memset(&o, 0, sizeof o);
@@ -153,9 +152,6 @@ static luminal_status spawn_scoped(luminal_runtime *rt, void *scope, luminal_fut
     o.scope = (luminal_scope *)scope;
     return luminal_spawn_with(rt, f, &o, out);
   }
-#else
-  (void)scope;
-#endif
   return luminal_spawn(rt, f, out);
 }
 

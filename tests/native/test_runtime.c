@@ -56,14 +56,14 @@ TEST(runtime_new_defaults) {
   tu_runtime_done(rt);
 
   /* worker_threads = 0 in a full struct also means the default */
-  luminal_runtime_options o = {sizeof o, 0, NULL};
+  luminal_runtime_options o = {.struct_size = sizeof o, .worker_threads = 0, .thread_name = NULL};
   CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
   CHECK_EQ(luminal_runtime_worker_count(rt), n);
   tu_runtime_done(rt);
 }
 
 TEST(runtime_new_invalid) {
-  luminal_runtime_options o = {sizeof o, 2, NULL};
+  luminal_runtime_options o = {.struct_size = sizeof o, .worker_threads = 2, .thread_name = NULL};
   CHECK_ST(luminal_runtime_new(&o, NULL), LUMINAL_E_INVALID_ARGUMENT);
   CHECK_ST(luminal_runtime_new(NULL, NULL), LUMINAL_E_INVALID_ARGUMENT);
 
@@ -134,7 +134,7 @@ static luminal_poll cb_thread_name(tf *f, luminal_context *cx, void **out) {
 
 TEST(runtime_thread_name) {
 #if defined(__linux__)
-  luminal_runtime_options o = {sizeof o, 2, "lmtst"};
+  luminal_runtime_options o = {.struct_size = sizeof o, .worker_threads = 2, .thread_name = "lmtst"};
   luminal_runtime *rt = NULL;
   CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
   tu_counters c = TU_COUNTERS_INIT;

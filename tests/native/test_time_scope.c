@@ -499,3 +499,545 @@ TEST(scope_release_open) {
   tu_runtime_done(rt);
   CHECK_EQ(LOAD(c.drops), 1);
 }
+
+/* ================================================================================================================
+ * Ordering, accuracy, timeouts firing and not firing, cancellation of pending sleeps, volume.
+ * Every timing assertion is either exact and documented ("never before the deadline"; "fires on the first tick at
+ * or after its deadline", so a later deadline is never seen fired while an earlier one is not) or a generous upper
+ * bound (seconds), so none can flake on a loaded machine.
+ * ============================================================================================================== */
+
+#define LATE_BOUND_NS (5ull * 1000000000ull) /* generous upper bound on lateness */
+
+/* ---- ordering: one task owns N sleeps and polls them all, latest deadline first, on every poll ------------- */
+
+enum { ORD_N = 64 };
+typedef struct {
+  luminal_future f[ORD_N];
+  uint64_t deadline[ORD_N]; /* exact (sleep_until), strictly increasing by >= 2 ms */
+  uint64_t ready_at[ORD_N]; /* luminal_now_ns() when seen ready; 0 = pending */
+  long ready_round[ORD_N];  /* the poll in which it was seen ready */
+  int remaining;
+  long rounds;
+} order_state;
+
+static luminal_poll cb_order(tf *f, luminal_context *cx, void **out) {
+  order_state *s = (order_state *)f->user;
+  s->rounds++;
+  int later_ready = -1; /* the latest-deadline sleep seen ready so far (this round or earlier) */
+  for (int k = ORD_N - 1; k >= 0; k--) {
+    if (s->ready_at[k]) {
+      if (later_ready < 0) later_ready = k;
+      continue;
+    }
+    void *o = (void *)(uintptr_t)1;
+    luminal_poll r = s->f[k].poll(s->f[k].state, cx, &o);
+    if (r == LUMINAL_POLL_READY) {
+      uint64_t now = luminal_now_ns();
+      CHECK(o == NULL);
+      CHECK_MSG(now >= s->deadline[k], "sleep_until #%d ready %" PRIu64 " ns before its deadline", k,
+                s->deadline[k] - now);
+      s->ready_at[k] = now;
+      s->ready_round[k] = s->rounds;
+      s->f[k].drop(s->f[k].state);
+      s->remaining--;
+      if (later_ready < 0) later_ready = k;
+    } else if (later_ready >= 0) {
+      TEST_FAIL("order: sleep #%d (deadline +%.1f ms) is ready but #%d (deadline %.1f ms earlier) is still pending",
+                later_ready, (s->deadline[later_ready] - s->deadline[0]) / 1e6, k,
+                (s->deadline[later_ready] - s->deadline[k]) / 1e6);
+    }
+  }
+  if (s->remaining > 0) return LUMINAL_POLL_PENDING;
+  *out = tu_box_new(f->c, (uint64_t)s->rounds);
+  return LUMINAL_POLL_READY;
+}
+
+TEST(sleep_ordering) {
+  for (uint32_t workers = 1; workers <= 2; workers++) {
+    luminal_runtime *rt = tu_runtime(workers);
+    tu_counters c = TU_COUNTERS_INIT;
+    static order_state s;
+    memset(&s, 0, sizeof s);
+    uint64_t base = luminal_now_ns() + MS_NS(5);
+    for (int k = 0; k < ORD_N; k++) s.deadline[k] = base + MS_NS(2) * (uint64_t)k + (uint64_t)(k % 3) * 100000u;
+    /* created in a scrambled order, so creation order says nothing */
+    for (int i = 0; i < ORD_N; i++) {
+      int k = (i * 37) % ORD_N;
+      CHECK_ST(luminal_sleep_until(rt, s.deadline[k], &s.f[k]), LUMINAL_OK);
+    }
+    s.remaining = ORD_N;
+    luminal_task *t = tu_spawn(rt, tf_make(&c, cb_order, &s, 0));
+    void *out = NULL;
+    CHECK_ST(join_bounded(t, &out), LUMINAL_OK);
+    uint64_t rounds = tu_box_take(out);
+    luminal_task_release(t);
+    uint64_t max_late = 0;
+    for (int k = 0; k < ORD_N; k++) {
+      uint64_t late = s.ready_at[k] - s.deadline[k];
+      if (late > max_late) max_late = late;
+      if (k > 0) CHECK(s.ready_round[k] >= s.ready_round[k - 1]);
+    }
+    CHECK_MSG(max_late < LATE_BOUND_NS, "a sleep was %.1f ms late", max_late / 1e6);
+    printf("  %u worker(s): %d sleeps over %.0f ms seen in order in %" PRIu64 " polls, max lateness %.2f ms\n",
+           workers, ORD_N, (s.deadline[ORD_N - 1] - s.deadline[0]) / 1e6, rounds, max_late / 1e6);
+    tu_runtime_done(rt);
+    CHECK_EQ(LOAD(c.drops), 1);
+  }
+}
+
+/* ---- accuracy of spawned sleeps: exact lower bound, generous upper bound ------------------------------------ */
+
+typedef struct {
+  luminal_future inner;
+  uint64_t lower;    /* a lower bound of the real deadline */
+  uint64_t ready_at; /* 0 = pending */
+} acc_state;
+
+static luminal_poll cb_acc(tf *f, luminal_context *cx, void **out) {
+  acc_state *a = (acc_state *)f->user;
+  void *o = (void *)(uintptr_t)1;
+  if (a->inner.poll(a->inner.state, cx, &o) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  uint64_t now = luminal_now_ns();
+  CHECK(o == NULL);
+  CHECK_MSG(now >= a->lower, "sleep ready %" PRIu64 " ns before its deadline", a->lower - now);
+  a->ready_at = now;
+  a->inner.drop(a->inner.state);
+  *out = NULL;
+  return LUMINAL_POLL_READY;
+}
+
+static int cmp_u64(const void *x, const void *y) {
+  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+  return a < b ? -1 : a > b;
+}
+
+TEST(sleep_accuracy_bounds) {
+  luminal_runtime *rt = tu_runtime(2);
+  tu_counters c = TU_COUNTERS_INIT;
+  enum { N = 400 };
+  static acc_state st[N];
+  static luminal_task *tasks[N];
+  static uint64_t late[N];
+  for (int i = 0; i < N; i++) {
+    uint64_t d = MS_NS((uint64_t)(i * 7 % 101)) + (uint64_t)(i % 13) * 77777u; /* 0 .. ~101 ms, sub-ms parts too */
+    uint64_t before = luminal_now_ns();
+    if (i % 2) {
+      CHECK_ST(luminal_sleep(rt, d, &st[i].inner), LUMINAL_OK);
+      st[i].lower = before + d; /* the real deadline is creation time + d, which is later */
+    } else {
+      st[i].lower = before + d;
+      CHECK_ST(luminal_sleep_until(rt, st[i].lower, &st[i].inner), LUMINAL_OK);
+    }
+    st[i].ready_at = 0;
+    tasks[i] = tu_spawn(rt, tf_make(&c, cb_acc, &st[i], 0));
+  }
+  for (int i = 0; i < N; i++) {
+    CHECK_ST(join_bounded(tasks[i], NULL), LUMINAL_OK);
+    luminal_task_release(tasks[i]);
+    CHECK(st[i].ready_at != 0);
+    late[i] = st[i].ready_at - st[i].lower;
+    CHECK_MSG(late[i] < LATE_BOUND_NS, "sleep #%d was %.1f ms late", i, late[i] / 1e6);
+  }
+  qsort(late, N, sizeof late[0], cmp_u64);
+  printf("  lateness over %d sleeps: median %.2f ms, p99 %.2f ms, max %.2f ms\n", N, late[N / 2] / 1e6,
+         late[N * 99 / 100] / 1e6, late[N - 1] / 1e6);
+  tu_runtime_done(rt);
+  CHECK_EQ(LOAD(c.drops), N);
+}
+
+/* ---- a probe future for timeout's inner: owned by the test (never freed by drop), so a poll or a drop after
+ *      the drop is caught without touching freed memory ------------------------------------------------------- */
+
+typedef struct {
+  tu_counters *c;
+  tu_gate *gate;          /* NULL = pending forever (no wake arranged) */
+  uint64_t value;
+  atomic_int dropped;
+  atomic_ullong dropped_at; /* luminal_now_ns() at drop */
+  luminal_waker *kept;      /* a clone of the last waker, kept past the drop (the test wakes it afterwards) */
+} probe;
+
+static luminal_poll probe_poll(void *p, luminal_context *cx, void **out) {
+  probe *pr = (probe *)p;
+  if (atomic_load(&pr->dropped)) TEST_FAIL("timeout polled its inner future after dropping it");
+  atomic_fetch_add(&pr->c->polls, 1);
+  if (pr->kept == NULL) pr->kept = luminal_waker_clone(luminal_context_waker(cx));
+  if (pr->gate == NULL || !tu_gate_poll(pr->gate, cx)) return LUMINAL_POLL_PENDING;
+  atomic_fetch_add(&pr->c->readies, 1);
+  *out = tu_box_new(pr->c, pr->value);
+  return LUMINAL_POLL_READY;
+}
+
+static void probe_drop(void *p) {
+  probe *pr = (probe *)p;
+  if (atomic_exchange(&pr->dropped, 1)) TEST_FAIL("timeout dropped its inner future twice");
+  atomic_store(&pr->dropped_at, luminal_now_ns());
+  atomic_fetch_add(&pr->c->drops, 1);
+}
+
+static void probe_init(probe *pr, tu_counters *c, tu_gate *g, uint64_t value) {
+  pr->c = c;
+  pr->gate = g;
+  pr->value = value;
+  atomic_init(&pr->dropped, 0);
+  atomic_init(&pr->dropped_at, 0);
+  pr->kept = NULL;
+}
+
+static luminal_future probe_future(probe *pr) {
+  luminal_future f = {pr, probe_poll, probe_drop, tu_box_drop_output};
+  return f;
+}
+
+TEST(timeout_fires) {
+  luminal_runtime *rt = tu_runtime(2);
+  const uint64_t timeouts[] = {0, 1, MS_NS(1), MS_NS(10), MS_NS(30)};
+  for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+    tu_counters c = TU_COUNTERS_INIT;
+    static probe pr;
+    probe_init(&pr, &c, NULL, 0);
+    luminal_future w;
+    uint64_t t0 = luminal_now_ns();
+    CHECK_ST(luminal_timeout(rt, probe_future(&pr), timeouts[i], &w), LUMINAL_OK);
+    luminal_task *t = tu_spawn(rt, w);
+    void *out = NULL;
+    CHECK_ST(join_bounded(t, &out), LUMINAL_OK);
+    uint64_t t1 = luminal_now_ns();
+    CHECK_MSG(out == LUMINAL_TIMED_OUT_OUTPUT, "timeout(%" PRIu64 " ns) of a never-ready inner: output %p",
+              timeouts[i], out);
+    /* the inner was dropped exactly once, at or after the deadline, before the wrapper completed */
+    CHECK_EQ(LOAD(c.drops), 1);
+    CHECK(LOAD(c.polls) >= 1);
+    CHECK_EQ(LOAD(c.readies), 0);
+    CHECK_MSG(atomic_load(&pr.dropped_at) >= t0 + timeouts[i], "inner dropped %.3f ms before the deadline",
+              (double)(t0 + timeouts[i] - atomic_load(&pr.dropped_at)) / 1e6);
+    CHECK_MSG(t1 - t0 >= timeouts[i], "timed out after %" PRIu64 " ns < %" PRIu64, t1 - t0, timeouts[i]);
+    CHECK_MSG(t1 - t0 < LATE_BOUND_NS, "timeout took %.1f ms", (t1 - t0) / 1e6);
+    if (timeouts[i] == 0) CHECK_EQ(LOAD(c.polls), 1); /* polled once (inner first), then timed out */
+    long polls = LOAD(c.polls);
+    /* the dropped inner's waker: calling it now does nothing (a poll of the inner would fail the test) */
+    CHECK(pr.kept != NULL);
+    luminal_waker_wake_by_ref(pr.kept);
+    luminal_waker_wake(pr.kept);
+    tu_sleep_ms(5);
+    CHECK_EQ(LOAD(c.polls), polls);
+    CHECK_EQ(LOAD(c.drops), 1);
+    luminal_task_release(t);
+  }
+
+  /* a long sleep as the inner: the sleep is dropped (its timer removed), the timeout fires */
+  luminal_future inner, w;
+  CHECK_ST(luminal_sleep(rt, 3600ull * 1000000000ull, &inner), LUMINAL_OK);
+  uint64_t t0 = luminal_now_ns();
+  CHECK_ST(luminal_timeout(rt, inner, MS_NS(15), &w), LUMINAL_OK);
+  luminal_task *t = tu_spawn(rt, w);
+  void *out = NULL;
+  CHECK_ST(join_bounded(t, &out), LUMINAL_OK);
+  CHECK(out == LUMINAL_TIMED_OUT_OUTPUT);
+  CHECK(luminal_now_ns() - t0 >= MS_NS(15));
+  luminal_task_release(t);
+  /* the hour-long timer is gone: shutdown does not wait for it, nor does anything fire later */
+  uint64_t s0 = tu_now_ns();
+  tu_runtime_done(rt);
+  CHECK(tu_now_ns() - s0 < TEN_S);
+}
+
+TEST(timeout_does_not_fire) {
+  luminal_runtime *rt = tu_runtime(2);
+  tu_counters c = TU_COUNTERS_INIT;
+
+  /* inner completed from another thread long before an hour-long timeout */
+  static probe pr;
+  tu_gate g;
+  tu_gate_init(&g);
+  probe_init(&pr, &c, &g, 42);
+  luminal_future w;
+  CHECK_ST(luminal_timeout(rt, probe_future(&pr), 3600ull * 1000000000ull, &w), LUMINAL_OK);
+  luminal_task *t = tu_spawn(rt, w);
+  WAIT_UNTIL(LOAD(g.registrations) >= 1);
+  tu_sleep_ms(10);
+  CHECK_EQ(LOAD(c.drops), 0);
+  tu_gate_open(&g);
+  void *out = NULL;
+  CHECK_ST(join_bounded(t, &out), LUMINAL_OK);
+  CHECK(out != LUMINAL_TIMED_OUT_OUTPUT);
+  CHECK_EQ(tu_box_take(out), 42);
+  CHECK_EQ(LOAD(c.readies), 1);
+  CHECK_EQ(LOAD(c.drops), 1); /* dropped once, after its READY */
+  luminal_task_release(t);
+  luminal_waker_release(pr.kept);
+  tu_gate_destroy(&g);
+
+  /* a short sleep inside a long timeout: the sleep wins, output NULL (not the timed-out sentinel) */
+  for (int i = 0; i < 10; i++) {
+    luminal_future inner;
+    uint64_t t0 = luminal_now_ns();
+    CHECK_ST(luminal_sleep(rt, MS_NS(i), &inner), LUMINAL_OK);
+    CHECK_ST(luminal_timeout(rt, inner, TEN_S, &w), LUMINAL_OK);
+    t = tu_spawn(rt, w);
+    out = (void *)(uintptr_t)1;
+    CHECK_ST(join_bounded(t, &out), LUMINAL_OK);
+    CHECK_MSG(out == NULL, "sleep(%d ms) inside timeout(10 s): output %p", i, out);
+    uint64_t el = luminal_now_ns() - t0;
+    CHECK(el >= MS_NS(i));
+    CHECK_MSG(el < LATE_BOUND_NS, "took %.1f ms", el / 1e6);
+    luminal_task_release(t);
+  }
+
+  /* ready at once wins over an already-expired (zero) timeout, and over a 1 ns one */
+  for (uint64_t to = 0; to < 2; to++) {
+    CHECK_ST(luminal_timeout(rt, tf_ready(&c, 5), to, &w), LUMINAL_OK);
+    t = tu_spawn(rt, w);
+    CHECK_ST(join_bounded(t, &out), LUMINAL_OK);
+    CHECK_EQ(tu_box_take(out), 5);
+    luminal_task_release(t);
+  }
+
+  /* many at once, half firing, half not: exact counts */
+  enum { M = 1000 };
+  tu_counters fire = TU_COUNTERS_INIT, nofire = TU_COUNTERS_INIT;
+  static luminal_task *ts[M];
+  for (int i = 0; i < M; i++) {
+    if (i % 2) CHECK_ST(luminal_timeout(rt, tf_forever(&fire), MS_NS(i % 20), &w), LUMINAL_OK);
+    else CHECK_ST(luminal_timeout(rt, tf_yield(&nofire, 3), TEN_S, &w), LUMINAL_OK);
+    ts[i] = tu_spawn(rt, w);
+  }
+  for (int i = 0; i < M; i++) {
+    CHECK_ST(join_bounded(ts[i], &out), LUMINAL_OK);
+    if (i % 2) CHECK_MSG(out == LUMINAL_TIMED_OUT_OUTPUT, "#%d: expected a timeout", i);
+    else CHECK_EQ(tu_box_take(out), 3);
+    luminal_task_release(ts[i]);
+  }
+  CHECK_EQ(LOAD(fire.drops), M / 2);
+  CHECK_EQ(LOAD(fire.readies), 0);
+  CHECK_EQ(LOAD(nofire.drops), M / 2);
+  CHECK_EQ(LOAD(nofire.readies), M / 2);
+  CHECK_EQ(LOAD(nofire.out_drops), 0);
+  uint64_t s0 = tu_now_ns();
+  tu_runtime_done(rt); /* M/2 ten-second timers were removed when their wrappers completed */
+  CHECK(tu_now_ns() - s0 < TEN_S);
+  CHECK_EQ(LOAD(c.drops), 1 + 2);
+}
+
+/* ---- cancellation of pending sleeps: a dropped sleep never wakes its task ----------------------------------- */
+
+typedef struct {
+  luminal_runtime *rt;
+  uint64_t dur;
+  int drop_in_first_poll; /* 1: create, poll (registers the timer) and drop in the first poll */
+  tu_gate *gate;          /* else: first poll creates+polls the sleep and waits on the gate; second poll drops */
+  luminal_future sleep;
+  int have_sleep;
+  uint64_t created;       /* luminal_now_ns() just before luminal_sleep: the deadline is at least created + dur */
+  atomic_long polls;
+  int inconclusive; /* the drop completed at or after the deadline (a very loaded machine): a wake is allowed */
+} cancel_state;
+
+/* Drops the pending sleep; only if that finished before the deadline may the test insist on "no wake". */
+static void cancel_drop_sleep(cancel_state *s, luminal_context *cx) {
+  void *o = NULL;
+  if (s->sleep.poll(s->sleep.state, cx, &o) == LUMINAL_POLL_READY) s->inconclusive = 1;
+  s->sleep.drop(s->sleep.state);
+  s->have_sleep = 0;
+  if (luminal_now_ns() >= s->created + s->dur) s->inconclusive = 1;
+}
+
+static luminal_poll cb_cancel(tf *f, luminal_context *cx, void **out) {
+  (void)out;
+  cancel_state *s = (cancel_state *)f->user;
+  long n = atomic_fetch_add(&s->polls, 1);
+  if (n == 0) {
+    s->created = luminal_now_ns();
+    CHECK_ST(luminal_sleep(s->rt, s->dur, &s->sleep), LUMINAL_OK);
+    s->have_sleep = 1;
+    if (s->drop_in_first_poll) {
+      cancel_drop_sleep(s, cx); /* polled (timer in the wheel), then dropped */
+      return LUMINAL_POLL_PENDING;
+    }
+    void *o = NULL;
+    if (s->sleep.poll(s->sleep.state, cx, &o) == LUMINAL_POLL_READY) s->inconclusive = 1;
+    if (tu_gate_poll(s->gate, cx)) TEST_FAIL("gate open too early");
+    return LUMINAL_POLL_PENDING;
+  }
+  if (n == 1 && s->have_sleep) { /* woken by the gate (or, on a very loaded machine, by the timer) */
+    cancel_drop_sleep(s, cx);
+    return LUMINAL_POLL_PENDING;
+  }
+  if (!s->inconclusive)
+    TEST_FAIL("a task was polled again (poll #%ld) after dropping its pending sleep before its deadline: the "
+              "dropped timer woke it", n + 1);
+  return LUMINAL_POLL_PENDING;
+}
+
+TEST(sleep_drop_pending_no_wake) {
+  luminal_runtime *rt = tu_runtime(2);
+  tu_counters c = TU_COUNTERS_INIT;
+  enum { N = 1000, G = 50 };
+  static cancel_state s1[N];
+  static cancel_state s2[G];
+  static luminal_task *t1[N], *t2[G];
+  static tu_gate gates[G];
+  for (int i = 0; i < N; i++) {
+    memset(&s1[i], 0, sizeof s1[i]);
+    s1[i].rt = rt;
+    s1[i].dur = MS_NS(20 + i % 40);
+    s1[i].drop_in_first_poll = 1;
+    t1[i] = tu_spawn(rt, tf_make(&c, cb_cancel, &s1[i], 0));
+  }
+  for (int i = 0; i < G; i++) {
+    memset(&s2[i], 0, sizeof s2[i]);
+    tu_gate_init(&gates[i]);
+    s2[i].rt = rt;
+    s2[i].dur = MS_NS(150);
+    s2[i].gate = &gates[i];
+    t2[i] = tu_spawn(rt, tf_make(&c, cb_cancel, &s2[i], 0));
+  }
+  for (int i = 0; i < G; i++) WAIT_UNTIL(LOAD(gates[i].registrations) == 1);
+  tu_sleep_ms(10);
+  for (int i = 0; i < G; i++) tu_gate_open(&gates[i]);
+  for (int i = 0; i < G; i++) WAIT_UNTIL(atomic_load(&s2[i].polls) >= 2);
+  for (int i = 0; i < N; i++) WAIT_UNTIL(atomic_load(&s1[i].polls) >= 1);
+  /* every deadline (at most 60 ms, resp. 150 ms) passes with margin; no dropped timer may wake anything */
+  tu_sleep_ms(250);
+  int inconclusive = 0;
+  for (int i = 0; i < N; i++) {
+    inconclusive += s1[i].inconclusive;
+    if (!s1[i].inconclusive) CHECK_EQ(atomic_load(&s1[i].polls), 1);
+  }
+  for (int i = 0; i < G; i++) {
+    inconclusive += s2[i].inconclusive;
+    if (!s2[i].inconclusive) CHECK_EQ(atomic_load(&s2[i].polls), 2);
+  }
+  printf("  %d pending sleeps dropped before their deadlines, none woke its task (%d dropped too late to tell)\n",
+         N + G - inconclusive, inconclusive);
+  /* they are pending forever: abort them (no sleep left to drop) */
+  for (int i = 0; i < N; i++) {
+    luminal_task_abort(t1[i]);
+    CHECK_ST(luminal_task_join(t1[i], UINT64_MAX, NULL), LUMINAL_E_CANCELLED);
+    luminal_task_release(t1[i]);
+  }
+  for (int i = 0; i < G; i++) {
+    luminal_task_abort(t2[i]);
+    CHECK_ST(luminal_task_join(t2[i], UINT64_MAX, NULL), LUMINAL_E_CANCELLED);
+    luminal_task_release(t2[i]);
+  }
+  tu_runtime_done(rt);
+  for (int i = 0; i < G; i++) tu_gate_destroy(&gates[i]);
+  CHECK_EQ(LOAD(c.drops), N + G);
+}
+
+/* Spawned sleeps aborted while pending: their tasks are dropped at once, never polled again, and nothing fires
+ * later (an aborted timer that woke a dropped task would be harmless, but it must not poll anything). */
+TEST(sleep_abort_pending_spawned) {
+  luminal_runtime *rt = tu_runtime(2);
+  tu_counters c = TU_COUNTERS_INIT;
+  enum { N = 2000 };
+  static acc_state st[N];
+  static luminal_task *t[N];
+  for (int i = 0; i < N; i++) {
+    st[i].lower = luminal_now_ns() + MS_NS(40);
+    st[i].ready_at = 0;
+    CHECK_ST(luminal_sleep(rt, MS_NS(40), &st[i].inner), LUMINAL_OK);
+    t[i] = tu_spawn(rt, tf_make(&c, cb_acc, &st[i], 0));
+  }
+  WAIT_UNTIL(LOAD(c.polls) >= N); /* all pending in the wheel */
+  for (int i = 0; i < N; i += 2) luminal_task_abort(t[i]);
+  for (int i = 0; i < N; i++) {
+    luminal_status s = join_bounded(t[i], NULL);
+    if (i % 2 == 0) {
+      /* an abort can lose the race only to a sleep that had already completed */
+      CHECK_MSG(s == LUMINAL_E_CANCELLED || (s == LUMINAL_OK && st[i].ready_at != 0), "#%d: %s", i,
+                luminal_status_str(s));
+    } else {
+      CHECK_ST(s, LUMINAL_OK);
+    }
+    luminal_task_release(t[i]);
+  }
+  WAIT_UNTIL(LOAD(c.drops) == N);
+  long polls = LOAD(c.polls);
+  tu_sleep_ms(60); /* past every deadline: an aborted sleep's timer must not poll anything */
+  CHECK_EQ(LOAD(c.polls), polls);
+  tu_runtime_done(rt);
+  CHECK_EQ(LOAD(c.drops), N);
+}
+
+/* ---- volume: 100k sleeps pending at once ------------------------------------------------------------------- */
+
+static atomic_long g_v_done;
+static atomic_ullong g_v_max_late;
+static atomic_long g_v_dropped;
+
+typedef struct {
+  luminal_future inner;
+  uint64_t deadline;
+} vol_state;
+
+static luminal_poll vol_poll(void *p, luminal_context *cx, void **out) {
+  vol_state *v = (vol_state *)p;
+  void *o = NULL;
+  if (v->inner.poll(v->inner.state, cx, &o) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  uint64_t now = luminal_now_ns();
+  if (now < v->deadline) TEST_FAIL("one of 100k sleeps fired %" PRIu64 " ns early", v->deadline - now);
+  uint64_t late = now - v->deadline, m = atomic_load(&g_v_max_late);
+  while (late > m && !atomic_compare_exchange_weak(&g_v_max_late, &m, late)) {
+  }
+  atomic_fetch_add(&g_v_done, 1);
+  *out = NULL;
+  return LUMINAL_POLL_READY;
+}
+
+static void vol_drop(void *p) {
+  vol_state *v = (vol_state *)p;
+  v->inner.drop(v->inner.state);
+  free(v);
+  atomic_fetch_add(&g_v_dropped, 1);
+}
+
+TEST(sleep_100k_concurrent) {
+  luminal_runtime *rt = tu_runtime(2);
+  luminal_scope *longs = NULL;
+  CHECK_ST(luminal_scope_new(rt, &longs), LUMINAL_OK);
+  luminal_spawn_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.scope = longs;
+  enum { N = 100000 };
+  uint64_t t0 = luminal_now_ns();
+  uint64_t start = t0 + MS_NS(150); /* after all are spawned, on any reasonable machine */
+  for (int i = 0; i < N; i++) {
+    vol_state *v = (vol_state *)malloc(sizeof *v);
+    CHECK(v != NULL);
+    luminal_future f = {v, vol_poll, vol_drop, NULL};
+    if (i % 4 == 3) {
+      /* a quarter sleep for an hour, in a scope that is closed below: 25k pending timers cancelled at once */
+      v->deadline = start + 3600ull * 1000000000ull;
+      CHECK_ST(luminal_sleep_until(rt, v->deadline, &v->inner), LUMINAL_OK);
+      CHECK_ST(luminal_spawn_with(rt, f, &o, NULL), LUMINAL_OK);
+    } else {
+      v->deadline = start + (uint64_t)(i % 100) * 1000000u + (uint64_t)(i % 7) * 100000u;
+      CHECK_ST(luminal_sleep_until(rt, v->deadline, &v->inner), LUMINAL_OK);
+      CHECK_ST(luminal_spawn(rt, f, NULL), LUMINAL_OK);
+    }
+  }
+  uint64_t spawned = luminal_now_ns();
+  const long short_n = N - N / 4;
+  WAIT_UNTIL(atomic_load(&g_v_done) == short_n);
+  uint64_t fired = luminal_now_ns();
+  WAIT_UNTIL(atomic_load(&g_v_dropped) == short_n); /* drop follows the READY poll */
+  luminal_scope_counters sc = scope_stats(longs);
+  CHECK_EQ(sc.live, N / 4);
+  CHECK_ST(luminal_scope_close(longs, UINT64_MAX), LUMINAL_OK);
+  sc = scope_stats(longs);
+  CHECK_EQ(sc.live, 0);
+  CHECK_EQ(sc.cancelled, N / 4);
+  CHECK_EQ(atomic_load(&g_v_dropped), N);
+  CHECK_EQ(atomic_load(&g_v_done), short_n);
+  luminal_scope_release(longs);
+  printf("  %d sleeps: spawned in %.1f ms, %ld fired by +%.1f ms (max lateness %.2f ms), %d cancelled by scope "
+         "close\n",
+         N, (spawned - t0) / 1e6, short_n, (fired - t0) / 1e6, atomic_load(&g_v_max_late) / 1e6, N / 4);
+  CHECK_MSG(atomic_load(&g_v_max_late) < LATE_BOUND_NS, "max lateness %.1f ms",
+            atomic_load(&g_v_max_late) / 1e6);
+  tu_runtime_done(rt);
+}
