@@ -151,6 +151,12 @@ impl Handle {
     }
 }
 
+impl AsRef<Runtime> for Handle {
+    fn as_ref(&self) -> &Runtime {
+        &self.rt
+    }
+}
+
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle").field("runtime", &self.rt).finish()

@@ -41,6 +41,12 @@ pub struct luminal_context {
     _private: [u8; 0],
 }
 
+/// Opaque scope handle.
+#[repr(C)]
+pub struct luminal_scope {
+    _private: [u8; 0],
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct luminal_runtime_options {
@@ -107,4 +113,49 @@ extern "C" {
     pub fn luminal_task_abort(t: *mut luminal_task);
     pub fn luminal_task_is_finished(t: *const luminal_task) -> c_int;
     pub fn luminal_task_release(t: *mut luminal_task);
+
+    // Time
+    pub fn luminal_now_ns() -> u64;
+    pub fn luminal_sleep(rt: *mut luminal_runtime, duration_ns: u64, out: *mut luminal_future) -> luminal_status;
+    pub fn luminal_sleep_until(rt: *mut luminal_runtime, deadline_ns: u64, out: *mut luminal_future)
+        -> luminal_status;
+    pub fn luminal_timeout(
+        rt: *mut luminal_runtime,
+        inner: luminal_future,
+        timeout_ns: u64,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+
+    // Scopes
+    pub fn luminal_scope_new(rt: *mut luminal_runtime, out: *mut *mut luminal_scope) -> luminal_status;
+    pub fn luminal_scope_close(scope: *mut luminal_scope, timeout_ns: u64) -> luminal_status;
+    pub fn luminal_scope_release(scope: *mut luminal_scope);
+    pub fn luminal_scope_stats(scope: *mut luminal_scope, stats: *mut luminal_scope_counters) -> luminal_status;
+    pub fn luminal_spawn_with(
+        rt: *mut luminal_runtime,
+        fut: luminal_future,
+        opts: *const luminal_spawn_options,
+        out: *mut *mut luminal_task,
+    ) -> luminal_status;
+}
+
+/// The output of a `luminal_timeout` future whose time ran out (`(void *)~(uintptr_t)4`).
+pub const LUMINAL_TIMED_OUT_OUTPUT: *mut c_void = !4usize as *mut c_void;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct luminal_scope_counters {
+    pub struct_size: usize,
+    pub live: u64,
+    pub spawned: u64,
+    pub completed: u64,
+    pub cancelled: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_spawn_options {
+    pub struct_size: usize,
+    pub scope: *mut luminal_scope,
+    pub priority: i32,
 }

@@ -30,6 +30,11 @@
 //!   task from a panicked one.
 //! * [`Handle`] ([`Handle::current`] inside a task), [`spawn`] and [`yield_now`] for code running in a task.
 //! * [`RawTask`], [`Runtime::spawn_raw`], [`waker`] and [`ffi`] for crossing C / plugin boundaries.
+//! * [`time`]: [`time::sleep`], [`time::sleep_until`], [`time::timeout`] and [`time::Instant`] on the runtime's
+//!   timer wheel and clock. The runtime is passed explicitly (`time::sleep(&rt, d)`, with a [`Runtime`] or a
+//!   [`Handle`]).
+//! * [`Scope`]: tasks cancelled as one ([`Scope::spawn`], [`Scope::close`], [`Scope::stats`]); closing a
+//!   plugin's scope is what makes unloading the plugin safe while the runtime runs on.
 //!
 //! ## Design
 //!
@@ -66,12 +71,15 @@ pub mod context;
 mod error;
 pub mod ffi;
 mod runtime;
+mod scope;
 mod task;
+pub mod time;
 pub mod waker;
 
 pub use context::{in_task, spawn, try_spawn, yield_now, Handle, YieldNow};
 pub use error::{ErrorKind, JoinError, PanicPayload, RuntimeError};
 pub use runtime::{Builder, Runtime};
+pub use scope::{Scope, ScopeStats};
 pub use task::{JoinHandle, RawTask};
 
 /// The library's version string (`luminal_version`), e.g. "0.1.0".

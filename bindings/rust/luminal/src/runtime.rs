@@ -191,6 +191,12 @@ unsafe extern "C" fn poll_block_on<F: Future>(
     }
 }
 
+impl AsRef<Runtime> for Runtime {
+    fn as_ref(&self) -> &Runtime {
+        self
+    }
+}
+
 impl Clone for Runtime {
     fn clone(&self) -> Runtime {
         // SAFETY: a valid handle; cloning never fails for one.

@@ -126,6 +126,8 @@ pub(crate) enum SpawnTarget {
     Runtime(*mut ffi::luminal_runtime),
     /// `luminal_context_spawn` from inside a poll.
     Context(*mut luminal_context),
+    /// `luminal_spawn_with` into a scope of the runtime.
+    Scoped(*mut ffi::luminal_runtime, *mut ffi::luminal_scope),
 }
 
 /// Spawns a prepared `luminal_future`, returning the owned task handle.
@@ -139,6 +141,14 @@ pub(crate) fn spawn_raw_future(
         match target {
             SpawnTarget::Runtime(rt) => ffi::luminal_spawn(rt, fut, &mut task),
             SpawnTarget::Context(cx) => ffi::luminal_context_spawn(cx, fut, &mut task),
+            SpawnTarget::Scoped(rt, scope) => {
+                let opts = ffi::luminal_spawn_options {
+                    struct_size: std::mem::size_of::<ffi::luminal_spawn_options>(),
+                    scope,
+                    priority: 0,
+                };
+                ffi::luminal_spawn_with(rt, fut, &opts, &mut task)
+            }
         }
     };
     RuntimeError::check(status)?;
@@ -154,7 +164,8 @@ where
     F::Output: Send + 'static,
 {
     let task = spawn_raw_future(target, into_raw_future(future))?;
-    Ok(JoinHandle { core: Core::new(task, Some(drop_boxed_output::<F::Output>)), _output: PhantomData })
+    // SAFETY: a fresh owned handle of a task spawned by `into_raw_future`.
+    Ok(unsafe { JoinHandle::from_raw_task(task) })
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -410,6 +421,11 @@ impl<T> JoinHandle<T> {
     /// shut-down runtime).
     pub(crate) fn failed(e: RuntimeError) -> JoinHandle<T> {
         JoinHandle { core: Core::failed(e), _output: PhantomData }
+    }
+
+    /// Wraps the owned handle of a task spawned from `into_raw_future` with output type `T`.
+    pub(crate) unsafe fn from_raw_task(task: *mut luminal_task) -> JoinHandle<T> {
+        JoinHandle { core: Core::new(task, Some(drop_boxed_output::<T>)), _output: PhantomData }
     }
 
     /// Requests cancellation: the future is dropped at its next scheduling point and awaiting this handle gives

@@ -1,0 +1,199 @@
+//! [`Scope`]: a group of tasks cancelled as one, and the plugin-unload guarantee.
+
+use crate::ffi;
+use crate::task::{into_raw_future, into_raw_word_future, spawn_raw_future, SpawnTarget};
+use crate::{JoinHandle, RawTask, Runtime, RuntimeError};
+use std::fmt;
+use std::future::Future;
+use std::ptr::{self, NonNull};
+use std::time::Duration;
+
+/// A group of tasks on one runtime that can be cancelled as one (`luminal_scope_*`).
+///
+/// Spawn into it with [`Scope::spawn`]; tasks those tasks spawn from inside with [`crate::spawn`] /
+/// [`Handle::spawn`](crate::Handle::spawn) (`luminal_context_spawn`) join the same scope, and so do the helper
+/// tasks this crate spawns from inside them (the fallbacks of [`JoinHandle`] and
+/// [`time::Sleep`](crate::time::Sleep)).
+///
+/// # The plugin-unload guarantee
+///
+/// [`close`](Scope::close) refuses new spawns into the scope, aborts all its tasks (each future is dropped at its
+/// next scheduling point: at once if idle, right after the current poll if running), frees the outputs nobody
+/// took (their [`JoinHandle`]s then resolve to a cancelled [`JoinError`](crate::JoinError)) and waits. When it
+/// returns `Ok(())`, every future of the scope has been dropped, every output it produced has been taken or
+/// freed, and no poll, drop or `drop_output` call into the scope's code is running or can start. So if all the
+/// tasks that run a plugin's code were spawned into the plugin's scope, the plugin's shared library can be
+/// unloaded (`dlclose`) right after `close` returns `Ok`, while the runtime and every other plugin keep running.
+/// Wakers of the scope's tasks stay valid to call afterwards (they do nothing), so a host may still hold them.
+///
+/// What the guarantee does *not* cover (keep the plugin loaded, or avoid these): code of the plugin reachable
+/// through other ways than its tasks — a Rust `Waker` whose vtable lives in the plugin (a `std::task::Waker`
+/// created by the plugin's copy of this crate; pass raw `luminal_waker*`s across the boundary instead, as the
+/// plugin example does), threads the plugin started, objects of the plugin the host still holds, and helper
+/// tasks spawned outside any context (a plugin's `Sleep` or `JoinHandle` awaited on a foreign executor).
+///
+/// Dropping a `Scope` releases the handle (`luminal_scope_release`) without closing it: an open scope's tasks
+/// run on.
+pub struct Scope {
+    raw: NonNull<ffi::luminal_scope>,
+    rt: Runtime,
+    owned: bool,
+}
+
+// SAFETY: the handle is a thread-safe runtime token; every scope function is thread-safe.
+unsafe impl Send for Scope {}
+unsafe impl Sync for Scope {}
+
+/// The counters of a scope ([`Scope::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ScopeStats {
+    /// Tasks that may still call the scope's code (their future or an unclaimed output is alive).
+    pub live: u64,
+    /// Tasks ever spawned into the scope.
+    pub spawned: u64,
+    /// Tasks whose future completed.
+    pub completed: u64,
+    /// Tasks dropped before completing (abort, scope close, runtime shutdown).
+    pub cancelled: u64,
+}
+
+impl Scope {
+    /// Creates an open scope on `rt` (a [`Runtime`], a [`Handle`](crate::Handle), ...). Fails with
+    /// `ErrorKind::Shutdown` on a shut-down runtime.
+    pub fn new<R: AsRef<Runtime> + ?Sized>(rt: &R) -> Result<Scope, RuntimeError> {
+        let rt = rt.as_ref();
+        let mut raw = ptr::null_mut();
+        // SAFETY: a valid runtime handle.
+        RuntimeError::check(unsafe { ffi::luminal_scope_new(rt.as_raw(), &mut raw) })?;
+        let raw = NonNull::new(raw).ok_or(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL))?;
+        Ok(Scope { raw, rt: rt.clone(), owned: true })
+    }
+
+    /// Wraps an owned `luminal_scope*` of runtime `rt`; dropping the `Scope` releases it. `None` for NULL.
+    ///
+    /// # Safety
+    /// `raw` must be an owned scope handle of `rt` that nobody else releases.
+    pub unsafe fn from_raw<R: AsRef<Runtime> + ?Sized>(rt: &R, raw: *mut ffi::luminal_scope) -> Option<Scope> {
+        NonNull::new(raw).map(|raw| Scope { raw, rt: rt.as_ref().clone(), owned: true })
+    }
+
+    /// Wraps a *borrowed* `luminal_scope*` of runtime `rt` — e.g. the scope a host gave a plugin — without taking
+    /// ownership: dropping the `Scope` does not release it. `None` for NULL. Once the owner has released the
+    /// handle, the runtime reports it as stale (spawns fail with `ErrorKind::InvalidHandle`).
+    ///
+    /// # Safety
+    /// `raw` must be NULL or a luminal handle value.
+    pub unsafe fn from_borrowed_raw<R: AsRef<Runtime> + ?Sized>(
+        rt: &R,
+        raw: *mut ffi::luminal_scope,
+    ) -> Option<Scope> {
+        NonNull::new(raw).map(|raw| Scope { raw, rt: rt.as_ref().clone(), owned: false })
+    }
+
+    /// The underlying handle, borrowed for as long as `self` lives (pass it to C or to a plugin).
+    pub fn as_raw(&self) -> *mut ffi::luminal_scope {
+        self.raw.as_ptr()
+    }
+
+    /// Gives up ownership of the handle (release it with `luminal_scope_release`); NULL-free.
+    pub fn into_raw(self) -> *mut ffi::luminal_scope {
+        let raw = self.raw.as_ptr();
+        let mut me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never used again; drop its runtime handle.
+        unsafe { ptr::drop_in_place(&mut me.rt) };
+        raw
+    }
+
+    /// The runtime the scope belongs to.
+    pub fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    /// Spawns `future` into the scope (`luminal_spawn_with`). If the scope is closed (or the runtime shut down),
+    /// the future is dropped and the handle resolves to a cancelled [`JoinError`](crate::JoinError); use
+    /// [`try_spawn`](Self::try_spawn) to get the error at once.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.try_spawn(future).unwrap_or_else(JoinHandle::failed)
+    }
+
+    /// Like [`spawn`](Self::spawn), but returns the runtime's error (`ErrorKind::Shutdown` for a closed scope or
+    /// a shut-down runtime); the future has then been dropped.
+    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, RuntimeError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = spawn_raw_future(self.target(), into_raw_future(future))?;
+        // SAFETY: a fresh owned task handle whose output is a boxed `Result<F::Output, _>`.
+        Ok(unsafe { JoinHandle::from_raw_task(task) })
+    }
+
+    /// Like [`Runtime::spawn_raw`], into the scope: the `usize` output crosses the C ABI as the `void*` itself.
+    pub fn spawn_raw<F>(&self, future: F) -> Result<RawTask, RuntimeError>
+    where
+        F: Future<Output = usize> + Send + 'static,
+    {
+        let task = spawn_raw_future(self.target(), into_raw_word_future(future))?;
+        // SAFETY: a fresh owned task handle; the output needs no freeing.
+        Ok(unsafe { RawTask::from_raw(task, None) })
+    }
+
+    /// Spawns a prepared C future into the scope (`luminal_spawn_with`); the runtime takes it, also on failure.
+    /// Returns the owned `luminal_task*`.
+    pub fn spawn_raw_future(&self, future: ffi::luminal_future) -> Result<*mut ffi::luminal_task, RuntimeError> {
+        spawn_raw_future(self.target(), future)
+    }
+
+    fn target(&self) -> SpawnTarget {
+        SpawnTarget::Scoped(self.rt.as_raw(), self.as_raw())
+    }
+
+    /// Closes the scope (see the type docs) and waits up to `timeout` (`None` = as long as it takes,
+    /// `Some(Duration::ZERO)` = don't wait) until the plugin-unload guarantee holds.
+    ///
+    /// Returns `Ok(())` once it holds; `ErrorKind::TimedOut` if a poll of the scope is still running (call again
+    /// later: the scope stays closed); `ErrorKind::WouldDeadlock` on one of the runtime's worker threads with a
+    /// non-zero timeout (the scope is still closed and its tasks aborted; wait from another thread, or poll with
+    /// `Some(Duration::ZERO)`). Calling it again on a closed scope is fine.
+    pub fn close(&self, timeout: Option<Duration>) -> Result<(), RuntimeError> {
+        let ns = timeout.map_or(u64::MAX, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        // SAFETY: a valid (or stale, then reported) scope handle.
+        RuntimeError::check(unsafe { ffi::luminal_scope_close(self.as_raw(), ns) })
+    }
+
+    /// The scope's counters (all zero if the handle is stale: a borrowed scope its owner released; see
+    /// [`try_stats`](Self::try_stats)).
+    pub fn stats(&self) -> ScopeStats {
+        self.try_stats().unwrap_or_default()
+    }
+
+    /// The scope's counters, or the runtime's error (`ErrorKind::InvalidHandle` for a stale handle).
+    pub fn try_stats(&self) -> Result<ScopeStats, RuntimeError> {
+        let mut c = ffi::luminal_scope_counters {
+            struct_size: std::mem::size_of::<ffi::luminal_scope_counters>(),
+            ..Default::default()
+        };
+        // SAFETY: `c` is borrowed for the call; struct_size says how much may be written.
+        RuntimeError::check(unsafe { ffi::luminal_scope_stats(self.as_raw(), &mut c) })?;
+        Ok(ScopeStats { live: c.live, spawned: c.spawned, completed: c.completed, cancelled: c.cancelled })
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        if self.owned {
+            // SAFETY: we own the handle.
+            unsafe { ffi::luminal_scope_release(self.as_raw()) }
+        }
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").field("raw", &self.raw).field("owned", &self.owned).finish()
+    }
+}

@@ -1,0 +1,545 @@
+//! Time: [`Instant`] on the runtime's clock, [`sleep`] / [`sleep_until`] ([`Sleep`]) and [`timeout`]
+//! ([`Timeout`], [`Elapsed`]).
+//!
+//! ```no_run
+//! use luminal::{time, Runtime};
+//! use std::time::Duration;
+//!
+//! let rt = Runtime::new().unwrap();
+//! let rt2 = rt.clone();
+//! rt.block_on(async move {
+//!     let start = time::Instant::now();
+//!     time::sleep(&rt2, Duration::from_millis(20)).await;
+//!     assert!(start.elapsed() >= Duration::from_millis(20));
+//!
+//!     let slow = time::sleep(&rt2, Duration::from_secs(60));
+//!     assert!(time::timeout(&rt2, Duration::from_millis(10), slow).await.is_err());
+//! });
+//! ```
+//!
+//! # The runtime is passed explicitly
+//!
+//! The runtime keeps no thread-local state, and a plugin's copy of this crate cannot see the host's, so every
+//! timer function takes the runtime whose timer wheel it uses: anything that is `AsRef<Runtime>` — a
+//! [`Runtime`], a [`Handle`](crate::Handle) (e.g. `&Handle::current()` inside a task) or an
+//! `Arc<Runtime>`. All timers share one clock, `luminal_now_ns`, which [`Instant`] reads.
+//!
+//! # How a [`Sleep`] is polled
+//!
+//! A `Sleep` owns a runtime timer future (`luminal_sleep_until`) and calls its `drop` exactly once: when it
+//! completes, or when the `Sleep` is dropped (a pending timer is then taken out of the wheel; it never wakes
+//! anyone afterwards).
+//!
+//! * **Fast path** — awaited directly by a task of this copy of the crate (a spawned task or `block_on`): the
+//!   timer future is polled with the task's own `luminal_context`, so the timer wheel wakes the task directly.
+//!   Nothing is allocated per poll.
+//! * **Fallback** — polled with another waker (inside a combinator that installs its own waker, on a foreign
+//!   executor, or from code of another copy of this crate, e.g. a plugin's `Sleep` awaited by the host): the
+//!   timer future moves into a small helper task that polls it and wakes the Rust waker when it fires. The helper
+//!   is spawned on the current context if there is one (so inside a scoped task it joins the same [`Scope`]
+//!   (crate::Scope)), else on the runtime the `Sleep` was made with. This is always correct, just a little
+//!   dearer. Plugins should await their sleeps from their own tasks, so that no helper task outside their scope
+//!   runs their code.
+//!
+//! A `Sleep` holds its own runtime handle only until its first fast-path poll (so that the fallback can still
+//! spawn the helper from a foreign executor); after that it keeps just the runtime's token, so a sleeping task
+//! does not keep its runtime alive. If the fallback finds the runtime shut down, or the runtime refused to make
+//! the timer in the first place ([`try_sleep_until`] returns that error), polling the `Sleep` panics with a
+//! message saying so: a sleep that can never complete must not silently hang nor return early.
+
+use crate::context;
+use crate::ffi::{self, luminal_context, luminal_task};
+use crate::task::{spawn_raw_future, SpawnTarget};
+use crate::{waker, Runtime, RuntimeError};
+use std::ffi::c_void;
+use std::fmt;
+use std::future::Future;
+use std::ops::{Add, AddAssign, Sub, SubAssign};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Instant
+// ------------------------------------------------------------------------------------------------------------
+
+/// A point in time on the runtime's monotonic clock (`luminal_now_ns`), which is the clock every timer uses.
+///
+/// Like [`std::time::Instant`], but comparable with timer deadlines exactly: a [`Sleep`] until `t` completes at
+/// the earliest when `Instant::now() >= t`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant {
+    ns: u64,
+}
+
+impl Instant {
+    /// The current time (`luminal_now_ns`).
+    pub fn now() -> Instant {
+        // SAFETY: never fails.
+        Instant { ns: unsafe { ffi::luminal_now_ns() } }
+    }
+
+    /// The instant `ns` nanoseconds after the clock's (arbitrary) start, as `luminal_now_ns` counts.
+    pub const fn from_nanos(ns: u64) -> Instant {
+        Instant { ns }
+    }
+
+    /// Nanoseconds since the clock's start: the value to pass to `luminal_sleep_until`.
+    pub const fn as_nanos(&self) -> u64 {
+        self.ns
+    }
+
+    /// The time from `earlier` to `self`, or zero if `earlier` is later (like `std::time::Instant`).
+    pub fn duration_since(&self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+
+    /// The time from `earlier` to `self`, or `None` if `earlier` is later.
+    pub fn checked_duration_since(&self, earlier: Instant) -> Option<Duration> {
+        self.ns.checked_sub(earlier.ns).map(Duration::from_nanos)
+    }
+
+    /// The time from `earlier` to `self`, or zero if `earlier` is later.
+    pub fn saturating_duration_since(&self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.ns.saturating_sub(earlier.ns))
+    }
+
+    /// The time passed since `self`.
+    pub fn elapsed(&self) -> Duration {
+        Instant::now().duration_since(*self)
+    }
+
+    /// `self + d`, or `None` on overflow.
+    pub fn checked_add(&self, d: Duration) -> Option<Instant> {
+        u64::try_from(d.as_nanos()).ok().and_then(|n| self.ns.checked_add(n)).map(Instant::from_nanos)
+    }
+
+    /// `self - d`, or `None` before the clock's start.
+    pub fn checked_sub(&self, d: Duration) -> Option<Instant> {
+        u64::try_from(d.as_nanos()).ok().and_then(|n| self.ns.checked_sub(n)).map(Instant::from_nanos)
+    }
+
+    /// `self + d`, capped at the far future (useful for "no deadline").
+    pub fn saturating_add(&self, d: Duration) -> Instant {
+        Instant { ns: self.ns.saturating_add(duration_ns(d)) }
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    /// # Panics
+    /// On overflow (use [`Instant::checked_add`] or [`Instant::saturating_add`]).
+    fn add(self, d: Duration) -> Instant {
+        self.checked_add(d).expect("overflow when adding a duration to a luminal::time::Instant")
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, d: Duration) {
+        *self = *self + d;
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    /// # Panics
+    /// Before the clock's start (use [`Instant::checked_sub`]).
+    fn sub(self, d: Duration) -> Instant {
+        self.checked_sub(d).expect("overflow when subtracting a duration from a luminal::time::Instant")
+    }
+}
+
+impl SubAssign<Duration> for Instant {
+    fn sub_assign(&mut self, d: Duration) {
+        *self = *self - d;
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    /// Same as [`Instant::duration_since`] (zero if `earlier` is later).
+    fn sub(self, earlier: Instant) -> Duration {
+        self.duration_since(earlier)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Instant({:?})", Duration::from_nanos(self.ns))
+    }
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Sleep
+// ------------------------------------------------------------------------------------------------------------
+
+/// Waits until `duration` has passed, on `rt`'s timer wheel. See [`Sleep`].
+///
+/// # Panics
+/// Awaiting it panics if the runtime refused the timer (shut down); use [`try_sleep_until`] to get that error.
+pub fn sleep<R: AsRef<Runtime> + ?Sized>(rt: &R, duration: Duration) -> Sleep {
+    sleep_until(rt, Instant::now().saturating_add(duration))
+}
+
+/// Waits until `deadline` (a past deadline completes at the first poll). See [`Sleep`].
+///
+/// # Panics
+/// Awaiting it panics if the runtime refused the timer (shut down); use [`try_sleep_until`] to get that error.
+pub fn sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Sleep {
+    let rt = rt.as_ref();
+    try_sleep_until(rt, deadline).unwrap_or_else(|e| Sleep {
+        deadline,
+        state: State::Failed(e),
+        rt: RtRef::Owned(rt.clone()),
+    })
+}
+
+/// Like [`sleep_until`], but returns the runtime's error (`ErrorKind::Shutdown`, ...) instead of a `Sleep` that
+/// panics when polled.
+pub fn try_sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Result<Sleep, RuntimeError> {
+    let rt = rt.as_ref();
+    let mut fut = ffi::luminal_future { state: ptr::null_mut(), poll: None, drop: None, drop_output: None };
+    // SAFETY: a valid runtime handle; `fut` receives an owned future.
+    RuntimeError::check(unsafe { ffi::luminal_sleep_until(rt.as_raw(), deadline.ns, &mut fut) })?;
+    if fut.poll.is_none() {
+        drop_raw(fut);
+        return Err(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL));
+    }
+    Ok(Sleep { deadline, state: State::Timer(fut), rt: RtRef::Owned(rt.clone()) })
+}
+
+/// The future of [`sleep`] and [`sleep_until`]: completes (with `()`) once [`Instant::now`] has reached its
+/// deadline, never earlier.
+///
+/// It wraps the runtime's timer future (see the [module docs](self) for how it is polled). Dropping a pending
+/// `Sleep` cancels the timer: it is removed from the wheel at once and wakes nobody. After completing, polling
+/// it again returns `Ready(())` again.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    state: State,
+    rt: RtRef,
+}
+
+enum State {
+    /// The runtime's timer future, owned: its `drop` has not run yet.
+    Timer(ffi::luminal_future),
+    /// The timer future moved into a helper task (the fallback); we own that task's join handle.
+    Helper { task: *mut luminal_task, watch: Arc<Watch> },
+    Done,
+    /// The runtime refused the timer (or the helper task): polling panics with this error.
+    Failed(RuntimeError),
+}
+
+/// The runtime to spawn a fallback helper on.
+enum RtRef {
+    /// An owned handle, until the first fast-path poll.
+    Owned(Runtime),
+    /// The token `luminal_context_runtime` gave: valid as long as the runtime lives, detected as stale after.
+    Token(*mut ffi::luminal_runtime),
+}
+
+impl RtRef {
+    fn raw(&self) -> *mut ffi::luminal_runtime {
+        match self {
+            RtRef::Owned(rt) => rt.as_raw(),
+            RtRef::Token(t) => *t,
+        }
+    }
+}
+
+// SAFETY: the timer future may be polled and dropped on any thread (but never concurrently: we need `&mut`);
+// handles are thread-safe tokens; `&Sleep` only reads the deadline.
+unsafe impl Send for Sleep {}
+unsafe impl Sync for Sleep {}
+impl Unpin for Sleep {}
+
+fn drop_raw(fut: ffi::luminal_future) {
+    if let Some(d) = fut.drop {
+        // SAFETY: called exactly once per owned future, by whoever owns it.
+        unsafe { d(fut.state) }
+    }
+}
+
+impl Sleep {
+    /// The instant at which the sleep completes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True if the deadline has passed (the `Sleep` may not have been polled to completion yet).
+    pub fn is_elapsed(&self) -> bool {
+        matches!(self.state, State::Done) || Instant::now() >= self.deadline
+    }
+
+    fn fail(&mut self, e: RuntimeError) -> ! {
+        self.state = State::Failed(e);
+        panic!(
+            "luminal::time::Sleep cannot complete: the runtime refused its timer ({e}); the runtime is shut down or \
+             its handle was released"
+        )
+    }
+
+    /// Moves the timer future into a helper task that wakes `cx`'s waker when it fires.
+    fn start_helper(&mut self, fut: ffi::luminal_future, cx: &mut Context<'_>, lcx: Option<*mut luminal_context>) {
+        let watch = Arc::new(Watch { state: Mutex::new(WatchState::Waiting(Some(cx.waker().clone()))) });
+        let helper = Box::new(Helper { timer: fut, watch: watch.clone(), fired: false });
+        let fut = ffi::luminal_future {
+            state: Box::into_raw(helper) as *mut c_void,
+            poll: Some(helper_poll),
+            drop: Some(helper_drop),
+            drop_output: None,
+        };
+        let target = match lcx {
+            Some(lcx) => SpawnTarget::Context(lcx),
+            None => SpawnTarget::Runtime(self.rt.raw()),
+        };
+        // The runtime takes the helper also on failure (its drop then drops the timer future).
+        match spawn_raw_future(target, fut) {
+            Ok(task) => self.state = State::Helper { task, watch },
+            Err(e) => self.fail(e),
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        match &mut this.state {
+            State::Done => Poll::Ready(()),
+            State::Failed(e) => {
+                let e = *e;
+                this.fail(e)
+            }
+            State::Helper { task, watch } => {
+                let mut st = watch.state.lock().unwrap_or_else(|e| e.into_inner());
+                match &mut *st {
+                    WatchState::Fired => {
+                        drop(st);
+                        // SAFETY: we own the helper's join handle; the helper has finished.
+                        unsafe { ffi::luminal_task_release(*task) };
+                        this.state = State::Done;
+                        Poll::Ready(())
+                    }
+                    WatchState::Dropped => {
+                        drop(st);
+                        this.fail(RuntimeError::from_status(ffi::LUMINAL_E_SHUTDOWN))
+                    }
+                    WatchState::Waiting(w) => {
+                        match w {
+                            Some(w) if w.will_wake(cx.waker()) => {}
+                            _ => *w = Some(cx.waker().clone()),
+                        }
+                        Poll::Pending
+                    }
+                }
+            }
+            State::Timer(fut) => {
+                let fut = *fut;
+                let lcx = context::current();
+                if let Some(lcx) = lcx {
+                    // SAFETY: lcx is the live context of the poll running on this thread.
+                    if waker::wakes_same_task(cx.waker(), unsafe { ffi::luminal_context_waker(lcx) }) {
+                        let mut out = ptr::null_mut();
+                        // SAFETY: an owned, undropped timer future, polled with the current task's context.
+                        let ready = unsafe { (fut.poll.unwrap())(fut.state, lcx, &mut out) };
+                        if ready == ffi::LUMINAL_POLL_READY {
+                            this.state = State::Done;
+                            drop_raw(fut);
+                            return Poll::Ready(());
+                        }
+                        if let RtRef::Owned(_) = this.rt {
+                            // The timer is registered; keep only the runtime's token (see the module docs).
+                            // SAFETY: as above.
+                            this.rt = RtRef::Token(unsafe { ffi::luminal_context_runtime(lcx) });
+                        }
+                        return Poll::Pending;
+                    }
+                }
+                this.state = State::Done; // the helper owns the timer future from here on
+                this.start_helper(fut, cx, lcx);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Timer(fut) => drop_raw(fut),
+            State::Helper { task, .. } => {
+                // SAFETY: we own the join handle; aborting drops the helper, which drops the timer future.
+                unsafe {
+                    ffi::luminal_task_abort(task);
+                    ffi::luminal_task_release(task);
+                }
+            }
+            State::Done | State::Failed(_) => {}
+        }
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Timer(_) => "timer",
+            State::Helper { .. } => "helper",
+            State::Done => "done",
+            State::Failed(_) => "failed",
+        };
+        f.debug_struct("Sleep").field("deadline", &self.deadline).field("state", &state).finish()
+    }
+}
+
+/// Shared by a `Sleep` in fallback mode and its helper task.
+struct Watch {
+    state: Mutex<WatchState>,
+}
+
+enum WatchState {
+    Waiting(Option<Waker>),
+    Fired,
+    /// The helper was dropped before its timer fired (runtime shutdown).
+    Dropped,
+}
+
+impl Watch {
+    fn finish(&self, to: WatchState) {
+        let prev = std::mem::replace(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()), to);
+        if let WatchState::Waiting(Some(w)) = prev {
+            // A foreign waker might panic: it must not unwind into the runtime.
+            let _ = catch_unwind(AssertUnwindSafe(|| w.wake()));
+        }
+    }
+}
+
+/// The fallback helper task: polls the timer future with its own context.
+struct Helper {
+    timer: ffi::luminal_future,
+    watch: Arc<Watch>,
+    fired: bool,
+}
+
+unsafe extern "C" fn helper_poll(
+    state: *mut c_void,
+    cx: *mut luminal_context,
+    output: *mut *mut c_void,
+) -> ffi::luminal_poll {
+    let h = &mut *(state as *mut Helper);
+    let mut out = ptr::null_mut();
+    if (h.timer.poll.unwrap())(h.timer.state, cx, &mut out) != ffi::LUMINAL_POLL_READY {
+        return ffi::LUMINAL_POLL_PENDING;
+    }
+    h.fired = true;
+    h.watch.finish(WatchState::Fired);
+    if !output.is_null() {
+        *output = ptr::null_mut();
+    }
+    ffi::LUMINAL_POLL_READY
+}
+
+unsafe extern "C" fn helper_drop(state: *mut c_void) {
+    let h = Box::from_raw(state as *mut Helper);
+    drop_raw(h.timer);
+    if !h.fired {
+        h.watch.finish(WatchState::Dropped);
+    }
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(h)));
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Timeout
+// ------------------------------------------------------------------------------------------------------------
+
+/// Runs `future` with a time limit: `Ok(output)` if it completes within `duration`, else `Err(Elapsed)` (the
+/// future is then dropped with the `Timeout`). The future is polled before the timer, so a future that is ready
+/// at once wins even with a zero duration.
+pub fn timeout<R: AsRef<Runtime> + ?Sized, F: Future>(rt: &R, duration: Duration, future: F) -> Timeout<F> {
+    Timeout { future, sleep: sleep(rt, duration) }
+}
+
+/// Like [`timeout`], with an absolute deadline.
+pub fn timeout_at<R: AsRef<Runtime> + ?Sized, F: Future>(rt: &R, deadline: Instant, future: F) -> Timeout<F> {
+    Timeout { future, sleep: sleep_until(rt, deadline) }
+}
+
+/// The future of [`timeout`]: `Result<F::Output, Elapsed>`.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Timeout<F> {
+    future: F,
+    sleep: Sleep,
+}
+
+impl<F> Timeout<F> {
+    /// The wrapped future.
+    pub fn get_ref(&self) -> &F {
+        &self.future
+    }
+
+    /// The wrapped future.
+    pub fn get_mut(&mut self) -> &mut F {
+        &mut self.future
+    }
+
+    /// Gives the wrapped future back (the timer is cancelled).
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+
+    /// The deadline.
+    pub fn deadline(&self) -> Instant {
+        self.sleep.deadline()
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned (never moved out while pinned: `into_inner` takes `self` by
+        // value, which requires `Timeout: Unpin` once pinned); `sleep` is Unpin.
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        if let Poll::Ready(v) = future.poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        match Pin::new(&mut this.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout").field("sleep", &self.sleep).finish_non_exhaustive()
+    }
+}
+
+/// The error of a [`timeout`] whose time ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(_: Elapsed) -> std::io::Error {
+        std::io::ErrorKind::TimedOut.into()
+    }
+}
