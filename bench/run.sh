@@ -4,7 +4,9 @@
 # and writes results/RESULTS.md (table of medians and ratios to tokio) and results/chart.png.
 # Run through `./build.sh bench` (which builds libluminal first) or directly once build/lib/libluminal.so exists.
 #   env: BENCH_WORKERS (2), BENCH_REPS (25), BENCH_WARMUP (5), BENCH_ROUNDS (3: fresh processes per workload and
-#   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio")
+#   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"),
+#   BENCH_SUITES ("main priority timers": the peer workloads, c/bench_priority.c + its tokio counterpart,
+#   c/bench_timers.c; RESULTS.md then has the sections of the suites that ran)
 set -euo pipefail
 cd "$(dirname "$0")"
 BENCH=$PWD
@@ -12,6 +14,7 @@ ROOT=$(cd .. && pwd)
 OUT=$BENCH/out          # build products (ignored by git)
 RES=$BENCH/results      # what gets committed
 export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_REPS=${BENCH_REPS:-25} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+SUITES=${BENCH_SUITES:-"main priority timers"}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 mkdir -p "$OUT" "$RES"
 START=$(date +%s)
@@ -33,6 +36,10 @@ need_apt /usr/share/cargo/registry/tokio-1.24.2 librust-tokio-dev
 echo "== building the peers"
 cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/bench_luminal.c -o "$OUT/bench_luminal_c" \
   -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
+for prog in bench_priority bench_timers; do
+  cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/$prog.c -o "$OUT/$prog" \
+    -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
+done
 g++ -O2 -g -std=c++17 -Wall tbb/bench_tbb.cpp -o "$OUT/bench_tbb" -ltbb
 (cd rust-tokio && cargo build --release --offline -q)
 LUMINAL_RUST=ok
@@ -58,15 +65,26 @@ CONDITIONS="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model n
 RAW=$RES/raw.tsv # peer, name, value, reps (ignored by git; RESULTS.md has it all)
 : > "$RAW"
 echo "== running (workers=$BENCH_WORKERS, reps=$BENCH_REPS after $BENCH_WARMUP warm-up, $BENCH_ROUNDS rounds)"
+has() { case " $1 " in *" $2 "*) return 0;; esac; return 1; } # has <list> <word>
+run() { # run <peer> <program> <args>...: one fresh process, its lines tagged with the peer into raw.tsv
+  local p=$1; shift
+  [ -x "$1" ] || return 0
+  timeout 300 "$@" | sed "s/^/$p\t/" | tee -a "$RAW" || echo "$p $*: failed (exit $?)" >&2
+}
 for round in $(seq "$BENCH_ROUNDS"); do
   echo "-- round $round of $BENCH_ROUNDS"
+  # Priority latency (~15 s) and timers (~3 s): Luminal from C, and tokio's counterpart of the priority workload.
+  if has "$SUITES" priority; then
+    has "$PEERS" luminal-c && run luminal-c "$OUT/bench_priority" levels && run luminal-c "$OUT/bench_priority" flat
+    has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-priority
+  fi
+  if has "$SUITES" timers && has "$PEERS" luminal-c; then
+    for w in accuracy timers tasks; do run luminal-c "$OUT/bench_timers" "$w"; done
+  fi
+  has "$SUITES" main || continue
   for w in $WORKLOADS; do
-    for p in $PEERS; do
-      prog=${PROG[$p]}
-      [ -x "$prog" ] || continue
-      # Each workload runs in a fresh process: no pool, heap or RSS left over from another workload.
-      timeout 300 "$prog" "$w" | sed "s/^/$p\t/" | tee -a "$RAW" || echo "$p $w: failed (exit $?)" >&2
-    done
+    # Each workload runs in a fresh process: no pool, heap or RSS left over from another workload.
+    for p in $PEERS; do run "$p" "${PROG[$p]}" "$w"; done
   done
 done
 

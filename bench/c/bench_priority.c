@@ -1,6 +1,6 @@
 /* Priority latency: how long an urgent task waits for a worker while every worker is busy with background work.
  *
- * One USER_INTERACTIVE task is woken every ~1 ms by an outside pthread (sleep 1 ms, t0 = CLOCK_MONOTONIC, wake the
+ * One USER_INTERACTIVE task is woken every ~1 ms by an outside pthread (sleep 1 ms + 0-50 us jitter, t0 = CLOCK_MONOTONIC, wake the
  * task's stored waker); the task records t1 when it is polled; latency = t1 - t0. Meanwhile 4 x workers BACKGROUND
  * tasks keep every worker busy: each poll spins ~50 us on the clock, then yields (wakes its own waker, returns
  * PENDING). ../rust-tokio/src/bin/bench-tokio-priority.rs is the same workload on tokio (which has one level).
@@ -77,11 +77,14 @@ static luminal_poll interactive(void *s, luminal_context *cx, void **out) {
   return LUMINAL_POLL_PENDING;
 }
 
-/* The outside thread: every 1 ms, wake the interactive task (if it has run since the last wake). */
+/* The outside thread: every ~1 ms, wake the interactive task (if it has run since the last wake). The sleep gets
+ * 0-50 us of jitter so the wakes do not phase-lock with the 50 us background polls (which would flatter p50). */
 static void *waker_thread(void *arg) {
   (void)arg;
+  uint32_t rnd = 2463534242u;
   while (!atomic_load(&finished)) {
-    struct timespec ms = {0, 1000000};
+    rnd ^= rnd << 13, rnd ^= rnd >> 17, rnd ^= rnd << 5; /* xorshift32 */
+    struct timespec ms = {0, 1000000 + rnd % 50000};
     clock_nanosleep(CLOCK_MONOTONIC, 0, &ms, NULL);
     luminal_waker *w = atomic_exchange(&slot, NULL);
     if (!w) { atomic_fetch_add(&skipped, 1); continue; }

@@ -1,6 +1,6 @@
 //! Priority latency on tokio (the counterpart of ../../../c/bench_priority.c; tokio has one level, so this is
-//! its "flat" configuration). One task is woken every ~1 ms by an outside thread (sleep 1 ms, t0 = now, wake the
-//! task's stored waker); the task records t1 when it is polled; latency = t1 - t0. Meanwhile 4 x workers tasks
+//! its "flat" configuration). One task is woken every ~1 ms by an outside thread (sleep 1 ms + 0-50 us, t0 = now,
+//! wake the task's stored waker); the task records t1 when it is polled; latency = t1 - t0. Meanwhile 4 x workers tasks
 //! keep every worker busy: each poll spins ~50 us on the clock, then yields (wakes its own waker, returns Pending).
 //! Prints `priority_flat_<stat><TAB>value<TAB>samples` lines (p50/p99/max ns, background polls per second, skipped
 //! wakes). env: BENCH_WORKERS (2), BENCH_PRIORITY_WAKES (2000 measured wakes, after 100 warm-up wakes).
@@ -71,8 +71,12 @@ fn main() {
 
     let th_sh = sh.clone();
     let th = std::thread::spawn(move || {
+        let mut rnd = 2463534242u32; // 0-50 us of jitter: no phase lock with the 50 us polls (as in the C program)
         while !th_sh.finished.load(SeqCst) {
-            std::thread::sleep(Duration::from_millis(1));
+            rnd ^= rnd << 13;
+            rnd ^= rnd >> 17;
+            rnd ^= rnd << 5;
+            std::thread::sleep(Duration::from_nanos(1_000_000 + (rnd % 50_000) as u64));
             let Some(w) = th_sh.slot.lock().unwrap().take() else {
                 th_sh.skipped.fetch_add(1, Relaxed);
                 continue;
