@@ -107,9 +107,9 @@ if any(vals.get((p, f"priority_{c}_p99_ns")) is not None for p, c, _ in PRIO):
     md += [
         "## Priority latency",
         "",
-        "`c/bench_priority.c` (tokio: `rust-tokio/src/bin/bench-tokio-priority.rs`): one task is woken every ~1 ms by",
-        "an outside thread (sleep 1 ms + 0-50 µs jitter, t0 = CLOCK_MONOTONIC, wake the task's stored waker; the task records t1 when",
-        f"polled) while 4 x {os.environ.get('BENCH_WORKERS', '2')} busy tasks keep every worker busy, each poll "
+        "`c/bench_priority.c` (tokio: `rust-tokio/src/bin/bench-tokio-priority.rs`): one task is woken every ~1 ms by "
+        "an outside thread (sleep 1 ms + 0-50 µs jitter, t0 = CLOCK_MONOTONIC, wake the task's stored waker; the task "
+        f"records t1 when polled) while 4 x {os.environ.get('BENCH_WORKERS', '2')} busy tasks keep every worker busy, each poll "
         "spinning ~50 µs and then yielding (wake own waker, return PENDING). Latency = t1 - t0 over 2,000 wakes "
         "(after 100 warm-up wakes) per process; p50/p99: median over the rounds, max: the worst round. "
         "Background polls/s shows the workers stayed busy (2 workers x 50 µs: at most 40,000/s). "
@@ -120,8 +120,8 @@ if any(vals.get((p, f"priority_{c}_p99_ns")) is not None for p, c, _ in PRIO):
         *(f"| {what} | {us(pv(p, c, 'p50_ns'))} | {us(pv(p, c, 'p99_ns'))} | {us(pv(p, c, 'max_ns'))} | "
           f"{fmt(pv(p, c, 'bg_polls_per_s'))} | {fmt(pv(p, c, 'skipped_wakes'))} |" for p, c, what in PRIO),
         "",
-        "Target: with priorities, p99 at most one background poll (~50 µs) + 50 µs = 100 µs, and far below (here: at "
-        f"least 10x under) the one-level and tokio p99: {'met ✅' if met else 'not met ❌'}.",
+        "Target: with priorities, p99 at most one background poll (~50 µs) + 50 µs = 100 µs, and far below "
+        f"(here: at least 10x under) the one-level and tokio p99: {'met ✅' if met else 'not met ❌'}.",
         "",
     ]
     print("\npriority latency (us)      p50      p99      max")
