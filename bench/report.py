@@ -110,7 +110,8 @@ if any(vals.get((p, f"priority_{c}_p99_ns")) is not None for p, c, _ in PRIO):
         "`c/bench_priority.c` (tokio: `rust-tokio/src/bin/bench-tokio-priority.rs`): one task is woken every ~1 ms by "
         "an outside thread (sleep 1 ms + 0-50 µs jitter, t0 = CLOCK_MONOTONIC, wake the task's stored waker; the task "
         f"records t1 when polled) while 4 x {os.environ.get('BENCH_WORKERS', '2')} busy tasks keep every worker busy, "
-        "each poll spinning ~50 µs and then yielding (wake own waker, return PENDING). Latency = t1 - t0 over 2,000 wakes "
+        "each poll spinning ~50 µs and then yielding (wake own waker, return PENDING). "
+        "Latency = t1 - t0 over 2,000 wakes "
         "(after 100 warm-up wakes) per process; p50/p99: median over the rounds, max: the worst round. "
         "Background polls/s shows the workers stayed busy (2 workers x 50 µs: at most 40,000/s). "
         "A wake is skipped when the task has not run since the previous one (latency > 1 ms).",

@@ -3,7 +3,8 @@
  * One USER_INTERACTIVE task is woken every ~1 ms by an outside pthread (sleep 1 ms + 0-50 us jitter,
  * t0 = CLOCK_MONOTONIC, wake the task's stored waker); the task records t1 when it is polled; latency = t1 - t0.
  * Meanwhile 4 x workers BACKGROUND tasks keep every worker busy: each poll spins ~50 us on the clock, then yields
- * (wakes its own waker, returns PENDING). ../rust-tokio/src/bin/bench-tokio-priority.rs is the same workload on tokio (which has one level).
+ * (wakes its own waker, returns PENDING). ../rust-tokio/src/bin/bench-tokio-priority.rs is the same workload on
+ * tokio (which has one level).
  *
  * Usage: bench_priority [levels|flat]...  (default: both, each in a fresh process)
  *   levels: interactive task at LUMINAL_PRIORITY_USER_INTERACTIVE, background ones at LUMINAL_PRIORITY_BACKGROUND
