@@ -217,7 +217,7 @@ LUMINAL_API void luminal_task_release(luminal_task *t);
 /* ---------------------------------------------------------------------------------------------------------------
  * Time
  *
- * Timers live in a hierarchical timing wheel per runtime (1 ms ticks), fired by the workers: an idle runtime parks
+ * Timers live in a hierarchical timing wheel per runtime (250 us ticks), fired by the workers: an idle runtime parks
  * one worker until the next deadline and never polls the clock in a loop. A timer fires on the first tick at or
  * after its deadline, so it never fires early; insertion at the first poll and removal on drop are O(1).
  * The futures below are ordinary luminal_future values: spawn them, or poll them from your own poll function with
