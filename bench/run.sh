@@ -6,7 +6,7 @@
 #   env: BENCH_WORKERS (2), BENCH_REPS (25), BENCH_WARMUP (5), BENCH_ROUNDS (3: fresh processes per workload and
 #   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"),
 #   BENCH_SUITES ("main priority timers": the peer workloads, c/bench_priority.c + its tokio counterpart,
-#   c/bench_timers.c; RESULTS.md then has the sections of the suites that ran)
+#   c/bench_timers.c; a subset writes its report to results/partial/, leaving results/RESULTS.md alone)
 set -euo pipefail
 cd "$(dirname "$0")"
 BENCH=$PWD
@@ -15,6 +15,7 @@ OUT=$BENCH/out          # build products (ignored by git)
 RES=$BENCH/results      # what gets committed
 export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_REPS=${BENCH_REPS:-25} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 SUITES=${BENCH_SUITES:-"main priority timers"}
+[ "$SUITES" = "main priority timers" ] || RES=$RES/partial
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 mkdir -p "$OUT" "$RES"
 START=$(date +%s)
@@ -90,5 +91,5 @@ done
 
 echo "== report"
 python3 report.py "$RAW" "$RES" "$PEERS" "$CONDITIONS" "$LUMINAL_RUST"
-gnuplot -e "datafile='$RES/chart.dat'; outfile='$RES/chart.png'" chart.gp
+has "$SUITES" main && gnuplot -e "datafile='$RES/chart.dat'; outfile='$RES/chart.png'" chart.gp
 echo "== done in $(( $(date +%s) - START )) s: $RES/RESULTS.md, $RES/chart.png"
