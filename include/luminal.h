@@ -62,7 +62,8 @@ typedef enum luminal_status {
   LUMINAL_E_NO_MEMORY = -7,        /* an allocation failed, or a table is full */
   LUMINAL_E_UNSUPPORTED = -8,      /* not available on this platform or build */
   LUMINAL_E_INTERNAL = -9,         /* a bug in Luminal; please report it */
-  LUMINAL_E_ALREADY_TAKEN = -10    /* the task's output was already handed over by an earlier join or poll */
+  LUMINAL_E_ALREADY_TAKEN = -10,   /* the task's output was already handed over by an earlier join or poll */
+  LUMINAL_E_IO = -11               /* the operating system refused an IO operation: see os_error (an errno) */
 } luminal_status;
 
 /* A static English description of `s` ("ok", "invalid handle", ...). Never NULL, also for unknown values. */
@@ -87,6 +88,7 @@ typedef struct luminal_runtime_options {
   const char *thread_name; /* worker thread name prefix, copied; NULL = "luminal-worker" */
   uint32_t max_blocking_threads;  /* cap of the blocking pool (luminal_spawn_blocking); 0 = 512; at most 65536 */
   uint32_t blocking_keep_alive_ms; /* a blocking-pool thread idle this long exits; 0 = 10000 */
+  uint32_t io_backend;             /* a luminal_io_backend; 0 = AUTO (the LUMINAL_IO_BACKEND variable may force one) */
 } luminal_runtime_options;
 
 /* Creates a runtime and starts its worker threads. `opts` is borrowed for the call (NULL = defaults).
@@ -328,6 +330,126 @@ LUMINAL_API luminal_status luminal_context_spawn_with(luminal_context *cx, lumin
  * runs to its end. Shutdown cancels queued calls and waits for running ones (within its timeout). */
 LUMINAL_API luminal_status luminal_spawn_blocking(luminal_runtime *rt, void *(*fn)(void *arg), void *arg,
                                                   luminal_task **out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * IO with personalities
+ *
+ * The caller states intent by choosing a function; each one calls the operating system's preferred API directly
+ * (io_uring on Linux, one ring per runtime) or, when io_uring is unavailable or not wanted, plain system calls on
+ * the blocking pool. Each operation is one small file in src/Luminal.Native/Io/ (Uring/ and Pool/).
+ *  - Mapped file (luminal_file_map): the whole regular file mmap'ed read-only: zero copies.
+ *  - Caller's buffer (luminal_file_read_at / write_at): you own the memory, the kernel fills or drains it.
+ *  - Runtime-owned buffer (luminal_file_read_all): the runtime sizes and allocates it; you release it.
+ *  - Streams (TCP and pipes: luminal_stream_read / write): data as it arrives, no offsets.
+ * Files and sockets are plain POSIX file descriptors (int). IO is supported on Linux; elsewhere the functions
+ * return LUMINAL_E_UNSUPPORTED.
+ *
+ * Every operation is a future whose output is the `result` pointer you passed, filled in when it completes:
+ * status LUMINAL_OK and `value` (bytes transferred, a new fd, ...), or LUMINAL_E_IO with the errno in os_error
+ * (ENOENT for a missing file, EACCES for a permission denial, EPIPE / ECONNRESET for a closed peer; a read at end of
+ * file or from a peer that closed its side completes with value 0), or LUMINAL_E_CANCELLED.
+ * `result` and every buffer are BORROWED by the future until it completes or is dropped. Dropping a future whose
+ * operation is in flight cancels it in the kernel and WAITS for the kernel to let go of the buffer before drop
+ * returns (the classic io_uring lifetime bug is a buffer freed while the kernel still writes into it: not here).
+ * The task's priority travels into the request (io_uring's ioprio for file reads and writes; queue order on the
+ * blocking pool).
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef enum luminal_io_backend {
+  LUMINAL_IO_AUTO = 0,    /* io_uring when the kernel allows it (io_uring_disabled, seccomp, ENOSYS), else POOL */
+  LUMINAL_IO_URING = 1,   /* io_uring only: luminal_runtime_new fails with LUMINAL_E_UNSUPPORTED without it */
+  LUMINAL_IO_POOL = 2     /* system calls on the blocking pool */
+} luminal_io_backend;
+
+/* The backend `rt` uses (LUMINAL_IO_URING or LUMINAL_IO_POOL), or 0 for a bad handle. With AUTO, the environment
+ * variable LUMINAL_IO_BACKEND=uring|pool (read at runtime creation) forces one. */
+LUMINAL_API uint32_t luminal_runtime_io_backend(luminal_runtime *rt);
+
+typedef struct luminal_io_result {
+  int32_t status;   /* LUMINAL_OK, LUMINAL_E_IO, LUMINAL_E_CANCELLED */
+  int32_t os_error; /* the errno when status is LUMINAL_E_IO, else 0 */
+  uint64_t value;   /* bytes transferred, or the new file descriptor */
+} luminal_io_result;
+
+/* open(2): `path` is copied; flags/mode as for open(2) (O_CLOEXEC is added). value = the new fd. */
+LUMINAL_API luminal_status luminal_file_open(luminal_runtime *rt, const char *path, int32_t flags, uint32_t mode,
+                                             luminal_io_result *result, luminal_future *out);
+/* close(2). */
+LUMINAL_API luminal_status luminal_file_close(luminal_runtime *rt, int32_t fd, luminal_io_result *result,
+                                              luminal_future *out);
+/* fsync(2). */
+LUMINAL_API luminal_status luminal_file_fsync(luminal_runtime *rt, int32_t fd, luminal_io_result *result,
+                                              luminal_future *out);
+
+typedef struct luminal_file_info {
+  uint64_t size;     /* bytes */
+  uint32_t mode;     /* st_mode: type and permission bits */
+  uint32_t reserved;
+  int64_t mtime_ns;  /* last modification, nanoseconds since the Unix epoch */
+} luminal_file_info;
+
+/* fstat(2) of an open fd into *info (borrowed until completion). */
+LUMINAL_API luminal_status luminal_file_stat(luminal_runtime *rt, int32_t fd, luminal_file_info *info,
+                                             luminal_io_result *result, luminal_future *out);
+
+/* Reads up to `len` bytes at `offset` into the caller's `buf`. value = bytes read; fewer than asked (0 at end of
+ * file) is a short read, not an error. */
+LUMINAL_API luminal_status luminal_file_read_at(luminal_runtime *rt, int32_t fd, void *buf, size_t len,
+                                                uint64_t offset, luminal_io_result *result, luminal_future *out);
+/* Writes up to `len` bytes from `buf` at `offset`. value = bytes written. */
+LUMINAL_API luminal_status luminal_file_write_at(luminal_runtime *rt, int32_t fd, const void *buf, size_t len,
+                                                 uint64_t offset, luminal_io_result *result, luminal_future *out);
+
+/* A read-only view of a whole mapped file. */
+typedef struct luminal_view {
+  const uint8_t *data; /* NULL for an empty file */
+  size_t len;
+} luminal_view;
+
+/* Maps the whole regular file at `path` read-only into *view (filled on completion; release it with
+ * luminal_view_release). Zero copies; the fd is closed once mapped. value = the length. */
+LUMINAL_API luminal_status luminal_file_map(luminal_runtime *rt, const char *path, luminal_view *view,
+                                            luminal_io_result *result, luminal_future *out);
+/* Unmaps a view filled by luminal_file_map and zeroes it. A zeroed view is ignored. */
+LUMINAL_API void luminal_view_release(luminal_view *view);
+
+/* A buffer the runtime allocated. */
+typedef struct luminal_buffer {
+  uint8_t *data;
+  size_t len;
+} luminal_buffer;
+
+/* Reads the whole file at `path` into a buffer the runtime allocates (*buffer, filled on completion; release it
+ * with luminal_buffer_release). value = the length. */
+LUMINAL_API luminal_status luminal_file_read_all(luminal_runtime *rt, const char *path, luminal_buffer *buffer,
+                                                 luminal_io_result *result, luminal_future *out);
+/* Frees a buffer filled by luminal_file_read_all and zeroes it. A zeroed buffer is ignored. */
+LUMINAL_API void luminal_buffer_release(luminal_buffer *buffer);
+
+/* Streams. Creating sockets and pipes does not block, so these four are plain calls (not futures); they return
+ * LUMINAL_E_IO with *os_error set (os_error may be NULL) on failure. Close fds with luminal_file_close or close(2). */
+/* A TCP listener on IPv4 `ip` ("127.0.0.1", "0.0.0.0") and `port` (0 = any; *bound_port receives the port). */
+LUMINAL_API luminal_status luminal_tcp_listen(const char *ip, uint16_t port, int32_t backlog, int32_t *fd,
+                                              uint16_t *bound_port, int32_t *os_error);
+/* Shuts down one or both directions of a socket: how = SHUT_RD (0), SHUT_WR (1), SHUT_RDWR (2). */
+LUMINAL_API luminal_status luminal_stream_shutdown(int32_t fd, int32_t how, int32_t *os_error);
+/* pipe2(O_CLOEXEC): fds[0] reads, fds[1] writes. */
+LUMINAL_API luminal_status luminal_pipe(int32_t fds[2], int32_t *os_error);
+
+/* Accepts a connection on a listener. value = the connected fd. */
+LUMINAL_API luminal_status luminal_tcp_accept(luminal_runtime *rt, int32_t listener, luminal_io_result *result,
+                                              luminal_future *out);
+/* Connects to IPv4 `ip`:`port`. value = the connected fd. */
+LUMINAL_API luminal_status luminal_tcp_connect(luminal_runtime *rt, const char *ip, uint16_t port,
+                                               luminal_io_result *result, luminal_future *out);
+/* Reads what is available (up to `len`, at least 1 byte unless the peer closed: then value 0) from a socket or
+ * pipe. */
+LUMINAL_API luminal_status luminal_stream_read(luminal_runtime *rt, int32_t fd, void *buf, size_t len,
+                                               luminal_io_result *result, luminal_future *out);
+/* Writes up to `len` bytes to a socket or pipe; value = bytes written (may be fewer: write the rest again). A
+ * closed peer gives LUMINAL_E_IO with EPIPE or ECONNRESET (never SIGPIPE). */
+LUMINAL_API luminal_status luminal_stream_write(luminal_runtime *rt, int32_t fd, const void *buf, size_t len,
+                                                luminal_io_result *result, luminal_future *out);
 
 #ifdef __cplusplus
 }

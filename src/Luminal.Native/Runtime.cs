@@ -19,6 +19,24 @@ sealed unsafe class Runtime
     public readonly Worker[] Workers;
     public readonly Injector[] Injectors = NewInjectors(); // one global queue per priority level
     public readonly BlockingPool Blocking;
+    readonly object _ioLock = new();
+    Io.IoBackend? _io;
+    internal uint IoRequested; // luminal_io_backend asked for at creation (0 = auto)
+
+    /// <summary>The IO backend, chosen and started at the first use (a runtime that does no IO has no ring).</summary>
+    public Io.IoBackend Io
+    {
+        get
+        {
+            Io.IoBackend? io = Volatile.Read(ref _io);
+            if (io is not null) return io;
+            lock (_ioLock)
+            {
+                _io ??= Luminal.Io.IoBackend.Create(this, IoRequested) ?? new Luminal.Io.Pool.PoolBackend(this);
+                return _io;
+            }
+        }
+    }
     public readonly Idle Idle;
     public readonly Time.TimerDriver Timers;
     /// <summary>A token that names this runtime for as long as it lives; what luminal_context_runtime returns.</summary>
@@ -43,9 +61,10 @@ sealed unsafe class Runtime
     public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
 
     /// <summary>Creates a runtime and starts its workers. Returns the first owning token, or 0 if out of handles.</summary>
-    public static ulong Create(int workers, string threadName, int maxBlocking = 512, int blockingKeepAliveMs = 10_000)
+    public static ulong Create(int workers, string threadName, int maxBlocking = 512, int blockingKeepAliveMs = 10_000,
+        uint ioBackend = 0)
     {
-        var rt = new Runtime(workers, maxBlocking, blockingKeepAliveMs);
+        var rt = new Runtime(workers, maxBlocking, blockingKeepAliveMs) { IoRequested = ioBackend };
         rt.BorrowedToken = RuntimeHandles.Create(rt);
         ulong owner = RuntimeHandles.Create(rt);
         if (rt.BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
@@ -220,6 +239,7 @@ sealed unsafe class Runtime
         }
         int count = RawTask.Table.Count;
         for (int i = 0; i < count; i++) RawTask.Table.Get(i)?.CancelIfIdle(this, cx);
+        Volatile.Read(ref _io)?.Stop();
         _terminated.Set();
         if (Volatile.Read(ref _owners) == 0) RuntimeHandles.Release(BorrowedToken);
     }

@@ -15,6 +15,7 @@ enum Status
     Unsupported = -8,
     Internal = -9,
     AlreadyTaken = -10,
+    Io = -11,
 }
 
 static class StatusText
@@ -33,6 +34,7 @@ static class StatusText
         Status.Unsupported => "unsupported",
         Status.Internal => "internal error in luminal",
         Status.AlreadyTaken => "the task's output was already taken",
+        Status.Io => "the operating system refused the IO operation (see os_error)",
         _ => "unknown status",
     };
 }

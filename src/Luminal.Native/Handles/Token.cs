@@ -13,6 +13,7 @@ static class Token
     public const uint Waker = 0x9;
     public const uint Future = 0xB; // state of a runtime-provided future (sleep, timeout)
     public const uint Scope = 0xD;
+    public const uint Io = 0x7;     // state of an IO operation's future
 
     public const int MaxIndex = (1 << 28) - 1;
 

@@ -13,7 +13,7 @@ static unsafe partial class Exports
         {
             if (outRuntime == null) return (int)Status.InvalidArgument;
             *outRuntime = 0;
-            uint workers = 0, maxBlocking = 0, keepAliveMs = 0;
+            uint workers = 0, maxBlocking = 0, keepAliveMs = 0, ioBackend = 0;
             string name = "luminal-worker";
             if (opts != null)
             {
@@ -27,12 +27,16 @@ static unsafe partial class Exports
                     name = Marshal.PtrToStringUTF8((nint)opts->ThreadName) ?? name;
                 if (Covers(size, nameof(NativeRuntimeOptions.MaxBlockingThreads))) maxBlocking = opts->MaxBlockingThreads;
                 if (Covers(size, nameof(NativeRuntimeOptions.BlockingKeepAliveMs))) keepAliveMs = opts->BlockingKeepAliveMs;
+                if (Covers(size, nameof(NativeRuntimeOptions.IoBackend))) ioBackend = opts->IoBackend;
             }
+            if (ioBackend > 2) return (int)Status.InvalidArgument;
+            // io_uring demanded: fail now, not at the first IO operation.
+            if (ioBackend == Io.IoBackend.UringKind && !Io.Uring.Ring.IsAvailable()) return (int)Status.Unsupported;
             if (workers > Runtime.MaxWorkers || maxBlocking > 65536) return (int)Status.InvalidArgument;
             if (workers == 0) workers = (uint)Math.Max(1, Environment.ProcessorCount);
             if (maxBlocking == 0) maxBlocking = 512;
             if (keepAliveMs == 0) keepAliveMs = 10_000;
-            *outRuntime = (nint)Runtime.Create((int)workers, name, (int)maxBlocking, (int)Math.Min(keepAliveMs, int.MaxValue));
+            *outRuntime = (nint)Runtime.Create((int)workers, name, (int)maxBlocking, (int)Math.Min(keepAliveMs, int.MaxValue), ioBackend);
             return (int)Status.Ok;
         }
         catch (Exception e) { return Fail(e); }

@@ -35,7 +35,7 @@ static unsafe partial class Exports
     static System.Collections.Generic.Dictionary<int, nint> BuildStatusStrings()
     {
         var d = new System.Collections.Generic.Dictionary<int, nint>();
-        for (int s = -10; s <= 1; s++) d[s] = (nint)Utf8(StatusText.Describe(s));
+        for (int s = -11; s <= 1; s++) d[s] = (nint)Utf8(StatusText.Describe(s));
         d[int.MinValue] = (nint)Utf8(StatusText.Describe(int.MinValue));
         return d;
     }

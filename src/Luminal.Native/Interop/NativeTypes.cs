@@ -31,6 +31,7 @@ unsafe struct NativeRuntimeOptions
     public byte* ThreadName;
     public uint MaxBlockingThreads;
     public uint BlockingKeepAliveMs;
+    public uint IoBackend;
 }
 
 /// <summary>luminal_spawn_options. Read only the fields that struct_size covers (older callers).</summary>

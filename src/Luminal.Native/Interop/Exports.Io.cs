@@ -1,0 +1,247 @@
+using System;
+using System.Runtime.InteropServices;
+using Luminal.Handles;
+using Luminal.Io;
+
+namespace Luminal.Interop;
+
+/// <summary>IO personalities: each export validates, describes the operation in an <see cref="IoOp"/> and hands
+/// back a future; the backend does the OS call when the future is first polled.</summary>
+static unsafe partial class Exports
+{
+    /// <summary>Common checks and the operation object; on failure *output is zeroed and nothing is allocated.</summary>
+    static Status BeginIo(nint rt, IoKind kind, NativeIoResult* result, NativeFuture* output, out IoOp op)
+    {
+        op = null!;
+        if (output != null) *output = default;
+        if (output == null || result == null) return Status.InvalidArgument;
+        Status s = ResolveRuntime(rt, out Runtime runtime);
+        if (s != Status.Ok) return s;
+        if (!OperatingSystem.IsLinux()) return Status.Unsupported;
+        if (runtime.IsShutdown) return Status.Shutdown;
+        IoOp? created = IoOp.Create(runtime, kind, result);
+        if (created is null) return Status.NoMemory;
+        op = created;
+        return Status.Ok;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_io_backend")]
+    static uint RuntimeIoBackend(nint rt)
+    {
+        try { return RuntimeHandles.Resolve((ulong)rt) is Runtime runtime ? runtime.Io.Kind : 0; }
+        catch { return 0; }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_file_open")]
+    static int FileOpen(nint rt, byte* path, int flags, uint mode, NativeIoResult* result, NativeFuture* output)
+    {
+        try
+        {
+            if (path == null) { if (output != null) *output = default; return (int)Status.InvalidArgument; }
+            Status s = BeginIo(rt, IoKind.Open, result, output, out IoOp op);
+            if (s != Status.Ok) return (int)s;
+            op.CopyPath(path);
+            op.Flags = flags;
+            op.Mode = mode;
+            op.Fill(output);
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_file_close")]
+    static int FileClose(nint rt, int fd, NativeIoResult* result, NativeFuture* output) => FdOnly(rt, IoKind.Close, fd, result, output);
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_file_fsync")]
+    static int FileFsync(nint rt, int fd, NativeIoResult* result, NativeFuture* output) => FdOnly(rt, IoKind.Fsync, fd, result, output);
+
+    static int FdOnly(nint rt, IoKind kind, int fd, NativeIoResult* result, NativeFuture* output)
+    {
+        try
+        {
+            Status s = BeginIo(rt, kind, result, output, out IoOp op);
+            if (s != Status.Ok) return (int)s;
+            op.Fd = fd;
+            op.Fill(output);
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_file_stat")]
+    static int FileStat(nint rt, int fd, NativeFileInfo* info, NativeIoResult* result, NativeFuture* output)
+    {
+        try
+        {
+            if (info == null) { if (output != null) *output = default; return (int)Status.InvalidArgument; }
+            Status s = BeginIo(rt, IoKind.Stat, result, output, out IoOp op);
+            if (s != Status.Ok) return (int)s;
+            op.Fd = fd;
+            op.Target = info;
+            op.Fill(output);
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_file_read_at")]
+    static int FileReadAt(nint rt, int fd, byte* buf, nuint len, ulong offset, NativeIoResult* result, NativeFuture* output) =>
+        Transfer(rt, IoKind.ReadAt, fd, buf, len, offset, result, output);
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_file_write_at")]
+    static int FileWriteAt(nint rt, int fd, byte* buf, nuint len, ulong offset, NativeIoResult* result, NativeFuture* output) =>
+        Transfer(rt, IoKind.WriteAt, fd, buf, len, offset, result, output);
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_stream_read")]
+    static int StreamRead(nint rt, int fd, byte* buf, nuint len, NativeIoResult* result, NativeFuture* output) =>
+        Transfer(rt, IoKind.StreamRead, fd, buf, len, 0, result, output);
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_stream_write")]
+    static int StreamWrite(nint rt, int fd, byte* buf, nuint len, NativeIoResult* result, NativeFuture* output) =>
+        Transfer(rt, IoKind.StreamWrite, fd, buf, len, 0, result, output);
+
+    static int Transfer(nint rt, IoKind kind, int fd, byte* buf, nuint len, ulong offset, NativeIoResult* result, NativeFuture* output)
+    {
+        try
+        {
+            if ((buf == null && len != 0) || offset > long.MaxValue)
+            {
+                if (output != null) *output = default;
+                return (int)Status.InvalidArgument;
+            }
+            Status s = BeginIo(rt, kind, result, output, out IoOp op);
+            if (s != Status.Ok) return (int)s;
+            op.Fd = fd;
+            op.Buffer = buf;
+            op.Length = len;
+            op.Offset = (long)offset;
+            op.Fill(output);
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_file_map")]
+    static int FileMap(nint rt, byte* path, NativeView* view, NativeIoResult* result, NativeFuture* output) =>
+        PathInto(rt, IoKind.MapFile, path, view, result, output);
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_file_read_all")]
+    static int FileReadAll(nint rt, byte* path, NativeBuffer* buffer, NativeIoResult* result, NativeFuture* output) =>
+        PathInto(rt, IoKind.ReadAll, path, buffer, result, output);
+
+    static int PathInto(nint rt, IoKind kind, byte* path, void* target, NativeIoResult* result, NativeFuture* output)
+    {
+        try
+        {
+            if (path == null || target == null) { if (output != null) *output = default; return (int)Status.InvalidArgument; }
+            Status s = BeginIo(rt, kind, result, output, out IoOp op);
+            if (s != Status.Ok) return (int)s;
+            op.CopyPath(path);
+            op.Target = target;
+            op.Fill(output);
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_view_release")]
+    static void ViewRelease(NativeView* view)
+    {
+        try { Handouts.ReleaseView(view); }
+        catch { /* void export */ }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_buffer_release")]
+    static void BufferRelease(NativeBuffer* buffer)
+    {
+        try { Handouts.ReleaseBuffer(buffer); }
+        catch { /* void export */ }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_tcp_accept")]
+    static int TcpAccept(nint rt, int listener, NativeIoResult* result, NativeFuture* output) => FdOnly(rt, IoKind.Accept, listener, result, output);
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_tcp_connect")]
+    static int TcpConnect(nint rt, byte* ip, ushort port, NativeIoResult* result, NativeFuture* output)
+    {
+        try
+        {
+            if (ip == null || !Libc.MakeAddr(ip, port, out Libc.SockaddrIn addr))
+            {
+                if (output != null) *output = default;
+                return (int)Status.InvalidArgument;
+            }
+            Status s = BeginIo(rt, IoKind.Connect, result, output, out IoOp op);
+            if (s != Status.Ok) return (int)s;
+            op.Scratch = NativeMemory.Alloc((nuint)sizeof(Libc.SockaddrIn));
+            *(Libc.SockaddrIn*)op.Scratch = addr;
+            op.Fill(output);
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    static int OsFail(int* osError)
+    {
+        if (osError != null) *osError = Libc.Errno;
+        return (int)Status.Io;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_tcp_listen")]
+    static int TcpListen(byte* ip, ushort port, int backlog, int* fd, ushort* boundPort, int* osError)
+    {
+        try
+        {
+            if (osError != null) *osError = 0;
+            if (fd == null || ip == null || !Libc.MakeAddr(ip, port, out Libc.SockaddrIn addr)) return (int)Status.InvalidArgument;
+            if (!OperatingSystem.IsLinux()) return (int)Status.Unsupported;
+            int s = Libc.Socket(Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0);
+            if (s < 0) return OsFail(osError);
+            int one = 1;
+            Libc.Setsockopt(s, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, &one, sizeof(int));
+            if (Libc.Bind(s, &addr, (uint)sizeof(Libc.SockaddrIn)) != 0 || Libc.Listen(s, backlog <= 0 ? 128 : backlog) != 0)
+            {
+                int r = OsFail(osError);
+                Libc.Close(s);
+                return r;
+            }
+            if (boundPort != null)
+            {
+                Libc.SockaddrIn bound;
+                uint len = (uint)sizeof(Libc.SockaddrIn);
+                Libc.Getsockname(s, &bound, &len);
+                *boundPort = Libc.Htons(bound.PortBigEndian);
+            }
+            *fd = s;
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_stream_shutdown")]
+    static int StreamShutdown(int fd, int how, int* osError)
+    {
+        try
+        {
+            if (osError != null) *osError = 0;
+            if (how is < 0 or > 2) return (int)Status.InvalidArgument;
+            if (!OperatingSystem.IsLinux()) return (int)Status.Unsupported;
+            return Libc.Shutdown(fd, how) == 0 ? (int)Status.Ok : OsFail(osError);
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_pipe")]
+    static int Pipe(int* fds, int* osError)
+    {
+        try
+        {
+            if (osError != null) *osError = 0;
+            if (fds == null) return (int)Status.InvalidArgument;
+            if (!OperatingSystem.IsLinux()) return (int)Status.Unsupported;
+            const int ONonBlock = 0x800;
+            return Libc.Pipe2(fds, Libc.O_CLOEXEC | ONonBlock) == 0 ? (int)Status.Ok : OsFail(osError);
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+}

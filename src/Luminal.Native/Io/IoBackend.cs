@@ -1,0 +1,111 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace Luminal.Io;
+
+/// <summary>
+/// Where IO operations go: io_uring (<see cref="Uring.UringBackend"/>) or the blocking pool
+/// (<see cref="Pool.PoolBackend"/>). A backend only starts and cancels operations; each operation's actual OS call
+/// lives in its own small file (Uring/ReadAt.cs, Pool/ReadAt.cs, ...).
+/// </summary>
+abstract unsafe class IoBackend
+{
+    public const uint UringKind = 1, PoolKind = 2;
+
+    /// <summary>luminal_io_backend of this backend.</summary>
+    public abstract uint Kind { get; }
+
+    /// <summary>Starts the operation; it reports back through <see cref="IoOp.Complete"/> exactly once.</summary>
+    public abstract void Submit(IoOp op);
+
+    /// <summary>Asks for an in-flight operation to end early (its Complete still comes, maybe with -ECANCELED).</summary>
+    public abstract void Cancel(IoOp op);
+
+    /// <summary>The runtime is shutting down and no task is left: stop accepting work.</summary>
+    public virtual void Stop() { }
+
+    /// <summary>
+    /// An operation completed but its future was dropped before anyone read the result: give back what it
+    /// produced (an fd, a mapping, a buffer) so nothing leaks.
+    /// </summary>
+    public static void DiscardUnreadResult(IoOp op, long raw)
+    {
+        switch (op.Kind)
+        {
+            case IoKind.Open or IoKind.Accept or IoKind.Connect:
+                Libc.Close((int)raw);
+                break;
+            case IoKind.MapFile:
+                Handouts.ReleaseView((NativeView*)op.Target);
+                break;
+            case IoKind.ReadAll:
+                Handouts.ReleaseBuffer((NativeBuffer*)op.Target);
+                break;
+        }
+    }
+
+    /// <summary>Chooses the backend for a new runtime: the option, else LUMINAL_IO_BACKEND, else io_uring if the
+    /// kernel allows it. Null when io_uring was required but is unavailable.</summary>
+    public static IoBackend? Create(Runtime runtime, uint requested)
+    {
+        if (!OperatingSystem.IsLinux()) return new Pool.PoolBackend(runtime);
+        if (requested == 0)
+        {
+            string? env = Environment.GetEnvironmentVariable("LUMINAL_IO_BACKEND");
+            requested = env switch { "uring" or "io_uring" => UringKind, "pool" => PoolKind, _ => 0 };
+        }
+        if (requested == PoolKind) return new Pool.PoolBackend(runtime);
+        Uring.UringBackend? uring = Uring.UringBackend.TryCreate(runtime, out _);
+        if (uring is not null) return uring;
+        return requested == UringKind ? null : new Pool.PoolBackend(runtime);
+    }
+}
+
+/// <summary>luminal_view.</summary>
+[Interop.CStruct("luminal_view")]
+[StructLayout(LayoutKind.Sequential)]
+unsafe struct NativeView
+{
+    public byte* Data;
+    public nuint Length;
+}
+
+/// <summary>luminal_buffer.</summary>
+[Interop.CStruct("luminal_buffer")]
+[StructLayout(LayoutKind.Sequential)]
+unsafe struct NativeBuffer
+{
+    public byte* Data;
+    public nuint Length;
+}
+
+/// <summary>luminal_file_info.</summary>
+[Interop.CStruct("luminal_file_info")]
+[StructLayout(LayoutKind.Sequential)]
+struct NativeFileInfo
+{
+    public ulong Size;
+    public uint Mode;
+    public uint Reserved;
+    public long MtimeNs;
+}
+
+/// <summary>Releasing what the personalities hand out (shared by the exports and by discarded results).</summary>
+static unsafe class Handouts
+{
+    public static void ReleaseView(NativeView* view)
+    {
+        if (view == null) return;
+        if (view->Data != null) Libc.Munmap(view->Data, view->Length);
+        view->Data = null;
+        view->Length = 0;
+    }
+
+    public static void ReleaseBuffer(NativeBuffer* buffer)
+    {
+        if (buffer == null) return;
+        if (buffer->Data != null) NativeMemory.Free(buffer->Data);
+        buffer->Data = null;
+        buffer->Length = 0;
+    }
+}

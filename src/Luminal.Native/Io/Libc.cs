@@ -1,0 +1,116 @@
+using System.Runtime.InteropServices;
+
+namespace Luminal.Io;
+
+/// <summary>The libc calls the IO operations make (Linux, x86_64 and arm64 layouts). errno comes back through
+/// SetLastError.</summary>
+static unsafe partial class Libc
+{
+    public const int EINTR = 4, EAGAIN = 11, ECANCELED = 125, ENOSYS = 38, EPERM = 1, EINPROGRESS = 115;
+    public const int O_CLOEXEC = 0x80000, O_RDONLY = 0;
+    public const int AF_INET = 2, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000, SOCK_NONBLOCK = 0x800;
+    public const int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_ERROR = 4;
+    public const int MSG_NOSIGNAL = 0x4000;
+    public const short POLLIN = 1, POLLOUT = 4;
+    public const int PROT_READ = 1, MAP_PRIVATE = 2;
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(byte* path, int flags, uint mode);
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+    [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
+    public static partial nint Pread(int fd, void* buf, nuint count, long offset);
+    [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
+    public static partial nint Pwrite(int fd, void* buf, nuint count, long offset);
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(int fd, void* buf, nuint count);
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    public static partial nint Send(int fd, void* buf, nuint count, int flags);
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, void* buf, nuint count);
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(int fd);
+    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
+    public static partial int Fstat(int fd, Stat* st);
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    public static partial void* Mmap(void* addr, nuint len, int prot, int flags, int fd, long offset);
+    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    public static partial int Munmap(void* addr, nuint len);
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int Setsockopt(int fd, int level, int name, void* value, uint len);
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int Getsockopt(int fd, int level, int name, void* value, uint* len);
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    public static partial int Bind(int fd, SockaddrIn* addr, uint len);
+    [LibraryImport("libc", EntryPoint = "listen", SetLastError = true)]
+    public static partial int Listen(int fd, int backlog);
+    [LibraryImport("libc", EntryPoint = "accept4", SetLastError = true)]
+    public static partial int Accept4(int fd, void* addr, void* len, int flags);
+    [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
+    public static partial int Connect(int fd, SockaddrIn* addr, uint len);
+    [LibraryImport("libc", EntryPoint = "getsockname", SetLastError = true)]
+    public static partial int Getsockname(int fd, SockaddrIn* addr, uint* len);
+    [LibraryImport("libc", EntryPoint = "shutdown", SetLastError = true)]
+    public static partial int Shutdown(int fd, int how);
+    [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
+    public static partial int Pipe2(int* fds, int flags);
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint n, int timeoutMs);
+    [LibraryImport("libc", EntryPoint = "inet_pton")]
+    public static partial int InetPton(int af, byte* src, void* dst);
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int cmd, int arg);
+
+    public static int Errno => Marshal.GetLastPInvokeError();
+
+    /// <summary>struct stat on x86_64 and arm64 glibc (144 / 128 bytes; we only read these fields).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    public struct Stat
+    {
+        [FieldOffset(24)] public uint ModeX64;
+        [FieldOffset(48)] public long SizeX64;
+        [FieldOffset(88)] public long MtimeSecX64;
+        [FieldOffset(96)] public long MtimeNsecX64;
+        [FieldOffset(16)] public uint ModeArm64;
+        [FieldOffset(48)] public long SizeArm64;
+        [FieldOffset(88)] public long MtimeSecArm64;
+        [FieldOffset(96)] public long MtimeNsecArm64;
+
+        public uint Mode => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? ModeArm64 : ModeX64;
+        public long Size => SizeX64;
+        public long MtimeNs => MtimeSecX64 * 1_000_000_000 + MtimeNsecX64;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SockaddrIn
+    {
+        public ushort Family;
+        public ushort PortBigEndian;
+        public uint Addr;
+        public ulong Zero;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    public static ushort Htons(ushort v) => (ushort)((v << 8) | (v >> 8));
+
+    /// <summary>Parses an IPv4 address and port into a sockaddr_in; false if the address is invalid.</summary>
+    public static bool MakeAddr(byte* ip, ushort port, out SockaddrIn addr)
+    {
+        addr = default;
+        addr.Family = AF_INET;
+        addr.PortBigEndian = Htons(port);
+        uint a;
+        if (InetPton(AF_INET, ip, &a) != 1) return false;
+        addr.Addr = a;
+        return true;
+    }
+}

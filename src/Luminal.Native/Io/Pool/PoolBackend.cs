@@ -1,0 +1,72 @@
+using System.Runtime.InteropServices;
+using Luminal.Interop;
+
+namespace Luminal.Io.Pool;
+
+/// <summary>
+/// The fallback backend: every operation is one plain system call made on the runtime's blocking pool (queued by
+/// the awaiting task's priority). Cancelling sets a flag: an operation that has not started completes with
+/// ECANCELED; a stream operation waiting for readiness notices within <see cref="Readiness.SliceMs"/>; a file
+/// call in progress finishes (and the dropper waits for it, so the buffer is never used after the drop).
+/// </summary>
+sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
+{
+    public override uint Kind => PoolKind;
+
+    public override void Submit(IoOp op)
+    {
+        NativeFuture f = default;
+        f.State = (void*)op.Token;
+        f.Drop = &Dropped;
+        // If the spawn fails (shutdown), it drops the future: Dropped completes the operation as cancelled.
+        runtime.Spawn(f, &Execute, false, null, out _, null, op.Priority, blocking: true);
+    }
+
+    public override void Cancel(IoOp op) => op.CancelRequested = true;
+
+    [UnmanagedCallersOnly]
+    static void* Execute(void* state)
+    {
+        try
+        {
+            if (IoOp.FromToken((ulong)state, out _) is not IoOp op) return null;
+            op.Complete(op.CancelRequested ? -Libc.ECANCELED : Run(op));
+        }
+        catch { /* nothing may escape into the pool thread's native frame */ }
+        return null;
+    }
+
+    /// <summary>The pool task was dropped without running (cancelled, shutdown): complete the operation.</summary>
+    [UnmanagedCallersOnly]
+    static void Dropped(void* state)
+    {
+        try
+        {
+            if (IoOp.FromToken((ulong)state, out _) is IoOp op && !op.IsCompleted) op.Complete(-Libc.ECANCELED);
+        }
+        catch { /* nothing may escape */ }
+    }
+
+    static long Run(IoOp op) => op.Kind switch
+    {
+        IoKind.Open => Open.Run(op),
+        IoKind.Close => Close.Run(op),
+        IoKind.Fsync => Fsync.Run(op),
+        IoKind.Stat => Stat.Run(op),
+        IoKind.ReadAt => ReadAt.Run(op),
+        IoKind.WriteAt => WriteAt.Run(op),
+        IoKind.MapFile => MapFile.Run(op),
+        IoKind.ReadAll => ReadAll.Run(op),
+        IoKind.Accept => Accept.Run(op),
+        IoKind.Connect => Connect.Run(op),
+        IoKind.StreamRead => StreamRead.Run(op),
+        IoKind.StreamWrite => StreamWrite.Run(op),
+        _ => -Libc.ENOSYS,
+    };
+}
+
+/// <summary>Result of a libc call as the backends report it: the value, or the negated errno.</summary>
+static class Raw
+{
+    public static long Of(long result) => result >= 0 ? result : -Libc.Errno;
+}

@@ -1,0 +1,176 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Threading;
+
+namespace Luminal.Io.Uring;
+
+/// <summary>
+/// One io_uring instance through the raw system calls (no liburing): io_uring_setup, the three mmap'ed regions
+/// (submission ring, completion ring, SQE array), io_uring_enter. Submissions take a lock (any thread may submit);
+/// completions are reaped by one thread (<see cref="UringBackend"/>).
+/// </summary>
+sealed unsafe partial class Ring : IDisposable
+{
+    const long SysSetup = 425, SysEnter = 426;
+    const uint EnterGetEvents = 1;
+    const uint FeatSingleMmap = 1;
+    const long OffSqRing = 0, OffCqRing = 0x8000000, OffSqes = 0x10000000;
+    const int ProtRW = 3, MapShared = 1, MapPopulate = 0x8000;
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct SqOffsets { public uint Head, Tail, RingMask, RingEntries, Flags, Dropped, Array, Resv1; public ulong UserAddr; }
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct CqOffsets { public uint Head, Tail, RingMask, RingEntries, Overflow, Cqes, Flags, Resv1; public ulong UserAddr; }
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct Params
+    {
+        public uint SqEntries, CqEntries, Flags, SqThreadCpu, SqThreadIdle, Features, WqFd, Resv0, Resv1, Resv2;
+        public SqOffsets SqOff;
+        public CqOffsets CqOff;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Cqe { public ulong UserData; public int Res; public uint Flags; }
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall2(long n, uint entries, Params* p);
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall6(long n, int fd, uint toSubmit, uint minComplete, uint flags, void* sig, nuint sigsz);
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial void* Mmap(void* addr, nuint len, int prot, int flags, int fd, long offset);
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    private static partial int Munmap(void* addr, nuint len);
+
+    readonly int _fd;
+    readonly object _submitLock = new();
+    readonly void* _sqMap, _cqMap;
+    readonly nuint _sqMapLen, _cqMapLen, _sqesLen;
+    readonly uint* _sqHead, _sqTail, _sqArray, _cqHead, _cqTail;
+    readonly uint _sqMask, _cqMask, _sqEntries;
+    readonly Sqe* _sqes;
+    readonly Cqe* _cqes;
+
+    Ring(int fd, in Params p)
+    {
+        _fd = fd;
+        _sqEntries = p.SqEntries;
+        _sqMapLen = p.SqOff.Array + p.SqEntries * sizeof(uint);
+        _cqMapLen = p.CqOff.Cqes + p.CqEntries * (uint)sizeof(Cqe);
+        bool single = (p.Features & FeatSingleMmap) != 0;
+        if (single) _sqMapLen = _cqMapLen = Math.Max(_sqMapLen, _cqMapLen);
+        _sqMap = Mmap(null, _sqMapLen, ProtRW, MapShared | MapPopulate, fd, OffSqRing);
+        if (_sqMap == (void*)-1) throw new InvalidOperationException("io_uring: mmap of the submission ring failed");
+        _cqMap = single ? _sqMap : Mmap(null, _cqMapLen, ProtRW, MapShared | MapPopulate, fd, OffCqRing);
+        if (_cqMap == (void*)-1) throw new InvalidOperationException("io_uring: mmap of the completion ring failed");
+        _sqesLen = p.SqEntries * (nuint)sizeof(Sqe);
+        _sqes = (Sqe*)Mmap(null, _sqesLen, ProtRW, MapShared | MapPopulate, fd, OffSqes);
+        if (_sqes == (void*)-1) throw new InvalidOperationException("io_uring: mmap of the SQE array failed");
+        byte* sq = (byte*)_sqMap, cq = (byte*)_cqMap;
+        _sqHead = (uint*)(sq + p.SqOff.Head);
+        _sqTail = (uint*)(sq + p.SqOff.Tail);
+        _sqMask = *(uint*)(sq + p.SqOff.RingMask);
+        _sqArray = (uint*)(sq + p.SqOff.Array);
+        _cqHead = (uint*)(cq + p.CqOff.Head);
+        _cqTail = (uint*)(cq + p.CqOff.Tail);
+        _cqMask = *(uint*)(cq + p.CqOff.RingMask);
+        _cqes = (Cqe*)(cq + p.CqOff.Cqes);
+    }
+
+    /// <summary>A ring with <paramref name="entries"/> submission slots, or null with the errno (ENOSYS, EPERM...).</summary>
+    public static Ring? TryCreate(uint entries, out int errno)
+    {
+        errno = 0;
+        // io_uring_disabled = 2 forbids it for everyone (1 limits it to a group: trying tells).
+        try
+        {
+            if (System.IO.File.Exists("/proc/sys/kernel/io_uring_disabled")
+                && System.IO.File.ReadAllText("/proc/sys/kernel/io_uring_disabled").Trim() == "2")
+            {
+                errno = Libc.EPERM;
+                return null;
+            }
+        }
+        catch { /* unreadable: just try */ }
+        Params p = default;
+        long fd = Syscall2(SysSetup, entries, &p);
+        if (fd < 0) { errno = Marshal.GetLastPInvokeError(); return null; }
+        try { return new Ring((int)fd, p); }
+        catch { Libc.Close((int)fd); errno = Libc.ENOSYS; return null; }
+    }
+
+    /// <summary>Can this process create a ring? (Creates one and closes it.)</summary>
+    public static bool IsAvailable()
+    {
+        using Ring? ring = TryCreate(8, out _);
+        return ring is not null;
+    }
+
+    /// <summary>Fills one SQE (zeroed first) under the submission lock and submits it at once.</summary>
+    public int Submit<TState>(delegate*<Sqe*, TState, void> prepare, TState state)
+    {
+        lock (_submitLock)
+        {
+            uint tail = *_sqTail;
+            // Without SQPOLL io_uring_enter consumes every queued entry, so the ring is never full here.
+            uint index = tail & _sqMask;
+            Sqe* sqe = &_sqes[index];
+            *sqe = default;
+            prepare(sqe, state);
+            _sqArray[index] = index;
+            Volatile.Write(ref *_sqTail, tail + 1); // release: the kernel reads the SQE after seeing the tail
+            while (true)
+            {
+                long n = Syscall6(SysEnter, _fd, 1, 0, 0, null, 0);
+                if (n >= 0) return 0;
+                int e = Marshal.GetLastPInvokeError();
+                if (e != Libc.EINTR && e != Libc.EAGAIN) return -e;
+            }
+        }
+    }
+
+    /// <summary>Blocks until at least one completion is available (or a signal interrupts).</summary>
+    public void WaitForCompletion() => Syscall6(SysEnter, _fd, 0, 1, EnterGetEvents, null, 0);
+
+    /// <summary>Hands every available completion to <paramref name="handle"/>; only the reaping thread calls it.</summary>
+    public int Reap(Action<ulong, int> handle)
+    {
+        uint head = *_cqHead;
+        uint tail = Volatile.Read(ref *_cqTail); // acquire: the CQEs up to tail are written
+        int n = 0;
+        for (; head != tail; head++, n++)
+        {
+            Cqe cqe = _cqes[head & _cqMask];
+            handle(cqe.UserData, cqe.Res);
+        }
+        Volatile.Write(ref *_cqHead, head); // release: the kernel may reuse those entries
+        return n;
+    }
+
+    public void Dispose()
+    {
+        Munmap(_sqes, _sqesLen);
+        if (_cqMap != _sqMap) Munmap(_cqMap, _cqMapLen);
+        Munmap(_sqMap, _sqMapLen);
+        Libc.Close(_fd);
+    }
+}
+
+/// <summary>struct io_uring_sqe (64 bytes).</summary>
+[StructLayout(LayoutKind.Explicit, Size = 64)]
+unsafe struct Sqe
+{
+    [FieldOffset(0)] public byte Opcode;
+    [FieldOffset(1)] public byte Flags;
+    [FieldOffset(2)] public ushort IoPrio;
+    [FieldOffset(4)] public int Fd;
+    [FieldOffset(8)] public ulong Off;       // also addr2
+    [FieldOffset(16)] public ulong Addr;
+    [FieldOffset(24)] public uint Len;
+    [FieldOffset(28)] public uint OpFlags;   // rw_flags, fsync_flags, msg_flags, accept_flags, open_flags, statx_flags...
+    [FieldOffset(32)] public ulong UserData;
+
+    public const byte OpNop = 0, OpFsync = 3, OpAccept = 13, OpAsyncCancel = 14, OpConnect = 16, OpOpenAt = 18,
+        OpClose = 19, OpStatx = 21, OpRead = 22, OpWrite = 23, OpSend = 26;
+}
