@@ -33,7 +33,9 @@ build_lib() {
   echo "== libluminal ($RID, $CONFIG)"
   dotnet publish src/Luminal.Native -c "$CONFIG" -r "$RID" -o "$BUILD/native" --nologo -v quiet -clp:ErrorsOnly
   mkdir -p "$BUILD/lib"
-  cp "$BUILD/native/Luminal.Native${LIBNAME##*luminal}" "$BUILD/lib/$LIBNAME"
+  # Copy, then rename: programs still running the old library keep their (unlinked) file intact.
+  cp "$BUILD/native/Luminal.Native${LIBNAME##*luminal}" "$BUILD/lib/$LIBNAME.tmp"
+  mv -f "$BUILD/lib/$LIBNAME.tmp" "$BUILD/lib/$LIBNAME"
 }
 
 build_native() {

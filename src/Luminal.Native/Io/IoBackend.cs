@@ -67,7 +67,7 @@ abstract unsafe class IoBackend
 unsafe struct NativeView
 {
     public byte* Data;
-    public nuint Length;
+    public nuint Len;
 }
 
 /// <summary>luminal_buffer.</summary>
@@ -76,7 +76,7 @@ unsafe struct NativeView
 unsafe struct NativeBuffer
 {
     public byte* Data;
-    public nuint Length;
+    public nuint Len;
 }
 
 /// <summary>luminal_file_info.</summary>
@@ -96,9 +96,9 @@ static unsafe class Handouts
     public static void ReleaseView(NativeView* view)
     {
         if (view == null) return;
-        if (view->Data != null) Libc.Munmap(view->Data, view->Length);
+        if (view->Data != null) Libc.Munmap(view->Data, view->Len);
         view->Data = null;
-        view->Length = 0;
+        view->Len = 0;
     }
 
     public static void ReleaseBuffer(NativeBuffer* buffer)
@@ -106,6 +106,6 @@ static unsafe class Handouts
         if (buffer == null) return;
         if (buffer->Data != null) NativeMemory.Free(buffer->Data);
         buffer->Data = null;
-        buffer->Length = 0;
+        buffer->Len = 0;
     }
 }

@@ -17,12 +17,12 @@ static unsafe class MapFile
             if ((st.Mode & 0xF000) != 0x8000) return -22; // EINVAL: not a regular file (sockets, pipes can't map)
             var view = (NativeView*)op.Target;
             view->Data = null;
-            view->Length = 0;
+            view->Len = 0;
             if (st.Size == 0) return 0;
             void* p = Libc.Mmap(null, (nuint)st.Size, Libc.PROT_READ, Libc.MAP_PRIVATE, fd, 0);
             if (p == (void*)-1) return -Libc.Errno;
             view->Data = (byte*)p;
-            view->Length = (nuint)st.Size;
+            view->Len = (nuint)st.Size;
             return st.Size;
         }
         finally { Libc.Close(fd); }

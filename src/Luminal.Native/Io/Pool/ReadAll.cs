@@ -37,7 +37,7 @@ static unsafe class ReadAll
             }
             var buffer = (NativeBuffer*)op.Target;
             buffer->Data = data;
-            buffer->Length = length;
+            buffer->Len = length;
             return (long)length;
         }
         finally { Libc.Close(fd); }
