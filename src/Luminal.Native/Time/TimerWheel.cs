@@ -1,3 +1,4 @@
+using System;
 using System.Numerics;
 
 namespace Luminal.Time;
@@ -68,7 +69,9 @@ sealed class TimerWheel
     {
         ulong masked = (elapsed ^ deadline) | (Slots - 1);
         int significant = 63 - BitOperations.LeadingZeroCount(masked);
-        return significant / SlotBits;
+        // A deadline a full rotation away can differ from now in a bit above the top level: it goes to the top
+        // level, whose slots then act as a ring (NextSlot adds a rotation), and cascades down when due.
+        return Math.Min(significant / SlotBits, Levels - 1);
     }
 
     /// <summary>The tick at which the next slot falls due, or ulong.MaxValue if the wheel is empty.</summary>
