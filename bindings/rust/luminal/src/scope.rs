@@ -156,13 +156,26 @@ impl Scope {
     /// `Some(Duration::ZERO)` = don't wait) until the plugin-unload guarantee holds.
     ///
     /// Returns `Ok(())` once it holds; `ErrorKind::TimedOut` if a poll of the scope is still running (call again
-    /// later: the scope stays closed); `ErrorKind::WouldDeadlock` on one of the runtime's worker threads with a
-    /// non-zero timeout (the scope is still closed and its tasks aborted; wait from another thread, or poll with
-    /// `Some(Duration::ZERO)`). Calling it again on a closed scope is fine.
+    /// later: the scope stays closed). Calling it again on a closed scope is fine.
+    ///
+    /// On one of the runtime's own worker threads (inside a task) waiting could deadlock, and the runtime refuses
+    /// a non-zero timeout there without closing anything. This method then still closes the scope without
+    /// waiting (like [`Runtime::shutdown`] on a worker): it returns `Ok(())` if the guarantee already holds, else
+    /// `ErrorKind::WouldDeadlock` — the scope is closed and its tasks aborted, but wait for the guarantee from
+    /// another thread (or call again later with `Some(Duration::ZERO)`).
     pub fn close(&self, timeout: Option<Duration>) -> Result<(), RuntimeError> {
         let ns = timeout.map_or(u64::MAX, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         // SAFETY: a valid (or stale, then reported) scope handle.
-        RuntimeError::check(unsafe { ffi::luminal_scope_close(self.as_raw(), ns) })
+        let status = unsafe { ffi::luminal_scope_close(self.as_raw(), ns) };
+        if status == ffi::LUMINAL_E_WOULD_DEADLOCK {
+            // SAFETY: as above; a zero timeout never blocks and is allowed on workers.
+            return match unsafe { ffi::luminal_scope_close(self.as_raw(), 0) } {
+                ffi::LUMINAL_OK => Ok(()),
+                ffi::LUMINAL_E_TIMED_OUT => Err(RuntimeError::from_status(ffi::LUMINAL_E_WOULD_DEADLOCK)),
+                s => RuntimeError::check(s),
+            };
+        }
+        RuntimeError::check(status)
     }
 
     /// The scope's counters (all zero if the handle is stale: a borrowed scope its owner released; see

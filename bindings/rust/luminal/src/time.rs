@@ -41,6 +41,11 @@
 //!   dearer. Plugins should await their sleeps from their own tasks, so that no helper task outside their scope
 //!   runs their code.
 //!
+//! The binding itself guarantees that a `Sleep` never completes before its deadline: if the runtime's timer
+//! fires and [`Instant::now`] is still before the deadline, a new timer is armed. Each runtime timer is set at
+//! most ~198 days ahead (longer sleeps re-arm), which also works around a runtime bug with timers beyond the
+//! timing wheel's span (~795 days).
+//!
 //! A `Sleep` holds its own runtime handle only until its first fast-path poll (so that the fallback can still
 //! spawn the helper from a foreign executor); after that it keeps just the runtime's token, so a sleeping task
 //! does not keep its runtime alive. If the fallback finds the runtime shut down, or the runtime refused to make
@@ -205,14 +210,58 @@ pub fn sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Sle
 /// panics when polled.
 pub fn try_sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Result<Sleep, RuntimeError> {
     let rt = rt.as_ref();
-    let mut fut = ffi::luminal_future { state: ptr::null_mut(), poll: None, drop: None, drop_output: None };
     // SAFETY: a valid runtime handle; `fut` receives an owned future.
-    RuntimeError::check(unsafe { ffi::luminal_sleep_until(rt.as_raw(), deadline.ns, &mut fut) })?;
+    let fut = new_timer(rt.as_raw(), deadline.ns)?;
+    Ok(Sleep { deadline, state: State::Timer(fut), rt: RtRef::Owned(rt.clone()) })
+}
+
+/// The farthest a single runtime timer is set: about 198 days (2^34 ms). A longer sleep re-arms when it fires.
+///
+/// Works around a runtime bug: a timer more than the timing wheel's span (2^36 ticks of 1 ms, ~2.2 years) ahead
+/// lands on a wheel level that does not exist, the poll throws internally, and the runtime's poll reports that as
+/// READY, so the sleep completed at once.
+const HORIZON_NS: u64 = (1u64 << 34) * 1_000_000;
+
+/// Makes a runtime timer future for `deadline_ns`, capped at `HORIZON_NS` from now.
+fn new_timer(rt: *mut ffi::luminal_runtime, deadline_ns: u64) -> Result<ffi::luminal_future, RuntimeError> {
+    // SAFETY: never fails.
+    let cap = unsafe { ffi::luminal_now_ns() }.saturating_add(HORIZON_NS);
+    let mut fut = ffi::luminal_future { state: ptr::null_mut(), poll: None, drop: None, drop_output: None };
+    // SAFETY: `rt` is a runtime handle (a stale one is reported); `fut` receives an owned future.
+    RuntimeError::check(unsafe { ffi::luminal_sleep_until(rt, deadline_ns.min(cap), &mut fut) })?;
     if fut.poll.is_none() {
         drop_raw(fut);
         return Err(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL));
     }
-    Ok(Sleep { deadline, state: State::Timer(fut), rt: RtRef::Owned(rt.clone()) })
+    Ok(fut)
+}
+
+/// Polls the owned timer future `*fut` with the context `lcx` until the real `deadline_ns` has passed. A timer
+/// that fires before it (a capped long sleep, or a runtime that fired early) is replaced by a new one, so the
+/// binding itself guarantees that a sleep never completes early. On `Ready` or `Err` the caller still owns
+/// `*fut` and must drop it.
+///
+/// # Safety
+/// `*fut` must be an owned, undropped timer future and `lcx` the context of the poll in progress.
+unsafe fn poll_timer(
+    fut: &mut ffi::luminal_future,
+    deadline_ns: u64,
+    lcx: *mut luminal_context,
+) -> Result<Poll<()>, RuntimeError> {
+    for _ in 0..2 {
+        let mut out = ptr::null_mut();
+        if (fut.poll.unwrap())(fut.state, lcx, &mut out) != ffi::LUMINAL_POLL_READY {
+            return Ok(Poll::Pending);
+        }
+        if ffi::luminal_now_ns() >= deadline_ns {
+            return Ok(Poll::Ready(()));
+        }
+        let next = new_timer(ffi::luminal_context_runtime(lcx), deadline_ns)?;
+        drop_raw(std::mem::replace(fut, next));
+    }
+    // The runtime keeps firing early: try again at the next poll rather than spin here.
+    ffi::luminal_waker_wake_by_ref(ffi::luminal_context_waker(lcx));
+    Ok(Poll::Pending)
 }
 
 /// The future of [`sleep`] and [`sleep_until`]: completes (with `()`) once [`Instant::now`] has reached its
@@ -290,7 +339,7 @@ impl Sleep {
     /// Moves the timer future into a helper task that wakes `cx`'s waker when it fires.
     fn start_helper(&mut self, fut: ffi::luminal_future, cx: &mut Context<'_>, lcx: Option<*mut luminal_context>) {
         let watch = Arc::new(Watch { state: Mutex::new(WatchState::Waiting(Some(cx.waker().clone()))) });
-        let helper = Box::new(Helper { timer: fut, watch: watch.clone(), fired: false });
+        let helper = Box::new(Helper { timer: fut, deadline_ns: self.deadline.ns, watch: watch.clone(), fired: false });
         let fut = ffi::luminal_future {
             state: Box::into_raw(helper) as *mut c_void,
             poll: Some(helper_poll),
@@ -344,27 +393,34 @@ impl Future for Sleep {
                 }
             }
             State::Timer(fut) => {
-                let fut = *fut;
                 let lcx = context::current();
                 if let Some(lcx) = lcx {
                     // SAFETY: lcx is the live context of the poll running on this thread.
                     if waker::wakes_same_task(cx.waker(), unsafe { ffi::luminal_context_waker(lcx) }) {
-                        let mut out = ptr::null_mut();
                         // SAFETY: an owned, undropped timer future, polled with the current task's context.
-                        let ready = unsafe { (fut.poll.unwrap())(fut.state, lcx, &mut out) };
-                        if ready == ffi::LUMINAL_POLL_READY {
-                            this.state = State::Done;
-                            drop_raw(fut);
-                            return Poll::Ready(());
+                        let polled = unsafe { poll_timer(fut, this.deadline.ns, lcx) };
+                        match polled {
+                            Ok(Poll::Pending) => {
+                                if let RtRef::Owned(_) = this.rt {
+                                    // The timer is registered: keep only the runtime's token (see the module
+                                    // docs). SAFETY: as above.
+                                    this.rt = RtRef::Token(unsafe { ffi::luminal_context_runtime(lcx) });
+                                }
+                                return Poll::Pending;
+                            }
+                            Ok(Poll::Ready(())) => {
+                                drop_raw(*fut);
+                                this.state = State::Done;
+                                return Poll::Ready(());
+                            }
+                            Err(e) => {
+                                drop_raw(*fut);
+                                this.fail(e)
+                            }
                         }
-                        if let RtRef::Owned(_) = this.rt {
-                            // The timer is registered; keep only the runtime's token (see the module docs).
-                            // SAFETY: as above.
-                            this.rt = RtRef::Token(unsafe { ffi::luminal_context_runtime(lcx) });
-                        }
-                        return Poll::Pending;
                     }
                 }
+                let fut = *fut;
                 this.state = State::Done; // the helper owns the timer future from here on
                 this.start_helper(fut, cx, lcx);
                 Poll::Pending
@@ -377,7 +433,9 @@ impl Drop for Sleep {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Timer(fut) => drop_raw(fut),
-            State::Helper { task, .. } => {
+            State::Helper { task, watch } => {
+                // Forget the waker first: the helper's drop must not wake anyone for a Sleep that is gone.
+                *watch.state.lock().unwrap_or_else(|e| e.into_inner()) = WatchState::Dropped;
                 // SAFETY: we own the join handle; aborting drops the helper, which drops the timer future.
                 unsafe {
                     ffi::luminal_task_abort(task);
@@ -426,6 +484,7 @@ impl Watch {
 /// The fallback helper task: polls the timer future with its own context.
 struct Helper {
     timer: ffi::luminal_future,
+    deadline_ns: u64,
     watch: Arc<Watch>,
     fired: bool,
 }
@@ -436,12 +495,18 @@ unsafe extern "C" fn helper_poll(
     output: *mut *mut c_void,
 ) -> ffi::luminal_poll {
     let h = &mut *(state as *mut Helper);
-    let mut out = ptr::null_mut();
-    if (h.timer.poll.unwrap())(h.timer.state, cx, &mut out) != ffi::LUMINAL_POLL_READY {
-        return ffi::LUMINAL_POLL_PENDING;
+    match poll_timer(&mut h.timer, h.deadline_ns, cx) {
+        Ok(Poll::Pending) => return ffi::LUMINAL_POLL_PENDING,
+        Ok(Poll::Ready(())) => {
+            h.fired = true;
+            h.watch.finish(WatchState::Fired);
+        }
+        // The runtime refused a re-armed timer (shut down): report it like a dropped helper.
+        Err(_) => {
+            h.fired = true;
+            h.watch.finish(WatchState::Dropped);
+        }
     }
-    h.fired = true;
-    h.watch.finish(WatchState::Fired);
     if !output.is_null() {
         *output = ptr::null_mut();
     }
