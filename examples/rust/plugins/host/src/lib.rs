@@ -1,19 +1,28 @@
 //! The plugin host: loads plugin shared libraries at run time (`dlopen`/`dlsym`, declared by hand), gives them its
-//! runtime as a plain `luminal_runtime*`, and awaits the tasks they spawned.
+//! runtime as a plain `luminal_runtime*` and each its own [`Scope`] as a plain `luminal_scope*`, awaits the tasks
+//! they spawned, and unloads them again while the runtime runs on.
+//!
+//! Unloading at run time is safe because of the scope guarantee: every task of a plugin is in its scope, and once
+//! `Scope::close` returns `Ok`, no poll, drop or drop_output of the plugin's code runs or can start. The host still
+//! holds wakers of the plugin's (now cancelled) tasks in its mailboxes; those are luminal wakers wrapped by the
+//! host's own copy of the binding, so waking or dropping them afterwards is harmless.
 //!
 //! Two plugins play ping-pong on the host's runtime: the Rust plugin (a cdylib with its own copy of the
 //! `luminal` crate) and the C plugin (plain C against luminal.h). Each waits on its inbox by leaving its task's
 //! `luminal_waker` in a host mailbox; the other plugin's send wakes it. The host wraps those wakers as its own
 //! Rust `Waker`s (`luminal::waker::clone_from_raw`): a luminal waker means the same thing to every copy of the
 //! binding and to C, which is what makes the plugin boundary safe.
-use luminal::ffi::{luminal_status, luminal_task, luminal_waker};
-use luminal::{RawTask, Runtime};
+use luminal::ffi::{luminal_scope, luminal_status, luminal_task, luminal_waker};
+use luminal::{RawTask, Runtime, Scope, ScopeStats};
 use std::collections::VecDeque;
 use std::ffi::{c_void, CStr, CString};
 use std::os::raw::{c_char, c_int};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::task::Waker;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 extern "C" {
     fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
@@ -22,6 +31,7 @@ extern "C" {
     fn dlerror() -> *mut c_char;
 }
 const RTLD_NOW: c_int = 2;
+const RTLD_NOLOAD: c_int = 4; // glibc
 
 // ------------------------------------------------------------------------------------------------------------
 // The plugin ABI (mirror of plugin_api.h)
@@ -44,10 +54,17 @@ pub struct LxHostApi {
 
 type StartFn = unsafe extern "C" fn(
     host: *const LxHostApi,
+    scope: *mut luminal_scope,
     inbox: *mut LxMailbox,
     outbox: *mut LxMailbox,
     rounds: u64,
     out: *mut *mut luminal_task,
+) -> luminal_status;
+type ParkFn = unsafe extern "C" fn(
+    host: *const LxHostApi,
+    scope: *mut luminal_scope,
+    mailbox: *mut LxMailbox,
+    count: u32,
 ) -> luminal_status;
 type NameFn = unsafe extern "C" fn() -> *const c_char;
 
@@ -70,6 +87,36 @@ struct MailboxInner {
 impl Mailbox {
     fn as_ffi(&self) -> *mut LxMailbox {
         self as *const Mailbox as *mut LxMailbox
+    }
+
+    /// True if a task left its waker here (it is parked on this mailbox).
+    pub fn has_waiter(&self) -> bool {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).waker.is_some()
+    }
+
+    /// Sends from the host.
+    pub fn send(&self, value: u64) {
+        // SAFETY: a live mailbox.
+        unsafe { mailbox_send(self.as_ffi(), value) }
+    }
+
+    /// Receives in a task of the host (its waker is a luminal waker of the host's copy of the binding).
+    pub fn recv(self: &Arc<Self>) -> impl Future<Output = u64> + Send + 'static {
+        struct Recv(Arc<Mailbox>);
+        impl Future for Recv {
+            type Output = u64;
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
+                let w = luminal::waker::as_raw(cx.waker()).expect("Mailbox::recv must be awaited by a Luminal task");
+                let mut v = 0;
+                // SAFETY: a live mailbox; `w` is borrowed for the call.
+                if unsafe { mailbox_recv(self.0.as_ffi(), w, &mut v) } != 0 {
+                    Poll::Ready(v)
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+        Recv(self.clone())
     }
 }
 
@@ -108,11 +155,14 @@ unsafe extern "C" fn mailbox_recv(mb: *mut LxMailbox, waker: *const luminal_wake
 // Loading plugins
 // ------------------------------------------------------------------------------------------------------------
 
-/// A loaded plugin. Dropping it unloads the library: do that only once no task of the plugin can run any more
-/// (the runtime is shut down), since the runtime calls the plugin's poll and drop functions.
+/// A loaded plugin. Dropping it unloads the library: do that only once no task of the plugin can run any more —
+/// its scope is closed ([`Scope::close`] returned `Ok`) or the runtime is shut down — since the runtime calls the
+/// plugin's poll and drop functions.
 pub struct Plugin {
     lib: *mut c_void,
+    path: CString,
     start: StartFn,
+    park: ParkFn,
     pub name: String,
 }
 
@@ -137,26 +187,66 @@ impl Plugin {
                 return Err(format!("dlopen {}: {}", path.display(), dl_error()));
             }
             let start = dlsym(lib, c"lx_plugin_start".as_ptr());
+            let park = dlsym(lib, c"lx_plugin_park".as_ptr());
             let name = dlsym(lib, c"lx_plugin_name".as_ptr());
-            if start.is_null() || name.is_null() {
+            if start.is_null() || park.is_null() || name.is_null() {
                 let e = format!("{}: missing plugin symbols: {}", path.display(), dl_error());
                 dlclose(lib);
                 return Err(e);
             }
             let name = std::mem::transmute::<*mut c_void, NameFn>(name);
             let name = CStr::from_ptr(name()).to_string_lossy().into_owned();
-            Ok(Plugin { lib, start: std::mem::transmute::<*mut c_void, StartFn>(start), name })
+            Ok(Plugin {
+                lib,
+                path: cpath,
+                start: std::mem::transmute::<*mut c_void, StartFn>(start),
+                park: std::mem::transmute::<*mut c_void, ParkFn>(park),
+                name,
+            })
         }
     }
 
-    /// Calls the plugin's `lx_plugin_start` and wraps the join handle it returns.
-    pub fn start(&self, api: &LxHostApi, inbox: &Mailbox, outbox: &Mailbox, rounds: u64) -> Result<RawTask, String> {
+    /// Calls the plugin's `lx_plugin_start` (its player goes into `scope`) and wraps the join handle it returns.
+    pub fn start(
+        &self,
+        api: &LxHostApi,
+        scope: &Scope,
+        inbox: &Mailbox,
+        outbox: &Mailbox,
+        rounds: u64,
+    ) -> Result<RawTask, String> {
         let mut task = std::ptr::null_mut();
-        // SAFETY: the mailboxes outlive the tasks (see `run`).
-        let status = unsafe { (self.start)(api, inbox.as_ffi(), outbox.as_ffi(), rounds, &mut task) };
+        // SAFETY: the mailboxes outlive the tasks (see `run`); the scope is borrowed for the call.
+        let status = unsafe { (self.start)(api, scope.as_raw(), inbox.as_ffi(), outbox.as_ffi(), rounds, &mut task) };
         luminal::RuntimeError::check(status).map_err(|e| format!("{}: lx_plugin_start: {e}", self.name))?;
         // SAFETY: an owned join handle whose output is a number (nothing to free).
         Ok(unsafe { RawTask::from_raw(task, None) })
+    }
+
+    /// Calls the plugin's `lx_plugin_park`: `count` background tasks in `scope` that stay pending (one waits on
+    /// `mailbox`, the others sleep for an hour).
+    pub fn park(&self, api: &LxHostApi, scope: &Scope, mailbox: &Mailbox, count: u32) -> Result<(), String> {
+        // SAFETY: as for `start`.
+        let status = unsafe { (self.park)(api, scope.as_raw(), mailbox.as_ffi(), count) };
+        luminal::RuntimeError::check(status).map_err(|e| format!("{}: lx_plugin_park: {e}", self.name))
+    }
+
+    /// Unloads the library and tells whether it is really gone from the process (`dlopen` with `RTLD_NOLOAD`
+    /// finds it no more). A library may legitimately stay mapped, e.g. while thread-local destructors it
+    /// registered are pending.
+    pub fn unload(self) -> bool {
+        let path = self.path.clone();
+        drop(self);
+        // SAFETY: RTLD_NOLOAD never loads anything; a handle it returns is closed again at once.
+        unsafe {
+            let h = dlopen(path.as_ptr(), RTLD_NOW | RTLD_NOLOAD);
+            if h.is_null() {
+                true
+            } else {
+                dlclose(h);
+                false
+            }
+        }
     }
 }
 
@@ -187,46 +277,140 @@ pub fn rust_plugin_path() -> Result<PathBuf, String> {
     })
 }
 
-/// What one ping-pong game produced.
+/// What one run produced.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Report {
     /// The Rust plugin's checksum: the sum of the answers it received (1 + 3 + ... = rounds²).
     pub rust_checksum: u64,
     /// The C plugin's checksum: the sum of the numbers it received (0 + 2 + ... = rounds·(rounds − 1)).
     pub c_checksum: u64,
+    /// The C plugin's scope just before it was closed (its parked tasks still pending) and right after.
+    pub c_scope_before_close: ScopeStats,
+    pub c_scope_after_close: ScopeStats,
+    /// Whether the C plugin's library was really gone from the process after dlclose.
+    pub c_unmapped: bool,
+    /// The Rust plugin's checksum of a second game played after the C plugin was unloaded, with the host
+    /// answering in its place (rounds² again).
+    pub rust_checksum_after_unload: u64,
+    /// The Rust plugin's scope right after it was closed.
+    pub rust_scope_after_close: ScopeStats,
+    /// Whether the Rust plugin's library was really gone after dlclose (it may stay mapped while thread-local
+    /// destructors of its copy of std are registered on the runtime's threads).
+    pub rust_unmapped: bool,
 }
 
-/// Loads both plugins, plays `rounds` rounds of ping-pong between them on a fresh runtime of `workers` threads,
-/// shuts the runtime down and unloads the plugins.
+/// How many background tasks each plugin parks before its scope is closed.
+pub const PARKED: u32 = 8;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Waits (up to 5 s) until `cond` holds.
+fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+/// Loads both plugins, each with its own scope, on a fresh runtime of `workers` threads, and:
+/// 1. plays `rounds` rounds of ping-pong between them;
+/// 2. lets each park [`PARKED`] background tasks (sleeping, or waiting on a mailbox whose waker the host holds);
+/// 3. closes the C plugin's scope while those tasks are pending and dlcloses the C plugin, then wakes the waker
+///    it still holds for it (harmless);
+/// 4. shows the Rust plugin keeps working: another `rounds`-round game, with a host task answering in place of the
+///    unloaded C plugin;
+/// 5. closes the Rust plugin's scope and unloads it too; the runtime is shut down only at the very end.
 pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
-    let rust_plugin = Plugin::load(&rust_plugin_path()?)?;
-    let c_plugin = Plugin::load(&c_plugin_path())?;
-    let rt =
-        Runtime::builder().worker_threads(workers).thread_name("plugin-host").build().map_err(|e| e.to_string())?;
-    let to_rust = Mailbox::default();
-    let to_c = Mailbox::default();
+    // Options: each is taken when it is unloaded; on an error path the rest is unloaded only after the shutdown.
+    let mut rust_plugin = Some(Plugin::load(&rust_plugin_path()?)?);
+    let mut c_plugin = Some(Plugin::load(&c_plugin_path())?);
+    let rt = Runtime::builder().worker_threads(workers).thread_name("plugin-host").build().map_err(err)?;
+    let rust_scope = Scope::new(&rt).map_err(err)?;
+    let c_scope = Scope::new(&rt).map_err(err)?;
+    let to_rust = Arc::new(Mailbox::default());
+    let to_c = Arc::new(Mailbox::default());
+    let (rust_parking, c_parking) = (Mailbox::default(), Mailbox::default());
     let api =
         LxHostApi { struct_size: std::mem::size_of::<LxHostApi>(), runtime: rt.as_raw(), mailbox_send, mailbox_recv };
 
     let result = (|| {
-        // The C player starts first and waits for the Rust player's first message.
-        let c_task = c_plugin.start(&api, &to_c, &to_rust, rounds)?;
-        let rust_task = rust_plugin.start(&api, &to_rust, &to_c, rounds)?;
-        rt.block_on(async {
+        let (rust, c) = (rust_plugin.as_ref().unwrap(), c_plugin.as_ref().unwrap());
+        // 1. The C player starts first and waits for the Rust player's first message.
+        let c_task = c.start(&api, &c_scope, &to_c, &to_rust, rounds)?;
+        let rust_task = rust.start(&api, &rust_scope, &to_rust, &to_c, rounds)?;
+        let (rust_checksum, c_checksum) = rt.block_on(async {
             // A host task awaits the C plugin's task from a worker (luminal_task_poll with the worker's context)...
             let c_checksum = rt.spawn(async move { c_task.await.map(|out| out as u64) });
             // ...while block_on itself awaits the Rust plugin's task.
             let rust_checksum = rust_task.await.map_err(|e| format!("rust plugin task: {e}"))? as u64;
             let c_checksum =
                 c_checksum.await.map_err(|e| format!("host task: {e}"))?.map_err(|e| format!("c plugin task: {e}"))?;
-            Ok(Report { rust_checksum, c_checksum })
+            Ok::<_, String>((rust_checksum, c_checksum))
+        })?;
+
+        // 2. Background work that only closing the scope ends.
+        rust.park(&api, &rust_scope, &rust_parking, PARKED)?;
+        c.park(&api, &c_scope, &c_parking, PARKED)?;
+        if !wait_until(|| rust_parking.has_waiter() && c_parking.has_waiter()) {
+            return Err("the parked tasks did not reach their mailboxes".into());
+        }
+
+        // 3. Unload the C plugin at run time.
+        let c_scope_before_close = c_scope.stats();
+        c_scope.close(Some(Duration::from_secs(10))).map_err(|e| format!("closing the C plugin's scope: {e}"))?;
+        let c_scope_after_close = c_scope.stats();
+        let c_unmapped = c_plugin.take().unwrap().unload();
+        c_parking.send(1); // wakes the cancelled waiter's waker: does nothing
+
+        // 4. The Rust plugin keeps working; the host answers n + 1 in place of the C plugin.
+        let rust_live = rust_scope.stats().live;
+        let rust = rust_plugin.as_ref().unwrap();
+        let rust_task = rust.start(&api, &rust_scope, &to_rust, &to_c, rounds)?;
+        let (inbox, outbox) = (to_c.clone(), to_rust.clone());
+        let host_player = rt.spawn(async move {
+            for _ in 0..rounds {
+                let v = inbox.recv().await;
+                outbox.send(v + 1);
+            }
+        });
+        let rust_checksum_after_unload = rt.block_on(async {
+            host_player.await.map_err(|e| format!("host player: {e}"))?;
+            rust_task.await.map(|v| v as u64).map_err(|e| format!("rust plugin task after the unload: {e}"))
+        })?;
+        if rust_scope.stats().live != rust_live {
+            return Err(format!("the Rust plugin's parked tasks changed: {:?}", rust_scope.stats()));
+        }
+
+        // 5. Unload the Rust plugin too.
+        rust_scope.close(Some(Duration::from_secs(10))).map_err(|e| format!("closing the Rust plugin's scope: {e}"))?;
+        let rust_scope_after_close = rust_scope.stats();
+        let rust_unmapped = rust_plugin.take().unwrap().unload();
+        rust_parking.send(1);
+        Ok(Report {
+            rust_checksum,
+            c_checksum,
+            c_scope_before_close,
+            c_scope_after_close,
+            c_unmapped,
+            rust_checksum_after_unload,
+            rust_scope_after_close,
+            rust_unmapped,
         })
     })();
 
-    // The plugins' code must stay loaded until the runtime can no longer poll or drop their futures.
-    rt.shutdown(None).map_err(|e| e.to_string())?;
+    // On an error path a plugin may still be loaded: unload it only after the shutdown, after which nothing
+    // polls or drops anything of it.
+    let shutdown = rt.shutdown(None).map_err(err);
+    drop((rust_scope, c_scope));
     drop(rt);
-    drop((to_rust, to_c));
     drop((rust_plugin, c_plugin));
+    drop((to_rust, to_c, rust_parking, c_parking));
+    shutdown?;
     result
 }

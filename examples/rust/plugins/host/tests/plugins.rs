@@ -1,11 +1,31 @@
-//! The plugin example as an integration test: a Rust and a C plugin, loaded at run time, share the host's
-//! runtime and wake each other's tasks.
+//! The plugin example as an integration test: a Rust and a C plugin, loaded at run time, share the host's runtime
+//! and wake each other's tasks; then each is unloaded at run time after closing its scope with tasks pending.
+use plugin_host::PARKED;
 
 #[test]
-fn rust_and_c_plugins_play_ping_pong_on_the_host_runtime() {
+fn plugins_play_ping_pong_then_are_unloaded_at_run_time() {
     for (rounds, workers) in [(1u64, 1usize), (1000, 1), (5000, 4)] {
-        let report = plugin_host::run(rounds, workers).unwrap();
-        assert_eq!(report.rust_checksum, rounds * rounds, "rounds {rounds}, workers {workers}");
-        assert_eq!(report.c_checksum, rounds * (rounds - 1), "rounds {rounds}, workers {workers}");
+        let r = plugin_host::run(rounds, workers).unwrap();
+        let ctx = format!("rounds {rounds}, workers {workers}: {r:?}");
+        assert_eq!(r.rust_checksum, rounds * rounds, "{ctx}");
+        assert_eq!(r.c_checksum, rounds * (rounds - 1), "{ctx}");
+
+        // The C plugin's scope: its player completed; its parked tasks were pending until the close.
+        let (before, after) = (r.c_scope_before_close, r.c_scope_after_close);
+        assert_eq!(before.spawned, 1 + PARKED as u64, "{ctx}");
+        assert_eq!(before.live, PARKED as u64, "{ctx}");
+        assert_eq!(before.completed, 1, "{ctx}");
+        assert_eq!(after.live, 0, "{ctx}");
+        assert_eq!(after.cancelled, PARKED as u64, "{ctx}");
+        assert!(r.c_unmapped, "the C plugin is gone from the process after dlclose: {ctx}");
+
+        // The Rust plugin kept working after the C plugin was unloaded.
+        assert_eq!(r.rust_checksum_after_unload, rounds * rounds, "{ctx}");
+        // Two players (each with `rounds` nested children) completed; the parked tasks were cancelled.
+        let rs = r.rust_scope_after_close;
+        assert_eq!(rs.live, 0, "{ctx}");
+        assert_eq!(rs.cancelled, PARKED as u64, "{ctx}");
+        assert_eq!(rs.spawned, 2 + 2 * rounds + PARKED as u64, "{ctx}");
+        assert_eq!(rs.completed, 2 + 2 * rounds, "{ctx}");
     }
 }

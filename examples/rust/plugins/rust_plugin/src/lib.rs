@@ -1,15 +1,18 @@
 //! The Rust plugin: a cdylib with its own copy of the `luminal` crate. It receives the host's runtime as a plain
-//! `luminal_runtime*`, spawns its player onto it and hands back a plain `luminal_task*`.
+//! `luminal_runtime*` and its scope as a plain `luminal_scope*`, spawns its tasks into that scope and hands back a
+//! plain `luminal_task*`. Because everything it runs is in its scope, the host can close the scope and unload this
+//! library while the runtime keeps running.
 //!
 //! The player sends 0 to the C plugin, which answers 1; it sends 2 and gets 3, and so on. Receiving is a Rust
 //! future that leaves the task's `luminal_waker` in the host's mailbox; the C plugin's send (through the host)
 //! wakes it. Inside its task the plugin also uses `luminal::spawn` (the context of its own copy of the crate).
-use luminal::ffi::{luminal_status, luminal_task, luminal_waker};
-use luminal::Runtime;
+use luminal::ffi::{luminal_scope, luminal_status, luminal_task, luminal_waker};
+use luminal::{time, Handle, Runtime, Scope};
 use std::future::Future;
 use std::os::raw::{c_char, c_int};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// Opaque host mailbox.
 #[repr(C)]
@@ -85,31 +88,82 @@ pub extern "C" fn lx_plugin_name() -> *const c_char {
     c"rust_plugin".as_ptr()
 }
 
-/// Spawns the player onto the host's runtime; see `lx_plugin_start_fn` in plugin_api.h.
+/// The host's runtime and the plugin's scope, borrowed from the host.
+///
+/// # Safety
+/// `host` must be NULL or point to a valid `lx_host_api`.
+unsafe fn enter(host: *const LxHostApi, scope: *mut luminal_scope) -> Result<(LxHostApi, Scope), luminal_status> {
+    if host.is_null() || (*host).struct_size < std::mem::size_of::<LxHostApi>() {
+        return Err(luminal::ffi::LUMINAL_E_INVALID_ARGUMENT);
+    }
+    let api = *host;
+    let rt = Runtime::clone_from_raw(api.runtime).ok_or(luminal::ffi::LUMINAL_E_INVALID_HANDLE)?;
+    let scope = Scope::from_borrowed_raw(&rt, scope).ok_or(luminal::ffi::LUMINAL_E_INVALID_ARGUMENT)?;
+    Ok((api, scope))
+}
+
+/// Spawns the player into the plugin's scope; see `lx_plugin_start_fn` in plugin_api.h.
 ///
 /// # Safety
 /// `host` must point to a valid `lx_host_api`; the mailboxes must outlive the task.
 #[no_mangle]
 pub unsafe extern "C" fn lx_plugin_start(
     host: *const LxHostApi,
+    scope: *mut luminal_scope,
     inbox: *mut LxMailbox,
     outbox: *mut LxMailbox,
     rounds: u64,
     out: *mut *mut luminal_task,
 ) -> luminal_status {
-    if host.is_null() || out.is_null() || (*host).struct_size < std::mem::size_of::<LxHostApi>() {
+    if out.is_null() {
         return luminal::ffi::LUMINAL_E_INVALID_ARGUMENT;
     }
-    let api = *host;
-    let Some(rt) = Runtime::clone_from_raw(api.runtime) else {
-        return luminal::ffi::LUMINAL_E_INVALID_HANDLE;
+    let (api, scope) = match enter(host, scope) {
+        Ok(v) => v,
+        Err(s) => return s,
     };
     let link = Link { api, inbox, outbox };
-    match rt.spawn_raw(player(link, rounds)) {
+    match scope.spawn_raw(player(link, rounds)) {
         Ok(task) => {
             *out = task.into_raw();
             luminal::ffi::LUMINAL_OK
         }
         Err(e) => e.status(),
     }
+}
+
+/// Spawns `count` background tasks into the plugin's scope that stay pending; see `lx_plugin_park_fn`. The first
+/// waits on `mailbox`; the others sleep for an hour on the runtime's timers (`luminal::time::sleep`, with the
+/// context of this plugin's own copy of the crate).
+///
+/// # Safety
+/// `host` must point to a valid `lx_host_api`; the mailbox must outlive the tasks.
+#[no_mangle]
+pub unsafe extern "C" fn lx_plugin_park(
+    host: *const LxHostApi,
+    scope: *mut luminal_scope,
+    mailbox: *mut LxMailbox,
+    count: u32,
+) -> luminal_status {
+    let (api, scope) = match enter(host, scope) {
+        Ok(v) => v,
+        Err(s) => return s,
+    };
+    for i in 0..count {
+        let link = Link { api, inbox: mailbox, outbox: mailbox };
+        // Detached (the JoinHandle is dropped): closing the scope is what ends them.
+        let spawned = scope.try_spawn(async move {
+            if i == 0 {
+                link.recv().await
+            } else {
+                let start = time::Instant::now();
+                time::sleep(&Handle::current(), Duration::from_secs(3600)).await;
+                start.elapsed().as_secs()
+            }
+        });
+        if let Err(e) = spawned {
+            return e.status();
+        }
+    }
+    luminal::ffi::LUMINAL_OK
 }
