@@ -23,6 +23,9 @@ sealed unsafe class Runtime
     Io.IoBackend? _io;
     internal uint IoRequested; // luminal_io_backend asked for at creation (0 = auto)
 
+    /// <summary>The IO backend if one was started (null for a runtime that did no IO yet).</summary>
+    public Io.IoBackend? IoIfStarted => Volatile.Read(ref _io);
+
     /// <summary>The IO backend, chosen and started at the first use (a runtime that does no IO has no ring).</summary>
     public Io.IoBackend Io
     {

@@ -21,6 +21,9 @@ abstract unsafe class IoBackend
     /// <summary>Asks for an in-flight operation to end early (its Complete still comes, maybe with -ECANCELED).</summary>
     public abstract void Cancel(IoOp op);
 
+    /// <summary>Blocks until a cancelled operation has completed (the dropper's wait for its buffer).</summary>
+    public virtual void WaitCompleted(IoOp op) => op.WaitCompleted();
+
     /// <summary>The runtime is shutting down and no task is left: stop accepting work.</summary>
     public virtual void Stop() { }
 

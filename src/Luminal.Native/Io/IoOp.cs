@@ -99,6 +99,12 @@ sealed unsafe class IoOp : Slot
 
     public bool IsCompleted { get { lock (this) return _state == Completed; } }
 
+    /// <summary>Blocks until the backend has reported the result.</summary>
+    public void WaitCompleted()
+    {
+        lock (this) while (_state != Completed) Monitor.Wait(this);
+    }
+
     /// <summary>Copies a string argument into memory the operation owns until it is dropped.</summary>
     public bool CopyPath(byte* path)
     {
@@ -184,7 +190,7 @@ sealed unsafe class IoOp : Slot
             // Cancel, then wait until the kernel or the pool thread is done with the caller's buffer.
             CancelRequested = true;
             Backend.Cancel(this);
-            lock (this) while (_state != Completed) Monitor.Wait(this);
+            Backend.WaitCompleted(this);
         }
         uint next = generation + 1 == 0 ? 1 : generation + 1;
         if (Interlocked.CompareExchange(ref Generation, next, generation) != generation) return;

@@ -19,7 +19,8 @@ sealed unsafe class BlockingPool
     readonly Queue<RawTask>[] _queues = new Queue<RawTask>[Priority.Levels];
     readonly int _keepAliveMs;
     readonly List<Thread> _threads = new();
-    int _idle;
+    int _idle;     // threads waiting for work
+    int _notified; // of those, how many a submitter already counted on (each is pulsed once)
     bool _shutdown;
 
     public readonly int MaxThreads;
@@ -56,7 +57,9 @@ sealed unsafe class BlockingPool
         {
             if (_shutdown) return false;
             _queues[task.Priority].Enqueue(task);
-            if (_idle > 0) { Monitor.Pulse(_lock); return true; }
+            // Count only idle threads nobody has claimed yet: two quick submits must not both rely on the same
+            // waking thread (the second task would wait behind the first, which may be waiting for it).
+            if (_idle - _notified > 0) { _notified++; Monitor.Pulse(_lock); return true; }
             if (_threads.Count >= MaxThreads) return true; // saturated: the task waits for a thread
             var thread = new Thread(ThreadMain) { IsBackground = true, Name = "luminal-blocking" };
             _threads.Add(thread);
@@ -90,6 +93,7 @@ sealed unsafe class BlockingPool
                         _idle++;
                         bool signalled = Monitor.Wait(_lock, _keepAliveMs);
                         _idle--;
+                        if (_notified > 0) _notified--; // whoever wakes first takes a claim, pulsed or not
                         if (!signalled && !_shutdown && (task = Dequeue()) is null)
                         {
                             _threads.Remove(Thread.CurrentThread); // idle too long

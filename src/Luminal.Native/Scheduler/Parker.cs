@@ -76,9 +76,31 @@ sealed unsafe class Parker
         }
     }
 
+    /// <summary>
+    /// Parks in the io_uring ring instead of on the futex (the worker is the ring's waiter): completions, a timer
+    /// deadline or <see cref="Unpark"/> (which pokes the ring) end it. True if notified.
+    /// </summary>
+    public bool ParkInRing(Io.Uring.UringBackend ring, long timeoutNs)
+    {
+        if (Interlocked.CompareExchange(ref *_state, Empty, Notified) == Notified) return true;
+        Volatile.Write(ref _ring, ring); // before Parked: an Unpark that sees Parked must also see the ring
+        if (Interlocked.CompareExchange(ref *_state, Parked, Empty) != Empty)
+        {
+            Volatile.Write(ref _ring, null);
+            Interlocked.Exchange(ref *_state, Empty);
+            return true;
+        }
+        ring.Wait(timeoutNs); // returns on a completion (reaped: tasks woken), a poke, or the timeout
+        Volatile.Write(ref _ring, null);
+        return Interlocked.Exchange(ref *_state, Empty) == Notified;
+    }
+
+    Io.Uring.UringBackend? _ring; // set while parked in the ring
+
     public void Unpark()
     {
         if (Interlocked.Exchange(ref *_state, Notified) != Parked) return;
+        if (Volatile.Read(ref _ring) is Io.Uring.UringBackend ring) { ring.Poke(); return; }
         if (Futex.Supported) { Futex.WakeOne(_state); return; }
         // The parked thread holds the lock from setting Parked until Monitor.Wait releases it, so taking the lock
         // here guarantees the pulse reaches a thread that is really waiting.

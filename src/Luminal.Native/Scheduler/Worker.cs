@@ -58,6 +58,7 @@ sealed unsafe class Worker
             while (!_rt.IsShutdown)
             {
                 _rt.Timers.FireDue();
+                if (_rt.IoIfStarted is Io.Uring.UringBackend uring) uring.ReapAvailable();
                 RawTask? task = NextTask() ?? Search();
                 if (task is not null) RunTask(task);
                 else Park();
@@ -222,7 +223,14 @@ sealed unsafe class Worker
         if (lastSearcher && _rt.HasPendingWork()) _rt.NotifyOne();
         if (!_rt.IsShutdown)
         {
-            Parker.Park(_rt.Timers.BeginPark(Index));
+            long timeoutNs = _rt.Timers.BeginPark(Index);
+            if (_rt.IoIfStarted is Io.Uring.UringBackend ring && ring.TryBeginWait(Index))
+            {
+                // This worker sleeps in the ring: completions wake it directly (see UringBackend).
+                Parker.ParkInRing(ring, timeoutNs);
+                ring.EndWait();
+            }
+            else Parker.Park(timeoutNs);
             _rt.Timers.EndPark(Index);
         }
         _searching = _rt.Idle.ReturnFromPark(Index);

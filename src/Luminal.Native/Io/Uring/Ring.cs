@@ -12,8 +12,8 @@ namespace Luminal.Io.Uring;
 sealed unsafe partial class Ring : IDisposable
 {
     const long SysSetup = 425, SysEnter = 426;
-    const uint EnterGetEvents = 1;
-    const uint FeatSingleMmap = 1;
+    const uint EnterGetEvents = 1, EnterExtArg = 8;
+    const uint FeatSingleMmap = 1, FeatExtArg = 1 << 8;
     const long OffSqRing = 0, OffCqRing = 0x8000000, OffSqes = 0x10000000;
     const int ProtRW = 3, MapShared = 1, MapPopulate = 0x8000;
 
@@ -43,7 +43,17 @@ sealed unsafe partial class Ring : IDisposable
     [LibraryImport("libc", EntryPoint = "munmap")]
     private static partial int Munmap(void* addr, nuint len);
 
+    [StructLayout(LayoutKind.Sequential)]
+    struct GetEventsArg { public ulong SigMask; public uint SigMaskSize, Pad; public ulong Ts; }
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct KernelTimespec { public long Sec, Nsec; }
+
     readonly int _fd;
+    bool _disposed; // under _submitLock; waits and reaps check it too (see UringBackend)
+
+    /// <summary>The kernel can bound a completion wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11).</summary>
+    public readonly bool HasTimedWait;
     readonly object _submitLock = new();
     readonly void* _sqMap, _cqMap;
     readonly nuint _sqMapLen, _cqMapLen, _sqesLen;
@@ -56,6 +66,7 @@ sealed unsafe partial class Ring : IDisposable
     {
         _fd = fd;
         _sqEntries = p.SqEntries;
+        HasTimedWait = (p.Features & FeatExtArg) != 0;
         _sqMapLen = p.SqOff.Array + p.SqEntries * sizeof(uint);
         _cqMapLen = p.CqOff.Cqes + p.CqEntries * (uint)sizeof(Cqe);
         bool single = (p.Features & FeatSingleMmap) != 0;
@@ -112,6 +123,7 @@ sealed unsafe partial class Ring : IDisposable
     {
         lock (_submitLock)
         {
+            if (_disposed) return -Libc.ECANCELED;
             uint tail = *_sqTail;
             // Without SQPOLL io_uring_enter consumes every queued entry, so the ring is never full here.
             uint index = tail & _sqMask;
@@ -133,6 +145,20 @@ sealed unsafe partial class Ring : IDisposable
     /// <summary>Blocks until at least one completion is available (or a signal interrupts).</summary>
     public void WaitForCompletion() => Syscall6(SysEnter, _fd, 0, 1, EnterGetEvents, null, 0);
 
+    /// <summary>Like <see cref="WaitForCompletion()"/>, for at most <paramref name="timeoutNs"/> (-1 = forever).
+    /// Needs <see cref="HasTimedWait"/>.</summary>
+    public void WaitForCompletion(long timeoutNs)
+    {
+        KernelTimespec ts = new() { Sec = timeoutNs / 1_000_000_000, Nsec = timeoutNs % 1_000_000_000 };
+        GetEventsArg arg = new() { SigMaskSize = 8, Ts = timeoutNs < 0 ? 0 : (ulong)&ts };
+        Syscall6(SysEnter, _fd, 0, 1, EnterGetEvents | EnterExtArg, &arg, (nuint)sizeof(GetEventsArg));
+    }
+
+    public bool IsDisposed => Volatile.Read(ref _disposed);
+
+    /// <summary>Are completions waiting to be reaped? (A cheap read of the two indices.)</summary>
+    public bool HasCompletions => *_cqHead != Volatile.Read(ref *_cqTail);
+
     /// <summary>Hands every available completion to <paramref name="handle"/>; only the reaping thread calls it.</summary>
     public int Reap(Action<ulong, int> handle)
     {
@@ -150,6 +176,11 @@ sealed unsafe partial class Ring : IDisposable
 
     public void Dispose()
     {
+        lock (_submitLock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
         Munmap(_sqes, _sqesLen);
         if (_cqMap != _sqMap) Munmap(_cqMap, _cqMapLen);
         Munmap(_sqMap, _sqMapLen);

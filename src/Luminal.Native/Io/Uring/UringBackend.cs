@@ -1,28 +1,42 @@
+using System;
 using System.Threading;
 
 namespace Luminal.Io.Uring;
 
 /// <summary>
 /// The io_uring backend: one ring per runtime. Operations are submitted from whichever thread first polls them;
-/// one completion thread sleeps in io_uring_enter until the kernel posts completions, then hands each result to
-/// its operation (which wakes the awaiting task). Each operation's SQE is filled by its own small file
-/// (ReadAt.cs, Open.cs, ...). Mapping a file and reading a whole file have no single io_uring opcode and go to
-/// the pool backend.
+/// each operation's SQE is filled by its own small file (ReadAt.cs, Open.cs, ...). Mapping a file and reading a
+/// whole file have no single io_uring opcode and go to the pool backend.
+///
+/// Completions are reaped by the workers themselves, so an idle runtime sleeps in one place: a worker that parks
+/// while the ring exists becomes the ring's waiter and sleeps in io_uring_enter (bounded by the next timer), not
+/// on its futex; unparking it posts a NOP. Busy workers reap what is there once per scheduling tick. Whoever
+/// reaps wakes the tasks, so on a worker they land in its own queue. (Kernels without timed waits, before 5.11,
+/// get a reaper thread instead.)
 /// </summary>
 sealed unsafe class UringBackend : IoBackend
 {
     readonly Ring _ring;
+    readonly Runtime _runtime;
     readonly Pool.PoolBackend _pool;
-    readonly Thread _reaper;
+    readonly object _reapLock = new();
+    readonly Action<ulong, int> _onCompletion;
+    readonly Thread? _reaper;
+    int _waiter = -1;        // the worker sleeping in the ring, or -1
     volatile bool _stopping;
-    int _inFlight; // submitted requests whose completion has not arrived: the ring lives until they are done
+    int _inFlight;           // submitted requests whose completion has not arrived: the ring lives until they are done
 
     UringBackend(Runtime runtime, Ring ring)
     {
         _ring = ring;
+        _runtime = runtime;
         _pool = new Pool.PoolBackend(runtime);
-        _reaper = new Thread(ReapLoop) { IsBackground = true, Name = "luminal-io_uring" };
-        _reaper.Start();
+        _onCompletion = OnCompletion;
+        if (!ring.HasTimedWait)
+        {
+            _reaper = new Thread(ReapLoop) { IsBackground = true, Name = "luminal-io_uring" };
+            _reaper.Start();
+        }
     }
 
     public static UringBackend? TryCreate(Runtime runtime, out int errno)
@@ -45,7 +59,11 @@ sealed unsafe class UringBackend : IoBackend
         if (prepared < 0) { op.Complete(prepared); return; }
         Interlocked.Increment(ref _inFlight);
         int r = _ring.Submit(&Prepare, op);
-        if (r < 0) { Interlocked.Decrement(ref _inFlight); op.Complete(r); }
+        if (r < 0) { Interlocked.Decrement(ref _inFlight); op.Complete(r); return; }
+        // Someone must be able to reap the completion: with no worker sleeping in the ring (they may all be
+        // parked on their futexes, e.g. when block_on submitted this), wake one; it will take the ring on its
+        // way back to sleep.
+        if (_reaper is null && Volatile.Read(ref _waiter) < 0) _runtime.NotifyOne();
     }
 
     static void Prepare(Sqe* sqe, IoOp op)
@@ -74,6 +92,23 @@ sealed unsafe class UringBackend : IoBackend
         _ring.Submit(&PrepareCancel, op.Token);
     }
 
+    /// <summary>
+    /// A dropped operation waits for its completion here. It reaps itself rather than trusting someone else to:
+    /// the runtime's workers may all be busy, parked elsewhere, or gone (shutdown).
+    /// </summary>
+    public override void WaitCompleted(IoOp op)
+    {
+        if (op.Kind is IoKind.MapFile or IoKind.ReadAll) { base.WaitCompleted(op); return; }
+        while (!op.IsCompleted)
+        {
+            if (ReapAvailable() == 0 && !op.IsCompleted)
+            {
+                if (_ring.HasTimedWait) _ring.WaitForCompletion(1_000_000);
+                else base.WaitCompleted(op); // the reaper thread completes it
+            }
+        }
+    }
+
     static void PrepareCancel(Sqe* sqe, ulong target)
     {
         sqe->Opcode = Sqe.OpAsyncCancel;
@@ -84,16 +119,47 @@ sealed unsafe class UringBackend : IoBackend
 
     static void PrepareNop(Sqe* sqe, int unused) => sqe->Opcode = Sqe.OpNop;
 
+    // ---- reaping ------------------------------------------------------------------------------------------------
+
+    /// <summary>Hands every waiting completion to its operation; any thread, one at a time. Returns how many.</summary>
+    public int ReapAvailable()
+    {
+        if (!Monitor.TryEnter(_reapLock)) return 0;
+        // Checked under the lock: disposal takes it too, so the ring's memory is mapped while we look.
+        try { return _ring.IsDisposed || !_ring.HasCompletions ? 0 : _ring.Reap(_onCompletion); }
+        finally
+        {
+            Monitor.Exit(_reapLock);
+            DisposeIfDone();
+        }
+    }
+
+    /// <summary>May this parking worker sleep in the ring? (One at a time; never with a reaper thread.)</summary>
+    public bool TryBeginWait(int worker) =>
+        _reaper is null && !_stopping && Interlocked.CompareExchange(ref _waiter, worker, -1) == -1;
+
+    public void EndWait() => Volatile.Write(ref _waiter, -1);
+
+    /// <summary>The waiting worker sleeps here until a completion (or a poke) arrives, then reaps.</summary>
+    public void Wait(long timeoutNs)
+    {
+        if (ReapAvailable() > 0) return;
+        _ring.WaitForCompletion(timeoutNs);
+        ReapAvailable();
+    }
+
+    /// <summary>Wakes the worker sleeping in the ring (a NOP's completion ends its wait).</summary>
+    public void Poke() => _ring.Submit(&PrepareNop, 0);
+
     void ReapLoop()
     {
-        var handle = OnCompletion;
-        while (true)
+        while (!(_stopping && Volatile.Read(ref _inFlight) == 0))
         {
-            _ring.Reap(handle);
+            lock (_reapLock) _ring.Reap(_onCompletion);
             if (_stopping && Volatile.Read(ref _inFlight) == 0) break;
             _ring.WaitForCompletion();
         }
-        _ring.Dispose();
+        DisposeIfDone();
     }
 
     void OnCompletion(ulong userData, int res)
@@ -120,13 +186,20 @@ sealed unsafe class UringBackend : IoBackend
     }
 
     /// <summary>
-    /// No new submissions; the reaper exits (and unmaps the ring) once every in-flight request has completed —
-    /// a buffer the kernel still holds keeps the ring alive.
+    /// No new submissions; the ring is unmapped once every in-flight request has completed — a buffer the kernel
+    /// still holds keeps the ring alive (its dropper reaps it, see <see cref="WaitCompleted"/>).
     /// </summary>
     public override void Stop()
     {
         if (_stopping) return;
         _stopping = true;
-        _ring.Submit(&PrepareNop, 0); // wakes the reaper
+        if (_reaper is not null) _ring.Submit(&PrepareNop, 0); // wakes the reaper thread, which disposes
+        else DisposeIfDone();
+    }
+
+    void DisposeIfDone()
+    {
+        if (!_stopping || Volatile.Read(ref _inFlight) != 0 || _reaper is not null && Thread.CurrentThread != _reaper) return;
+        lock (_reapLock) _ring.Dispose(); // idempotent; later submissions and pokes fail quietly
     }
 }
