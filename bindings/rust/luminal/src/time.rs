@@ -36,8 +36,8 @@
 //! * **Fallback** — polled with another waker (inside a combinator that installs its own waker, on a foreign
 //!   executor, or from code of another copy of this crate, e.g. a plugin's `Sleep` awaited by the host): the
 //!   timer future moves into a small helper task that polls it and wakes the Rust waker when it fires. The helper
-//!   is spawned on the current context if there is one (so inside a scoped task it joins the same [`Scope`]
-//!   (crate::Scope)), else on the runtime the `Sleep` was made with. This is always correct, just a little
+//!   is spawned on the current context if there is one (so inside a scoped task it joins the same
+//!   [`Scope`](crate::Scope)), else on the runtime the `Sleep` was made with. This is always correct, just a little
 //!   dearer. Plugins should await their sleeps from their own tasks, so that no helper task outside their scope
 //!   runs their code.
 //!

@@ -433,13 +433,26 @@ fn scope_close_cancels_pending_tasks() {
     scope.close(Some(Duration::from_secs(5))).unwrap();
     // The guarantee: every future is dropped by the time close returns.
     assert_eq!(drops.load(Ordering::SeqCst), 30);
+    // Close aborts the tasks one by one: a parent whose child was cancelled first may still be polled (woken by
+    // its child's JoinHandle) and complete before its own abort, so only the 20 parked tasks and the 10 children
+    // are certain to be cancelled.
     let st = scope.stats();
-    assert_eq!(st, ScopeStats { live: 0, spawned: 40, completed: 0, cancelled: 40 });
-    for h in handles {
+    assert_eq!((st.live, st.spawned, st.completed + st.cancelled), (0, 40, 40), "{st:?}");
+    assert!(st.cancelled >= 30, "{st:?}");
+    let mut completed = 0;
+    for (i, h) in handles.into_iter().enumerate() {
         assert!(h.is_finished());
-        let e = rt.block_on(h).unwrap_err();
-        assert!(e.is_cancelled(), "{e}");
+        match rt.block_on(h) {
+            Ok(v) if i % 3 == 2 => {
+                assert_eq!(v, i);
+                completed += 1;
+            }
+            Ok(v) => panic!("task {i} completed with {v} although it was parked"),
+            Err(e) => assert!(e.is_cancelled(), "{e}"),
+        }
     }
+    // Close frees outputs nobody took, so even a parent that completed reports cancelled here.
+    assert!(completed <= st.completed as usize, "{completed} outputs taken, {st:?}");
     // Closing again is fine; the runtime runs on.
     scope.close(None).unwrap();
     assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
