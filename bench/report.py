@@ -166,6 +166,75 @@ if any(vals.get(("luminal-c", m)) is not None for m, *_ in TIMERS):
     for m, _, f, unit in TIMERS:
         print(f"  {m:40}{f(vals.get(('luminal-c', m))).rjust(10)} {unit}")
 
+# IO (c/bench_io.c, rust-tokio/src/bin/bench-tokio-io.rs, cat)
+IO_FILE = [  # peer, metric, label
+    ("cat", "io_file_cat_gbps", "`cat file >/dev/null` (GNU cat: read(2) 128 KiB at a time)"),
+    ("luminal-c", "io_file_sync_gbps", "plain pread(2) loop, 64 KiB, one thread, no runtime (the ceiling)"),
+    ("luminal-c", "io_file_uring_qd1_gbps", "Luminal io_uring, luminal_file_read_at 64 KiB, 1 in flight"),
+    ("luminal-c", "io_file_uring_qd8_gbps", "Luminal io_uring, 8 reads of 64 KiB in flight"),
+    ("luminal-c", "io_file_pool_qd1_gbps", "Luminal blocking pool, 64 KiB, 1 in flight"),
+    ("luminal-c", "io_file_pool_qd8_gbps", "Luminal blocking pool, 8 in flight"),
+    ("luminal-c", "io_file_map_copy_gbps", "Luminal mapped view (luminal_file_map), memcpy'd 64 KiB at a time"),
+    ("luminal-c", "io_file_map_sum_gbps", "Luminal mapped view, every 64-bit word summed"),
+    ("tokio", "io_file_tokio_fs_gbps", "tokio::fs::File::read, 64 KiB buffer (16 KiB per blocking call)"),
+    ("tokio", "io_file_tokio_blocking_qd1_gbps", "tokio spawn_blocking(pread 64 KiB), 1 in flight"),
+    ("tokio", "io_file_tokio_blocking_qd8_gbps", "tokio spawn_blocking(pread 64 KiB), 8 in flight"),
+]
+IO_TCP = [("luminal-c", "io_tcp_echo_uring_msgs_per_s", "Luminal io_uring"),
+          ("luminal-c", "io_tcp_echo_pool_msgs_per_s", "Luminal blocking pool"),
+          ("tokio", "io_tcp_echo_tokio_msgs_per_s", "tokio 1.24 (epoll via mio)")]
+if any(vals.get((p, m)) is not None for p, m, _ in IO_FILE + IO_TCP):
+    def per(v, base):
+        return "n/a" if v is None or not base else f"{v / base:.2f}x"
+    tfs, tcat = vals.get(("tokio", "io_file_tokio_fs_gbps")), vals.get(("cat", "io_file_cat_gbps"))
+    ttcp = vals.get(("tokio", "io_tcp_echo_tokio_msgs_per_s"))
+    gb = lambda v: "n/a" if v is None else f"{v:.2f}"
+    cancels = {m: v for (p, m), v in vals.items() if m.endswith("_spurious_cancels") and v}
+    md += [
+        "## IO",
+        "",
+        "`c/bench_io.c` (Luminal from C, and the `sync`/`cat` baselines), `rust-tokio/src/bin/bench-tokio-io.rs` "
+        "(tokio 1.24 with Debian's `fs`, `net`, `io-util` features), each part in a fresh process, "
+        f"{os.environ.get('BENCH_WORKERS', '2')} worker threads everywhere; a cell is the median over the rounds of "
+        f"each process's median ({os.environ.get('BENCH_IO_REPS', '3')} reads after 1 warm-up; TCP: "
+        f"{os.environ.get('BENCH_IO_TCP_REPS', '1')} timed echo run per process after a warm-up run of a tenth).",
+        "",
+        "**File read**: a 1 GiB file of pseudo-random bytes, written by the benchmark (fsync'ed) under bench/out/ "
+        "and read once before the first measurement, so every reader works from a **warm page cache** (this "
+        "measures each IO path's overhead, not the disk; the file is deleted at the end). A task reads it "
+        "sequentially in 64 KiB chunks into its own buffers; timed from spawn to join (open/map included). "
+        "The mapped view is timed map + touch + unmap: touching every byte is what makes it comparable (a read "
+        "copies each byte once, so `map_copy` memcpy's each 64 KiB chunk into one buffer; `map_sum` adds up "
+        "the words instead), page faults included. GB/s = 10^9 bytes/s; ratios are throughput / baseline "
+        "(**higher is better** here).",
+        "",
+        "| reader | GB/s | vs tokio::fs | vs cat |",
+        "|---|---:|---:|---:|",
+        *(f"| {what} | {gb(vals.get((p, m)))} | {per(vals.get((p, m)), tfs)} | {per(vals.get((p, m)), tcat)} |"
+          for p, m, what in IO_FILE),
+        "",
+        "**TCP echo** on 127.0.0.1: one server task (accept, then read up to 4 KiB / write it all back, until EOF) "
+        f"and one client task sending {int(os.environ.get('BENCH_IO_MSGS', '100000')):,} 64-byte messages one at "
+        "a time, each awaited back in full before the next (ping-pong; TCP_NODELAY on both ends), after 1% "
+        "untimed warm-up messages. Luminal: luminal_tcp_listen/accept/connect, luminal_stream_read/write; tokio: "
+        "TcpListener/TcpStream, write_all/read_exact.",
+        "",
+        "| echo | messages/s | vs tokio (higher is better) | µs per round trip |",
+        "|---|---:|---:|---:|",
+        *(f"| {what} | {fmt(vals.get((p, m)))} | {per(vals.get((p, m)), ttcp)} | "
+          f"{'n/a' if not vals.get((p, m)) else f'{1e6 / vals[(p, m)]:.1f}'} |" for p, m, what in IO_TCP),
+        "",
+        "Pool-backend runs work around a runtime bug (completed futures are dropped late; see the IO notes below)"
+        + (": spurious cancellations still seen (median per process): "
+           + ", ".join(f"{k} {v:.0f}" for k, v in cancels.items()) + "." if cancels else
+           "; no spurious cancellation was seen in these runs."),
+        "",
+    ]
+    print("\nIO (GB/s, msgs/s)")
+    for p, m, _ in IO_FILE + IO_TCP:
+        v = vals.get((p, m))
+        print(f"  {m:40}{'n/a' if v is None else f'{v:.2f}':>12}")
+
 if rust_status != "ok":
     md += ["**Luminal-from-Rust**: the binding (bindings/rust/luminal) did not build in this run, so its column is",
            "empty; bench/rust-luminal is ready and runs as soon as it does.", ""]

@@ -5,8 +5,10 @@
 # Run through `./build.sh bench` (which builds libluminal first) or directly once build/lib/libluminal.so exists.
 #   env: BENCH_WORKERS (2), BENCH_REPS (25), BENCH_WARMUP (5), BENCH_ROUNDS (3: fresh processes per workload and
 #   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"),
-#   BENCH_SUITES ("main priority timers": the peer workloads, c/bench_priority.c + its tokio counterpart,
-#   c/bench_timers.c; a subset writes its report to results/partial/, leaving results/RESULTS.md alone)
+#   BENCH_SUITES ("main priority timers io": the peer workloads, c/bench_priority.c + its tokio counterpart,
+#   c/bench_timers.c, c/bench_io.c + rust-tokio's bench-tokio-io + `cat`; a subset writes its report to
+#   results/partial/, leaving results/RESULTS.md alone), BENCH_IO_REPS (3 file reads per process after 1 warm-up),
+#   BENCH_IO_TCP_REPS (1 echo run of BENCH_IO_MSGS=100000 messages per process)
 set -euo pipefail
 cd "$(dirname "$0")"
 BENCH=$PWD
@@ -14,8 +16,11 @@ ROOT=$(cd .. && pwd)
 OUT=$BENCH/out          # build products (ignored by git)
 RES=$BENCH/results      # what gets committed
 export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_REPS=${BENCH_REPS:-25} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-3}
-SUITES=${BENCH_SUITES:-"main priority timers"}
-[ "$SUITES" = "main priority timers" ] || RES=$RES/partial
+SUITES=${BENCH_SUITES:-"main priority timers io"}
+[ "$SUITES" = "main priority timers io" ] || RES=$RES/partial
+export BENCH_IO_REPS=${BENCH_IO_REPS:-3} BENCH_IO_TCP_REPS=${BENCH_IO_TCP_REPS:-1}
+IOFILE=$OUT/io-1GiB.bin # made by bench_io, deleted at the end
+trap 'rm -f "$IOFILE"' EXIT
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 mkdir -p "$OUT" "$RES"
 START=$(date +%s)
@@ -37,7 +42,7 @@ need_apt /usr/share/cargo/registry/tokio-1.24.2 librust-tokio-dev
 echo "== building the peers"
 cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/bench_luminal.c -o "$OUT/bench_luminal_c" \
   -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
-for prog in bench_priority bench_timers; do
+for prog in bench_priority bench_timers bench_io; do
   cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/$prog.c -o "$OUT/$prog" \
     -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
 done
@@ -82,6 +87,21 @@ for round in $(seq "$BENCH_ROUNDS"); do
   if has "$SUITES" timers && has "$PEERS" luminal-c; then
     for w in accuracy timers tasks; do run luminal-c "$OUT/bench_timers" "$w"; done
   fi
+  # IO (~50 s a round): file reads (warm page cache) and a TCP echo, Luminal's two backends, tokio and cat.
+  if has "$SUITES" io; then
+    if [ ! -f "$IOFILE" ]; then
+      "$OUT/bench_io" "$IOFILE" mkfile && cat "$IOFILE" >/dev/null # 1 GiB, fsync'ed, then read once: cache warm
+    fi
+    has "$PEERS" luminal-c && run cat "$OUT/bench_io" "$IOFILE" cat
+    for part in sync uring_qd1 uring_qd8 pool_qd1 pool_qd8 map_copy map_sum; do
+      has "$PEERS" luminal-c && run luminal-c "$OUT/bench_io" "$IOFILE" $part
+    done
+    for part in fs blocking_qd1 blocking_qd8; do
+      has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-io "$IOFILE" $part
+    done
+    for part in tcp_uring tcp_pool; do has "$PEERS" luminal-c && run luminal-c "$OUT/bench_io" "$IOFILE" $part; done
+    has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-io "$IOFILE" tcp
+  fi
   has "$SUITES" main || continue
   for w in $WORKLOADS; do
     # Each workload runs in a fresh process: no pool, heap or RSS left over from another workload.
@@ -89,6 +109,7 @@ for round in $(seq "$BENCH_ROUNDS"); do
   done
 done
 
+rm -f "$IOFILE"
 echo "== report"
 python3 report.py "$RAW" "$RES" "$PEERS" "$CONDITIONS" "$LUMINAL_RUST"
 has "$SUITES" main && gnuplot -e "datafile='$RES/chart.dat'; outfile='$RES/chart.png'" chart.gp
