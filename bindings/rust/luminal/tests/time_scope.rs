@@ -227,6 +227,10 @@ fn dropping_a_pending_sleep_cancels_it() {
     // Fast path: the dropped timer never wakes the task.
     let polls = Arc::new(AtomicUsize::new(0));
     let task = rt.spawn(PollOnceThenDrop { polls: polls.clone(), rt: rt.clone(), d: Duration::from_millis(10) });
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while polls.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     std::thread::sleep(Duration::from_millis(80));
     assert_eq!(polls.load(Ordering::SeqCst), 1, "a dropped Sleep woke its task");
     task.abort();
@@ -423,8 +427,12 @@ fn scope_close_cancels_pending_tasks() {
             i
         }));
     }
-    // Let them all reach their pending point.
-    std::thread::sleep(Duration::from_millis(50));
+    // Let them all reach their pending point (every parent has spawned its child), however loaded the machine.
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while scope.stats().spawned < 40 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(20));
     let st = scope.stats();
     assert_eq!(st.spawned, 40, "30 tasks + 10 children: {st:?}");
     assert_eq!(st.live, 40, "{st:?}");
