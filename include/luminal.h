@@ -269,7 +269,10 @@ LUMINAL_API luminal_status luminal_scope_new(luminal_runtime *rt, luminal_scope 
  * future is dropped at its next scheduling point: at once if idle, after the current poll if running), frees the
  * outputs nobody took (a later join gets LUMINAL_E_CANCELLED), then waits up to `timeout_ns` (0 = don't wait,
  * UINT64_MAX = forever) until the guarantee above holds. LUMINAL_OK, or LUMINAL_E_TIMED_OUT (a poll is still
- * running; call again later), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's workers with a non-zero timeout. */
+ * running; call again later), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's workers with a non-zero timeout
+ * (the scope is still closed and its tasks aborted; only the wait is skipped: call again from another thread).
+ * Tasks are aborted one after another: one that was woken (say, by a child that was cancelled first) may still
+ * run to completion before its own abort takes effect; it then counts as completed, not cancelled. */
 LUMINAL_API luminal_status luminal_scope_close(luminal_scope *scope, uint64_t timeout_ns);
 
 /* Releases the handle. An open scope's tasks run on; closed or not, the scope is freed when its last task is. */

@@ -41,8 +41,13 @@ static unsafe partial class Exports
         {
             Status s = ResolveScope(handle, out Scope scope, out _);
             if (s != Status.Ok) return (int)s;
-            // Waiting on a worker for tasks that may need that very worker to be dropped could deadlock.
-            if (timeoutNs != 0 && scope.Runtime?.CurrentWorker() is not null) return (int)Status.WouldDeadlock;
+            // Waiting on a worker for tasks that may need that very worker to be dropped could deadlock: close
+            // (refuse spawns, abort everything) without waiting, like luminal_runtime_shutdown does there.
+            if (timeoutNs != 0 && scope.Runtime?.CurrentWorker() is not null)
+            {
+                scope.Close(0);
+                return (int)Status.WouldDeadlock;
+            }
             return (int)scope.Close(timeoutNs == 0 ? 0 : Runtime.TimeoutMs(timeoutNs));
         }
         catch (Exception e) { return Fail(e); }

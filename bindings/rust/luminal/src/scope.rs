@@ -158,9 +158,9 @@ impl Scope {
     /// Returns `Ok(())` once it holds; `ErrorKind::TimedOut` if a poll of the scope is still running (call again
     /// later: the scope stays closed). Calling it again on a closed scope is fine.
     ///
-    /// On one of the runtime's own worker threads (inside a task) waiting could deadlock, and the runtime refuses
-    /// a non-zero timeout there without closing anything. This method then still closes the scope without
-    /// waiting (like [`Runtime::shutdown`] on a worker): it returns `Ok(())` if the guarantee already holds, else
+    /// On one of the runtime's own worker threads (inside a task) waiting could deadlock: the runtime then closes
+    /// the scope without waiting (like [`Runtime::shutdown`] on a worker), and this method returns `Ok(())` if
+    /// the guarantee already holds, else
     /// `ErrorKind::WouldDeadlock` — the scope is closed and its tasks aborted, but wait for the guarantee from
     /// another thread (or call again later with `Some(Duration::ZERO)`).
     pub fn close(&self, timeout: Option<Duration>) -> Result<(), RuntimeError> {
