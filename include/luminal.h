@@ -396,7 +396,8 @@ LUMINAL_API luminal_status luminal_file_stat(luminal_runtime *rt, int32_t fd, lu
                                              luminal_io_result *result, luminal_future *out);
 
 /* Reads up to `len` bytes at `offset` into the caller's `buf`. value = bytes read; fewer than asked (0 at end of
- * file) is a short read, not an error. */
+ * file) is a short read, not an error. For seekable files: a pipe or socket gives LUMINAL_E_IO with ESPIPE (use
+ * luminal_stream_read). */
 LUMINAL_API luminal_status luminal_file_read_at(luminal_runtime *rt, int32_t fd, void *buf, size_t len,
                                                 uint64_t offset, luminal_io_result *result, luminal_future *out);
 /* Writes up to `len` bytes from `buf` at `offset`. value = bytes written. */
@@ -410,7 +411,8 @@ typedef struct luminal_view {
 } luminal_view;
 
 /* Maps the whole regular file at `path` read-only into *view (filled on completion; release it with
- * luminal_view_release). Zero copies; the fd is closed once mapped. value = the length. */
+ * luminal_view_release). Zero copies; the fd is closed once mapped. value = the length. Anything but a regular
+ * file gives LUMINAL_E_IO with EISDIR (a directory) or EINVAL (a FIFO, device, socket). */
 LUMINAL_API luminal_status luminal_file_map(luminal_runtime *rt, const char *path, luminal_view *view,
                                             luminal_io_result *result, luminal_future *out);
 /* Unmaps a view filled by luminal_file_map and zeroes it. A zeroed view is ignored. */
@@ -422,8 +424,9 @@ typedef struct luminal_buffer {
   size_t len;
 } luminal_buffer;
 
-/* Reads the whole file at `path` into a buffer the runtime allocates (*buffer, filled on completion; release it
- * with luminal_buffer_release). value = the length. */
+/* Reads the whole regular file at `path` into a buffer the runtime allocates (*buffer, filled on completion;
+ * release it with luminal_buffer_release). value = the length. Files whose size stat cannot tell (in /proc) are
+ * read to their end; anything but a regular file gives LUMINAL_E_IO with EISDIR or EINVAL, as for the map. */
 LUMINAL_API luminal_status luminal_file_read_all(luminal_runtime *rt, const char *path, luminal_buffer *buffer,
                                                  luminal_io_result *result, luminal_future *out);
 /* Frees a buffer filled by luminal_file_read_all and zeroes it. A zeroed buffer is ignored. */
@@ -450,7 +453,8 @@ LUMINAL_API luminal_status luminal_tcp_connect(luminal_runtime *rt, const char *
 LUMINAL_API luminal_status luminal_stream_read(luminal_runtime *rt, int32_t fd, void *buf, size_t len,
                                                luminal_io_result *result, luminal_future *out);
 /* Writes up to `len` bytes to a socket or pipe; value = bytes written (may be fewer: write the rest again). A
- * closed peer gives LUMINAL_E_IO with EPIPE or ECONNRESET (never SIGPIPE). */
+ * closed peer gives LUMINAL_E_IO with EPIPE or ECONNRESET; on a socket never SIGPIPE (MSG_NOSIGNAL), while a pipe,
+ * which has no such flag, follows the process's SIGPIPE disposition exactly like write(2) (ignore SIGPIPE). */
 LUMINAL_API luminal_status luminal_stream_write(luminal_runtime *rt, int32_t fd, const void *buf, size_t len,
                                                 luminal_io_result *result, luminal_future *out);
 

@@ -67,7 +67,7 @@ sealed unsafe class Runtime
     public static ulong Create(int workers, string threadName, int maxBlocking = 512, int blockingKeepAliveMs = 10_000,
         uint ioBackend = 0)
     {
-        var rt = new Runtime(workers, maxBlocking, blockingKeepAliveMs) { IoRequested = ioBackend };
+        var rt = new Runtime(workers, maxBlocking, blockingKeepAliveMs) { IoRequested = Luminal.Io.IoBackend.Requested(ioBackend) };
         rt.BorrowedToken = RuntimeHandles.Create(rt);
         ulong owner = RuntimeHandles.Create(rt);
         if (rt.BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");

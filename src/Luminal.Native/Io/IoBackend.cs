@@ -47,16 +47,24 @@ abstract unsafe class IoBackend
         }
     }
 
-    /// <summary>Chooses the backend for a new runtime: the option, else LUMINAL_IO_BACKEND, else io_uring if the
-    /// kernel allows it. Null when io_uring was required but is unavailable.</summary>
+    /// <summary>The backend asked for: the option, else LUMINAL_IO_BACKEND=uring|pool (read when the runtime is
+    /// created), else 0 (auto).</summary>
+    public static uint Requested(uint option)
+    {
+        if (option != 0) return option;
+        return Environment.GetEnvironmentVariable("LUMINAL_IO_BACKEND") switch
+        {
+            "uring" or "io_uring" => UringKind,
+            "pool" => PoolKind,
+            _ => 0,
+        };
+    }
+
+    /// <summary>Starts the backend asked for (see <see cref="Requested"/>): io_uring if the kernel allows it unless
+    /// the pool was asked for. Null when io_uring was required but is unavailable.</summary>
     public static IoBackend? Create(Runtime runtime, uint requested)
     {
         if (!OperatingSystem.IsLinux()) return new Pool.PoolBackend(runtime);
-        if (requested == 0)
-        {
-            string? env = Environment.GetEnvironmentVariable("LUMINAL_IO_BACKEND");
-            requested = env switch { "uring" or "io_uring" => UringKind, "pool" => PoolKind, _ => 0 };
-        }
         if (requested == PoolKind) return new Pool.PoolBackend(runtime);
         Uring.UringBackend? uring = Uring.UringBackend.TryCreate(runtime, out _);
         if (uring is not null) return uring;

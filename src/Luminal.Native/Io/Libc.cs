@@ -7,7 +7,7 @@ namespace Luminal.Io;
 static unsafe partial class Libc
 {
     public const int EINTR = 4, EAGAIN = 11, ECANCELED = 125, ENOSYS = 38, EPERM = 1, EINPROGRESS = 115;
-    public const int O_CLOEXEC = 0x80000, O_RDONLY = 0;
+    public const int O_CLOEXEC = 0x80000, O_RDONLY = 0, O_NONBLOCK = 0x800, SEEK_CUR = 1, ESPIPE = 29;
     public const int AF_INET = 2, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000, SOCK_NONBLOCK = 0x800;
     public const int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_ERROR = 4;
     public const int MSG_NOSIGNAL = 0x4000;
@@ -60,6 +60,8 @@ static unsafe partial class Libc
     public static partial int Poll(PollFd* fds, nuint n, int timeoutMs);
     [LibraryImport("libc", EntryPoint = "inet_pton")]
     public static partial int InetPton(int af, byte* src, void* dst);
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    public static partial long Lseek(int fd, long offset, int whence);
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     public static partial int Fcntl(int fd, int cmd, int arg);
 
@@ -99,6 +101,9 @@ static unsafe partial class Libc
         public short Events;
         public short Revents;
     }
+
+    /// <summary>The answer for "this needs a regular file": -EISDIR for a directory (as read(2) says), else -EINVAL.</summary>
+    public static long NotRegular(uint mode) => (mode & 0xF000) == 0x4000 ? -21 : -22;
 
     public static ushort Htons(ushort v) => (ushort)((v << 8) | (v >> 8));
 

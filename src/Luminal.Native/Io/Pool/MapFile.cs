@@ -8,13 +8,14 @@ static unsafe class MapFile
 {
     public static long Run(IoOp op)
     {
-        int fd = Libc.Open(op.Path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        // O_NONBLOCK: opening a FIFO without a writer must not block (it is refused just below).
+        int fd = Libc.Open(op.Path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
         if (fd < 0) return -Libc.Errno;
         try
         {
             Libc.Stat st;
             if (Libc.Fstat(fd, &st) != 0) return -Libc.Errno;
-            if ((st.Mode & 0xF000) != 0x8000) return -22; // EINVAL: not a regular file (sockets, pipes can't map)
+            if ((st.Mode & 0xF000) != 0x8000) return Libc.NotRegular(st.Mode);
             var view = (NativeView*)op.Target;
             view->Data = null;
             view->Len = 0;

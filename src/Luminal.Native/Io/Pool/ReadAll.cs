@@ -3,20 +3,22 @@ using System.Runtime.InteropServices;
 namespace Luminal.Io.Pool;
 
 /// <summary>
-/// luminal_file_read_all on the blocking pool: open(2), fstat(2) for the size, one buffer of that size, pread(2)
+/// luminal_file_read_all on the blocking pool: open(2) a regular file, fstat(2) for the size, one buffer of that size, pread(2)
 /// until end of file (growing the buffer if the file grew meanwhile).
 /// </summary>
 static unsafe class ReadAll
 {
     public static long Run(IoOp op)
     {
-        int fd = Libc.Open(op.Path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        // O_NONBLOCK: opening a FIFO without a writer must not block (it is refused just below).
+        int fd = Libc.Open(op.Path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
         if (fd < 0) return -Libc.Errno;
         byte* data = null;
         try
         {
             Libc.Stat st;
             if (Libc.Fstat(fd, &st) != 0) return -Libc.Errno;
+            if ((st.Mode & 0xF000) != 0x8000) return Libc.NotRegular(st.Mode);
             nuint capacity = (nuint)System.Math.Max(st.Size, 0) + 1; // +1: notice growth without a second stat
             data = (byte*)NativeMemory.Alloc(capacity);
             nuint length = 0;

@@ -11,6 +11,8 @@ static unsafe class Readiness
     /// <summary>0 when ready, -ECANCELED when cancelled, or a negated errno.</summary>
     public static long Wait(IoOp op, short events)
     {
+        const int EBADF = 9;
+        if (op.Fd < 0) return -EBADF; // poll(2) silently ignores negative fds: it would wait forever
         var pfd = new Libc.PollFd { Fd = op.Fd, Events = events };
         while (true)
         {

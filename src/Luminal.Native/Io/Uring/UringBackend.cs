@@ -54,6 +54,7 @@ sealed unsafe class UringBackend : IoBackend
         long prepared = op.Kind switch
         {
             IoKind.Connect => Connect.CreateSocket(op), // the SQE needs the socket first
+            IoKind.ReadAt or IoKind.WriteAt => ReadAt.CheckSeekable(op),
             _ => 0,
         };
         if (prepared < 0) { op.Complete(prepared); return; }
