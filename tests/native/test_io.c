@@ -1381,7 +1381,15 @@ IO_TEST(io_drop_completed_unread) {
     void *out = NULL;
     CHECK_ST(luminal_task_join(ts[i], UINT64_MAX, &out), LUMINAL_OK);
     luminal_task_release(ts[i]);
-    CHECK_MSG(!atomic_load(&ws[i].inner_ready), "op %d completed at its first poll", i);
+    if (atomic_load(&ws[i].inner_ready)) {
+      /* io_uring may complete an open or connect inside its first poll (the runtime reaps right after submitting):
+       * then the result was handed over and is ours to close. read_all always runs on the pool, so those ops
+       * (a third of them) are the ones that surely test "completed, dropped unread". */
+      CHECK_MSG(i % 3 != 2, "read_all op %d completed at its first poll", i);
+      CHECK_EQ(rs[i].status, LUMINAL_OK);
+      close((int)rs[i].value);
+      continue;
+    }
     CHECK_EQ(atomic_load(&ws[i].dropped_inner_in_poll), 1);
   }
   /* accept the connections the connects made, so their client sides' fate is visible, then close them */
@@ -1875,7 +1883,9 @@ IO_TEST(io_subfuture_sequence) {
     }
     CHECK_EQ(tu_box_take(out), 1);
     CHECK_EQ(s->step, 7);
-    CHECK_MSG(s->polls >= 8, "%d polls for 7 operations: each must go pending once", s->polls);
+    /* io_uring completes most of these inside their first poll (cached file, reaped right after submitting);
+     * read_all runs on the pool and goes pending at least once, on both backends. */
+    CHECK_MSG(s->polls >= 2, "%d polls for 7 operations: at least read_all must go pending", s->polls);
     CHECK(!fd_is_open(s->fd));
     luminal_buffer_release(&s->all);
     free(s);

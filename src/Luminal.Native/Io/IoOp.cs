@@ -99,6 +99,21 @@ sealed unsafe class IoOp : Slot
 
     public bool IsCompleted { get { lock (this) return _state == Completed; } }
 
+    /// <summary>
+    /// Completes the operation as cancelled if it is still generation <paramref name="generation"/> and still
+    /// waiting for its backend (the pool task that would have run it was dropped without running).
+    /// </summary>
+    public void CancelIfStillSubmitted(uint generation)
+    {
+        lock (this)
+        {
+            // Drop bumps the generation only after the operation completed, so under the lock "same generation and
+            // Submitted" means: nobody has reported this operation's result yet.
+            if (Volatile.Read(ref Generation) != generation || _state != Submitted) return;
+        }
+        Complete(-Libc.ECANCELED);
+    }
+
     /// <summary>Blocks until the backend has reported the result.</summary>
     public void WaitCompleted()
     {
@@ -157,7 +172,21 @@ sealed unsafe class IoOp : Slot
                         op.Priority = task.Priority;
                 }
             }
-            if (submit) op.Backend.Submit(op);
+            if (!submit) return 0;
+            op.Backend.Submit(op);
+            // io_uring often completes at once (a cached read, a send with room in the socket buffer): reap here
+            // and finish in this same poll instead of waking the task from another thread.
+            if (op.Backend is Uring.UringBackend uring && uring.ReapAvailable() > 0)
+            {
+                lock (op)
+                {
+                    if (op._state != Completed) return 0;
+                    op.WriteResult();
+                    op._resultTaken = true;
+                    *output = op.Result;
+                    return 1;
+                }
+            }
             return 0;
         }
         catch { return 1; }

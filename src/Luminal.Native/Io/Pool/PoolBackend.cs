@@ -42,7 +42,10 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
     {
         try
         {
-            if (IoOp.FromToken((ulong)state, out _) is IoOp op && !op.IsCompleted) op.Complete(-Libc.ECANCELED);
+            // This also runs after Execute (the pool task's future is dropped once it ran): by then the operation
+            // may have been completed, dropped and its object reused for a new operation, so only an operation of
+            // this very generation that is still waiting for its call is completed here.
+            if (IoOp.FromToken((ulong)state, out uint generation) is IoOp op) op.CancelIfStillSubmitted(generation);
         }
         catch { /* nothing may escape */ }
     }
