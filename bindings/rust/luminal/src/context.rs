@@ -24,7 +24,7 @@
 use crate::ffi::{self, luminal_context};
 use crate::task::{spawn_on, SpawnTarget};
 use crate::JoinHandle;
-use crate::{Runtime, RuntimeError};
+use crate::{Priority, Runtime, RuntimeError, SpawnOptions};
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -145,6 +145,56 @@ impl Handle {
         self.rt.try_spawn(future)
     }
 
+    /// Spawns `future` with priority `priority`; see [`spawn_opts`](Self::spawn_opts).
+    pub fn spawn_with<F>(&self, priority: Priority, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_opts(SpawnOptions::new().priority(priority), future)
+    }
+
+    /// Spawns `future` with [`SpawnOptions`]. From a task of the same runtime it uses
+    /// `luminal_context_spawn_with` (the current worker's queue), and unset options inherit the current task's
+    /// priority and scope; elsewhere `luminal_spawn_with` (defaults: `UserInitiated`, no scope).
+    pub fn spawn_opts<'a, F>(&self, opts: impl Into<SpawnOptions<'a>>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.try_spawn_opts(opts, future).unwrap_or_else(JoinHandle::failed)
+    }
+
+    /// Like [`spawn_opts`](Self::spawn_opts) but returns the runtime's error if the spawn is rejected.
+    pub fn try_spawn_opts<'a, F>(
+        &self,
+        opts: impl Into<SpawnOptions<'a>>,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, RuntimeError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let opts = opts.into();
+        if let Some(cx) = current() {
+            // SAFETY: cx is the live context of this thread's poll.
+            if !self.id.is_null() && unsafe { ffi::luminal_context_runtime(cx) } == self.id {
+                let target = SpawnTarget::ContextWith(cx, opts.raw_scope(), opts.priority.as_raw());
+                return spawn_on(target, future);
+            }
+        }
+        self.rt.try_spawn_opts(opts, future)
+    }
+
+    /// Runs `f` on the runtime's blocking pool; see [`Runtime::spawn_blocking`].
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.rt.spawn_blocking(f)
+    }
+
     /// Runs `future` to completion on the calling thread; see [`Runtime::block_on`].
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.rt.block_on(future)
@@ -195,6 +245,36 @@ where
             drop(future);
             Err(RuntimeError::from_status(ffi::LUMINAL_E_INVALID_ARGUMENT))
         }
+    }
+}
+
+/// Like [`spawn`], with a priority (`luminal_context_spawn_with`; the scope is inherited).
+///
+/// # Panics
+/// Outside of a task polled by this copy of the crate.
+pub fn spawn_with<F>(priority: Priority, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_opts(SpawnOptions::new().priority(priority), future)
+}
+
+/// Like [`spawn`], with [`SpawnOptions`] (`luminal_context_spawn_with`): unset options inherit the current
+/// task's priority and scope.
+///
+/// # Panics
+/// Outside of a task polled by this copy of the crate.
+pub fn spawn_opts<'a, F>(opts: impl Into<SpawnOptions<'a>>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let opts = opts.into();
+    match current() {
+        Some(cx) => spawn_on(SpawnTarget::ContextWith(cx, opts.raw_scope(), opts.priority.as_raw()), future)
+            .unwrap_or_else(JoinHandle::failed),
+        None => panic!("luminal::spawn_opts() called outside of a Luminal task"),
     }
 }
 

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Internal,
     /// `LUMINAL_E_ALREADY_TAKEN`: a task's output was already handed over.
     AlreadyTaken,
+    /// `LUMINAL_E_IO`: the operating system refused an IO operation (the IO functions of [`fs`](crate::fs) and
+    /// [`net`](crate::net) report that as a [`std::io::Error`] with the errno instead).
+    Io,
     /// A status this binding does not know.
     Other,
 }
@@ -72,6 +75,7 @@ impl RuntimeError {
             ffi::LUMINAL_E_UNSUPPORTED => ErrorKind::Unsupported,
             ffi::LUMINAL_E_INTERNAL => ErrorKind::Internal,
             ffi::LUMINAL_E_ALREADY_TAKEN => ErrorKind::AlreadyTaken,
+            ffi::LUMINAL_E_IO => ErrorKind::Io,
             _ => ErrorKind::Other,
         }
     }
@@ -106,6 +110,23 @@ impl fmt::Display for RuntimeError {
 }
 
 impl std::error::Error for RuntimeError {}
+
+impl From<RuntimeError> for std::io::Error {
+    /// `ErrorKind::Unsupported` becomes [`std::io::ErrorKind::Unsupported`], `InvalidArgument`
+    /// [`std::io::ErrorKind::InvalidInput`], `TimedOut` [`std::io::ErrorKind::TimedOut`], `NoMemory`
+    /// [`std::io::ErrorKind::OutOfMemory`]; anything else is [`std::io::ErrorKind::Other`] carrying the error.
+    fn from(e: RuntimeError) -> std::io::Error {
+        use std::io::ErrorKind as K;
+        let kind = match e.kind() {
+            ErrorKind::Unsupported => K::Unsupported,
+            ErrorKind::InvalidArgument => K::InvalidInput,
+            ErrorKind::TimedOut => K::TimedOut,
+            ErrorKind::NoMemory => K::OutOfMemory,
+            _ => K::Other,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
 
 /// The payload of a panic caught at a poll boundary (what `std::panic::catch_unwind` returns).
 pub type PanicPayload = Box<dyn Any + Send + 'static>;

@@ -19,6 +19,7 @@ pub const LUMINAL_E_NO_MEMORY: luminal_status = -7;
 pub const LUMINAL_E_UNSUPPORTED: luminal_status = -8;
 pub const LUMINAL_E_INTERNAL: luminal_status = -9;
 pub const LUMINAL_E_ALREADY_TAKEN: luminal_status = -10;
+pub const LUMINAL_E_IO: luminal_status = -11;
 
 /// Opaque runtime handle (a 64-bit token, not a pointer to readable memory).
 #[repr(C)]
@@ -53,6 +54,9 @@ pub struct luminal_runtime_options {
     pub struct_size: usize,
     pub worker_threads: u32,
     pub thread_name: *const c_char,
+    pub max_blocking_threads: u32,
+    pub blocking_keep_alive_ms: u32,
+    pub io_backend: u32,
 }
 
 pub type luminal_poll = c_int;
@@ -158,4 +162,172 @@ pub struct luminal_spawn_options {
     pub struct_size: usize,
     pub scope: *mut luminal_scope,
     pub priority: i32,
+}
+
+// Priorities and the blocking pool
+pub type luminal_priority = i32;
+pub const LUMINAL_PRIORITY_INHERIT: luminal_priority = 0;
+pub const LUMINAL_PRIORITY_USER_INTERACTIVE: luminal_priority = 1;
+pub const LUMINAL_PRIORITY_USER_INITIATED: luminal_priority = 2;
+pub const LUMINAL_PRIORITY_UTILITY: luminal_priority = 3;
+pub const LUMINAL_PRIORITY_BACKGROUND: luminal_priority = 4;
+
+pub type luminal_blocking_fn = unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void;
+
+extern "C" {
+    pub fn luminal_context_spawn_with(
+        cx: *mut luminal_context,
+        fut: luminal_future,
+        opts: *const luminal_spawn_options,
+        out: *mut *mut luminal_task,
+    ) -> luminal_status;
+    pub fn luminal_spawn_blocking(
+        rt: *mut luminal_runtime,
+        f: Option<luminal_blocking_fn>,
+        arg: *mut c_void,
+        out: *mut *mut luminal_task,
+    ) -> luminal_status;
+}
+
+// IO with personalities
+pub type luminal_io_backend = u32;
+pub const LUMINAL_IO_AUTO: luminal_io_backend = 0;
+pub const LUMINAL_IO_URING: luminal_io_backend = 1;
+pub const LUMINAL_IO_POOL: luminal_io_backend = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct luminal_io_result {
+    pub status: i32,
+    pub os_error: i32,
+    pub value: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct luminal_file_info {
+    pub size: u64,
+    pub mode: u32,
+    pub reserved: u32,
+    pub mtime_ns: i64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_view {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_buffer {
+    pub data: *mut u8,
+    pub len: usize,
+}
+
+extern "C" {
+    pub fn luminal_runtime_io_backend(rt: *mut luminal_runtime) -> u32;
+
+    pub fn luminal_file_open(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        flags: i32,
+        mode: u32,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_file_close(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_file_fsync(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_file_stat(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        info: *mut luminal_file_info,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_file_read_at(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        buf: *mut c_void,
+        len: usize,
+        offset: u64,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_file_write_at(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        buf: *const c_void,
+        len: usize,
+        offset: u64,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_file_map(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        view: *mut luminal_view,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_view_release(view: *mut luminal_view);
+    pub fn luminal_file_read_all(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        buffer: *mut luminal_buffer,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_buffer_release(buffer: *mut luminal_buffer);
+
+    pub fn luminal_tcp_listen(
+        ip: *const c_char,
+        port: u16,
+        backlog: i32,
+        fd: *mut i32,
+        bound_port: *mut u16,
+        os_error: *mut i32,
+    ) -> luminal_status;
+    pub fn luminal_stream_shutdown(fd: i32, how: i32, os_error: *mut i32) -> luminal_status;
+    pub fn luminal_pipe(fds: *mut i32, os_error: *mut i32) -> luminal_status;
+    pub fn luminal_tcp_accept(
+        rt: *mut luminal_runtime,
+        listener: i32,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_tcp_connect(
+        rt: *mut luminal_runtime,
+        ip: *const c_char,
+        port: u16,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_stream_read(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        buf: *mut c_void,
+        len: usize,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_stream_write(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        buf: *const c_void,
+        len: usize,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
 }

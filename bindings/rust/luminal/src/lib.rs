@@ -70,15 +70,20 @@
 pub mod context;
 mod error;
 pub mod ffi;
+pub mod fs;
+mod io_op;
+pub mod net;
+mod priority;
 mod runtime;
 mod scope;
 mod task;
 pub mod time;
 pub mod waker;
 
-pub use context::{in_task, spawn, try_spawn, yield_now, Handle, YieldNow};
+pub use context::{in_task, spawn, spawn_opts, spawn_with, try_spawn, yield_now, Handle, YieldNow};
 pub use error::{ErrorKind, JoinError, PanicPayload, RuntimeError};
-pub use runtime::{Builder, Runtime};
+pub use priority::{Priority, SpawnOptions};
+pub use runtime::{Builder, IoBackend, Runtime};
 pub use scope::{Scope, ScopeStats};
 pub use task::{JoinHandle, RawTask};
 

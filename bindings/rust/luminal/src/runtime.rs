@@ -4,9 +4,10 @@ use crate::context::Handle;
 use crate::error::PanicPayload;
 use crate::ffi::{self, luminal_context};
 use crate::task::{
-    into_raw_word_future, poll_in_context, spawn_on, spawn_raw_future, JoinHandle, RawTask, SpawnTarget,
+    into_raw_word_future, poll_in_context, spawn_blocking_on, spawn_on, spawn_raw_future, JoinHandle, RawTask,
+    SpawnTarget,
 };
-use crate::RuntimeError;
+use crate::{Priority, RuntimeError, SpawnOptions};
 use std::ffi::{c_void, CString};
 use std::fmt;
 use std::future::Future;
@@ -98,6 +99,78 @@ impl Runtime {
         F::Output: Send + 'static,
     {
         spawn_on(SpawnTarget::Runtime(self.as_raw()), future)
+    }
+
+    /// Spawns `future` with priority `priority` (see [`Priority`]); otherwise like [`spawn`](Self::spawn).
+    pub fn spawn_with<F>(&self, priority: Priority, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_opts(SpawnOptions::new().priority(priority), future)
+    }
+
+    /// Spawns `future` with [`SpawnOptions`] (`luminal_spawn_with`): a priority and/or a [`Scope`](crate::Scope)
+    /// of this runtime. If the runtime (or the scope) refuses, the handle resolves to the error (cancelled for a
+    /// shut-down runtime or a closed scope).
+    pub fn spawn_opts<'a, F>(&self, opts: impl Into<SpawnOptions<'a>>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.try_spawn_opts(opts, future).unwrap_or_else(JoinHandle::failed)
+    }
+
+    /// Like [`spawn_opts`](Self::spawn_opts), but returns the runtime's error if it rejects the spawn
+    /// (`ErrorKind::InvalidArgument` for a scope of another runtime).
+    pub fn try_spawn_opts<'a, F>(
+        &self,
+        opts: impl Into<SpawnOptions<'a>>,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, RuntimeError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let opts = opts.into();
+        spawn_on(SpawnTarget::With(self.as_raw(), opts.raw_scope(), opts.priority.as_raw()), future)
+    }
+
+    /// Runs `f` on the runtime's blocking pool (`luminal_spawn_blocking`), never on a worker: for calls that
+    /// block (file systems, DNS, legacy APIs). The pool starts a thread when work arrives and none is idle, up to
+    /// [`Builder::max_blocking_threads`]; beyond that, calls wait in a queue (most urgent priority first).
+    ///
+    /// The handle resolves to `f`'s return value; a panic in `f` becomes [`JoinError`](crate::JoinError)
+    /// (`is_panic`). [`abort`](JoinHandle::abort) before `f` started cancels it (`f` is dropped, never called); a
+    /// running call always runs to its end. Dropping the handle detaches the call; its result is then dropped
+    /// when it finishes. Nothing leaks, except a closure still queued when the runtime shuts down whose handle
+    /// was dropped before (the C API has no drop hook for it).
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.try_spawn_blocking(f).unwrap_or_else(JoinHandle::failed)
+    }
+
+    /// Like [`spawn_blocking`](Self::spawn_blocking), but returns the runtime's error (`ErrorKind::Shutdown`) if it
+    /// rejects the call; `f` has then been dropped.
+    pub fn try_spawn_blocking<F, T>(&self, f: F) -> Result<JoinHandle<T>, RuntimeError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn_blocking_on(self.as_raw(), f)
+    }
+
+    /// The IO backend this runtime uses ([`IoBackend::Uring`] or [`IoBackend::Pool`]; never `Auto`).
+    pub fn io_backend(&self) -> IoBackend {
+        // SAFETY: a valid handle.
+        match unsafe { ffi::luminal_runtime_io_backend(self.as_raw()) } {
+            ffi::LUMINAL_IO_URING => IoBackend::Uring,
+            ffi::LUMINAL_IO_POOL => IoBackend::Pool,
+            _ => IoBackend::Auto,
+        }
     }
 
     /// Spawns a future whose output crosses the C ABI as is: the `usize` becomes the task's `void*` output (no
@@ -223,6 +296,22 @@ impl fmt::Debug for Runtime {
 pub struct Builder {
     worker_threads: usize,
     thread_name: Option<String>,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Option<Duration>,
+    io_backend: IoBackend,
+}
+
+/// Which IO backend a runtime uses for [`fs`](crate::fs) and [`net`](crate::net) (`luminal_io_backend`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum IoBackend {
+    /// io_uring when the kernel allows it, else `Pool`. The environment variable `LUMINAL_IO_BACKEND=uring|pool`
+    /// (read when the runtime is created) forces one.
+    #[default]
+    Auto,
+    /// io_uring only: building the runtime fails with `ErrorKind::Unsupported` without it.
+    Uring,
+    /// Plain system calls on the blocking pool.
+    Pool,
 }
 
 impl Builder {
@@ -243,8 +332,29 @@ impl Builder {
         self
     }
 
+    /// The cap of the blocking pool ([`Runtime::spawn_blocking`], and the IO of the `Pool` backend); 0 (the
+    /// default) means 512. At most 65536.
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Builder {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking-pool thread lives before it exits (default 10 s; rounded up to whole
+    /// milliseconds, at least 1 ms).
+    pub fn blocking_keep_alive(&mut self, d: Duration) -> &mut Builder {
+        self.blocking_keep_alive = Some(d);
+        self
+    }
+
+    /// The IO backend (default [`IoBackend::Auto`]).
+    pub fn io_backend(&mut self, backend: IoBackend) -> &mut Builder {
+        self.io_backend = backend;
+        self
+    }
+
     /// Creates the runtime and starts its workers. Fails with `ErrorKind::InvalidArgument` for more than 1024
-    /// workers or a thread name containing NUL.
+    /// workers, more than 65536 blocking threads or a thread name containing NUL, and with
+    /// `ErrorKind::Unsupported` for [`IoBackend::Uring`] where io_uring is unavailable.
     pub fn build(&self) -> Result<Runtime, RuntimeError> {
         let invalid = RuntimeError::from_status(ffi::LUMINAL_E_INVALID_ARGUMENT);
         let workers = u32::try_from(self.worker_threads).map_err(|_| invalid)?;
@@ -252,10 +362,22 @@ impl Builder {
             Some(n) => Some(CString::new(n.as_str()).map_err(|_| invalid)?),
             None => None,
         };
+        let max_blocking = u32::try_from(self.max_blocking_threads).map_err(|_| invalid)?;
+        let keep_alive_ms = match self.blocking_keep_alive {
+            None => 0,
+            Some(d) => u32::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX).max(1),
+        };
         let opts = ffi::luminal_runtime_options {
             struct_size: std::mem::size_of::<ffi::luminal_runtime_options>(),
             worker_threads: workers,
             thread_name: name.as_ref().map_or(ptr::null(), |n| n.as_ptr()),
+            max_blocking_threads: max_blocking,
+            blocking_keep_alive_ms: keep_alive_ms,
+            io_backend: match self.io_backend {
+                IoBackend::Auto => ffi::LUMINAL_IO_AUTO,
+                IoBackend::Uring => ffi::LUMINAL_IO_URING,
+                IoBackend::Pool => ffi::LUMINAL_IO_POOL,
+            },
         };
         let mut raw = ptr::null_mut();
         // SAFETY: opts and the name are borrowed for the call only.

@@ -132,6 +132,20 @@ impl Scope {
         Ok(unsafe { JoinHandle::from_raw_task(task) })
     }
 
+    /// Spawns `future` into the scope with priority `priority` (see [`Priority`](crate::Priority)).
+    pub fn spawn_with<F>(&self, priority: crate::Priority, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let target = SpawnTarget::With(self.rt.as_raw(), self.as_raw(), priority.as_raw());
+        match spawn_raw_future(target, into_raw_future(future)) {
+            // SAFETY: a fresh owned task handle whose output is a boxed `Result<F::Output, _>`.
+            Ok(task) => unsafe { JoinHandle::from_raw_task(task) },
+            Err(e) => JoinHandle::failed(e),
+        }
+    }
+
     /// Like [`Runtime::spawn_raw`], into the scope: the `usize` output crosses the C ABI as the `void*` itself.
     pub fn spawn_raw<F>(&self, future: F) -> Result<RawTask, RuntimeError>
     where
@@ -149,7 +163,7 @@ impl Scope {
     }
 
     fn target(&self) -> SpawnTarget {
-        SpawnTarget::Scoped(self.rt.as_raw(), self.as_raw())
+        SpawnTarget::With(self.rt.as_raw(), self.as_raw(), 0)
     }
 
     /// Closes the scope (see the type docs) and waits up to `timeout` (`None` = as long as it takes,

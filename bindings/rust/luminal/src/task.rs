@@ -121,13 +121,16 @@ where
 }
 
 /// Where a spawn goes.
+#[derive(Clone, Copy)]
 pub(crate) enum SpawnTarget {
     /// `luminal_spawn` onto a runtime handle.
     Runtime(*mut ffi::luminal_runtime),
     /// `luminal_context_spawn` from inside a poll.
     Context(*mut luminal_context),
-    /// `luminal_spawn_with` into a scope of the runtime.
-    Scoped(*mut ffi::luminal_runtime, *mut ffi::luminal_scope),
+    /// `luminal_spawn_with`: a scope (may be NULL) and a priority (0 = inherit).
+    With(*mut ffi::luminal_runtime, *mut ffi::luminal_scope, ffi::luminal_priority),
+    /// `luminal_context_spawn_with`: unset fields inherit from the task being polled.
+    ContextWith(*mut luminal_context, *mut ffi::luminal_scope, ffi::luminal_priority),
 }
 
 /// Spawns a prepared `luminal_future`, returning the owned task handle.
@@ -136,18 +139,19 @@ pub(crate) fn spawn_raw_future(
     fut: ffi::luminal_future,
 ) -> Result<*mut luminal_task, RuntimeError> {
     let mut task = ptr::null_mut();
-    // SAFETY: the runtime takes `fut` in every case (dropping it on failure).
+    let opts = |scope, priority| ffi::luminal_spawn_options {
+        struct_size: std::mem::size_of::<ffi::luminal_spawn_options>(),
+        scope,
+        priority,
+    };
+    // SAFETY: the runtime takes `fut` in every case (dropping it on failure); `opts` is borrowed for the call.
     let status = unsafe {
         match target {
             SpawnTarget::Runtime(rt) => ffi::luminal_spawn(rt, fut, &mut task),
             SpawnTarget::Context(cx) => ffi::luminal_context_spawn(cx, fut, &mut task),
-            SpawnTarget::Scoped(rt, scope) => {
-                let opts = ffi::luminal_spawn_options {
-                    struct_size: std::mem::size_of::<ffi::luminal_spawn_options>(),
-                    scope,
-                    priority: 0,
-                };
-                ffi::luminal_spawn_with(rt, fut, &opts, &mut task)
+            SpawnTarget::With(rt, scope, priority) => ffi::luminal_spawn_with(rt, fut, &opts(scope, priority), &mut task),
+            SpawnTarget::ContextWith(cx, scope, priority) => {
+                ffi::luminal_context_spawn_with(cx, fut, &opts(scope, priority), &mut task)
             }
         }
     };
@@ -408,6 +412,8 @@ impl Drop for Core {
 /// combinators, from another executor, or on a plain thread via [`Runtime::block_on`](crate::Runtime::block_on).
 pub struct JoinHandle<T> {
     core: Core,
+    /// For [`Runtime::spawn_blocking`](crate::Runtime::spawn_blocking): where the closure and its result live.
+    blocking: Option<Arc<dyn BlockingSlot<T>>>,
     _output: PhantomData<fn() -> T>,
 }
 
@@ -420,12 +426,12 @@ impl<T> JoinHandle<T> {
     /// A handle for a spawn that the runtime rejected: it resolves to the corresponding error (cancelled for a
     /// shut-down runtime).
     pub(crate) fn failed(e: RuntimeError) -> JoinHandle<T> {
-        JoinHandle { core: Core::failed(e), _output: PhantomData }
+        JoinHandle { core: Core::failed(e), blocking: None, _output: PhantomData }
     }
 
     /// Wraps the owned handle of a task spawned from `into_raw_future` with output type `T`.
     pub(crate) unsafe fn from_raw_task(task: *mut luminal_task) -> JoinHandle<T> {
-        JoinHandle { core: Core::new(task, Some(drop_boxed_output::<T>)), _output: PhantomData }
+        JoinHandle { core: Core::new(task, Some(drop_boxed_output::<T>)), blocking: None, _output: PhantomData }
     }
 
     /// Requests cancellation: the future is dropped at its next scheduling point and awaiting this handle gives
@@ -450,6 +456,18 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let (status, out) = std::task::ready!(self.core.poll_raw(cx));
+        if let Some(b) = &self.blocking {
+            return Poll::Ready(match (status, b.take()) {
+                (ffi::LUMINAL_OK, Some(Ok(v))) => Ok(v),
+                (ffi::LUMINAL_OK, Some(Err(p))) => Err(JoinError::panic(p)),
+                (ffi::LUMINAL_OK, None) => Err(JoinError::from_status(ffi::LUMINAL_E_INTERNAL)),
+                (s, _) => {
+                    // Cancelled before it started (abort, shutdown): the closure was never called; drop it.
+                    b.reclaim();
+                    Err(JoinError::from_status(s))
+                }
+            });
+        }
         Poll::Ready(if status == ffi::LUMINAL_OK {
             if out.is_null() {
                 Err(JoinError::from_status(ffi::LUMINAL_E_INTERNAL))
@@ -463,6 +481,18 @@ impl<T> Future for JoinHandle<T> {
         } else {
             Err(JoinError::from_status(status))
         })
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(b) = &self.blocking {
+            // A blocking call that finished without running (cancelled) never will: drop its closure now. One
+            // still queued or running cleans up after itself (see `spawn_blocking`).
+            if self.core.is_finished() {
+                b.reclaim();
+            }
+        }
     }
 }
 
@@ -530,4 +560,122 @@ impl fmt::Debug for RawTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawTask").field("task", &self.core.task).finish()
     }
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// spawn_blocking
+// ------------------------------------------------------------------------------------------------------------
+
+/// The state shared by a `spawn_blocking` call and its [`JoinHandle`].
+///
+/// `luminal_spawn_blocking` has no `drop_output` and no drop function for its argument, so the binding never
+/// hands the runtime anything that would need one: the argument is one strong count of this `Arc` (the "call's
+/// reference"), the closure lives in `stage`, the C function writes the result into `stage` and returns NULL.
+/// Exactly one side releases the call's reference: the C function when it runs (it takes `Queued`), or the
+/// join handle once the task finished without running (cancelled before it started: abort or shutdown), which
+/// takes `Queued` in `reclaim`. The runtime calls the function only if it has not reported the task finished
+/// (it checks for an abort, then calls, then marks the task complete), so after "finished" a `Queued` closure is
+/// never going to run. An unjoined result is dropped with the last reference (on the blocking thread, or by the
+/// handle). The one remaining leak: a call still queued when the runtime shuts down whose handle was dropped
+/// before (nobody is left to observe the cancellation; the C API gives no drop hook for the argument).
+struct Blocking<F, T> {
+    stage: Mutex<Stage<F, T>>,
+}
+
+enum Stage<F, T> {
+    Queued(F),
+    Running,
+    Done(Output<T>),
+    Gone,
+}
+
+pub(crate) trait BlockingSlot<T>: Send + Sync {
+    /// The result, if the closure ran to its end.
+    fn take(&self) -> Option<Output<T>>;
+    /// After the task finished: drop the closure and release the call's reference if the closure never ran.
+    fn reclaim(&self);
+}
+
+impl<F: Send, T: Send> BlockingSlot<T> for Blocking<F, T> {
+    fn take(&self) -> Option<Output<T>> {
+        let mut st = self.stage.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *st, Stage::Gone) {
+            Stage::Done(r) => Some(r),
+            other => {
+                *st = other;
+                None
+            }
+        }
+    }
+
+    fn reclaim(&self) {
+        let f = {
+            let mut st = self.stage.lock().unwrap_or_else(|e| e.into_inner());
+            match std::mem::replace(&mut *st, Stage::Gone) {
+                Stage::Queued(f) => f,
+                other => {
+                    *st = other;
+                    return;
+                }
+            }
+        };
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(f)));
+        // SAFETY: the call's reference, which nobody else releases now that `Queued` is gone; the caller holds
+        // another reference, so `self` stays valid.
+        unsafe { Arc::decrement_strong_count(self as *const Self) };
+    }
+}
+
+unsafe extern "C" fn run_blocking<F, T>(arg: *mut c_void) -> *mut c_void
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    // SAFETY: the call's reference (see `Blocking`).
+    let shared = Arc::from_raw(arg as *const Blocking<F, T>);
+    let f = {
+        let mut st = shared.stage.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *st, Stage::Running) {
+            Stage::Queued(f) => Some(f),
+            other => {
+                // Reclaimed already (cannot happen: the runtime does not call a finished task).
+                *st = other;
+                None
+            }
+        }
+    };
+    let Some(f) = f else {
+        std::mem::forget(shared); // not ours to release
+        return ptr::null_mut();
+    };
+    let r = catch_unwind(AssertUnwindSafe(f));
+    let _ = catch_unwind(AssertUnwindSafe(move || {
+        let mut st = shared.stage.lock().unwrap_or_else(|e| e.into_inner());
+        *st = Stage::Done(r);
+        drop(st);
+        drop(shared); // the last reference if the handle is gone: the result is dropped here
+    }));
+    ptr::null_mut()
+}
+
+/// `luminal_spawn_blocking` of a Rust closure (see `Blocking`).
+pub(crate) fn spawn_blocking_on<F, T>(rt: *mut ffi::luminal_runtime, f: F) -> Result<JoinHandle<T>, RuntimeError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let shared = Arc::new(Blocking { stage: Mutex::new(Stage::Queued(f)) });
+    let arg = Arc::into_raw(shared.clone()) as *mut c_void;
+    let mut task = ptr::null_mut();
+    // SAFETY: `arg` stays valid until the function runs or the handle reclaims it.
+    let status = unsafe { ffi::luminal_spawn_blocking(rt, Some(run_blocking::<F, T>), arg, &mut task) };
+    if status != ffi::LUMINAL_OK {
+        shared.reclaim(); // the runtime refused: the function will never be called
+        return Err(RuntimeError::from_status(status));
+    }
+    if task.is_null() {
+        // Cannot happen; the call may still run, so its reference must stay (leaked rather than risked).
+        return Err(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL));
+    }
+    Ok(JoinHandle { core: Core::new(task, None), blocking: Some(shared), _output: PhantomData })
 }
