@@ -174,20 +174,17 @@ sealed unsafe class IoOp : Slot
             }
             if (!submit) return 0;
             op.Backend.Submit(op);
-            // io_uring often completes at once (a cached read, a send with room in the socket buffer): reap here
-            // and finish in this same poll instead of waking the task from another thread.
-            if (op.Backend is Uring.UringBackend uring && uring.ReapAvailable() > 0)
+            // Operations often complete at once (a cached read, data already in the socket, room to send): reap
+            // here and finish in this same poll instead of waking the task from another thread.
+            if (op.Backend is Uring.UringBackend uring) uring.ReapAvailable();
+            lock (op)
             {
-                lock (op)
-                {
-                    if (op._state != Completed) return 0;
-                    op.WriteResult();
-                    op._resultTaken = true;
-                    *output = op.Result;
-                    return 1;
-                }
+                if (op._state != Completed) return 0;
+                op.WriteResult();
+                op._resultTaken = true;
+                *output = op.Result;
+                return 1;
             }
-            return 0;
         }
         catch { return 1; }
     }

@@ -24,6 +24,8 @@ static unsafe partial class Libc
     public static partial nint Pwrite(int fd, void* buf, nuint count, long offset);
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     public static partial nint Read(int fd, void* buf, nuint count);
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    public static partial nint Recv(int fd, void* buf, nuint count, int flags);
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     public static partial nint Send(int fd, void* buf, nuint count, int flags);
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]

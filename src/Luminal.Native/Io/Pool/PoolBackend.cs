@@ -15,6 +15,7 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
 
     public override void Submit(IoOp op)
     {
+        if (StreamNow.TryComplete(op)) return; // a socket that is ready needs no pool thread
         NativeFuture f = default;
         f.State = (void*)op.Token;
         f.Drop = &Dropped;

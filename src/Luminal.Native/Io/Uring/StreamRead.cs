@@ -1,8 +1,8 @@
 namespace Luminal.Io.Uring;
 
 /// <summary>
-/// luminal_stream_read on io_uring: IORING_OP_READ at the current position (offset -1), which works for sockets
-/// and pipes alike; the kernel waits for data itself (no readiness polling on our side).
+/// luminal_stream_read on io_uring: (after StreamNow's non-blocking try) IORING_OP_READ at the
+/// current position (offset -1), which works for sockets and pipes alike; the kernel waits for data itself.
 /// </summary>
 static unsafe class StreamRead
 {

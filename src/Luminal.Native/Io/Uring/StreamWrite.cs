@@ -1,7 +1,7 @@
 namespace Luminal.Io.Uring;
 
 /// <summary>
-/// luminal_stream_write on io_uring: IORING_OP_SEND with MSG_NOSIGNAL (a closed peer gives EPIPE, never SIGPIPE);
+/// luminal_stream_write on io_uring: (after StreamNow's non-blocking try) IORING_OP_SEND with MSG_NOSIGNAL (a closed peer gives EPIPE, never SIGPIPE);
 /// if the fd is not a socket (ENOTSOCK: a pipe) it is submitted again as IORING_OP_WRITE.
 /// </summary>
 static unsafe class StreamWrite
