@@ -121,8 +121,7 @@ extern "C" {
     // Time
     pub fn luminal_now_ns() -> u64;
     pub fn luminal_sleep(rt: *mut luminal_runtime, duration_ns: u64, out: *mut luminal_future) -> luminal_status;
-    pub fn luminal_sleep_until(rt: *mut luminal_runtime, deadline_ns: u64, out: *mut luminal_future)
-        -> luminal_status;
+    pub fn luminal_sleep_until(rt: *mut luminal_runtime, deadline_ns: u64, out: *mut luminal_future) -> luminal_status;
     pub fn luminal_timeout(
         rt: *mut luminal_runtime,
         inner: luminal_future,

@@ -128,13 +128,36 @@ impl File {
     /// read: fewer than asked is a short read, 0 is the end of the file. See the [module docs](self) on
     /// buffer safety.
     pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.read_at_op(buf, offset)?.await.map(to_usize)
+    }
+
+    fn read_at_op(&self, buf: &mut [u8], offset: u64) -> io::Result<Op> {
         let (ptr, len) = (buf.as_mut_ptr() as *mut c_void, buf.len());
-        // SAFETY: `buf` is borrowed by this future, which drops the runtime's future (waiting for the kernel)
-        // before the borrow ends.
-        let op = Op::new(&self.rt, None, |res, out| unsafe {
+        // SAFETY: `buf` is borrowed by the future awaiting the Op, and the Op drops the runtime's future (waiting
+        // for the kernel) before that borrow ends.
+        Op::new(&self.rt, None, |res, out| unsafe {
             ffi::luminal_file_read_at(self.rt.as_raw(), self.fd.as_raw_fd(), ptr, len, offset, res, out)
-        })?;
-        op.await.map(to_usize)
+        })
+    }
+
+    fn write_at_op(&self, buf: &[u8], offset: u64) -> io::Result<Op> {
+        let (ptr, len) = (buf.as_ptr() as *const c_void, buf.len());
+        // SAFETY: as in read_at_op.
+        Op::new(&self.rt, None, |res, out| unsafe {
+            ffi::luminal_file_write_at(self.rt.as_raw(), self.fd.as_raw_fd(), ptr, len, offset, res, out)
+        })
+    }
+
+    fn stat_op(&self) -> io::Result<Op> {
+        let info = Box::into_raw(Box::<ffi::luminal_file_info>::default());
+        unsafe fn free(p: *mut c_void) {
+            drop(Box::from_raw(p as *mut ffi::luminal_file_info));
+        }
+        let extra = Extra { ptr: info as *mut c_void, free };
+        // SAFETY: `info` is owned by the Op and freed after the runtime's future.
+        Op::new(&self.rt, Some(extra), |res, out| unsafe {
+            ffi::luminal_file_stat(self.rt.as_raw(), self.fd.as_raw_fd(), info, res, out)
+        })
     }
 
     /// Reads exactly `buf.len()` bytes at `offset`; `ErrorKind::UnexpectedEof` if the file ends first.
@@ -153,12 +176,7 @@ impl File {
 
     /// Writes up to `buf.len()` bytes from `buf` at `offset` (`luminal_file_write_at`); returns how many.
     pub async fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        let (ptr, len) = (buf.as_ptr() as *const c_void, buf.len());
-        // SAFETY: as in read_at.
-        let op = Op::new(&self.rt, None, |res, out| unsafe {
-            ffi::luminal_file_write_at(self.rt.as_raw(), self.fd.as_raw_fd(), ptr, len, offset, res, out)
-        })?;
-        op.await.map(to_usize)
+        self.write_at_op(buf, offset)?.await.map(to_usize)
     }
 
     /// Writes all of `buf` at `offset` (repeating short writes).
@@ -186,20 +204,10 @@ impl File {
 
     /// The file's size, mode and modification time (`fstat(2)`, `luminal_file_stat`).
     pub async fn metadata(&self) -> io::Result<Metadata> {
-        let info = Box::into_raw(Box::<ffi::luminal_file_info>::default());
-        unsafe fn free(p: *mut c_void) {
-            drop(Box::from_raw(p as *mut ffi::luminal_file_info));
-        }
-        let extra = Extra { ptr: info as *mut c_void, free };
-        // SAFETY: `info` is owned by the Op and freed after the runtime's future.
-        let op = Op::new(&self.rt, Some(extra), |res, out| unsafe {
-            ffi::luminal_file_stat(self.rt.as_raw(), self.fd.as_raw_fd(), info, res, out)
-        })?;
-        let info_ptr = op.extra_ptr() as *const ffi::luminal_file_info;
-        let mut op = op;
+        let mut op = self.stat_op()?;
         (&mut op).await?;
-        // SAFETY: completed: the runtime wrote it and lets go of it.
-        let i = unsafe { *info_ptr };
+        // SAFETY: completed: the runtime wrote it and let go of it.
+        let i = unsafe { *(op.extra_ptr() as *const ffi::luminal_file_info) };
         Ok(Metadata { len: i.size, mode: i.mode, mtime_ns: i.mtime_ns })
     }
 
@@ -311,7 +319,15 @@ impl Default for OpenOptions {
 impl OpenOptions {
     /// All options off; mode 0o666 for created files.
     pub fn new() -> OpenOptions {
-        OpenOptions { read: false, write: false, append: false, truncate: false, create: false, create_new: false, mode: 0o666 }
+        OpenOptions {
+            read: false,
+            write: false,
+            append: false,
+            truncate: false,
+            create: false,
+            create_new: false,
+            mode: 0o666,
+        }
     }
     /// Open for reading.
     pub fn read(&mut self, v: bool) -> &mut Self {
@@ -383,8 +399,20 @@ impl OpenOptions {
 
 /// Reads the whole file at `path` into a buffer the runtime allocates and sizes (`luminal_file_read_all`).
 pub async fn read<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> io::Result<Buffer> {
-    let rt = rt.as_ref();
-    let path = c_path(path.as_ref())?;
+    let mut op = read_all_op(rt.as_ref(), path.as_ref())?;
+    (&mut op).await?;
+    // SAFETY: completed; we take the buffer over and zero the slot so the Op's cleanup ignores it.
+    let b = unsafe {
+        std::ptr::replace(
+            op.extra_ptr() as *mut ffi::luminal_buffer,
+            ffi::luminal_buffer { data: std::ptr::null_mut(), len: 0 },
+        )
+    };
+    Ok(Buffer { raw: b })
+}
+
+fn read_all_op(rt: &Runtime, path: &Path) -> io::Result<Op> {
+    let path = c_path(path)?;
     let buf = Box::into_raw(Box::new(ffi::luminal_buffer { data: std::ptr::null_mut(), len: 0 }));
     unsafe fn free(p: *mut c_void) {
         let b = p as *mut ffi::luminal_buffer;
@@ -393,20 +421,27 @@ pub async fn read<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) ->
     }
     let extra = Extra { ptr: buf as *mut c_void, free };
     // SAFETY: the path is copied; `buf` is owned by the Op and freed after the runtime's future.
-    let mut op = Op::new(rt, Some(extra), |res, out| unsafe {
+    Op::new(rt, Some(extra), |res, out| unsafe {
         ffi::luminal_file_read_all(rt.as_raw(), path.as_ptr(), buf, res, out)
-    })?;
-    let p = op.extra_ptr() as *mut ffi::luminal_buffer;
-    (&mut op).await?;
-    // SAFETY: completed; we take the buffer over and zero the slot so the Op's cleanup ignores it.
-    let b = unsafe { std::ptr::replace(p, ffi::luminal_buffer { data: std::ptr::null_mut(), len: 0 }) };
-    Ok(Buffer { raw: b })
+    })
 }
 
 /// Maps the whole regular file at `path` read-only (`luminal_file_map`): zero copies.
 pub async fn map<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> io::Result<Mmap> {
-    let rt = rt.as_ref();
-    let path = c_path(path.as_ref())?;
+    let mut op = map_op(rt.as_ref(), path.as_ref())?;
+    (&mut op).await?;
+    // SAFETY: as in `read`.
+    let v = unsafe {
+        std::ptr::replace(
+            op.extra_ptr() as *mut ffi::luminal_view,
+            ffi::luminal_view { data: std::ptr::null(), len: 0 },
+        )
+    };
+    Ok(Mmap { raw: v })
+}
+
+fn map_op(rt: &Runtime, path: &Path) -> io::Result<Op> {
+    let path = c_path(path)?;
     let view = Box::into_raw(Box::new(ffi::luminal_view { data: std::ptr::null(), len: 0 }));
     unsafe fn free(p: *mut c_void) {
         let v = p as *mut ffi::luminal_view;
@@ -414,19 +449,16 @@ pub async fn map<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> 
         drop(Box::from_raw(v));
     }
     let extra = Extra { ptr: view as *mut c_void, free };
-    // SAFETY: as in `read`.
-    let mut op = Op::new(rt, Some(extra), |res, out| unsafe {
-        ffi::luminal_file_map(rt.as_raw(), path.as_ptr(), view, res, out)
-    })?;
-    let p = op.extra_ptr() as *mut ffi::luminal_view;
-    (&mut op).await?;
-    // SAFETY: as in `read`.
-    let v = unsafe { std::ptr::replace(p, ffi::luminal_view { data: std::ptr::null(), len: 0 }) };
-    Ok(Mmap { raw: v })
+    // SAFETY: as in `read_all_op`.
+    Op::new(rt, Some(extra), |res, out| unsafe { ffi::luminal_file_map(rt.as_raw(), path.as_ptr(), view, res, out) })
 }
 
 /// Writes `data` to the file at `path`, creating or truncating it.
-pub async fn write<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
+pub async fn write<R: AsRef<Runtime> + ?Sized>(
+    rt: &R,
+    path: impl AsRef<Path>,
+    data: impl AsRef<[u8]>,
+) -> io::Result<()> {
     let f = File::create(rt, path).await?;
     f.write_all_at(data.as_ref(), 0).await?;
     f.close().await

@@ -174,12 +174,7 @@ impl Op {
 
     fn start_helper(&mut self, lcx: Option<*mut luminal_context>) -> io::Result<()> {
         let state = Box::into_raw(Box::new(self.shared.clone())) as *mut c_void;
-        let fut = ffi::luminal_future {
-            state,
-            poll: Some(helper_poll),
-            drop: Some(helper_drop),
-            drop_output: None,
-        };
+        let fut = ffi::luminal_future { state, poll: Some(helper_poll), drop: Some(helper_drop), drop_output: None };
         let target = match lcx {
             Some(lcx) => SpawnTarget::Context(lcx),
             None => SpawnTarget::Runtime(self.rt.as_raw()),

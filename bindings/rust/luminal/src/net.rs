@@ -135,13 +135,24 @@ struct Stream {
 
 impl Stream {
     async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_op(buf)?.await.map(|v| v as usize)
+    }
+
+    fn read_op(&self, buf: &mut [u8]) -> io::Result<Op> {
         let (ptr, len) = (buf.as_mut_ptr() as *mut c_void, buf.len());
-        // SAFETY: `buf` is borrowed by this future, which drops the runtime's future (waiting for the kernel)
-        // before the borrow ends.
-        let op = Op::new(&self.rt, None, |res, out| unsafe {
+        // SAFETY: `buf` is borrowed by the future awaiting the Op, and the Op drops the runtime's future (waiting
+        // for the kernel) before that borrow ends.
+        Op::new(&self.rt, None, |res, out| unsafe {
             ffi::luminal_stream_read(self.rt.as_raw(), self.fd.as_raw_fd(), ptr, len, res, out)
-        })?;
-        op.await.map(|v| v as usize)
+        })
+    }
+
+    fn write_op(&self, buf: &[u8]) -> io::Result<Op> {
+        let (ptr, len) = (buf.as_ptr() as *const c_void, buf.len());
+        // SAFETY: as in read_op.
+        Op::new(&self.rt, None, |res, out| unsafe {
+            ffi::luminal_stream_write(self.rt.as_raw(), self.fd.as_raw_fd(), ptr, len, res, out)
+        })
     }
 
     async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
@@ -166,12 +177,7 @@ impl Stream {
     }
 
     async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        let (ptr, len) = (buf.as_ptr() as *const c_void, buf.len());
-        // SAFETY: as in read.
-        let op = Op::new(&self.rt, None, |res, out| unsafe {
-            ffi::luminal_stream_write(self.rt.as_raw(), self.fd.as_raw_fd(), ptr, len, res, out)
-        })?;
-        op.await.map(|v| v as usize)
+        self.write_op(buf)?.await.map(|v| v as usize)
     }
 
     async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {

@@ -149,7 +149,9 @@ pub(crate) fn spawn_raw_future(
         match target {
             SpawnTarget::Runtime(rt) => ffi::luminal_spawn(rt, fut, &mut task),
             SpawnTarget::Context(cx) => ffi::luminal_context_spawn(cx, fut, &mut task),
-            SpawnTarget::With(rt, scope, priority) => ffi::luminal_spawn_with(rt, fut, &opts(scope, priority), &mut task),
+            SpawnTarget::With(rt, scope, priority) => {
+                ffi::luminal_spawn_with(rt, fut, &opts(scope, priority), &mut task)
+            }
             SpawnTarget::ContextWith(cx, scope, priority) => {
                 ffi::luminal_context_spawn_with(cx, fut, &opts(scope, priority), &mut task)
             }
