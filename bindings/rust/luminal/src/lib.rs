@@ -33,6 +33,15 @@
 //! * [`time`]: [`time::sleep`], [`time::sleep_until`], [`time::timeout`] and [`time::Instant`] on the runtime's
 //!   timer wheel and clock. The runtime is passed explicitly (`time::sleep(&rt, d)`, with a [`Runtime`] or a
 //!   [`Handle`]).
+//! * Priorities: [`Priority`] (`UserInteractive` .. `Background`, or `Inherit`) with [`Runtime::spawn_with`],
+//!   [`Runtime::spawn_opts`] and [`SpawnOptions`] (priority + scope), [`Handle::spawn_with`] /
+//!   [`Handle::spawn_opts`] and [`spawn_with`] / [`spawn_opts`] inside a task (unset options inherit the
+//!   current task's), [`Scope::spawn_with`].
+//! * [`Runtime::spawn_blocking`]: closures on the blocking pool (panics become [`JoinError`]; nothing leaks),
+//!   sized with [`Builder::max_blocking_threads`] and [`Builder::blocking_keep_alive`].
+//! * [`fs`] and [`net`]: files (caller's buffer, runtime-owned buffer, mapped view), TCP and pipes on io_uring
+//!   or the blocking pool ([`Builder::io_backend`], [`IoBackend`]), with `std::io::Error`s. See
+//!   [`fs`'s buffer-safety notes](fs#buffer-safety).
 //! * [`Scope`]: tasks cancelled as one ([`Scope::spawn`], [`Scope::close`], [`Scope::stats`]); closing a
 //!   plugin's scope is what makes unloading the plugin safe while the runtime runs on.
 //!
