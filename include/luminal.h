@@ -334,6 +334,14 @@ LUMINAL_API luminal_status luminal_context_spawn_with(luminal_context *cx, lumin
 LUMINAL_API luminal_status luminal_spawn_blocking(luminal_runtime *rt, void *(*fn)(void *arg), void *arg,
                                                   luminal_task **out);
 
+/* luminal_spawn_blocking with a drop function for `arg` (may be NULL) and options (`opts` borrowed, NULL =
+ * defaults; the priority orders the pool's queue, a scope makes scope close wait for the call).
+ * drop_arg(arg) is called exactly once: after fn returned, or when the call is cancelled before it started
+ * (abort, scope close, shutdown), or at once when the spawn fails. */
+LUMINAL_API luminal_status luminal_spawn_blocking_with(luminal_runtime *rt, void *(*fn)(void *arg), void *arg,
+                                                       void (*drop_arg)(void *arg), const luminal_spawn_options *opts,
+                                                       luminal_task **out);
+
 /* ---------------------------------------------------------------------------------------------------------------
  * IO with personalities
  *

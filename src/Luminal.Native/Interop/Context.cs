@@ -17,4 +17,7 @@ struct ContextData
     public ulong WakerToken;   // the waker of the task being polled
     public int WorkerIndex;    // -1 outside a worker (block_on)
     public int Reserved;
+
+    /// <summary>Is <paramref name="cx"/> a context the runtime handed to a poll? (NULL and foreign pointers are not.)</summary>
+    public static unsafe bool IsValid(void* cx) => cx != null && ((ContextData*)cx)->Magic == MagicValue;
 }

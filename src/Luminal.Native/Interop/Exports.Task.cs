@@ -62,19 +62,36 @@ static unsafe partial class Exports
     [UnmanagedCallersOnly(EntryPoint = "luminal_spawn_blocking")]
     static int SpawnBlocking(nint rt, delegate* unmanaged<void*, void*> fn, void* arg, nint* outTask)
     {
-        try
-        {
-            if (outTask != null) *outTask = 0;
-            if (fn == null) return (int)Status.InvalidArgument;
-            Status s = ResolveRuntime(rt, out Runtime runtime);
-            if (s != Status.Ok) return (int)s;
-            NativeFuture f = default;
-            f.State = arg;
-            s = runtime.Spawn(f, fn, outTask != null, null, out ulong token, blocking: true);
-            if (outTask != null) *outTask = (nint)token;
-            return (int)s;
-        }
+        try { return (int)SpawnBlockingCore(rt, fn, arg, null, null, outTask); }
         catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_spawn_blocking_with")]
+    static int SpawnBlockingWith(nint rt, delegate* unmanaged<void*, void*> fn, void* arg,
+        delegate* unmanaged<void*, void> dropArg, NativeSpawnOptions* opts, nint* outTask)
+    {
+        try { return (int)SpawnBlockingCore(rt, fn, arg, dropArg, opts, outTask); }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    /// <summary>A blocking call is a task whose "future" is fn(arg) with arg's drop as the future's drop: it runs
+    /// exactly once, after the call or when the call is cancelled before it started.</summary>
+    static Status SpawnBlockingCore(nint rt, delegate* unmanaged<void*, void*> fn, void* arg,
+        delegate* unmanaged<void*, void> dropArg, NativeSpawnOptions* opts, nint* outTask)
+    {
+        if (outTask != null) *outTask = 0;
+        NativeFuture f = default;
+        f.State = arg;
+        f.Drop = dropArg;
+        Runtime runtime = null!;
+        Status s = fn == null ? Status.InvalidArgument : ResolveRuntime(rt, out runtime);
+        Scopes.Scope? scope = null;
+        int priority = Scheduler.Priority.Default;
+        if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref priority);
+        if (s != Status.Ok) { Runtime.DropFuture(f); return s; }
+        s = runtime.Spawn(f, fn, outTask != null, null, out ulong token, scope, priority, blocking: true);
+        if (outTask != null) *outTask = (nint)token;
+        return s;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_spawn_fn")]

@@ -152,6 +152,13 @@ sealed unsafe class IoOp : Slot
         {
             *output = null;
             if (FromToken((ulong)state, out _) is not IoOp op) return 1;
+            if (!ContextData.IsValid(cx))
+            {
+                // Polled with something that is not a luminal_context: no waker to register. Fail it cleanly.
+                if (op.Result != null) *op.Result = new NativeIoResult { Status = (int)Status.InvalidArgument };
+                *output = op.Result;
+                return 1;
+            }
             bool submit = false;
             lock (op)
             {

@@ -68,6 +68,24 @@ sealed unsafe class BlockingPool
         }
     }
 
+    /// <summary>Takes a task out of the queue if it is still waiting there (an abort before the call started).</summary>
+    public bool TryRemove(RawTask task)
+    {
+        lock (_lock)
+        {
+            Queue<RawTask> q = _queues[task.Priority];
+            int n = q.Count;
+            bool found = false;
+            for (int i = 0; i < n; i++)
+            {
+                RawTask t = q.Dequeue();
+                if (ReferenceEquals(t, task) && !found) found = true;
+                else q.Enqueue(t);
+            }
+            return found;
+        }
+    }
+
     RawTask? Dequeue()
     {
         foreach (Queue<RawTask> q in _queues) if (q.TryDequeue(out RawTask? t)) return t;

@@ -99,6 +99,8 @@ sealed unsafe class RawTask : Slot
             long seen = Interlocked.CompareExchange(ref _state, s | Abort | Scheduled, s);
             if (seen != s) { s = seen; continue; }
             if ((s & (Running | Scheduled)) == 0) Runtime!.Schedule(this);
+            // A blocking call still waiting for a pool thread (which may be busy for long): cancel it now.
+            else if (Blocking && (s & Running) == 0 && Runtime!.Blocking.TryRemove(this)) Run(null);
             return true;
         }
     }

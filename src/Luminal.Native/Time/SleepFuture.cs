@@ -32,6 +32,7 @@ static unsafe class SleepFuture
             *output = null;
             // A stale state (polled after drop) is reported as ready rather than crashing.
             if (TimerEntry.FromToken((ulong)state, out _) is not TimerEntry e || e.Runtime is null) return 1;
+            if (!ContextData.IsValid(cx)) return 0; // not a luminal_context: nothing to register a waker with
             return e.Runtime.Timers.PollEntry(e, ((ContextData*)cx)->WakerToken) ? 1 : 0;
         }
         catch { return 1; }

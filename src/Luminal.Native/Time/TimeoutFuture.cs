@@ -48,6 +48,7 @@ static unsafe class TimeoutFuture
         {
             *output = null;
             if (TimerEntry.FromToken((ulong)state, out _) is not TimerEntry e || e.Runtime is null) return 1;
+            if (!ContextData.IsValid(cx)) return 0; // not a luminal_context: nothing to register a waker with
             if (e.Inner.Poll != null)
             {
                 void* inner = null;
