@@ -28,6 +28,9 @@ static unsafe class BlockOn
             long s = task.State;
             if ((s & TaskState.Closed) != 0) break;
             if ((s & TaskState.Scheduled) != 0) task.Run(&cx); // a wake during the poll just loops again
+            // A shutdown that began while our poll ran was not seen by its sweep, and nothing will wake us
+            // afterwards: claim the task as a wake would, and the next Run drops the future.
+            else if (rt.IsShutdown) task.Wake(generation);
             else parker.Park();
         }
         cx.Magic = 0;

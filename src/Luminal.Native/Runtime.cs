@@ -35,7 +35,10 @@ sealed unsafe class Runtime
             if (io is not null) return io;
             lock (_ioLock)
             {
-                _io ??= Luminal.Io.IoBackend.Create(this, IoRequested) ?? new Luminal.Io.Pool.PoolBackend(this);
+                // After shutdown nothing may start a ring that no one would stop: the pool backend holds nothing
+                // (and refuses work, as the blocking pool does).
+                _io ??= IsShutdown ? new Luminal.Io.Pool.PoolBackend(this)
+                    : Luminal.Io.IoBackend.Create(this, IoRequested) ?? new Luminal.Io.Pool.PoolBackend(this);
                 return _io;
             }
         }
@@ -146,7 +149,7 @@ sealed unsafe class Runtime
             if (wantHandle) task.ReleaseHandle((uint)(token >> 32));
             return Status.Shutdown;
         }
-        if (wantHandle) taskToken = token;
+        taskToken = token; // callers hand it out only as a join handle when they asked for one
         if (blocking)
         {
             if (Blocking.Submit(task)) return Status.Ok;
@@ -159,7 +162,8 @@ sealed unsafe class Runtime
         else if (Injectors[task.Priority].Push(task)) { NotifyOne(); return Status.Ok; }
         // Shutdown won the race: the task is ours to cancel; give no handle back.
         task.Run(null);
-        if (wantHandle) { task.ReleaseHandle((uint)(taskToken >> 32)); taskToken = 0; }
+        if (wantHandle) task.ReleaseHandle((uint)(taskToken >> 32));
+        taskToken = 0;
         return Status.Shutdown;
     }
 

@@ -46,6 +46,7 @@ sealed unsafe class IoOp : Slot
     internal NativeIoResult* Result;  // the caller's
     internal int Priority;
     internal void* Scratch;           // backend-owned memory for the request (a statx buffer, a sockaddr)
+    internal ulong PoolTask;          // pool backend: the blocking task that runs the call (a task token)
     internal volatile bool CancelRequested;
     int _state;
     bool _resultTaken;
@@ -72,6 +73,7 @@ sealed unsafe class IoOp : Slot
         op.Result = result;
         op.Priority = Scheduler.Priority.Default;
         op.Scratch = null;
+        op.PoolTask = 0;
         op.CancelRequested = false;
         op._state = Idle;
         op._resultTaken = false;

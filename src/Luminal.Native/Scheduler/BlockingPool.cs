@@ -150,6 +150,7 @@ sealed unsafe class BlockingPool
         lock (_lock) threads = _threads.ToArray();
         foreach (Thread t in threads)
         {
+            if (t == Thread.CurrentThread) continue; // shutdown called from a blocking call: don't join ourselves
             int left = deadline == long.MaxValue ? -1 : (int)Math.Max(0, deadline - Environment.TickCount64);
             if (!t.Join(left)) return false;
         }

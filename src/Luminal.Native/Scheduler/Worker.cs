@@ -64,7 +64,9 @@ sealed unsafe class Worker
                 else Park();
             }
             if (_searching) { _searching = false; _rt.Idle.StopSearching(); }
-            // Shutdown: every queued task is dropped (Run cancels once the runtime is shut down).
+            // Shutdown: every queued task is dropped (Run cancels once the runtime is shut down), including one
+            // that a completion reaped while parking left in the LIFO slot.
+            if (_lifo is RawTask woken) { _lifo = null; woken.Run(_cx); }
             foreach (LocalQueue local in Locals)
                 while (local.Pop() is RawTask t) t.Run(_cx);
             _rt.WorkerExited(_cx);

@@ -231,6 +231,7 @@ sealed unsafe class RawTask : Slot
         Runtime = null;
         BlockOn = null;
         Next = null;
+        _joinWaker = 0;
         if ((state & Complete) != 0 && (state & Taken) == 0 && dropOutput != null)
         {
             DropOutput(dropOutput, output);
@@ -322,18 +323,26 @@ sealed unsafe class RawTask : Slot
     /// </summary>
     public void DropUnclaimedOutput(uint generation)
     {
+        // Read what we need first: once our CAS succeeds the handle's holder may release it and the task be
+        // recycled at once; a CAS on the whole word (generation included) proves the snapshot was this task's.
+        var dropOutput = Future.DropOutput;
+        void* output = _output;
+        Scopes.Scope? scope = Scope;
         long s = Volatile.Read(ref _state);
         while (true)
         {
             if (TaskState.Generation(s) != generation || (s & (Handle | Complete)) != (Handle | Complete)
-                || (s & Taken) != 0 || Future.DropOutput == null) return;
+                || (s & Taken) != 0) return;
             long seen = Interlocked.CompareExchange(ref _state, s | Taken | Cancelled, s);
             if (seen == s) break;
             s = seen;
+            dropOutput = Future.DropOutput;
+            output = _output;
+            scope = Scope;
         }
-        DropOutput(Future.DropOutput, _output);
-        _output = null;
-        Scope?.Leave();
+        if (dropOutput == null) return; // nothing to free, and it was never counted as live
+        DropOutput(dropOutput, output);
+        scope?.Leave();
     }
 
     // ---- shutdown -----------------------------------------------------------------------------------------------

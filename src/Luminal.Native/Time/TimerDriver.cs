@@ -82,20 +82,27 @@ sealed class TimerDriver
     {
         long next = Volatile.Read(ref _nextTick);
         if (next == long.MaxValue || (ulong)next > NowTick()) return;
+        // The wakers are collected under the lock and woken after it: a wake can run user code (a shut-down
+        // runtime drops the woken task's future), which may drop other timers and so take this lock.
+        Span<ulong> wakers = stackalloc ulong[64];
+        System.Collections.Generic.List<ulong>? more = null;
+        int n = 0;
         lock (_lock)
         {
-            // Wakes only queue tasks (no user code runs), so doing them under the lock is safe and keeps fired
-            // entries from being recycled while we walk them.
             for (WheelEntry? e = _wheel.Advance(NowTick()); e is not null;)
             {
                 var entry = (TimerEntry)e;
                 e = e.WheelNext;
                 entry.WheelNext = null;
                 entry.Fired = true;
-                if (entry.Waker != 0) Tasks.Waker.Wake(entry.Waker);
+                if (entry.Waker == 0) continue;
+                if (n < wakers.Length) wakers[n++] = entry.Waker;
+                else (more ??= new()).Add(entry.Waker);
             }
             UpdateNext();
         }
+        for (int i = 0; i < n; i++) Tasks.Waker.Wake(wakers[i]);
+        if (more is not null) foreach (ulong w in more) Tasks.Waker.Wake(w);
     }
 
     /// <summary>

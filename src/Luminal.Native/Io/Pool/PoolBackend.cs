@@ -20,10 +20,21 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
         f.State = (void*)op.Token;
         f.Drop = &Dropped;
         // If the spawn fails (shutdown), it drops the future: Dropped completes the operation as cancelled.
-        runtime.Spawn(f, &Execute, false, null, out _, null, op.Priority, blocking: true);
+        runtime.Spawn(f, &Execute, false, null, out ulong poolTask, null, op.Priority, blocking: true);
+        op.PoolTask = poolTask;
     }
 
-    public override void Cancel(IoOp op) => op.CancelRequested = true;
+    /// <summary>
+    /// Still queued (every pool thread busy, maybe for long: stream calls wait for data): the pool task is taken
+    /// out and the operation completes as cancelled at once. Already running: the flag makes a stream call stop
+    /// waiting within a slice; a file call just finishes.
+    /// </summary>
+    public override void Cancel(IoOp op)
+    {
+        op.CancelRequested = true;
+        if (Tasks.RawTask.FromToken(op.PoolTask, Handles.Token.Task, out uint generation) is Tasks.RawTask task)
+            task.AbortInternal(generation);
+    }
 
     [UnmanagedCallersOnly]
     static void* Execute(void* state)

@@ -125,7 +125,9 @@ sealed unsafe partial class Ring : IDisposable
         {
             if (_disposed) return -Libc.ECANCELED;
             uint tail = *_sqTail;
-            // Without SQPOLL io_uring_enter consumes every queued entry, so the ring is never full here.
+            // Without SQPOLL io_uring_enter consumes what we queue (or we roll it back below), so the ring only
+            // fills if something is badly wrong: refuse rather than overwrite an entry the kernel has not read.
+            if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries) return -16; // EBUSY
             uint index = tail & _sqMask;
             Sqe* sqe = &_sqes[index];
             *sqe = default;
@@ -135,9 +137,13 @@ sealed unsafe partial class Ring : IDisposable
             while (true)
             {
                 long n = Syscall6(SysEnter, _fd, 1, 0, 0, null, 0);
-                if (n >= 0) return 0;
-                int e = Marshal.GetLastPInvokeError();
-                if (e != Libc.EINTR && e != Libc.EAGAIN) return -e;
+                if (n > 0) return 0;
+                int e = n == 0 ? Libc.EAGAIN : Marshal.GetLastPInvokeError();
+                if (e == Libc.EINTR) continue;
+                // Not taken (EBUSY with a completion backlog, EAGAIN, ...): take the entry back, or the next
+                // submission would hand the kernel this stale one, whose buffer the caller is about to free.
+                if (Volatile.Read(ref *_sqHead) != tail + 1) Volatile.Write(ref *_sqTail, tail);
+                return -e;
             }
         }
     }
@@ -159,17 +165,17 @@ sealed unsafe partial class Ring : IDisposable
     /// <summary>Are completions waiting to be reaped? (A cheap read of the two indices.)</summary>
     public bool HasCompletions => *_cqHead != Volatile.Read(ref *_cqTail);
 
-    /// <summary>Hands every available completion to <paramref name="handle"/>; only the reaping thread calls it.</summary>
-    public int Reap(Action<ulong, int> handle)
+    /// <summary>
+    /// Copies up to <paramref name="into"/>.Length completions out and hands their slots back to the kernel; the
+    /// caller handles them afterwards (outside its lock: handling can run user code that reaps again).
+    /// One thread at a time (the caller's lock).
+    /// </summary>
+    public int Reap(Span<Cqe> into)
     {
         uint head = *_cqHead;
         uint tail = Volatile.Read(ref *_cqTail); // acquire: the CQEs up to tail are written
         int n = 0;
-        for (; head != tail; head++, n++)
-        {
-            Cqe cqe = _cqes[head & _cqMask];
-            handle(cqe.UserData, cqe.Res);
-        }
+        for (; head != tail && n < into.Length; head++, n++) into[n] = _cqes[head & _cqMask];
         Volatile.Write(ref *_cqHead, head); // release: the kernel may reuse those entries
         return n;
     }

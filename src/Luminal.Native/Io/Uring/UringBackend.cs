@@ -20,8 +20,8 @@ sealed unsafe class UringBackend : IoBackend
     readonly Runtime _runtime;
     readonly Pool.PoolBackend _pool;
     readonly object _reapLock = new();
-    readonly Action<ulong, int> _onCompletion;
     readonly Thread? _reaper;
+    const ulong PokeTag = 1; // user_data of the NOP that wakes the worker sleeping in the ring (no op token is 1)
     int _waiter = -1;        // the worker sleeping in the ring, or -1
     volatile bool _stopping;
     int _inFlight;           // submitted requests whose completion has not arrived: the ring lives until they are done
@@ -31,7 +31,6 @@ sealed unsafe class UringBackend : IoBackend
         _ring = ring;
         _runtime = runtime;
         _pool = new Pool.PoolBackend(runtime);
-        _onCompletion = OnCompletion;
         if (!ring.HasTimedWait)
         {
             _reaper = new Thread(ReapLoop) { IsBackground = true, Name = "luminal-io_uring" };
@@ -61,7 +60,13 @@ sealed unsafe class UringBackend : IoBackend
         if (prepared < 0) { op.Complete(prepared); return; }
         Interlocked.Increment(ref _inFlight);
         int r = _ring.Submit(&Prepare, op);
-        if (r < 0) { Interlocked.Decrement(ref _inFlight); op.Complete(r); return; }
+        if (r < 0)
+        {
+            Interlocked.Decrement(ref _inFlight);
+            if (op.Kind == IoKind.Connect) Libc.Close(op.Fd); // the socket made for it
+            op.Complete(r);
+            return;
+        }
         // Someone must be able to reap the completion: with no worker sleeping in the ring (they may all be
         // parked on their futexes, e.g. when block_on submitted this), wake one; it will take the ring on its
         // way back to sleep.
@@ -119,21 +124,36 @@ sealed unsafe class UringBackend : IoBackend
         sqe->UserData = 0;
     }
 
-    static void PrepareNop(Sqe* sqe, int unused) => sqe->Opcode = Sqe.OpNop;
+    static void PrepareNop(Sqe* sqe, ulong userData)
+    {
+        sqe->Opcode = Sqe.OpNop;
+        sqe->UserData = userData;
+    }
 
     // ---- reaping ------------------------------------------------------------------------------------------------
 
-    /// <summary>Hands every waiting completion to its operation; any thread, one at a time. Returns how many.</summary>
+    /// <summary>
+    /// Hands every waiting completion to its operation; any thread, one reaper at a time. Returns how many.
+    /// Completions are copied out under the lock and handled after it (handling wakes tasks, which can run user
+    /// code that drops other operations and reaps again).
+    /// </summary>
     public int ReapAvailable()
     {
-        if (!Monitor.TryEnter(_reapLock)) return 0;
-        // Checked under the lock: disposal takes it too, so the ring's memory is mapped while we look.
-        try { return _ring.IsDisposed || !_ring.HasCompletions ? 0 : _ring.Reap(_onCompletion); }
-        finally
+        Span<Ring.Cqe> batch = stackalloc Ring.Cqe[64];
+        int total = 0;
+        while (true)
         {
-            Monitor.Exit(_reapLock);
-            DisposeIfDone();
+            int n;
+            if (!Monitor.TryEnter(_reapLock)) return total;
+            // Checked under the lock: disposal takes it too, so the ring's memory is mapped while we look.
+            try { n = _ring.IsDisposed || !_ring.HasCompletions ? 0 : _ring.Reap(batch); }
+            finally { Monitor.Exit(_reapLock); }
+            for (int i = 0; i < n; i++) OnCompletion(batch[i].UserData, batch[i].Res);
+            total += n;
+            if (n < batch.Length) break;
         }
+        DisposeIfDone();
+        return total;
     }
 
     /// <summary>May this parking worker sleep in the ring? (One at a time; never with a reaper thread.)</summary>
@@ -151,13 +171,13 @@ sealed unsafe class UringBackend : IoBackend
     }
 
     /// <summary>Wakes the worker sleeping in the ring (a NOP's completion ends its wait).</summary>
-    public void Poke() => _ring.Submit(&PrepareNop, 0);
+    public void Poke() => _ring.Submit(&PrepareNop, PokeTag);
 
     void ReapLoop()
     {
         while (!(_stopping && Volatile.Read(ref _inFlight) == 0))
         {
-            lock (_reapLock) _ring.Reap(_onCompletion);
+            ReapAvailable();
             if (_stopping && Volatile.Read(ref _inFlight) == 0) break;
             _ring.WaitForCompletion();
         }
@@ -166,7 +186,15 @@ sealed unsafe class UringBackend : IoBackend
 
     void OnCompletion(ulong userData, int res)
     {
-        if (userData == 0 || IoOp.FromToken(userData, out _) is not IoOp op) return; // cancel/NOP completions
+        if (userData == PokeTag)
+        {
+            // Meant for the worker sleeping in the ring. Anyone may reap it; if someone else did, that worker may
+            // be about to sleep in the kernel with nothing to wake it: post it again.
+            int waiter = Volatile.Read(ref _waiter);
+            if (waiter >= 0 && _runtime.CurrentWorker()?.Index != waiter) Poke();
+            return;
+        }
+        if (userData == 0 || IoOp.FromToken(userData, out _) is not IoOp op) return; // cancel completions
         Interlocked.Decrement(ref _inFlight);
         long raw = op.Kind switch
         {
@@ -195,7 +223,7 @@ sealed unsafe class UringBackend : IoBackend
     {
         if (_stopping) return;
         _stopping = true;
-        if (_reaper is not null) _ring.Submit(&PrepareNop, 0); // wakes the reaper thread, which disposes
+        if (_reaper is not null) _ring.Submit(&PrepareNop, 0UL); // wakes the reaper thread, which disposes
         else DisposeIfDone();
     }
 
