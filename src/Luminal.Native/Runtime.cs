@@ -224,6 +224,8 @@ sealed unsafe class Runtime
             int left = deadline == long.MaxValue ? -1 : (int)Math.Max(0, deadline - Environment.TickCount64);
             if (!w.Join(left)) return Status.TimedOut;
         }
+        // The workers are gone and their thread ids may be reused by unrelated threads: forget them.
+        _workerByThreadId = Array.Empty<Worker?>();
         return Blocking.Join(deadline) ? Status.Ok : Status.TimedOut;
     }
 

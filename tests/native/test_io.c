@@ -148,6 +148,18 @@ static int count_open_fds(void) {
   return n - 1; /* the DIR's own fd */
 }
 
+/* The process's baseline fd count: the least of a few samples, since the .NET runtime inside libluminal may hold
+ * an fd for a moment (e.g. while a thread starts). Leak checks then wait for the count to settle back to it. */
+static int baseline_fds(void) {
+  int least = count_open_fds();
+  for (int i = 0; i < 5; i++) {
+    tu_sleep_ms(5);
+    int n = count_open_fds();
+    if (n < least) least = n;
+  }
+  return least;
+}
+
 static int fd_is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
 /* ------------------------------------------------------------------------------------------------------------- */
@@ -871,10 +883,10 @@ IO_TEST(io_file_map) {
     luminal_view_release(&v); /* a zeroed view is ignored */
   }
   /* the fd is closed once mapped: no fd leak over many maps */
-  int fds0 = count_open_fds();
+  int fds0 = baseline_fds();
   luminal_view vs[50];
   for (int i = 0; i < 50; i++) OKV(IO_MAP(rt, P("m"), &vs[i]));
-  CHECK_EQ(count_open_fds(), fds0);
+  WAIT_UNTIL(count_open_fds() <= fds0);
   for (int i = 0; i < 50; i++) {
     CHECK_EQ(check_pat(vs[i].data, vs[i].len, 0, 22), -1);
     luminal_view_release(&vs[i]);
@@ -986,12 +998,12 @@ IO_TEST(io_read_all) {
             r.os_error);
   CHECK(b.data == NULL);
   /* no fd leak */
-  int fds0 = count_open_fds();
+  int fds0 = baseline_fds();
   for (int i = 0; i < 30; i++) {
     OKV(IO_READ_ALL(rt, P("one"), &b));
     luminal_buffer_release(&b);
   }
-  CHECK_EQ(count_open_fds(), fds0);
+  WAIT_UNTIL(count_open_fds() <= fds0);
   tu_runtime_done(rt);
   tmpdir_done();
 }
@@ -1232,7 +1244,7 @@ static long rss_kib(void) {
 IO_TEST(io_drop_never_polled) {
   luminal_runtime *rt = io_rt();
   tmpdir_new();
-  int fds0 = count_open_fds();
+  int fds0 = baseline_fds();
   luminal_io_result r;
   luminal_future f;
   /* open(O_CREAT) never polled: no file appears */
@@ -1306,7 +1318,7 @@ IO_TEST(io_drop_never_polled) {
   close(p[0]);
   close(p[1]);
   CHECK_EQ(first_not((uint8_t *)&r, sizeof r, GARBAGE), -1);
-  CHECK_EQ(count_open_fds(), fds0);
+  WAIT_UNTIL(count_open_fds() <= fds0); /* a leaked fd never goes away: this then fails after 20 s */
 
   /* A future dropped twice: the second drop is ignored and does not disturb a newer operation that may reuse
    * its slot. */
@@ -1355,7 +1367,7 @@ IO_TEST(io_drop_completed_unread) {
   int32_t lfd;
   uint16_t port;
   CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 64, &lfd, &port, NULL), LUMINAL_OK);
-  int fds0 = count_open_fds();
+  int fds0 = baseline_fds();
   enum { N = 24 };
   static cw ws[N];
   static luminal_io_result rs[N];
@@ -1399,8 +1411,7 @@ IO_TEST(io_drop_completed_unread) {
     accepted++;
   }
   CHECK_EQ(accepted, N / 3);
-  int fds1 = count_open_fds();
-  CHECK_MSG(fds1 == fds0, "%d fd(s) leaked by dropped, completed, unread open/connect futures", fds1 - fds0);
+  WAIT_UNTIL(count_open_fds() <= fds0); /* fails after 20 s if dropped, completed, unread open/connect leaked fds */
   for (int i = 2; i < N; i += 3)
     CHECK_MSG(bufs[i].data == NULL && bufs[i].len == 0, "dropped unread read_all left buffer %d (%p, %zu) for the caller",
               i, (void *)bufs[i].data, bufs[i].len);

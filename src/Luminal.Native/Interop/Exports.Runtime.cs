@@ -31,7 +31,8 @@ static unsafe partial class Exports
             }
             if (ioBackend > 2) return (int)Status.InvalidArgument;
             // io_uring demanded: fail now, not at the first IO operation.
-            if (ioBackend == Io.IoBackend.UringKind && !Io.Uring.Ring.IsAvailable()) return (int)Status.Unsupported;
+            if (Io.IoBackend.Requested(ioBackend) == Io.IoBackend.UringKind && !Io.Uring.Ring.IsAvailable())
+                return (int)Status.Unsupported; // also when LUMINAL_IO_BACKEND=uring demands it
             if (workers > Runtime.MaxWorkers || maxBlocking > 65536) return (int)Status.InvalidArgument;
             if (workers == 0) workers = (uint)Math.Max(1, Environment.ProcessorCount);
             if (maxBlocking == 0) maxBlocking = 512;
