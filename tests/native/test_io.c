@@ -1389,17 +1389,18 @@ IO_TEST(io_drop_completed_unread) {
   }
   tu_sleep_ms(150);
   CHECK_MSG(count_open_fds() > fds0, "no operation has produced an fd after 150 ms");
+  int completed_first = 0;
   for (int i = 0; i < N; i++) {
     void *out = NULL;
     CHECK_ST(luminal_task_join(ts[i], UINT64_MAX, &out), LUMINAL_OK);
     luminal_task_release(ts[i]);
     if (atomic_load(&ws[i].inner_ready)) {
-      /* io_uring may complete an open or connect inside its first poll (the runtime reaps right after submitting):
-       * then the result was handed over and is ours to close. read_all always runs on the pool, so those ops
-       * (a third of them) are the ones that surely test "completed, dropped unread". */
-      CHECK_MSG(i % 3 != 2, "read_all op %d completed at its first poll", i);
+      /* An operation may complete inside its first poll (io_uring reaps right after submitting; a pool thread can
+       * be that quick too): then its result was handed over and is ours to free. */
       CHECK_EQ(rs[i].status, LUMINAL_OK);
-      close((int)rs[i].value);
+      if (i % 3 == 2) luminal_buffer_release(&bufs[i]);
+      else close((int)rs[i].value);
+      completed_first++;
       continue;
     }
     CHECK_EQ(atomic_load(&ws[i].dropped_inner_in_poll), 1);
@@ -1411,6 +1412,7 @@ IO_TEST(io_drop_completed_unread) {
     accepted++;
   }
   CHECK_EQ(accepted, N / 3);
+  CHECK_MSG(completed_first < N, "every operation completed in its first poll: nothing was dropped unread");
   WAIT_UNTIL(count_open_fds() <= fds0); /* fails after 20 s if dropped, completed, unread open/connect leaked fds */
   for (int i = 2; i < N; i += 3)
     CHECK_MSG(bufs[i].data == NULL && bufs[i].len == 0, "dropped unread read_all left buffer %d (%p, %zu) for the caller",
@@ -1894,9 +1896,9 @@ IO_TEST(io_subfuture_sequence) {
     }
     CHECK_EQ(tu_box_take(out), 1);
     CHECK_EQ(s->step, 7);
-    /* io_uring completes most of these inside their first poll (cached file, reaped right after submitting);
-     * read_all runs on the pool and goes pending at least once, on both backends. */
-    CHECK_MSG(s->polls >= 2, "%d polls for 7 operations: at least read_all must go pending", s->polls);
+    /* Operations may complete inside their first poll (io_uring reaps right after submitting, a pool thread may
+     * be done before the poll looks), so the number of polls says nothing here; the values above do. */
+    CHECK(s->polls >= 1);
     CHECK(!fd_is_open(s->fd));
     luminal_buffer_release(&s->all);
     free(s);
