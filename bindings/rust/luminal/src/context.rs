@@ -21,7 +21,7 @@
 //! exchange tasks as `luminal_task*` ([`RawTask`](crate::RawTask)) and wakers as `luminal_waker*`
 //! ([`waker::as_raw`](crate::waker::as_raw)); those are runtime tokens that mean the same to every copy.
 
-use crate::ffi::{self, luminal_context};
+use crate::ffi::{self, luminal_context, luminal_waker};
 use crate::task::{spawn_on, SpawnTarget};
 use crate::JoinHandle;
 use crate::{Priority, Runtime, RuntimeError, SpawnOptions};
@@ -33,31 +33,44 @@ use std::ptr;
 use std::task::{Context, Poll};
 
 thread_local! {
-    /// The context of the poll this copy of the crate is running on this thread, or NULL.
-    static CURRENT: Cell<*mut luminal_context> = const { Cell::new(ptr::null_mut()) };
+    /// The context of the poll this copy of the crate is running on this thread (or NULL), and that context's
+    /// borrowed waker (fetched once per poll, so code awaited inside the poll need not ask the runtime again).
+    static CURRENT: Cell<(*mut luminal_context, *const luminal_waker)> =
+        const { Cell::new((ptr::null_mut(), ptr::null())) };
 }
 
 /// Sets `CURRENT` for the duration of one poll; restores the previous value on drop (also while unwinding).
 pub(crate) struct Enter {
-    prev: *mut luminal_context,
+    prev: (*mut luminal_context, *const luminal_waker),
 }
 
 impl Enter {
-    pub(crate) fn new(cx: *mut luminal_context) -> Enter {
-        Enter { prev: CURRENT.with(|c| c.replace(cx)) }
+    /// `waker` must be `luminal_context_waker(cx)`.
+    #[inline]
+    pub(crate) fn new(cx: *mut luminal_context, waker: *const luminal_waker) -> Enter {
+        Enter { prev: CURRENT.with(|c| c.replace((cx, waker))) }
     }
 }
 
 impl Drop for Enter {
+    #[inline]
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.prev));
     }
 }
 
 /// The `luminal_context*` of the poll in progress on this thread, if this copy of the crate is running one.
+#[inline]
 pub(crate) fn current() -> Option<*mut luminal_context> {
-    let cx = CURRENT.with(|c| c.get());
+    let cx = CURRENT.with(|c| c.get().0);
     (!cx.is_null()).then_some(cx)
+}
+
+/// Like [`current`], with the context's borrowed waker (`luminal_context_waker` of it, valid during the poll).
+#[inline]
+pub(crate) fn current_with_waker() -> Option<(*mut luminal_context, *const luminal_waker)> {
+    let (cx, w) = CURRENT.with(|c| c.get());
+    (!cx.is_null()).then_some((cx, w))
 }
 
 /// The raw `luminal_context*` of the task this copy of the crate is polling on this thread, if any.

@@ -214,11 +214,12 @@ impl Future for Op {
         if inner.helper_gone {
             return Poll::Ready(Err(status_error(ffi::LUMINAL_E_SHUTDOWN, 0)));
         }
-        let lcx = context::current();
+        let current = context::current_with_waker();
+        let lcx = current.map(|(lcx, _)| lcx);
         if this.helper.is_null() {
-            if let Some(lcx) = lcx {
-                // SAFETY: lcx is the live context of the poll running on this thread.
-                if waker::wakes_same_task(cx.waker(), unsafe { ffi::luminal_context_waker(lcx) }) {
+            if let Some((lcx, lw)) = current {
+                // lw is the waker of the poll running on this thread (lcx's).
+                if waker::wakes_same_task(cx.waker(), lw) {
                     // SAFETY: an owned, undropped C future polled with the current task's context.
                     if unsafe { inner.poll_c(lcx) } {
                         inner.claimed = true;

@@ -47,8 +47,10 @@
 //!
 //! ## Design
 //!
-//! * **Futures.** A spawned future is boxed once into the `state` of a `luminal_future`; its output is boxed as
-//!   `Result<T, PanicPayload>` and freed by `drop_output` if nobody joins. `block_on`'s future is not boxed: it
+//! * **Futures.** A spawned future costs one allocation: a cell, the `state` of a `luminal_future`, that holds
+//!   the future and, once it completed (the future is then dropped in place), its `Result<T, PanicPayload>`;
+//!   the READY poll hands the cell out as the output, and the cell is freed when both the runtime
+//!   (`drop(state)`) and the output's taker (the `JoinHandle`, or `drop_output` if nobody joins) let go. `block_on`'s future is not boxed: it
 //!   stays on the caller's stack (so it need not be `Send` or `'static`) and is dropped there.
 //! * **Wakers.** A Rust [`Waker`](std::task::Waker) is a `luminal_waker` one to one: the `RawWaker` data pointer
 //!   *is* the `luminal_waker*`, and clone / wake / wake_by_ref / drop are the runtime's functions. A poll builds

@@ -128,8 +128,8 @@ impl Scope {
         F::Output: Send + 'static,
     {
         let task = spawn_raw_future(self.target(), into_raw_future(future))?;
-        // SAFETY: a fresh owned task handle whose output is a boxed `Result<F::Output, _>`.
-        Ok(unsafe { JoinHandle::from_raw_task(task) })
+        // SAFETY: a fresh owned task handle of a task spawned by `into_raw_future::<F>`.
+        Ok(unsafe { JoinHandle::from_raw_task::<F>(task) })
     }
 
     /// Spawns `future` into the scope with priority `priority` (see [`Priority`](crate::Priority)).
@@ -140,8 +140,8 @@ impl Scope {
     {
         let target = SpawnTarget::With(self.rt.as_raw(), self.as_raw(), priority.as_raw());
         match spawn_raw_future(target, into_raw_future(future)) {
-            // SAFETY: a fresh owned task handle whose output is a boxed `Result<F::Output, _>`.
-            Ok(task) => unsafe { JoinHandle::from_raw_task(task) },
+            // SAFETY: a fresh owned task handle of a task spawned by `into_raw_future::<F>`.
+            Ok(task) => unsafe { JoinHandle::from_raw_task::<F>(task) },
             Err(e) => JoinHandle::failed(e),
         }
     }

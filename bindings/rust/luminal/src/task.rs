@@ -1,21 +1,28 @@
 //! Spawning Rust futures as luminal tasks, and awaiting tasks: [`JoinHandle`] and [`RawTask`].
 //!
-//! A spawned future `F` becomes a `luminal_future` whose `state` is a `Box<F>`; `poll` is a monomorphised
-//! trampoline, `drop` frees the box, and the output is a `Box<Result<F::Output, PanicPayload>>` freed by
-//! `drop_output` if nobody joins. Panics are caught at the poll boundary (they never unwind through
-//! `extern "C"`): the task then completes with the panic payload, and its future is dropped by the runtime.
+//! A spawned future `F` becomes a `luminal_future` whose `state` is a [`TaskCell`]: ONE heap allocation per
+//! task that holds the future and, once it completed, its output `Result<F::Output, PanicPayload>` in the same
+//! place (the future is dropped in place by the READY poll, as tokio does, before the output is written). The
+//! READY poll hands the cell itself over as the task's `void*` output; the cell is then owned twice — by the
+//! runtime's `drop(state)` and by whoever takes the output (a [`JoinHandle`], or `drop_output` if nobody does) —
+//! and freed by whichever of the two lets go last (an atomic count). `poll` is a monomorphised trampoline.
+//! Panics are caught at the poll boundary (they never unwind through `extern "C"`): the task then completes
+//! with the panic payload.
 
 use crate::context::{self, Enter};
 use crate::error::{JoinError, PanicPayload};
 use crate::ffi::{self, luminal_context, luminal_task};
 use crate::{waker, RuntimeError};
+use std::cell::UnsafeCell;
 use std::ffi::c_void;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -27,12 +34,14 @@ type Output<T> = Result<T, PanicPayload>;
 ///
 /// # Safety
 /// `cx` must be the context of the poll in progress.
+#[inline]
 pub(crate) unsafe fn poll_in_context<F: Future>(
     fut: Pin<&mut F>,
     cx: *mut luminal_context,
 ) -> Poll<Result<F::Output, PanicPayload>> {
-    let _enter = Enter::new(cx);
-    let waker = waker::borrowed(ffi::luminal_context_waker(cx));
+    let lw = ffi::luminal_context_waker(cx);
+    let _enter = Enter::new(cx, lw);
+    let waker = waker::borrowed(lw);
     let mut rcx = Context::from_waker(&waker);
     match catch_unwind(AssertUnwindSafe(|| fut.poll(&mut rcx))) {
         Ok(Poll::Pending) => Poll::Pending,
@@ -41,26 +50,124 @@ pub(crate) unsafe fn poll_in_context<F: Future>(
     }
 }
 
-unsafe extern "C" fn poll_boxed<F: Future>(
+// ------------------------------------------------------------------------------------------------------------
+// The task cell
+// ------------------------------------------------------------------------------------------------------------
+
+/// What a [`TaskCell`] holds.
+const STAGE_FUTURE: u8 = 0;
+const STAGE_OUTPUT: u8 = 1;
+const STAGE_EMPTY: u8 = 2;
+
+/// The one allocation of a spawned task (see the module docs).
+///
+/// Ownership: `refs` counts the owners. 1 from the spawn on (the runtime's `drop(state)`, called exactly once);
+/// the READY poll that hands the cell out as the output makes it 2 (nobody else can see the cell during the poll,
+/// and the runtime orders the poll before `drop(state)` and before handing the output to anyone). The output's
+/// owner takes it (`take_cell_output`: a JoinHandle, or `drop_cell_output` for an output nobody took) and then
+/// lets go; `drop(state)` lets go too; the last one frees the cell (and drops whatever it still holds).
+/// `stage` is only touched by the current sole user of the slot: the poll (sole by the runtime's contract),
+/// `drop(state)` once it is the last owner, or the output's owner (the future is gone by then and `drop(state)`
+/// does not touch the slot unless it is last, which the count orders after the taker's writes).
+#[repr(C)]
+struct TaskCell<F: Future> {
+    refs: AtomicU8,
+    stage: UnsafeCell<u8>,
+    slot: UnsafeCell<Slot<F>>,
+}
+
+union Slot<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Output<F::Output>>,
+}
+
+impl<F: Future> TaskCell<F> {
+    /// Lets go of one owner; true if this was the last one (the caller then has the cell to itself).
+    #[inline]
+    unsafe fn release(cell: *const TaskCell<F>) -> bool {
+        // A count of 1 is ours alone: nobody can add an owner any more, so no atomic read-modify-write is needed.
+        let refs = &(*cell).refs;
+        refs.load(Ordering::Acquire) == 1 || refs.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Drops what the cell still holds and frees it. The caller is its last owner.
+    unsafe fn destroy(cell: *mut TaskCell<F>) {
+        let slot = (*cell).slot.get();
+        let stage = std::mem::replace(&mut *(*cell).stage.get(), STAGE_EMPTY);
+        // A panicking destructor must not unwind into the runtime: swallow it (the panic hook has reported it).
+        match stage {
+            STAGE_FUTURE => {
+                let _ = catch_unwind(AssertUnwindSafe(|| ManuallyDrop::drop(&mut (*slot).future)));
+            }
+            STAGE_OUTPUT => {
+                let _ = catch_unwind(AssertUnwindSafe(|| ManuallyDrop::drop(&mut (*slot).output)));
+            }
+            _ => {}
+        }
+        drop(Box::from_raw(cell));
+    }
+}
+
+unsafe extern "C" fn poll_cell<F: Future>(
     state: *mut c_void,
     cx: *mut luminal_context,
     output: *mut *mut c_void,
 ) -> ffi::luminal_poll {
-    // SAFETY: state is the Box<F> made in `into_raw_future`; the runtime never moves it nor polls concurrently.
-    let fut = Pin::new_unchecked(&mut *(state as *mut F));
+    let cell = state as *mut TaskCell<F>;
+    let slot = (*cell).slot.get();
+    debug_assert_eq!(*(*cell).stage.get(), STAGE_FUTURE);
+    // SAFETY: the future lives in the cell made by `into_raw_future`, which never moves; the runtime never polls
+    // concurrently, nor after READY.
+    let fut = Pin::new_unchecked(&mut *(*slot).future);
     match poll_in_context(fut, cx) {
         Poll::Pending => ffi::LUMINAL_POLL_PENDING,
         Poll::Ready(r) => {
-            let boxed: *mut Output<F::Output> = Box::into_raw(Box::new(r));
-            if !output.is_null() {
-                *output = boxed as *mut c_void;
+            // Drop the finished future in place (its memory becomes the output's); a panicking destructor is
+            // swallowed, the task's output stands.
+            *(*cell).stage.get() = STAGE_EMPTY;
+            let _ = catch_unwind(AssertUnwindSafe(|| ManuallyDrop::drop(&mut (*slot).future)));
+            if output.is_null() {
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(r)));
             } else {
-                drop_boxed_output::<F::Output>(boxed as *mut c_void);
+                ptr::write(ptr::addr_of_mut!((*slot).output), ManuallyDrop::new(r));
+                *(*cell).stage.get() = STAGE_OUTPUT;
+                (*cell).refs.store(2, Ordering::Relaxed);
+                *output = state;
             }
             ffi::LUMINAL_POLL_READY
         }
     }
 }
+
+unsafe extern "C" fn drop_cell<F: Future>(state: *mut c_void) {
+    let cell = state as *mut TaskCell<F>;
+    if TaskCell::release(cell) {
+        TaskCell::destroy(cell);
+    }
+}
+
+/// Takes the output out of a cell handed over by `poll_cell` (the caller owns that output) and lets go of it.
+unsafe fn take_cell_output<F: Future>(out: *mut c_void) -> Output<F::Output> {
+    let cell = out as *mut TaskCell<F>;
+    debug_assert_eq!(*(*cell).stage.get(), STAGE_OUTPUT);
+    *(*cell).stage.get() = STAGE_EMPTY;
+    let r = ManuallyDrop::take(&mut (*(*cell).slot.get()).output);
+    if TaskCell::release(cell) {
+        TaskCell::destroy(cell);
+    }
+    r
+}
+
+/// `drop_output`: an output nobody took.
+unsafe extern "C" fn drop_cell_output<F: Future>(out: *mut c_void) {
+    if !out.is_null() {
+        let r = take_cell_output::<F>(out);
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(r)));
+    }
+}
+
+/// How a [`JoinHandle`] turns the `void*` output of its task into the task's result.
+type TakeOutput<T> = unsafe fn(*mut c_void) -> Output<T>;
 
 /// Polls a future whose output crosses the C ABI as a pointer-sized word (see [`Runtime::spawn_raw`]).
 unsafe extern "C" fn poll_boxed_word<F: Future<Output = usize>>(
@@ -87,23 +194,22 @@ unsafe extern "C" fn drop_boxed<F>(state: *mut c_void) {
     let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(state as *mut F))));
 }
 
-unsafe extern "C" fn drop_boxed_output<T>(p: *mut c_void) {
-    if !p.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(p as *mut Output<T>))));
-    }
-}
-
 /// Turns a Rust future into a `luminal_future` the runtime takes ownership of.
 pub(crate) fn into_raw_future<F>(future: F) -> ffi::luminal_future
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let cell = Box::new(TaskCell {
+        refs: AtomicU8::new(1),
+        stage: UnsafeCell::new(STAGE_FUTURE),
+        slot: UnsafeCell::new(Slot { future: ManuallyDrop::new(future) }),
+    });
     ffi::luminal_future {
-        state: Box::into_raw(Box::new(future)) as *mut c_void,
-        poll: Some(poll_boxed::<F>),
-        drop: Some(drop_boxed::<F>),
-        drop_output: Some(drop_boxed_output::<F::Output>),
+        state: Box::into_raw(cell) as *mut c_void,
+        poll: Some(poll_cell::<F>),
+        drop: Some(drop_cell::<F>),
+        drop_output: Some(drop_cell_output::<F>),
     }
 }
 
@@ -170,8 +276,8 @@ where
     F::Output: Send + 'static,
 {
     let task = spawn_raw_future(target, into_raw_future(future))?;
-    // SAFETY: a fresh owned handle of a task spawned by `into_raw_future`.
-    Ok(unsafe { JoinHandle::from_raw_task(task) })
+    // SAFETY: a fresh owned handle of a task spawned by `into_raw_future::<F>`.
+    Ok(unsafe { JoinHandle::from_raw_task::<F>(task) })
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -303,10 +409,12 @@ impl Core {
             return Poll::Pending;
         }
         let mut out = ptr::null_mut();
-        let lcx = context::current();
-        if let Some(lcx) = lcx {
-            // SAFETY: lcx is the live context of this thread's poll.
-            if waker::wakes_same_task(cx.waker(), unsafe { ffi::luminal_context_waker(lcx) }) {
+        let current = context::current_with_waker();
+        let lcx = current.map(|(lcx, _)| lcx);
+        if let Some((lcx, lw)) = current {
+            // lw is the waker of the poll running on this thread (lcx's).
+            if waker::wakes_same_task(cx.waker(), lw) {
+                // SAFETY: lcx is the live context of this thread's poll; we own the task handle.
                 let status = unsafe { ffi::luminal_task_poll(self.task, lcx, &mut out) };
                 if status == ffi::LUMINAL_PENDING {
                     return Poll::Pending;
@@ -414,6 +522,9 @@ impl Drop for Core {
 /// combinators, from another executor, or on a plain thread via [`Runtime::block_on`](crate::Runtime::block_on).
 pub struct JoinHandle<T> {
     core: Core,
+    /// Turns the task's `void*` output into its result (the task cell's, see the module docs); `None` for a
+    /// failed spawn and for `spawn_blocking`.
+    take: Option<TakeOutput<T>>,
     /// For [`Runtime::spawn_blocking`](crate::Runtime::spawn_blocking): where the closure and its result live.
     blocking: Option<Arc<dyn BlockingSlot<T>>>,
     _output: PhantomData<fn() -> T>,
@@ -428,12 +539,20 @@ impl<T> JoinHandle<T> {
     /// A handle for a spawn that the runtime rejected: it resolves to the corresponding error (cancelled for a
     /// shut-down runtime).
     pub(crate) fn failed(e: RuntimeError) -> JoinHandle<T> {
-        JoinHandle { core: Core::failed(e), blocking: None, _output: PhantomData }
+        JoinHandle { core: Core::failed(e), take: None, blocking: None, _output: PhantomData }
     }
 
-    /// Wraps the owned handle of a task spawned from `into_raw_future` with output type `T`.
-    pub(crate) unsafe fn from_raw_task(task: *mut luminal_task) -> JoinHandle<T> {
-        JoinHandle { core: Core::new(task, Some(drop_boxed_output::<T>)), blocking: None, _output: PhantomData }
+    /// Wraps the owned handle of a task spawned from `into_raw_future::<F>`.
+    pub(crate) unsafe fn from_raw_task<F>(task: *mut luminal_task) -> JoinHandle<T>
+    where
+        F: Future<Output = T>,
+    {
+        JoinHandle {
+            core: Core::new(task, Some(drop_cell_output::<F>)),
+            take: Some(take_cell_output::<F>),
+            blocking: None,
+            _output: PhantomData,
+        }
     }
 
     /// Requests cancellation: the future is dropped at its next scheduling point and awaiting this handle gives
@@ -471,14 +590,15 @@ impl<T> Future for JoinHandle<T> {
             });
         }
         Poll::Ready(if status == ffi::LUMINAL_OK {
-            if out.is_null() {
-                Err(JoinError::from_status(ffi::LUMINAL_E_INTERNAL))
-            } else {
-                // SAFETY: the output of a task spawned by this crate with output type T.
-                match *unsafe { Box::from_raw(out as *mut Output<T>) } {
+            match self.take {
+                None => Err(JoinError::from_status(ffi::LUMINAL_E_INTERNAL)),
+                Some(_) if out.is_null() => Err(JoinError::from_status(ffi::LUMINAL_E_INTERNAL)),
+                // SAFETY: the output of the task spawned by `into_raw_future` that `take` belongs to; handed
+                // over to us once.
+                Some(take) => match unsafe { take(out) } {
                     Ok(v) => Ok(v),
                     Err(p) => Err(JoinError::panic(p)),
-                }
+                },
             }
         } else {
             Err(JoinError::from_status(status))
@@ -679,5 +799,5 @@ where
         // Cannot happen; the call may still run, so its reference must stay (leaked rather than risked).
         return Err(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL));
     }
-    Ok(JoinHandle { core: Core::new(task, None), blocking: Some(shared), _output: PhantomData })
+    Ok(JoinHandle { core: Core::new(task, None), take: None, blocking: Some(shared), _output: PhantomData })
 }

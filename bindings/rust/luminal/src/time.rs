@@ -393,10 +393,11 @@ impl Future for Sleep {
                 }
             }
             State::Timer(fut) => {
-                let lcx = context::current();
-                if let Some(lcx) = lcx {
-                    // SAFETY: lcx is the live context of the poll running on this thread.
-                    if waker::wakes_same_task(cx.waker(), unsafe { ffi::luminal_context_waker(lcx) }) {
+                let current = context::current_with_waker();
+                let lcx = current.map(|(lcx, _)| lcx);
+                if let Some((lcx, lw)) = current {
+                    // lw is the waker of the poll running on this thread (lcx's).
+                    if waker::wakes_same_task(cx.waker(), lw) {
                         // SAFETY: an owned, undropped timer future, polled with the current task's context.
                         let polled = unsafe { poll_timer(fut, this.deadline.ns, lcx) };
                         match polled {

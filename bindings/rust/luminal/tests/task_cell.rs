@@ -1,0 +1,321 @@
+//! The task cell (one allocation per spawned task holding the future, then its output): every way a task can end
+//! drops its future exactly once, drops its output exactly once, and frees its cell exactly once.
+mod common;
+
+use common::*;
+use luminal::{Runtime, Scope};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// Counts live Rust heap blocks, so a leaked or doubly freed cell shows.
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static FREES: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        FREES.fetch_add(1, Ordering::SeqCst);
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// One test at a time: the allocation counters are global.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn new_rt(workers: usize) -> Runtime {
+    Runtime::builder().worker_threads(workers).thread_name("luminal-cell").build().unwrap()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    futures: Arc<AtomicUsize>,
+    outputs: Arc<AtomicUsize>,
+}
+
+impl Counts {
+    fn fut(&self) -> DropCounter {
+        DropCounter(self.futures.clone())
+    }
+    fn out(&self) -> DropCounter {
+        DropCounter(self.outputs.clone())
+    }
+    fn get(&self) -> (usize, usize) {
+        (self.futures.load(Ordering::SeqCst), self.outputs.load(Ordering::SeqCst))
+    }
+}
+
+/// Forwards wakes to another waker: a JoinHandle polled with it must use the fallback waiter.
+struct Forward(Waker);
+impl Wake for Forward {
+    fn wake(self: Arc<Self>) {
+        self.0.wake_by_ref()
+    }
+}
+
+/// Polls `inner` once with a foreign waker (so a JoinHandle inside starts its fallback waiter), then drops it.
+struct PollOnceForeign<F>(Option<F>);
+impl<F: Future + Unpin> Future for PollOnceForeign<F> {
+    type Output = Option<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let w = Waker::from(Arc::new(Forward(cx.waker().clone())));
+        let mut inner = self.0.take().unwrap();
+        let r = Pin::new(&mut inner).poll(&mut Context::from_waker(&w));
+        Poll::Ready(match r {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    }
+}
+
+#[test]
+fn every_path_drops_future_and_output_once_and_frees_the_cell() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = new_rt(2);
+    rt.block_on(rt.spawn(async {})).unwrap(); // warm up the workers
+    let c = Counts::default();
+    // The expected panics below must not print (a backtrace's symbol caches would count as live blocks).
+    std::panic::set_hook(Box::new(|_| {}));
+    let live_before = ALLOCS.load(Ordering::SeqCst) - FREES.load(Ordering::SeqCst);
+
+    // 1. Completed and joined (from a plain thread, then from inside a task).
+    let (f, o) = (c.fut(), c.out());
+    let out = rt.block_on(rt.spawn(async move {
+        let _f = f;
+        o
+    }));
+    drop(out.unwrap());
+    assert_eq!(c.get(), (1, 1));
+    let (f, o) = (c.fut(), c.out());
+    let out = rt.block_on(rt.spawn(async move {
+        luminal::spawn(async move {
+            let _f = f;
+            luminal::yield_now().await;
+            o
+        })
+        .await
+    }));
+    drop(out.unwrap().unwrap());
+    assert_eq!(c.get(), (2, 2));
+
+    // 2. Detached before it completed: the output is freed by drop_output.
+    let (f, o) = (c.fut(), c.out());
+    drop(rt.spawn(async move {
+        let _f = f;
+        sleep(Duration::from_millis(5)).await;
+        o
+    }));
+    wait_for("the detached task", || c.get() == (3, 3));
+
+    // 3. Completed, then the handle dropped unjoined.
+    let (f, o) = (c.fut(), c.out());
+    let h = rt.spawn(async move {
+        let _f = f;
+        o
+    });
+    wait_for("completion", || h.is_finished());
+    assert_eq!(c.get(), (4, 3), "the future is dropped when it completes, the output waits for its owner");
+    drop(h);
+    wait_for("the unjoined output", || c.get() == (4, 4));
+
+    // 4. Aborted while pending: the future is dropped, there is no output.
+    let f = c.fut();
+    let h = rt.spawn(async move {
+        let _f = f;
+        Forever.await
+    });
+    std::thread::sleep(Duration::from_millis(2));
+    h.abort();
+    assert!(rt.block_on(h).err().unwrap().is_cancelled());
+    assert_eq!(c.get(), (5, 4));
+
+    // 5. Panicked: joined (the payload is the output), and unjoined.
+    let f = c.fut();
+    let h = rt.spawn(async move {
+        let _f = f;
+        if true {
+            panic!("task panic (expected)");
+        }
+    });
+    let e = rt.block_on(h).err().unwrap();
+    assert!(e.is_panic());
+    drop(e);
+    let f = c.fut();
+    drop(rt.spawn(async move {
+        let _f = f;
+        panic!("detached task panic (expected)");
+    }));
+    wait_for("the panicked futures", || c.get() == (7, 4));
+
+    // 6. Spawn failure: a shut-down runtime drops the future at once.
+    let rt2 = new_rt(1);
+    let (f, o) = (c.fut(), c.out());
+    let done = rt2.spawn(async move {
+        let _f = f;
+        o
+    });
+    wait_for("the completed task of the second runtime", || done.is_finished());
+    let (f2, o2) = (c.fut(), c.out());
+    let pending = rt2.spawn(async move {
+        let _f = f2;
+        Forever.await;
+        o2
+    });
+    std::thread::sleep(Duration::from_millis(2));
+    rt2.shutdown(None).unwrap();
+    assert_eq!(
+        c.get(),
+        (9, 5),
+        "shutdown dropped the pending future (with o2 in it); the completed one's was dropped before"
+    );
+    let (f3, o3) = (c.fut(), c.out());
+    let failed = rt2.spawn(async move {
+        let _f = f3;
+        o3
+    });
+    assert_eq!(c.get(), (10, 6), "the failed spawn dropped its future (with o3 in it)");
+    assert!(rt.block_on(failed).err().unwrap().is_cancelled());
+    assert!(rt.block_on(pending).err().unwrap().is_cancelled());
+    // The completed task's output survived the shutdown; its handle still takes it.
+    drop(rt.block_on(done).unwrap());
+    assert_eq!(c.get(), (10, 7));
+    drop(rt2);
+    assert_eq!(c.get(), (10, 7));
+
+    // 7. Scope close: an unclaimed output held by a live handle is freed by the close; the handle gets cancelled.
+    let scope = Scope::new(&rt).unwrap();
+    let (f, o) = (c.fut(), c.out());
+    let h = scope.spawn(async move {
+        let _f = f;
+        o
+    });
+    wait_for("the scoped task", || h.is_finished());
+    assert_eq!(c.get(), (11, 7));
+    scope.close(None).unwrap();
+    assert_eq!(c.get(), (11, 8));
+    assert!(rt.block_on(h).err().unwrap().is_cancelled());
+
+    // 8. The fallback waiter: a handle first polled with a foreign waker, then dropped after the task finished
+    //    (the waiter holds the output and frees it), or awaited to its end.
+    let (f, o) = (c.fut(), c.out());
+    let h = rt.spawn(async move {
+        let _f = f;
+        sleep(Duration::from_millis(2)).await;
+        o
+    });
+    let h = rt.block_on(rt.spawn(async move {
+        let mut once = PollOnceForeign(Some(h));
+        let r = (&mut once).await;
+        assert!(r.is_none());
+        once
+    }));
+    drop(h);
+    wait_for("the output held by a waiter", || c.get() == (12, 9));
+    let (f, o) = (c.fut(), c.out());
+    let r = rt.block_on(rt.spawn(async move {
+        join_all([luminal::spawn(async move {
+            let _f = f;
+            sleep(Duration::from_millis(2)).await;
+            o
+        })])
+        .await
+    }));
+    drop(r);
+    assert_eq!(c.get(), (13, 10));
+
+    // 9. A future whose destructor panics after it completed: the output stands.
+    struct PanicOnDrop(DropCounter);
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("panic in a completed future's drop (expected)");
+        }
+    }
+    struct Done(PanicOnDrop, Option<DropCounter>);
+    impl Future for Done {
+        type Output = DropCounter;
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<DropCounter> {
+            Poll::Ready(self.1.take().unwrap())
+        }
+    }
+    let (f, o) = (c.fut(), c.out());
+    let out = rt.block_on(rt.spawn(Done(PanicOnDrop(f), Some(o))));
+    drop(out.unwrap());
+    assert_eq!(c.get(), (14, 11));
+
+    // Every cell (and everything else the tasks allocated) is freed.
+    drop(rt);
+    let live_after = ALLOCS.load(Ordering::SeqCst) - FREES.load(Ordering::SeqCst);
+    drop(std::panic::take_hook());
+    assert!(live_after <= live_before, "{} Rust heap blocks leaked", live_after - live_before);
+}
+
+#[test]
+fn a_spawned_and_joined_task_allocates_once() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = new_rt(1);
+    const N: usize = 1000;
+    let allocations = rt.block_on(rt.spawn(async {
+        luminal::spawn(async {}).await.unwrap(); // warm up
+        let before = ALLOCS.load(Ordering::SeqCst);
+        for i in 0..N {
+            assert_eq!(luminal::spawn(async move { i }).await.unwrap(), i);
+        }
+        ALLOCS.load(Ordering::SeqCst) - before
+    }));
+    assert_eq!(allocations.unwrap(), N, "one cell per task: future and output share it");
+}
+
+#[test]
+fn many_tasks_race_join_against_completion() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = new_rt(2);
+    let c = Counts::default();
+    let live_before = ALLOCS.load(Ordering::SeqCst) - FREES.load(Ordering::SeqCst);
+    const N: usize = 20_000;
+    let hs: Vec<_> = (0..N)
+        .map(|i| {
+            let (f, o) = (c.fut(), c.out());
+            rt.spawn(async move {
+                let _f = f;
+                if i % 3 == 0 {
+                    luminal::yield_now().await;
+                }
+                (i, o)
+            })
+        })
+        .collect();
+    let mut sum = 0;
+    let mut kept = Vec::new();
+    for (i, h) in hs.into_iter().enumerate() {
+        match i % 4 {
+            0 => drop(h),      // detached, maybe before, maybe after completion
+            1 => kept.push(h), // dropped unjoined later
+            _ => sum += rt.block_on(h).unwrap().0,
+        }
+    }
+    drop(kept);
+    wait_for("every task", || c.get() == (N, N));
+    assert!(sum > 0);
+    drop(rt);
+    let live_after = ALLOCS.load(Ordering::SeqCst) - FREES.load(Ordering::SeqCst);
+    assert!(live_after <= live_before, "{} Rust heap blocks leaked", live_after - live_before);
+}
