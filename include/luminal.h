@@ -156,8 +156,10 @@ LUMINAL_API const luminal_waker *luminal_context_waker(luminal_context *cx);
  * Never allocates. Returns NULL if w is NULL. */
 LUMINAL_API luminal_waker *luminal_waker_clone(const luminal_waker *w);
 
-/* Schedules the waker's task to be polled again and releases `w`. Waking a finished, aborted or released task, or
- * one whose runtime is shut down, does nothing. Several wakes before the next poll cause one poll. Any thread. */
+/* Schedules the waker's task to be polled again and releases `w`. Waking a finished, aborted or released task does
+ * nothing. Waking a task whose runtime is shut down (or shutting down) drops that task's future instead, on the
+ * calling thread, right away: don't wake while holding a lock the future's drop function takes. Several wakes
+ * before the next poll cause one poll. Any thread. */
 LUMINAL_API void luminal_waker_wake(luminal_waker *w);
 
 /* Like luminal_waker_wake, but `w` stays owned by the caller. */
