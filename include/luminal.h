@@ -129,7 +129,8 @@ typedef enum luminal_poll { LUMINAL_POLL_PENDING = 0, LUMINAL_POLL_READY = 1 } l
  * to passes to whoever joins the task). On PENDING it must have arranged for the context's waker (or a clone) to
  * be woken when progress is possible, or the task sleeps forever. `cx` is borrowed for this call only.
  * Never called again after it returned READY; never called concurrently with itself or with `drop`. */
-typedef luminal_poll (*luminal_poll_fn)(void *state, luminal_context *cx, void **output);
+typedef luminal_poll
+    (*luminal_poll_fn)(void *state, luminal_context *cx, void **output);
 typedef void (*luminal_drop_fn)(void *p);
 
 /* A future, passed by value. The runtime takes it: `drop(state)` is called exactly once whatever happens (after the

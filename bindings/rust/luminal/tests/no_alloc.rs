@@ -1,23 +1,9 @@
 //! Polling allocates nothing on the Rust side: the Waker of each poll is built on the stack from the context's
 //! luminal waker, and awaiting a JoinHandle inside a task uses luminal_task_poll directly.
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod counting;
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use counting::ALLOCS;
+use std::sync::atomic::Ordering;
 
 #[test]
 fn polls_and_wakes_do_not_allocate() {

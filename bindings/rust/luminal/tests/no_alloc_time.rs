@@ -1,24 +1,10 @@
 //! Sleeping in a task allocates nothing on the Rust side: a Sleep polls the runtime's timer future with the task's
 //! own context. (A file of its own: the allocation counter is process-wide, and the test harness allocates when
 //! another test of the same binary finishes.)
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod counting;
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use counting::ALLOCS;
+use std::sync::atomic::Ordering;
 
 #[test]
 fn sleeping_in_a_task_does_not_allocate() {

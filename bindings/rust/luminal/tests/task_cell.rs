@@ -1,35 +1,18 @@
 //! The task cell (one allocation per spawned task holding the future, then its output): every way a task can end
 //! drops its future exactly once, drops its output exactly once, and frees its cell exactly once.
 mod common;
+/// Counts live Rust heap blocks, so a leaked or doubly freed cell shows.
+mod counting;
 
 use common::*;
 use luminal::{Runtime, Scope};
-use std::alloc::{GlobalAlloc, Layout, System};
+use counting::{ALLOCS, FREES};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
-
-/// Counts live Rust heap blocks, so a leaked or doubly freed cell shows.
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static FREES: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        FREES.fetch_add(1, Ordering::SeqCst);
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// One test at a time: the allocation counters are global.
 static SERIAL: Mutex<()> = Mutex::new(());
