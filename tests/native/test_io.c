@@ -1213,7 +1213,11 @@ IO_TEST(io_cancel_by_shutdown) {
   CHECK_ST(luminal_runtime_shutdown(rt, 10ull * 1000000000ull), LUMINAL_OK);
   for (int i = 0; i < N; i++) {
     void *out = NULL;
-    CHECK_ST(luminal_task_join(ts[i], 0, &out), LUMINAL_E_CANCELLED);
+    luminal_status st = luminal_task_join(ts[i], 0, &out);
+    /* Either the task was dropped by shutdown, or (a slow machine: its first poll was still running when shutdown
+     * began) the read itself was refused and completed as cancelled. */
+    CHECK_MSG(st == LUMINAL_E_CANCELLED || (st == LUMINAL_OK && out == &rs[i] && rs[i].status == LUMINAL_E_CANCELLED),
+              "read %d after shutdown: join %d, result status %d", i, st, rs[i].status);
     luminal_task_release(ts[i]);
     CHECK_EQ(write(p[i][1], "0123456789", 10), 10);
   }
