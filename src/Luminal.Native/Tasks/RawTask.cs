@@ -29,8 +29,12 @@ sealed unsafe class RawTask : Slot
     internal bool Blocking;   // runs on the blocking pool, never on a worker
     internal Scopes.Scope? Scope;        // set by Scope.Enter before the task is queued
     internal RawTask? ScopePrev, ScopeNext; // the scope's member list, under the scope's lock
-    ulong _joinWaker;         // waker token registered by luminal_task_poll (under lock(this))
-    int _joinWaiters;         // threads blocked in Join (under lock(this))
+    // Join notification, without a lock on the common path: the joiner publishes its waker (or its presence) and
+    // then reads the state; Finish publishes Closed and then takes the waker (or sees the waiters). Both sides use
+    // interlocked operations (full fences), so at least one of them sees the other: never a lost wake-up, at
+    // worst one spurious wake.
+    ulong _joinWaker;         // waker token registered by luminal_task_poll
+    int _joinWaiters;         // threads blocked in WaitFinished (they sleep on Monitor(this))
 
     public long State => Volatile.Read(ref _state);
     uint Generation => TaskState.Generation(Volatile.Read(ref _state));
@@ -189,14 +193,11 @@ sealed unsafe class RawTask : Slot
         BlockOn?.Unpark();
         if ((s & Handle) != 0)
         {
-            ulong waker;
-            lock (this)
-            {
-                waker = _joinWaker;
-                _joinWaker = 0;
-                if (_joinWaiters > 0) Monitor.PulseAll(this);
-            }
+            // Closed was published by the CAS above (a full fence) before these reads.
+            ulong waker = Interlocked.Exchange(ref _joinWaker, 0);
             if (waker != 0) Waker.Wake(waker);
+            if (Volatile.Read(ref _joinWaiters) > 0)
+                lock (this) Monitor.PulseAll(this); // the lock: a waiter between its check and its Wait holds it
         }
         ReleaseOwnership(Running, 0);
     }
@@ -276,9 +277,9 @@ sealed unsafe class RawTask : Slot
             {
                 long left = deadline == long.MaxValue ? -1 : deadline - Environment.TickCount64;
                 if (deadline != long.MaxValue && left <= 0) return false;
-                _joinWaiters++;
-                Monitor.Wait(this, left < 0 ? -1 : (int)Math.Min(left, int.MaxValue));
-                _joinWaiters--;
+                Interlocked.Increment(ref _joinWaiters); // full fence, then IsFinished is read again
+                if (!IsFinished) Monitor.Wait(this, left < 0 ? -1 : (int)Math.Min(left, int.MaxValue));
+                Interlocked.Decrement(ref _joinWaiters);
             }
             return true;
         }
@@ -287,12 +288,9 @@ sealed unsafe class RawTask : Slot
     /// <summary>Registers a waker to be woken when the task finishes; false if it is finished already.</summary>
     public bool RegisterJoinWaker(ulong wakerToken)
     {
-        lock (this)
-        {
-            if (IsFinished) return false;
-            _joinWaker = wakerToken;
-            return true;
-        }
+        if (IsFinished) return false;
+        Interlocked.Exchange(ref _joinWaker, wakerToken); // full fence: published before the state is read again
+        return !IsFinished;
     }
 
     /// <summary>Hands the output of a finished task over, once.</summary>
