@@ -64,27 +64,22 @@ static unsafe partial class Libc
     public static partial int InetPton(int af, byte* src, void* dst);
     [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
     public static partial long Lseek(int fd, long offset, int whence);
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    public static partial int Fcntl(int fd, int cmd, int arg);
 
     public static int Errno => Marshal.GetLastPInvokeError();
 
-    /// <summary>struct stat on x86_64 and arm64 glibc (144 / 128 bytes; we only read these fields).</summary>
+    /// <summary>struct stat on x86_64 and arm64 glibc (144 / 128 bytes; we only read these fields). Size and
+    /// mtime sit at the same offsets on both; only st_mode moves.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 256)]
     public struct Stat
     {
-        [FieldOffset(24)] public uint ModeX64;
-        [FieldOffset(48)] public long SizeX64;
-        [FieldOffset(88)] public long MtimeSecX64;
-        [FieldOffset(96)] public long MtimeNsecX64;
         [FieldOffset(16)] public uint ModeArm64;
-        [FieldOffset(48)] public long SizeArm64;
-        [FieldOffset(88)] public long MtimeSecArm64;
-        [FieldOffset(96)] public long MtimeNsecArm64;
+        [FieldOffset(24)] public uint ModeX64;
+        [FieldOffset(48)] public long Size;
+        [FieldOffset(88)] public long MtimeSec;
+        [FieldOffset(96)] public long MtimeNsec;
 
         public uint Mode => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? ModeArm64 : ModeX64;
-        public long Size => SizeX64;
-        public long MtimeNs => MtimeSecX64 * 1_000_000_000 + MtimeNsecX64;
+        public long MtimeNs => MtimeSec * 1_000_000_000 + MtimeNsec;
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -136,8 +136,6 @@ sealed class Scope : Slot
         }
     }
 
-    public bool IsClosed { get { lock (this) return _closed; } }
-
     /// <summary>
     /// Releases the handle. The object is recycled once closed and empty; a scope released while open keeps
     /// running its tasks (like a detached task) and is recycled when the last member leaves.

@@ -32,8 +32,6 @@ sealed class TimerDriver
     /// <summary>The first tick at or after the absolute monotonic time <paramref name="ns"/>.</summary>
     public ulong TickAtOrAfter(ulong ns) => ns <= _originNs ? 0 : (ns - _originNs + NsPerTick - 1) / NsPerTick;
 
-    public int Pending { get { lock (_lock) return _wheel.Count; } }
-
     /// <summary>
     /// Under the lock: if the entry has fired returns true; otherwise records the waker and makes sure the entry
     /// is in the wheel (firing it at once if already due).
