@@ -153,6 +153,13 @@ LUMINAL_API luminal_runtime *luminal_context_runtime(luminal_context *cx);
 /* The waker of the task being polled: borrowed, valid during the poll; clone it to keep it. NULL if cx is NULL. */
 LUMINAL_API const luminal_waker *luminal_context_waker(luminal_context *cx);
 
+/* A cooperative yield in one call: the task being polled is polled again after the other runnable tasks of its
+ * priority, exactly as if the poll had called luminal_waker_wake_by_ref(luminal_context_waker(cx)); return PENDING
+ * after it (a READY poll ignores the request). Call it on the thread running the poll, during the poll. A future
+ * that polls other futures with its own cx (a combinator) yields the whole task when one of them yields.
+ * Returns LUMINAL_E_INVALID_ARGUMENT if cx is NULL or not a context handed to a poll. */
+LUMINAL_API luminal_status luminal_context_yield(luminal_context *cx);
+
 /* Returns an owned clone of `w` (release it with luminal_waker_release or consume it with luminal_waker_wake).
  * Never allocates. Returns NULL if w is NULL. */
 LUMINAL_API luminal_waker *luminal_waker_clone(const luminal_waker *w);

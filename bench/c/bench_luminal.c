@@ -108,7 +108,7 @@ static atomic_bool busy;
 static luminal_poll yield_while_busy(void *s, luminal_context *cx, void **out) {
   (void)s, (void)out;
   if (!atomic_load_explicit(&busy, memory_order_relaxed)) return LUMINAL_POLL_READY;
-  luminal_waker_wake_by_ref(luminal_context_waker(cx));
+  luminal_context_yield(cx);
   return LUMINAL_POLL_PENDING;
 }
 static void spawn_many_remote_busy(void) {
@@ -123,7 +123,7 @@ static luminal_poll yield_1000(void *s, luminal_context *cx, void **out) {
   (void)out;
   int *left = s;
   if ((*left)-- == 0) { done_signal(); return LUMINAL_POLL_READY; }
-  luminal_waker_wake_by_ref(luminal_context_waker(cx)); /* yield: wake myself, return pending */
+  luminal_context_yield(cx); /* yield: poll me again after the others */
   return LUMINAL_POLL_PENDING;
 }
 static void yield_many(void) {

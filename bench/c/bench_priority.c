@@ -57,7 +57,7 @@ static luminal_poll background(void *s, luminal_context *cx, void **out) {
   uint64_t start = now_ns();
   while (now_ns() - start < SPIN_NS) {}
   atomic_fetch_add_explicit(&bg_polls, 1, memory_order_relaxed);
-  luminal_waker_wake_by_ref(luminal_context_waker(cx)); /* yield: wake myself, return pending */
+  luminal_context_yield(cx); /* yield: poll me again after the others */
   return LUMINAL_POLL_PENDING;
 }
 

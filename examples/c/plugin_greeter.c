@@ -16,11 +16,11 @@ typedef struct greet_state {
   int step;
 } greet_state;
 
-/* Builds the greeting in two steps, yielding once in between (wakes itself, returns PENDING). */
+/* Builds the greeting in two steps, yielding once in between (asks to be polled again, returns PENDING). */
 static luminal_poll greet_poll(void *state, luminal_context *cx, void **output) {
   greet_state *s = (greet_state *)state;
   if (s->step++ == 0) {
-    luminal_waker_wake_by_ref(luminal_context_waker(cx));
+    luminal_context_yield(cx);
     return LUMINAL_POLL_PENDING;
   }
   char *msg = (char *)malloc(128);

@@ -484,6 +484,73 @@ TEST(context_and_waker_accessors) {
   CHECK_EQ(LOAD(c.out_drops), 1);
 }
 
+/* ---- luminal_context_yield -------------------------------------------------------------------------------- */
+
+/* A shared log of which future ran when (single worker, so the order is the scheduler's). */
+typedef struct yield_log {
+  atomic_int n;
+  int order[8];
+} yield_log;
+static void log_run(yield_log *l, int who) { l->order[atomic_fetch_add(&l->n, 1)] = who; }
+
+static luminal_poll cb_log_ready(tf *f, luminal_context *cx, void **out) {
+  (void)cx;
+  log_run((yield_log *)f->user, (int)f->value);
+  *out = tu_box_new(f->c, f->value);
+  return LUMINAL_POLL_READY;
+}
+
+/* First poll: spawns two tasks (2 and 3), then yields; second poll: ready. */
+static luminal_poll cb_spawn_then_yield(tf *f, luminal_context *cx, void **out) {
+  yield_log *l = (yield_log *)f->user;
+  log_run(l, 1);
+  if (f->step++ == 0) {
+    CHECK_ST(luminal_context_spawn(cx, tf_make(f->c, cb_log_ready, l, 2), NULL), LUMINAL_OK);
+    CHECK_ST(luminal_context_spawn(cx, tf_make(f->c, cb_log_ready, l, 3), NULL), LUMINAL_OK);
+    CHECK_ST(luminal_context_yield(cx), LUMINAL_OK);
+    return LUMINAL_POLL_PENDING;
+  }
+  *out = tu_box_new(f->c, 1);
+  return LUMINAL_POLL_READY;
+}
+
+/* Asks to yield, then returns READY anyway: the request is ignored. */
+static luminal_poll cb_yield_then_ready(tf *f, luminal_context *cx, void **out) {
+  CHECK_ST(luminal_context_yield(cx), LUMINAL_OK);
+  CHECK_ST(luminal_context_yield(cx), LUMINAL_OK); /* twice is once */
+  *out = tu_box_new(f->c, 5);
+  return LUMINAL_POLL_READY;
+}
+
+TEST(context_yield) {
+  CHECK_ST(luminal_context_yield(NULL), LUMINAL_E_INVALID_ARGUMENT);
+  uint64_t not_a_context[4] = {0, 0, 0, 0};
+  CHECK_ST(luminal_context_yield((luminal_context *)not_a_context), LUMINAL_E_INVALID_ARGUMENT);
+
+  luminal_runtime *rt = tu_runtime(1);
+  tu_counters c = TU_COUNTERS_INIT;
+  /* A yielding task goes behind every task that was runnable when it yielded. */
+  yield_log l = {0};
+  CHECK_EQ(tu_join_value(tu_spawn(rt, tf_make(&c, cb_spawn_then_yield, &l, 0))), 1);
+  WAIT_UNTIL(LOAD(c.drops) == 3);
+  CHECK_EQ(LOAD(l.n), 4);
+  CHECK_EQ(l.order[0], 1);
+  CHECK_EQ(l.order[3], 1);
+  CHECK(l.order[1] + l.order[2] == 5 && l.order[1] != l.order[2]);
+  /* A READY poll ignores the request: polled once. */
+  long polls = LOAD(c.polls);
+  CHECK_EQ(tu_join_value(tu_spawn(rt, tf_make(&c, cb_yield_then_ready, NULL, 0))), 5);
+  CHECK_EQ(LOAD(c.polls), polls + 1);
+  /* From block_on (the caller's thread polls): each yield is one more poll. */
+  void *out = NULL;
+  polls = LOAD(c.polls);
+  CHECK_ST(luminal_block_on(rt, tf_yield(&c, 101), &out), LUMINAL_OK);
+  CHECK_EQ(tu_box_take(out), 101);
+  CHECK_EQ(LOAD(c.polls), polls + 102);
+  tu_runtime_done(rt);
+  CHECK_EQ(LOAD(c.drops), 5);
+}
+
 /* ---- wakers ----------------------------------------------------------------------------------------------- */
 
 /* Poll 1 wakes itself through 10 clones and by ref several times; poll 2 arranges nothing. Exactly 2 polls. */

@@ -259,14 +259,15 @@ static luminal_poll tf_cb_forever(tf *f, luminal_context *cx, void **out) {
 }
 static inline luminal_future tf_forever(tu_counters *c) { return tf_make(c, tf_cb_forever, NULL, 0); }
 
-/* Yields (wakes itself, returns PENDING) `n` times, then is ready with a box holding `n`. */
+/* Yields (asks to be polled again, returns PENDING) `n` times, then is ready with a box holding `n`. The two ways
+ * to yield alternate, so every test using it covers both: waking its own waker, and luminal_context_yield. */
 static luminal_poll tf_cb_yield(tf *f, luminal_context *cx, void **out) {
   if (f->step >= (long)f->value) {
     *out = tu_box_new(f->c, f->value);
     return LUMINAL_POLL_READY;
   }
-  f->step++;
-  luminal_waker_wake_by_ref(luminal_context_waker(cx));
+  if (f->step++ % 2 == 0) luminal_waker_wake_by_ref(luminal_context_waker(cx));
+  else CHECK_ST(luminal_context_yield(cx), LUMINAL_OK);
   return LUMINAL_POLL_PENDING;
 }
 static inline luminal_future tf_yield(tu_counters *c, uint64_t n) { return tf_make(c, tf_cb_yield, NULL, n); }

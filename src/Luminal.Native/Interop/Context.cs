@@ -16,7 +16,7 @@ struct ContextData
     public ulong RuntimeToken; // the runtime's borrowed token (see Runtime.BorrowedToken)
     public ulong WakerToken;   // the waker of the task being polled
     public int WorkerIndex;    // -1 outside a worker (block_on)
-    public int Reserved;
+    public int YieldRequested; // set by luminal_context_yield during the poll; RawTask.Run clears it before each poll
 
     /// <summary>Is <paramref name="cx"/> a context the runtime handed to a poll? (NULL and foreign pointers are not.)</summary>
     public static unsafe bool IsValid(void* cx) => cx != null && ((ContextData*)cx)->Magic == MagicValue;

@@ -21,6 +21,18 @@ static unsafe partial class Exports
         catch { return 0; }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "luminal_context_yield")]
+    static int ContextYield(ContextData* cx)
+    {
+        try
+        {
+            if (cx == null || cx->Magic != ContextData.MagicValue) return (int)Status.InvalidArgument;
+            cx->YieldRequested = 1;
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
     // A waker is a token (see Tasks/Waker.cs): clone copies it, release forgets it.
     [UnmanagedCallersOnly(EntryPoint = "luminal_waker_clone")]
     static nint WakerClone(nint w) => w;

@@ -142,6 +142,7 @@ sealed unsafe class RawTask : Slot
         else
         {
             cx->WakerToken = Token.Make(Token.Waker, Index, TaskState.Generation(s));
+            cx->YieldRequested = 0;
             ready = Future.Poll(Future.State, cx, &output) == 1;
         }
 
@@ -153,11 +154,14 @@ sealed unsafe class RawTask : Slot
             return false;
         }
 
+        // luminal_context_yield during the poll counts as a wake during the poll (the caller re-queues the task),
+        // without the waker's token lookup and its own compare-and-swap.
+        long yielded = cx != null && cx->YieldRequested != 0 ? Scheduled : 0;
         s = Volatile.Read(ref _state);
         while (true)
         {
-            long seen = Interlocked.CompareExchange(ref _state, s & ~Running, s);
-            if (seen == s) return (s & Scheduled) != 0;
+            long seen = Interlocked.CompareExchange(ref _state, (s & ~Running) | yielded, s);
+            if (seen == s) return ((s | yielded) & Scheduled) != 0;
             s = seen;
         }
     }

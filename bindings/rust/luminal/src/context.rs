@@ -310,7 +310,16 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        cx.waker().wake_by_ref();
+        match current_with_waker() {
+            // Awaited by the task itself (not under a combinator's own waker): one call instead of a wake.
+            // SAFETY: lcx is the live context of this thread's poll.
+            Some((lcx, lw)) if crate::waker::as_raw(cx.waker()) == Some(lw) => unsafe {
+                if ffi::luminal_context_yield(lcx) != ffi::LUMINAL_OK {
+                    cx.waker().wake_by_ref();
+                }
+            },
+            _ => cx.waker().wake_by_ref(),
+        }
         Poll::Pending
     }
 }

@@ -89,6 +89,7 @@ extern "C" {
 
     pub fn luminal_context_runtime(cx: *mut luminal_context) -> *mut luminal_runtime;
     pub fn luminal_context_waker(cx: *mut luminal_context) -> *const luminal_waker;
+    pub fn luminal_context_yield(cx: *mut luminal_context) -> luminal_status;
     pub fn luminal_waker_clone(w: *const luminal_waker) -> *mut luminal_waker;
     pub fn luminal_waker_wake(w: *mut luminal_waker);
     pub fn luminal_waker_wake_by_ref(w: *const luminal_waker);

@@ -324,6 +324,51 @@ fn wakers_from_other_threads_and_yield_now() {
     });
 }
 
+/// A combinator that polls its inner future with a waker of its own (as FuturesUnordered does): only that waker
+/// knows the inner future wants another poll, so yield_now must wake it rather than ask the runtime to re-poll
+/// the task (which would re-poll the combinator, which would not re-poll the inner future: a hang).
+#[test]
+fn yield_now_under_a_combinators_own_waker() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Flag(std::sync::atomic::AtomicBool, Waker);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref()
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+            self.1.wake_by_ref();
+        }
+    }
+    struct OwnWaker<F>(Pin<Box<F>>, usize);
+    impl<F: Future> Future for OwnWaker<F> {
+        type Output = (F::Output, usize);
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let flag = Arc::new(Flag(false.into(), cx.waker().clone()));
+            let waker = Waker::from(flag.clone());
+            self.1 += 1;
+            match self.0.as_mut().poll(&mut Context::from_waker(&waker)) {
+                Poll::Ready(v) => Poll::Ready((v, self.1)),
+                Poll::Pending => {
+                    assert!(flag.0.load(Ordering::SeqCst), "the inner yield_now did not wake the combinator's waker");
+                    Poll::Pending
+                }
+            }
+        }
+    }
+    let rt = rt(1);
+    let (v, polls) = rt.block_on(rt.spawn(OwnWaker(Box::pin(async {
+        for _ in 0..5 {
+            luminal::yield_now().await;
+        }
+        9
+    }), 0)))
+    .unwrap();
+    assert_eq!((v, polls), (9, 6));
+}
+
 #[test]
 fn block_on_accepts_non_send_borrowing_futures() {
     let rt = rt(1);
