@@ -30,11 +30,12 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 thread_local! {
     /// The context of the poll this copy of the crate is running on this thread (or NULL), and that context's
-    /// borrowed waker (fetched once per poll, so code awaited inside the poll need not ask the runtime again).
+    /// task waker once something asked for it (`luminal_context_waker`, fetched at most once per poll, and only
+    /// if the poll uses its waker at all: see [`waker_of`]).
     static CURRENT: Cell<(*mut luminal_context, *const luminal_waker)> =
         const { Cell::new((ptr::null_mut(), ptr::null())) };
 }
@@ -45,10 +46,9 @@ pub(crate) struct Enter {
 }
 
 impl Enter {
-    /// `waker` must be `luminal_context_waker(cx)`.
     #[inline]
-    pub(crate) fn new(cx: *mut luminal_context, waker: *const luminal_waker) -> Enter {
-        Enter { prev: CURRENT.with(|c| c.replace((cx, waker))) }
+    pub(crate) fn new(cx: *mut luminal_context) -> Enter {
+        Enter { prev: CURRENT.with(|c| c.replace((cx, ptr::null()))) }
     }
 }
 
@@ -66,11 +66,35 @@ pub(crate) fn current() -> Option<*mut luminal_context> {
     (!cx.is_null()).then_some(cx)
 }
 
-/// Like [`current`], with the context's borrowed waker (`luminal_context_waker` of it, valid during the poll).
+/// `luminal_context_waker(cx)`: from this thread's cache when `cx` is the poll running here, else from the
+/// runtime (a context's `Waker` may be used from another thread while its poll runs).
+///
+/// # Safety
+/// `cx` must be the context of a poll in progress.
 #[inline]
-pub(crate) fn current_with_waker() -> Option<(*mut luminal_context, *const luminal_waker)> {
-    let (cx, w) = CURRENT.with(|c| c.get());
-    (!cx.is_null()).then_some((cx, w))
+pub(crate) unsafe fn waker_of(cx: *mut luminal_context) -> *const luminal_waker {
+    CURRENT.with(|c| {
+        let (current, cached) = c.get();
+        if current != cx {
+            return ffi::luminal_context_waker(cx);
+        }
+        if cached.is_null() {
+            let w = ffi::luminal_context_waker(cx);
+            c.set((cx, w));
+            return w;
+        }
+        cached
+    })
+}
+
+/// The context of the poll running on this thread if `waker` wakes that poll's own task, i.e. the future is
+/// awaited by the task itself rather than under a combinator's (or another executor's) waker: only then may the
+/// runtime be handed the context to register the task's waker directly, or be asked to yield the task.
+#[inline]
+pub(crate) fn current_for(waker: &Waker) -> Option<*mut luminal_context> {
+    let cx = current()?;
+    // SAFETY: cx is the context of the poll running on this thread.
+    unsafe { crate::waker::wakes_task_of(waker, cx) }.then_some(cx)
 }
 
 /// The raw `luminal_context*` of the task this copy of the crate is polling on this thread, if any.
@@ -310,14 +334,10 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        match current_with_waker() {
+        match current_for(cx.waker()) {
             // Awaited by the task itself (not under a combinator's own waker): one call instead of a wake.
             // SAFETY: lcx is the live context of this thread's poll.
-            Some((lcx, lw)) if crate::waker::as_raw(cx.waker()) == Some(lw) => unsafe {
-                if ffi::luminal_context_yield(lcx) != ffi::LUMINAL_OK {
-                    cx.waker().wake_by_ref();
-                }
-            },
+            Some(lcx) if unsafe { ffi::luminal_context_yield(lcx) } == ffi::LUMINAL_OK => {}
             _ => cx.waker().wake_by_ref(),
         }
         Poll::Pending

@@ -24,7 +24,7 @@
 use crate::context;
 use crate::ffi::{self, luminal_context, luminal_task};
 use crate::task::{spawn_raw_future, SpawnTarget};
-use crate::{waker, Runtime, RuntimeError};
+use crate::{Runtime, RuntimeError};
 use std::ffi::c_void;
 use std::future::Future;
 use std::io;
@@ -214,21 +214,17 @@ impl Future for Op {
         if inner.helper_gone {
             return Poll::Ready(Err(status_error(ffi::LUMINAL_E_SHUTDOWN, 0)));
         }
-        let current = context::current_with_waker();
-        let lcx = current.map(|(lcx, _)| lcx);
         if this.helper.is_null() {
-            if let Some((lcx, lw)) = current {
-                // lw is the waker of the poll running on this thread (lcx's).
-                if waker::wakes_same_task(cx.waker(), lw) {
-                    // SAFETY: an owned, undropped C future polled with the current task's context.
-                    if unsafe { inner.poll_c(lcx) } {
-                        inner.claimed = true;
-                        return Poll::Ready(finished(inner.done.unwrap()));
-                    }
-                    return Poll::Pending;
+            if let Some(lcx) = context::current_for(cx.waker()) {
+                // SAFETY: an owned, undropped C future polled with the current task's context.
+                if unsafe { inner.poll_c(lcx) } {
+                    inner.claimed = true;
+                    return Poll::Ready(finished(inner.done.unwrap()));
                 }
+                return Poll::Pending;
             }
         }
+        let lcx = context::current();
         match &inner.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => inner.waker = Some(cx.waker().clone()),

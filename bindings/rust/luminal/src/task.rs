@@ -39,9 +39,8 @@ pub(crate) unsafe fn poll_in_context<F: Future>(
     fut: Pin<&mut F>,
     cx: *mut luminal_context,
 ) -> Poll<Result<F::Output, PanicPayload>> {
-    let lw = ffi::luminal_context_waker(cx);
-    let _enter = Enter::new(cx, lw);
-    let waker = waker::borrowed(lw);
+    let _enter = Enter::new(cx);
+    let waker = waker::for_context(cx);
     let mut rcx = Context::from_waker(&waker);
     match catch_unwind(AssertUnwindSafe(|| fut.poll(&mut rcx))) {
         Ok(Poll::Pending) => Poll::Pending,
@@ -409,20 +408,16 @@ impl Core {
             return Poll::Pending;
         }
         let mut out = ptr::null_mut();
-        let current = context::current_with_waker();
-        let lcx = current.map(|(lcx, _)| lcx);
-        if let Some((lcx, lw)) = current {
-            // lw is the waker of the poll running on this thread (lcx's).
-            if waker::wakes_same_task(cx.waker(), lw) {
-                // SAFETY: lcx is the live context of this thread's poll; we own the task handle.
-                let status = unsafe { ffi::luminal_task_poll(self.task, lcx, &mut out) };
-                if status == ffi::LUMINAL_PENDING {
-                    return Poll::Pending;
-                }
-                self.done = true;
-                return Poll::Ready((status, out));
+        if let Some(lcx) = context::current_for(cx.waker()) {
+            // SAFETY: lcx is the live context of this thread's poll; we own the task handle.
+            let status = unsafe { ffi::luminal_task_poll(self.task, lcx, &mut out) };
+            if status == ffi::LUMINAL_PENDING {
+                return Poll::Pending;
             }
+            self.done = true;
+            return Poll::Ready((status, out));
         }
+        let lcx = context::current();
         // Fallback: check without blocking, then hand the task to a waiter.
         // SAFETY: we own the task handle; a zero timeout never blocks (and is allowed on workers).
         let status = unsafe { ffi::luminal_task_join(self.task, 0, &mut out) };

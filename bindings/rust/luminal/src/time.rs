@@ -55,7 +55,7 @@
 use crate::context;
 use crate::ffi::{self, luminal_context, luminal_task};
 use crate::task::{spawn_raw_future, SpawnTarget};
-use crate::{waker, Runtime, RuntimeError};
+use crate::{Runtime, RuntimeError};
 use std::ffi::c_void;
 use std::fmt;
 use std::future::Future;
@@ -260,7 +260,7 @@ unsafe fn poll_timer(
         drop_raw(std::mem::replace(fut, next));
     }
     // The runtime keeps firing early: try again at the next poll rather than spin here.
-    ffi::luminal_waker_wake_by_ref(ffi::luminal_context_waker(lcx));
+    ffi::luminal_waker_wake_by_ref(context::waker_of(lcx));
     Ok(Poll::Pending)
 }
 
@@ -393,37 +393,32 @@ impl Future for Sleep {
                 }
             }
             State::Timer(fut) => {
-                let current = context::current_with_waker();
-                let lcx = current.map(|(lcx, _)| lcx);
-                if let Some((lcx, lw)) = current {
-                    // lw is the waker of the poll running on this thread (lcx's).
-                    if waker::wakes_same_task(cx.waker(), lw) {
-                        // SAFETY: an owned, undropped timer future, polled with the current task's context.
-                        let polled = unsafe { poll_timer(fut, this.deadline.ns, lcx) };
-                        match polled {
-                            Ok(Poll::Pending) => {
-                                if let RtRef::Owned(_) = this.rt {
-                                    // The timer is registered: keep only the runtime's token (see the module
-                                    // docs). SAFETY: as above.
-                                    this.rt = RtRef::Token(unsafe { ffi::luminal_context_runtime(lcx) });
-                                }
-                                return Poll::Pending;
+                if let Some(lcx) = context::current_for(cx.waker()) {
+                    // SAFETY: an owned, undropped timer future, polled with the current task's context.
+                    let polled = unsafe { poll_timer(fut, this.deadline.ns, lcx) };
+                    match polled {
+                        Ok(Poll::Pending) => {
+                            if let RtRef::Owned(_) = this.rt {
+                                // The timer is registered: keep only the runtime's token (see the module
+                                // docs). SAFETY: as above.
+                                this.rt = RtRef::Token(unsafe { ffi::luminal_context_runtime(lcx) });
                             }
-                            Ok(Poll::Ready(())) => {
-                                drop_raw(*fut);
-                                this.state = State::Done;
-                                return Poll::Ready(());
-                            }
-                            Err(e) => {
-                                drop_raw(*fut);
-                                this.fail(e)
-                            }
+                            return Poll::Pending;
+                        }
+                        Ok(Poll::Ready(())) => {
+                            drop_raw(*fut);
+                            this.state = State::Done;
+                            return Poll::Ready(());
+                        }
+                        Err(e) => {
+                            drop_raw(*fut);
+                            this.fail(e)
                         }
                     }
                 }
                 let fut = *fut;
                 this.state = State::Done; // the helper owns the timer future from here on
-                this.start_helper(fut, cx, lcx);
+                this.start_helper(fut, cx, context::current());
                 Poll::Pending
             }
         }

@@ -2,18 +2,28 @@
 //!
 //! The [`RawWakerVTable`] of this module maps `clone`/`wake`/`wake_by_ref`/`drop` onto `luminal_waker_clone`,
 //! `luminal_waker_wake`, `luminal_waker_wake_by_ref` and `luminal_waker_release`; the `RawWaker`'s data pointer *is*
-//! the `luminal_waker*`. Polling builds the `Waker` for the context's borrowed waker on the stack without
-//! allocating or cloning anything.
+//! the `luminal_waker*`.
+//!
+//! The `Waker` a poll hands to its future is built on the stack without allocating, and without asking the
+//! runtime for anything: its data is the poll's `luminal_context*` (under a second vtable), resolved to the task's
+//! `luminal_waker` (`luminal_context_waker`, cached for the poll) only when something wakes, clones or inspects
+//! it. Most polls of short tasks never do. Such a context `Waker` is only ever borrowed, for one poll: cloning it
+//! gives an ordinary owned luminal `Waker`.
 //!
 //! Because a `luminal_waker` is a plain runtime token, wakers can cross plugin boundaries freely: hand the raw
 //! pointer ([`as_raw`]) to C or to another copy of this crate, which turns it back into a `Waker` with
 //! [`clone_from_raw`] / [`from_raw`].
 
-use crate::ffi::{self, luminal_waker};
+use crate::context;
+use crate::ffi::{self, luminal_context, luminal_waker};
 use std::mem::ManuallyDrop;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 static VTABLE: RawWakerVTable = RawWakerVTable::new(vt_clone, vt_wake, vt_wake_by_ref, vt_drop);
+
+/// The vtable of a context `Waker` (data = the poll's `luminal_context*`). It is never owned, so `wake` (by
+/// value) and `drop` cannot be reached with a live one; they behave as `wake_by_ref` and nothing.
+static CX_VTABLE: RawWakerVTable = RawWakerVTable::new(cx_clone, cx_wake_by_ref, cx_wake_by_ref, cx_drop);
 
 unsafe fn vt_clone(data: *const ()) -> RawWaker {
     RawWaker::new(ffi::luminal_waker_clone(data as *const luminal_waker) as *const (), &VTABLE)
@@ -28,9 +38,17 @@ unsafe fn vt_drop(data: *const ()) {
     ffi::luminal_waker_release(data as *mut luminal_waker)
 }
 
-/// A `Waker` for a *borrowed* `luminal_waker` (e.g. the context's). Never drop it: it does not own `w`.
-pub(crate) unsafe fn borrowed(w: *const luminal_waker) -> ManuallyDrop<Waker> {
-    ManuallyDrop::new(Waker::from_raw(RawWaker::new(w as *const (), &VTABLE)))
+unsafe fn cx_clone(data: *const ()) -> RawWaker {
+    vt_clone(context::waker_of(data as *mut luminal_context) as *const ())
+}
+unsafe fn cx_wake_by_ref(data: *const ()) {
+    ffi::luminal_waker_wake_by_ref(context::waker_of(data as *mut luminal_context))
+}
+unsafe fn cx_drop(_: *const ()) {}
+
+/// The `Waker` of a poll: borrowed, valid while the poll of `cx` runs (see the module docs).
+pub(crate) unsafe fn for_context(cx: *mut luminal_context) -> ManuallyDrop<Waker> {
+    ManuallyDrop::new(Waker::from_raw(RawWaker::new(cx as *const (), &CX_VTABLE)))
 }
 
 /// Wraps an *owned* `luminal_waker` (from `luminal_waker_clone`) in a `Waker`; dropping the `Waker` releases it.
@@ -57,6 +75,9 @@ pub unsafe fn clone_from_raw(w: *const luminal_waker) -> Waker {
 pub fn as_raw(waker: &Waker) -> Option<*const luminal_waker> {
     if std::ptr::eq(waker.vtable(), &VTABLE) {
         Some(waker.data() as *const luminal_waker)
+    } else if std::ptr::eq(waker.vtable(), &CX_VTABLE) {
+        // SAFETY: a context Waker exists only while its poll runs.
+        Some(unsafe { context::waker_of(waker.data() as *mut luminal_context) })
     } else {
         None
     }
@@ -65,19 +86,29 @@ pub fn as_raw(waker: &Waker) -> Option<*const luminal_waker> {
 /// Gives up a luminal `Waker` and returns its owned `luminal_waker*` (release or wake it), or the `Waker` back if
 /// it is not one of this crate's luminal wakers.
 pub fn into_raw(waker: Waker) -> Result<*mut luminal_waker, Waker> {
-    match as_raw(&waker) {
-        Some(p) => {
-            std::mem::forget(waker);
-            Ok(p as *mut luminal_waker)
-        }
-        None => Err(waker),
+    // Only an ordinary luminal Waker can be owned (a context Waker is always borrowed).
+    if std::ptr::eq(waker.vtable(), &VTABLE) {
+        let p = waker.data() as *mut luminal_waker;
+        std::mem::forget(waker);
+        Ok(p)
+    } else {
+        Err(waker)
     }
 }
 
-/// True if `waker` is a luminal waker that wakes the same task as the luminal waker `w`.
-pub(crate) fn wakes_same_task(waker: &Waker, w: *const luminal_waker) -> bool {
+/// True if `waker` wakes the task being polled with context `cx`.
+///
+/// # Safety
+/// `cx` must be the context of a poll in progress.
+pub(crate) unsafe fn wakes_task_of(waker: &Waker, cx: *mut luminal_context) -> bool {
+    if std::ptr::eq(waker.vtable(), &CX_VTABLE) {
+        return waker.data() == cx as *const ();
+    }
     match as_raw(waker) {
-        Some(p) => p == w || unsafe { ffi::luminal_waker_will_wake(p, w) } != 0,
+        Some(p) => {
+            let w = context::waker_of(cx);
+            p == w || ffi::luminal_waker_will_wake(p, w) != 0
+        }
         None => false,
     }
 }

@@ -369,6 +369,51 @@ fn yield_now_under_a_combinators_own_waker() {
     assert_eq!((v, polls), (9, 6));
 }
 
+/// The Waker a poll gets is resolved to the task's luminal waker only when used; it works from another thread
+/// during the poll, its clones outlive the poll, and it is recognised as a luminal waker.
+#[test]
+fn the_poll_waker_works_borrowed_cloned_and_from_other_threads() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    struct Steps(usize, Option<std::thread::JoinHandle<()>>);
+    impl Future for Steps {
+        type Output = usize;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            self.0 += 1;
+            let raw = luminal::waker::as_raw(cx.waker()).expect("a luminal waker");
+            assert!(!raw.is_null());
+            match self.0 {
+                // Woken by reference from another thread while this poll runs.
+                1 => {
+                    let w = cx.waker();
+                    std::thread::scope(|s| {
+                        s.spawn(move || w.wake_by_ref());
+                    });
+                    Poll::Pending
+                }
+                // A clone, woken by another thread after the poll returned.
+                2 => {
+                    let w = cx.waker().clone();
+                    assert_eq!(luminal::waker::as_raw(&w), Some(raw));
+                    self.1 = Some(std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(5));
+                        w.wake();
+                    }));
+                    Poll::Pending
+                }
+                _ => {
+                    self.1.take().unwrap().join().unwrap();
+                    Poll::Ready(self.0)
+                }
+            }
+        }
+    }
+    let rt = rt(2);
+    assert_eq!(rt.block_on(rt.spawn(Steps(0, None))).unwrap(), 3);
+    assert_eq!(rt.block_on(Steps(0, None)), 3);
+}
+
 #[test]
 fn block_on_accepts_non_send_borrowing_futures() {
     let rt = rt(1);
