@@ -1728,6 +1728,59 @@ IO_TEST(io_pipes_both_directions) {
   tu_runtime_done(rt);
 }
 
+/* An operation that completes inside the poll that submitted it (room in the socket buffer) is not a wake: the
+ * task is not polled again for it. Here the task then waits on a gate, so a spurious wake would show as a second
+ * poll (and gate registration) before the gate opens. One worker, so "before" is well defined. */
+typedef struct inline_write {
+  int fd;
+  tu_gate *gate;
+  luminal_io_result r;
+  luminal_future op;
+  int submitted;
+} inline_write;
+
+static luminal_poll cb_inline_write(tf *f, luminal_context *cx, void **out) {
+  inline_write *w = (inline_write *)f->user;
+  if (!w->submitted) {
+    static const char msg[] = "inline";
+    CHECK_ST(luminal_stream_write(luminal_context_runtime(cx), w->fd, msg, sizeof msg, &w->r, &w->op), LUMINAL_OK);
+    void *res = NULL;
+    CHECK_MSG(w->op.poll(w->op.state, cx, &res) == LUMINAL_POLL_READY, "a write with room did not complete at once");
+    CHECK_ST((luminal_status)w->r.status, LUMINAL_OK);
+    CHECK_EQ(w->r.value, sizeof msg);
+    w->op.drop(w->op.state);
+    w->submitted = 1;
+  }
+  if (!tu_gate_poll(w->gate, cx)) return LUMINAL_POLL_PENDING;
+  *out = tu_box_new(f->c, 7);
+  return LUMINAL_POLL_READY;
+}
+
+IO_TEST(io_inline_completion_is_not_a_wake) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 1);
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  tu_counters c = TU_COUNTERS_INIT;
+  tu_gate g;
+  tu_gate_init(&g);
+  inline_write w = {.fd = sv[0], .gate = &g};
+  luminal_task *t = tu_spawn(rt, tf_make(&c, cb_inline_write, &w, 0));
+  WAIT_UNTIL(LOAD(g.registrations) >= 1);
+  /* A task spawned now runs after anything the worker had queued (a spurious re-poll included). */
+  CHECK_EQ(tu_join_value(tu_spawn(rt, tf_ready(&c, 1))), 1);
+  CHECK_EQ(LOAD(g.registrations), 1);
+  CHECK_EQ(LOAD(c.polls), 2); /* the gated task once, the ready one once */
+  tu_gate_open(&g);
+  CHECK_EQ(tu_join_value(t), 7);
+  CHECK_EQ(LOAD(c.polls), 3);
+  char buf[16];
+  CHECK_EQ(read(sv[1], buf, sizeof buf), 7);
+  close(sv[0]);
+  close(sv[1]);
+  tu_gate_destroy(&g);
+  tu_runtime_done(rt);
+}
+
 /* ------------------------------------------------------------------------------------------------------------- */
 /* 9. Invalid arguments, bad handles, shutdown                                                                   */
 /* ------------------------------------------------------------------------------------------------------------- */

@@ -161,7 +161,7 @@ sealed unsafe class IoOp : Slot
                 *output = op.Result;
                 return 1;
             }
-            bool submit = false;
+            ulong waker = ((ContextData*)cx)->WakerToken;
             lock (op)
             {
                 if (op._state == Completed)
@@ -171,24 +171,29 @@ sealed unsafe class IoOp : Slot
                     *output = op.Result;
                     return 1;
                 }
-                op._waker = ((ContextData*)cx)->WakerToken;
-                if (op._state == Idle)
+                if (op._state != Idle)
                 {
-                    op._state = Submitted;
-                    submit = true;
-                    // The priority of the task awaiting the operation travels into the request.
-                    if (Tasks.RawTask.FromToken(op._waker, Handles.Token.Waker, out _) is Tasks.RawTask task)
-                        op.Priority = task.Priority;
+                    op._waker = waker;
+                    return 0;
                 }
+                op._state = Submitted;
+                // The priority of the task awaiting the operation travels into the request.
+                if (Tasks.RawTask.FromToken(waker, Handles.Token.Waker, out _) is Tasks.RawTask task)
+                    op.Priority = task.Priority;
             }
-            if (!submit) return 0;
+            // No waker yet: an operation that completes right here must not wake the task being polled (it would
+            // be polled again for nothing, and a worker would nudge another one awake for it).
             op.Backend.Submit(op);
             // Operations often complete at once (a cached read, data already in the socket, room to send): reap
             // here and finish in this same poll instead of waking the task from another thread.
             if (op.Backend is Uring.UringBackend uring) uring.ReapAvailable();
             lock (op)
             {
-                if (op._state != Completed) return 0;
+                if (op._state != Completed)
+                {
+                    op._waker = waker; // under the lock Complete takes: a later completion sees it
+                    return 0;
+                }
                 op.WriteResult();
                 op._resultTaken = true;
                 *output = op.Result;

@@ -97,6 +97,9 @@ sealed unsafe class Parker
 
     Io.Uring.UringBackend? _ring; // set while parked in the ring
 
+    /// <summary>Between announcing a park in the ring and leaving it (so a poke may still be on its way).</summary>
+    public bool IsParkedInRing => Volatile.Read(ref _ring) is not null;
+
     public void Unpark()
     {
         if (Interlocked.Exchange(ref *_state, Notified) != Parked) return;

@@ -230,7 +230,12 @@ sealed unsafe class Worker
             {
                 // This worker sleeps in the ring: completions wake it directly (see UringBackend).
                 Parker.ParkInRing(ring, timeoutNs);
-                ring.EndWait();
+                // Woken with IO work (the tasks its reaping woke are in its LIFO slot): keep the role while running
+                // them, so those tasks' next completions come back here instead of waking another worker — with
+                // request/response traffic one hot worker then does everything while the others sleep (as in
+                // tokio, whose driver stays with the worker that last parked on it). Woken for anything else (a
+                // notification, a timer), give the role up.
+                if (_lifo is null) ring.EndWait();
             }
             else Parker.Park(timeoutNs);
             _rt.Timers.EndPark(Index);

@@ -156,9 +156,14 @@ sealed unsafe class UringBackend : IoBackend
         return total;
     }
 
-    /// <summary>May this parking worker sleep in the ring? (One at a time; never with a reaper thread.)</summary>
-    public bool TryBeginWait(int worker) =>
-        _reaper is null && !_stopping && Interlocked.CompareExchange(ref _waiter, worker, -1) == -1;
+    /// <summary>May this parking worker sleep in the ring? One worker holds the role at a time, and may keep it
+    /// between waits (see Worker.Park); never with a reaper thread.</summary>
+    public bool TryBeginWait(int worker)
+    {
+        if (_reaper is not null || _stopping) return false;
+        int holder = Interlocked.CompareExchange(ref _waiter, worker, -1);
+        return holder == -1 || holder == worker;
+    }
 
     public void EndWait() => Volatile.Write(ref _waiter, -1);
 
@@ -189,9 +194,11 @@ sealed unsafe class UringBackend : IoBackend
         if (userData == PokeTag)
         {
             // Meant for the worker sleeping in the ring. Anyone may reap it; if someone else did, that worker may
-            // be about to sleep in the kernel with nothing to wake it: post it again.
+            // be about to sleep in the kernel with nothing to wake it: post it again. (Only while it is parked in
+            // the ring: the role holder may be running tasks, and re-posting then would loop.)
             int waiter = Volatile.Read(ref _waiter);
-            if (waiter >= 0 && _runtime.CurrentWorker()?.Index != waiter) Poke();
+            if (waiter >= 0 && _runtime.CurrentWorker()?.Index != waiter && _runtime.Workers[waiter].Parker.IsParkedInRing)
+                Poke();
             return;
         }
         if (userData == 0 || IoOp.FromToken(userData, out _) is not IoOp op) return; // cancel completions
