@@ -226,7 +226,7 @@ sealed unsafe class Worker
         if (!_rt.IsShutdown)
         {
             long timeoutNs = _rt.Timers.BeginPark(Index);
-            if (_rt.IoIfStarted is Io.Uring.UringBackend ring && ring.TryBeginWait(Index))
+            if (_rt.IoIfStarted is Io.Uring.UringBackend ring && ring.TryBeginWait(Index, _rt.Idle.UnparkedCount > 0))
             {
                 // This worker sleeps in the ring: completions wake it directly (see UringBackend).
                 Parker.ParkInRing(ring, timeoutNs);

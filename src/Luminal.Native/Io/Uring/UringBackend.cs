@@ -67,10 +67,10 @@ sealed unsafe class UringBackend : IoBackend
             op.Complete(r);
             return;
         }
-        // Someone must be able to reap the completion: with no worker sleeping in the ring (they may all be
-        // parked on their futexes, e.g. when block_on submitted this), wake one; it will take the ring on its
-        // way back to sleep.
-        if (_reaper is null && Volatile.Read(ref _waiter) < 0) _runtime.NotifyOne();
+        // Someone must be able to reap the completion: a worker that is awake reaps on every turn of its loop and
+        // takes the ring when it parks last. Only if none is awake and none sleeps in the ring (block_on submitted
+        // this while they all slept on their futexes), wake one.
+        if (_reaper is null && Volatile.Read(ref _waiter) < 0 && _runtime.Idle.UnparkedCount == 0) _runtime.NotifyOne();
     }
 
     static void Prepare(Sqe* sqe, IoOp op)
@@ -156,11 +156,21 @@ sealed unsafe class UringBackend : IoBackend
         return total;
     }
 
-    /// <summary>May this parking worker sleep in the ring? One worker holds the role at a time, and may keep it
-    /// between waits (see Worker.Park); never with a reaper thread.</summary>
-    public bool TryBeginWait(int worker)
+    /// <summary>
+    /// May this parking worker sleep in the ring? Only the last worker to go idle does (one at a time; it may keep
+    /// the role between waits, see Worker.Park; never with a reaper thread). While another worker is awake, that
+    /// one reaps as it goes, and a sleeper in the ring would only be woken for every completion it posts — e.g. each
+    /// 64 KiB read that the kernel completes inside the submitting call. A role holder that is not the last to go
+    /// idle gives the role up.
+    /// </summary>
+    public bool TryBeginWait(int worker, bool othersAwake)
     {
         if (_reaper is not null || _stopping) return false;
+        if (othersAwake)
+        {
+            Interlocked.CompareExchange(ref _waiter, -1, worker);
+            return false;
+        }
         int holder = Interlocked.CompareExchange(ref _waiter, worker, -1);
         return holder == -1 || holder == worker;
     }
