@@ -134,7 +134,7 @@ sealed unsafe class Runtime
     {
         taskToken = 0;
         if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
-        RawTask? task = RawTask.Create(this, future, wantHandle);
+        RawTask? task = RawTask.Create(this, future, wantHandle, slots: local?.TaskSlots);
         if (task is null) { DropFuture(future); return Status.NoMemory; }
         task.Fn = fn;
         task.Priority = (byte)priority;

@@ -39,20 +39,28 @@ sealed class SlotTable<T> where T : Slot
         return chunk is null ? null : Volatile.Read(ref chunk[index & (ChunkSize - 1)]);
     }
 
-    /// <summary>A free object (reused or new); null when the table is full.</summary>
-    public T? Allocate()
+    /// <summary>
+    /// A free object (reused or new); null when the table is full. <paramref name="cache"/>: the calling thread's
+    /// own stash, tried first (refilled from the shared stack a batch at a time).
+    /// </summary>
+    public T? Allocate(SlotCache<T>? cache = null)
     {
-        // Pop: the counter in the head changes on every pop, so a stale NextFree read loses the CAS. Interlocked
-        // gives the full fence that orders the NextFree read after the head read.
-        while (true)
+        if (cache is not null)
         {
-            long head = Volatile.Read(ref _freeHead);
-            int index = (int)(uint)head - 1;
-            if (index < 0) break;
-            T item = Get(index)!;
-            long next = ((head >> 32) + 1 << 32) | (uint)(Volatile.Read(ref item.NextFree) + 1);
-            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return item;
+            if (cache.Count == 0)
+            {
+                // Refill with a burst of pops: the shared head stays in this core's cache for the burst.
+                for (int i = 0; i < SlotCache<T>.Refill && PopShared() is T popped; i++) PushPrivate(cache, popped);
+            }
+            if (cache.Count > 0)
+            {
+                T item = Get(cache.Head)!;
+                cache.Head = item.NextFree;
+                if (--cache.Count == 0) cache.Head = cache.Tail = -1;
+                return item;
+            }
         }
+        if (PopShared() is T shared) return shared;
         lock (_growLock)
         {
             int index = _count;
@@ -67,15 +75,71 @@ sealed class SlotTable<T> where T : Slot
         }
     }
 
-    /// <summary>Returns an object to the pool. The caller guarantees nobody else frees it concurrently.</summary>
-    public void Free(T item)
+    /// <summary>
+    /// Returns an object to the pool (into <paramref name="cache"/>, the calling thread's stash, if given; a full
+    /// stash goes to the shared stack in one step). The caller guarantees nobody else frees it concurrently.
+    /// </summary>
+    public void Free(T item, SlotCache<T>? cache = null)
+    {
+        if (cache is null) { PushChain(item.Index, item); return; }
+        PushPrivate(cache, item);
+        if (cache.Count < SlotCache<T>.Max) return;
+        ReturnAll(cache);
+    }
+
+    /// <summary>Hands every slot stashed in <paramref name="cache"/> to the shared stack (one compare-and-swap).</summary>
+    public void ReturnAll(SlotCache<T> cache)
+    {
+        if (cache.Count == 0) return;
+        PushChain(cache.Head, Get(cache.Tail)!);
+        cache.Head = cache.Tail = -1;
+        cache.Count = 0;
+    }
+
+    static void PushPrivate(SlotCache<T> cache, T item)
+    {
+        item.NextFree = cache.Head;
+        if (cache.Count++ == 0) cache.Tail = item.Index;
+        cache.Head = item.Index;
+    }
+
+    T? PopShared()
+    {
+        // The counter in the head changes on every pop, so a stale NextFree read loses the CAS. Interlocked gives
+        // the full fence that orders the NextFree read after the head read.
+        while (true)
+        {
+            long head = Volatile.Read(ref _freeHead);
+            int index = (int)(uint)head - 1;
+            if (index < 0) return null;
+            T item = Get(index)!;
+            long next = ((head >> 32) + 1 << 32) | (uint)(Volatile.Read(ref item.NextFree) + 1);
+            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return item;
+        }
+    }
+
+    /// <summary>Pushes the chain first..last (linked by NextFree; last's link is overwritten) onto the shared stack.</summary>
+    void PushChain(int first, T last)
     {
         while (true)
         {
             long head = Volatile.Read(ref _freeHead);
-            Volatile.Write(ref item.NextFree, (int)(uint)head - 1);
-            long next = (head & unchecked((long)0xFFFF_FFFF_0000_0000)) | (uint)(item.Index + 1);
+            Volatile.Write(ref last.NextFree, (int)(uint)head - 1);
+            long next = (head & unchecked((long)0xFFFF_FFFF_0000_0000)) | (uint)(first + 1);
             if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return;
         }
     }
+}
+
+/// <summary>
+/// Free slots owned by one thread (a worker), so that the tasks it spawns and finishes recycle without a
+/// compare-and-swap on the table's shared free-list head on each — which busy workers otherwise bounce between
+/// their caches on every spawn and every finish. A private chain (linked by NextFree) of at most <see cref="Max"/>
+/// slots: refilled from the shared stack <see cref="Refill"/> at a time, handed back whole when full. Only the
+/// owning thread touches it; <see cref="SlotTable{T}.ReturnAll"/> when the thread ends.
+/// </summary>
+sealed class SlotCache<T> where T : Slot
+{
+    internal const int Max = 256, Refill = 32;
+    internal int Head = -1, Tail = -1, Count;
 }

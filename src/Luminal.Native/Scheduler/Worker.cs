@@ -2,6 +2,7 @@ using System;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Luminal.Interop;
+using Luminal.Handles;
 using Luminal.Tasks;
 
 namespace Luminal.Scheduler;
@@ -20,6 +21,7 @@ sealed unsafe class Worker
     readonly Runtime _rt;
     public readonly int Index;
     public readonly LocalQueue[] Locals = NewLocals(); // one ring per priority level
+    public readonly SlotCache<RawTask> TaskSlots = new(); // free task objects; this worker's thread only
     public readonly Parker Parker = new();
     RawTask? _lifo;         // the task most recently woken by this worker: runs next (cache-hot message passing)
     ContextData* _cx;       // this worker's luminal_context, refreshed per poll
@@ -73,6 +75,7 @@ sealed unsafe class Worker
         }
         finally
         {
+            RawTask.Table.ReturnAll(TaskSlots); // after the last Run on this thread
             _cx->Magic = 0;
             NativeMemory.Free(_cx);
             _cx = null;

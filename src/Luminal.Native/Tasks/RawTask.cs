@@ -46,9 +46,11 @@ sealed unsafe class RawTask : Slot
     /// A new task in state SCHEDULED (the caller queues it), plus HANDLE if a join handle is wanted.
     /// Null if the table is full.
     /// </summary>
-    public static RawTask? Create(Runtime runtime, in NativeFuture future, bool wantHandle, Parker? blockOn = null)
+    /// <summary>A new task (state SCHEDULED). <paramref name="slots"/>: the calling worker's slot stash, if any.</summary>
+    public static RawTask? Create(Runtime runtime, in NativeFuture future, bool wantHandle, Parker? blockOn = null,
+        SlotCache<RawTask>? slots = null)
     {
-        RawTask? t = Table.Allocate();
+        RawTask? t = Table.Allocate(slots);
         if (t is null) return null;
         t.Runtime = runtime;
         t.Future = future;
@@ -118,6 +120,8 @@ sealed unsafe class RawTask : Slot
     /// </summary>
     public bool Run(ContextData* cx)
     {
+        // A worker's own context: recycle into its slot stash (only that thread touches it).
+        SlotCache<RawTask>? slots = cx != null && cx->WorkerIndex >= 0 ? Runtime!.Workers[cx->WorkerIndex].TaskSlots : null;
         long s = Volatile.Read(ref _state);
         while (true)
         {
@@ -128,7 +132,7 @@ sealed unsafe class RawTask : Slot
         if ((s & Abort) != 0 || Runtime!.IsShutdown)
         {
             DropFuture();
-            Finish(Closed | Cancelled);
+            Finish(Closed | Cancelled, slots);
             return false;
         }
 
@@ -150,7 +154,7 @@ sealed unsafe class RawTask : Slot
         {
             _output = output;
             DropFuture();
-            Finish(Closed | Complete);
+            Finish(Closed | Complete, slots);
             return false;
         }
 
@@ -176,7 +180,7 @@ sealed unsafe class RawTask : Slot
     }
 
     /// <summary>Marks the task finished while still holding RUNNING, tells the joiners, then lets go.</summary>
-    void Finish(long flags)
+    void Finish(long flags, SlotCache<RawTask>? slots)
     {
         long s = Volatile.Read(ref _state);
         while (true)
@@ -203,14 +207,14 @@ sealed unsafe class RawTask : Slot
             if (Volatile.Read(ref _joinWaiters) > 0)
                 lock (this) Monitor.PulseAll(this); // the lock: a waiter between its check and its Wait holds it
         }
-        ReleaseOwnership(Running, 0);
+        ReleaseOwnership(Running, 0, slots);
     }
 
     /// <summary>
     /// Clears one owner flag; whoever leaves a closed task with no owner recycles it (dropping an output nobody
     /// took). With <paramref name="generation"/> != 0 the flag must be set in that generation, else false.
     /// </summary>
-    bool ReleaseOwnership(long flag, uint generation)
+    bool ReleaseOwnership(long flag, uint generation, SlotCache<RawTask>? slots = null)
     {
         long s = Volatile.Read(ref _state);
         long next;
@@ -222,11 +226,11 @@ sealed unsafe class RawTask : Slot
             if (seen == s) break;
             s = seen;
         }
-        if ((next & Closed) != 0 && (next & (Handle | Running | Scheduled)) == 0) Recycle(next);
+        if ((next & Closed) != 0 && (next & (Handle | Running | Scheduled)) == 0) Recycle(next, slots);
         return true;
     }
 
-    void Recycle(long state)
+    void Recycle(long state, SlotCache<RawTask>? slots)
     {
         void* output = _output;
         var dropOutput = Future.DropOutput;
@@ -246,7 +250,7 @@ sealed unsafe class RawTask : Slot
         uint next = TaskState.Generation(state) + 1;
         if (next == 0) next = 1;
         Volatile.Write(ref _state, WithGeneration(next, Free | Closed));
-        Table.Free(this);
+        Table.Free(this, slots);
     }
 
     /// <summary>Frees an output nobody took; never for LUMINAL_TIMED_OUT_OUTPUT, which owns nothing.</summary>
