@@ -110,7 +110,7 @@ if any(vals.get((p, f"priority_{c}_p99_ns")) is not None for p, c, _ in PRIO):
         "`c/bench_priority.c` (tokio: `rust-tokio/src/bin/bench-tokio-priority.rs`): one task is woken every ~1 ms by "
         "an outside thread (sleep 1 ms + 0-50 µs jitter, t0 = CLOCK_MONOTONIC, wake the task's stored waker; the task "
         f"records t1 when polled) while 4 x {os.environ.get('BENCH_WORKERS', '2')} busy tasks keep every worker busy, "
-        "each poll spinning ~50 µs and then yielding (wake own waker, return PENDING). "
+        "each poll spinning ~50 µs and then yielding (Luminal: luminal_context_yield; tokio: yield_now). "
         "Latency = t1 - t0 over 2,000 wakes "
         "(after 100 warm-up wakes) per process; p50/p99: median over the rounds, max: the worst round. "
         "Background polls/s shows the workers stayed busy (2 workers x 50 µs: at most 40,000/s). "
@@ -189,7 +189,6 @@ if any(vals.get((p, m)) is not None for p, m, _ in IO_FILE + IO_TCP):
     tfs, tcat = vals.get(("tokio", "io_file_tokio_fs_gbps")), vals.get(("cat", "io_file_cat_gbps"))
     ttcp = vals.get(("tokio", "io_tcp_echo_tokio_msgs_per_s"))
     gb = lambda v: "n/a" if v is None else f"{v:.2f}"
-    cancels = {m: v for (p, m), v in vals.items() if m.endswith("_spurious_cancels") and v}
     md += [
         "## IO",
         "",
@@ -223,11 +222,6 @@ if any(vals.get((p, m)) is not None for p, m, _ in IO_FILE + IO_TCP):
         "|---|---:|---:|---:|",
         *(f"| {what} | {fmt(vals.get((p, m)))} | {per(vals.get((p, m)), ttcp)} | "
           f"{'n/a' if not vals.get((p, m)) else f'{1e6 / vals[(p, m)]:.1f}'} |" for p, m, what in IO_TCP),
-        "",
-        "Pool-backend runs work around a runtime bug (completed futures are dropped late; see the IO notes below)"
-        + (": spurious cancellations still seen (median per process): "
-           + ", ".join(f"{k} {v:.0f}" for k, v in cancels.items()) + "." if cancels else
-           "; no spurious cancellation was seen in these runs."),
         "",
     ]
     print("\nIO (GB/s, msgs/s)")

@@ -76,39 +76,22 @@ static uint64_t file_size(void) {
 }
 static volatile uint64_t sink; /* keeps the map_sum / sync loops honest */
 
-/* An IO future polled inline from a task's own poll function, with its result slot.
- * Workaround (see NOTES.md): on the pool backend, the pool task that ran an operation drops its own future a
- * moment after completing it, and that drop completes as CANCELLED whatever operation then occupies the same
- * (recycled) IoOp slot. Dropping a completed future right away and starting the next operation at once (the
- * natural loop) hits that window often (7 of 10 runs of pool_qd8, every pool TCP run). So a completed future is
- * kept until DEFER more operations on the same slot complete: new operations get other IoOps, and the old pool
- * task is long done when its IoOp is reused. BENCH_IO_STRICT=1 drops at once (shows the bug). */
-enum { DEFER = 16 };
-typedef struct { luminal_future f, prev[DEFER]; unsigned done; luminal_io_result r; } op;
-static int strict;
-static long spurious_cancels; /* see read_file */
-static void drop_future(luminal_future *f) {
-  if (f->poll && f->drop) f->drop(f->state);
-  f->poll = NULL;
-}
+/* An IO future polled inline from a task's own poll function, with its result slot. A completed future is
+ * dropped at once and the next operation started right away (the natural loop). */
+typedef struct { luminal_future f; luminal_io_result r; } op;
 static void op_release(op *o) {
-  for (int i = 0; i < DEFER; i++) drop_future(&o->prev[i]);
-  drop_future(&o->f);
+  if (o->f.poll && o->f.drop) o->f.drop(o->f.state);
+  o->f.poll = NULL;
 }
-/* Polls o's future: 1 once it completed (o->f.poll cleared), 0 while pending. With `tolerate`, a
- * LUMINAL_E_CANCELLED result is returned to the caller instead of ending the program. */
-static int op_poll(op *o, luminal_context *cx, const char *what, int tolerate) {
+/* Polls o's future: 1 once it completed (dropped; o->r holds the result, checked), 0 while pending. */
+static int op_done(op *o, luminal_context *cx, const char *what) {
   void *out;
   if (o->f.poll(o->f.state, cx, &out) == LUMINAL_POLL_PENDING) return 0;
-  luminal_future *keep = &o->prev[o->done++ % DEFER];
-  drop_future(keep);
-  *keep = o->f;
-  o->f.poll = NULL;
-  if (strict) drop_future(keep);
-  if (!(tolerate && o->r.status == LUMINAL_E_CANCELLED)) check_io(&o->r, what);
+  op_release(o);
+  check_io(&o->r, what);
   return 1;
 }
-static int op_done(op *o, luminal_context *cx, const char *what) { return op_poll(o, cx, what, 0); }
+
 
 /* ---- file reads through luminal_file_read_at, `depth` reads in flight ---- */
 typedef struct {
@@ -132,16 +115,7 @@ static luminal_poll read_file(void *s, luminal_context *cx, void **out) {
               "luminal_file_read_at");
       }
       if (!o->f.poll) continue;
-      if (!op_poll(o, cx, "read_at", 1)) { pending++; continue; }
-      if (o->r.status == LUMINAL_E_CANCELLED) {
-        /* Never asked for: a runtime bug (the pool backend completes a recycled operation as cancelled, see
-         * NOTES.md). Counted and reported; the chunk is read again so the run can finish. */
-        spurious_cancels++;
-        check(luminal_file_read_at(luminal_context_runtime(cx), z->fd, z->buf[i], CHUNK, z->off[i], &o->r, &o->f),
-              "luminal_file_read_at");
-        pending++, completed++; /* loop again: polling submits it */
-        continue;
-      }
+      if (!op_done(o, cx, "read_at")) { pending++; continue; }
       uint64_t want = z->size - z->off[i] < CHUNK ? z->size - z->off[i] : CHUNK;
       if (o->r.value != want) { fprintf(stderr, "bench_io: short read %llu\n", (unsigned long long)o->r.value); exit(1); }
       z->bytes += o->r.value;
@@ -351,7 +325,6 @@ static void new_runtime(uint32_t backend) {
 int main(int argc, char **argv) {
   if (argc < 3) { fprintf(stderr, "usage: bench_io FILE part...\n"); return 2; }
   path = argv[1];
-  strict = env("BENCH_IO_STRICT", 0);
   int reps = env("BENCH_IO_REPS", 5), tcp_reps = env("BENCH_IO_TCP_REPS", 3), msgs = env("BENCH_IO_MSGS", 100000);
   if (reps < 1 || reps > MAXREPS || tcp_reps < 1 || tcp_reps > MAXREPS) return 2;
   for (int a = 2; a < argc; a++) {
@@ -377,8 +350,6 @@ int main(int argc, char **argv) {
         if (i >= 0) v[i] = g;
       }
       printf("io_file_%s_gbps\t%.3f\t%d\n", p, median(v, reps), reps);
-      if (kind == 3) printf("io_file_%s_spurious_cancels\t%ld\t%d\n", p, spurious_cancels, reps + 1);
-      spurious_cancels = 0;
     }
     fflush(stdout);
     if (rt) {
