@@ -1781,6 +1781,57 @@ IO_TEST(io_inline_completion_is_not_a_wake) {
   tu_runtime_done(rt);
 }
 
+/* One worker stuck inside a long poll must not hold up another task's IO: the idle worker reaps completions
+ * (io_uring: it parked while the other was awake, so it looks at the ring every millisecond). A read on a socket
+ * with no data yet is queued; its data arrives while the spinner spins; the read must finish before the spinner is
+ * told to stop (it would spin 20 s at most). */
+typedef struct spinner {
+  atomic_int started, stop, done;
+} spinner;
+
+static luminal_poll cb_spin(tf *f, luminal_context *cx, void **out) {
+  (void)cx;
+  spinner *sp = (spinner *)f->user;
+  atomic_store(&sp->started, 1);
+  uint64_t t0 = tu_now_ns();
+  while (!atomic_load(&sp->stop) && tu_now_ns() - t0 < 20ull * 1000000000ull) {}
+  atomic_store(&sp->done, 1);
+  *out = tu_box_new(f->c, 1);
+  return LUMINAL_POLL_READY;
+}
+
+typedef struct late_writer { int fd; } late_writer;
+static void *late_writer_main(void *p) {
+  usleep(50 * 1000);
+  CHECK_EQ(write(((late_writer *)p)->fd, "x", 1), 1);
+  return NULL;
+}
+
+IO_TEST(io_completion_not_held_up_by_a_long_poll) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 2);
+  tu_counters c = TU_COUNTERS_INIT;
+  spinner sp;
+  atomic_init(&sp.started, 0), atomic_init(&sp.stop, 0), atomic_init(&sp.done, 0);
+  luminal_task *spin = tu_spawn(rt, tf_make(&c, cb_spin, &sp, 0));
+  WAIT_UNTIL(atomic_load(&sp.started));
+  /* The other worker runs this, then parks while the spinner is awake. */
+  CHECK_EQ(tu_join_value(tu_spawn(rt, tf_ready(&c, 2))), 2);
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  late_writer w = {sv[1]};
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, late_writer_main, &w) == 0);
+  char b[4];
+  CHECK_EQ(OKV(IO_SREAD(rt, sv[0], b, sizeof b)), 1);
+  CHECK_MSG(!atomic_load(&sp.done), "the read completed only after the long poll ended");
+  atomic_store(&sp.stop, 1);
+  CHECK_EQ(tu_join_value(spin), 1);
+  CHECK(pthread_join(th, NULL) == 0);
+  close(sv[0]);
+  close(sv[1]);
+  tu_runtime_done(rt);
+}
+
 /* ------------------------------------------------------------------------------------------------------------- */
 /* 9. Invalid arguments, bad handles, shutdown                                                                   */
 /* ------------------------------------------------------------------------------------------------------------- */

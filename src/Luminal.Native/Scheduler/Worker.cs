@@ -16,6 +16,7 @@ namespace Luminal.Scheduler;
 sealed unsafe class Worker
 {
     const int GlobalQueueInterval = 61; // tokio's value: a prime, so it doesn't beat with task patterns
+    const long IoWatchNs = 1_000_000;   // see Park
     const int MaxLifoPolls = 64;        // consecutive LIFO-slot polls before the slot's task goes to the back
 
     readonly Runtime _rt;
@@ -229,7 +230,8 @@ sealed unsafe class Worker
         if (!_rt.IsShutdown)
         {
             long timeoutNs = _rt.Timers.BeginPark(Index);
-            if (_rt.IoIfStarted is Io.Uring.UringBackend ring && ring.TryBeginWait(Index, _rt.Idle.UnparkedCount > 0))
+            bool othersAwake = _rt.Idle.UnparkedCount > 0;
+            if (_rt.IoIfStarted is Io.Uring.UringBackend ring && ring.TryBeginWait(Index, othersAwake))
             {
                 // This worker sleeps in the ring: completions wake it directly (see UringBackend).
                 Parker.ParkInRing(ring, timeoutNs);
@@ -240,7 +242,15 @@ sealed unsafe class Worker
                 // notification, a timer), give the role up.
                 if (_lifo is null) ring.EndWait();
             }
-            else Parker.Park(timeoutNs);
+            else
+            {
+                // An awake worker reaps the ring on every turn of its loop — unless it is inside one long poll. So
+                // while others are awake, look again every IoWatchNs (the loop reaps): a completion never waits
+                // longer than that for someone else's poll to end.
+                if (othersAwake && _rt.IoIfStarted is Io.Uring.UringBackend && (ulong)timeoutNs > IoWatchNs)
+                    timeoutNs = IoWatchNs;
+                Parker.Park(timeoutNs);
+            }
             _rt.Timers.EndPark(Index);
         }
         _searching = _rt.Idle.ReturnFromPark(Index);
