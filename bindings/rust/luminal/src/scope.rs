@@ -1,7 +1,7 @@
 //! [`Scope`]: a group of tasks cancelled as one, and the plugin-unload guarantee.
 
 use crate::ffi;
-use crate::task::{into_raw_future, into_raw_word_future, spawn_raw_future, SpawnTarget};
+use crate::task::{into_raw_word_future, spawn_on, spawn_raw_future, SpawnTarget};
 use crate::{JoinHandle, RawTask, Runtime, RuntimeError};
 use std::fmt;
 use std::future::Future;
@@ -127,9 +127,7 @@ impl Scope {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let task = spawn_raw_future(self.target(), into_raw_future(future))?;
-        // SAFETY: a fresh owned task handle of a task spawned by `into_raw_future::<F>`.
-        Ok(unsafe { JoinHandle::from_raw_task::<F>(task) })
+        spawn_on(self.target(), future)
     }
 
     /// Spawns `future` into the scope with priority `priority` (see [`Priority`](crate::Priority)).
@@ -139,11 +137,7 @@ impl Scope {
         F::Output: Send + 'static,
     {
         let target = SpawnTarget::With(self.rt.as_raw(), self.as_raw(), priority.as_raw());
-        match spawn_raw_future(target, into_raw_future(future)) {
-            // SAFETY: a fresh owned task handle of a task spawned by `into_raw_future::<F>`.
-            Ok(task) => unsafe { JoinHandle::from_raw_task::<F>(task) },
-            Err(e) => JoinHandle::failed(e),
-        }
+        spawn_on(target, future).unwrap_or_else(JoinHandle::failed)
     }
 
     /// Like [`Runtime::spawn_raw`], into the scope: the `usize` output crosses the C ABI as the `void*` itself.
