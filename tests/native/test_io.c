@@ -1789,15 +1789,18 @@ typedef struct spinner {
   atomic_int started, stop, done;
 } spinner;
 
-static luminal_poll cb_spin(tf *f, luminal_context *cx, void **out) {
-  (void)cx;
-  spinner *sp = (spinner *)f->user;
+static luminal_poll spin_until_stopped(spinner *sp, tf *f, void **out) {
   atomic_store(&sp->started, 1);
   uint64_t t0 = tu_now_ns();
   while (!atomic_load(&sp->stop) && tu_now_ns() - t0 < 20ull * 1000000000ull) {}
   atomic_store(&sp->done, 1);
   *out = tu_box_new(f->c, 1);
   return LUMINAL_POLL_READY;
+}
+
+static luminal_poll cb_spin(tf *f, luminal_context *cx, void **out) {
+  (void)cx;
+  return spin_until_stopped((spinner *)f->user, f, out);
 }
 
 typedef struct late_writer { int fd; } late_writer;
@@ -1829,6 +1832,59 @@ IO_TEST(io_completion_not_held_up_by_a_long_poll) {
   CHECK(pthread_join(th, NULL) == 0);
   close(sv[0]);
   close(sv[1]);
+  tu_runtime_done(rt);
+}
+
+/* The same when the long poll starts in a task that an IO completion just woke (its worker comes out of the ring
+ * and runs it) while the other worker was already asleep: a read submitted meanwhile from a foreign thread must
+ * still complete. */
+typedef struct woken_spinner {
+  int fd;
+  spinner *sp;
+  atomic_int submitted;
+  luminal_io_result r;
+  luminal_future op;
+} woken_spinner;
+
+static luminal_poll cb_read_then_spin(tf *f, luminal_context *cx, void **out) {
+  woken_spinner *w = (woken_spinner *)f->user;
+  if (!atomic_load(&w->submitted)) {
+    static char b[4];
+    CHECK_ST(luminal_stream_read(luminal_context_runtime(cx), w->fd, b, sizeof b, &w->r, &w->op), LUMINAL_OK);
+    atomic_store(&w->submitted, 1);
+  }
+  void *res = NULL;
+  if (w->op.poll(w->op.state, cx, &res) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  w->op.drop(w->op.state);
+  CHECK_EQ(w->r.value, 1);
+  return spin_until_stopped(w->sp, f, out);
+}
+
+IO_TEST(io_completion_not_held_up_by_a_long_poll_after_a_wake) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 2);
+  tu_counters c = TU_COUNTERS_INIT;
+  spinner sp;
+  atomic_init(&sp.started, 0), atomic_init(&sp.stop, 0), atomic_init(&sp.done, 0);
+  int a[2], b[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
+  woken_spinner ws = {.fd = a[0], .sp = &sp};
+  atomic_init(&ws.submitted, 0);
+  luminal_task *spin = tu_spawn(rt, tf_make(&c, cb_read_then_spin, &ws, 0));
+  WAIT_UNTIL(atomic_load(&ws.submitted));
+  usleep(20 * 1000); /* both workers asleep: one in the ring, one on its futex */
+  CHECK_EQ(write(a[1], "s", 1), 1); /* the completion wakes a worker, which then spins */
+  WAIT_UNTIL(atomic_load(&sp.started));
+  late_writer w = {b[1]};
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, late_writer_main, &w) == 0);
+  char buf[4];
+  CHECK_EQ(OKV(IO_SREAD(rt, b[0], buf, sizeof buf)), 1);
+  CHECK_MSG(!atomic_load(&sp.done), "the read completed only after the long poll ended");
+  atomic_store(&sp.stop, 1);
+  CHECK_EQ(tu_join_value(spin), 1);
+  CHECK(pthread_join(th, NULL) == 0);
+  for (int i = 0; i < 2; i++) close(a[i]), close(b[i]);
   tu_runtime_done(rt);
 }
 

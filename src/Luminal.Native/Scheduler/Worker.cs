@@ -241,15 +241,20 @@ sealed unsafe class Worker
                 // tokio, whose driver stays with the worker that last parked on it). Woken for anything else (a
                 // notification, a timer), give the role up.
                 if (_lifo is null) ring.EndWait();
+                // Off to run what the wait woke: nobody sleeps in the ring now. If more IO is in flight, make sure
+                // a parked worker watches it, or one long poll here would hold those completions up.
+                else if (ring.HasInFlight) ring.EnsureWatched();
             }
             else
             {
                 // An awake worker reaps the ring on every turn of its loop — unless it is inside one long poll. So
-                // while others are awake, look again every IoWatchNs (the loop reaps): a completion never waits
-                // longer than that for someone else's poll to end.
-                if (othersAwake && _rt.IoIfStarted is Io.Uring.UringBackend && (ulong)timeoutNs > IoWatchNs)
-                    timeoutNs = IoWatchNs;
+                // while others are awake, one parked worker (the watcher) looks again every IoWatchNs (the loop
+                // reaps): a completion never waits longer than that for someone else's poll to end.
+                var watched = othersAwake ? _rt.IoIfStarted as Io.Uring.UringBackend : null;
+                if (watched is not null && !watched.TryBeginWatch(Index)) watched = null;
+                if (watched is not null && (ulong)timeoutNs > IoWatchNs) timeoutNs = IoWatchNs;
                 Parker.Park(timeoutNs);
+                watched?.EndWatch(Index);
             }
             _rt.Timers.EndPark(Index);
         }

@@ -22,7 +22,8 @@ sealed unsafe class UringBackend : IoBackend
     readonly object _reapLock = new();
     readonly Thread? _reaper;
     const ulong PokeTag = 1; // user_data of the NOP that wakes the worker sleeping in the ring (no op token is 1)
-    int _waiter = -1;        // the worker sleeping in the ring, or -1
+    int _waiter = -1;        // the worker sleeping in the ring (or keeping the role while it runs), or -1
+    int _watcher = -1;       // the parked worker looking at the ring every millisecond, or -1 (see Worker.Park)
     volatile bool _stopping;
     int _inFlight;           // submitted requests whose completion has not arrived: the ring lives until they are done
 
@@ -67,10 +68,7 @@ sealed unsafe class UringBackend : IoBackend
             op.Complete(r);
             return;
         }
-        // Someone must be able to reap the completion: a worker that is awake reaps on every turn of its loop and
-        // takes the ring when it parks last. Only if none is awake and none sleeps in the ring (block_on submitted
-        // this while they all slept on their futexes), wake one.
-        if (_reaper is null && Volatile.Read(ref _waiter) < 0 && _runtime.Idle.UnparkedCount == 0) _runtime.NotifyOne();
+        if (_reaper is null) EnsureWatched();
     }
 
     static void Prepare(Sqe* sqe, IoOp op)
@@ -176,6 +174,32 @@ sealed unsafe class UringBackend : IoBackend
     }
 
     public void EndWait() => Volatile.Write(ref _waiter, -1);
+
+    /// <summary>
+    /// Someone must look at the ring while IO is in flight: the worker sleeping in it, or a parked worker watching
+    /// it. An awake worker reaps on every turn of its loop, but may be inside one long poll; so if nobody sleeps in
+    /// the ring and nobody watches, wake a parked worker (it becomes the ring's sleeper if it is the last to go
+    /// idle, else the watcher). Does nothing when every worker is awake.
+    /// </summary>
+    public void EnsureWatched()
+    {
+        int sleeper = Volatile.Read(ref _waiter);
+        if (sleeper >= 0 && _runtime.Workers[sleeper].Parker.IsParkedInRing) return;
+        if (Volatile.Read(ref _watcher) >= 0) return;
+        _runtime.NotifyOne();
+    }
+
+    /// <summary>Are requests in flight (completions still to come)?</summary>
+    public bool HasInFlight => Volatile.Read(ref _inFlight) > 0;
+
+    /// <summary>May this parking worker be the watcher? One at a time (the others sleep without a timeout).</summary>
+    public bool TryBeginWatch(int worker)
+    {
+        int w = Interlocked.CompareExchange(ref _watcher, worker, -1);
+        return w == -1 || w == worker;
+    }
+
+    public void EndWatch(int worker) => Interlocked.CompareExchange(ref _watcher, -1, worker);
 
     /// <summary>The waiting worker sleeps here until a completion (or a poke) arrives, then reaps.</summary>
     public void Wait(long timeoutNs)
