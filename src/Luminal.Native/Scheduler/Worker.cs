@@ -241,9 +241,9 @@ sealed unsafe class Worker
                 // tokio, whose driver stays with the worker that last parked on it). Woken for anything else (a
                 // notification, a timer), give the role up.
                 if (_lifo is null) ring.EndWait();
-                // Off to run what the wait woke: nobody sleeps in the ring now. If more IO is in flight, make sure
-                // a parked worker watches it, or one long poll here would hold those completions up.
-                else if (ring.HasInFlight) ring.EnsureWatched();
+                // Off to run what woke it (IO, a timer, a notification): nobody sleeps in the ring now. If IO is in
+                // flight, make sure a parked worker watches it, or one long poll here would hold it up.
+                if (ring.HasInFlight) ring.EnsureWatched();
             }
             else
             {
