@@ -3,7 +3,7 @@
 //! # How the binding finds the `luminal_context`
 //!
 //! The runtime passes a `luminal_context*` to every poll and keeps nothing in thread-local storage. A Rust
-//! [`Context`] can only carry a [`Waker`](std::task::Waker), so this binding's poll
+//! [`Context`] can only carry a [`Waker`], so this binding's poll
 //! trampolines store the `luminal_context*` in a thread-local of **this copy of the crate** for exactly the
 //! duration of the poll (a guard restores the previous value afterwards, also when the future panics, so nested
 //! `block_on` polls on a non-worker thread work too).

@@ -38,14 +38,16 @@
 //!
 //! The one way around that is leaking a polled future without dropping it (`std::mem::forget` of a pinned
 //! box, or a reference cycle): the kernel may then still write into a buffer whose borrow has ended. Don't
-//! forget IO futures.
+//! forget IO futures — or use the owned-buffer variants ([`File::read_at_owned`], [`File::write_at_owned`],
+//! [`TcpStream::read_owned`](crate::net::TcpStream::read_owned), ...), which take a `Vec<u8>` and hand it back
+//! with the result: a leaked one leaks its buffer too, so nothing can ever be written into memory you got back.
 //!
 //! [`time::timeout`]: crate::time::timeout
 //!
 //! IO is supported on Linux; elsewhere the functions fail with `ErrorKind::Unsupported`.
 
 use crate::ffi;
-use crate::io_op::{Extra, Op};
+use crate::io_op::{with_owned_buffer, Extra, Op};
 use crate::Runtime;
 use std::ffi::{c_void, CString};
 use std::fmt;
@@ -129,6 +131,35 @@ impl File {
     /// buffer safety.
     pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_at_op(buf, offset)?.await.map(to_usize)
+    }
+
+    /// Like [`read_at`](Self::read_at), with a buffer the operation owns while it runs: `buf` (its whole length)
+    /// is moved in and handed back with the result; the bytes read are `buf[..n]`. Safe even if the future is
+    /// leaked (see "Buffer safety" in the [module docs](self)).
+    pub async fn read_at_owned(&self, buf: Vec<u8>, offset: u64) -> (io::Result<usize>, Vec<u8>) {
+        let op = {
+            let (rt, fd) = (self.rt.as_raw(), self.fd.as_raw_fd());
+            // SAFETY: the buffer's memory is owned by the operation until it is over.
+            with_owned_buffer(&self.rt, buf, |ptr, len, res, out| unsafe {
+                ffi::luminal_file_read_at(rt, fd, ptr, len, offset, res, out)
+            })
+        };
+        let (r, buf) = op.run().await;
+        (r.map(to_usize), buf)
+    }
+
+    /// Like [`write_at`](Self::write_at), with a buffer the operation owns while it runs (handed back with the
+    /// number of bytes written). Safe even if the future is leaked.
+    pub async fn write_at_owned(&self, buf: Vec<u8>, offset: u64) -> (io::Result<usize>, Vec<u8>) {
+        let op = {
+            let (rt, fd) = (self.rt.as_raw(), self.fd.as_raw_fd());
+            // SAFETY: the buffer's memory is owned by the operation until it is over.
+            with_owned_buffer(&self.rt, buf, |ptr, len, res, out| unsafe {
+                ffi::luminal_file_write_at(rt, fd, ptr, len, offset, res, out)
+            })
+        };
+        let (r, buf) = op.run().await;
+        (r.map(to_usize), buf)
     }
 
     fn read_at_op(&self, buf: &mut [u8], offset: u64) -> io::Result<Op> {

@@ -139,6 +139,21 @@ impl Op {
         extra: Option<Extra>,
         make: impl FnOnce(*mut ffi::luminal_io_result, *mut ffi::luminal_future) -> ffi::luminal_status,
     ) -> io::Result<Op> {
+        Op::with_extra(rt, extra, make).map_err(|(e, extra)| {
+            if let Some(x) = extra {
+                // SAFETY: the constructor failed, so nothing borrows it.
+                unsafe { (x.free)(x.ptr) }
+            }
+            e
+        })
+    }
+
+    /// Like [`new`](Self::new), but a failed constructor hands `extra` back instead of freeing it.
+    fn with_extra(
+        rt: &Runtime,
+        extra: Option<Extra>,
+        make: impl FnOnce(*mut ffi::luminal_io_result, *mut ffi::luminal_future) -> ffi::luminal_status,
+    ) -> Result<Op, (io::Error, Option<Extra>)> {
         let result = Box::into_raw(Box::<ffi::luminal_io_result>::default());
         let mut fut = ffi::luminal_future { state: ptr::null_mut(), poll: None, drop: None, drop_output: None };
         let status = make(result, &mut fut);
@@ -155,10 +170,20 @@ impl Op {
         };
         let shared = Arc::new(Shared { inner: Mutex::new(inner) });
         if !ok {
+            let extra = shared.lock().extra.take();
             drop(shared);
-            return Err(status_error(if status == ffi::LUMINAL_OK { ffi::LUMINAL_E_INTERNAL } else { status }, 0));
+            let status = if status == ffi::LUMINAL_OK { ffi::LUMINAL_E_INTERNAL } else { status };
+            return Err((status_error(status, 0), extra));
         }
         Ok(Op { shared, rt: rt.clone(), helper: ptr::null_mut() })
+    }
+
+    /// Takes the extra memory back out once the operation is over (the C future is dropped first, so nothing
+    /// borrows it any more).
+    fn take_extra(&self) -> Option<Extra> {
+        let mut inner = self.shared.lock();
+        inner.drop_c();
+        inner.extra.take()
     }
 
     /// The result's value is a new file descriptor (closed if the `Op` is dropped after completing unclaimed).
@@ -293,4 +318,45 @@ unsafe extern "C" fn helper_drop(state: *mut c_void) {
         let _ = catch_unwind(AssertUnwindSafe(|| w.wake()));
     }
     let _ = catch_unwind(AssertUnwindSafe(move || drop(shared)));
+}
+
+/// An operation on a buffer it owns while it runs: the buffer is moved in (into the operation's heap state, like
+/// its result slot) and handed back with the result by [`run`](Self::run). If the future is dropped mid-flight the
+/// buffer is freed after the kernel let go of it; if the future is leaked (`mem::forget`), the buffer leaks with
+/// it — it is never freed or handed back while the kernel may still use it.
+pub(crate) struct OwnedOp(Result<Op, (io::Error, Vec<u8>)>);
+
+/// Starts an [`OwnedOp`] on `buf`: `make(ptr, len, result, out)` calls the `luminal_*` constructor with the
+/// buffer's memory. (Not async: the raw pointers stay out of the future, which is `Send`.)
+pub(crate) fn with_owned_buffer(
+    rt: &Runtime,
+    mut buf: Vec<u8>,
+    make: impl FnOnce(*mut c_void, usize, *mut ffi::luminal_io_result, *mut ffi::luminal_future) -> ffi::luminal_status,
+) -> OwnedOp {
+    unsafe fn free(p: *mut c_void) {
+        drop(Box::from_raw(p as *mut Vec<u8>));
+    }
+    // Boxing the Vec moves its header, not its heap memory: `ptr` stays valid while the box lives.
+    let (ptr, len) = (buf.as_mut_ptr() as *mut c_void, buf.len());
+    let extra = Extra { ptr: Box::into_raw(Box::new(buf)) as *mut c_void, free };
+    OwnedOp(Op::with_extra(rt, Some(extra), |res, out| make(ptr, len, res, out)).map_err(|(e, x)| (e, owned_vec(x))))
+}
+
+/// The Vec behind an [`OwnedOp`]'s extra memory (empty if there is none).
+fn owned_vec(e: Option<Extra>) -> Vec<u8> {
+    // SAFETY: the only Extra of an OwnedOp is the boxed Vec made by `with_owned_buffer`.
+    e.map_or_else(Vec::new, |e| *unsafe { Box::from_raw(e.ptr as *mut Vec<u8>) })
+}
+
+impl OwnedOp {
+    pub(crate) async fn run(self) -> (io::Result<u64>, Vec<u8>) {
+        match self.0 {
+            Err((e, buf)) => (Err(e), buf),
+            Ok(mut op) => {
+                let r = (&mut op).await;
+                let buf = owned_vec(op.take_extra());
+                (r, buf)
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@
 //! inside tasks, or resolve in [`Runtime::spawn_blocking`]).
 
 use crate::ffi;
-use crate::io_op::{status_error, Op};
+use crate::io_op::{status_error, with_owned_buffer, Op};
 use crate::Runtime;
 use std::ffi::{c_void, CString};
 use std::fmt;
@@ -147,6 +147,30 @@ impl Stream {
         })
     }
 
+    async fn read_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let op = {
+            let (rt, fd) = (self.rt.as_raw(), self.fd.as_raw_fd());
+            // SAFETY: the buffer's memory is owned by the operation until it is over.
+            with_owned_buffer(&self.rt, buf, |ptr, len, res, out| unsafe {
+                ffi::luminal_stream_read(rt, fd, ptr, len, res, out)
+            })
+        };
+        let (r, buf) = op.run().await;
+        (r.map(|v| v as usize), buf)
+    }
+
+    async fn write_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let op = {
+            let (rt, fd) = (self.rt.as_raw(), self.fd.as_raw_fd());
+            // SAFETY: the buffer's memory is owned by the operation until it is over.
+            with_owned_buffer(&self.rt, buf, |ptr, len, res, out| unsafe {
+                ffi::luminal_stream_write(rt, fd, ptr, len, res, out)
+            })
+        };
+        let (r, buf) = op.run().await;
+        (r.map(|v| v as usize), buf)
+    }
+
     fn write_op(&self, buf: &[u8]) -> io::Result<Op> {
         let (ptr, len) = (buf.as_ptr() as *const c_void, buf.len());
         // SAFETY: as in read_op.
@@ -225,6 +249,18 @@ impl TcpStream {
     /// Fills `buf`; `ErrorKind::UnexpectedEof` if the peer closes first.
     pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
         self.s.read_exact(buf).await
+    }
+
+    /// Like [`read`](Self::read), with a buffer the operation owns while it runs: `buf` (its whole length) is moved
+    /// in and handed back with the result; the bytes read are `buf[..n]`. Safe even if the future is leaked (see
+    /// "Buffer safety" in [`fs`](crate::fs)).
+    pub async fn read_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        self.s.read_owned(buf).await
+    }
+
+    /// Like [`write`](Self::write), with a buffer the operation owns while it runs (handed back with the count).
+    pub async fn write_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        self.s.write_owned(buf).await
     }
 
     /// Reads until the peer closes its side, appending to `out`; returns the number of bytes read.

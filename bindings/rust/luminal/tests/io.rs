@@ -194,6 +194,95 @@ fn tcp_echo_on_both_backends() {
 }
 
 #[test]
+fn owned_buffers_on_both_backends() {
+    for (b, rt) in runtimes(2) {
+        let path = temp_path("owned");
+        let (rt2, p) = (rt.clone(), path.clone());
+        rt.block_on(rt.spawn(async move {
+            let f = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&rt2, &p).await?;
+            let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+            let (n, back) = f.write_at_owned(data.clone(), 0).await;
+            assert_eq!(n?, data.len());
+            assert_eq!(back, data, "the buffer comes back as it went in");
+            let (n, got) = f.read_at_owned(vec![0u8; 150_000], 0).await;
+            let n = n?;
+            assert_eq!(n, data.len(), "a short read at the end of the file");
+            assert_eq!(&got[..n], &data[..]);
+            assert_eq!(got.len(), 150_000);
+            // An error still hands the buffer back.
+            let (r, got) = f.read_at_owned(vec![7u8; 4], u64::MAX - 1).await;
+            assert!(r.is_err());
+            assert_eq!(got, vec![7u8; 4]);
+            io::Result::Ok(())
+        }))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{b:?}: {e}"));
+        std::fs::remove_file(&path).unwrap();
+
+        let listener = net::TcpListener::bind(&rt, "127.0.0.1:0").unwrap();
+        let addr = listener.local_addr();
+        let rt2 = rt.clone();
+        let r = rt.block_on(rt.spawn(async move {
+            let (accepted, connected) = join2(listener.accept(), net::TcpStream::connect(&rt2, addr)).await;
+            let (a, c) = (accepted?, connected?);
+            let (n, msg) = c.write_owned(b"owned bytes".to_vec()).await;
+            assert_eq!(n?, 11);
+            let (n, got) = a.read_owned(vec![0u8; 64]).await;
+            let n = n?;
+            assert_eq!(&got[..n], &msg[..]);
+            io::Result::Ok(())
+        }));
+        r.unwrap().unwrap_or_else(|e| panic!("{b:?}: {e}"));
+    }
+}
+
+/// A leaked in-flight read with an owned buffer: the buffer leaks with it, so the data that arrives later is
+/// written into memory nobody else can have (the runtime and the other IO keep working).
+#[test]
+fn a_leaked_owned_read_leaks_its_buffer_instead_of_dangling() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    for (b, rt) in runtimes(2) {
+        let listener = net::TcpListener::bind(&rt, "127.0.0.1:0").unwrap();
+        let addr = listener.local_addr();
+        let rt2 = rt.clone();
+        let r = rt.block_on(rt.spawn(async move {
+            let (accepted, connected) = join2(listener.accept(), net::TcpStream::connect(&rt2, addr)).await;
+            let (a, c) = (accepted?, connected?);
+            // Poll the read once (nothing to read yet: it is in flight), then leak it.
+            struct PollOnce<F>(Option<Pin<Box<F>>>);
+            impl<F: Future> Future for PollOnce<F> {
+                type Output = ();
+                fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                    let mut f = self.0.take().unwrap();
+                    assert!(f.as_mut().poll(cx).is_pending());
+                    std::mem::forget(f);
+                    Poll::Ready(())
+                }
+            }
+            let a = Arc::new(a);
+            let a2 = a.clone();
+            PollOnce(Some(Box::pin(async move { a2.read_owned(vec![0u8; 1 << 16]).await }))).await;
+            c.write_all(&[0xAB; 1000]).await?;
+            // Churn the allocator: a dangling buffer would be reused and overwritten right here.
+            let churn: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 1 << 16]).collect();
+            time::sleep(&rt2, Duration::from_millis(20)).await;
+            for (i, v) in churn.iter().enumerate() {
+                assert!(v.iter().all(|&x| x == i as u8), "memory handed back was written by the kernel");
+            }
+            // The socket still works (the leaked read got those bytes).
+            c.write_all(b"next").await?;
+            let mut four = [0u8; 4];
+            a.read_exact(&mut four).await?;
+            assert_eq!(&four, b"next");
+            io::Result::Ok(())
+        }));
+        r.unwrap().unwrap_or_else(|e| panic!("{b:?}: {e}"));
+    }
+}
+
+#[test]
 fn pipes_on_both_backends() {
     for (b, rt) in runtimes(2) {
         let (r, w) = net::pipe(&rt).unwrap();
