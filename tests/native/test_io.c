@@ -1888,6 +1888,67 @@ IO_TEST(io_completion_not_held_up_by_a_long_poll_after_a_wake) {
   tu_runtime_done(rt);
 }
 
+/* Many sockets waiting for data must not need a thread each: with the blocking pool capped at 2 threads, 16
+ * pending reads wait, and the one whose data arrives completes (on io_uring they wait in the kernel anyway). */
+typedef struct waiting_read {
+  int fd;
+  char b[8];
+  luminal_io_result r;
+  luminal_future op;
+  int submitted;
+} waiting_read;
+
+static luminal_poll cb_waiting_read(tf *f, luminal_context *cx, void **out) {
+  waiting_read *w = (waiting_read *)f->user;
+  if (!w->submitted) {
+    CHECK_ST(luminal_stream_read(luminal_context_runtime(cx), w->fd, w->b, sizeof w->b, &w->r, &w->op), LUMINAL_OK);
+    w->submitted = 1;
+  }
+  void *res = NULL;
+  if (w->op.poll(w->op.state, cx, &res) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  w->op.drop(w->op.state);
+  *out = tu_box_new(f->c, w->r.status == LUMINAL_OK ? w->r.value : 1000 + (uint64_t)-w->r.status);
+  return LUMINAL_POLL_READY;
+}
+
+IO_TEST(io_many_waiting_sockets_need_no_thread_each) {
+  luminal_runtime_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.worker_threads = 2;
+  o.max_blocking_threads = 2;
+  o.io_backend = io_backend_under_test();
+  luminal_runtime *rt = NULL;
+  CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
+  tu_counters c = TU_COUNTERS_INIT;
+  enum { N = 16 };
+  int sv[N][2];
+  waiting_read w[N];
+  luminal_task *t[N];
+  memset(w, 0, sizeof w);
+  for (int i = 0; i < N; i++) {
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[i]) == 0);
+    w[i].fd = sv[i][0];
+    t[i] = tu_spawn(rt, tf_make(&c, cb_waiting_read, &w[i], 0));
+  }
+  WAIT_UNTIL(LOAD(c.polls) >= N);
+  usleep(20 * 1000); /* every read is queued and waiting */
+  CHECK_EQ(write(sv[N - 1][1], "last", 4), 4);
+  CHECK_EQ(tu_join_value(t[N - 1]), 4);
+  /* the others still wait; dropping them (abort) cancels their reads */
+  for (int i = 0; i < N - 1; i++) {
+    CHECK_EQ(luminal_task_is_finished(t[i]), 0);
+    luminal_task_abort(t[i]);
+    void *out = NULL;
+    CHECK_ST(luminal_task_join(t[i], UINT64_MAX, &out), LUMINAL_E_CANCELLED);
+    luminal_task_release(t[i]);
+  }
+  luminal_task_release(t[N - 1]);
+  for (int i = 0; i < N; i++) close(sv[i][0]), close(sv[i][1]);
+  tu_runtime_done(rt);
+  CHECK_EQ(LOAD(c.drops), N);
+}
+
 /* ------------------------------------------------------------------------------------------------------------- */
 /* 9. Invalid arguments, bad handles, shutdown                                                                   */
 /* ------------------------------------------------------------------------------------------------------------- */

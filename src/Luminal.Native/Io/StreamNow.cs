@@ -28,17 +28,25 @@ static unsafe class StreamNow
 
     static long Queue(int errno) => errno is Libc.EAGAIN or Libc.EINTR or ENOTSOCK ? -Libc.EAGAIN : -errno;
 
-    /// <summary>Tries a stream operation now; true (and completed) if that was all it took.</summary>
-    public static bool TryComplete(IoOp op)
+    /// <summary>
+    /// Tries a stream operation now; true (and completed) if that was all it took. <paramref name="socketBusy"/>:
+    /// it is a socket that would block (readiness can tell when to try again; a pipe or an EINTR cannot say).
+    /// </summary>
+    public static bool TryComplete(IoOp op, out bool socketBusy)
     {
+        socketBusy = false;
         long now = op.Kind switch
         {
             IoKind.StreamRead => Read(op),
             IoKind.StreamWrite => Write(op),
             _ => -Libc.EAGAIN,
         };
-        if (now == -Libc.EAGAIN) return false;
-        op.Complete(now);
-        return true;
+        if (now != -Libc.EAGAIN)
+        {
+            op.Complete(now);
+            return true;
+        }
+        socketBusy = op.Kind is IoKind.StreamRead or IoKind.StreamWrite && Libc.Errno == Libc.EAGAIN;
+        return false;
     }
 }

@@ -1,3 +1,4 @@
+using System.Threading;
 using System.Runtime.InteropServices;
 using Luminal.Interop;
 
@@ -5,17 +6,45 @@ namespace Luminal.Io.Pool;
 
 /// <summary>
 /// The fallback backend: every operation is one plain system call made on the runtime's blocking pool (queued by
-/// the awaiting task's priority). Cancelling sets a flag: an operation that has not started completes with
-/// ECANCELED; a stream operation waiting for readiness notices within <see cref="Readiness.SliceMs"/>; a file
-/// call in progress finishes (and the dropper waits for it, so the buffer is never used after the drop).
+/// the awaiting task's priority) — except a socket read or write that would block, which waits in the
+/// <see cref="Reactor"/> (one thread for all sockets). Cancelling sets a flag: an operation that has not started
+/// completes with ECANCELED; one in the reactor at once; a pipe operation waiting for readiness notices within
+/// <see cref="Readiness.SliceMs"/>; a file call in progress finishes (and the dropper waits for it, so the buffer
+/// is never used after the drop).
 /// </summary>
 sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
 {
+    readonly object _reactorLock = new();
+    Reactor? _reactor;
+    bool _reactorTried, _stopped; // under _reactorLock
+
     public override uint Kind => PoolKind;
+
+    /// <summary>The reactor, started on first use (null where epoll is unavailable, or once stopped).</summary>
+    Reactor? StartedReactor()
+    {
+        if (Volatile.Read(ref _reactor) is Reactor r) return r;
+        lock (_reactorLock)
+        {
+            if (!_reactorTried && !_stopped)
+            {
+                _reactorTried = true;
+                Volatile.Write(ref _reactor, Reactor.TryStart());
+            }
+            return _reactor;
+        }
+    }
+
+    public override void Stop()
+    {
+        lock (_reactorLock) _stopped = true;
+        Volatile.Read(ref _reactor)?.Stop();
+    }
 
     public override void Submit(IoOp op)
     {
-        if (StreamNow.TryComplete(op)) return; // a socket that is ready needs no pool thread
+        if (StreamNow.TryComplete(op, out bool socketBusy)) return; // a socket that is ready needs no pool thread
+        if (socketBusy && StartedReactor() is Reactor reactor && reactor.Arm(op)) return;
         NativeFuture f = default;
         f.State = (void*)op.Token;
         f.Drop = &Dropped;
@@ -32,6 +61,7 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
     public override void Cancel(IoOp op)
     {
         op.CancelRequested = true;
+        if (Volatile.Read(ref _reactor) is Reactor reactor && reactor.Cancel(op)) return;
         if (Tasks.RawTask.FromToken(op.PoolTask, Handles.Token.Task, out uint generation) is Tasks.RawTask task)
             task.AbortInternal(generation);
     }
