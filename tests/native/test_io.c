@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <ftw.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -1947,6 +1948,143 @@ IO_TEST(io_many_waiting_sockets_need_no_thread_each) {
   for (int i = 0; i < N; i++) close(sv[i][0]), close(sv[i][1]);
   tu_runtime_done(rt);
   CHECK_EQ(LOAD(c.drops), N);
+}
+
+/* Three reads waiting on one socket at once (one waits in the pool backend's reactor, the others on the pool):
+ * each gets data; none reports CANCELLED. */
+IO_TEST(io_three_reads_on_one_socket) {
+  luminal_runtime *rt = io_rt();
+  tu_counters c = TU_COUNTERS_INIT;
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  waiting_read w[3];
+  luminal_task *t[3];
+  memset(w, 0, sizeof w);
+  for (int i = 0; i < 3; i++) {
+    w[i].fd = sv[0];
+    t[i] = tu_spawn(rt, tf_make(&c, cb_waiting_read, &w[i], 0));
+  }
+  WAIT_UNTIL(LOAD(c.polls) >= 3);
+  uint64_t total = 0;
+  for (int i = 0; i < 3; i++) {
+    usleep(20 * 1000);
+    CHECK_EQ(write(sv[1], "x", 1), 1);
+  }
+  for (int i = 0; i < 3; i++) {
+    uint64_t v = tu_join_value(t[i]);
+    CHECK_MSG(v >= 1 && v <= 3, "read %d: %llu (1000 + status: an error, 1004 = CANCELLED)", i, (unsigned long long)v);
+    total += v;
+  }
+  CHECK_EQ(total, 3);
+  close(sv[0]);
+  close(sv[1]);
+  tu_runtime_done(rt);
+}
+
+/* A socket closed while a read waits on it, its number reused by a new socket: the new socket's data goes to the
+ * new socket's reader, never to the stale one. (The stale read: on the pool backend it fails with EBADF once the
+ * number is reused; on io_uring it keeps the old file and waits until dropped.) */
+IO_TEST(io_fd_closed_and_reused_while_a_read_waits) {
+  luminal_runtime *rt = io_rt();
+  tu_counters c = TU_COUNTERS_INIT;
+  int old[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, old) == 0);
+  waiting_read stale = {.fd = old[0]};
+  luminal_task *ts = tu_spawn(rt, tf_make(&c, cb_waiting_read, &stale, 0));
+  WAIT_UNTIL(LOAD(c.polls) >= 1);
+  usleep(20 * 1000);
+  int number = old[0];
+  close(old[0]);
+  int fresh[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fresh) == 0);
+  CHECK_MSG(fresh[0] == number || fresh[1] == number, "the closed number was not reused (%d, %d vs %d)", fresh[0],
+            fresh[1], number);
+  int mine = fresh[0] == number ? fresh[0] : fresh[1], peer = fresh[0] == number ? fresh[1] : fresh[0];
+  waiting_read now = {.fd = mine};
+  luminal_task *tn = tu_spawn(rt, tf_make(&c, cb_waiting_read, &now, 0));
+  WAIT_UNTIL(LOAD(c.polls) >= 2);
+  usleep(20 * 1000);
+  CHECK_EQ(write(peer, "hello", 5), 5);
+  CHECK_EQ(tu_join_value(tn), 5);
+  CHECK(memcmp(now.b, "hello", 5) == 0);
+  if (io_backend_under_test() == LUMINAL_IO_POOL) {
+    uint64_t v = tu_join_value(ts);
+    CHECK_MSG(v > 1000, "the stale read got data (%llu)", (unsigned long long)v);
+    CHECK_EQ(stale.r.status, LUMINAL_E_IO);
+    CHECK_EQ(stale.r.os_error, EBADF);
+  } else {
+    CHECK_EQ(luminal_task_is_finished(ts), 0);
+    luminal_task_abort(ts);
+    CHECK_ST(luminal_task_join(ts, UINT64_MAX, NULL), LUMINAL_E_CANCELLED);
+    luminal_task_release(ts);
+  }
+  close(old[1]);
+  close(fresh[0]);
+  close(fresh[1]);
+  tu_runtime_done(rt);
+}
+
+/* A write waiting for room while the peer half-closes (shutdown SHUT_WR): the wait stays a sleep (no spinning on
+ * the half-close), and the write completes once the peer reads. */
+static double process_cpu_ms(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
+typedef struct blocked_write {
+  int fd;
+  uint8_t *buf;
+  size_t len;
+  luminal_io_result r;
+  luminal_future op;
+  int submitted;
+} blocked_write;
+
+static luminal_poll cb_blocked_write(tf *f, luminal_context *cx, void **out) {
+  blocked_write *w = (blocked_write *)f->user;
+  if (!w->submitted) {
+    CHECK_ST(luminal_stream_write(luminal_context_runtime(cx), w->fd, w->buf, w->len, &w->r, &w->op), LUMINAL_OK);
+    w->submitted = 1;
+  }
+  void *res = NULL;
+  if (w->op.poll(w->op.state, cx, &res) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  w->op.drop(w->op.state);
+  CHECK_ST((luminal_status)w->r.status, LUMINAL_OK);
+  *out = tu_box_new(f->c, w->r.value);
+  return LUMINAL_POLL_READY;
+}
+
+IO_TEST(io_write_waiting_while_the_peer_half_closes) {
+  luminal_runtime *rt = io_rt();
+  tu_counters c = TU_COUNTERS_INIT;
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  /* fill the socket so the next write waits */
+  CHECK(fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0);
+  static uint8_t fill[1 << 16];
+  while (write(sv[0], fill, sizeof fill) > 0) {}
+  CHECK(fcntl(sv[0], F_SETFL, 0) == 0);
+  blocked_write w = {.fd = sv[0], .buf = fill, .len = 4096};
+  luminal_task *t = tu_spawn(rt, tf_make(&c, cb_blocked_write, &w, 0));
+  WAIT_UNTIL(LOAD(c.polls) >= 1);
+  usleep(20 * 1000);
+  CHECK(shutdown(sv[1], SHUT_WR) == 0);
+  double cpu0 = process_cpu_ms();
+  usleep(300 * 1000);
+  double spent = process_cpu_ms() - cpu0;
+  CHECK_MSG(spent < 60, "the runtime used %.0f ms of CPU in 300 ms while a write waited", spent);
+  CHECK_EQ(luminal_task_is_finished(t), 0);
+  /* the peer drains: the write goes through */
+  uint8_t sink[1 << 16];
+  CHECK(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0);
+  while (!luminal_task_is_finished(t)) {
+    if (read(sv[1], sink, sizeof sink) <= 0) usleep(1000);
+  }
+  CHECK_EQ(tu_join_value(t), 4096);
+  close(sv[0]);
+  close(sv[1]);
+  tu_runtime_done(rt);
 }
 
 /* ------------------------------------------------------------------------------------------------------------- */

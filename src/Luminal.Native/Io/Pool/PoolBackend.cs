@@ -29,7 +29,7 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
             if (!_reactorTried && !_stopped)
             {
                 _reactorTried = true;
-                Volatile.Write(ref _reactor, Reactor.TryStart());
+                Volatile.Write(ref _reactor, Reactor.TryStart(RunOnPool));
             }
             return _reactor;
         }
@@ -45,6 +45,12 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
     {
         if (StreamNow.TryComplete(op, out bool socketBusy)) return; // a socket that is ready needs no pool thread
         if (socketBusy && StartedReactor() is Reactor reactor && reactor.Arm(op)) return;
+        RunOnPool(op);
+    }
+
+    /// <summary>The operation's system call on a pool thread (for a socket: a wait there, then the call).</summary>
+    void RunOnPool(IoOp op)
+    {
         NativeFuture f = default;
         f.State = (void*)op.Token;
         f.Drop = &Dropped;

@@ -22,49 +22,69 @@ sealed unsafe partial class Reactor
     const int EpollCtlAdd = 1, EpollCtlMod = 3, EpollCloexec = 0x80000, EfdCloexec = 0x80000, EfdNonblock = 0x800;
     const uint EpollIn = 0x1, EpollOut = 0x4, EpollErr = 0x8, EpollHup = 0x10, EpollRdHup = 0x2000,
         EpollOneShot = 1u << 30;
-    const int ENOENT = 2, EEXIST = 17;
+    const int ENOENT = 2, EBADF = 9;
     const ulong WakeMark = ulong.MaxValue; // the event data of the eventfd that stops the thread
 
-    [StructLayout(LayoutKind.Sequential, Pack = 4)] // packed on x86_64 (12 bytes)
-    struct EpollEvent { public uint Events; public ulong Data; }
+    // struct epoll_event is packed (12 bytes, data at 4) on x86_64 only; elsewhere it is 16 bytes, data at 8.
+    static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+    static readonly int DataOffset = EventSize - 8;
+
+    static void PutEvent(byte* e, uint events, ulong data)
+    {
+        *(uint*)e = events;
+        Unsafe.WriteUnaligned(e + DataOffset, data);
+    }
+
+    static (uint Events, ulong Data) GetEvent(byte* events, int i)
+    {
+        byte* e = events + i * EventSize;
+        return (*(uint*)e, Unsafe.ReadUnaligned<ulong>(e + DataOffset));
+    }
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     private static partial int EpollCreate1(int flags);
     [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
-    private static partial int EpollCtl(int epfd, int op, int fd, EpollEvent* ev);
+    private static partial int EpollCtl(int epfd, int op, int fd, byte* ev);
     [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
-    private static partial int EpollWait(int epfd, EpollEvent* events, int max, int timeoutMs);
+    private static partial int EpollWait(int epfd, byte* events, int max, int timeoutMs);
     [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
     private static partial int EventFd(uint initval, int flags);
 
-    struct Waiters { public IoOp? Reader, Writer; public bool Registered; }
+    /// <summary>What waits on one fd number. <c>Generation</c> changes whenever the number is registered anew (the
+    /// old file was closed and the number reused): it travels in the event data, so a late event of the old file
+    /// is never taken for the new one.</summary>
+    struct Waiters { public IoOp? Reader, Writer; public bool Registered; public uint Generation; }
 
     readonly int _epfd, _wakeFd;
     readonly object _lock = new();
     readonly Dictionary<int, Waiters> _fds = new();
     bool _stopping; // under _lock: nothing may wait any more
 
-    Reactor(int epfd, int wakeFd)
+    readonly Action<IoOp> _fallback; // where an operation goes that cannot wait here any more (the pool)
+
+    Reactor(int epfd, int wakeFd, Action<IoOp> fallback)
     {
-        (_epfd, _wakeFd) = (epfd, wakeFd);
+        (_epfd, _wakeFd, _fallback) = (epfd, wakeFd, fallback);
         new Thread(Loop) { IsBackground = true, Name = "luminal-reactor" }.Start();
     }
 
-    /// <summary>A reactor with its thread running, or null where epoll is unavailable.</summary>
-    public static Reactor? TryStart()
+    /// <summary>A reactor with its thread running, or null where epoll is unavailable. <paramref name="fallback"/>
+    /// takes an operation that was ready but would block again and cannot wait here (see Retry).</summary>
+    public static Reactor? TryStart(Action<IoOp> fallback)
     {
         if (!OperatingSystem.IsLinux()) return null;
         int ep = EpollCreate1(EpollCloexec);
         if (ep < 0) return null;
         int efd = EventFd(0, EfdCloexec | EfdNonblock);
-        EpollEvent ev = new() { Events = EpollIn, Data = WakeMark };
-        if (efd < 0 || EpollCtl(ep, EpollCtlAdd, efd, &ev) != 0)
+        byte* ev = stackalloc byte[16];
+        PutEvent(ev, EpollIn, WakeMark);
+        if (efd < 0 || EpollCtl(ep, EpollCtlAdd, efd, ev) != 0)
         {
             if (efd >= 0) Libc.Close(efd);
             Libc.Close(ep);
             return null;
         }
-        return new Reactor(ep, efd);
+        return new Reactor(ep, efd, fallback);
     }
 
     /// <summary>
@@ -74,23 +94,48 @@ sealed unsafe partial class Reactor
     public bool Arm(IoOp op)
     {
         bool read = op.Kind == IoKind.StreamRead;
+        List<IoOp>? stale = null;
+        bool armed;
         lock (_lock)
         {
             if (_stopping) return false;
             ref Waiters w = ref CollectionsMarshal.GetValueRefOrAddDefault(_fds, op.Fd, out _);
-            if ((read ? w.Reader : w.Writer) is not null) return false;
-            if (read) w.Reader = op; else w.Writer = op;
-            if (!Register(op.Fd, ref w))
+            // An operation still waiting on this number may belong to a file that was closed since (its epoll
+            // registration went with it, and the number may now name another socket): evict such waiters.
+            if (w.Registered && (w.Reader is not null || w.Writer is not null) && !Register(op.Fd, ref w, probe: true))
+                stale = Evict(ref w);
+            armed = (read ? w.Reader : w.Writer) is null;
+            if (armed)
             {
-                if (read) w.Reader = null; else w.Writer = null;
-                return false;
+                if (read) w.Reader = op; else w.Writer = op;
+                if (!Register(op.Fd, ref w))
+                {
+                    if (read) w.Reader = null; else w.Writer = null;
+                    armed = false;
+                }
+                // Cancel sets the flag before it looks here (under this lock): if it looked already, nobody else
+                // will.
+                else if (op.CancelRequested)
+                {
+                    Take(op, ref w);
+                    (stale ??= new()).Add(op);
+                }
             }
-            // Cancel sets the flag before it looks here (under this lock): if it looked already, nobody else will.
-            if (!op.CancelRequested) return true;
-            Take(op, ref w);
         }
-        op.Complete(-Libc.ECANCELED);
-        return true;
+        if (stale is not null)
+            foreach (IoOp s in stale) s.Complete(s == op ? -Libc.ECANCELED : -EBADF);
+        return armed;
+    }
+
+    /// <summary>Takes every waiter of an entry whose file is gone (under _lock).</summary>
+    static List<IoOp> Evict(ref Waiters w)
+    {
+        var gone = new List<IoOp>(2);
+        if (w.Reader is IoOp r) gone.Add(r);
+        if (w.Writer is IoOp x) gone.Add(x);
+        w.Reader = w.Writer = null;
+        w.Registered = false;
+        return gone;
     }
 
     /// <summary>Cancels a waiting operation; false if it does not wait here (it may be being retried right now:
@@ -130,48 +175,58 @@ sealed unsafe partial class Reactor
     void Loop()
     {
         const int Max = 64;
-        EpollEvent* events = stackalloc EpollEvent[Max];
-        try
+        byte* events = stackalloc byte[Max * 16];
+        // Only Stop ends the loop (and closes the fds): leaving early would strand every waiting operation.
+        while (true)
         {
-            while (true)
+            int n = EpollWait(_epfd, events, Max, -1);
+            if (n < 0)
             {
-                int n = EpollWait(_epfd, events, Max, -1);
-                if (n < 0 && Libc.Errno != Libc.EINTR) break;
-                for (int i = 0; i < n; i++)
-                {
-                    if (events[i].Data == WakeMark) goto done;
-                    Dispatch((int)events[i].Data, events[i].Events);
-                }
+                if (Libc.Errno != Libc.EINTR) Thread.Sleep(1); // cannot happen with a live epoll fd; don't spin
+                continue;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                (uint ev, ulong data) = GetEvent(events, i);
+                if (data == WakeMark) goto done;
+                try { Dispatch((int)(uint)data, (uint)(data >> 32), ev); }
+                catch { /* a failed completion must not take the reactor down */ }
             }
         }
-        catch { /* nothing may escape a thread */ }
     done:
         Libc.Close(_wakeFd);
         Libc.Close(_epfd);
     }
 
-    void Dispatch(int fd, uint events)
+    void Dispatch(int fd, uint generation, uint events)
     {
         IoOp? reader = null, writer = null;
         lock (_lock)
         {
             ref Waiters w = ref CollectionsMarshal.GetValueRefOrNullRef(_fds, fd);
-            if (Unsafe.IsNullRef(ref w)) return;
+            if (Unsafe.IsNullRef(ref w) || w.Generation != generation) return; // an event of a closed file
             if ((events & (EpollIn | EpollErr | EpollHup | EpollRdHup)) != 0 && w.Reader is IoOp r) { reader = r; Take(r, ref w); }
             if ((events & (EpollOut | EpollErr | EpollHup)) != 0 && w.Writer is IoOp x) { writer = x; Take(x, ref w); }
-            if (w.Reader is not null || w.Writer is not null) Register(fd, ref w); // the other direction still waits
+            // The other direction still waits: re-arm it (if that fails, the file is gone: its retry will tell).
+            if ((w.Reader is not null || w.Writer is not null) && !Register(fd, ref w))
+            {
+                reader ??= w.Reader;
+                writer ??= w.Writer;
+                w.Reader = w.Writer = null;
+            }
         }
         Retry(reader);
         Retry(writer);
     }
 
-    /// <summary>The fd was ready: try the operation again; if it would still block, wait again.</summary>
+    /// <summary>The fd was ready: try the operation again; if it would still block, wait again — here, or (another
+    /// operation took its place meanwhile, or stopping) on the pool, which also reports errors of the fd itself.</summary>
     void Retry(IoOp? op)
     {
         if (op is null) return;
         long r = op.Kind == IoKind.StreamRead ? StreamNow.Read(op) : StreamNow.Write(op);
-        if (r == -Libc.EAGAIN && Arm(op)) return;
-        op.Complete(r == -Libc.EAGAIN ? -Libc.ECANCELED : r); // could not wait again: only when stopping
+        if (r != -Libc.EAGAIN) op.Complete(r);
+        else if (!Arm(op)) _fallback(op);
     }
 
     /// <summary>Removes a waiting operation (under _lock).</summary>
@@ -181,24 +236,26 @@ sealed unsafe partial class Reactor
         else if (w.Writer == op) w.Writer = null;
     }
 
-    /// <summary>(Re-)arms the fd for the directions that have a waiter (under _lock).</summary>
-    bool Register(int fd, ref Waiters w)
+    /// <summary>
+    /// (Re-)arms the fd for the directions that have a waiter (under _lock). A fired one-shot registration stays in
+    /// the interest list, disabled: MOD re-enables it. MOD failing with ENOENT means the file was closed (taking its
+    /// registration along) — with <paramref name="probe"/>, report that (false) instead of registering anew; else
+    /// ADD, under a new generation.
+    /// </summary>
+    bool Register(int fd, ref Waiters w, bool probe = false)
     {
-        EpollEvent ev = new()
+        // RDHUP only for a reader: a writer that waits for room must not be woken (in a loop) by a half-close.
+        uint mask = EpollOneShot | (w.Reader is not null ? EpollIn | EpollRdHup : 0) | (w.Writer is not null ? EpollOut : 0);
+        byte* ev = stackalloc byte[16];
+        if (w.Registered)
         {
-            Events = EpollOneShot | EpollRdHup | (w.Reader is not null ? EpollIn : 0) | (w.Writer is not null ? EpollOut : 0),
-            Data = (ulong)(uint)fd,
-        };
-        // A fired one-shot registration stays in the interest list, disabled: MOD re-enables it. The fd may have
-        // been closed (which drops its registration) and its number reused since: MOD then says ENOENT and ADD is
-        // right; EEXIST after an ADD means MOD is.
-        int op = w.Registered ? EpollCtlMod : EpollCtlAdd;
-        if (EpollCtl(_epfd, op, fd, &ev) != 0)
-        {
-            int e = Libc.Errno;
-            int other = e == ENOENT ? EpollCtlAdd : e == EEXIST ? EpollCtlMod : 0;
-            if (other == 0 || EpollCtl(_epfd, other, fd, &ev) != 0) return false;
+            PutEvent(ev, mask, (ulong)w.Generation << 32 | (uint)fd);
+            if (EpollCtl(_epfd, EpollCtlMod, fd, ev) == 0) return true;
+            if (probe || Libc.Errno != ENOENT) return false;
         }
+        w.Generation++;
+        PutEvent(ev, mask, (ulong)w.Generation << 32 | (uint)fd);
+        if (EpollCtl(_epfd, EpollCtlAdd, fd, ev) != 0) return false; // EBADF (closed), EPERM (a regular file)...
         w.Registered = true;
         return true;
     }
