@@ -219,12 +219,9 @@ fn owned_buffers_on_both_backends() {
         .unwrap_or_else(|e| panic!("{b:?}: {e}"));
         std::fs::remove_file(&path).unwrap();
 
-        let listener = net::TcpListener::bind(&rt, "127.0.0.1:0").unwrap();
-        let addr = listener.local_addr();
         let rt2 = rt.clone();
         let r = rt.block_on(rt.spawn(async move {
-            let (accepted, connected) = join2(listener.accept(), net::TcpStream::connect(&rt2, addr)).await;
-            let (a, c) = (accepted?, connected?);
+            let (a, c) = connected_pair(&rt2).await?;
             let (n, msg) = c.write_owned(b"owned bytes".to_vec()).await;
             assert_eq!(n?, 11);
             let (n, got) = a.read_owned(vec![0u8; 64]).await;
@@ -236,6 +233,14 @@ fn owned_buffers_on_both_backends() {
     }
 }
 
+/// An accepted and a connected end of one loopback TCP connection.
+async fn connected_pair(rt: &Runtime) -> io::Result<(net::TcpStream, net::TcpStream)> {
+    let listener = net::TcpListener::bind(rt, "127.0.0.1:0")?;
+    let addr = listener.local_addr();
+    let (accepted, connected) = join2(listener.accept(), net::TcpStream::connect(rt, addr)).await;
+    Ok((accepted?, connected?))
+}
+
 /// A leaked in-flight read with an owned buffer: the buffer leaks with it, so the data that arrives later is
 /// written into memory nobody else can have (the runtime and the other IO keep working).
 #[test]
@@ -244,12 +249,9 @@ fn a_leaked_owned_read_leaks_its_buffer_instead_of_dangling() {
     use std::pin::Pin;
     use std::task::{Context, Poll};
     for (b, rt) in runtimes(2) {
-        let listener = net::TcpListener::bind(&rt, "127.0.0.1:0").unwrap();
-        let addr = listener.local_addr();
         let rt2 = rt.clone();
         let r = rt.block_on(rt.spawn(async move {
-            let (accepted, connected) = join2(listener.accept(), net::TcpStream::connect(&rt2, addr)).await;
-            let (a, c) = (accepted?, connected?);
+            let (a, c) = connected_pair(&rt2).await?;
             // Poll the read once (nothing to read yet: it is in flight), then leak it.
             struct PollOnce<F>(Option<Pin<Box<F>>>);
             impl<F: Future> Future for PollOnce<F> {
