@@ -4,15 +4,28 @@
  *
  * General rules (they hold for every function unless its comment says otherwise):
  *  - Every function is thread-safe and may be called from any thread, including from inside a poll.
- *  - Handles (`luminal_runtime*`, `luminal_task*`, `luminal_waker*`) are opaque tokens, not pointers to memory you
- *    may read. They carry a type tag and a generation: a NULL handle gives LUMINAL_E_INVALID_ARGUMENT, a released,
- *    double-released or foreign handle gives LUMINAL_E_INVALID_HANDLE wherever the function returns a status, and
- *    is ignored by functions that return void. Nothing is corrupted either way.
+ *  - Handles (`luminal_runtime*`, `luminal_task*`, `luminal_waker*`, `luminal_scope*`, `luminal_context*`) are
+ *    opaque tokens, not pointers: the library never reads memory through them. They carry a type tag and a
+ *    generation: a NULL handle gives LUMINAL_E_INVALID_ARGUMENT, a released, double-released, stale, forged or
+ *    wrong-type handle gives LUMINAL_E_INVALID_HANDLE wherever the function returns a status, NULL where it returns
+ *    a handle, 0 where it returns a count or a flag, and is ignored by functions that return void. Nothing is
+ *    corrupted either way.
+ *  - Statuses every function may return besides those its comment lists: LUMINAL_E_NO_MEMORY (an allocation
+ *    failed or a table is full), LUMINAL_E_INTERNAL (a bug in Luminal) and, for a function taking a handle,
+ *    LUMINAL_E_FORKED (see "fork" below). Every other status a function can return is listed in its comment.
  *  - No exception, signal or unwinding ever crosses this boundary; internal failures map to LUMINAL_E_INTERNAL.
  *  - The runtime keeps no context in thread-local storage: everything it needs comes from the handle you pass, or
  *    from the `luminal_context` it hands to a running poll. A plugin (shared library) that receives a
  *    `luminal_runtime*` from its host can spawn onto the host's runtime; it needs no runtime of its own.
  *  - Handles are 64-bit tokens; Luminal supports 64-bit platforms only.
+ *  - fork(): a child process inherits a copy of every runtime but none of its threads (and an io_uring instance it
+ *    shares with the parent). In the child, every call on an inherited runtime, or on its tasks, scopes, contexts
+ *    and futures, returns LUMINAL_E_FORKED (functions returning void, a handle or a count do nothing and return
+ *    NULL / 0); a spawn drops its future exactly once, as any failed spawn does. luminal_runtime_release of an
+ *    inherited runtime returns at once, and the inherited copy's memory is leaked in the child (its futures are
+ *    never dropped there: the parent's copies are the live ones). Runtimes created in the child work normally.
+ *    Detection costs no system call: the library registers an atfork child handler when it creates its first
+ *    runtime (on a C library without atfork registration, fork is not detected: create runtimes after forking).
  *
  * Ownership vocabulary: "takes" = ownership moves to the callee, also when it fails; "returns an owned X" = the
  * caller must release it; "borrowed" = valid only as long as the comment says, never release it.
@@ -63,7 +76,8 @@ typedef enum luminal_status {
   LUMINAL_E_UNSUPPORTED = -8,      /* not available on this platform or build */
   LUMINAL_E_INTERNAL = -9,         /* a bug in Luminal; please report it */
   LUMINAL_E_ALREADY_TAKEN = -10,   /* the task's output was already handed over by an earlier join or poll */
-  LUMINAL_E_IO = -11               /* the operating system refused an IO operation: see os_error (an errno) */
+  LUMINAL_E_IO = -11,              /* the operating system refused an IO operation: see os_error (an errno) */
+  LUMINAL_E_FORKED = -12           /* the handle belongs to a runtime inherited across fork(): unusable here */
 } luminal_status;
 
 /* A static English description of `s` ("ok", "invalid handle", ...). Never NULL, also for unknown values. */
@@ -76,7 +90,7 @@ LUMINAL_API const char *luminal_status_str(luminal_status s);
 typedef struct luminal_runtime luminal_runtime; /* a runtime; each handle is owned by one holder; thread-safe */
 typedef struct luminal_task luminal_task;       /* a join handle for one task, owned by one holder */
 typedef struct luminal_waker luminal_waker;     /* wakes one task; cheap to clone, never allocates */
-typedef struct luminal_context luminal_context; /* given to a poll; valid only during that one poll call */
+typedef struct luminal_context luminal_context; /* given to a poll; a token valid only during that one poll call */
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Runtime
@@ -94,7 +108,9 @@ typedef struct luminal_runtime_options {
 /* Creates a runtime and starts its worker threads. `opts` is borrowed for the call (NULL = defaults).
  * On LUMINAL_OK, *out is an owned handle: release it with luminal_runtime_release.
  * Returns LUMINAL_E_INVALID_ARGUMENT if out is NULL, opts->struct_size is too small to hold struct_size itself,
- * or worker_threads > 1024. */
+ * worker_threads > 1024, max_blocking_threads > 65536 or io_backend is not a luminal_io_backend;
+ * LUMINAL_E_UNSUPPORTED if io_uring is demanded (io_backend = LUMINAL_IO_URING, or LUMINAL_IO_BACKEND=uring with
+ * AUTO) and the kernel refuses it (too old, io_uring_disabled, seccomp, no memory for a ring). */
 LUMINAL_API luminal_status luminal_runtime_new(const luminal_runtime_options *opts, luminal_runtime **out);
 
 /* Returns another owned handle to the same runtime (release each handle once), or NULL if `rt` is NULL, stale or
@@ -111,8 +127,8 @@ LUMINAL_API void luminal_runtime_release(luminal_runtime *rt);
  * dropped exactly once (its drop function runs on a worker or on the calling thread); every joiner is woken and
  * gets LUMINAL_E_CANCELLED; the worker threads are joined.
  * `timeout_ns`: UINT64_MAX = wait forever. Returns LUMINAL_OK when all of that is done, LUMINAL_E_TIMED_OUT if a
- * poll outlived the timeout (the rest then completes in the background when that poll returns; call again to wait
- * more), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's own worker threads (shutdown has still been started),
+ * poll, or a drop / drop_output function, was still running at the timeout (the rest then completes in the
+ * background when it returns; call again to wait more), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's own worker threads (shutdown has still been started),
  * LUMINAL_E_INVALID_ARGUMENT / LUMINAL_E_INVALID_HANDLE for a bad handle. Calling it again is fine. */
 LUMINAL_API luminal_status luminal_runtime_shutdown(luminal_runtime *rt, uint64_t timeout_ns);
 
@@ -146,22 +162,29 @@ typedef struct luminal_future {
  * Context and wakers
  * ------------------------------------------------------------------------------------------------------------- */
 
+/* A `luminal_context*` is a token that names one poll: it is valid from the moment the runtime hands it to a poll
+ * function until that call returns, from any thread. Kept and used after its poll (from any thread), or forged, it
+ * is refused: LUMINAL_E_INVALID_HANDLE, NULL or ignored as the general rules say; nothing is read through it. */
+
 /* The runtime running this poll: a borrowed handle valid as long as the runtime lives (clone it to keep it).
- * NULL if cx is NULL. */
+ * NULL if cx is NULL, stale or forged. */
 LUMINAL_API luminal_runtime *luminal_context_runtime(luminal_context *cx);
 
-/* The waker of the task being polled: borrowed, valid during the poll; clone it to keep it. NULL if cx is NULL. */
+/* The waker of the task being polled: borrowed, valid during the poll; clone it to keep it. NULL if cx is NULL,
+ * stale or forged. */
 LUMINAL_API const luminal_waker *luminal_context_waker(luminal_context *cx);
 
 /* A cooperative yield in one call: the task being polled is polled again after the other runnable tasks of its
  * priority, exactly as if the poll had called luminal_waker_wake_by_ref(luminal_context_waker(cx)); return PENDING
  * after it (a READY poll ignores the request). Call it on the thread running the poll, during the poll. A future
  * that polls other futures with its own cx (a combinator) yields the whole task when one of them yields.
- * Returns LUMINAL_E_INVALID_ARGUMENT if cx is NULL or not a context handed to a poll. */
+ * Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT if cx is NULL, LUMINAL_E_INVALID_HANDLE if cx is stale (its poll
+ * has returned) or forged; a request that arrives after its poll returned is ignored. */
 LUMINAL_API luminal_status luminal_context_yield(luminal_context *cx);
 
 /* Returns an owned clone of `w` (release it with luminal_waker_release or consume it with luminal_waker_wake).
- * Never allocates. Returns NULL if w is NULL. */
+ * Never allocates. Returns NULL if w is NULL, forged, or names a task slot that has since been reused (a waker of
+ * a finished task stays clonable until then; it wakes nothing). */
 LUMINAL_API luminal_waker *luminal_waker_clone(const luminal_waker *w);
 
 /* Schedules the waker's task to be polled again and releases `w`. Waking a finished, aborted or released task does
@@ -176,7 +199,8 @@ LUMINAL_API void luminal_waker_wake_by_ref(const luminal_waker *w);
 /* Releases `w` without waking. NULL and stale wakers are ignored. */
 LUMINAL_API void luminal_waker_release(luminal_waker *w);
 
-/* 1 if `a` and `b` wake the same task (so a future may skip replacing a stored waker), else 0. */
+/* 1 if `a` and `b` wake the same task (so a future may skip replacing a stored waker), else 0 (also for NULL,
+ * forged or stale wakers). */
 LUMINAL_API int luminal_waker_will_wake(const luminal_waker *a, const luminal_waker *b);
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -190,18 +214,22 @@ LUMINAL_API int luminal_waker_will_wake(const luminal_waker *a, const luminal_wa
 LUMINAL_API luminal_status luminal_spawn(luminal_runtime *rt, luminal_future fut, luminal_task **out);
 
 /* Like luminal_spawn, from inside a poll: the task goes to the current worker's own queue (cheapest; other workers
- * steal it if this one is busy). Outside a worker (a block_on poll) it goes to the global queue. */
+ * steal it if this one is busy). Outside a worker (a block_on poll) it goes to the global queue.
+ * Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (cx NULL or fut.poll NULL), LUMINAL_E_INVALID_HANDLE (cx stale
+ * or forged), LUMINAL_E_SHUTDOWN. */
 LUMINAL_API luminal_status luminal_context_spawn(luminal_context *cx, luminal_future fut, luminal_task **out);
 
 /* Spawns a task that calls fn(arg) once on a worker; its output is fn's return value (no drop_output: a detached
- * or unjoined output is not freed). `fn` must not block for long: it occupies a worker while it runs. */
+ * or unjoined output is not freed). `fn` must not block for long: it occupies a worker while it runs.
+ * Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (rt or fn NULL), LUMINAL_E_INVALID_HANDLE, LUMINAL_E_SHUTDOWN. */
 LUMINAL_API luminal_status luminal_spawn_fn(luminal_runtime *rt, void *(*fn)(void *arg), void *arg,
                                             luminal_task **out);
 
 /* Runs `fut` to completion on the calling thread, which parks between polls while the runtime's workers run
  * everything else. Takes `fut` (dropped exactly once, also on failure). On LUMINAL_OK, *output (may be NULL to
  * discard it, then drop_output frees it) receives the output. Returns LUMINAL_E_WOULD_DEADLOCK on one of the
- * runtime's workers, LUMINAL_E_SHUTDOWN if the runtime is or gets shut down first (the future is dropped). */
+ * runtime's workers, LUMINAL_E_SHUTDOWN if the runtime is or gets shut down first (the future is dropped),
+ * LUMINAL_E_INVALID_ARGUMENT (rt or fut.poll NULL), LUMINAL_E_INVALID_HANDLE. */
 LUMINAL_API luminal_status luminal_block_on(luminal_runtime *rt, luminal_future fut, void **output);
 
 /* Waits for the task to finish. `timeout_ns`: 0 = just check, UINT64_MAX = forever.
@@ -213,7 +241,8 @@ LUMINAL_API luminal_status luminal_block_on(luminal_runtime *rt, luminal_future 
 LUMINAL_API luminal_status luminal_task_join(luminal_task *t, uint64_t timeout_ns, void **output);
 
 /* Awaits the task from inside a poll: LUMINAL_OK (output handed over as in join), LUMINAL_E_CANCELLED,
- * LUMINAL_E_ALREADY_TAKEN, or LUMINAL_PENDING after registering cx's waker (the latest registration wins). */
+ * LUMINAL_E_ALREADY_TAKEN, or LUMINAL_PENDING after registering cx's waker (the latest registration wins).
+ * LUMINAL_E_INVALID_ARGUMENT if t or cx is NULL, LUMINAL_E_INVALID_HANDLE if t or cx is stale or forged. */
 LUMINAL_API luminal_status luminal_task_poll(luminal_task *t, luminal_context *cx, void **output);
 
 /* Requests cancellation: the future is dropped at its next scheduling point (at once if it is idle, right after
@@ -235,6 +264,15 @@ LUMINAL_API void luminal_task_release(luminal_task *t);
  * The futures below are ordinary luminal_future values: spawn them, or poll them from your own poll function with
  * your context (`f.poll(f.state, cx, &out)`), and drop them exactly once with `f.drop(f.state)` if you never spawn
  * them. Polling or dropping one after its drop is detected and harmless.
+ *
+ * The rule for every future the runtime makes (sleep, timeout, IO operations): one that cannot do its work never
+ * pends forever, it completes (READY) at once and says why. That is: polled with a NULL, stale or forged context,
+ * its runtime shut down or inherited across fork, or an internal failure. An IO future writes the reason into its
+ * `result->status` (LUMINAL_E_INVALID_ARGUMENT for a NULL cx, LUMINAL_E_INVALID_HANDLE for a stale or forged one,
+ * LUMINAL_E_FORKED, LUMINAL_E_INTERNAL; an operation cut short by shutdown is LUMINAL_E_CANCELLED) and its output
+ * is `result` as always. A sleep or timeout, which has no result struct, completes with the output
+ * LUMINAL_FAILED_OUTPUT (a timeout drops its inner future first). Polled after its drop, any of them completes with
+ * output NULL and touches nothing.
  * ------------------------------------------------------------------------------------------------------------- */
 
 /* The monotonic clock the timers use, in nanoseconds since an arbitrary start. Never fails. */
@@ -251,6 +289,9 @@ LUMINAL_API luminal_status luminal_sleep_until(luminal_runtime *rt, uint64_t dea
 
 /* The output of a luminal_timeout future whose time ran out. drop_output is never called with it. */
 #define LUMINAL_TIMED_OUT_OUTPUT ((void *)~(uintptr_t)4)
+
+/* The output of a sleep or timeout that could not work (see the rule above). drop_output is never called with it. */
+#define LUMINAL_FAILED_OUTPUT ((void *)~(uintptr_t)8)
 
 /* Wraps `inner` (taken, also on failure) in a future that completes with inner's output if inner completes within
  * `timeout_ns`, else drops inner at the deadline and completes with LUMINAL_TIMED_OUT_OUTPUT. The inner future is
@@ -327,12 +368,15 @@ typedef struct luminal_spawn_options {
   int32_t priority;     /* a luminal_priority; 0 = LUMINAL_PRIORITY_INHERIT; other values give INVALID_ARGUMENT */
 } luminal_spawn_options;
 
-/* luminal_spawn with options (`opts` borrowed, NULL = defaults). Takes `fut` also on failure. Additionally
- * returns LUMINAL_E_SHUTDOWN if the scope is closed. */
+/* luminal_spawn with options (`opts` borrowed, NULL = defaults). Takes `fut` also on failure. Returns what
+ * luminal_spawn returns, and: LUMINAL_E_SHUTDOWN if the scope is closed, LUMINAL_E_INVALID_HANDLE if the scope
+ * handle is released or forged, LUMINAL_E_INVALID_ARGUMENT for another runtime's scope, a struct_size too small to
+ * hold struct_size itself, or an unknown priority. */
 LUMINAL_API luminal_status luminal_spawn_with(luminal_runtime *rt, luminal_future fut,
                                               const luminal_spawn_options *opts, luminal_task **out);
 
-/* luminal_context_spawn with options: unset fields inherit from the task being polled (scope, priority). */
+/* luminal_context_spawn with options: unset fields inherit from the task being polled (scope, priority). Returns
+ * what luminal_context_spawn and luminal_spawn_with return. */
 LUMINAL_API luminal_status luminal_context_spawn_with(luminal_context *cx, luminal_future fut,
                                                       const luminal_spawn_options *opts, luminal_task **out);
 
@@ -377,7 +421,8 @@ LUMINAL_API luminal_status luminal_spawn_blocking_with(luminal_runtime *rt, void
  * ------------------------------------------------------------------------------------------------------------- */
 
 typedef enum luminal_io_backend {
-  LUMINAL_IO_AUTO = 0,    /* io_uring when the kernel allows it (io_uring_disabled, seccomp, ENOSYS), else POOL */
+  LUMINAL_IO_AUTO = 0,    /* io_uring when the kernel allows it, else POOL: io_uring_disabled, seccomp, ENOSYS, and
+                             a ring that cannot be made (EMFILE, ENOMEM at the first IO operation) all fall back */
   LUMINAL_IO_URING = 1,   /* io_uring only: luminal_runtime_new fails with LUMINAL_E_UNSUPPORTED without it */
   LUMINAL_IO_POOL = 2     /* system calls on the blocking pool */
 } luminal_io_backend;

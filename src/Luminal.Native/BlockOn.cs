@@ -14,26 +14,24 @@ static unsafe class BlockOn
     {
         if (rt.CurrentWorker() is not null) { Runtime.DropFuture(future); return Status.WouldDeadlock; }
         if (rt.IsShutdown) { Runtime.DropFuture(future); return Status.Shutdown; }
+        Context? cx = Context.Acquire(rt, -1);
+        if (cx is null) { Runtime.DropFuture(future); return Status.NoMemory; }
         var parker = new Parker();
         RawTask? task = RawTask.Create(rt, future, wantHandle: true, blockOn: parker);
-        if (task is null) { Runtime.DropFuture(future); return Status.NoMemory; }
+        if (task is null) { cx.Release(); Runtime.DropFuture(future); return Status.NoMemory; }
         uint generation = (uint)(task.TaskToken >> 32);
 
-        ContextData cx = default;
-        cx.Magic = ContextData.MagicValue;
-        cx.RuntimeToken = rt.BorrowedToken;
-        cx.WorkerIndex = -1;
         while (true)
         {
             long s = task.State;
             if ((s & TaskState.Closed) != 0) break;
-            if ((s & TaskState.Scheduled) != 0) task.Run(&cx); // a wake during the poll just loops again
+            if ((s & TaskState.Scheduled) != 0) task.Run(cx); // a wake during the poll just loops again
             // A shutdown that began while our poll ran was not seen by its sweep, and nothing will wake us
             // afterwards: claim the task as a wake would, and the next Run drops the future.
             else if (rt.IsShutdown) task.Wake(generation);
             else parker.Park();
         }
-        cx.Magic = 0;
+        cx.Release();
 
         Status status = task.TakeOutput(generation, output);
         task.ReleaseHandle(generation);

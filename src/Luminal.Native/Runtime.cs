@@ -52,6 +52,7 @@ sealed unsafe class Runtime
     readonly ManualResetEventSlim _started = new(false);
     readonly ManualResetEventSlim _terminated = new(false);
     int _shutdown;
+    readonly int _forkGeneration = Fork.Generation; // see Fork
     int _liveWorkers;
     int _owners = 1; // owning luminal_runtime* handles
 
@@ -66,10 +67,14 @@ sealed unsafe class Runtime
 
     public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
 
+    /// <summary>Is this a copy inherited across fork() (no threads, maybe locks held by threads that are gone)?</summary>
+    public bool IsForked => _forkGeneration != Fork.Generation;
+
     /// <summary>Creates a runtime and starts its workers. Returns the first owning token, or 0 if out of handles.</summary>
     public static ulong Create(int workers, string threadName, int maxBlocking = 512, int blockingKeepAliveMs = 10_000,
         uint ioBackend = 0)
     {
+        Fork.EnsureWatching();
         var rt = new Runtime(workers, maxBlocking, blockingKeepAliveMs) { IoRequested = Luminal.Io.IoBackend.Requested(ioBackend) };
         rt.BorrowedToken = RuntimeHandles.Create(rt);
         ulong owner = RuntimeHandles.Create(rt);
@@ -233,7 +238,7 @@ sealed unsafe class Runtime
     /// Each worker calls this after draining its own queue; the last one drains the global queue and sweeps the
     /// task table for idle tasks (waiting on a waker) of this runtime, so every future is dropped exactly once.
     /// </summary>
-    public void WorkerExited(ContextData* cx)
+    public void WorkerExited(Context cx)
     {
         if (Interlocked.Decrement(ref _liveWorkers) != 0) return;
         foreach (Injector injector in Injectors)

@@ -16,6 +16,7 @@ enum Status
     Internal = -9,
     AlreadyTaken = -10,
     Io = -11,
+    Forked = -12,
 }
 
 static class StatusText
@@ -35,6 +36,7 @@ static class StatusText
         Status.Internal => "internal error in luminal",
         Status.AlreadyTaken => "the task's output was already taken",
         Status.Io => "the operating system refused the IO operation (see os_error)",
+        Status.Forked => "the runtime was inherited across fork(): unusable in this process (create a new one)",
         _ => "unknown status",
     };
 }

@@ -48,9 +48,8 @@ public unsafe class PriorityTests
     [UnmanagedCallersOnly]
     static int SpawnChild(void* s, void* cx, void** output)
     {
-        var c = (ContextData*)cx;
-        Runtime rt = RuntimeHandles.Resolve(c->RuntimeToken)!;
-        RawTask parent = RawTask.FromToken(c->WakerToken, Token.Waker, out _)!;
+        Runtime rt = TestSupport.RuntimeOf(cx);
+        RawTask parent = RawTask.FromToken(TestSupport.WakerOf(cx), Token.Waker, out _)!;
         NativeFuture f = default;
         f.Poll = &LogId;
         rt.Spawn(f, null, true, rt.CurrentWorker(), out ulong child, parent.Scope, parent.Priority);

@@ -68,7 +68,7 @@ public unsafe class SchedulerTests
         Log.Enqueue((int)id);
         int runs = Log.Count(x => x == id);
         if (runs >= (int)((nint)s >> 16)) return 1;
-        Waker.Wake(((ContextData*)cx)->WakerToken);
+        Waker.Wake(TestSupport.WakerOf(cx));
         return 0;
     }
 
@@ -78,7 +78,7 @@ public unsafe class SchedulerTests
     static int CountWakes(void* s, void* cx, void** output)
     {
         int polls = Interlocked.Increment(ref _polls);
-        Wakers.Add(((ContextData*)cx)->WakerToken);
+        Wakers.Add(TestSupport.WakerOf(cx));
         return 0;
     }
 
@@ -87,7 +87,7 @@ public unsafe class SchedulerTests
     static int Spin(void* s, void* cx, void** output)
     {
         Interlocked.Increment(ref _polls);
-        Waker.Wake(((ContextData*)cx)->WakerToken);
+        Waker.Wake(TestSupport.WakerOf(cx));
         return 0;
     }
 

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Threading;
 using Luminal.Handles;
+using Luminal.Interop;
 using Luminal.Tasks;
 
 namespace Luminal.Tests;
@@ -18,6 +19,12 @@ static unsafe class TestSupport
         Gate.Wait();
         return 1;
     }
+
+    /// <summary>The waker of the poll a luminal_context token names (what luminal_context_waker returns).</summary>
+    public static ulong WakerOf(void* cx) => Context.TryGetWaker((ulong)cx, out _, out ulong w) ? w : 0;
+
+    /// <summary>The runtime of the poll a luminal_context token names.</summary>
+    public static Runtime RuntimeOf(void* cx) => Context.TryGetWaker((ulong)cx, out Context? c, out _) ? c!.Runtime! : null!;
 
     /// <summary>Waits for a task, takes its output and releases the handle (like luminal_task_join + release).</summary>
     public static Status Join(ulong token, out nint output, int timeoutMs = 30_000)

@@ -525,7 +525,7 @@ static luminal_poll cb_yield_then_ready(tf *f, luminal_context *cx, void **out) 
 TEST(context_yield) {
   CHECK_ST(luminal_context_yield(NULL), LUMINAL_E_INVALID_ARGUMENT);
   uint64_t not_a_context[4] = {0, 0, 0, 0};
-  CHECK_ST(luminal_context_yield((luminal_context *)not_a_context), LUMINAL_E_INVALID_ARGUMENT);
+  CHECK_ST(luminal_context_yield((luminal_context *)not_a_context), LUMINAL_E_INVALID_HANDLE);
 
   luminal_runtime *rt = tu_runtime(1);
   tu_counters c = TU_COUNTERS_INIT;

@@ -180,6 +180,7 @@ static void tu_box_drop_output(void *p) {
   tu_box *b = (tu_box *)p;
   if (b == NULL) return; /* a future whose output was NULL (e.g. a spawner); nothing to free */
   if (p == LUMINAL_TIMED_OUT_OUTPUT) TEST_FAIL("drop_output called with LUMINAL_TIMED_OUT_OUTPUT");
+  if (p == LUMINAL_FAILED_OUTPUT) TEST_FAIL("drop_output called with LUMINAL_FAILED_OUTPUT");
   if (b->magic != TU_BOX_MAGIC) TEST_FAIL("drop_output called on a dead or foreign box (double drop_output?)");
   b->magic = 0;
   if (b->c) atomic_fetch_add(&b->c->out_drops, 1);

@@ -14,6 +14,7 @@ static class Token
     public const uint Future = 0xB; // state of a runtime-provided future (sleep, timeout)
     public const uint Scope = 0xD;
     public const uint Io = 0x7;     // state of an IO operation's future
+    public const uint Context = 0xF; // a luminal_context (its own layout: see Interop.Context)
 
     public const int MaxIndex = (1 << 28) - 1;
 

@@ -28,8 +28,8 @@ static unsafe partial class Exports
     [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_io_backend")]
     static uint RuntimeIoBackend(nint rt)
     {
-        try { return RuntimeHandles.Resolve((ulong)rt) is Runtime runtime ? runtime.Io.Kind : 0; }
-        catch { return 0; }
+        try { return ResolveRuntime(rt, out Runtime runtime) == Status.Ok ? runtime.Io.Kind : 0; }
+        catch { return 0; } // documented: 0 for a handle it cannot use
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_file_open")]

@@ -48,9 +48,9 @@ static unsafe partial class Exports
     {
         try
         {
-            return RuntimeHandles.Resolve((ulong)rt) is Runtime runtime ? (nint)runtime.AddOwner() : 0;
+            return ResolveRuntime(rt, out Runtime runtime) == Status.Ok ? (nint)runtime.AddOwner() : 0;
         }
-        catch { return 0; }
+        catch { return 0; } // NULL: no handle was made (the table is full)
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_release")]
@@ -58,9 +58,11 @@ static unsafe partial class Exports
     {
         try
         {
-            RuntimeHandles.Release((ulong)rt)?.RemoveOwner();
+            // Inherited across fork: the handle goes, the runtime's memory stays behind (its threads are gone, so
+            // nothing could shut it down), and the call returns at once.
+            if (RuntimeHandles.Release((ulong)rt) is Runtime runtime && !runtime.IsForked) runtime.RemoveOwner();
         }
-        catch { /* void export: nothing to report, and nothing may escape */ }
+        catch { /* void export: nothing to report; the handle is invalid from the first step on */ }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_shutdown")]
@@ -68,9 +70,8 @@ static unsafe partial class Exports
     {
         try
         {
-            if (rt == 0) return (int)Status.InvalidArgument;
-            if (RuntimeHandles.Resolve((ulong)rt) is not Runtime runtime) return (int)Status.InvalidHandle;
-            return (int)runtime.Shutdown(timeoutNs);
+            Status s = ResolveRuntime(rt, out Runtime runtime);
+            return s == Status.Ok ? (int)runtime.Shutdown(timeoutNs) : (int)s;
         }
         catch (Exception e) { return Fail(e); }
     }
@@ -80,21 +81,23 @@ static unsafe partial class Exports
     {
         try
         {
-            return RuntimeHandles.Resolve((ulong)rt) is Runtime runtime ? (uint)runtime.Workers.Length : 0;
+            return ResolveRuntime(rt, out Runtime runtime) == Status.Ok ? (uint)runtime.Workers.Length : 0;
         }
-        catch { return 0; }
+        catch { return 0; } // documented: 0 for a handle it cannot use
     }
 
     /// <summary>Does a caller's options struct of <paramref name="size"/> bytes contain this (4-byte) field?</summary>
     static bool Covers(nuint size, string field) =>
         size >= (nuint)(Marshal.OffsetOf<NativeRuntimeOptions>(field) + sizeof(uint));
 
-    /// <summary>Resolves a runtime argument: NULL → InvalidArgument, stale/foreign → InvalidHandle.</summary>
-    static Status ResolveRuntime(nint rt, out Runtime runtime)
+    /// <summary>Resolves a runtime argument: NULL → InvalidArgument, stale/foreign → InvalidHandle, inherited across
+    /// fork → Forked. Every export that takes a luminal_runtime* goes through here.</summary>
+    internal static Status ResolveRuntime(nint rt, out Runtime runtime)
     {
         runtime = null!;
         if (rt == 0) return Status.InvalidArgument;
         if (RuntimeHandles.Resolve((ulong)rt) is not Runtime r) return Status.InvalidHandle;
+        if (r.IsForked) return Status.Forked;
         runtime = r;
         return Status.Ok;
     }

@@ -30,6 +30,7 @@ static unsafe partial class Exports
         generation = 0;
         if (handle == 0) return Status.InvalidArgument;
         if (Scope.FromToken((ulong)handle, out generation) is not Scope s) return Status.InvalidHandle;
+        if (s.Runtime is Runtime rt && rt.IsForked) return Status.Forked;
         scope = s;
         return Status.Ok;
     }
@@ -60,7 +61,7 @@ static unsafe partial class Exports
         {
             if (ResolveScope(handle, out Scope scope, out uint generation) == Status.Ok) scope.Release(generation);
         }
-        catch { /* void export */ }
+        catch { /* void export: nothing to report; at worst the scope is not freed (a leak, never a use after free) */ }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_scope_stats")]

@@ -25,35 +25,36 @@ static unsafe partial class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_context_spawn")]
-    static int ContextSpawn(ContextData* cx, NativeFuture fut, nint* outTask)
+    static int ContextSpawn(nint cx, NativeFuture fut, nint* outTask)
     {
         try { return (int)ContextSpawnCore(cx, fut, null, outTask); }
         catch (Exception e) { return Fail(e); }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_context_spawn_with")]
-    static int ContextSpawnWith(ContextData* cx, NativeFuture fut, NativeSpawnOptions* opts, nint* outTask)
+    static int ContextSpawnWith(nint cx, NativeFuture fut, NativeSpawnOptions* opts, nint* outTask)
     {
         try { return (int)ContextSpawnCore(cx, fut, opts, outTask); }
         catch (Exception e) { return Fail(e); }
     }
 
-    static Status ContextSpawnCore(ContextData* cx, in NativeFuture fut, NativeSpawnOptions* opts, nint* outTask)
+    static Status ContextSpawnCore(nint cx, in NativeFuture fut, NativeSpawnOptions* opts, nint* outTask)
     {
         if (outTask != null) *outTask = 0;
-        Status s = cx == null || fut.Poll == null ? Status.InvalidArgument : Status.Ok;
-        Runtime runtime = null!;
-        if (s == Status.Ok) s = cx->Magic != ContextData.MagicValue ? Status.InvalidHandle : ResolveRuntime((nint)cx->RuntimeToken, out runtime);
+        Status s = Context.Check(cx, out Context context, out ulong waker);
+        if (s == Status.Ok && fut.Poll == null) s = Status.InvalidArgument;
+        Runtime? runtime = context?.Runtime;
+        if (s == Status.Ok && runtime is null) s = Status.InvalidHandle; // the context was released meanwhile
         // The new task inherits the spawning task's scope (it runs the same plugin's code) and priority.
-        RawTask? current = s == Status.Ok ? RawTask.FromToken(cx->WakerToken, Token.Waker, out _) : null;
+        RawTask? current = s == Status.Ok ? RawTask.FromToken(waker, Token.Waker, out _) : null;
         Scopes.Scope? scope = current?.Scope;
         int priority = current?.Priority ?? Scheduler.Priority.Default;
-        if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref priority);
-        if (s != Status.Ok) { Runtime.DropFuture(fut); return s; }
+        if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime!, ref scope, ref priority);
+        if (s != Status.Ok || runtime is null) { Runtime.DropFuture(fut); return s; }
         // The local queue only if we really are on that worker's thread (a context smuggled elsewhere
         // must not touch another thread's queue).
         Worker? local = runtime.CurrentWorker();
-        if (local is not null && local.Index != cx->WorkerIndex) local = null;
+        if (local is not null && local.Index != context!.WorkerIndex) local = null;
         s = runtime.Spawn(fut, null, outTask != null, local, out ulong token, scope, priority);
         if (outTask != null) *outTask = (nint)token;
         return s;
@@ -125,7 +126,8 @@ static unsafe partial class Exports
         catch (Exception e) { return Fail(e); }
     }
 
-    /// <summary>Resolves a join handle: NULL → InvalidArgument, stale/released/foreign → InvalidHandle.</summary>
+    /// <summary>Resolves a join handle: NULL → InvalidArgument, stale/released/foreign → InvalidHandle, a task of a
+    /// runtime inherited across fork → Forked.</summary>
     static Status ResolveTask(nint t, out RawTask task, out uint generation)
     {
         task = null!;
@@ -133,6 +135,7 @@ static unsafe partial class Exports
         if (t == 0) return Status.InvalidArgument;
         if (RawTask.FromToken((ulong)t, Token.Task, out generation) is not RawTask found || !found.HandleLive(generation))
             return Status.InvalidHandle;
+        if (found.Runtime is Runtime rt && rt.IsForked) return Status.Forked;
         task = found;
         return Status.Ok;
     }
@@ -155,15 +158,15 @@ static unsafe partial class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_task_poll")]
-    static int TaskPoll(nint t, ContextData* cx, void** output)
+    static int TaskPoll(nint t, nint cx, void** output)
     {
         try
         {
-            if (cx == null) return (int)Status.InvalidArgument;
             Status s = ResolveTask(t, out RawTask task, out uint generation);
             if (s != Status.Ok) return (int)s;
-            if (cx->Magic != ContextData.MagicValue) return (int)Status.InvalidHandle;
-            if (!task.IsFinished && task.RegisterJoinWaker(cx->WakerToken)) return (int)Status.Pending;
+            s = Context.Check(cx, out _, out ulong waker);
+            if (s != Status.Ok) return (int)s;
+            if (!task.IsFinished && task.RegisterJoinWaker(waker)) return (int)Status.Pending;
             return (int)task.TakeOutput(generation, output);
         }
         catch (Exception e) { return Fail(e); }

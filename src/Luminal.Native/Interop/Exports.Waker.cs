@@ -8,52 +8,60 @@ namespace Luminal.Interop;
 static unsafe partial class Exports
 {
     [UnmanagedCallersOnly(EntryPoint = "luminal_context_runtime")]
-    static nint ContextRuntime(ContextData* cx)
+    static nint ContextRuntime(nint cx)
     {
-        try { return cx == null || cx->Magic != ContextData.MagicValue ? 0 : (nint)cx->RuntimeToken; }
-        catch { return 0; }
+        try { return Context.Check(cx, out Context c, out _) == Status.Ok ? (nint)c.Runtime!.BorrowedToken : 0; }
+        catch { return 0; } // a pointer-returning export has no status: NULL says "no runtime"
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_context_waker")]
-    static nint ContextWaker(ContextData* cx)
+    static nint ContextWaker(nint cx)
     {
-        try { return cx == null || cx->Magic != ContextData.MagicValue ? 0 : (nint)cx->WakerToken; }
-        catch { return 0; }
+        try { return Context.Check(cx, out _, out ulong waker) == Status.Ok ? (nint)waker : 0; }
+        catch { return 0; } // as above
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_context_yield")]
-    static int ContextYield(ContextData* cx)
+    static int ContextYield(nint cx)
     {
         try
         {
-            if (cx == null || cx->Magic != ContextData.MagicValue) return (int)Status.InvalidArgument;
-            cx->YieldRequested = 1;
-            return (int)Status.Ok;
+            Status s = Context.Check(cx, out Context c, out _);
+            if (s == Status.Ok) c.RequestYield(Context.GenerationOf((ulong)cx));
+            return (int)s;
         }
         catch (Exception e) { return Fail(e); }
     }
 
-    // A waker is a token (see Tasks/Waker.cs): clone copies it, release forgets it.
+    // A waker is a token (see Tasks/Waker.cs): clone validates and copies it, release forgets it.
     [UnmanagedCallersOnly(EntryPoint = "luminal_waker_clone")]
-    static nint WakerClone(nint w) => w;
+    static nint WakerClone(nint w)
+    {
+        try { return Waker.IsLive((ulong)w) ? w : 0; }
+        catch { return 0; } // NULL: "not a waker"
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_waker_wake")]
     static void WakerWake(nint w)
     {
         try { Waker.Wake((ulong)w); }
-        catch { /* void export */ }
+        catch { /* void export: a wake that failed internally is lost, which the caller could not act on anyway */ }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_waker_wake_by_ref")]
     static void WakerWakeByRef(nint w)
     {
         try { Waker.Wake((ulong)w); }
-        catch { /* void export */ }
+        catch { /* as luminal_waker_wake */ }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_waker_release")]
     static void WakerRelease(nint w) { }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_waker_will_wake")]
-    static int WakerWillWake(nint a, nint b) => a != 0 && a == b && Waker.IsWaker((ulong)a) ? 1 : 0;
+    static int WakerWillWake(nint a, nint b)
+    {
+        try { return a == b && Waker.IsLive((ulong)a) ? 1 : 0; }
+        catch { return 0; } // "not known to wake the same task": the caller just replaces its waker
+    }
 }

@@ -30,26 +30,21 @@ static unsafe partial class Exports
     [UnmanagedCallersOnly(EntryPoint = "luminal_version")]
     static byte* Version() => VersionString;
 
+    // Every status's text, made once (the exported function only looks it up: it never allocates).
     static readonly System.Collections.Generic.Dictionary<int, nint> StatusStrings = BuildStatusStrings();
+    static readonly byte* UnknownStatus = Utf8(StatusText.Describe(int.MinValue));
 
     static System.Collections.Generic.Dictionary<int, nint> BuildStatusStrings()
     {
         var d = new System.Collections.Generic.Dictionary<int, nint>();
-        for (int s = -11; s <= 1; s++) d[s] = (nint)Utf8(StatusText.Describe(s));
-        d[int.MinValue] = (nint)Utf8(StatusText.Describe(int.MinValue));
+        foreach (Status s in Enum.GetValues<Status>()) d[(int)s] = (nint)Utf8(StatusText.Describe((int)s));
         return d;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_status_str")]
     static byte* StatusStr(int status)
     {
-        try
-        {
-            return (byte*)(StatusStrings.TryGetValue(status, out nint p) ? p : StatusStrings[int.MinValue]);
-        }
-        catch
-        {
-            return VersionString; // unreachable in practice; never NULL
-        }
+        try { return StatusStrings.TryGetValue(status, out nint p) ? (byte*)p : UnknownStatus; }
+        catch { return UnknownStatus; } // a lookup in a dictionary nobody writes cannot throw; never NULL
     }
 }

@@ -150,18 +150,16 @@ sealed unsafe class IoOp : Slot
     [UnmanagedCallersOnly]
     static int PollFn(void* state, void* cx, void** output)
     {
+        IoOp? op = null;
         try
         {
             *output = null;
-            if (FromToken((ulong)state, out _) is not IoOp op) return 1;
-            if (!ContextData.IsValid(cx))
-            {
-                // Polled with something that is not a luminal_context: no waker to register. Fail it cleanly.
-                if (op.Result != null) *op.Result = new NativeIoResult { Status = (int)Status.InvalidArgument };
-                *output = op.Result;
-                return 1;
-            }
-            ulong waker = ((ContextData*)cx)->WakerToken;
+            op = FromToken((ulong)state, out _);
+            if (op is null) return 1; // polled after its drop: detected, harmless (luminal.h)
+            // The rule for runtime-provided futures (luminal.h): what cannot work completes now, with the reason.
+            Status refused = Context.Check((nint)cx, out _, out ulong waker);
+            if (refused == Status.Ok && op.Runtime.IsForked) refused = Status.Forked;
+            if (refused != Status.Ok) return op.Refuse(refused, output);
             lock (op)
             {
                 if (op._state == Completed)
@@ -200,7 +198,21 @@ sealed unsafe class IoOp : Slot
                 return 1;
             }
         }
-        catch { return 1; }
+        catch
+        {
+            // Internal failure: the same rule. (If the operation was submitted, its completion still comes and the
+            // drop waits for it as usual.)
+            return op is null ? 1 : op.Refuse(Status.Internal, output);
+        }
+    }
+
+    /// <summary>Completes the future without doing the operation, reporting <paramref name="status"/> in the
+    /// caller's result (the rule for runtime-provided futures that cannot work, see luminal.h).</summary>
+    int Refuse(Status status, void** output)
+    {
+        if (Result != null) *Result = new NativeIoResult { Status = (int)status };
+        *output = Result;
+        return 1;
     }
 
     void WriteResult()
@@ -216,9 +228,11 @@ sealed unsafe class IoOp : Slot
     {
         try
         {
-            if (FromToken((ulong)state, out uint generation) is IoOp op) op.Drop(generation);
+            // Inherited across fork: the ring is shared with the parent and the backends' locks may be held by
+            // threads that are gone, so the operation is left alone (it leaks in the child).
+            if (FromToken((ulong)state, out uint generation) is IoOp op && !op.Runtime.IsForked) op.Drop(generation);
         }
-        catch { /* nothing may escape */ }
+        catch { /* drop has no status; a failure here leaves the operation allocated (a leak, never a free in use) */ }
     }
 
     void Drop(uint generation)

@@ -94,39 +94,27 @@ sealed unsafe class BlockingPool
 
     void ThreadMain()
     {
-        var cx = (ContextData*)NativeMemory.AllocZeroed((nuint)sizeof(ContextData));
-        cx->Magic = ContextData.MagicValue;
-        cx->RuntimeToken = _rt.BorrowedToken;
-        cx->WorkerIndex = -1;
-        try
+        while (true)
         {
-            while (true)
+            RawTask? task;
+            lock (_lock)
             {
-                RawTask? task;
-                lock (_lock)
+                while ((task = Dequeue()) is null)
                 {
-                    while ((task = Dequeue()) is null)
+                    if (_shutdown) { _threads.Remove(Thread.CurrentThread); return; }
+                    _idle++;
+                    bool signalled = Monitor.Wait(_lock, _keepAliveMs);
+                    _idle--;
+                    if (_notified > 0) _notified--; // whoever wakes first takes a claim, pulsed or not
+                    if (!signalled && !_shutdown && (task = Dequeue()) is null)
                     {
-                        if (_shutdown) { _threads.Remove(Thread.CurrentThread); return; }
-                        _idle++;
-                        bool signalled = Monitor.Wait(_lock, _keepAliveMs);
-                        _idle--;
-                        if (_notified > 0) _notified--; // whoever wakes first takes a claim, pulsed or not
-                        if (!signalled && !_shutdown && (task = Dequeue()) is null)
-                        {
-                            _threads.Remove(Thread.CurrentThread); // idle too long
-                            return;
-                        }
-                        if (task is not null) break;
+                        _threads.Remove(Thread.CurrentThread); // idle too long
+                        return;
                     }
+                    if (task is not null) break;
                 }
-                task.Run(cx);
             }
-        }
-        finally
-        {
-            cx->Magic = 0;
-            NativeMemory.Free(cx);
+            task.Run(null); // a blocking task calls fn(arg): no poll, no context
         }
     }
 

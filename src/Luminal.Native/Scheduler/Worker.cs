@@ -25,7 +25,7 @@ sealed unsafe class Worker
     public readonly SlotCache<RawTask> TaskSlots = new(); // free task objects; this worker's thread only
     public readonly Parker Parker = new();
     RawTask? _lifo;         // the task most recently woken by this worker: runs next (cache-hot message passing)
-    ContextData* _cx;       // this worker's luminal_context, refreshed per poll
+    Context _cx = null!;    // this worker's luminal_context (a new token per poll)
     bool _searching;
     uint _tick;
     uint _rng;
@@ -50,10 +50,7 @@ sealed unsafe class Worker
     void Main(CountdownEvent started)
     {
         ManagedThreadId = Environment.CurrentManagedThreadId;
-        _cx = (ContextData*)NativeMemory.AllocZeroed((nuint)sizeof(ContextData));
-        _cx->Magic = ContextData.MagicValue;
-        _cx->RuntimeToken = _rt.BorrowedToken;
-        _cx->WorkerIndex = Index;
+        _cx = Context.Acquire(_rt, Index) ?? throw new OutOfMemoryException("context table is full");
         started.Signal();
         _rt.WaitStarted(); // the thread-id map must be complete before we run anything
         try
@@ -77,9 +74,7 @@ sealed unsafe class Worker
         finally
         {
             RawTask.Table.ReturnAll(TaskSlots); // after the last Run on this thread
-            _cx->Magic = 0;
-            NativeMemory.Free(_cx);
-            _cx = null;
+            _cx.Release();
         }
     }
 

@@ -118,10 +118,10 @@ sealed unsafe class RawTask : Slot
     /// shutting down, drops the future instead. Returns true if the task was woken during the poll: the caller
     /// must queue it again (it is still SCHEDULED).
     /// </summary>
-    public bool Run(ContextData* cx)
+    public bool Run(Context? cx)
     {
         // A worker's own context: recycle into its slot stash (only that thread touches it).
-        SlotCache<RawTask>? slots = cx != null && cx->WorkerIndex >= 0 ? Runtime!.Workers[cx->WorkerIndex].TaskSlots : null;
+        SlotCache<RawTask>? slots = cx is not null && cx.WorkerIndex >= 0 ? Runtime!.Workers[cx.WorkerIndex].TaskSlots : null;
         long s = Volatile.Read(ref _state);
         while (true)
         {
@@ -137,7 +137,7 @@ sealed unsafe class RawTask : Slot
         }
 
         void* output = null;
-        bool ready;
+        bool ready, yieldRequested = false;
         if (Fn != null)
         {
             output = Fn(Future.State);
@@ -145,9 +145,10 @@ sealed unsafe class RawTask : Slot
         }
         else
         {
-            cx->WakerToken = Token.Make(Token.Waker, Index, TaskState.Generation(s));
-            cx->YieldRequested = 0;
-            ready = Future.Poll(Future.State, cx, &output) == 1;
+            // The poll gets a token valid for this poll only (see Context).
+            ulong token = cx!.Begin(Token.Make(Token.Waker, Index, TaskState.Generation(s)));
+            ready = Future.Poll(Future.State, (void*)token, &output) == 1;
+            yieldRequested = cx.End();
         }
 
         if (ready)
@@ -160,7 +161,7 @@ sealed unsafe class RawTask : Slot
 
         // luminal_context_yield during the poll counts as a wake during the poll (the caller re-queues the task),
         // without the waker's token lookup and its own compare-and-swap.
-        long yielded = cx != null && cx->YieldRequested != 0 ? Scheduled : 0;
+        long yielded = yieldRequested ? Scheduled : 0;
         s = Volatile.Read(ref _state);
         while (true)
         {
@@ -253,10 +254,12 @@ sealed unsafe class RawTask : Slot
         Table.Free(this, slots);
     }
 
-    /// <summary>Frees an output nobody took; never for LUMINAL_TIMED_OUT_OUTPUT, which owns nothing.</summary>
+    /// <summary>Frees an output nobody took; never for LUMINAL_TIMED_OUT_OUTPUT or LUMINAL_FAILED_OUTPUT, which own
+    /// nothing.</summary>
     static void DropOutput(delegate* unmanaged<void*, void> dropOutput, void* output)
     {
-        if (dropOutput != null && output != Time.TimeoutFuture.TimedOut) dropOutput(output);
+        if (dropOutput != null && output != Time.TimeoutFuture.TimedOut && output != Time.SleepFuture.FailedOutput)
+            dropOutput(output);
     }
 
     // ---- the join handle ----------------------------------------------------------------------------------------
@@ -358,7 +361,7 @@ sealed unsafe class RawTask : Slot
     /// runs it, which drops the future because the runtime is shut down. Queued or running tasks are left to
     /// whoever holds them.
     /// </summary>
-    public void CancelIfIdle(Runtime runtime, ContextData* cx)
+    public void CancelIfIdle(Runtime runtime, Context? cx)
     {
         long s = Volatile.Read(ref _state);
         while (true)

@@ -9,12 +9,15 @@ namespace Luminal.Time;
 /// </summary>
 static unsafe class SleepFuture
 {
+    /// <summary>LUMINAL_FAILED_OUTPUT in luminal.h: the output of a sleep or timeout that could not work.</summary>
+    public static readonly void* FailedOutput = (void*)~(nuint)8;
+
     public static Status Create(nint rt, ulong deadlineNs, NativeFuture* output)
     {
         if (output == null) return Status.InvalidArgument;
         *output = default;
-        if (rt == 0) return Status.InvalidArgument;
-        if (Handles.RuntimeHandles.Resolve((ulong)rt) is not Runtime runtime) return Status.InvalidHandle;
+        Status s = Exports.ResolveRuntime(rt, out Runtime runtime);
+        if (s != Status.Ok) return s;
         if (runtime.IsShutdown) return Status.Shutdown;
         TimerEntry? e = TimerEntry.Create(runtime, deadlineNs);
         if (e is null) return Status.NoMemory;
@@ -32,10 +35,19 @@ static unsafe class SleepFuture
             *output = null;
             // A stale state (polled after drop) is reported as ready rather than crashing.
             if (TimerEntry.FromToken((ulong)state, out _) is not TimerEntry e || e.Runtime is null) return 1;
-            if (!ContextData.IsValid(cx)) return 0; // not a luminal_context: nothing to register a waker with
-            return e.Runtime.Timers.PollEntry(e, ((ContextData*)cx)->WakerToken) ? 1 : 0;
+            // The rule for runtime-provided futures (luminal.h): what cannot work completes now, marked as failed.
+            if (Context.Check((nint)cx, out _, out ulong waker) != Status.Ok || e.Runtime.IsForked || e.Runtime.IsShutdown)
+                return Failed(output);
+            return e.Runtime.Timers.PollEntry(e, waker) ? 1 : 0;
         }
-        catch { return 1; }
+        catch { return Failed(output); } // internal failure: the same rule
+    }
+
+    /// <summary>Completes with LUMINAL_FAILED_OUTPUT (see luminal.h: failures of runtime-provided futures).</summary>
+    internal static int Failed(void** output)
+    {
+        *output = FailedOutput;
+        return 1;
     }
 
     [UnmanagedCallersOnly]
@@ -43,8 +55,10 @@ static unsafe class SleepFuture
     {
         try
         {
-            if (TimerEntry.FromToken((ulong)state, out uint generation) is TimerEntry e) e.TryRelease(generation);
+            // Inherited across fork: the wheel's lock may be held by a thread that is gone; leave the entry be.
+            if (TimerEntry.FromToken((ulong)state, out uint generation) is TimerEntry e && e.Runtime is not { IsForked: true })
+                e.TryRelease(generation);
         }
-        catch { /* nothing may escape */ }
+        catch { /* drop has no status; the entry stays allocated, which is all a failure here can cost */ }
     }
 }

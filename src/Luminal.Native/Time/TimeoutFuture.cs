@@ -15,16 +15,16 @@ static unsafe class TimeoutFuture
     public static Status Create(nint rt, in NativeFuture inner, ulong timeoutNs, NativeFuture* output)
     {
         Status s = Status.Ok;
-        if (output == null || inner.Poll == null || rt == 0) s = Status.InvalidArgument;
-        Runtime? runtime = s == Status.Ok ? Handles.RuntimeHandles.Resolve((ulong)rt) : null;
-        if (s == Status.Ok && runtime is null) s = Status.InvalidHandle;
-        if (s == Status.Ok && runtime!.IsShutdown) s = Status.Shutdown;
+        if (output == null || inner.Poll == null) s = Status.InvalidArgument;
+        Runtime runtime = null!;
+        if (s == Status.Ok) s = Exports.ResolveRuntime(rt, out runtime);
+        if (s == Status.Ok && runtime.IsShutdown) s = Status.Shutdown;
         TimerEntry? e = null;
         if (s == Status.Ok)
         {
             ulong now = Clock.NowNs();
             ulong deadline = timeoutNs > ulong.MaxValue - now ? ulong.MaxValue : now + timeoutNs;
-            e = TimerEntry.Create(runtime!, deadline);
+            e = TimerEntry.Create(runtime, deadline);
             if (e is null) s = Status.NoMemory;
         }
         if (s != Status.Ok)
@@ -48,7 +48,12 @@ static unsafe class TimeoutFuture
         {
             *output = null;
             if (TimerEntry.FromToken((ulong)state, out _) is not TimerEntry e || e.Runtime is null) return 1;
-            if (!ContextData.IsValid(cx)) return 0; // not a luminal_context: nothing to register a waker with
+            // The rule for runtime-provided futures (luminal.h): what cannot work completes now, marked as failed.
+            if (Context.Check((nint)cx, out _, out ulong waker) != Status.Ok || e.Runtime.IsForked || e.Runtime.IsShutdown)
+            {
+                DropInner(e);
+                return SleepFuture.Failed(output);
+            }
             if (e.Inner.Poll != null)
             {
                 void* inner = null;
@@ -59,12 +64,12 @@ static unsafe class TimeoutFuture
                     return 1;
                 }
             }
-            if (!e.Runtime.Timers.PollEntry(e, ((ContextData*)cx)->WakerToken)) return 0;
+            if (!e.Runtime.Timers.PollEntry(e, waker)) return 0;
             DropInner(e);
             *output = TimedOut;
             return 1;
         }
-        catch { return 1; }
+        catch { return SleepFuture.Failed(output); } // internal failure: the same rule (the inner drops with us)
     }
 
     static void DropInner(TimerEntry e)
@@ -80,9 +85,10 @@ static unsafe class TimeoutFuture
         try
         {
             if (TimerEntry.FromToken((ulong)state, out uint generation) is not TimerEntry e) return;
-            DropInner(e);
-            e.TryRelease(generation);
+            DropInner(e); // the caller's future, in the caller's memory: dropped in a forked child too
+            // Inherited across fork: the wheel's lock may be held by a thread that is gone; leave the entry be.
+            if (e.Runtime is not { IsForked: true }) e.TryRelease(generation);
         }
-        catch { /* nothing may escape */ }
+        catch { /* drop has no status; the entry stays allocated, which is all a failure here can cost */ }
     }
 }

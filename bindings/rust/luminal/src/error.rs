@@ -33,6 +33,8 @@ pub enum ErrorKind {
     /// `LUMINAL_E_IO`: the operating system refused an IO operation (the IO functions of [`fs`](crate::fs) and
     /// [`net`](crate::net) report that as a [`std::io::Error`] with the errno instead).
     Io,
+    /// `LUMINAL_E_FORKED`: the runtime was inherited across `fork()`; it cannot be used in this process.
+    Forked,
     /// A status this binding does not know.
     Other,
 }
@@ -76,6 +78,7 @@ impl RuntimeError {
             ffi::LUMINAL_E_INTERNAL => ErrorKind::Internal,
             ffi::LUMINAL_E_ALREADY_TAKEN => ErrorKind::AlreadyTaken,
             ffi::LUMINAL_E_IO => ErrorKind::Io,
+            ffi::LUMINAL_E_FORKED => ErrorKind::Forked,
             _ => ErrorKind::Other,
         }
     }

@@ -20,6 +20,7 @@ pub const LUMINAL_E_UNSUPPORTED: luminal_status = -8;
 pub const LUMINAL_E_INTERNAL: luminal_status = -9;
 pub const LUMINAL_E_ALREADY_TAKEN: luminal_status = -10;
 pub const LUMINAL_E_IO: luminal_status = -11;
+pub const LUMINAL_E_FORKED: luminal_status = -12;
 
 /// Opaque runtime handle (a 64-bit token, not a pointer to readable memory).
 #[repr(C)]
@@ -145,6 +146,7 @@ extern "C" {
 
 /// The output of a `luminal_timeout` future whose time ran out (`(void *)~(uintptr_t)4`).
 pub const LUMINAL_TIMED_OUT_OUTPUT: *mut c_void = !4usize as *mut c_void;
+pub const LUMINAL_FAILED_OUTPUT: *mut c_void = !8usize as *mut c_void;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
