@@ -179,7 +179,7 @@ static unsafe partial class Exports
         {
             if (ResolveTask(t, out RawTask task, out uint generation) == Status.Ok) task.RequestAbort(generation);
         }
-        catch { /* void export */ }
+        catch { /* void export: nothing to report; the task runs on as if not aborted */ }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_task_is_finished")]
@@ -189,7 +189,7 @@ static unsafe partial class Exports
         {
             return ResolveTask(t, out RawTask task, out _) == Status.Ok && task.IsFinished ? 1 : 0;
         }
-        catch { return 0; }
+        catch { return 0; } // documented: 0 for "not finished or a bad handle"
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_task_release")]
@@ -199,6 +199,6 @@ static unsafe partial class Exports
         {
             if (ResolveTask(t, out RawTask task, out uint generation) == Status.Ok) task.ReleaseHandle(generation);
         }
-        catch { /* void export */ }
+        catch { /* void export: nothing to report; at worst the task's slot is not recycled (a leak, never a reuse) */ }
     }
 }

@@ -11,7 +11,7 @@ static unsafe partial class Exports
     static ulong NowNs()
     {
         try { return Clock.NowNs(); }
-        catch { return 0; }
+        catch { return 0; } // reading the monotonic clock cannot fail; the header says "never fails"
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_sleep")]

@@ -80,7 +80,7 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
             if (IoOp.FromToken((ulong)state, out _) is not IoOp op) return null;
             op.Complete(op.CancelRequested ? -Libc.ECANCELED : Run(op));
         }
-        catch { /* nothing may escape into the pool thread's native frame */ }
+        catch { /* only Complete can throw here, after the result was recorded: the waiter still sees it */ }
         return null;
     }
 
@@ -95,7 +95,7 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
             // this very generation that is still waiting for its call is completed here.
             if (IoOp.FromToken((ulong)state, out uint generation) is IoOp op) op.CancelIfStillSubmitted(generation);
         }
-        catch { /* nothing may escape */ }
+        catch { /* a drop has no status; at worst the op stays Submitted and its dropper's cancel completes it */ }
     }
 
     static long Run(IoOp op) => op.Kind switch

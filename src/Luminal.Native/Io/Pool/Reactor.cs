@@ -190,7 +190,7 @@ sealed unsafe partial class Reactor
                 (uint ev, ulong data) = GetEvent(events, i);
                 if (data == WakeMark) goto done;
                 try { Dispatch((int)(uint)data, (uint)(data >> 32), ev); }
-                catch { /* a failed completion must not take the reactor down */ }
+                catch { /* a failed completion must not take the reactor down; that op's dropper still waits (Complete runs at most once) */ }
             }
         }
     done:

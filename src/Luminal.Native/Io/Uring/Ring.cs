@@ -103,12 +103,12 @@ sealed unsafe partial class Ring : IDisposable
                 return null;
             }
         }
-        catch { /* unreadable: just try */ }
+        catch { /* unreadable (no /proc, no permission): io_uring_setup itself tells us below */ }
         Params p = default;
         long fd = Syscall2(SysSetup, entries, &p);
         if (fd < 0) { errno = Marshal.GetLastPInvokeError(); return null; }
         try { return new Ring((int)fd, p); }
-        catch { Libc.Close((int)fd); errno = Libc.ENOSYS; return null; }
+        catch { Libc.Close((int)fd); errno = Libc.ENOSYS; return null; } // a ring we cannot map: AUTO falls back to the pool
     }
 
     /// <summary>Can this process create a ring? (Creates one and closes it.)</summary>
