@@ -19,6 +19,7 @@ static unsafe class BlockOn
         Parker parker = Parker.Rent();
         RawTask? task = RawTask.Create(rt, future, wantHandle: true, blockOn: parker);
         if (task is null) { parker.Return(); cx.Release(); Runtime.DropFuture(future); return Status.NoMemory; }
+        rt.CountSpawned(null);
         uint generation = (uint)(task.TaskToken >> 32);
 
         while (true)

@@ -146,6 +146,7 @@ sealed unsafe class Runtime
         if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
         RawTask? task = RawTask.Create(this, future, wantHandle, slots: local?.TaskSlots);
         if (task is null) { DropFuture(future); return Status.NoMemory; }
+        CountSpawned(local);
         task.Fn = fn;
         task.Priority = (byte)priority;
         task.Blocking = blocking;
@@ -212,6 +213,33 @@ sealed unsafe class Runtime
         return false;
     }
 
+    // ---- counting tasks (so shutdown's sweep stops once it found them all) -----------------------------------
+
+    long _spawnedElsewhere, _finishedElsewhere; // tasks made / finished off the workers' threads
+
+    /// <summary>A task of this runtime was made; <paramref name="worker"/>: the worker whose thread made it.</summary>
+    public void CountSpawned(Worker? worker)
+    {
+        if (worker is not null) worker.TasksSpawned++; // that worker's thread only: no atomic needed
+        else Interlocked.Increment(ref _spawnedElsewhere);
+    }
+
+    /// <summary>A task of this runtime finished (its future is gone); <paramref name="worker"/> as above.</summary>
+    public void CountFinished(Worker? worker)
+    {
+        if (worker is not null) worker.TasksFinished++;
+        else Interlocked.Increment(ref _finishedElsewhere);
+    }
+
+    /// <summary>Tasks whose future is still alive. Exact once the workers have stopped (their counters are then
+    /// final and were published by their exit), which is when shutdown's sweep reads it.</summary>
+    long Unfinished()
+    {
+        long n = Volatile.Read(ref _spawnedElsewhere) - Volatile.Read(ref _finishedElsewhere);
+        foreach (Worker w in Workers) n += Volatile.Read(ref w.TasksSpawned) - Volatile.Read(ref w.TasksFinished);
+        return n;
+    }
+
     // ---- shutdown -------------------------------------------------------------------------------------------
 
     public void BeginShutdown()
@@ -256,8 +284,14 @@ sealed unsafe class Runtime
                 t = next;
             }
         }
+        // The task table is process-wide (tokens carry no runtime): sweep it for this runtime's idle tasks, but stop
+        // as soon as none of this runtime's futures is left, so other runtimes' tasks cost little.
         int count = RawTask.Table.Count;
-        for (int i = 0; i < count; i++) RawTask.Table.Get(i)?.CancelIfIdle(this, cx);
+        for (int i = 0; i < count; i++)
+        {
+            if ((i & 255) == 0 && Unfinished() <= 0) break;
+            RawTask.Table.Get(i)?.CancelIfIdle(this, cx);
+        }
         Volatile.Read(ref _io)?.Stop();
         _terminated.Set();
         if (Volatile.Read(ref _owners) == 0) RuntimeHandles.Release(BorrowedToken);

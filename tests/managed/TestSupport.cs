@@ -31,7 +31,7 @@ static unsafe class TestSupport
     {
         RawTask t = RawTask.FromToken(token, Token.Task, out uint gen)!;
         output = 0;
-        if (!t.WaitFinished(timeoutMs)) return Status.TimedOut;
+        if (!t.WaitFinished(gen, timeoutMs)) return Status.TimedOut;
         void* o;
         Status s = t.TakeOutput(gen, &o);
         output = (nint)o;

@@ -150,7 +150,7 @@ static unsafe partial class Exports
             if (!task.IsFinished)
             {
                 if (timeoutNs != 0 && task.Runtime?.CurrentWorker() is not null) return (int)Status.WouldDeadlock;
-                if (!task.WaitFinished(timeoutNs == 0 ? 0 : Runtime.TimeoutMs(timeoutNs))) return (int)Status.TimedOut;
+                if (!task.WaitFinished(generation, timeoutNs == 0 ? 0 : Runtime.TimeoutMs(timeoutNs))) return (int)Status.TimedOut;
             }
             return (int)task.TakeOutput(generation, output);
         }

@@ -17,6 +17,9 @@ sealed class Scope : GenerationSlot
 {
     public static readonly SlotTable<Scope> Table = new(() => new Scope());
 
+    // Guards the member list and counters; closers wait on it. A field, not lock(this): the object is pooled.
+    readonly object _lock = new();
+
     internal Runtime? Runtime;
     bool _closed;
     bool _orphaned; // released while members remain: recycled when the last one unlinks
@@ -44,7 +47,7 @@ sealed class Scope : GenerationSlot
     /// <summary>Adds a task that is about to be queued. False if the scope is closed.</summary>
     public bool Enter(RawTask task)
     {
-        lock (this)
+        lock (_lock)
         {
             if (_closed) return false;
             task.Scope = this;
@@ -61,7 +64,7 @@ sealed class Scope : GenerationSlot
     /// <summary>The task finished (completed or cancelled): count it.</summary>
     public void Finished(bool completed)
     {
-        lock (this)
+        lock (_lock)
         {
             if (completed) _completed++; else _cancelled++;
         }
@@ -70,16 +73,16 @@ sealed class Scope : GenerationSlot
     /// <summary>The task will never call into the scope's code again.</summary>
     public void Leave()
     {
-        lock (this)
+        lock (_lock)
         {
-            if (--_active == 0) Monitor.PulseAll(this);
+            if (--_active == 0) Monitor.PulseAll(_lock);
         }
     }
 
     /// <summary>The task's slot is being recycled: take it off the member list.</summary>
     public void Unlink(RawTask task)
     {
-        lock (this)
+        lock (_lock)
         {
             if (task.ScopePrev is not null) task.ScopePrev.ScopeNext = task.ScopeNext;
             else if (_members == task) _members = task.ScopeNext;
@@ -94,7 +97,7 @@ sealed class Scope : GenerationSlot
     public Status Close(int timeoutMs)
     {
         var members = new List<(RawTask Task, uint Generation)>();
-        lock (this)
+        lock (_lock)
         {
             _closed = true;
             for (RawTask? t = _members; t is not null; t = t.ScopeNext)
@@ -107,13 +110,13 @@ sealed class Scope : GenerationSlot
             task.DropUnclaimedOutput(generation);
         }
         long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
-        lock (this)
+        lock (_lock)
         {
             while (_active > 0)
             {
                 long left = deadline == long.MaxValue ? -1 : deadline - Environment.TickCount64;
                 if (deadline != long.MaxValue && left <= 0) return Status.TimedOut;
-                Monitor.Wait(this, left < 0 ? -1 : (int)Math.Min(left, int.MaxValue));
+                Monitor.Wait(_lock, left < 0 ? -1 : (int)Math.Min(left, int.MaxValue));
             }
             return Status.Ok;
         }
@@ -121,7 +124,7 @@ sealed class Scope : GenerationSlot
 
     public void Stats(out ulong live, out ulong spawned, out ulong completed, out ulong cancelled)
     {
-        lock (this)
+        lock (_lock)
         {
             live = (ulong)_active;
             spawned = (ulong)_spawned;
@@ -138,7 +141,7 @@ sealed class Scope : GenerationSlot
     {
         if (!TryRetire(generation)) return false;
         // Members refer to this object, so it goes back to the pool only once none is left.
-        lock (this)
+        lock (_lock)
         {
             if (_members is null) { Runtime = null; Table.Free(this); }
             else _orphaned = true;

@@ -34,7 +34,10 @@ sealed unsafe class RawTask : Slot
     // interlocked operations (full fences), so at least one of them sees the other: never a lost wake-up, at
     // worst one spurious wake.
     ulong _joinWaker;         // waker token registered by luminal_task_poll
-    int _joinWaiters;         // threads blocked in WaitFinished (they sleep on Monitor(this))
+    int _joinWaiters;         // threads blocked in WaitFinished (they sleep on _joinLock)
+    // Not lock(this): the object is reused for task after task, and a waiter must never mistake a later task's
+    // events for its own (WaitFinished also checks the generation it waits for).
+    readonly object _joinLock = new();
 
     public long State => Volatile.Read(ref _state);
     uint Generation => TaskState.Generation(Volatile.Read(ref _state));
@@ -118,8 +121,8 @@ sealed unsafe class RawTask : Slot
     /// </summary>
     public bool Run(Context? cx)
     {
-        // A worker's own context: recycle into its slot stash (only that thread touches it).
-        SlotCache<RawTask>? slots = cx is not null && cx.WorkerIndex >= 0 ? Runtime!.Workers[cx.WorkerIndex].TaskSlots : null;
+        // A worker's own context: recycle into its slot stash and count on its counters (only that thread touches them).
+        Worker? worker = cx is not null && cx.WorkerIndex >= 0 ? Runtime!.Workers[cx.WorkerIndex] : null;
         long s = Volatile.Read(ref _state);
         bool cancel;
         while (true)
@@ -131,7 +134,7 @@ sealed unsafe class RawTask : Slot
         if (cancel || Runtime!.IsShutdown)
         {
             DropFuture();
-            Finish(completed: false, slots);
+            Finish(completed: false, worker);
             return false;
         }
 
@@ -155,7 +158,7 @@ sealed unsafe class RawTask : Slot
         {
             _output = output;
             DropFuture();
-            Finish(completed: true, slots);
+            Finish(completed: true, worker);
             return false;
         }
 
@@ -178,9 +181,11 @@ sealed unsafe class RawTask : Slot
         if (f.Drop != null) f.Drop(f.State);
     }
 
-    /// <summary>Marks the task finished while still holding RUNNING, tells the joiners, then lets go.</summary>
-    void Finish(bool completed, SlotCache<RawTask>? slots)
+    /// <summary>Marks the task finished while still holding RUNNING, tells the joiners, then lets go.
+    /// <paramref name="worker"/>: the worker whose thread is running this, if any.</summary>
+    void Finish(bool completed, Worker? worker)
     {
+        Runtime!.CountFinished(worker);
         long s = Volatile.Read(ref _state);
         bool notifyJoiner;
         while (true)
@@ -202,9 +207,9 @@ sealed unsafe class RawTask : Slot
             ulong waker = Interlocked.Exchange(ref _joinWaker, 0);
             if (waker != 0) Waker.Wake(waker);
             if (Volatile.Read(ref _joinWaiters) > 0)
-                lock (this) Monitor.PulseAll(this); // the lock: a waiter between its check and its Wait holds it
+                lock (_joinLock) Monitor.PulseAll(_joinLock); // the lock: a waiter between its check and its Wait holds it
         }
-        ReleaseOwnership(Running, 0, slots);
+        ReleaseOwnership(Running, 0, worker?.TaskSlots);
     }
 
     /// <summary>
@@ -272,24 +277,31 @@ sealed unsafe class RawTask : Slot
     /// <summary>Drops the join handle (detaches). False if it was not live.</summary>
     public bool ReleaseHandle(uint generation) => ReleaseOwnership(Handle, generation);
 
-    /// <summary>Blocks until finished or the timeout (ms, -1 = forever) passes; false on timeout.</summary>
-    public bool WaitFinished(long timeoutMs)
+    /// <summary>Blocks until task <paramref name="generation"/> has finished (or its slot moved on to another task,
+    /// which only a misused handle allows) or the timeout (ms, -1 = forever) passes; false on timeout.</summary>
+    public bool WaitFinished(uint generation, long timeoutMs)
     {
-        if (IsFinished) return true;
+        if (FinishedOrGone(generation)) return true;
         if (timeoutMs == 0) return false;
         long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
-        lock (this)
+        lock (_joinLock)
         {
-            while (!IsFinished)
+            while (!FinishedOrGone(generation))
             {
                 long left = deadline == long.MaxValue ? -1 : deadline - Environment.TickCount64;
                 if (deadline != long.MaxValue && left <= 0) return false;
-                Interlocked.Increment(ref _joinWaiters); // full fence, then IsFinished is read again
-                if (!IsFinished) Monitor.Wait(this, left < 0 ? -1 : (int)Math.Min(left, int.MaxValue));
+                Interlocked.Increment(ref _joinWaiters); // full fence, then the state is read again
+                if (!FinishedOrGone(generation)) Monitor.Wait(_joinLock, left < 0 ? -1 : (int)Math.Min(left, int.MaxValue));
                 Interlocked.Decrement(ref _joinWaiters);
             }
             return true;
         }
+    }
+
+    bool FinishedOrGone(uint generation)
+    {
+        long s = Volatile.Read(ref _state);
+        return (s & Closed) != 0 || TaskState.Generation(s) != generation;
     }
 
     /// <summary>Registers a waker to be woken when the task finishes; false if it is finished already.</summary>
