@@ -189,6 +189,14 @@ extern "C" {
         arg: *mut c_void,
         out: *mut *mut luminal_task,
     ) -> luminal_status;
+    pub fn luminal_spawn_blocking_with(
+        rt: *mut luminal_runtime,
+        f: Option<luminal_blocking_fn>,
+        arg: *mut c_void,
+        drop_arg: Option<luminal_drop_fn>,
+        opts: *const luminal_spawn_options,
+        out: *mut *mut luminal_task,
+    ) -> luminal_status;
 }
 
 // IO with personalities

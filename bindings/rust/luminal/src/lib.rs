@@ -77,7 +77,10 @@
 //! script and should emit `cargo:rustc-link-arg=-Wl,-rpath,<dir>` themselves (cargo does not forward link
 //! arguments to dependents).
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+mod await_raw;
+mod blocking;
 pub mod context;
 mod error;
 pub mod ffi;
@@ -87,13 +90,14 @@ pub mod net;
 mod priority;
 mod runtime;
 mod scope;
-mod task;
+mod spawn;
+pub mod task;
 pub mod time;
 pub mod waker;
 
-pub use context::{in_task, spawn, spawn_opts, spawn_with, try_spawn, yield_now, Handle, YieldNow};
+pub use context::{in_task, spawn, yield_now, Handle, YieldNow};
 pub use error::{ErrorKind, JoinError, PanicPayload, RuntimeError};
-pub use priority::{Priority, SpawnOptions};
+pub use priority::Priority;
 pub use runtime::{Builder, IoBackend, Runtime};
 pub use scope::{Scope, ScopeStats};
 pub use task::{JoinHandle, RawTask};

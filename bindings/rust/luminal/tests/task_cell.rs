@@ -191,10 +191,13 @@ fn every_path_drops_future_and_output_once_and_frees_the_cell() {
     // 7. Scope close: an unclaimed output held by a live handle is freed by the close; the handle gets cancelled.
     let scope = Scope::new(&rt).unwrap();
     let (f, o) = (c.fut(), c.out());
-    let h = scope.spawn(async move {
-        let _f = f;
-        o
-    });
+    let h = luminal::task::Builder::new()
+        .scope(&scope)
+        .spawn_on(&rt, async move {
+            let _f = f;
+            o
+        })
+        .unwrap();
     wait_for("the scoped task", || h.is_finished());
     assert_eq!(c.get(), (11, 7));
     scope.close(None).unwrap();

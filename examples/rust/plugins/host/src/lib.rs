@@ -220,7 +220,7 @@ impl Plugin {
         let status = unsafe { (self.start)(api, scope.as_raw(), inbox.as_ffi(), outbox.as_ffi(), rounds, &mut task) };
         luminal::RuntimeError::check(status).map_err(|e| format!("{}: lx_plugin_start: {e}", self.name))?;
         // SAFETY: an owned join handle whose output is a number (nothing to free).
-        Ok(unsafe { RawTask::from_raw(task, None) })
+        Ok(unsafe { RawTask::from_raw(scope.runtime(), task, None) })
     }
 
     /// Calls the plugin's `lx_plugin_park`: `count` background tasks in `scope` that stay pending (one waits on
