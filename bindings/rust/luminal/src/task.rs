@@ -15,7 +15,7 @@
 //! # Awaiting a task
 //!
 //! A [`JoinHandle`] (and a [`RawTask`]) is the crate's one adapter for runtime-provided futures
-//! ([`AwaitRaw`](crate::await_raw)) over a join source: `luminal_task_poll` with the awaiting task's own context
+//! (`AwaitRaw`, in the private `await_raw` module) over a join source: `luminal_task_poll` with the awaiting task's own context
 //! when it can (nothing allocated), else a helper task that polls it with its own context and wakes the Rust
 //! waker. Outside any luminal task (a foreign executor, a plain thread) that helper is spawned on the runtime the
 //! task was spawned on — no OS thread is started per handle. See the `await_raw` module docs.

@@ -29,7 +29,7 @@
 //! A `Sleep` owns a runtime timer future (`luminal_sleep_until`) and calls its `drop` exactly once: when it
 //! completes, or when the `Sleep` is dropped (a pending timer is then taken out of the wheel; it never wakes
 //! anyone afterwards). It is awaited through the crate's one adapter for runtime-provided futures
-//! ([`AwaitRaw`](crate::await_raw), like a `JoinHandle` or an IO operation): awaited directly by a task of this
+//! (`AwaitRaw`, like a `JoinHandle` or an IO operation): awaited directly by a task of this
 //! copy of the crate, the timer is polled with the task's own context and the wheel wakes the task; under any
 //! other waker (a combinator's, a foreign executor's, another copy of the crate's) a small helper task polls it
 //! and wakes the Rust waker. The helper is spawned on the current context if there is one (so inside a scoped

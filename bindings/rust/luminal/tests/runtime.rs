@@ -273,7 +273,7 @@ fn many_threads_spawning_at_once() {
 
 #[test]
 fn join_handles_inside_a_combinator() {
-    // The combinator polls with its own waker: the JoinHandles must fall back to waiter tasks.
+    // The combinator polls with its own waker: the JoinHandles must fall back to helper tasks.
     let rt = rt(4);
     let out = rt.block_on(rt.spawn(async {
         let hs = (0..200u64).map(|i| {

@@ -53,7 +53,7 @@ impl Counts {
     }
 }
 
-/// Forwards wakes to another waker: a JoinHandle polled with it must use the fallback waiter.
+/// Forwards wakes to another waker: a JoinHandle polled with it must use the fallback helper task.
 struct Forward(Waker);
 impl Wake for Forward {
     fn wake(self: Arc<Self>) {
@@ -61,7 +61,7 @@ impl Wake for Forward {
     }
 }
 
-/// Polls `inner` once with a foreign waker (so a JoinHandle inside starts its fallback waiter), then drops it.
+/// Polls `inner` once with a foreign waker (so a JoinHandle inside starts its fallback helper task), then drops it.
 struct PollOnceForeign<F>(Option<F>);
 impl<F: Future + Unpin> Future for PollOnceForeign<F> {
     type Output = Option<F::Output>;
@@ -204,8 +204,8 @@ fn every_path_drops_future_and_output_once_and_frees_the_cell() {
     assert_eq!(c.get(), (11, 8));
     assert!(rt.block_on(h).err().unwrap().is_cancelled());
 
-    // 8. The fallback waiter: a handle first polled with a foreign waker, then dropped after the task finished
-    //    (the waiter holds the output and frees it), or awaited to its end.
+    // 8. The fallback helper task: a handle first polled with a foreign waker, then dropped after the task finished
+    //    (the helper holds the output and frees it), or awaited to its end.
     let (f, o) = (c.fut(), c.out());
     let h = rt.spawn(async move {
         let _f = f;
@@ -219,7 +219,7 @@ fn every_path_drops_future_and_output_once_and_frees_the_cell() {
         once
     }));
     drop(h);
-    wait_for("the output held by a waiter", || c.get() == (12, 9));
+    wait_for("the output held by a helper task", || c.get() == (12, 9));
     let (f, o) = (c.fut(), c.out());
     let r = rt.block_on(rt.spawn(async move {
         join_all([luminal::spawn(async move {
