@@ -29,6 +29,12 @@
  *
  * Ownership vocabulary: "takes" = ownership moves to the callee, also when it fails; "returns an owned X" = the
  * caller must release it; "borrowed" = valid only as long as the comment says, never release it.
+ *
+ * Structs: those that start with `size_t struct_size` (luminal_runtime_options, luminal_spawn_options,
+ * luminal_scope_counters) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
+ * was compiled with), and the library reads or writes only that much (fields it does not get take their
+ * defaults). Every other struct (luminal_future, luminal_io_result, luminal_file_info, luminal_view,
+ * luminal_buffer) is frozen: its layout never changes within an ABI version.
  */
 #ifndef LUMINAL_H
 #define LUMINAL_H
@@ -54,13 +60,25 @@ extern "C" {
  * Versions and status codes
  * ------------------------------------------------------------------------------------------------------------- */
 
-/* Compile-time ABI version; compare with luminal_abi_version() to detect a library older than this header. */
+/* The library's version (semantic versioning). This header is the one place it is written: the library, the Rust
+ * crate and the build read it from here. The shared library's soname carries the major version. */
+#define LUMINAL_VERSION_MAJOR 0
+#define LUMINAL_VERSION_MINOR 2
+#define LUMINAL_VERSION_PATCH 0
+#define LUMINAL_VERSION_STRING "0.2.0"
+/* MAJOR << 16 | MINOR << 8 | PATCH, for #if comparisons. */
+#define LUMINAL_VERSION_HEX ((LUMINAL_VERSION_MAJOR << 16) | (LUMINAL_VERSION_MINOR << 8) | LUMINAL_VERSION_PATCH)
+
+/* Compile-time ABI version; compare with luminal_abi_version() to detect a library older than this header. It
+ * changes when a function, struct or constant changes meaning or layout; adding functions bumps it too (a program
+ * built against the newer header may call them). */
 #define LUMINAL_ABI_VERSION 1
 
 /* The ABI version the loaded library implements. Never fails. */
 LUMINAL_API uint32_t luminal_abi_version(void);
 
-/* The library's version as a static NUL-terminated string ("0.1.0"). Never NULL; never free it. */
+/* The library's version as a static NUL-terminated string (LUMINAL_VERSION_STRING of the header it was built
+ * with). Never NULL; never free it. */
 LUMINAL_API const char *luminal_version(void);
 
 typedef enum luminal_status {
@@ -96,13 +114,21 @@ typedef struct luminal_context luminal_context; /* given to a poll; a token vali
  * Runtime
  * ------------------------------------------------------------------------------------------------------------- */
 
+/* Where IO operations go (see "IO with personalities" below). */
+typedef enum luminal_io_backend {
+  LUMINAL_IO_AUTO = 0,    /* io_uring when the kernel allows it, else POOL: io_uring_disabled, seccomp, ENOSYS, and
+                             a ring that cannot be made (EMFILE, ENOMEM at the first IO operation) all fall back */
+  LUMINAL_IO_URING = 1,   /* io_uring only: luminal_runtime_new fails with LUMINAL_E_UNSUPPORTED without it */
+  LUMINAL_IO_POOL = 2     /* system calls on the blocking pool */
+} luminal_io_backend;
+
 typedef struct luminal_runtime_options {
   size_t struct_size;      /* set to sizeof(luminal_runtime_options); fields past it take their defaults */
   uint32_t worker_threads; /* 0 = the number of logical CPUs; at most 1024 */
   const char *thread_name; /* worker thread name prefix, copied; NULL = "luminal-worker" */
   uint32_t max_blocking_threads;  /* cap of the blocking pool (luminal_spawn_blocking); 0 = 512; at most 65536 */
   uint32_t blocking_keep_alive_ms; /* a blocking-pool thread idle this long exits; 0 = 10000 */
-  uint32_t io_backend;             /* a luminal_io_backend; 0 = AUTO (the LUMINAL_IO_BACKEND variable may force one) */
+  luminal_io_backend io_backend;   /* 0 = AUTO (the LUMINAL_IO_BACKEND variable may force one) */
 } luminal_runtime_options;
 
 /* Creates a runtime and starts its worker threads. `opts` is borrowed for the call (NULL = defaults).
@@ -365,7 +391,7 @@ typedef enum luminal_priority {
 typedef struct luminal_spawn_options {
   size_t struct_size;   /* fields past it take their defaults */
   luminal_scope *scope; /* borrowed; NULL = no scope (or, from a task, its scope). Same runtime, else INVALID_ARGUMENT */
-  int32_t priority;     /* a luminal_priority; 0 = LUMINAL_PRIORITY_INHERIT; other values give INVALID_ARGUMENT */
+  luminal_priority priority; /* 0 = LUMINAL_PRIORITY_INHERIT; values outside the enum give INVALID_ARGUMENT */
 } luminal_spawn_options;
 
 /* luminal_spawn with options (`opts` borrowed, NULL = defaults). Takes `fut` also on failure. Returns what
@@ -401,7 +427,7 @@ LUMINAL_API luminal_status luminal_spawn_blocking_with(luminal_runtime *rt, void
  *
  * The caller states intent by choosing a function; each one calls the operating system's preferred API directly
  * (io_uring on Linux, one ring per runtime) or, when io_uring is unavailable or not wanted, plain system calls on
- * the blocking pool. Each operation is one small file in src/Luminal.Native/Io/ (Uring/ and Pool/).
+ * the blocking pool.
  *  - Mapped file (luminal_file_map): the whole regular file mmap'ed read-only: zero copies.
  *  - Caller's buffer (luminal_file_read_at / write_at): you own the memory, the kernel fills or drains it.
  *  - Runtime-owned buffer (luminal_file_read_all): the runtime sizes and allocates it; you release it.
@@ -420,19 +446,14 @@ LUMINAL_API luminal_status luminal_spawn_blocking_with(luminal_runtime *rt, void
  * blocking pool).
  * ------------------------------------------------------------------------------------------------------------- */
 
-typedef enum luminal_io_backend {
-  LUMINAL_IO_AUTO = 0,    /* io_uring when the kernel allows it, else POOL: io_uring_disabled, seccomp, ENOSYS, and
-                             a ring that cannot be made (EMFILE, ENOMEM at the first IO operation) all fall back */
-  LUMINAL_IO_URING = 1,   /* io_uring only: luminal_runtime_new fails with LUMINAL_E_UNSUPPORTED without it */
-  LUMINAL_IO_POOL = 2     /* system calls on the blocking pool */
-} luminal_io_backend;
 
-/* The backend `rt` uses (LUMINAL_IO_URING or LUMINAL_IO_POOL), or 0 for a bad handle. With AUTO, the environment
- * variable LUMINAL_IO_BACKEND=uring|pool (read at runtime creation) forces one. */
-LUMINAL_API uint32_t luminal_runtime_io_backend(luminal_runtime *rt);
+/* The backend `rt` uses or will use (LUMINAL_IO_URING or LUMINAL_IO_POOL), or LUMINAL_IO_AUTO (0) for a bad
+ * handle. A pure query: it starts nothing (the backend starts at the first IO operation). With AUTO, the
+ * environment variable LUMINAL_IO_BACKEND=uring|pool (read at runtime creation) forces one. */
+LUMINAL_API luminal_io_backend luminal_runtime_io_backend(luminal_runtime *rt);
 
 typedef struct luminal_io_result {
-  int32_t status;   /* LUMINAL_OK, LUMINAL_E_IO, LUMINAL_E_CANCELLED */
+  luminal_status status; /* LUMINAL_OK, LUMINAL_E_IO, LUMINAL_E_CANCELLED (or a reason: see "runtime-provided futures") */
   int32_t os_error; /* the errno when status is LUMINAL_E_IO, else 0 */
   uint64_t value;   /* bytes transferred, or the new file descriptor */
 } luminal_io_result;

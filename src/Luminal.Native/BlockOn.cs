@@ -16,9 +16,9 @@ static unsafe class BlockOn
         if (rt.IsShutdown) { Runtime.DropFuture(future); return Status.Shutdown; }
         Context? cx = Context.Acquire(rt, -1);
         if (cx is null) { Runtime.DropFuture(future); return Status.NoMemory; }
-        var parker = new Parker();
+        Parker parker = Parker.Rent();
         RawTask? task = RawTask.Create(rt, future, wantHandle: true, blockOn: parker);
-        if (task is null) { cx.Release(); Runtime.DropFuture(future); return Status.NoMemory; }
+        if (task is null) { parker.Return(); cx.Release(); Runtime.DropFuture(future); return Status.NoMemory; }
         uint generation = (uint)(task.TaskToken >> 32);
 
         while (true)
@@ -32,6 +32,7 @@ static unsafe class BlockOn
             else parker.Park();
         }
         cx.Release();
+        parker.Return(); // after the task is finished: nothing schedules a finished task any more
 
         Status status = task.TakeOutput(generation, output);
         task.ReleaseHandle(generation);

@@ -23,6 +23,10 @@ sealed unsafe class Runtime
     Io.IoBackend? _io;
     internal uint IoRequested; // luminal_io_backend asked for at creation (0 = auto)
 
+    /// <summary>luminal_io_backend of the backend in use, or of the one the first IO operation will start (a pure
+    /// query: starts nothing).</summary>
+    public uint IoKind => IoIfStarted?.Kind ?? Luminal.Io.IoBackend.Planned(IoRequested);
+
     /// <summary>The IO backend if one was started (null for a runtime that did no IO yet).</summary>
     public Io.IoBackend? IoIfStarted => Volatile.Read(ref _io);
 

@@ -11,6 +11,12 @@ TEST(abi_and_version) {
   unsigned a, b, c;
   CHECK_MSG(sscanf(v, "%u.%u.%u", &a, &b, &c) == 3, "version \"%s\" is not MAJOR.MINOR.PATCH", v);
   CHECK(luminal_version() == v || strcmp(luminal_version(), v) == 0); /* static string */
+  /* The library was built from this header's version (the header is the one place it is written). */
+  CHECK_MSG(strcmp(v, LUMINAL_VERSION_STRING) == 0, "library %s, header %s", v, LUMINAL_VERSION_STRING);
+  CHECK_EQ(a, LUMINAL_VERSION_MAJOR);
+  CHECK_EQ(b, LUMINAL_VERSION_MINOR);
+  CHECK_EQ(c, LUMINAL_VERSION_PATCH);
+  CHECK_EQ(LUMINAL_VERSION_HEX, (a << 16) | (b << 8) | c);
 }
 
 TEST(status_str) {

@@ -3,9 +3,8 @@ using System.Threading;
 namespace Luminal.Handles;
 
 /// <summary>One luminal_runtime* handle: a slot naming a runtime, valid while its generation matches.</summary>
-sealed class RuntimeRef : Slot
+sealed class RuntimeRef : GenerationSlot
 {
-    internal uint Generation = 1;
     internal Runtime? Target;
 }
 
@@ -29,9 +28,7 @@ static class RuntimeHandles
     /// <summary>The runtime a live token names, or null.</summary>
     public static Runtime? Resolve(ulong token)
     {
-        if (!Token.TryDecode(token, Token.Runtime, out int index, out uint generation)) return null;
-        RuntimeRef? r = Table.Get(index);
-        if (r is null || Volatile.Read(ref r.Generation) != generation) return null;
+        if (Table.FromToken(token, Token.Runtime, out uint generation) is not RuntimeRef r) return null;
         Runtime? target = Volatile.Read(ref r.Target);
         // Re-check: if the slot was released (and maybe reused) between the two reads, the generation moved.
         return Volatile.Read(ref r.Generation) == generation ? target : null;
@@ -40,11 +37,8 @@ static class RuntimeHandles
     /// <summary>Invalidates a token. Returns its runtime, or null if the token was not live (double release).</summary>
     public static Runtime? Release(ulong token)
     {
-        if (!Token.TryDecode(token, Token.Runtime, out int index, out uint generation)) return null;
-        RuntimeRef? r = Table.Get(index);
-        if (r is null) return null;
-        uint next = generation + 1 == 0 ? 1 : generation + 1;
-        if (Interlocked.CompareExchange(ref r.Generation, next, generation) != generation) return null;
+        if (Table.FromToken(token, Token.Runtime, out uint generation) is not RuntimeRef r || !r.TryRetire(generation))
+            return null;
         Runtime? target = Volatile.Read(ref r.Target);
         Volatile.Write(ref r.Target, null);
         Table.Free(r);

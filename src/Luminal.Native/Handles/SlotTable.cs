@@ -8,6 +8,29 @@ abstract class Slot
 {
     internal int Index;
     internal int NextFree = -1; // free-list link; meaningful only while the slot is free
+
+    /// <summary>The generation a token must carry to name this object now (0: not addressable by a token).</summary>
+    internal virtual uint LiveGeneration => 0;
+}
+
+/// <summary>A slot whose generation is a field of its own (every handle type but tasks, whose generation is half of
+/// their state word).</summary>
+abstract class GenerationSlot : Slot
+{
+    internal uint Generation = 1;
+
+    internal override uint LiveGeneration => Volatile.Read(ref Generation);
+
+    /// <summary>Ends generation <paramref name="generation"/>: every token naming it is stale from now on. Only one
+    /// caller wins (false for the others, e.g. a double release), and only the winner may free the object.</summary>
+    internal bool TryRetire(uint generation) =>
+        Interlocked.CompareExchange(ref Generation, Generations.Next(generation), generation) == generation;
+}
+
+/// <summary>Generations count up and skip 0, which no token carries (a zeroed value is never a live handle).</summary>
+static class Generations
+{
+    public static uint Next(uint generation) => generation + 1 == 0 ? 1 : generation + 1;
 }
 
 /// <summary>
@@ -30,6 +53,15 @@ sealed class SlotTable<T> where T : Slot
 
     /// <summary>Slots ever created (the table's high-water mark).</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>The object a token names: its tag is <paramref name="tag"/> and its generation is the object's
+    /// current one. Null for NULL, forged, stale and wrong-type tokens.</summary>
+    public T? FromToken(ulong token, uint tag, out uint generation)
+    {
+        if (!Token.TryDecode(token, tag, out int index, out generation)) return null;
+        T? item = Get(index);
+        return item is not null && item.LiveGeneration == generation ? item : null;
+    }
 
     /// <summary>The object at <paramref name="index"/>, or null if that slot was never created.</summary>
     public T? Get(int index)

@@ -26,9 +26,9 @@ static unsafe partial class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_io_backend")]
-    static uint RuntimeIoBackend(nint rt)
+    static int RuntimeIoBackend(nint rt)
     {
-        try { return ResolveRuntime(rt, out Runtime runtime) == Status.Ok ? runtime.Io.Kind : 0; }
+        try { return ResolveRuntime(rt, out Runtime runtime) == Status.Ok ? (int)runtime.IoKind : 0; }
         catch { return 0; } // documented: 0 for a handle it cannot use
     }
 

@@ -13,7 +13,8 @@ static unsafe partial class Exports
         {
             if (outRuntime == null) return (int)Status.InvalidArgument;
             *outRuntime = 0;
-            uint workers = 0, maxBlocking = 0, keepAliveMs = 0, ioBackend = 0;
+            uint workers = 0, maxBlocking = 0, keepAliveMs = 0;
+            int ioBackend = 0;
             string name = "luminal-worker";
             if (opts != null)
             {
@@ -29,15 +30,15 @@ static unsafe partial class Exports
                 if (Covers(size, nameof(NativeRuntimeOptions.BlockingKeepAliveMs))) keepAliveMs = opts->BlockingKeepAliveMs;
                 if (Covers(size, nameof(NativeRuntimeOptions.IoBackend))) ioBackend = opts->IoBackend;
             }
-            if (ioBackend > 2) return (int)Status.InvalidArgument;
+            if (ioBackend is < 0 or > 2) return (int)Status.InvalidArgument;
             // io_uring demanded: fail now, not at the first IO operation.
-            if (Io.IoBackend.Requested(ioBackend) == Io.IoBackend.UringKind && !Io.Uring.Ring.IsAvailable())
+            if (Io.IoBackend.Requested((uint)ioBackend) == Io.IoBackend.UringKind && !Io.Uring.Ring.IsAvailable())
                 return (int)Status.Unsupported; // also when LUMINAL_IO_BACKEND=uring demands it
             if (workers > Runtime.MaxWorkers || maxBlocking > 65536) return (int)Status.InvalidArgument;
             if (workers == 0) workers = (uint)Math.Max(1, Environment.ProcessorCount);
             if (maxBlocking == 0) maxBlocking = 512;
             if (keepAliveMs == 0) keepAliveMs = 10_000;
-            *outRuntime = (nint)Runtime.Create((int)workers, name, (int)maxBlocking, (int)Math.Min(keepAliveMs, int.MaxValue), ioBackend);
+            *outRuntime = (nint)Runtime.Create((int)workers, name, (int)maxBlocking, (int)Math.Min(keepAliveMs, int.MaxValue), (uint)ioBackend);
             return (int)Status.Ok;
         }
         catch (Exception e) { return Fail(e); }

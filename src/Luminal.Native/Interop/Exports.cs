@@ -10,7 +10,7 @@ namespace Luminal.Interop;
 /// </summary>
 static unsafe partial class Exports
 {
-    static readonly byte* VersionString = Utf8("0.1.0");
+    static readonly byte* VersionString = Utf8(LuminalVersion.Text);
 
     static byte* Utf8(string s)
     {
@@ -25,7 +25,7 @@ static unsafe partial class Exports
     static int Fail(Exception e) => e is OutOfMemoryException ? (int)Status.NoMemory : (int)Status.Internal;
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_abi_version")]
-    static uint AbiVersion() => 1;
+    static uint AbiVersion() => LuminalVersion.Abi;
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_version")]
     static byte* Version() => VersionString;

@@ -31,7 +31,7 @@ unsafe struct NativeRuntimeOptions
     public byte* ThreadName;
     public uint MaxBlockingThreads;
     public uint BlockingKeepAliveMs;
-    public uint IoBackend;
+    public int IoBackend; // a luminal_io_backend (a C enum: int-sized)
 }
 
 /// <summary>luminal_spawn_options. Read only the fields that struct_size covers (older callers).</summary>

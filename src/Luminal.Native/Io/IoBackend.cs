@@ -60,6 +60,11 @@ abstract unsafe class IoBackend
         };
     }
 
+    /// <summary>The backend <see cref="Create"/> would start for <paramref name="requested"/> (without starting it).</summary>
+    public static uint Planned(uint requested) =>
+        requested == PoolKind || !OperatingSystem.IsLinux() ? PoolKind
+        : requested == UringKind || Uring.Ring.IsAvailable() ? UringKind : PoolKind;
+
     /// <summary>Starts the backend asked for (see <see cref="Requested"/>): io_uring if the kernel allows it unless
     /// the pool was asked for. Null when io_uring was required but is unavailable.</summary>
     public static IoBackend? Create(Runtime runtime, uint requested)

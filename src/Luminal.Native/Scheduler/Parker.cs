@@ -11,15 +11,29 @@ namespace Luminal.Scheduler;
 ///
 /// On Linux the thread sleeps on a futex, whose timeout has nanosecond resolution (timers need better than the
 /// milliseconds Monitor.Wait offers); elsewhere on a Monitor. The state word is the same for both.
+///
+/// Parkers are pooled (<see cref="Rent"/>/<see cref="Return"/>): a block_on call or a worker borrows one, so the
+/// futex word (native memory, a stable address) is allocated once per parker ever needed and never freed — no
+/// finalizer, no allocation per block_on. A late Unpark of a returned parker only causes a spurious wake-up in its
+/// next user, which every caller tolerates (they re-check their condition in a loop).
 /// </summary>
-sealed unsafe class Parker
+sealed unsafe class Parker : Handles.Slot
 {
     const int Empty = 0, Parked = 1, Notified = 2;
+
+    static readonly Handles.SlotTable<Parker> Pool = new(() => new Parker());
 
     readonly object _lock = new();
     readonly int* _state = (int*)NativeMemory.AllocZeroed(sizeof(int)); // a futex needs a stable address
 
-    ~Parker() => NativeMemory.Free(_state);
+    /// <summary>A parker for the calling thread to sleep on; give it back with <see cref="Return"/>.</summary>
+    public static Parker Rent() => Pool.Allocate() ?? throw new OutOfMemoryException("parker table is full");
+
+    public void Return()
+    {
+        Interlocked.Exchange(ref *_state, Empty); // a pending notification was meant for the previous user
+        Pool.Free(this);
+    }
 
     /// <summary>Sleeps until notified or <paramref name="timeoutNs"/> (-1 = forever). True if notified.</summary>
     public bool Park(long timeoutNs = -1)
@@ -114,10 +128,17 @@ sealed unsafe class Parker
 /// <summary>The Linux futex system call, for <see cref="Parker"/>.</summary>
 static unsafe partial class Futex
 {
-    const long SysFutex = 202; // x86_64
     const int WaitPrivate = 128 | 0, WakePrivate = 128 | 1;
 
-    public static readonly bool Supported = OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+    // The system call's number differs per architecture (asm/unistd.h): x86_64 202, arm64 98.
+    static readonly long SysFutex = RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => 202,
+        Architecture.Arm64 => 98,
+        _ => -1,
+    };
+
+    public static readonly bool Supported = OperatingSystem.IsLinux() && SysFutex > 0;
 
     [StructLayout(LayoutKind.Sequential)]
     struct Timespec { public long Sec, Nsec; }

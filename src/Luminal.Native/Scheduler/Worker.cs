@@ -23,7 +23,7 @@ sealed unsafe class Worker
     public readonly int Index;
     public readonly LocalQueue[] Locals = NewLocals(); // one ring per priority level
     public readonly SlotCache<RawTask> TaskSlots = new(); // free task objects; this worker's thread only
-    public readonly Parker Parker = new();
+    public readonly Parker Parker = Parker.Rent(); // kept for the runtime's life (it may be unparked late)
     RawTask? _lifo;         // the task most recently woken by this worker: runs next (cache-hot message passing)
     Context _cx = null!;    // this worker's luminal_context (a new token per poll)
     bool _searching;

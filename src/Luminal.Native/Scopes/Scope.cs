@@ -13,11 +13,10 @@ namespace Luminal.Scopes;
 /// outputs, and succeeds only when the count is zero: then no call into the plugin can start or be running.
 /// Members are kept on an intrusive list (RawTask.ScopePrev/ScopeNext) under the scope's lock.
 /// </summary>
-sealed class Scope : Slot
+sealed class Scope : GenerationSlot
 {
     public static readonly SlotTable<Scope> Table = new(() => new Scope());
 
-    internal uint Generation = 1;
     internal Runtime? Runtime;
     bool _closed;
     bool _orphaned; // released while members remain: recycled when the last one unlinks
@@ -40,12 +39,7 @@ sealed class Scope : Slot
         return s;
     }
 
-    public static Scope? FromToken(ulong token, out uint generation)
-    {
-        if (!Handles.Token.TryDecode(token, Handles.Token.Scope, out int index, out generation)) return null;
-        Scope? s = Table.Get(index);
-        return s is not null && Volatile.Read(ref s.Generation) == generation ? s : null;
-    }
+    public static Scope? FromToken(ulong token, out uint generation) => Table.FromToken(token, Handles.Token.Scope, out generation);
 
     /// <summary>Adds a task that is about to be queued. False if the scope is closed.</summary>
     public bool Enter(RawTask task)
@@ -142,8 +136,7 @@ sealed class Scope : Slot
     /// </summary>
     public bool Release(uint generation)
     {
-        uint next = generation + 1 == 0 ? 1 : generation + 1;
-        if (Interlocked.CompareExchange(ref Generation, next, generation) != generation) return false;
+        if (!TryRetire(generation)) return false;
         // Members refer to this object, so it goes back to the pool only once none is left.
         lock (this)
         {

@@ -39,14 +39,14 @@ sealed unsafe class RawTask : Slot
     public long State => Volatile.Read(ref _state);
     uint Generation => TaskState.Generation(Volatile.Read(ref _state));
 
+    /// <summary>A task's generation lives in its state word.</summary>
+    internal override uint LiveGeneration => Generation;
+
     public ulong TaskToken => Token.Make(Token.Task, Index, Generation);
     public ulong WakerToken => Token.Make(Token.Waker, Index, Generation);
 
-    /// <summary>
-    /// A new task in state SCHEDULED (the caller queues it), plus HANDLE if a join handle is wanted.
-    /// Null if the table is full.
-    /// </summary>
-    /// <summary>A new task (state SCHEDULED). <paramref name="slots"/>: the calling worker's slot stash, if any.</summary>
+    /// <summary>A new task (SCHEDULED: the caller queues it; HANDLE if a join handle is wanted), or null if the table
+    /// is full. <paramref name="slots"/>: the calling worker's slot stash, if any.</summary>
     public static RawTask? Create(Runtime runtime, in NativeFuture future, bool wantHandle, Parker? blockOn = null,
         SlotCache<RawTask>? slots = null)
     {
@@ -59,17 +59,12 @@ sealed unsafe class RawTask : Slot
         t.Priority = Scheduler.Priority.Default;
         t.Blocking = false;
         // Publishing the state (release) makes the fields above visible to whoever validates a token.
-        Volatile.Write(ref t._state, WithGeneration(t.Generation, Scheduled | (wantHandle ? Handle : 0)));
+        Volatile.Write(ref t._state, Spawned(t.Generation, wantHandle));
         return t;
     }
 
     /// <summary>The live task a token names (tag, index and generation all match), or null.</summary>
-    public static RawTask? FromToken(ulong token, uint tag, out uint generation)
-    {
-        if (!Token.TryDecode(token, tag, out int index, out generation)) return null;
-        RawTask? t = Table.Get(index);
-        return t is not null && t.Generation == generation ? t : null;
-    }
+    public static RawTask? FromToken(ulong token, uint tag, out uint generation) => Table.FromToken(token, tag, out generation);
 
     // ---- waking -------------------------------------------------------------------------------------------------
 
@@ -77,16 +72,17 @@ sealed unsafe class RawTask : Slot
     public void Wake(uint generation)
     {
         long s = Volatile.Read(ref _state);
+        WakeAction act;
         while (true)
         {
-            if (TaskState.Generation(s) != generation || (s & (Closed | Scheduled)) != 0) return;
-            long seen = Interlocked.CompareExchange(ref _state, s | Scheduled, s);
-            if (seen != s) { s = seen; continue; }
-            // Setting SCHEDULED on an idle task makes us the one who queues it; on a running task the worker
-            // requeues it when the poll returns (which puts a self-woken task behind the others).
-            if ((s & Running) == 0) Runtime!.Schedule(this);
-            return;
+            long next = ToNotified(s, generation, out act);
+            if (next == s) return;
+            long seen = Interlocked.CompareExchange(ref _state, next, s);
+            if (seen == s) break;
+            s = seen;
         }
+        // A running task is re-queued by its poller when the poll returns (a self-woken task goes behind the others).
+        if (act == WakeAction.Submit) Runtime!.Schedule(this);
     }
 
     /// <summary>Requests cancellation (see luminal_task_abort). False if the handle is not live.</summary>
@@ -98,17 +94,19 @@ sealed unsafe class RawTask : Slot
     bool AbortCore(uint generation, bool requireHandle)
     {
         long s = Volatile.Read(ref _state);
+        AbortAction act;
         while (true)
         {
-            if (TaskState.Generation(s) != generation || (requireHandle && (s & Handle) == 0)) return false;
-            if ((s & Closed) != 0) return true;
-            long seen = Interlocked.CompareExchange(ref _state, s | Abort | Scheduled, s);
-            if (seen != s) { s = seen; continue; }
-            if ((s & (Running | Scheduled)) == 0) Runtime!.Schedule(this);
-            // A blocking call still waiting for a pool thread (which may be busy for long): cancel it now.
-            else if (Blocking && (s & Running) == 0 && Runtime!.Blocking.TryRemove(this)) Run(null);
-            return true;
+            long next = ToAborted(s, generation, requireHandle, out act);
+            if (next == s) break;
+            long seen = Interlocked.CompareExchange(ref _state, next, s);
+            if (seen == s) break;
+            s = seen;
         }
+        if (act == AbortAction.Submit) Runtime!.Schedule(this);
+        // A blocking call still waiting for a pool thread (which may be busy for long): cancel it now.
+        else if (act == AbortAction.Queued && Blocking && Runtime!.Blocking.TryRemove(this)) Run(null);
+        return act != AbortAction.NotLive;
     }
 
     // ---- running ------------------------------------------------------------------------------------------------
@@ -123,21 +121,22 @@ sealed unsafe class RawTask : Slot
         // A worker's own context: recycle into its slot stash (only that thread touches it).
         SlotCache<RawTask>? slots = cx is not null && cx.WorkerIndex >= 0 ? Runtime!.Workers[cx.WorkerIndex].TaskSlots : null;
         long s = Volatile.Read(ref _state);
+        bool cancel;
         while (true)
         {
-            long seen = Interlocked.CompareExchange(ref _state, (s & ~Scheduled) | Running, s);
+            long seen = Interlocked.CompareExchange(ref _state, ToRunning(s, out cancel), s);
             if (seen == s) break;
             s = seen;
         }
-        if ((s & Abort) != 0 || Runtime!.IsShutdown)
+        if (cancel || Runtime!.IsShutdown)
         {
             DropFuture();
-            Finish(Closed | Cancelled, slots);
+            Finish(completed: false, slots);
             return false;
         }
 
         void* output = null;
-        bool ready, yieldRequested = false;
+        bool ready, yielded = false;
         if (Fn != null)
         {
             output = Fn(Future.State);
@@ -145,28 +144,27 @@ sealed unsafe class RawTask : Slot
         }
         else
         {
-            // The poll gets a token valid for this poll only (see Context).
+            // The poll gets a token valid for this poll only (see Context). luminal_context_yield during the poll
+            // counts as a wake during the poll, without the waker's token lookup and its own compare-and-swap.
             ulong token = cx!.Begin(Token.Make(Token.Waker, Index, TaskState.Generation(s)));
             ready = Future.Poll(Future.State, (void*)token, &output) == 1;
-            yieldRequested = cx.End();
+            yielded = cx.End();
         }
 
         if (ready)
         {
             _output = output;
             DropFuture();
-            Finish(Closed | Complete, slots);
+            Finish(completed: true, slots);
             return false;
         }
 
-        // luminal_context_yield during the poll counts as a wake during the poll (the caller re-queues the task),
-        // without the waker's token lookup and its own compare-and-swap.
-        long yielded = yieldRequested ? Scheduled : 0;
         s = Volatile.Read(ref _state);
+        bool requeue;
         while (true)
         {
-            long seen = Interlocked.CompareExchange(ref _state, (s & ~Running) | yielded, s);
-            if (seen == s) return ((s | yielded) & Scheduled) != 0;
+            long seen = Interlocked.CompareExchange(ref _state, ToIdle(s, yielded, out requeue), s);
+            if (seen == s) return requeue;
             s = seen;
         }
     }
@@ -181,26 +179,24 @@ sealed unsafe class RawTask : Slot
     }
 
     /// <summary>Marks the task finished while still holding RUNNING, tells the joiners, then lets go.</summary>
-    void Finish(long flags, SlotCache<RawTask>? slots)
+    void Finish(bool completed, SlotCache<RawTask>? slots)
     {
         long s = Volatile.Read(ref _state);
+        bool notifyJoiner;
         while (true)
         {
-            // A wake that raced with the end of the poll left SCHEDULED set without queueing: clear it.
-            long seen = Interlocked.CompareExchange(ref _state, (s & ~Scheduled) | flags, s);
+            long seen = Interlocked.CompareExchange(ref _state, ToFinished(s, completed, out notifyJoiner), s);
             if (seen == s) break;
             s = seen;
         }
         // Still RUNNING, so the slot cannot be recycled under the notification.
         if (Scope is Scopes.Scope scope)
         {
-            bool completed = (flags & Complete) != 0;
             scope.Finished(completed);
-            // An output that drop_output must still free keeps the task counted until someone disposes of it.
-            if (!completed || Future.DropOutput == null) scope.Leave();
+            if (!OutputKeepsScope(completed, Future.DropOutput != null)) scope.Leave(); // the future was its last call
         }
         BlockOn?.Unpark();
-        if ((s & Handle) != 0)
+        if (notifyJoiner)
         {
             // Closed was published by the CAS above (a full fence) before these reads.
             ulong waker = Interlocked.Exchange(ref _joinWaker, 0);
@@ -212,22 +208,23 @@ sealed unsafe class RawTask : Slot
     }
 
     /// <summary>
-    /// Clears one owner flag; whoever leaves a closed task with no owner recycles it (dropping an output nobody
-    /// took). With <paramref name="generation"/> != 0 the flag must be set in that generation, else false.
+    /// Clears one owner flag; whoever leaves a closed task with no owner recycles it. With
+    /// <paramref name="generation"/> != 0 the flag must be set in that generation, else false.
     /// </summary>
     bool ReleaseOwnership(long flag, uint generation, SlotCache<RawTask>? slots = null)
     {
         long s = Volatile.Read(ref _state);
+        ReleaseAction act;
         long next;
         while (true)
         {
-            if (generation != 0 && (TaskState.Generation(s) != generation || (s & flag) == 0)) return false;
-            next = s & ~flag;
+            next = ToReleased(s, flag, generation, out act);
+            if (act == ReleaseAction.NotLive) return false;
             long seen = Interlocked.CompareExchange(ref _state, next, s);
             if (seen == s) break;
             s = seen;
         }
-        if ((next & Closed) != 0 && (next & (Handle | Running | Scheduled)) == 0) Recycle(next, slots);
+        if (act == ReleaseAction.Recycle) Recycle(next, slots);
         return true;
     }
 
@@ -235,6 +232,7 @@ sealed unsafe class RawTask : Slot
     {
         void* output = _output;
         var dropOutput = Future.DropOutput;
+        Scopes.Scope? scope = Scope;
         _output = null;
         Future = default;
         Fn = null;
@@ -242,24 +240,22 @@ sealed unsafe class RawTask : Slot
         BlockOn = null;
         Next = null;
         _joinWaker = 0;
-        if ((state & Complete) != 0 && (state & Taken) == 0 && dropOutput != null)
-        {
-            DropOutput(dropOutput, output);
-            Scope?.Leave();
-        }
-        Scope?.Unlink(this);
-        uint next = TaskState.Generation(state) + 1;
-        if (next == 0) next = 1;
-        Volatile.Write(ref _state, WithGeneration(next, Free | Closed));
+        if (OutputUnclaimed(state)) DisposeOutput(dropOutput, output, drop: true, scope);
+        scope?.Unlink(this);
+        Volatile.Write(ref _state, Recycled(state));
         Table.Free(this, slots);
     }
 
-    /// <summary>Frees an output nobody took; never for LUMINAL_TIMED_OUT_OUTPUT or LUMINAL_FAILED_OUTPUT, which own
-    /// nothing.</summary>
-    static void DropOutput(delegate* unmanaged<void*, void> dropOutput, void* output)
+    /// <summary>
+    /// The output is disposed of (handed to a joiner, or dropped): its drop_output, if any, was the task's last
+    /// call into its scope's code (see <see cref="TaskState.OutputKeepsScope"/>). Never drops
+    /// LUMINAL_TIMED_OUT_OUTPUT or LUMINAL_FAILED_OUTPUT, which own nothing.
+    /// </summary>
+    static void DisposeOutput(delegate* unmanaged<void*, void> dropOutput, void* output, bool drop, Scopes.Scope? scope)
     {
-        if (dropOutput != null && output != Time.TimeoutFuture.TimedOut && output != Time.SleepFuture.FailedOutput)
-            dropOutput(output);
+        if (dropOutput == null) return; // nothing to free, and it never kept the scope
+        if (drop && output != Time.TimeoutFuture.TimedOut && output != Time.SleepFuture.FailedOutput) dropOutput(output);
+        scope?.Leave();
     }
 
     // ---- the join handle ----------------------------------------------------------------------------------------
@@ -304,25 +300,23 @@ sealed unsafe class RawTask : Slot
         return !IsFinished;
     }
 
-    /// <summary>Hands the output of a finished task over, once.</summary>
+    /// <summary>Hands the output of a finished task over, once (<paramref name="output"/> NULL: drops it).</summary>
     public Status TakeOutput(uint generation, void** output)
     {
         long s = Volatile.Read(ref _state);
+        Status status;
         while (true)
         {
-            if (TaskState.Generation(s) != generation || (s & Handle) == 0) return Status.InvalidHandle;
-            if ((s & Cancelled) != 0) return Status.Cancelled;
-            if ((s & Complete) == 0) return Status.Pending;
-            if ((s & Taken) != 0) return Status.AlreadyTaken;
-            long seen = Interlocked.CompareExchange(ref _state, s | Taken, s);
+            long next = ToTaken(s, generation, out status);
+            if (status != Status.Ok) return status;
+            long seen = Interlocked.CompareExchange(ref _state, next, s);
             if (seen == s) break;
             s = seen;
         }
         // We hold the handle, so the task cannot be recycled under us.
         if (output != null) *output = _output;
-        else DropOutput(Future.DropOutput, _output);
+        DisposeOutput(Future.DropOutput, _output, drop: output == null, Scope);
         _output = null;
-        if (Future.DropOutput != null) Scope?.Leave();
         return Status.Ok;
     }
 
@@ -340,18 +334,16 @@ sealed unsafe class RawTask : Slot
         long s = Volatile.Read(ref _state);
         while (true)
         {
-            if (TaskState.Generation(s) != generation || (s & (Handle | Complete)) != (Handle | Complete)
-                || (s & Taken) != 0) return;
-            long seen = Interlocked.CompareExchange(ref _state, s | Taken | Cancelled, s);
+            long next = ToDisclaimed(s, generation, out bool disclaimed);
+            if (!disclaimed) return;
+            long seen = Interlocked.CompareExchange(ref _state, next, s);
             if (seen == s) break;
             s = seen;
             dropOutput = Future.DropOutput;
             output = _output;
             scope = Scope;
         }
-        if (dropOutput == null) return; // nothing to free, and it was never counted as live
-        DropOutput(dropOutput, output);
-        scope?.Leave();
+        DisposeOutput(dropOutput, output, drop: true, scope);
     }
 
     // ---- shutdown -----------------------------------------------------------------------------------------------
@@ -366,10 +358,12 @@ sealed unsafe class RawTask : Slot
         long s = Volatile.Read(ref _state);
         while (true)
         {
-            if ((s & (Closed | Scheduled | Running)) != 0 || !ReferenceEquals(Runtime, runtime)) return;
+            if (!ReferenceEquals(Runtime, runtime)) return;
+            long next = ToClaimedIdle(s, out bool claimed);
+            if (!claimed) return;
             // A block_on task is run by its own thread: wake that thread, whose Run then drops the future.
             if (BlockOn is not null) { Wake(TaskState.Generation(s)); return; }
-            long seen = Interlocked.CompareExchange(ref _state, s | Scheduled, s);
+            long seen = Interlocked.CompareExchange(ref _state, next, s);
             if (seen == s) break;
             s = seen;
         }

@@ -12,7 +12,6 @@ sealed class TimerEntry : WheelEntry
 {
     public static readonly SlotTable<TimerEntry> Table = new(() => new TimerEntry());
 
-    internal uint Generation = 1;
     internal Runtime? Runtime;
     internal ulong Waker;     // under the driver's lock
     internal bool Fired;      // under the driver's lock
@@ -35,12 +34,8 @@ sealed class TimerEntry : WheelEntry
         return e;
     }
 
-    public static TimerEntry? FromToken(ulong token, out uint generation)
-    {
-        if (!Handles.Token.TryDecode(token, Handles.Token.Future, out int index, out generation)) return null;
-        TimerEntry? e = Table.Get(index);
-        return e is not null && System.Threading.Volatile.Read(ref e.Generation) == generation ? e : null;
-    }
+    public static TimerEntry? FromToken(ulong token, out uint generation) =>
+        Table.FromToken(token, Handles.Token.Future, out generation);
 
     /// <summary>
     /// Takes the entry out of the wheel and returns it to the pool. Only the caller whose generation CAS wins
@@ -48,8 +43,7 @@ sealed class TimerEntry : WheelEntry
     /// </summary>
     public bool TryRelease(uint generation)
     {
-        uint next = generation + 1 == 0 ? 1 : generation + 1;
-        if (System.Threading.Interlocked.CompareExchange(ref Generation, next, generation) != generation) return false;
+        if (!TryRetire(generation)) return false;
         Runtime?.Timers.Cancel(this);
         Runtime = null;
         Inner = default;

@@ -4,7 +4,7 @@ using System.Numerics;
 namespace Luminal.Time;
 
 /// <summary>A timer in the wheel: an intrusive doubly-linked list node (O(1) insert and remove).</summary>
-abstract class WheelEntry : Handles.Slot
+abstract class WheelEntry : Handles.GenerationSlot
 {
     internal ulong DeadlineTick;
     internal WheelEntry? WheelPrev, WheelNext;

@@ -111,10 +111,14 @@ sealed unsafe partial class Ring : IDisposable
         catch { Libc.Close((int)fd); errno = Libc.ENOSYS; return null; } // a ring we cannot map: AUTO falls back to the pool
     }
 
-    /// <summary>Can this process create a ring? (Creates one and closes it.)</summary>
+    static int _available; // 1 once a ring could be made (a "no" may be passing, e.g. EMFILE: it is not kept)
+
+    /// <summary>Can this process create a ring? (Creates one and closes it until one could be made.)</summary>
     public static bool IsAvailable()
     {
+        if (Volatile.Read(ref _available) == 1) return true;
         using Ring? ring = TryCreate(8, out _);
+        if (ring is not null) Volatile.Write(ref _available, 1);
         return ring is not null;
     }
 
