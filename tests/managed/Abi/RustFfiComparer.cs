@@ -38,6 +38,7 @@ static class RustFfiComparer
         {
             string body = d.Groups[2].Value;
             if (body.Contains("__attribute__") || body.Contains("__declspec")) continue; // LUMINAL_API
+            if (body.TrimStart().StartsWith('"')) continue; // a string (LUMINAL_VERSION_STRING): not an integer
             if (!names.Contains(d.Groups[1].Value)) names.Add(d.Groups[1].Value);
         }
         return names;
