@@ -6,6 +6,8 @@
 #   ./build.sh test       build everything and run every test (managed NUnit, native CTest, cargo test)
 #   ./build.sh lib        build only build/lib/libluminal.so
 #   ./build.sh bench      run the benchmarks against the peers (slow; not part of test)
+#   ./build.sh install [PREFIX]  install headers, library, CMake package and pkg-config file (default /usr/local)
+#   ./build.sh dist       write build/dist/luminal-VERSION-RID.tar.gz (a relocatable install tree, stripped)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -29,19 +31,31 @@ need_apt() { # need_apt <command-or-file> <package>...
   fi
 }
 
+# The version is written once, in include/luminal.h.
+header_define() { sed -n "s/^#define LUMINAL_$1 \([0-9]*\).*/\1/p" include/luminal.h; }
+VERSION="$(header_define VERSION_MAJOR).$(header_define VERSION_MINOR).$(header_define VERSION_PATCH)"
+MAJOR=$(header_define VERSION_MAJOR)
+
 build_lib() {
-  echo "== libluminal ($RID, $CONFIG)"
+  echo "== libluminal $VERSION ($RID, $CONFIG)"
   dotnet publish src/Luminal.Native -c "$CONFIG" -r "$RID" -o "$BUILD/native" --nologo -v quiet -clp:ErrorsOnly
   mkdir -p "$BUILD/lib"
+  local real=$LIBNAME
+  [ "$LIBNAME" = libluminal.so ] && real=libluminal.so.$VERSION
   # Copy, then rename: programs still running the old library keep their (unlinked) file intact.
-  cp "$BUILD/native/Luminal.Native${LIBNAME##*luminal}" "$BUILD/lib/$LIBNAME.tmp"
-  mv -f "$BUILD/lib/$LIBNAME.tmp" "$BUILD/lib/$LIBNAME"
+  cp "$BUILD/native/Luminal.Native${LIBNAME##*luminal}" "$BUILD/lib/$real.tmp"
+  mv -f "$BUILD/lib/$real.tmp" "$BUILD/lib/$real"
+  if [ "$real" != "$LIBNAME" ]; then # the soname link (what programs load) and the link-time name
+    ln -sfn "$real" "$BUILD/lib/libluminal.so.$MAJOR"
+    ln -sfn "libluminal.so.$MAJOR" "$BUILD/lib/$LIBNAME"
+  fi
 }
 
 build_native() {
   need_apt cmake cmake
   need_apt valgrind valgrind   # before configuring: CMake registers the valgrind test only if it finds it
   need_apt clang-14 clang-14   # the ABI check parses the header with it
+  need_apt pkg-config pkg-config # the consumer tests build a program the pkg-config way
   echo "== C/C++ (cmake)"
   cmake -S . -B "$BUILD/cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMINAL_LIB_DIR="$BUILD/lib" >/dev/null
   cmake --build "$BUILD/cmake" -j "$(nproc)" >/dev/null
@@ -74,10 +88,39 @@ run_tests() {
   fi
 }
 
+# The install tree (headers, versioned library and links, CMake package, pkg-config file) under $1. Only the
+# install rules are configured (no tests or examples), in a build folder of its own.
+install_tree() {
+  need_apt cmake cmake
+  echo "== install into $1"
+  cmake -S . -B "$BUILD/cmake-install" -DLUMINAL_BUILD_TESTS=OFF -DLUMINAL_LIB_DIR="$BUILD/lib" >/dev/null
+  cmake --install "$BUILD/cmake-install" --prefix "$1" >/dev/null
+}
+
+# build/dist/luminal-VERSION-RID.tar.gz: the install tree with a stripped library, its debug symbols in a separate
+# file (lib/libluminal.so.VERSION.debug, linked by .gnu_debuglink), LICENSE, README and CHANGELOG.
+dist() {
+  local name=luminal-$VERSION-$RID stage="$BUILD/dist/stage"
+  rm -rf "$stage" && mkdir -p "$stage/$name"
+  install_tree "$stage/$name"
+  local lib="$stage/$name/lib/libluminal.so.$VERSION"
+  if [ -f "$lib" ]; then
+    objcopy --only-keep-debug "$lib" "$lib.debug"
+    strip --strip-unneeded "$lib"
+    (cd "$(dirname "$lib")" && objcopy --add-gnu-debuglink="$(basename "$lib").debug" "$(basename "$lib")")
+  fi
+  cp LICENSE README.md CHANGELOG.md "$stage/$name/"
+  tar -C "$stage" -czf "$BUILD/dist/$name.tar.gz" "$name"
+  rm -rf "$stage"
+  echo "== wrote build/dist/$name.tar.gz"
+}
+
 case "${1:-all}" in
   lib) build_lib ;;
   all) build_lib; build_native; build_rust; run_examples ;;
   test) build_lib; build_native; build_rust; run_tests ;;
   bench) build_lib; build_native; build_rust; exec bench/run.sh ;;
-  *) echo "usage: $0 [all|test|lib|bench]" >&2; exit 2 ;;
+  install) build_lib; install_tree "${2:-/usr/local}" ;;
+  dist) build_lib; dist ;;
+  *) echo "usage: $0 [all|test|lib|bench|install [PREFIX]|dist]" >&2; exit 2 ;;
 esac

@@ -18,6 +18,17 @@
  *    from the `luminal_context` it hands to a running poll. A plugin (shared library) that receives a
  *    `luminal_runtime*` from its host can spawn onto the host's runtime; it needs no runtime of its own.
  *  - Handles are 64-bit tokens; Luminal supports 64-bit platforms only.
+ *  - Side effects on the host process (the .NET runtime inside the library is initialized at the first call into
+ *    it): SIGPIPE is set to SIG_IGN (restore it after your first Luminal call if you need it: Luminal's socket
+ *    writes use MSG_NOSIGNAL, its pipe writes follow whatever disposition is in force); handlers are installed for
+ *    SIGSEGV and SIGFPE (they chain to the handlers that were there before, for faults outside Luminal's code) and
+ *    for SIGRTMIN (used to stop threads for garbage collection); one thread (".NET Finalizer") is started; one fd
+ *    on /dev/urandom is opened at the first wait on an internal lock (the seed of the .NET runtime's object hash
+ *    codes) and kept; each thread that calls into Luminal gets a small per-thread record in the .NET runtime,
+ *    freed when the thread exits. A runtime adds its worker threads, a blocking-pool thread per concurrent blocking
+ *    call (they exit when idle), and at the first IO operation an io_uring fd or, on the pool backend, an epoll
+ *    fd, an eventfd and one reactor thread; all of them go when the runtime is shut down. An atfork handler is
+ *    registered at the first runtime (see fork below). Nothing else: no other fds, no environment changes.
  *  - fork(): a child process inherits a copy of every runtime but none of its threads (and an io_uring instance it
  *    shares with the parent). In the child, every call on an inherited runtime, or on its tasks, scopes, contexts
  *    and futures, returns LUMINAL_E_FORKED (functions returning void, a handle or a count do nothing and return

@@ -85,7 +85,8 @@ sealed unsafe class Runtime
         if (rt.BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
         using var started = new CountdownEvent(workers);
         for (int i = 0; i < workers; i++) rt.Workers[i] = new Worker(rt, i);
-        for (int i = 0; i < workers; i++) rt.Workers[i].Start($"{threadName}-{i}", started);
+        // string.Concat, not interpolation: no pooled buffer (the array pool sets up per-thread state on first use).
+        for (int i = 0; i < workers; i++) rt.Workers[i].Start(string.Concat(threadName, "-", i.ToString()), started);
         started.Wait();
         int maxId = 0;
         foreach (Worker w in rt.Workers) maxId = Math.Max(maxId, w.ManagedThreadId);
