@@ -151,7 +151,11 @@ impl<S: RawPoll> AwaitRaw<S> {
             Mode::Helper { shared, task } => {
                 let s = {
                     let mut slot = shared.lock();
-                    if slot.finished { None } else { slot.source.take() }
+                    if slot.finished {
+                        None
+                    } else {
+                        slot.source.take()
+                    }
                 };
                 // Put it back: an output the helper holds is dropped by `drop`, and the helper aborted there.
                 self.mode = Mode::Helper { shared, task };

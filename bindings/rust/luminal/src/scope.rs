@@ -83,10 +83,7 @@ impl Scope {
     ///
     /// # Safety
     /// `raw` must be NULL or a luminal handle value.
-    pub unsafe fn from_borrowed_raw<R: AsRef<Runtime> + ?Sized>(
-        rt: &R,
-        raw: *mut ffi::luminal_scope,
-    ) -> Option<Scope> {
+    pub unsafe fn from_borrowed_raw<R: AsRef<Runtime> + ?Sized>(rt: &R, raw: *mut ffi::luminal_scope) -> Option<Scope> {
         NonNull::new(raw).map(|raw| Scope { raw, rt: rt.as_ref().clone(), owned: false })
     }
 

@@ -29,7 +29,10 @@ pub(crate) fn options(scope: *mut ffi::luminal_scope, priority: ffi::luminal_pri
 }
 
 /// Spawns a prepared `luminal_future` (the runtime takes it, also on failure), returning the owned task handle.
-pub(crate) fn spawn_raw_future(target: SpawnTarget, fut: ffi::luminal_future) -> Result<*mut luminal_task, RuntimeError> {
+pub(crate) fn spawn_raw_future(
+    target: SpawnTarget,
+    fut: ffi::luminal_future,
+) -> Result<*mut luminal_task, RuntimeError> {
     let mut task = ptr::null_mut();
     // SAFETY: the runtime takes `fut` in every case (dropping it on failure); the options are borrowed for the
     // call; handles and contexts are tokens the runtime validates (a context is only ever the live one).

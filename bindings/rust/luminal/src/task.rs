@@ -39,8 +39,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 pub(crate) use crate::blocking::BlockingResult;
-pub use crate::spawn::{Builder, Spawner};
 pub(crate) use crate::spawn::{spawn_on, spawn_raw_future, SpawnTarget};
+pub use crate::spawn::{Builder, Spawner};
 
 /// What a spawned Rust task hands over as its `void*` output.
 pub(crate) type Output<T> = Result<T, PanicPayload>;

@@ -360,13 +360,17 @@ fn yield_now_under_a_combinators_own_waker() {
         }
     }
     let rt = rt(1);
-    let (v, polls) = rt.block_on(rt.spawn(OwnWaker(Box::pin(async {
-        for _ in 0..5 {
-            luminal::yield_now().await;
-        }
-        9
-    }), 0)))
-    .unwrap();
+    let (v, polls) = rt
+        .block_on(rt.spawn(OwnWaker(
+            Box::pin(async {
+                for _ in 0..5 {
+                    luminal::yield_now().await;
+                }
+                9
+            }),
+            0,
+        )))
+        .unwrap();
     assert_eq!((v, polls), (9, 6));
 }
 

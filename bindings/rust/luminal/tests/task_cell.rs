@@ -5,8 +5,8 @@ mod common;
 mod counting;
 
 use common::*;
-use luminal::{Runtime, Scope};
 use counting::{thread_allocs, ALLOCS, FREES};
+use luminal::{Runtime, Scope};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -271,7 +271,7 @@ fn a_spawned_and_joined_task_allocates_once() {
     const N: usize = 1000;
     let allocations = rt.block_on(rt.spawn(async {
         luminal::spawn(async {}).await.unwrap(); // warm up
-        // One worker: the spawns, the polls and the joins all run on this thread, so its own count is exact.
+                                                 // One worker: the spawns, the polls and the joins all run on this thread, so its own count is exact.
         let before = thread_allocs();
         for i in 0..N {
             assert_eq!(luminal::spawn(async move { i }).await.unwrap(), i);

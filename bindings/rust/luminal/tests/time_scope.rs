@@ -310,7 +310,8 @@ fn sleeps_longer_than_the_timer_wheel_stay_pending() {
     }
     // A timeout around one is not fooled either.
     let r = rt.clone();
-    assert!(rt.block_on(async move { time::timeout(&r, Duration::from_millis(10), time::sleep(&r, day * 900)).await })
+    assert!(rt
+        .block_on(async move { time::timeout(&r, Duration::from_millis(10), time::sleep(&r, day * 900)).await })
         .is_err());
     for h in long {
         h.abort();
@@ -478,9 +479,10 @@ fn spawn_into_a_closed_scope_fails() {
     assert_eq!(e.kind(), ErrorKind::Shutdown);
     assert_eq!(drops.load(Ordering::SeqCst), 1, "the refused future is dropped at once");
     let d = DropCounter(drops.clone());
-    let e = Builder::new().priority(luminal::Priority::Background).scope(&scope).spawn_on(&rt.handle(), async move {
-        drop(d)
-    });
+    let e = Builder::new()
+        .priority(luminal::Priority::Background)
+        .scope(&scope)
+        .spawn_on(&rt.handle(), async move { drop(d) });
     assert!(e.unwrap_err().is_shutdown());
     assert_eq!(drops.load(Ordering::SeqCst), 2);
     assert!(Builder::new().scope(&scope).spawn_raw_on(&rt, async { 1 }).is_err());

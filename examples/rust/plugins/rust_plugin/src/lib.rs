@@ -7,8 +7,8 @@
 //! future that leaves the task's `luminal_waker` in the host's mailbox; the C plugin's send (through the host)
 //! wakes it. Inside its task the plugin also uses `luminal::spawn` (the context of its own copy of the crate).
 use luminal::ffi::{luminal_scope, luminal_status, luminal_task, luminal_waker};
-use luminal::{time, Handle, Runtime, Scope};
 use luminal::task::Builder;
+use luminal::{time, Handle, Runtime, Scope};
 use std::future::Future;
 use std::os::raw::{c_char, c_int};
 use std::pin::Pin;
