@@ -81,6 +81,7 @@ sealed class HeaderModel
     public List<CFunction> Functions { get; } = new();
     public Dictionary<string, CRecord> Records { get; } = new();          // by Name
     public List<string> Problems { get; } = new();                           // unsupported constructs
+    public List<string> EnumConstants { get; } = new();                      // enumerators declared in the header
     readonly Dictionary<string, CRecord> recordsById = new();
     readonly Dictionary<string, CRecord> recordsByTag = new();
     readonly Dictionary<string, string> typedefs = new();                  // name -> underlying spelling
@@ -159,6 +160,11 @@ sealed class HeaderModel
                     rec.Fields.Clear();
                     ReadFieldsLater.Add((rec, n));
                 }
+            }
+            else if (kind == "EnumDecl" && InHeader(file) && n.TryGetProperty("inner", out JsonElement enumerators))
+            {
+                foreach (JsonElement e in enumerators.EnumerateArray())
+                    if (Str(e, "kind") == "EnumConstantDecl") EnumConstants.Add(Str(e, "name"));
             }
             else if (kind == "TypedefDecl")
             {

@@ -21,10 +21,10 @@
 //! exchange tasks as `luminal_task*` ([`RawTask`](crate::RawTask)) and wakers as `luminal_waker*`
 //! ([`waker::as_raw`](crate::waker::as_raw)); those are runtime tokens that mean the same to every copy.
 
-use crate::ffi::{self, luminal_context, luminal_waker};
-use crate::task::{spawn_on, SpawnTarget};
+use crate::ffi::{self, luminal_context, luminal_runtime, luminal_waker};
+use crate::task::{spawn_on, Builder, SpawnTarget};
 use crate::JoinHandle;
-use crate::{Priority, Runtime, RuntimeError, SpawnOptions};
+use crate::Runtime;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -32,23 +32,35 @@ use std::pin::Pin;
 use std::ptr;
 use std::task::{Context, Poll, Waker};
 
+/// What this copy of the crate knows about the poll running on this thread.
+#[derive(Clone, Copy)]
+struct Current {
+    /// The poll's context, or NULL outside of one.
+    cx: *mut luminal_context,
+    /// `luminal_context_waker(cx)`, once something asked for it (NULL until then).
+    waker: *const luminal_waker,
+    /// `luminal_context_runtime(cx)`, once something asked for it (NULL until then).
+    rt: *mut luminal_runtime,
+}
+
+const NOT_IN_A_POLL: Current = Current { cx: ptr::null_mut(), waker: ptr::null(), rt: ptr::null_mut() };
+
 thread_local! {
-    /// The context of the poll this copy of the crate is running on this thread (or NULL), and that context's
-    /// task waker once something asked for it (`luminal_context_waker`, fetched at most once per poll, and only
-    /// if the poll uses its waker at all: see [`waker_of`]).
-    static CURRENT: Cell<(*mut luminal_context, *const luminal_waker)> =
-        const { Cell::new((ptr::null_mut(), ptr::null())) };
+    /// The context of the poll this copy of the crate is running on this thread, and what was asked of it: each
+    /// of `luminal_context_waker` and `luminal_context_runtime` is fetched at most once per poll, and only if the
+    /// poll needs it (see [`waker_of`], [`runtime_of`]).
+    static CURRENT: Cell<Current> = const { Cell::new(NOT_IN_A_POLL) };
 }
 
 /// Sets `CURRENT` for the duration of one poll; restores the previous value on drop (also while unwinding).
 pub(crate) struct Enter {
-    prev: (*mut luminal_context, *const luminal_waker),
+    prev: Current,
 }
 
 impl Enter {
     #[inline]
     pub(crate) fn new(cx: *mut luminal_context) -> Enter {
-        Enter { prev: CURRENT.with(|c| c.replace((cx, ptr::null()))) }
+        Enter { prev: CURRENT.with(|c| c.replace(Current { cx, ..NOT_IN_A_POLL })) }
     }
 }
 
@@ -62,7 +74,7 @@ impl Drop for Enter {
 /// The `luminal_context*` of the poll in progress on this thread, if this copy of the crate is running one.
 #[inline]
 pub(crate) fn current() -> Option<*mut luminal_context> {
-    let cx = CURRENT.with(|c| c.get().0);
+    let cx = CURRENT.with(|c| c.get().cx);
     (!cx.is_null()).then_some(cx)
 }
 
@@ -74,19 +86,41 @@ pub(crate) fn current() -> Option<*mut luminal_context> {
 #[inline]
 pub(crate) unsafe fn waker_of(cx: *mut luminal_context) -> *const luminal_waker {
     CURRENT.with(|c| {
-        let (current, cached) = c.get();
-        if current != cx {
-            return ffi::luminal_context_waker(cx);
+        let mut cur = c.get();
+        if cur.cx != cx {
+            // SAFETY: `cx` is live (the caller's contract).
+            return unsafe { ffi::luminal_context_waker(cx) };
         }
-        if cached.is_null() {
-            let w = ffi::luminal_context_waker(cx);
-            c.set((cx, w));
-            return w;
+        if cur.waker.is_null() {
+            // SAFETY: as above.
+            cur.waker = unsafe { ffi::luminal_context_waker(cx) };
+            c.set(cur);
         }
-        cached
+        cur.waker
     })
 }
 
+/// `luminal_context_runtime(cx)` (the runtime's borrowed token, valid as long as it lives), cached like
+/// [`waker_of`].
+///
+/// # Safety
+/// `cx` must be the context of a poll in progress.
+#[inline]
+pub(crate) unsafe fn runtime_of(cx: *mut luminal_context) -> *mut luminal_runtime {
+    CURRENT.with(|c| {
+        let mut cur = c.get();
+        if cur.cx != cx {
+            // SAFETY: `cx` is live (the caller's contract).
+            return unsafe { ffi::luminal_context_runtime(cx) };
+        }
+        if cur.rt.is_null() {
+            // SAFETY: as above.
+            cur.rt = unsafe { ffi::luminal_context_runtime(cx) };
+            c.set(cur);
+        }
+        cur.rt
+    })
+}
 /// The context of the poll running on this thread if `waker` wakes that poll's own task, i.e. the future is
 /// awaited by the task itself rather than under a combinator's (or another executor's) waker: only then may the
 /// runtime be handed the context to register the task's waker directly, or be asked to yield the task.
@@ -114,19 +148,13 @@ pub fn in_task() -> bool {
 /// A cheap, cloneable handle to a runtime, usually obtained inside a running task with [`Handle::current`].
 ///
 /// [`Handle::spawn`] puts the task on the current worker's local queue (`luminal_context_spawn`) when called from
-/// a task of the same runtime, which is the cheapest way to spawn; elsewhere it spawns onto the runtime's global
-/// queue. A `Handle` owns a runtime handle, so it keeps the runtime alive like a [`Runtime`] clone does.
+/// a task of the same runtime, which is the cheapest way to spawn (unset options inherit the current task's
+/// priority and scope); elsewhere it spawns onto the runtime's global queue. A `Handle` owns a runtime handle, so
+/// it keeps the runtime alive like a [`Runtime`] clone does. Options (priority, scope): [`Builder`].
 #[derive(Clone)]
 pub struct Handle {
     rt: Runtime,
-    /// The token `luminal_context_runtime` returned when this handle was made (identifies the runtime of the
-    /// context without an extra call), or NULL if it was made from a `Runtime`.
-    id: *mut ffi::luminal_runtime,
 }
-
-// SAFETY: `id` is only compared, never dereferenced; `Runtime` is Send + Sync.
-unsafe impl Send for Handle {}
-unsafe impl Sync for Handle {}
 
 impl Handle {
     /// The handle of the runtime running the current task.
@@ -142,14 +170,14 @@ impl Handle {
     pub fn try_current() -> Option<Handle> {
         let cx = current()?;
         // SAFETY: cx is the context of the poll running on this thread.
-        let id = unsafe { ffi::luminal_context_runtime(cx) };
-        // SAFETY: id is a borrowed runtime handle; clone_from_raw makes an owned one.
-        let rt = unsafe { Runtime::clone_from_raw(id) }?;
-        Some(Handle { rt, id })
+        let home = unsafe { runtime_of(cx) };
+        // SAFETY: `home` is a borrowed runtime token (or NULL); this makes an owned handle whose home it is.
+        let rt = unsafe { Runtime::clone_from_home(home) }?;
+        Some(Handle { rt })
     }
 
     pub(crate) fn from_runtime(rt: Runtime) -> Handle {
-        Handle { rt, id: ptr::null_mut() }
+        Handle { rt }
     }
 
     /// The runtime this handle refers to.
@@ -158,69 +186,14 @@ impl Handle {
     }
 
     /// Spawns `future`; see the type docs for which queue it goes to. If the runtime is shut down, the returned
-    /// handle resolves to a cancelled [`JoinError`](crate::JoinError).
+    /// handle resolves to a cancelled [`JoinError`](crate::JoinError); [`Builder::spawn_on`] returns the error
+    /// instead.
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.try_spawn(future).unwrap_or_else(JoinHandle::failed)
-    }
-
-    /// Like [`spawn`](Self::spawn) but returns the runtime's error if the spawn is rejected.
-    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, RuntimeError>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        if let Some(cx) = current() {
-            // SAFETY: cx is the live context of this thread's poll.
-            if !self.id.is_null() && unsafe { ffi::luminal_context_runtime(cx) } == self.id {
-                return spawn_on(SpawnTarget::Context(cx), future);
-            }
-        }
-        self.rt.try_spawn(future)
-    }
-
-    /// Spawns `future` with priority `priority`; see [`spawn_opts`](Self::spawn_opts).
-    pub fn spawn_with<F>(&self, priority: Priority, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.spawn_opts(SpawnOptions::new().priority(priority), future)
-    }
-
-    /// Spawns `future` with [`SpawnOptions`]. From a task of the same runtime it uses
-    /// `luminal_context_spawn_with` (the current worker's queue), and unset options inherit the current task's
-    /// priority and scope; elsewhere `luminal_spawn_with` (defaults: `UserInitiated`, no scope).
-    pub fn spawn_opts<'a, F>(&self, opts: impl Into<SpawnOptions<'a>>, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.try_spawn_opts(opts, future).unwrap_or_else(JoinHandle::failed)
-    }
-
-    /// Like [`spawn_opts`](Self::spawn_opts) but returns the runtime's error if the spawn is rejected.
-    pub fn try_spawn_opts<'a, F>(
-        &self,
-        opts: impl Into<SpawnOptions<'a>>,
-        future: F,
-    ) -> Result<JoinHandle<F::Output>, RuntimeError>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let opts = opts.into();
-        if let Some(cx) = current() {
-            // SAFETY: cx is the live context of this thread's poll.
-            if !self.id.is_null() && unsafe { ffi::luminal_context_runtime(cx) } == self.id {
-                let target = SpawnTarget::ContextWith(cx, opts.raw_scope(), opts.priority.as_raw());
-                return spawn_on(target, future);
-            }
-        }
-        self.rt.try_spawn_opts(opts, future)
+        Builder::new().spawn_on(self, future).unwrap_or_else(JoinHandle::failed)
     }
 
     /// Runs `f` on the runtime's blocking pool; see [`Runtime::spawn_blocking`].
@@ -236,6 +209,13 @@ impl Handle {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.rt.block_on(future)
     }
+
+    /// The context of the poll running on this thread, if it belongs to this handle's runtime.
+    pub(crate) fn current_context(&self) -> Option<*mut luminal_context> {
+        let cx = current()?;
+        // SAFETY: cx is the context of the poll running on this thread.
+        (unsafe { runtime_of(cx) } == self.rt.home()).then_some(cx)
+    }
 }
 
 impl AsRef<Runtime> for Handle {
@@ -250,69 +230,24 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// Spawns `future` onto the current worker's local queue (`luminal_context_spawn`), like `tokio::spawn`.
+/// Spawns `future` onto the current worker's local queue (`luminal_context_spawn`), like `tokio::spawn`: it
+/// inherits the current task's priority and scope. Options: [`Builder::spawn`].
 ///
 /// # Panics
-/// If called outside of a task polled by this copy of the crate (see the module docs). Use [`try_spawn`] or
-/// [`Runtime::spawn`](crate::Runtime::spawn) where that can happen.
+/// If called outside of a task polled by this copy of the crate (see the module docs). [`Builder::spawn`]
+/// returns `ErrorKind::InvalidArgument` there instead; [`Runtime::spawn`] works anywhere.
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match try_spawn(future) {
-        Ok(h) => h,
-        Err(e) if e.status() == ffi::LUMINAL_E_INVALID_ARGUMENT && !in_task() => {
-            panic!("luminal::spawn() called outside of a Luminal task")
-        }
-        Err(e) => JoinHandle::failed(e),
-    }
-}
-
-/// Like [`spawn`], but returns an error instead of panicking: `ErrorKind::InvalidArgument` outside of a task,
-/// or the runtime's error if it rejects the spawn.
-pub fn try_spawn<F>(future: F) -> Result<JoinHandle<F::Output>, RuntimeError>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    match current() {
-        Some(cx) => spawn_on(SpawnTarget::Context(cx), future),
-        None => {
-            drop(future);
-            Err(RuntimeError::from_status(ffi::LUMINAL_E_INVALID_ARGUMENT))
-        }
-    }
-}
-
-/// Like [`spawn`], with a priority (`luminal_context_spawn_with`; the scope is inherited).
-///
-/// # Panics
-/// Outside of a task polled by this copy of the crate.
-pub fn spawn_with<F>(priority: Priority, future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    spawn_opts(SpawnOptions::new().priority(priority), future)
-}
-
-/// Like [`spawn`], with [`SpawnOptions`] (`luminal_context_spawn_with`): unset options inherit the current
-/// task's priority and scope.
-///
-/// # Panics
-/// Outside of a task polled by this copy of the crate.
-pub fn spawn_opts<'a, F>(opts: impl Into<SpawnOptions<'a>>, future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let opts = opts.into();
-    match current() {
-        Some(cx) => spawn_on(SpawnTarget::ContextWith(cx, opts.raw_scope(), opts.priority.as_raw()), future)
-            .unwrap_or_else(JoinHandle::failed),
-        None => panic!("luminal::spawn_opts() called outside of a Luminal task"),
-    }
+    let Some(cx) = current() else {
+        drop(future);
+        panic!("luminal::spawn() called outside of a Luminal task")
+    };
+    // SAFETY: cx is the context of the poll running on this thread.
+    let home = unsafe { runtime_of(cx) };
+    spawn_on(SpawnTarget::Context(cx), home, future).unwrap_or_else(JoinHandle::failed)
 }
 
 /// Yields once to the scheduler: the task is woken at once and polled again after other ready tasks.

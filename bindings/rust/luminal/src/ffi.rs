@@ -4,6 +4,10 @@
 
 use std::os::raw::{c_char, c_int, c_void};
 
+pub const LUMINAL_VERSION_MAJOR: u32 = 0;
+pub const LUMINAL_VERSION_MINOR: u32 = 2;
+pub const LUMINAL_VERSION_PATCH: u32 = 0;
+pub const LUMINAL_VERSION_HEX: u32 = 0x00_02_00;
 pub const LUMINAL_ABI_VERSION: u32 = 1;
 
 pub type luminal_status = i32;
@@ -57,7 +61,7 @@ pub struct luminal_runtime_options {
     pub thread_name: *const c_char,
     pub max_blocking_threads: u32,
     pub blocking_keep_alive_ms: u32,
-    pub io_backend: u32,
+    pub io_backend: luminal_io_backend,
 }
 
 pub type luminal_poll = c_int;
@@ -163,7 +167,7 @@ pub struct luminal_scope_counters {
 pub struct luminal_spawn_options {
     pub struct_size: usize,
     pub scope: *mut luminal_scope,
-    pub priority: i32,
+    pub priority: luminal_priority,
 }
 
 // Priorities and the blocking pool
@@ -189,6 +193,14 @@ extern "C" {
         arg: *mut c_void,
         out: *mut *mut luminal_task,
     ) -> luminal_status;
+    pub fn luminal_spawn_blocking_with(
+        rt: *mut luminal_runtime,
+        f: Option<luminal_blocking_fn>,
+        arg: *mut c_void,
+        drop_arg: Option<luminal_drop_fn>,
+        opts: *const luminal_spawn_options,
+        out: *mut *mut luminal_task,
+    ) -> luminal_status;
 }
 
 // IO with personalities
@@ -200,7 +212,7 @@ pub const LUMINAL_IO_POOL: luminal_io_backend = 2;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct luminal_io_result {
-    pub status: i32,
+    pub status: luminal_status,
     pub os_error: i32,
     pub value: u64,
 }
@@ -229,7 +241,7 @@ pub struct luminal_buffer {
 }
 
 extern "C" {
-    pub fn luminal_runtime_io_backend(rt: *mut luminal_runtime) -> u32;
+    pub fn luminal_runtime_io_backend(rt: *mut luminal_runtime) -> luminal_io_backend;
 
     pub fn luminal_file_open(
         rt: *mut luminal_runtime,

@@ -182,7 +182,8 @@ impl File {
     fn stat_op(&self) -> io::Result<Op> {
         let info = Box::into_raw(Box::<ffi::luminal_file_info>::default());
         unsafe fn free(p: *mut c_void) {
-            drop(Box::from_raw(p as *mut ffi::luminal_file_info));
+            // SAFETY: `p` is the Box made above, freed once by the Op after the runtime's future is gone.
+            drop(unsafe { Box::from_raw(p as *mut ffi::luminal_file_info) });
         }
         let extra = Extra { ptr: info as *mut c_void, free };
         // SAFETY: `info` is owned by the Op and freed after the runtime's future.
@@ -447,8 +448,12 @@ fn read_all_op(rt: &Runtime, path: &Path) -> io::Result<Op> {
     let buf = Box::into_raw(Box::new(ffi::luminal_buffer { data: std::ptr::null_mut(), len: 0 }));
     unsafe fn free(p: *mut c_void) {
         let b = p as *mut ffi::luminal_buffer;
-        ffi::luminal_buffer_release(b); // an unclaimed result (a zeroed one is ignored)
-        drop(Box::from_raw(b));
+        // SAFETY: `p` is the Box made above, freed once by the Op after the runtime's future is gone; the buffer
+        // in it is an unclaimed result (or zeroed, which the runtime ignores).
+        unsafe {
+            ffi::luminal_buffer_release(b);
+            drop(Box::from_raw(b));
+        }
     }
     let extra = Extra { ptr: buf as *mut c_void, free };
     // SAFETY: the path is copied; `buf` is owned by the Op and freed after the runtime's future.
@@ -476,8 +481,11 @@ fn map_op(rt: &Runtime, path: &Path) -> io::Result<Op> {
     let view = Box::into_raw(Box::new(ffi::luminal_view { data: std::ptr::null(), len: 0 }));
     unsafe fn free(p: *mut c_void) {
         let v = p as *mut ffi::luminal_view;
-        ffi::luminal_view_release(v);
-        drop(Box::from_raw(v));
+        // SAFETY: as in `read_all_op` (an unclaimed view is unmapped, a zeroed one ignored).
+        unsafe {
+            ffi::luminal_view_release(v);
+            drop(Box::from_raw(v));
+        }
     }
     let extra = Extra { ptr: view as *mut c_void, free };
     // SAFETY: as in `read_all_op`.
@@ -502,6 +510,7 @@ pub struct Buffer {
 
 // SAFETY: plain owned memory.
 unsafe impl Send for Buffer {}
+// SAFETY: `&Buffer` only reads the memory.
 unsafe impl Sync for Buffer {}
 
 impl Deref for Buffer {
@@ -562,6 +571,7 @@ pub struct Mmap {
 
 // SAFETY: a read-only mapping.
 unsafe impl Send for Mmap {}
+// SAFETY: a read-only mapping: `&Mmap` only reads it.
 unsafe impl Sync for Mmap {}
 
 impl Deref for Mmap {

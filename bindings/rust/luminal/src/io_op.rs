@@ -2,15 +2,11 @@
 //!
 //! # Polling
 //!
-//! The runtime's IO futures must be polled with a real `luminal_context` (they register the task's waker from
-//! it). Like [`time::Sleep`](crate::time::Sleep):
-//!
-//! * **Fast path** — awaited directly by a task of this copy of the crate: the C future is polled with the
-//!   task's own context, so the completion wakes the task directly.
-//! * **Fallback** — polled with another waker (a combinator's, a foreign executor's, another copy of the crate's):
-//!   a small helper task polls the C future with *its* context and wakes the Rust waker on completion. The C
-//!   future itself stays owned by the [`Op`] (in a mutex shared with the helper), never by the helper: so
-//!   dropping the `Op` always drops the C future synchronously, which is what keeps borrowed buffers safe.
+//! The runtime's IO futures must be polled with a real `luminal_context`: an [`Op`] is an
+//! [`AwaitRaw`](crate::await_raw) of an [`IoOp`] source, awaited like a `JoinHandle` or a `Sleep` (fast path with
+//! the awaiting task's context; elsewhere a helper task polls it). The C future stays owned by the `Op` also while
+//! a helper polls it, so dropping the `Op` always drops the C future synchronously, which is what keeps borrowed
+//! buffers safe.
 //!
 //! # Buffers
 //!
@@ -18,21 +14,18 @@
 //! is dropped; its drop cancels an operation in flight and waits until the kernel (or the pool thread) has let
 //! go of the buffer. The `Op` drops the C future in its own `Drop`, so a Rust future borrowing `&mut [u8]` that
 //! is dropped mid-flight (an aborted task, a lost `select`, a timeout) leaves the buffer untouched afterwards.
-//! The result and output structs live on the heap, owned by the shared state, and are freed only after the C
-//! future was dropped (if the `Op` is leaked with `mem::forget`, they leak too rather than dangle).
+//! The result and output structs live on the heap, owned by the source, and are freed only after the C future
+//! was dropped (if the `Op` is leaked with `mem::forget`, they leak too rather than dangle).
 
-use crate::context;
-use crate::ffi::{self, luminal_context, luminal_task};
-use crate::task::{spawn_raw_future, SpawnTarget};
+use crate::await_raw::{AwaitRaw, RawPoll};
+use crate::ffi::{self, luminal_context};
 use crate::{Runtime, RuntimeError};
 use std::ffi::c_void;
 use std::future::Future;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// Heap memory the C future writes into (an output struct), freed after the C future is dropped.
 pub(crate) struct Extra {
@@ -40,66 +33,85 @@ pub(crate) struct Extra {
     pub(crate) free: unsafe fn(*mut c_void),
 }
 
-struct Inner {
-    /// The C future, owned until it completes or the `Op` is dropped.
+/// The source of an [`Op`]: the C future and the memory it borrows.
+pub(crate) struct IoOp {
+    /// The C future, owned until it completes or the source is dropped.
     fut: Option<ffi::luminal_future>,
-    /// The runtime's result slot (borrowed by the C future).
+    /// The runtime's result slot (borrowed by the C future), from `Box::into_raw`.
     result: *mut ffi::luminal_io_result,
     extra: Option<Extra>,
-    /// The result, once the C future completed.
-    done: Option<ffi::luminal_io_result>,
-    /// Fallback: the Rust waker to wake on completion.
-    waker: Option<Waker>,
-    /// Fallback: the helper was dropped before completion (runtime shutdown).
-    helper_gone: bool,
-    /// The `Op` returned the result to its caller.
-    claimed: bool,
-    /// The result's value is a new file descriptor: close it if nobody claimed it.
+    /// The result's value is a new file descriptor (closed if nobody claims it).
     fd_result: bool,
 }
 
-// SAFETY: the raw pointers are heap memory owned by `Inner` (and borrowed by the C future, which may be polled and
-// dropped on any thread, never concurrently: the mutex sees to that).
-unsafe impl Send for Inner {}
+// SAFETY: the raw pointers are heap memory owned by `IoOp` (and borrowed by the C future, which may be polled and
+// dropped on any thread, never concurrently: `&mut IoOp` sees to that).
+unsafe impl Send for IoOp {}
 
-impl Inner {
-    /// Polls the C future with the luminal context `lcx`; on completion records the result and drops it.
-    unsafe fn poll_c(&mut self, lcx: *mut luminal_context) -> bool {
-        let Some(f) = self.fut else { return true };
-        let mut out = ptr::null_mut();
-        if (f.poll.unwrap())(f.state, lcx, &mut out) != ffi::LUMINAL_POLL_READY {
-            return false;
-        }
-        self.done = Some(*self.result);
-        self.fut = None;
-        if let Some(d) = f.drop {
-            d(f.state);
-        }
-        true
-    }
-
+impl IoOp {
     fn drop_c(&mut self) {
         if let Some(f) = self.fut.take() {
             if let Some(d) = f.drop {
-                // SAFETY: called once; blocks until the kernel let go of the buffers.
+                // SAFETY: the future's drop, called once (`take` above); it blocks until the kernel let go of the
+                // buffers.
                 unsafe { d(f.state) }
             }
         }
     }
 }
 
-impl Drop for Inner {
+/// A completed operation's result; a new fd in it is closed unless [`claim`](Self::claim)ed.
+pub(crate) struct IoDone {
+    r: ffi::luminal_io_result,
+    fd: bool,
+}
+
+impl IoDone {
+    fn claim(mut self) -> ffi::luminal_io_result {
+        self.fd = false;
+        self.r
+    }
+}
+
+impl Drop for IoDone {
+    fn drop(&mut self) {
+        if self.fd && self.r.status == ffi::LUMINAL_OK {
+            use std::os::fd::FromRawFd;
+            // SAFETY: a new fd the runtime opened for this operation, never handed to anyone.
+            drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(self.r.value as i32) });
+        }
+    }
+}
+
+impl RawPoll for IoOp {
+    type Output = IoDone;
+
+    unsafe fn poll_raw(&mut self, lcx: *mut luminal_context) -> Poll<IoDone> {
+        let Some(f) = self.fut else {
+            // Cannot happen (not polled after Ready); answer rather than hang.
+            return Poll::Ready(IoDone { r: failed(ffi::LUMINAL_E_INTERNAL), fd: false });
+        };
+        let mut out = ptr::null_mut();
+        let poll = f.poll.expect("checked by Op::with_extra");
+        // SAFETY: an owned, undropped C future, polled with the caller's live context (never concurrently).
+        if unsafe { poll(f.state, lcx, &mut out) } != ffi::LUMINAL_POLL_READY {
+            return Poll::Pending;
+        }
+        // SAFETY: the C future wrote the result before completing; the slot is ours.
+        let r = unsafe { *self.result };
+        self.drop_c();
+        Poll::Ready(IoDone { r, fd: self.fd_result })
+    }
+
+    fn helper_failed(&mut self, e: RuntimeError) -> IoDone {
+        IoDone { r: failed(e.status()), fd: false }
+    }
+}
+
+impl Drop for IoOp {
     fn drop(&mut self) {
         self.drop_c();
-        if let (false, true, Some(r)) = (self.claimed, self.fd_result, self.done) {
-            if r.status == ffi::LUMINAL_OK {
-                // Completed (in a fallback helper) but never handed over: close the new fd.
-                use std::os::fd::FromRawFd;
-                // SAFETY: an fd the runtime opened for us that nobody else knows.
-                drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(r.value as i32) });
-            }
-        }
-        // SAFETY: nothing borrows them any more.
+        // SAFETY: nothing borrows them any more (the C future is gone); each is freed once, here.
         unsafe {
             drop(Box::from_raw(self.result));
             if let Some(e) = self.extra.take() {
@@ -109,27 +121,14 @@ impl Drop for Inner {
     }
 }
 
-struct Shared {
-    inner: Mutex<Inner>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
+fn failed(status: ffi::luminal_status) -> ffi::luminal_io_result {
+    ffi::luminal_io_result { status, os_error: 0, value: 0 }
 }
 
 /// A runtime IO future as a Rust future with output `io::Result<u64>` (the result's `value`).
 pub(crate) struct Op {
-    shared: Arc<Shared>,
-    /// The runtime, to spawn the fallback helper when no luminal context is current.
-    rt: Runtime,
-    helper: *mut luminal_task,
+    fut: AwaitRaw<IoOp>,
 }
-
-// SAFETY: see `Inner`; the helper handle is a thread-safe token.
-unsafe impl Send for Op {}
-unsafe impl Sync for Op {}
 
 impl Op {
     /// Makes an operation: `make(result, out)` calls the `luminal_*` constructor. `extra` is output memory the
@@ -158,54 +157,34 @@ impl Op {
         let mut fut = ffi::luminal_future { state: ptr::null_mut(), poll: None, drop: None, drop_output: None };
         let status = make(result, &mut fut);
         let ok = status == ffi::LUMINAL_OK && fut.poll.is_some();
-        let inner = Inner {
-            fut: (status == ffi::LUMINAL_OK).then_some(fut),
-            result,
-            extra,
-            done: None,
-            waker: None,
-            helper_gone: false,
-            claimed: false,
-            fd_result: false,
-        };
-        let shared = Arc::new(Shared { inner: Mutex::new(inner) });
+        let mut source = IoOp { fut: (status == ffi::LUMINAL_OK).then_some(fut), result, extra, fd_result: false };
         if !ok {
-            let extra = shared.lock().extra.take();
-            drop(shared);
+            let extra = source.extra.take();
+            drop(source);
             let status = if status == ffi::LUMINAL_OK { ffi::LUMINAL_E_INTERNAL } else { status };
             return Err((status_error(status, 0), extra));
         }
-        Ok(Op { shared, rt: rt.clone(), helper: ptr::null_mut() })
+        Ok(Op { fut: AwaitRaw::new(source, rt.home()) })
     }
 
     /// Takes the extra memory back out once the operation is over (the C future is dropped first, so nothing
     /// borrows it any more).
-    fn take_extra(&self) -> Option<Extra> {
-        let mut inner = self.shared.lock();
-        inner.drop_c();
-        inner.extra.take()
+    fn take_extra(&mut self) -> Option<Extra> {
+        self.fut.source_mut(|s| {
+            s.drop_c();
+            s.extra.take()
+        })?
     }
 
     /// The result's value is a new file descriptor (closed if the `Op` is dropped after completing unclaimed).
-    pub(crate) fn fd_result(self) -> Op {
-        self.shared.lock().fd_result = true;
+    pub(crate) fn fd_result(mut self) -> Op {
+        self.fut.source_mut(|s| s.fd_result = true);
         self
     }
 
     /// The extra output memory, to read after completion.
     pub(crate) fn extra_ptr(&self) -> *mut c_void {
-        self.shared.lock().extra.as_ref().map_or(ptr::null_mut(), |e| e.ptr)
-    }
-
-    fn start_helper(&mut self, lcx: Option<*mut luminal_context>) -> io::Result<()> {
-        let state = Box::into_raw(Box::new(self.shared.clone())) as *mut c_void;
-        let fut = ffi::luminal_future { state, poll: Some(helper_poll), drop: Some(helper_drop), drop_output: None };
-        let target = match lcx {
-            Some(lcx) => SpawnTarget::Context(lcx),
-            None => SpawnTarget::Runtime(self.rt.as_raw()),
-        };
-        self.helper = spawn_raw_future(target, fut).map_err(io::Error::from)?;
-        Ok(())
+        self.fut.source_ref(|s| s.extra.as_ref().map_or(ptr::null_mut(), |e| e.ptr)).unwrap_or(ptr::null_mut())
     }
 }
 
@@ -229,95 +208,9 @@ impl Future for Op {
     type Output = io::Result<u64>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
-        let this = self.get_mut();
-        let shared = this.shared.clone();
-        let mut inner = shared.lock();
-        if let Some(r) = inner.done {
-            inner.claimed = true;
-            return Poll::Ready(finished(r));
-        }
-        if inner.helper_gone {
-            return Poll::Ready(Err(status_error(ffi::LUMINAL_E_SHUTDOWN, 0)));
-        }
-        if this.helper.is_null() {
-            if let Some(lcx) = context::current_for(cx.waker()) {
-                // SAFETY: an owned, undropped C future polled with the current task's context.
-                if unsafe { inner.poll_c(lcx) } {
-                    inner.claimed = true;
-                    return Poll::Ready(finished(inner.done.unwrap()));
-                }
-                return Poll::Pending;
-            }
-        }
-        let lcx = context::current();
-        match &inner.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => inner.waker = Some(cx.waker().clone()),
-        }
-        if this.helper.is_null() {
-            drop(inner); // a failed spawn drops the helper at once, which locks
-            if let Err(e) = this.start_helper(lcx) {
-                return Poll::Ready(Err(e));
-            }
-        }
-        Poll::Pending
+        let done = std::task::ready!(Pin::new(&mut self.get_mut().fut).poll(cx));
+        Poll::Ready(finished(done.claim()))
     }
-}
-
-impl Drop for Op {
-    fn drop(&mut self) {
-        // Drop the C future here and now: this waits for the kernel to let go of the caller's buffer.
-        self.shared.lock().drop_c();
-        if !self.helper.is_null() {
-            // SAFETY: we own the helper's join handle.
-            unsafe {
-                ffi::luminal_task_abort(self.helper);
-                ffi::luminal_task_release(self.helper);
-            }
-        }
-    }
-}
-
-unsafe extern "C" fn helper_poll(
-    state: *mut c_void,
-    cx: *mut luminal_context,
-    output: *mut *mut c_void,
-) -> ffi::luminal_poll {
-    let shared = &*(state as *const Arc<Shared>);
-    if !output.is_null() {
-        *output = ptr::null_mut();
-    }
-    let waker = {
-        let mut inner = shared.lock();
-        if inner.fut.is_none() {
-            return ffi::LUMINAL_POLL_READY; // completed, or the Op was dropped
-        }
-        if !inner.poll_c(cx) {
-            return ffi::LUMINAL_POLL_PENDING;
-        }
-        inner.waker.take()
-    };
-    if let Some(w) = waker {
-        let _ = catch_unwind(AssertUnwindSafe(|| w.wake()));
-    }
-    ffi::LUMINAL_POLL_READY
-}
-
-unsafe extern "C" fn helper_drop(state: *mut c_void) {
-    let shared = Box::from_raw(state as *mut Arc<Shared>);
-    let waker = {
-        let mut inner = shared.lock();
-        if inner.done.is_none() && inner.fut.is_some() {
-            inner.helper_gone = true;
-            inner.waker.take()
-        } else {
-            None
-        }
-    };
-    if let Some(w) = waker {
-        let _ = catch_unwind(AssertUnwindSafe(|| w.wake()));
-    }
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(shared)));
 }
 
 /// An operation on a buffer it owns while it runs: the buffer is moved in (into the operation's heap state, like
@@ -334,7 +227,8 @@ pub(crate) fn with_owned_buffer(
     make: impl FnOnce(*mut c_void, usize, *mut ffi::luminal_io_result, *mut ffi::luminal_future) -> ffi::luminal_status,
 ) -> OwnedOp {
     unsafe fn free(p: *mut c_void) {
-        drop(Box::from_raw(p as *mut Vec<u8>));
+        // SAFETY: `p` is the boxed Vec made below; the source frees its extra memory once.
+        drop(unsafe { Box::from_raw(p as *mut Vec<u8>) });
     }
     // Boxing the Vec moves its header, not its heap memory: `ptr` stays valid while the box lives.
     let (ptr, len) = (buf.as_mut_ptr() as *mut c_void, buf.len());

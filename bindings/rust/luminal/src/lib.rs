@@ -29,21 +29,25 @@
 //!   [`is_finished`](JoinHandle::is_finished); dropping it detaches the task. [`JoinError`] tells a cancelled
 //!   task from a panicked one.
 //! * [`Handle`] ([`Handle::current`] inside a task), [`spawn`] and [`yield_now`] for code running in a task.
-//! * [`RawTask`], [`Runtime::spawn_raw`], [`waker`] and [`ffi`] for crossing C / plugin boundaries.
+//! * Spawning: [`Runtime::spawn`], [`Handle::spawn`] and [`spawn`] (inside a task) are the simple way;
+//!   [`task::Builder`] is the one configurable way — a [`Priority`], a [`Scope`], a `Result` instead of a handle
+//!   that fails later, onto the current task ([`Builder::spawn`](task::Builder::spawn)) or a `Runtime` / `Handle`
+//!   ([`spawn_on`](task::Builder::spawn_on)), for blocking closures
+//!   ([`spawn_blocking_on`](task::Builder::spawn_blocking_on)) and C-ABI outputs
+//!   ([`spawn_raw_on`](task::Builder::spawn_raw_on)). Unset options inherit the current task's where the spawn is
+//!   made from inside it.
+//! * [`RawTask`], [`waker`] and [`ffi`] for crossing C / plugin boundaries.
 //! * [`time`]: [`time::sleep`], [`time::sleep_until`], [`time::timeout`] and [`time::Instant`] on the runtime's
 //!   timer wheel and clock. The runtime is passed explicitly (`time::sleep(&rt, d)`, with a [`Runtime`] or a
 //!   [`Handle`]).
-//! * Priorities: [`Priority`] (`UserInteractive` .. `Background`, or `Inherit`) with [`Runtime::spawn_with`],
-//!   [`Runtime::spawn_opts`] and [`SpawnOptions`] (priority + scope), [`Handle::spawn_with`] /
-//!   [`Handle::spawn_opts`] and [`spawn_with`] / [`spawn_opts`] inside a task (unset options inherit the
-//!   current task's), [`Scope::spawn_with`].
-//! * [`Runtime::spawn_blocking`]: closures on the blocking pool (panics become [`JoinError`]; nothing leaks),
-//!   sized with [`Builder::max_blocking_threads`] and [`Builder::blocking_keep_alive`].
+//! * [`Runtime::spawn_blocking`] / [`Handle::spawn_blocking`]: closures on the blocking pool (panics become
+//!   [`JoinError`]; nothing leaks, also when shutdown cancels a queued call), sized with
+//!   [`Builder::max_blocking_threads`] and [`Builder::blocking_keep_alive`].
 //! * [`fs`] and [`net`]: files (caller's buffer, runtime-owned buffer, mapped view), TCP and pipes on io_uring
 //!   or the blocking pool ([`Builder::io_backend`], [`IoBackend`]), with `std::io::Error`s. See
 //!   [`fs`'s buffer-safety notes](fs#buffer-safety).
-//! * [`Scope`]: tasks cancelled as one ([`Scope::spawn`], [`Scope::close`], [`Scope::stats`]); closing a
-//!   plugin's scope is what makes unloading the plugin safe while the runtime runs on.
+//! * [`Scope`]: tasks cancelled as one (spawned with [`task::Builder::scope`], [`Scope::close`],
+//!   [`Scope::stats`]); closing a plugin's scope is what makes unloading the plugin safe while the runtime runs on.
 //!
 //! ## Design
 //!
@@ -65,10 +69,14 @@
 //!   poll. This crate makes it reachable during the poll through a thread-local *of this copy of the crate*,
 //!   set only around polls of futures spawned through this copy. Each plugin that links the crate has its own
 //!   copy, so no copy ever sees another's context; see [`context`] for the full argument and
-//!   for what degrades (gracefully) when futures cross copies. Awaiting a [`JoinHandle`] uses
-//!   `luminal_task_poll` with the context only when the Rust waker is the task's own luminal waker; otherwise
-//!   (combinators, other executors, another copy of the crate) it falls back to a waiter, so it is always
-//!   correct.
+//!   for what degrades (gracefully) when futures cross copies.
+//! * **Runtime-provided futures** (a [`JoinHandle`], a [`time::Sleep`], an IO operation) are awaited through one
+//!   adapter: polled with the awaiting task's own `luminal_context` when the Rust waker is that task's own waker
+//!   (no allocation); otherwise (combinators, other executors, another copy of the crate, a plain thread) a small
+//!   helper task polls it with its own context and wakes the Rust waker. Outside any task the helper goes to the
+//!   runtime the future belongs to: no OS thread is started per awaited handle.
+//! * **Unsafe code**: the crate denies `unsafe_op_in_unsafe_fn` and `clippy::undocumented_unsafe_blocks`; every
+//!   unsafe block and impl says why it is sound in a `// SAFETY:` comment.
 //!
 //! ## Linking
 //!
@@ -77,7 +85,10 @@
 //! script and should emit `cargo:rustc-link-arg=-Wl,-rpath,<dir>` themselves (cargo does not forward link
 //! arguments to dependents).
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+mod await_raw;
+mod blocking;
 pub mod context;
 mod error;
 pub mod ffi;
@@ -87,13 +98,14 @@ pub mod net;
 mod priority;
 mod runtime;
 mod scope;
-mod task;
+mod spawn;
+pub mod task;
 pub mod time;
 pub mod waker;
 
-pub use context::{in_task, spawn, spawn_opts, spawn_with, try_spawn, yield_now, Handle, YieldNow};
+pub use context::{in_task, spawn, yield_now, Handle, YieldNow};
 pub use error::{ErrorKind, JoinError, PanicPayload, RuntimeError};
-pub use priority::{Priority, SpawnOptions};
+pub use priority::Priority;
 pub use runtime::{Builder, IoBackend, Runtime};
 pub use scope::{Scope, ScopeStats};
 pub use task::{JoinHandle, RawTask};

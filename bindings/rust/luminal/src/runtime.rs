@@ -2,17 +2,16 @@
 
 use crate::context::Handle;
 use crate::error::PanicPayload;
-use crate::ffi::{self, luminal_context};
-use crate::task::{
-    into_raw_word_future, poll_in_context, spawn_blocking_on, spawn_on, spawn_raw_future, JoinHandle, RawTask,
-    SpawnTarget,
-};
-use crate::{Priority, RuntimeError, SpawnOptions};
+use crate::ffi::{self, luminal_context, luminal_runtime};
+use crate::spawn::options;
+use crate::task::{poll_in_context, spawn_on, JoinHandle, SpawnTarget};
+use crate::RuntimeError;
 use std::ffi::{c_void, CString};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -21,13 +20,44 @@ use std::time::Duration;
 /// `Clone` makes another owned handle to the same runtime (`luminal_runtime_clone`); dropping a handle releases
 /// it, and releasing the last one shuts the runtime down. `Runtime` is `Send + Sync`: every runtime function is
 /// thread-safe.
+///
+/// Besides its owned handle, a `Runtime` knows the runtime's *borrowed token* (`luminal_context_runtime`: one per
+/// runtime, valid as long as the runtime lives, whichever owned handles come and go). Join handles, sleeps and IO
+/// operations keep that token, not an owned handle, to spawn their fallback helper task when they are awaited
+/// outside of any luminal task (see [`JoinHandle`]): so they do not keep the runtime alive, and still work after
+/// the `Runtime` value they were made through is dropped. A runtime built by [`Builder`] learns it at once (one
+/// trivial `luminal_block_on` whose poll reads it); [`Runtime::from_raw`] learns it the same way the first time it
+/// is needed, and where that is refused (on one of the runtime's own workers) falls back to its owned handle.
 pub struct Runtime {
     raw: NonNull<ffi::luminal_runtime>,
+    /// The borrowed token, or NULL while unknown (see above).
+    home: AtomicPtr<luminal_runtime>,
 }
 
-// SAFETY: the handle is a thread-safe runtime token.
+// SAFETY: the handle and the token are thread-safe runtime tokens (the token is only ever passed to the runtime).
 unsafe impl Send for Runtime {}
+// SAFETY: as above; `home` is an atomic.
 unsafe impl Sync for Runtime {}
+
+/// The borrowed token of the runtime `raw`: a `luminal_block_on` of a future whose only poll returns
+/// `luminal_context_runtime(cx)` as its output. `None` where `luminal_block_on` refuses (on one of the runtime's
+/// workers, after shutdown).
+fn probe_home(raw: *mut luminal_runtime) -> Option<*mut luminal_runtime> {
+    unsafe extern "C" fn poll(_: *mut c_void, cx: *mut luminal_context, out: *mut *mut c_void) -> ffi::luminal_poll {
+        // SAFETY: `cx` is the context of this poll; `out` is NULL or the runtime's output slot.
+        unsafe {
+            if !out.is_null() {
+                *out = ffi::luminal_context_runtime(cx) as *mut c_void;
+            }
+        }
+        ffi::LUMINAL_POLL_READY
+    }
+    let fut = ffi::luminal_future { state: ptr::null_mut(), poll: Some(poll), drop: None, drop_output: None };
+    let mut out = ptr::null_mut();
+    // SAFETY: the future owns nothing; `out` receives a plain token.
+    let status = unsafe { ffi::luminal_block_on(raw, fut, &mut out) };
+    (status == ffi::LUMINAL_OK && !out.is_null()).then_some(out as *mut luminal_runtime)
+}
 
 impl Runtime {
     /// Creates a runtime with default options (one worker per logical CPU).
@@ -45,7 +75,34 @@ impl Runtime {
     /// # Safety
     /// `raw` must be an owned handle that nobody else releases.
     pub unsafe fn from_raw(raw: *mut ffi::luminal_runtime) -> Option<Runtime> {
-        NonNull::new(raw).map(|raw| Runtime { raw })
+        NonNull::new(raw).map(|raw| Runtime { raw, home: AtomicPtr::new(ptr::null_mut()) })
+    }
+
+    /// An owned handle made from the runtime's borrowed token `home` (from `luminal_context_runtime`), which is
+    /// then known. `None` if `home` is NULL or stale.
+    ///
+    /// # Safety
+    /// `home` must be NULL or a luminal handle value.
+    pub(crate) unsafe fn clone_from_home(home: *mut luminal_runtime) -> Option<Runtime> {
+        // SAFETY: the runtime validates the token (the caller's contract says it is one).
+        let raw = NonNull::new(unsafe { ffi::luminal_runtime_clone(home) })?;
+        Some(Runtime { raw, home: AtomicPtr::new(home) })
+    }
+
+    /// The runtime's borrowed token (see the type docs), or the owned handle where it cannot be learnt.
+    pub(crate) fn home(&self) -> *mut luminal_runtime {
+        let home = self.home.load(Ordering::Relaxed);
+        if !home.is_null() {
+            return home;
+        }
+        match probe_home(self.as_raw()) {
+            Some(h) => {
+                // Relaxed: the token is a plain value; racing stores write the same one.
+                self.home.store(h, Ordering::Relaxed);
+                h
+            }
+            None => self.as_raw(),
+        }
     }
 
     /// Makes an owned handle from a *borrowed* `luminal_runtime*`, e.g. one a host passed to a plugin. Returns
@@ -54,7 +111,8 @@ impl Runtime {
     /// # Safety
     /// `raw` must be NULL or a luminal handle value (a stale or foreign one is detected by the runtime).
     pub unsafe fn clone_from_raw(raw: *mut ffi::luminal_runtime) -> Option<Runtime> {
-        Runtime::from_raw(ffi::luminal_runtime_clone(raw))
+        // SAFETY: the runtime validates `raw` (a stale or foreign one gives NULL); the clone is ours to own.
+        unsafe { Runtime::from_raw(ffi::luminal_runtime_clone(raw)) }
     }
 
     /// The underlying handle, borrowed for as long as `self` lives (pass it to C or to a plugin).
@@ -81,86 +139,32 @@ impl Runtime {
     }
 
     /// Spawns `future` onto the runtime's global queue and returns its [`JoinHandle`]. If the runtime is shut
-    /// down, the future is dropped and the handle resolves to a cancelled [`JoinError`](crate::JoinError); use
-    /// [`try_spawn`](Self::try_spawn) to get the error at once.
+    /// down, the future is dropped and the handle resolves to a cancelled [`JoinError`](crate::JoinError).
+    /// Options (priority, scope) and errors at once: [`task::Builder`](crate::task::Builder).
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.try_spawn(future).unwrap_or_else(JoinHandle::failed)
+        spawn_on(SpawnTarget::Runtime(self.as_raw()), self.home(), future).unwrap_or_else(JoinHandle::failed)
     }
 
-    /// Like [`spawn`](Self::spawn), but returns the runtime's error (e.g. `ErrorKind::Shutdown`) if it rejects
-    /// the spawn; the future has then been dropped.
-    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, RuntimeError>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        spawn_on(SpawnTarget::Runtime(self.as_raw()), future)
-    }
-
-    /// Spawns `future` with priority `priority` (see [`Priority`]); otherwise like [`spawn`](Self::spawn).
-    pub fn spawn_with<F>(&self, priority: Priority, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.spawn_opts(SpawnOptions::new().priority(priority), future)
-    }
-
-    /// Spawns `future` with [`SpawnOptions`] (`luminal_spawn_with`): a priority and/or a [`Scope`](crate::Scope)
-    /// of this runtime. If the runtime (or the scope) refuses, the handle resolves to the error (cancelled for a
-    /// shut-down runtime or a closed scope).
-    pub fn spawn_opts<'a, F>(&self, opts: impl Into<SpawnOptions<'a>>, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.try_spawn_opts(opts, future).unwrap_or_else(JoinHandle::failed)
-    }
-
-    /// Like [`spawn_opts`](Self::spawn_opts), but returns the runtime's error if it rejects the spawn
-    /// (`ErrorKind::InvalidArgument` for a scope of another runtime).
-    pub fn try_spawn_opts<'a, F>(
-        &self,
-        opts: impl Into<SpawnOptions<'a>>,
-        future: F,
-    ) -> Result<JoinHandle<F::Output>, RuntimeError>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let opts = opts.into();
-        spawn_on(SpawnTarget::With(self.as_raw(), opts.raw_scope(), opts.priority.as_raw()), future)
-    }
-
-    /// Runs `f` on the runtime's blocking pool (`luminal_spawn_blocking`), never on a worker: for calls that
+    /// Runs `f` on the runtime's blocking pool (`luminal_spawn_blocking_with`), never on a worker: for calls that
     /// block (file systems, DNS, legacy APIs). The pool starts a thread when work arrives and none is idle, up to
     /// [`Builder::max_blocking_threads`]; beyond that, calls wait in a queue (most urgent priority first).
     ///
     /// The handle resolves to `f`'s return value; a panic in `f` becomes [`JoinError`](crate::JoinError)
     /// (`is_panic`). [`abort`](JoinHandle::abort) before `f` started cancels it (`f` is dropped, never called); a
     /// running call always runs to its end. Dropping the handle detaches the call; its result is then dropped
-    /// when it finishes. Nothing leaks, except a closure still queued when the runtime shuts down whose handle
-    /// was dropped before (the C API has no drop hook for it).
+    /// when it finishes. Nothing leaks (a call cancelled by shutdown drops its closure too). Priority, scope and
+    /// errors at once: [`task::Builder::spawn_blocking_on`](crate::task::Builder::spawn_blocking_on).
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.try_spawn_blocking(f).unwrap_or_else(JoinHandle::failed)
-    }
-
-    /// Like [`spawn_blocking`](Self::spawn_blocking), but returns the runtime's error (`ErrorKind::Shutdown`) if it
-    /// rejects the call; `f` has then been dropped.
-    pub fn try_spawn_blocking<F, T>(&self, f: F) -> Result<JoinHandle<T>, RuntimeError>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        spawn_blocking_on(self.as_raw(), f)
+        crate::blocking::spawn_blocking(self.as_raw(), self.home(), &options(ptr::null_mut(), 0), f)
+            .unwrap_or_else(JoinHandle::failed)
     }
 
     /// The IO backend this runtime uses ([`IoBackend::Uring`] or [`IoBackend::Pool`]; never `Auto`).
@@ -171,19 +175,6 @@ impl Runtime {
             ffi::LUMINAL_IO_POOL => IoBackend::Pool,
             _ => IoBackend::Auto,
         }
-    }
-
-    /// Spawns a future whose output crosses the C ABI as is: the `usize` becomes the task's `void*` output (no
-    /// allocation, no `drop_output`). Use it to hand a task to C code or to another plugin
-    /// ([`RawTask::into_raw`]). A panic in such a future completes the task with output 0 (the panic hook
-    /// reports the panic; a C output has no way to carry it).
-    pub fn spawn_raw<F>(&self, future: F) -> Result<RawTask, RuntimeError>
-    where
-        F: Future<Output = usize> + Send + 'static,
-    {
-        let task = spawn_raw_future(SpawnTarget::Runtime(self.as_raw()), into_raw_word_future(future))?;
-        // SAFETY: a fresh owned task handle.
-        Ok(unsafe { RawTask::from_raw(task, None) })
     }
 
     /// Runs `future` to completion on the calling thread (which parks between polls while the workers run
@@ -250,14 +241,17 @@ unsafe extern "C" fn poll_block_on<F: Future>(
     cx: *mut luminal_context,
     output: *mut *mut c_void,
 ) -> ffi::luminal_poll {
-    // SAFETY: state is the caller's `BlockOn<F>`, pinned on its stack for the whole luminal_block_on call.
-    let slot = &mut *(state as *mut BlockOn<F>);
-    match poll_in_context(Pin::new_unchecked(&mut slot.future), cx) {
+    // SAFETY: state is the caller's `BlockOn<F>`, pinned on its stack for the whole luminal_block_on call, and
+    // polled by one thread at a time.
+    let slot = unsafe { &mut *(state as *mut BlockOn<F>) };
+    // SAFETY: the future is never moved while the runtime may poll it (see above); `cx` is this poll's context.
+    match unsafe { poll_in_context(Pin::new_unchecked(&mut slot.future), cx) } {
         Poll::Pending => ffi::LUMINAL_POLL_PENDING,
         Poll::Ready(r) => {
             slot.output = Some(r);
             if !output.is_null() {
-                *output = ptr::null_mut();
+                // SAFETY: the runtime's output slot for this poll.
+                unsafe { *output = ptr::null_mut() };
             }
             ffi::LUMINAL_POLL_READY
         }
@@ -274,7 +268,8 @@ impl Clone for Runtime {
     fn clone(&self) -> Runtime {
         // SAFETY: a valid handle; cloning never fails for one.
         let raw = unsafe { ffi::luminal_runtime_clone(self.as_raw()) };
-        Runtime { raw: NonNull::new(raw).expect("luminal_runtime_clone failed on a live handle") }
+        let raw = NonNull::new(raw).expect("luminal_runtime_clone failed on a live handle");
+        Runtime { raw, home: AtomicPtr::new(self.home.load(Ordering::Relaxed)) }
     }
 }
 
@@ -383,6 +378,8 @@ impl Builder {
         // SAFETY: opts and the name are borrowed for the call only.
         RuntimeError::check(unsafe { ffi::luminal_runtime_new(&opts, &mut raw) })?;
         // SAFETY: a fresh owned handle.
-        unsafe { Runtime::from_raw(raw) }.ok_or(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL))
+        let rt = unsafe { Runtime::from_raw(raw) }.ok_or(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL))?;
+        rt.home(); // learn the borrowed token now, on this (non-worker) thread
+        Ok(rt)
     }
 }

@@ -1,25 +1,24 @@
 //! [`Scope`]: a group of tasks cancelled as one, and the plugin-unload guarantee.
 
 use crate::ffi;
-use crate::task::{into_raw_word_future, spawn_on, spawn_raw_future, SpawnTarget};
-use crate::{JoinHandle, RawTask, Runtime, RuntimeError};
+use crate::{Runtime, RuntimeError};
 use std::fmt;
-use std::future::Future;
 use std::ptr::{self, NonNull};
 use std::time::Duration;
 
 /// A group of tasks on one runtime that can be cancelled as one (`luminal_scope_*`).
 ///
-/// Spawn into it with [`Scope::spawn`]; tasks those tasks spawn from inside with [`crate::spawn`] /
-/// [`Handle::spawn`](crate::Handle::spawn) (`luminal_context_spawn`) join the same scope, and so do the helper
-/// tasks this crate spawns from inside them (the fallbacks of [`JoinHandle`] and
-/// [`time::Sleep`](crate::time::Sleep)).
+/// Spawn into it with [`task::Builder`](crate::task::Builder):
+/// `Builder::new().scope(&scope).spawn_on(scope.runtime(), fut)`; tasks those tasks spawn from inside with
+/// [`crate::spawn`] / [`Handle::spawn`](crate::Handle::spawn) (`luminal_context_spawn`) join the same scope, and so
+/// do the helper tasks this crate spawns from inside them (the fallbacks of [`JoinHandle`](crate::JoinHandle),
+/// [`time::Sleep`](crate::time::Sleep) and IO operations).
 ///
 /// # The plugin-unload guarantee
 ///
 /// [`close`](Scope::close) refuses new spawns into the scope, aborts all its tasks (each future is dropped at its
 /// next scheduling point: at once if idle, right after the current poll if running), frees the outputs nobody
-/// took (their [`JoinHandle`]s then resolve to a cancelled [`JoinError`](crate::JoinError)) and waits. When it
+/// took (their [`JoinHandle`](crate::JoinHandle)s then resolve to a cancelled [`JoinError`](crate::JoinError)) and waits. When it
 /// returns `Ok(())`, every future of the scope has been dropped, every output it produced has been taken or
 /// freed, and no poll, drop or `drop_output` call into the scope's code is running or can start. So if all the
 /// tasks that run a plugin's code were spawned into the plugin's scope, the plugin's shared library can be
@@ -42,6 +41,7 @@ pub struct Scope {
 
 // SAFETY: the handle is a thread-safe runtime token; every scope function is thread-safe.
 unsafe impl Send for Scope {}
+// SAFETY: as above; `&Scope` methods only pass the token to thread-safe functions.
 unsafe impl Sync for Scope {}
 
 /// The counters of a scope ([`Scope::stats`]).
@@ -83,10 +83,7 @@ impl Scope {
     ///
     /// # Safety
     /// `raw` must be NULL or a luminal handle value.
-    pub unsafe fn from_borrowed_raw<R: AsRef<Runtime> + ?Sized>(
-        rt: &R,
-        raw: *mut ffi::luminal_scope,
-    ) -> Option<Scope> {
+    pub unsafe fn from_borrowed_raw<R: AsRef<Runtime> + ?Sized>(rt: &R, raw: *mut ffi::luminal_scope) -> Option<Scope> {
         NonNull::new(raw).map(|raw| Scope { raw, rt: rt.as_ref().clone(), owned: false })
     }
 
@@ -107,57 +104,6 @@ impl Scope {
     /// The runtime the scope belongs to.
     pub fn runtime(&self) -> &Runtime {
         &self.rt
-    }
-
-    /// Spawns `future` into the scope (`luminal_spawn_with`). If the scope is closed (or the runtime shut down),
-    /// the future is dropped and the handle resolves to a cancelled [`JoinError`](crate::JoinError); use
-    /// [`try_spawn`](Self::try_spawn) to get the error at once.
-    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.try_spawn(future).unwrap_or_else(JoinHandle::failed)
-    }
-
-    /// Like [`spawn`](Self::spawn), but returns the runtime's error (`ErrorKind::Shutdown` for a closed scope or
-    /// a shut-down runtime); the future has then been dropped.
-    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, RuntimeError>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        spawn_on(self.target(), future)
-    }
-
-    /// Spawns `future` into the scope with priority `priority` (see [`Priority`](crate::Priority)).
-    pub fn spawn_with<F>(&self, priority: crate::Priority, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let target = SpawnTarget::With(self.rt.as_raw(), self.as_raw(), priority.as_raw());
-        spawn_on(target, future).unwrap_or_else(JoinHandle::failed)
-    }
-
-    /// Like [`Runtime::spawn_raw`], into the scope: the `usize` output crosses the C ABI as the `void*` itself.
-    pub fn spawn_raw<F>(&self, future: F) -> Result<RawTask, RuntimeError>
-    where
-        F: Future<Output = usize> + Send + 'static,
-    {
-        let task = spawn_raw_future(self.target(), into_raw_word_future(future))?;
-        // SAFETY: a fresh owned task handle; the output needs no freeing.
-        Ok(unsafe { RawTask::from_raw(task, None) })
-    }
-
-    /// Spawns a prepared C future into the scope (`luminal_spawn_with`); the runtime takes it, also on failure.
-    /// Returns the owned `luminal_task*`.
-    pub fn spawn_raw_future(&self, future: ffi::luminal_future) -> Result<*mut ffi::luminal_task, RuntimeError> {
-        spawn_raw_future(self.target(), future)
-    }
-
-    fn target(&self) -> SpawnTarget {
-        SpawnTarget::With(self.rt.as_raw(), self.as_raw(), 0)
     }
 
     /// Closes the scope (see the type docs) and waits up to `timeout` (`None` = as long as it takes,

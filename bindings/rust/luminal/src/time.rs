@@ -28,43 +28,34 @@
 //!
 //! A `Sleep` owns a runtime timer future (`luminal_sleep_until`) and calls its `drop` exactly once: when it
 //! completes, or when the `Sleep` is dropped (a pending timer is then taken out of the wheel; it never wakes
-//! anyone afterwards).
-//!
-//! * **Fast path** — awaited directly by a task of this copy of the crate (a spawned task or `block_on`): the
-//!   timer future is polled with the task's own `luminal_context`, so the timer wheel wakes the task directly.
-//!   Nothing is allocated per poll.
-//! * **Fallback** — polled with another waker (inside a combinator that installs its own waker, on a foreign
-//!   executor, or from code of another copy of this crate, e.g. a plugin's `Sleep` awaited by the host): the
-//!   timer future moves into a small helper task that polls it and wakes the Rust waker when it fires. The helper
-//!   is spawned on the current context if there is one (so inside a scoped task it joins the same
-//!   [`Scope`](crate::Scope)), else on the runtime the `Sleep` was made with. This is always correct, just a little
-//!   dearer. Plugins should await their sleeps from their own tasks, so that no helper task outside their scope
-//!   runs their code.
+//! anyone afterwards). It is awaited through the crate's one adapter for runtime-provided futures
+//! (`AwaitRaw`, like a `JoinHandle` or an IO operation): awaited directly by a task of this
+//! copy of the crate, the timer is polled with the task's own context and the wheel wakes the task; under any
+//! other waker (a combinator's, a foreign executor's, another copy of the crate's) a small helper task polls it
+//! and wakes the Rust waker. The helper is spawned on the current context if there is one (so inside a scoped
+//! task it joins the same [`Scope`](crate::Scope)), else on the runtime the `Sleep` was made with. Plugins should
+//! await their sleeps from their own tasks, so that no helper task outside their scope runs their code.
 //!
 //! The binding itself guarantees that a `Sleep` never completes before its deadline: if the runtime's timer
 //! fires and [`Instant::now`] is still before the deadline, a new timer is armed. Each runtime timer is set at
 //! most ~198 days ahead (longer sleeps re-arm), which also works around a runtime bug with timers beyond the
 //! timing wheel's span (~795 days).
 //!
-//! A `Sleep` holds its own runtime handle only until its first fast-path poll (so that the fallback can still
-//! spawn the helper from a foreign executor); after that it keeps just the runtime's token, so a sleeping task
-//! does not keep its runtime alive. If the fallback finds the runtime shut down, or the runtime refused to make
-//! the timer in the first place ([`try_sleep_until`] returns that error), polling the `Sleep` panics with a
-//! message saying so: a sleep that can never complete must not silently hang nor return early.
+//! A `Sleep` keeps only the runtime's borrowed token, so a sleeping task does not keep its runtime alive. If the
+//! runtime refused the timer ([`try_sleep_until`] returns that error), or is shut down before a fallback helper
+//! could see the timer fire, polling the `Sleep` panics with a message saying so: a sleep that can never complete
+//! must not silently hang nor return early.
 
+use crate::await_raw::{AwaitRaw, RawPoll};
 use crate::context;
-use crate::ffi::{self, luminal_context, luminal_task};
-use crate::task::{spawn_raw_future, SpawnTarget};
+use crate::ffi::{self, luminal_context};
 use crate::{Runtime, RuntimeError};
-use std::ffi::c_void;
 use std::fmt;
 use std::future::Future;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 fn duration_ns(d: Duration) -> u64 {
@@ -199,20 +190,16 @@ pub fn sleep<R: AsRef<Runtime> + ?Sized>(rt: &R, duration: Duration) -> Sleep {
 /// Awaiting it panics if the runtime refused the timer (shut down); use [`try_sleep_until`] to get that error.
 pub fn sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Sleep {
     let rt = rt.as_ref();
-    try_sleep_until(rt, deadline).unwrap_or_else(|e| Sleep {
-        deadline,
-        state: State::Failed(e),
-        rt: RtRef::Owned(rt.clone()),
-    })
+    try_sleep_until(rt, deadline).unwrap_or_else(|e| Sleep { deadline, state: State::Failed(e) })
 }
 
 /// Like [`sleep_until`], but returns the runtime's error (`ErrorKind::Shutdown`, ...) instead of a `Sleep` that
 /// panics when polled.
 pub fn try_sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Result<Sleep, RuntimeError> {
     let rt = rt.as_ref();
-    // SAFETY: a valid runtime handle; `fut` receives an owned future.
     let fut = new_timer(rt.as_raw(), deadline.ns)?;
-    Ok(Sleep { deadline, state: State::Timer(fut), rt: RtRef::Owned(rt.clone()) })
+    let timer = Timer { fut, deadline_ns: deadline.ns };
+    Ok(Sleep { deadline, state: State::Timer(AwaitRaw::new(timer, rt.home())) })
 }
 
 /// The farthest a single runtime timer is set: about 198 days (2^34 ms). A longer sleep re-arms when it fires.
@@ -250,18 +237,61 @@ unsafe fn poll_timer(
 ) -> Result<Poll<()>, RuntimeError> {
     for _ in 0..2 {
         let mut out = ptr::null_mut();
-        if (fut.poll.unwrap())(fut.state, lcx, &mut out) != ffi::LUMINAL_POLL_READY {
+        let poll = fut.poll.expect("checked by new_timer");
+        // SAFETY: an owned, undropped timer future polled with the live context (the caller's contract).
+        if unsafe { poll(fut.state, lcx, &mut out) } != ffi::LUMINAL_POLL_READY {
             return Ok(Poll::Pending);
         }
-        if ffi::luminal_now_ns() >= deadline_ns {
+        if out == ffi::LUMINAL_FAILED_OUTPUT {
+            // The runtime could not run the timer (shut down, inherited across fork): it will never fire.
+            return Err(RuntimeError::from_status(ffi::LUMINAL_E_SHUTDOWN));
+        }
+        // SAFETY: never fails.
+        if unsafe { ffi::luminal_now_ns() } >= deadline_ns {
             return Ok(Poll::Ready(()));
         }
-        let next = new_timer(ffi::luminal_context_runtime(lcx), deadline_ns)?;
+        // SAFETY: `lcx` is live (the caller's contract); the token it gives is valid while the runtime lives.
+        let next = new_timer(unsafe { ffi::luminal_context_runtime(lcx) }, deadline_ns)?;
         drop_raw(std::mem::replace(fut, next));
     }
     // The runtime keeps firing early: try again at the next poll rather than spin here.
-    ffi::luminal_waker_wake_by_ref(context::waker_of(lcx));
+    // SAFETY: `lcx` is live; its waker is borrowed for the call.
+    unsafe { ffi::luminal_waker_wake_by_ref(context::waker_of(lcx)) };
     Ok(Poll::Pending)
+}
+
+/// The runtime's timer future for one deadline: the [`RawPoll`] source a [`Sleep`] awaits.
+struct Timer {
+    /// Owned: its `drop` runs once, in `Drop for Timer`.
+    fut: ffi::luminal_future,
+    deadline_ns: u64,
+}
+
+// SAFETY: the timer future may be polled and dropped on any thread (never concurrently: that takes `&mut`).
+unsafe impl Send for Timer {}
+
+impl RawPoll for Timer {
+    type Output = Result<(), RuntimeError>;
+
+    unsafe fn poll_raw(&mut self, lcx: *mut luminal_context) -> Poll<Self::Output> {
+        // SAFETY: `fut` is owned and undropped (dropped only in `Drop`); `lcx` is live (the caller's contract).
+        match unsafe { poll_timer(&mut self.fut, self.deadline_ns, lcx) } {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn helper_failed(&mut self, e: RuntimeError) -> Self::Output {
+        // A helper dropped unfinished: its runtime was shut down (or its scope closed) before the timer fired.
+        Err(if e.status() == ffi::LUMINAL_E_CANCELLED { RuntimeError::from_status(ffi::LUMINAL_E_SHUTDOWN) } else { e })
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        drop_raw(self.fut);
+    }
 }
 
 /// The future of [`sleep`] and [`sleep_until`]: completes (with `()`) once [`Instant::now`] has reached its
@@ -274,41 +304,17 @@ unsafe fn poll_timer(
 pub struct Sleep {
     deadline: Instant,
     state: State,
-    rt: RtRef,
 }
 
 enum State {
-    /// The runtime's timer future, owned: its `drop` has not run yet.
-    Timer(ffi::luminal_future),
-    /// The timer future moved into a helper task (the fallback); we own that task's join handle.
-    Helper { task: *mut luminal_task, watch: Arc<Watch> },
+    Timer(AwaitRaw<Timer>),
     Done,
-    /// The runtime refused the timer (or the helper task): polling panics with this error.
+    /// The runtime refused the timer (or its helper): polling panics with this error.
     Failed(RuntimeError),
 }
 
-/// The runtime to spawn a fallback helper on.
-enum RtRef {
-    /// An owned handle, until the first fast-path poll.
-    Owned(Runtime),
-    /// The token `luminal_context_runtime` gave: valid as long as the runtime lives, detected as stale after.
-    Token(*mut ffi::luminal_runtime),
-}
-
-impl RtRef {
-    fn raw(&self) -> *mut ffi::luminal_runtime {
-        match self {
-            RtRef::Owned(rt) => rt.as_raw(),
-            RtRef::Token(t) => *t,
-        }
-    }
-}
-
-// SAFETY: the timer future may be polled and dropped on any thread (but never concurrently: we need `&mut`);
-// handles are thread-safe tokens; `&Sleep` only reads the deadline.
-unsafe impl Send for Sleep {}
+// SAFETY: `&Sleep` only reads the deadline and the state's discriminant; everything else needs `&mut`.
 unsafe impl Sync for Sleep {}
-impl Unpin for Sleep {}
 
 fn drop_raw(fut: ffi::luminal_future) {
     if let Some(d) = fut.drop {
@@ -335,27 +341,6 @@ impl Sleep {
              its handle was released"
         )
     }
-
-    /// Moves the timer future into a helper task that wakes `cx`'s waker when it fires.
-    fn start_helper(&mut self, fut: ffi::luminal_future, cx: &mut Context<'_>, lcx: Option<*mut luminal_context>) {
-        let watch = Arc::new(Watch { state: Mutex::new(WatchState::Waiting(Some(cx.waker().clone()))) });
-        let helper = Box::new(Helper { timer: fut, deadline_ns: self.deadline.ns, watch: watch.clone(), fired: false });
-        let fut = ffi::luminal_future {
-            state: Box::into_raw(helper) as *mut c_void,
-            poll: Some(helper_poll),
-            drop: Some(helper_drop),
-            drop_output: None,
-        };
-        let target = match lcx {
-            Some(lcx) => SpawnTarget::Context(lcx),
-            None => SpawnTarget::Runtime(self.rt.raw()),
-        };
-        // The runtime takes the helper also on failure (its drop then drops the timer future).
-        match spawn_raw_future(target, fut) {
-            Ok(task) => self.state = State::Helper { task, watch },
-            Err(e) => self.fail(e),
-        }
-    }
 }
 
 impl Future for Sleep {
@@ -369,76 +354,13 @@ impl Future for Sleep {
                 let e = *e;
                 this.fail(e)
             }
-            State::Helper { task, watch } => {
-                let mut st = watch.state.lock().unwrap_or_else(|e| e.into_inner());
-                match &mut *st {
-                    WatchState::Fired => {
-                        drop(st);
-                        // SAFETY: we own the helper's join handle; the helper has finished.
-                        unsafe { ffi::luminal_task_release(*task) };
-                        this.state = State::Done;
-                        Poll::Ready(())
-                    }
-                    WatchState::Dropped => {
-                        drop(st);
-                        this.fail(RuntimeError::from_status(ffi::LUMINAL_E_SHUTDOWN))
-                    }
-                    WatchState::Waiting(w) => {
-                        match w {
-                            Some(w) if w.will_wake(cx.waker()) => {}
-                            _ => *w = Some(cx.waker().clone()),
-                        }
-                        Poll::Pending
-                    }
+            State::Timer(t) => match std::task::ready!(Pin::new(t).poll(cx)) {
+                Ok(()) => {
+                    this.state = State::Done; // drops the timer future
+                    Poll::Ready(())
                 }
-            }
-            State::Timer(fut) => {
-                if let Some(lcx) = context::current_for(cx.waker()) {
-                    // SAFETY: an owned, undropped timer future, polled with the current task's context.
-                    let polled = unsafe { poll_timer(fut, this.deadline.ns, lcx) };
-                    match polled {
-                        Ok(Poll::Pending) => {
-                            if let RtRef::Owned(_) = this.rt {
-                                // The timer is registered: keep only the runtime's token (see the module
-                                // docs). SAFETY: as above.
-                                this.rt = RtRef::Token(unsafe { ffi::luminal_context_runtime(lcx) });
-                            }
-                            return Poll::Pending;
-                        }
-                        Ok(Poll::Ready(())) => {
-                            drop_raw(*fut);
-                            this.state = State::Done;
-                            return Poll::Ready(());
-                        }
-                        Err(e) => {
-                            drop_raw(*fut);
-                            this.fail(e)
-                        }
-                    }
-                }
-                let fut = *fut;
-                this.state = State::Done; // the helper owns the timer future from here on
-                this.start_helper(fut, cx, context::current());
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        match std::mem::replace(&mut self.state, State::Done) {
-            State::Timer(fut) => drop_raw(fut),
-            State::Helper { task, watch } => {
-                // Forget the waker first: the helper's drop must not wake anyone for a Sleep that is gone.
-                *watch.state.lock().unwrap_or_else(|e| e.into_inner()) = WatchState::Dropped;
-                // SAFETY: we own the join handle; aborting drops the helper, which drops the timer future.
-                unsafe {
-                    ffi::luminal_task_abort(task);
-                    ffi::luminal_task_release(task);
-                }
-            }
-            State::Done | State::Failed(_) => {}
+                Err(e) => this.fail(e),
+            },
         }
     }
 }
@@ -447,75 +369,11 @@ impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Timer(_) => "timer",
-            State::Helper { .. } => "helper",
             State::Done => "done",
             State::Failed(_) => "failed",
         };
         f.debug_struct("Sleep").field("deadline", &self.deadline).field("state", &state).finish()
     }
-}
-
-/// Shared by a `Sleep` in fallback mode and its helper task.
-struct Watch {
-    state: Mutex<WatchState>,
-}
-
-enum WatchState {
-    Waiting(Option<Waker>),
-    Fired,
-    /// The helper was dropped before its timer fired (runtime shutdown).
-    Dropped,
-}
-
-impl Watch {
-    fn finish(&self, to: WatchState) {
-        let prev = std::mem::replace(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()), to);
-        if let WatchState::Waiting(Some(w)) = prev {
-            // A foreign waker might panic: it must not unwind into the runtime.
-            let _ = catch_unwind(AssertUnwindSafe(|| w.wake()));
-        }
-    }
-}
-
-/// The fallback helper task: polls the timer future with its own context.
-struct Helper {
-    timer: ffi::luminal_future,
-    deadline_ns: u64,
-    watch: Arc<Watch>,
-    fired: bool,
-}
-
-unsafe extern "C" fn helper_poll(
-    state: *mut c_void,
-    cx: *mut luminal_context,
-    output: *mut *mut c_void,
-) -> ffi::luminal_poll {
-    let h = &mut *(state as *mut Helper);
-    match poll_timer(&mut h.timer, h.deadline_ns, cx) {
-        Ok(Poll::Pending) => return ffi::LUMINAL_POLL_PENDING,
-        Ok(Poll::Ready(())) => {
-            h.fired = true;
-            h.watch.finish(WatchState::Fired);
-        }
-        // The runtime refused a re-armed timer (shut down): report it like a dropped helper.
-        Err(_) => {
-            h.fired = true;
-            h.watch.finish(WatchState::Dropped);
-        }
-    }
-    if !output.is_null() {
-        *output = ptr::null_mut();
-    }
-    ffi::LUMINAL_POLL_READY
-}
-
-unsafe extern "C" fn helper_drop(state: *mut c_void) {
-    let h = Box::from_raw(state as *mut Helper);
-    drop_raw(h.timer);
-    if !h.fired {
-        h.watch.finish(WatchState::Dropped);
-    }
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(h)));
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -570,6 +428,7 @@ impl<F: Future> Future for Timeout<F> {
         // SAFETY: `future` is structurally pinned (never moved out while pinned: `into_inner` takes `self` by
         // value, which requires `Timeout: Unpin` once pinned); `sleep` is Unpin.
         let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above: `this.future` is never moved while `self` is pinned.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         if let Poll::Ready(v) = future.poll(cx) {
             return Poll::Ready(Ok(v));

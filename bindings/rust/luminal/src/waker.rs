@@ -25,30 +25,46 @@ static VTABLE: RawWakerVTable = RawWakerVTable::new(vt_clone, vt_wake, vt_wake_b
 /// value) and `drop` cannot be reached with a live one; they behave as `wake_by_ref` and nothing.
 static CX_VTABLE: RawWakerVTable = RawWakerVTable::new(cx_clone, cx_wake_by_ref, cx_wake_by_ref, cx_drop);
 
+// The vtable functions of VTABLE: `data` is a `luminal_waker*` the Waker owns (a token the runtime validates: a
+// stale one is ignored, never read through).
 unsafe fn vt_clone(data: *const ()) -> RawWaker {
-    RawWaker::new(ffi::luminal_waker_clone(data as *const luminal_waker) as *const (), &VTABLE)
+    // SAFETY: `data` is a waker token (see above); the clone is owned by the new RawWaker.
+    RawWaker::new(unsafe { ffi::luminal_waker_clone(data as *const luminal_waker) } as *const (), &VTABLE)
 }
 unsafe fn vt_wake(data: *const ()) {
-    ffi::luminal_waker_wake(data as *mut luminal_waker)
+    // SAFETY: the Waker's own token, consumed once (`wake` takes the Waker by value).
+    unsafe { ffi::luminal_waker_wake(data as *mut luminal_waker) }
 }
 unsafe fn vt_wake_by_ref(data: *const ()) {
-    ffi::luminal_waker_wake_by_ref(data as *const luminal_waker)
+    // SAFETY: the Waker's own token, borrowed for the call.
+    unsafe { ffi::luminal_waker_wake_by_ref(data as *const luminal_waker) }
 }
 unsafe fn vt_drop(data: *const ()) {
-    ffi::luminal_waker_release(data as *mut luminal_waker)
+    // SAFETY: the Waker's own token, released once (the Waker is being dropped).
+    unsafe { ffi::luminal_waker_release(data as *mut luminal_waker) }
 }
 
+// The vtable functions of CX_VTABLE: `data` is the `luminal_context*` of the poll in progress (a context Waker is
+// only ever borrowed by that poll, see `for_context`).
 unsafe fn cx_clone(data: *const ()) -> RawWaker {
-    vt_clone(context::waker_of(data as *mut luminal_context) as *const ())
+    // SAFETY: the context is live (see above); the task waker it gives is borrowed, and vt_clone clones it.
+    unsafe { vt_clone(context::waker_of(data as *mut luminal_context) as *const ()) }
 }
 unsafe fn cx_wake_by_ref(data: *const ()) {
-    ffi::luminal_waker_wake_by_ref(context::waker_of(data as *mut luminal_context))
+    // SAFETY: as above; the task waker is borrowed for the call.
+    unsafe { ffi::luminal_waker_wake_by_ref(context::waker_of(data as *mut luminal_context)) }
 }
 unsafe fn cx_drop(_: *const ()) {}
 
 /// The `Waker` of a poll: borrowed, valid while the poll of `cx` runs (see the module docs).
+///
+/// # Safety
+/// `cx` is the context of the poll in progress, and the Waker (never dropped: `ManuallyDrop`) is not used after
+/// that poll returns.
 pub(crate) unsafe fn for_context(cx: *mut luminal_context) -> ManuallyDrop<Waker> {
-    ManuallyDrop::new(Waker::from_raw(RawWaker::new(cx as *const (), &CX_VTABLE)))
+    // SAFETY: CX_VTABLE's functions are sound for a live context, which the caller guarantees for the Waker's
+    // whole use; `drop` does nothing, so the missing ownership is harmless.
+    ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(cx as *const (), &CX_VTABLE)) })
 }
 
 /// Wraps an *owned* `luminal_waker` (from `luminal_waker_clone`) in a `Waker`; dropping the `Waker` releases it.
@@ -57,7 +73,8 @@ pub(crate) unsafe fn for_context(cx: *mut luminal_context) -> ManuallyDrop<Waker
 /// `w` must be an owned waker handle (or NULL/stale, which makes a waker that does nothing) that the caller gives
 /// up.
 pub unsafe fn from_raw(w: *mut luminal_waker) -> Waker {
-    Waker::from_raw(RawWaker::new(w as *const (), &VTABLE))
+    // SAFETY: VTABLE's functions are sound for any token value; the Waker owns `w` (the caller gives it up).
+    unsafe { Waker::from_raw(RawWaker::new(w as *const (), &VTABLE)) }
 }
 
 /// Makes a `Waker` from a *borrowed* `luminal_waker` (it clones it with `luminal_waker_clone`). This is how code
@@ -66,7 +83,8 @@ pub unsafe fn from_raw(w: *mut luminal_waker) -> Waker {
 /// # Safety
 /// `w` must be NULL or a luminal waker handle (a stale one is harmless: the runtime ignores it).
 pub unsafe fn clone_from_raw(w: *const luminal_waker) -> Waker {
-    from_raw(ffi::luminal_waker_clone(w))
+    // SAFETY: `w` is NULL or a token (the caller's contract); the clone is owned, and given to the Waker.
+    unsafe { from_raw(ffi::luminal_waker_clone(w)) }
 }
 
 /// The `luminal_waker*` behind `waker`, borrowed for as long as `waker` lives, or `None` if `waker` is not a
@@ -106,8 +124,10 @@ pub(crate) unsafe fn wakes_task_of(waker: &Waker, cx: *mut luminal_context) -> b
     }
     match as_raw(waker) {
         Some(p) => {
-            let w = context::waker_of(cx);
-            p == w || ffi::luminal_waker_will_wake(p, w) != 0
+            // SAFETY: `cx` is live (the caller's contract); both wakers are tokens borrowed for the calls.
+            let w = unsafe { context::waker_of(cx) };
+            // SAFETY: as above.
+            p == w || unsafe { ffi::luminal_waker_will_wake(p, w) } != 0
         }
         None => false,
     }

@@ -2,7 +2,8 @@
 mod common;
 
 use common::*;
-use luminal::{Handle, Priority, Runtime, Scope, SpawnOptions};
+use luminal::task::Builder;
+use luminal::{Handle, Priority, Runtime, Scope};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,11 +16,11 @@ fn rt(workers: usize) -> Runtime {
 fn hold_worker(rt: &Runtime) -> mpsc::Sender<()> {
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let (started_tx, started_rx) = mpsc::channel::<()>();
-    let h = rt.spawn_with(Priority::UserInteractive, async move {
+    let h = Builder::new().priority(Priority::UserInteractive).spawn_on(rt, async move {
         started_tx.send(()).unwrap();
         let _ = release_rx.recv(); // blocks the worker thread on purpose
     });
-    drop(h);
+    drop(h.unwrap());
     started_rx.recv_timeout(Duration::from_secs(10)).expect("the holder task did not start");
     release_tx
 }
@@ -44,7 +45,7 @@ fn queued_tasks_run_in_priority_order() {
         .enumerate()
         .map(|(i, &p)| {
             let order = order.clone();
-            rt.spawn_with(p, async move { order.lock().unwrap().push((p, i)) })
+            Builder::new().priority(p).spawn_on(&rt, async move { order.lock().unwrap().push((p, i)) }).unwrap()
         })
         .collect();
     release.send(()).unwrap();
@@ -59,57 +60,57 @@ fn queued_tasks_run_in_priority_order() {
 }
 
 #[test]
-fn handle_spawn_with_inherits_unless_set() {
+fn builder_spawns_inherit_unless_set() {
     let rt = rt(1);
     let order = Arc::new(Mutex::new(Vec::new()));
     let o = order.clone();
     // A background parent spawns children (onto the same worker, which it keeps busy until they are all queued):
     // one inheriting (background), one user-interactive, one utility. They run after the parent, most urgent
     // first.
-    let parent = rt.spawn_with(Priority::Background, async move {
+    let parent = Builder::new().priority(Priority::Background).spawn_on(&rt, async move {
         let h = Handle::current();
         let mk = |tag: &'static str| {
             let o = o.clone();
             async move { o.lock().unwrap().push(tag) }
         };
-        let a = h.spawn_with(Priority::Inherit, mk("inherit"));
-        let b = h.spawn_with(Priority::UserInteractive, mk("interactive"));
-        let c = luminal::spawn_with(Priority::Utility, mk("utility"));
-        let d = luminal::spawn_opts(SpawnOptions::new(), mk("inherit2"));
+        let a = Builder::new().priority(Priority::Inherit).spawn_on(&h, mk("inherit")).unwrap();
+        let b = Builder::new().priority(Priority::UserInteractive).spawn_on(&h, mk("interactive")).unwrap();
+        let c = Builder::new().priority(Priority::Utility).spawn(mk("utility")).unwrap();
+        let d = Builder::new().spawn(mk("inherit2")).unwrap();
         (a.await.unwrap(), b.await.unwrap(), c.await.unwrap(), d.await.unwrap())
     });
-    rt.block_on(parent).unwrap();
+    rt.block_on(parent.unwrap()).unwrap();
     assert_eq!(*order.lock().unwrap(), vec!["interactive", "utility", "inherit", "inherit2"]);
 }
 
 #[test]
-fn spawn_opts_with_a_scope_and_inheritance_of_the_scope() {
+fn builder_with_a_scope_and_inheritance_of_the_scope() {
     let rt = rt(2);
     let scope = Scope::new(&rt).unwrap();
-    let h = rt.spawn_opts(SpawnOptions::new().priority(Priority::Utility).scope(&scope), async {
+    let h = Builder::new().priority(Priority::Utility).scope(&scope).spawn_on(&rt, async {
         // Children inherit the scope, whatever priority they ask for.
-        let a = luminal::spawn_with(Priority::UserInteractive, async { 1 });
-        let b = Handle::current().spawn_opts(Priority::Background, async { 2 });
+        let a = Builder::new().priority(Priority::UserInteractive).spawn(async { 1 }).unwrap();
+        let b = Builder::new().priority(Priority::Background).spawn_on(&Handle::current(), async { 2 }).unwrap();
         a.await.unwrap() + b.await.unwrap()
     });
-    assert_eq!(rt.block_on(h).unwrap(), 3);
-    let h = scope.spawn_with(Priority::Background, async { 4 });
-    assert_eq!(rt.block_on(h).unwrap(), 4);
-    let h = rt.spawn_opts(&scope, async { 5 });
-    assert_eq!(rt.block_on(h).unwrap(), 5);
+    assert_eq!(rt.block_on(h.unwrap()).unwrap(), 3);
+    let h = Builder::new().priority(Priority::Background).scope(&scope).spawn_on(scope.runtime(), async { 4 });
+    assert_eq!(rt.block_on(h.unwrap()).unwrap(), 4);
+    let h = Builder::new().scope(&scope).spawn_on(&rt.handle(), async { 5 });
+    assert_eq!(rt.block_on(h.unwrap()).unwrap(), 5);
     let st = scope.stats();
     assert_eq!(st.spawned, 5, "{st:?}");
     assert_eq!(st.completed, 5, "{st:?}");
 
     // A scope of another runtime is refused.
     let other = Runtime::builder().worker_threads(1).build().unwrap();
-    let e = other.try_spawn_opts(&scope, async {}).unwrap_err();
+    let e = Builder::new().scope(&scope).spawn_on(&other, async {}).unwrap_err();
     assert_eq!(e.kind(), luminal::ErrorKind::InvalidArgument);
 
-    // A closed scope: the handle resolves to cancelled.
+    // A closed scope refuses the spawn (and drops the future).
     scope.close(None).unwrap();
-    let h = rt.spawn_opts(SpawnOptions::new().scope(&scope).priority(Priority::UserInteractive), async { 6 });
-    assert!(rt.block_on(h).unwrap_err().is_cancelled());
+    let e = Builder::new().scope(&scope).priority(Priority::UserInteractive).spawn_on(&rt, async { 6 }).unwrap_err();
+    assert!(e.is_shutdown(), "{e:?}");
 }
 
 #[test]
@@ -248,6 +249,52 @@ fn spawn_blocking_leaks_nothing() {
 
     // 7. Spawning on a shut-down runtime drops the closure at once.
     let d = DropCounter(drops.clone());
-    assert!(rt.try_spawn_blocking(move || drop(d)).unwrap_err().is_shutdown());
+    assert!(Builder::new().spawn_blocking_on(&rt, move || drop(d)).unwrap_err().is_shutdown());
     assert_eq!(drops.load(Ordering::SeqCst), 7);
+}
+
+#[test]
+fn blocking_call_cancelled_by_shutdown_after_its_handle_was_dropped_drops_its_closure() {
+    // Before `luminal_spawn_blocking_with` (drop_arg), this closure leaked: nobody was left to drop it.
+    let rt = Runtime::builder().worker_threads(1).max_blocking_threads(1).build().unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let busy = rt.spawn_blocking(move || release_rx.recv_timeout(Duration::from_millis(300)).ok());
+    let d = DropCounter(drops.clone());
+    drop(rt.spawn_blocking(move || drop(d))); // queued behind `busy`, handle gone
+    drop(busy);
+    rt.shutdown(Some(Duration::from_secs(10))).unwrap();
+    drop(release_tx);
+    wait_for("the cancelled closure to be dropped", || drops.load(Ordering::SeqCst) == 1);
+}
+
+#[test]
+fn builder_blocking_call_in_a_scope_is_cancelled_by_closing_the_scope() {
+    let rt = Runtime::builder().worker_threads(1).max_blocking_threads(1).build().unwrap();
+    let scope = Scope::new(&rt).unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let busy = rt.spawn_blocking(move || release_rx.recv().ok());
+    let (d, called) = (DropCounter(drops.clone()), Arc::new(AtomicUsize::new(0)));
+    let c = called.clone();
+    let queued = Builder::new()
+        .scope(&scope)
+        .priority(Priority::Background)
+        .spawn_blocking_on(&rt, move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            drop(d);
+            7
+        })
+        .unwrap();
+    assert_eq!(scope.stats().spawned, 1);
+    // Closing the scope cancels the queued call (the pool's only thread is busy) and waits for nothing else.
+    scope.close(Some(Duration::from_secs(10))).unwrap();
+    assert!(rt.block_on(queued).unwrap_err().is_cancelled());
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the cancelled closure was dropped");
+    assert_eq!(called.load(Ordering::SeqCst), 0, "and never called");
+    release_tx.send(()).unwrap();
+    assert_eq!(rt.block_on(busy).unwrap(), Some(()));
+    // Outside a scope, with a priority: runs and returns.
+    let h = Builder::new().priority(Priority::UserInteractive).spawn_blocking_on(&rt.handle(), || 6 * 7).unwrap();
+    assert_eq!(rt.block_on(h).unwrap(), 42);
 }

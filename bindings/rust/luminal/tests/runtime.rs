@@ -2,6 +2,7 @@
 mod common;
 
 use common::*;
+use luminal::task::Builder;
 use luminal::{ErrorKind, Handle, JoinError, Runtime};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
@@ -88,7 +89,7 @@ fn nested_spawn_from_inside_tasks() {
 fn handle_outside_a_task() {
     assert!(Handle::try_current().is_none());
     assert!(!luminal::in_task());
-    let err = luminal::try_spawn(async {}).unwrap_err();
+    let err = Builder::new().spawn(async {}).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     let r = std::panic::catch_unwind(|| luminal::spawn(async {}));
     assert!(r.is_err());
@@ -272,7 +273,7 @@ fn many_threads_spawning_at_once() {
 
 #[test]
 fn join_handles_inside_a_combinator() {
-    // The combinator polls with its own waker: the JoinHandles must fall back to waiter tasks.
+    // The combinator polls with its own waker: the JoinHandles must fall back to helper tasks.
     let rt = rt(4);
     let out = rt.block_on(rt.spawn(async {
         let hs = (0..200u64).map(|i| {
@@ -359,13 +360,17 @@ fn yield_now_under_a_combinators_own_waker() {
         }
     }
     let rt = rt(1);
-    let (v, polls) = rt.block_on(rt.spawn(OwnWaker(Box::pin(async {
-        for _ in 0..5 {
-            luminal::yield_now().await;
-        }
-        9
-    }), 0)))
-    .unwrap();
+    let (v, polls) = rt
+        .block_on(rt.spawn(OwnWaker(
+            Box::pin(async {
+                for _ in 0..5 {
+                    luminal::yield_now().await;
+                }
+                9
+            }),
+            0,
+        )))
+        .unwrap();
     assert_eq!((v, polls), (9, 6));
 }
 
@@ -447,7 +452,7 @@ fn shutdown_cancels_and_drops_pending_tasks() {
         assert!(foreign_block_on(h).unwrap_err().is_cancelled());
     }
     // After shutdown: spawns fail, block_on fails.
-    assert_eq!(rt.try_spawn(async {}).unwrap_err().kind(), ErrorKind::Shutdown);
+    assert_eq!(Builder::new().spawn_on(&rt, async {}).unwrap_err().kind(), ErrorKind::Shutdown);
     let h = rt.spawn(async { 1 });
     assert!(h.is_finished());
     assert!(foreign_block_on(h).unwrap_err().is_cancelled());
@@ -480,10 +485,10 @@ fn last_runtime_handle_dropped_inside_a_task() {
 #[test]
 fn raw_tasks_and_wakers_across_the_c_abi() {
     let rt = rt(2);
-    let t = rt.spawn_raw(async { 1234usize }).unwrap();
+    let t = Builder::new().spawn_raw_on(&rt, async { 1234usize }).unwrap();
     let raw = t.into_raw();
     // Hand it to "C" and back.
-    let t = unsafe { luminal::RawTask::from_raw(raw, None) };
+    let t = unsafe { luminal::RawTask::from_raw(&rt, raw, None) };
     assert_eq!(rt.block_on(t).unwrap() as usize, 1234);
 
     // A luminal waker round-trips through its raw pointer.
@@ -527,5 +532,5 @@ fn shutdown_from_a_worker_is_would_deadlock_but_starts() {
         Ok(Err(e)) => assert!(e.is_cancelled(), "{e:?}"),
     }
     rt.shutdown(Some(Duration::from_secs(10))).unwrap();
-    assert_eq!(rt.try_spawn(async {}).unwrap_err().kind(), ErrorKind::Shutdown);
+    assert_eq!(Builder::new().spawn_on(&rt, async {}).unwrap_err().kind(), ErrorKind::Shutdown);
 }

@@ -5,8 +5,8 @@ mod common;
 mod counting;
 
 use common::*;
-use luminal::{Runtime, Scope};
 use counting::{thread_allocs, ALLOCS, FREES};
+use luminal::{Runtime, Scope};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,7 +53,7 @@ impl Counts {
     }
 }
 
-/// Forwards wakes to another waker: a JoinHandle polled with it must use the fallback waiter.
+/// Forwards wakes to another waker: a JoinHandle polled with it must use the fallback helper task.
 struct Forward(Waker);
 impl Wake for Forward {
     fn wake(self: Arc<Self>) {
@@ -61,7 +61,7 @@ impl Wake for Forward {
     }
 }
 
-/// Polls `inner` once with a foreign waker (so a JoinHandle inside starts its fallback waiter), then drops it.
+/// Polls `inner` once with a foreign waker (so a JoinHandle inside starts its fallback helper task), then drops it.
 struct PollOnceForeign<F>(Option<F>);
 impl<F: Future + Unpin> Future for PollOnceForeign<F> {
     type Output = Option<F::Output>;
@@ -191,18 +191,21 @@ fn every_path_drops_future_and_output_once_and_frees_the_cell() {
     // 7. Scope close: an unclaimed output held by a live handle is freed by the close; the handle gets cancelled.
     let scope = Scope::new(&rt).unwrap();
     let (f, o) = (c.fut(), c.out());
-    let h = scope.spawn(async move {
-        let _f = f;
-        o
-    });
+    let h = luminal::task::Builder::new()
+        .scope(&scope)
+        .spawn_on(&rt, async move {
+            let _f = f;
+            o
+        })
+        .unwrap();
     wait_for("the scoped task", || h.is_finished());
     assert_eq!(c.get(), (11, 7));
     scope.close(None).unwrap();
     assert_eq!(c.get(), (11, 8));
     assert!(rt.block_on(h).err().unwrap().is_cancelled());
 
-    // 8. The fallback waiter: a handle first polled with a foreign waker, then dropped after the task finished
-    //    (the waiter holds the output and frees it), or awaited to its end.
+    // 8. The fallback helper task: a handle first polled with a foreign waker, then dropped after the task finished
+    //    (the helper holds the output and frees it), or awaited to its end.
     let (f, o) = (c.fut(), c.out());
     let h = rt.spawn(async move {
         let _f = f;
@@ -216,7 +219,7 @@ fn every_path_drops_future_and_output_once_and_frees_the_cell() {
         once
     }));
     drop(h);
-    wait_for("the output held by a waiter", || c.get() == (12, 9));
+    wait_for("the output held by a helper task", || c.get() == (12, 9));
     let (f, o) = (c.fut(), c.out());
     let r = rt.block_on(rt.spawn(async move {
         join_all([luminal::spawn(async move {
@@ -268,7 +271,7 @@ fn a_spawned_and_joined_task_allocates_once() {
     const N: usize = 1000;
     let allocations = rt.block_on(rt.spawn(async {
         luminal::spawn(async {}).await.unwrap(); // warm up
-        // One worker: the spawns, the polls and the joins all run on this thread, so its own count is exact.
+                                                 // One worker: the spawns, the polls and the joins all run on this thread, so its own count is exact.
         let before = thread_allocs();
         for i in 0..N {
             assert_eq!(luminal::spawn(async move { i }).await.unwrap(), i);

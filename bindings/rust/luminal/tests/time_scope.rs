@@ -2,6 +2,7 @@
 mod common;
 
 use common::*;
+use luminal::task::Builder;
 use luminal::time::{self, Elapsed, Instant};
 use luminal::{ErrorKind, Handle, Runtime, Scope, ScopeStats};
 use std::future::{poll_fn, Future};
@@ -309,7 +310,8 @@ fn sleeps_longer_than_the_timer_wheel_stay_pending() {
     }
     // A timeout around one is not fooled either.
     let r = rt.clone();
-    assert!(rt.block_on(async move { time::timeout(&r, Duration::from_millis(10), time::sleep(&r, day * 900)).await })
+    assert!(rt
+        .block_on(async move { time::timeout(&r, Duration::from_millis(10), time::sleep(&r, day * 900)).await })
         .is_err());
     for h in long {
         h.abort();
@@ -414,7 +416,7 @@ fn scope_close_cancels_pending_tasks() {
     for i in 0..30 {
         let d = DropCounter(drops.clone());
         let r = rt.clone();
-        handles.push(scope.spawn(async move {
+        handles.push(scope.spawn_in(async move {
             let _d = d;
             match i % 3 {
                 0 => time::sleep(&r, Duration::from_secs(3600)).await,
@@ -473,14 +475,17 @@ fn spawn_into_a_closed_scope_fails() {
     scope.close(None).unwrap();
     let drops = Arc::new(AtomicUsize::new(0));
     let d = DropCounter(drops.clone());
-    let e = scope.try_spawn(async move { drop(d) }).unwrap_err();
+    let e = scope.try_spawn_in(async move { drop(d) }).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Shutdown);
     assert_eq!(drops.load(Ordering::SeqCst), 1, "the refused future is dropped at once");
     let d = DropCounter(drops.clone());
-    let h = scope.spawn(async move { drop(d) });
-    assert!(rt.block_on(h).unwrap_err().is_cancelled());
+    let e = Builder::new()
+        .priority(luminal::Priority::Background)
+        .scope(&scope)
+        .spawn_on(&rt.handle(), async move { drop(d) });
+    assert!(e.unwrap_err().is_shutdown());
     assert_eq!(drops.load(Ordering::SeqCst), 2);
-    assert!(scope.spawn_raw(async { 1 }).is_err());
+    assert!(Builder::new().scope(&scope).spawn_raw_on(&rt, async { 1 }).is_err());
     assert_eq!(scope.stats().spawned, 0);
     // A task of the closed scope cannot spawn children into it either.
     let scope = Scope::new(&rt).unwrap();
@@ -488,11 +493,11 @@ fn spawn_into_a_closed_scope_fails() {
     let gate = Arc::new(Mutex::new(()));
     let g = gate.lock().unwrap();
     let gate2 = gate.clone();
-    let h = scope.spawn(async move {
+    let h = scope.spawn_in(async move {
         poll_fn(|cx| {
             // Parks the poll until the test lets go, then spawns after the close began.
             let _g = gate2.lock().unwrap();
-            let _ = tx.send(luminal::try_spawn(async {}).map(|_| ()).map_err(|e| e.kind()));
+            let _ = tx.send(Builder::new().spawn(async {}).map(|_| ()).map_err(|e| e.kind()));
             cx.waker().wake_by_ref();
             Poll::<()>::Pending
         })
@@ -512,7 +517,7 @@ fn scope_stats_count_completed_and_cancelled_tasks() {
     let rt = rt(2);
     let scope = Scope::new(&rt.handle()).unwrap();
     assert_eq!(scope.stats(), ScopeStats::default());
-    let done: Vec<_> = (0..5u32).map(|i| scope.spawn(async move { i })).collect();
+    let done: Vec<_> = (0..5u32).map(|i| scope.spawn_in(async move { i })).collect();
     let sum: u32 = rt.block_on(async move {
         let mut s = 0;
         for h in done {
@@ -525,11 +530,11 @@ fn scope_stats_count_completed_and_cancelled_tasks() {
     assert_eq!((st.spawned, st.completed, st.cancelled, st.live), (5, 5, 0, 0), "{st:?}");
 
     // Aborted: cancelled.
-    let h = scope.spawn(Forever);
+    let h = scope.spawn_in(Forever);
     h.abort();
     assert!(rt.block_on(h).unwrap_err().is_cancelled());
     // Detached and completed: its output is freed, it is no longer live.
-    drop(scope.spawn(async { String::from("freed by drop_output") }));
+    drop(scope.spawn_in(async { String::from("freed by drop_output") }));
     let deadline = Instant::now() + LATE;
     while scope.stats().live != 0 && Instant::now() < deadline {
         std::thread::sleep(MS);
@@ -538,7 +543,7 @@ fn scope_stats_count_completed_and_cancelled_tasks() {
     assert_eq!((st.spawned, st.completed, st.cancelled, st.live), (7, 6, 1, 0), "{st:?}");
 
     // Completed but output not taken yet: still live (the output's drop is the scope's code), until close.
-    let h = scope.spawn(async { vec![1u8; 16] });
+    let h = scope.spawn_in(async { vec![1u8; 16] });
     while !h.is_finished() {
         std::thread::sleep(MS);
     }
@@ -555,7 +560,7 @@ fn scope_close_on_a_worker_and_across_runtimes() {
     let scope = Arc::new(Scope::new(&rt).unwrap());
     let s2 = scope.clone();
     let r = rt.block_on(rt.spawn(async move {
-        let parked = s2.spawn(Forever);
+        let parked = s2.spawn_in(Forever);
         // On a worker a non-zero timeout would block the worker: the binding closes without waiting.
         let closed = s2.close(Some(Duration::from_secs(1))).map_err(|e| e.kind());
         (closed, parked.await.map_err(|e| e.is_cancelled()))
@@ -570,20 +575,20 @@ fn scope_close_on_a_worker_and_across_runtimes() {
     let s3 = scope3.clone();
     let raw = rt.block_on(rt.spawn(async move { unsafe { luminal::ffi::luminal_scope_close(s3.as_raw(), 1) } }));
     assert_eq!(raw.unwrap(), luminal::ffi::LUMINAL_E_WOULD_DEADLOCK);
-    assert!(scope3.try_spawn(async {}).is_err(), "the raw close on a worker closed the scope");
+    assert!(scope3.try_spawn_in(async {}).is_err(), "the raw close on a worker closed the scope");
     scope3.close(None).unwrap();
 
     // A scope belongs to one runtime.
     let other = self::rt(1);
     let scope = Scope::new(&rt).unwrap();
     let foreign = unsafe { Scope::from_borrowed_raw(&other, scope.as_raw()) }.unwrap();
-    assert_eq!(foreign.try_spawn(async {}).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(foreign.try_spawn_in(async {}).unwrap_err().kind(), ErrorKind::InvalidArgument);
     drop(foreign); // borrowed: does not release
     assert!(scope.try_stats().is_ok());
 }
 
 fn s2_closed(scope: &Scope) -> bool {
-    scope.try_spawn(async {}).map_err(|e| e.kind()).err() == Some(ErrorKind::Shutdown)
+    scope.try_spawn_in(async {}).map_err(|e| e.kind()).err() == Some(ErrorKind::Shutdown)
 }
 
 #[test]
@@ -601,7 +606,7 @@ fn scope_close_waits_for_a_running_poll() {
     let (m, pe) = (Marker(dropped_at.clone()), poll_end.clone());
     let started = Arc::new(AtomicUsize::new(0));
     let st = started.clone();
-    let _h = scope.spawn(async move {
+    let _h = scope.spawn_in(async move {
         let _m = m;
         poll_fn(|_| {
             st.store(1, Ordering::SeqCst);
@@ -619,4 +624,30 @@ fn scope_close_waits_for_a_running_poll() {
     let (dropped, ended) = (dropped_at.lock().unwrap().unwrap(), poll_end.lock().unwrap().unwrap());
     assert!(dropped >= ended, "the future was dropped only after its running poll returned");
     assert_eq!(scope.stats().live, 0);
+}
+
+/// Spawning into a scope is `task::Builder::new().scope(&scope).spawn_on(scope.runtime(), fut)`; these tests do it
+/// often enough to name it.
+trait SpawnIn {
+    fn try_spawn_in<F>(&self, f: F) -> Result<luminal::JoinHandle<F::Output>, luminal::RuntimeError>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static;
+    fn spawn_in<F>(&self, f: F) -> luminal::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.try_spawn_in(f).expect("spawn into the scope")
+    }
+}
+
+impl SpawnIn for Scope {
+    fn try_spawn_in<F>(&self, f: F) -> Result<luminal::JoinHandle<F::Output>, luminal::RuntimeError>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Builder::new().scope(self).spawn_on(self.runtime(), f)
+    }
 }

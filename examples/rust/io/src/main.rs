@@ -2,6 +2,7 @@
 //! concurrent clients, a pipe, and a blocking DNS lookup on the blocking pool.
 //!
 //! Usage: io-demo [auto|uring|pool]
+use luminal::task::Builder;
 use luminal::{fs, net, IoBackend, Priority, Runtime};
 use std::io;
 use std::sync::Arc;
@@ -59,7 +60,8 @@ fn main() -> io::Result<()> {
         fs::write(&rt, &a, &data).await?;
         let t = Instant::now();
         let (rt_c, a_c, b_c) = (rt.clone(), a.clone(), b.clone());
-        let n = rt.spawn_with(Priority::Background, async move { copy(&rt_c, &a_c, &b_c).await }).await??;
+        let copy_task = async move { copy(&rt_c, &a_c, &b_c).await };
+        let n = Builder::new().priority(Priority::Background).spawn_on(&rt, copy_task)?.await??;
         let copied = fs::map(&rt, &b).await?;
         assert_eq!(&copied[..], &data[..]);
         println!("copied {} MiB in {:?}; the mapped copy matches", n >> 20, t.elapsed());

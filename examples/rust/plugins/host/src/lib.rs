@@ -16,9 +16,9 @@ use luminal::ffi::{luminal_scope, luminal_status, luminal_task, luminal_waker};
 use luminal::{RawTask, Runtime, Scope, ScopeStats};
 use std::collections::VecDeque;
 use std::ffi::{c_void, CStr, CString};
+use std::future::Future;
 use std::os::raw::{c_char, c_int};
 use std::path::{Path, PathBuf};
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -220,7 +220,7 @@ impl Plugin {
         let status = unsafe { (self.start)(api, scope.as_raw(), inbox.as_ffi(), outbox.as_ffi(), rounds, &mut task) };
         luminal::RuntimeError::check(status).map_err(|e| format!("{}: lx_plugin_start: {e}", self.name))?;
         // SAFETY: an owned join handle whose output is a number (nothing to free).
-        Ok(unsafe { RawTask::from_raw(task, None) })
+        Ok(unsafe { RawTask::from_raw(scope.runtime(), task, None) })
     }
 
     /// Calls the plugin's `lx_plugin_park`: `count` background tasks in `scope` that stay pending (one waits on

@@ -7,6 +7,7 @@
 //! future that leaves the task's `luminal_waker` in the host's mailbox; the C plugin's send (through the host)
 //! wakes it. Inside its task the plugin also uses `luminal::spawn` (the context of its own copy of the crate).
 use luminal::ffi::{luminal_scope, luminal_status, luminal_task, luminal_waker};
+use luminal::task::Builder;
 use luminal::{time, Handle, Runtime, Scope};
 use std::future::Future;
 use std::os::raw::{c_char, c_int};
@@ -123,7 +124,7 @@ pub unsafe extern "C" fn lx_plugin_start(
         Err(s) => return s,
     };
     let link = Link { api, inbox, outbox };
-    match scope.spawn_raw(player(link, rounds)) {
+    match Builder::new().scope(&scope).spawn_raw_on(scope.runtime(), player(link, rounds)) {
         Ok(task) => {
             *out = task.into_raw();
             luminal::ffi::LUMINAL_OK
@@ -152,7 +153,7 @@ pub unsafe extern "C" fn lx_plugin_park(
     for i in 0..count {
         let link = Link { api, inbox: mailbox, outbox: mailbox };
         // Detached (the JoinHandle is dropped): closing the scope is what ends them.
-        let spawned = scope.try_spawn(async move {
+        let spawned = Builder::new().scope(&scope).spawn_on(scope.runtime(), async move {
             if i == 0 {
                 link.recv().await
             } else {
