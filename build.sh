@@ -6,6 +6,8 @@
 #   ./build.sh test       build everything and run every test (managed NUnit, native CTest, cargo test)
 #   ./build.sh lib        build only build/lib/libluminal.so
 #   ./build.sh bench      run the benchmarks against the peers (slow; not part of test)
+#   ./build.sh soak       the long fuzz pass (fuzz_api, 4 seeds, 10^6+ calls) and the soak program (RSS, fds and
+#                         threads over LUMSOAK_SECONDS, default 300; fails on unbounded growth): slow, not part of test
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -67,11 +69,16 @@ run_tests() {
   echo "== managed tests (NUnit)"
   dotnet test tests/managed -c "$CONFIG" --nologo -v quiet
   echo "== native tests (CTest)"
-  (cd "$BUILD/cmake" && ctest --output-on-failure -j 2)
+  (cd "$BUILD/cmake" && ctest --output-on-failure -j 2 -LE soak)
   if [ -d bindings/rust ]; then
     echo "== Rust tests (cargo test)"
     (cd bindings/rust && LUMINAL_LIB_DIR="$BUILD/lib" cargo test --release --offline --workspace -q)
   fi
+}
+
+run_soak() {
+  echo "== long fuzz pass and soak (CTest label soak; LUMSOAK_SECONDS=${LUMSOAK_SECONDS:-300})"
+  (cd "$BUILD/cmake" && ctest --output-on-failure -V -L soak)
 }
 
 case "${1:-all}" in
@@ -79,5 +86,6 @@ case "${1:-all}" in
   all) build_lib; build_native; build_rust; run_examples ;;
   test) build_lib; build_native; build_rust; run_tests ;;
   bench) build_lib; build_native; build_rust; exec bench/run.sh ;;
-  *) echo "usage: $0 [all|test|lib|bench]" >&2; exit 2 ;;
+  soak) build_lib; build_native; run_soak ;;
+  *) echo "usage: $0 [all|test|lib|bench|soak]" >&2; exit 2 ;;
 esac
