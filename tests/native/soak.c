@@ -600,8 +600,11 @@ int main(void) {
          secs, (long long)atomic_load(&n_tasks), (long long)atomic_load(&n_echoes), (long long)atomic_load(&n_conns),
          (long long)atomic_load(&n_timers), (long long)atomic_load(&n_scopes), (long long)atomic_load(&n_blocking),
          (long long)atomic_load(&n_created), (long long)atomic_load(&n_dropped));
+  double rss_max = 0;
+  for (int i = 0; i < n; i++)
+    if (s[i].rss_mb > rss_max) rss_max = s[i].rss_mb;
   printf("soak: RSS first %.1f MB, 2nd-quarter median %.1f, last-quarter median %.1f, max %.1f MB\n", s[0].rss_mb, rss_q2,
-         rss_q4, median(s, n - 1, n, 0));
+         rss_q4, rss_max);
   printf("soak: slopes over the second half: RSS %+.3f MB/min (anon %+.3f), fds %+.3f /min, threads %+.3f /min\n",
          rss_slope, anon_slope, fd_slope, th_slope);
   printf("soak: fds %.0f -> %.0f, threads %.0f -> %.0f (2nd vs last quarter medians)\n", fd_q2, fd_q4, th_q2, th_q4);
