@@ -3,7 +3,8 @@
 #   ./build.ps1            build the library, the C and Rust examples, and run the examples
 #   ./build.ps1 test       build everything and run every test
 #   ./build.ps1 lib        build only build/lib/<luminal.dll + luminal.lib | libluminal.so | libluminal.dylib>
-param([ValidateSet('all', 'test', 'lib')][string]$Mode = 'all')
+#   ./build.ps1 soak       the long fuzz pass (fuzz_api) and the soak program (CTest label soak; slow, not part of test)
+param([ValidateSet('all', 'test', 'lib', 'soak')][string]$Mode = 'all')
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 $Build = Join-Path $PSScriptRoot 'build'
@@ -69,7 +70,7 @@ function Invoke-Tests {
     Write-Host "== managed tests (NUnit)"
     Invoke-Checked { dotnet test tests/managed -c $Config --nologo -v quiet }
     Write-Host "== native tests (CTest)"
-    Push-Location "$Build/cmake"; try { Invoke-Checked { ctest -C RelWithDebInfo --output-on-failure -j 2 } } finally { Pop-Location }
+    Push-Location "$Build/cmake"; try { Invoke-Checked { ctest -C RelWithDebInfo --output-on-failure -j 2 -LE soak } } finally { Pop-Location }
     if (Test-Path bindings/rust) {
         Write-Host "== Rust tests (cargo test)"
         $env:LUMINAL_LIB_DIR = "$Build/lib"
@@ -77,8 +78,15 @@ function Invoke-Tests {
     }
 }
 
+function Invoke-Soak {
+    Add-LibToSearchPath
+    Write-Host "== long fuzz pass and soak (CTest label soak)"
+    Push-Location "$Build/cmake"; try { Invoke-Checked { ctest -C RelWithDebInfo --output-on-failure -V -L soak } } finally { Pop-Location }
+}
+
 switch ($Mode) {
     'lib' { Build-Lib }
+    'soak' { Build-Lib; Build-Native; Invoke-Soak }
     'all' { Build-Lib; Build-Native; Build-Rust; Invoke-Examples }
     'test' { Build-Lib; Build-Native; Build-Rust; Invoke-Tests }
 }

@@ -8,6 +8,8 @@
 #   ./build.sh bench      run the benchmarks against the peers (slow; not part of test)
 #   ./build.sh install [PREFIX]  install headers, library, CMake package and pkg-config file (default /usr/local)
 #   ./build.sh dist       write build/dist/luminal-VERSION-RID.tar.gz (a relocatable install tree, stripped)
+#   ./build.sh soak       the long fuzz pass (fuzz_api, 4 seeds, 10^6+ calls) and the soak program (RSS, fds and
+#                         threads over LUMSOAK_SECONDS, default 300; fails on unbounded growth): slow, not part of test
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -81,7 +83,7 @@ run_tests() {
   echo "== managed tests (NUnit)"
   dotnet test tests/managed -c "$CONFIG" --nologo -v quiet
   echo "== native tests (CTest)"
-  (cd "$BUILD/cmake" && ctest --output-on-failure -j 2)
+  (cd "$BUILD/cmake" && ctest --output-on-failure -j 2 -LE soak)
   if [ -d bindings/rust ]; then
     echo "== Rust tests (cargo test)"
     (cd bindings/rust && LUMINAL_LIB_DIR="$BUILD/lib" cargo test --release --offline --workspace -q)
@@ -115,6 +117,11 @@ dist() {
   echo "== wrote build/dist/$name.tar.gz"
 }
 
+run_soak() {
+  echo "== long fuzz pass and soak (CTest label soak; LUMSOAK_SECONDS=${LUMSOAK_SECONDS:-300})"
+  (cd "$BUILD/cmake" && ctest --output-on-failure -V -L soak)
+}
+
 case "${1:-all}" in
   lib) build_lib ;;
   all) build_lib; build_native; build_rust; run_examples ;;
@@ -122,5 +129,6 @@ case "${1:-all}" in
   bench) build_lib; build_native; build_rust; exec bench/run.sh ;;
   install) build_lib; install_tree "${2:-/usr/local}" ;;
   dist) build_lib; dist ;;
-  *) echo "usage: $0 [all|test|lib|bench|install [PREFIX]|dist]" >&2; exit 2 ;;
+  soak) build_lib; build_native; run_soak ;;
+  *) echo "usage: $0 [all|test|lib|bench|soak|install [PREFIX]|dist]" >&2; exit 2 ;;
 esac

@@ -446,6 +446,12 @@ LUMINAL_API luminal_status luminal_spawn_blocking_with(luminal_runtime *rt, void
  * Files and sockets are plain POSIX file descriptors (int). IO is supported on Linux; elsewhere the functions
  * return LUMINAL_E_UNSUPPORTED.
  *
+ * Every function below that makes a future returns LUMINAL_OK (*out holds the future; spawn it or drop it),
+ * LUMINAL_E_INVALID_ARGUMENT (NULL rt, result, out or a required pointer argument, a NULL buffer with a non-zero
+ * length, an offset beyond INT64_MAX), LUMINAL_E_INVALID_HANDLE (rt released or forged), LUMINAL_E_SHUTDOWN (the
+ * runtime is shut down) or LUMINAL_E_UNSUPPORTED (not Linux); on any failure *out is zeroed and nothing is
+ * allocated. What the operating system says arrives later, in `result`.
+ *
  * Every operation is a future whose output is the `result` pointer you passed, filled in when it completes:
  * status LUMINAL_OK and `value` (bytes transferred, a new fd, ...), or LUMINAL_E_IO with the errno in os_error
  * (ENOENT for a missing file, EACCES for a permission denial, EPIPE / ECONNRESET for a closed peer; a read at end of
