@@ -157,23 +157,25 @@ static const struct {
     [F_CONTEXT_SPAWN_WITH] = {"luminal_context_spawn_with", OK_ | SHUT | IARG | IHND, ""},
     [F_SPAWN_BLOCKING] = {"luminal_spawn_blocking", OK_ | SHUT | IARG | IHND, "joined like any other task"},
     [F_SPAWN_BLOCKING_WITH] = {"luminal_spawn_blocking_with", OK_ | SHUT | IARG | IHND, ""},
-    /* IO section: returns OK or a bad-argument status; UNSUPPORTED off Linux. */
-    [F_FILE_OPEN] = {"luminal_file_open", OK_ | IARG | IHND | UNSUP, ""},
-    [F_FILE_CLOSE] = {"luminal_file_close", OK_ | IARG | IHND | UNSUP, ""},
-    [F_FILE_FSYNC] = {"luminal_file_fsync", OK_ | IARG | IHND | UNSUP, ""},
-    [F_FILE_STAT] = {"luminal_file_stat", OK_ | IARG | IHND | UNSUP, ""},
-    [F_FILE_READ_AT] = {"luminal_file_read_at", OK_ | IARG | IHND | UNSUP, ""},
-    [F_FILE_WRITE_AT] = {"luminal_file_write_at", OK_ | IARG | IHND | UNSUP, ""},
-    [F_FILE_MAP] = {"luminal_file_map", OK_ | IARG | IHND | UNSUP, ""},
-    [F_FILE_READ_ALL] = {"luminal_file_read_all", OK_ | IARG | IHND | UNSUP, ""},
+    /* IO section: OK, a bad-argument status, SHUTDOWN; UNSUPPORTED off Linux. */
+    [F_FILE_OPEN] = {"luminal_file_open", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FILE_CLOSE] = {"luminal_file_close", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FILE_FSYNC] = {"luminal_file_fsync", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FILE_STAT] = {"luminal_file_stat", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FILE_READ_AT] = {"luminal_file_read_at", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FILE_WRITE_AT] = {"luminal_file_write_at", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FILE_MAP] = {"luminal_file_map", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FILE_READ_ALL] = {"luminal_file_read_all", OK_ | IARG | IHND | UNSUP | SHUT, ""},
     [F_TCP_LISTEN] = {"luminal_tcp_listen", OK_ | EIO_ | IARG | UNSUP, ""},
     [F_STREAM_SHUTDOWN] = {"luminal_stream_shutdown", OK_ | EIO_ | IARG | UNSUP, ""},
     [F_PIPE] = {"luminal_pipe", OK_ | EIO_ | IARG | UNSUP, ""},
-    [F_TCP_ACCEPT] = {"luminal_tcp_accept", OK_ | IARG | IHND | UNSUP, ""},
-    [F_TCP_CONNECT] = {"luminal_tcp_connect", OK_ | IARG | IHND | UNSUP, ""},
-    [F_STREAM_READ] = {"luminal_stream_read", OK_ | IARG | IHND | UNSUP, ""},
-    [F_STREAM_WRITE] = {"luminal_stream_write", OK_ | IARG | IHND | UNSUP, ""},
-    [F_IO_RESULT] = {"luminal_io_result.status", OK_ | EIO_ | CANC, "OK, IO, CANCELLED"},
+    [F_TCP_ACCEPT] = {"luminal_tcp_accept", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_TCP_CONNECT] = {"luminal_tcp_connect", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_STREAM_READ] = {"luminal_stream_read", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_STREAM_WRITE] = {"luminal_stream_write", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_IO_RESULT] = {"luminal_io_result.status", OK_ | EIO_ | CANC | IARG | IHND,
+                     "OK, IO, CANCELLED; the rule for runtime-provided futures: INVALID_ARGUMENT / INVALID_HANDLE for a "
+                     "NULL / stale or forged context"},
 };
 
 /* Undocumented (function, status) pairs seen, for LUMFUZZ_KEEP_GOING. */
@@ -1113,8 +1115,8 @@ static void chaos_ops(fz_fut *f, luminal_context *cx) {
         if (s == LUMINAL_OK) take_output(f->child_okind, o, NULL, "luminal_task_poll");
         scope_op_end(f->child_scope);
         if (s != LUMINAL_PENDING) {
+          luminal_task_release(f->child); /* before it is seen as dead by other threads */
           grave_put(&g_dead_tasks, f->child);
-          luminal_task_release(f->child);
           f->child = NULL;
         }
       }
@@ -1357,7 +1359,9 @@ static luminal_poll fz_poll_body(fz_fut *f, luminal_context *cx, void **out) {
     if (f->has_inner) {
       void *o = (void *)1;
       if (f->inner.poll(f->inner.state, cx, &o) != LUMINAL_POLL_READY) return LUMINAL_POLL_PENDING;
-      if (o != NULL) FZ_FAIL("sleep output %p", o);
+      /* NULL, or LUMINAL_FAILED_OUTPUT when the runtime began shutting down during this poll (the rule for
+       * runtime-provided futures in luminal.h) */
+      if (o != NULL && o != LUMINAL_FAILED_OUTPUT) FZ_FAIL("sleep output %p", o);
       f->inner.drop(f->inner.state);
       f->has_inner = 0;
     }
@@ -1525,8 +1529,8 @@ static void check_bad_rt_status(enum fn_id fn, int s, int kind, const char *what
 static int free_task_slot(fz_thread *t) {
   int i = (int)rn(&t->rng, NTASK);
   if (t->tasks[i].h) {
+    luminal_task_release(t->tasks[i].h); /* before it is seen as dead by other threads */
     grave_put(&g_dead_tasks, t->tasks[i].h);
-    luminal_task_release(t->tasks[i].h);
     t->tasks[i].h = NULL;
   }
   return i;
@@ -1821,7 +1825,11 @@ static void op_waker(fz_thread *t) {
     luminal_waker *w = xch_take(r, 0);
     if (!w) break;
     luminal_waker *c = luminal_waker_clone(w);
-    if (!c) FZ_FAIL("luminal_waker_clone(live waker) NULL");
+    if (!c) { /* its task finished and its slot was recycled: a stale waker, which the header says clones to NULL */
+      if (luminal_waker_will_wake(w, w) != 0) FZ_FAIL("will_wake(stale w, stale w) != 0");
+      luminal_waker_wake(w); /* ignored */
+      break;
+    }
     if (luminal_waker_will_wake(w, c) != 1) FZ_FAIL("will_wake(w, clone(w)) != 1");
     grave_put(&g_old_wakers, w);
     switch (rn(r, 4)) {
