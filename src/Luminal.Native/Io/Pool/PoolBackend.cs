@@ -35,6 +35,19 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
         }
     }
 
+    /// <summary>
+    /// Shutdown: every operation still in flight is flagged at once, so those on pool threads all let go within
+    /// one <see cref="Readiness.SliceMs"/> slice together (not one drop, and one slice, after another), and the
+    /// reactor completes its waiters as cancelled in one sweep. (Calls still queued for a pool thread were
+    /// dropped, and so completed as cancelled, when the blocking pool shut down.)
+    /// </summary>
+    public override void CancelAll()
+    {
+        int count = IoOp.Table.Count;
+        for (int i = 0; i < count; i++) IoOp.Table.Get(i)?.RequestCancelIfInFlight(this);
+        Stop();
+    }
+
     public override void Stop()
     {
         lock (_reactorLock) _stopped = true;
