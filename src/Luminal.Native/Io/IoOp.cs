@@ -47,6 +47,7 @@ sealed unsafe class IoOp : Slot
     internal int Priority;
     internal void* Scratch;           // backend-owned memory for the request (a statx buffer, a sockaddr)
     internal ulong PoolTask;          // pool backend: the blocking task that runs the call (a task token)
+    internal IoOp? NextWaiter;        // pool backend: the next operation waiting in the reactor on the same fd
     internal long SubmitOrder;        // io_uring backend: when it entered the ring (shutdown cancels newest first)
     internal volatile bool CancelRequested;
     int _state;

@@ -53,7 +53,7 @@ sealed unsafe partial class UringBackend : IoBackend
     {
         if (op.Kind is IoKind.MapFile or IoKind.ReadAll) { _pool.Submit(op); return; }
         if (_stopping) { op.Complete(-Libc.ECANCELED); return; }
-        if (StreamNow.TryComplete(op, out _)) return; // a socket that is ready needs no trip through the ring
+        if (StreamNow.TryComplete(op)) return; // a socket that is ready needs no trip through the ring
         long prepared = op.Kind switch
         {
             IoKind.Connect => Connect.CreateSocket(op), // the SQE needs the socket first
