@@ -253,7 +253,8 @@ sealed unsafe partial class UringBackend : IoBackend
     /// <summary>Submits the operation again (its Prepare saw why); long.MinValue = "not complete yet".</summary>
     long Resubmit(IoOp op)
     {
-        if (op.CancelRequested) return -Libc.ECANCELED; // CancelAll's cancel found the first request, not this one
+        // A cancel (a drop's, or CancelAll's) can only have found the first request: do not start another one.
+        if (op.CancelRequested) return -Libc.ECANCELED;
         Interlocked.Increment(ref _inFlight);
         op.SubmitOrder = Interlocked.Increment(ref _submitOrder);
         int r = _ring.Submit(&Prepare, op);
