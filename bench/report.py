@@ -229,6 +229,27 @@ if any(vals.get((p, m)) is not None for p, m, _ in IO_FILE + IO_TCP):
         v = vals.get((p, m))
         print(f"  {m:40}{'n/a' if v is None else f'{v:.2f}':>12}")
 
+# Shutdown with IO in flight (c/bench_shutdown.c)
+IO_SHUTDOWN = [("io_shutdown_reads_uring_ms", "io_uring"), ("io_shutdown_reads_pool_ms", "blocking pool (epoll reactor)")]
+if any(vals.get(("luminal-c", m)) is not None for m, _ in IO_SHUTDOWN):
+    ops = int(os.environ.get("BENCH_SHUTDOWN_OPS", "100000"))
+    md += [
+        "**Shutdown with IO in flight** (`c/bench_shutdown.c`): "
+        f"{ops:,} tasks each parked on a read of an idle pipe (several reads per pipe, to stay within the fd "
+        "limit), then `luminal_runtime_shutdown` + `luminal_runtime_release` timed: every read cancelled and its "
+        "future dropped exactly once (checked). Median of each process's median "
+        f"({os.environ.get('BENCH_SHUTDOWN_REPS', '5')} shutdowns per process).",
+        "",
+        "| backend | shutdown + release, ms |",
+        "|---|---:|",
+        *(f"| {what} | {fmt(vals.get(('luminal-c', m)))} |" for m, what in IO_SHUTDOWN),
+        "",
+    ]
+    print("\nIO shutdown (ms)")
+    for m, _ in IO_SHUTDOWN:
+        v = vals.get(("luminal-c", m))
+        print(f"  {m:40}{'n/a' if v is None else f'{v:.1f}':>12}")
+
 if rust_status != "ok":
     md += ["**Luminal-from-Rust**: the binding (bindings/rust/luminal) did not build in this run, so its column is",
            "empty; bench/rust-luminal is ready and runs as soon as it does.", ""]

@@ -6,9 +6,10 @@
 #   env: BENCH_WORKERS (2), BENCH_REPS (25), BENCH_WARMUP (5), BENCH_ROUNDS (3: fresh processes per workload and
 #   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"),
 #   BENCH_SUITES ("main priority timers io": the peer workloads, c/bench_priority.c + its tokio counterpart,
-#   c/bench_timers.c, c/bench_io.c + rust-tokio's bench-tokio-io + `cat`; a subset writes its report to
-#   results/partial/, leaving results/RESULTS.md alone), BENCH_IO_REPS (3 file reads per process after 1 warm-up),
-#   BENCH_IO_TCP_REPS (1 echo run of BENCH_IO_MSGS=100000 messages per process)
+#   c/bench_timers.c, c/bench_io.c + rust-tokio's bench-tokio-io + `cat` + c/bench_shutdown.c; a subset writes its
+#   report to results/partial/, leaving results/RESULTS.md alone), BENCH_IO_REPS (3 file reads per process after 1
+#   warm-up), BENCH_IO_TCP_REPS (1 echo run of BENCH_IO_MSGS=100000 messages per process), BENCH_SHUTDOWN_OPS
+#   (100000 reads in flight at shutdown), BENCH_SHUTDOWN_REPS (5 shutdowns per process)
 set -euo pipefail
 cd "$(dirname "$0")"
 BENCH=$PWD
@@ -42,7 +43,7 @@ need_apt /usr/share/cargo/registry/tokio-1.24.2 librust-tokio-dev
 echo "== building the peers"
 cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/bench_luminal.c -o "$OUT/bench_luminal_c" \
   -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
-for prog in bench_priority bench_timers bench_io; do
+for prog in bench_priority bench_timers bench_io bench_shutdown; do
   cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/$prog.c -o "$OUT/$prog" \
     -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
 done
@@ -101,6 +102,8 @@ for round in $(seq "$BENCH_ROUNDS"); do
     done
     for part in tcp_uring tcp_pool; do has "$PEERS" luminal-c && run luminal-c "$OUT/bench_io" "$IOFILE" $part; done
     has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-io "$IOFILE" tcp
+    # Shutdown with 100k pipe reads in flight (~5 s a round).
+    for b in uring pool; do has "$PEERS" luminal-c && run luminal-c "$OUT/bench_shutdown" $b; done
   fi
   has "$SUITES" main || continue
   for w in $WORKLOADS; do

@@ -274,6 +274,8 @@ sealed unsafe class Runtime
     public void WorkerExited(Context cx)
     {
         if (Interlocked.Decrement(ref _liveWorkers) != 0) return;
+        // IO still in flight is cancelled all at once first: the drops below then find it completed.
+        Volatile.Read(ref _io)?.CancelAll();
         foreach (Injector injector in Injectors)
         {
             for (RawTask? t = injector.Close(); t is not null;)

@@ -24,6 +24,13 @@ abstract unsafe class IoBackend
     /// <summary>Blocks until a cancelled operation has completed (the dropper's wait for its buffer).</summary>
     public virtual void WaitCompleted(IoOp op) => op.WaitCompleted();
 
+    /// <summary>
+    /// Shutdown, before the last worker drops the tasks that are left: refuses new operations and cancels every
+    /// operation still in flight on this backend as one batch, so the drops that follow find them completed
+    /// instead of each cancelling its own operation and waiting for it, one after another.
+    /// </summary>
+    public virtual void CancelAll() { }
+
     /// <summary>The runtime is shutting down and no task is left: stop accepting work.</summary>
     public virtual void Stop() { }
 

@@ -47,6 +47,8 @@ sealed unsafe class IoOp : Slot
     internal int Priority;
     internal void* Scratch;           // backend-owned memory for the request (a statx buffer, a sockaddr)
     internal ulong PoolTask;          // pool backend: the blocking task that runs the call (a task token)
+    internal IoOp? NextWaiter;        // pool backend: the next operation waiting in the reactor on the same fd
+    internal long SubmitOrder;        // io_uring backend: when it entered the ring (shutdown cancels newest first)
     internal volatile bool CancelRequested;
     int _state;
     bool _resultTaken;
@@ -100,6 +102,21 @@ sealed unsafe class IoOp : Slot
     }
 
     public bool IsCompleted { get { lock (this) return _state == Completed; } }
+
+    /// <summary>
+    /// Shutdown: flags the operation cancelled if it is in flight on <paramref name="backend"/> (true), so a
+    /// backend can cancel all of its operations at once instead of one drop at a time.
+    /// </summary>
+    public bool RequestCancelIfInFlight(IoBackend backend)
+    {
+        lock (this)
+        {
+            // Submitted operations are live and keep their backend until they complete (Drop waits for that).
+            if (_state != Submitted || !ReferenceEquals(Backend, backend)) return false;
+            CancelRequested = true;
+            return true;
+        }
+    }
 
     /// <summary>
     /// Completes the operation as cancelled if it is still generation <paramref name="generation"/> and still

@@ -64,6 +64,21 @@ static unsafe partial class Libc
     public static partial int InetPton(int af, byte* src, void* dst);
     [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
     public static partial long Lseek(int fd, long offset, int whence);
+    [LibraryImport("libc", EntryPoint = "preadv2", SetLastError = true)]
+    public static partial nint Preadv2(int fd, IoVec* iov, int count, long offset, int flags);
+    [LibraryImport("libc", EntryPoint = "pwritev2", SetLastError = true)]
+    public static partial nint Pwritev2(int fd, IoVec* iov, int count, long offset, int flags);
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int cmd);
+
+    public const int F_GETFL = 3, RWF_NOWAIT = 8, EOPNOTSUPP = 95, EINVAL = 22;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Len;
+    }
 
     public static int Errno => Marshal.GetLastPInvokeError();
 

@@ -1,10 +1,11 @@
 namespace Luminal.Io;
 
 /// <summary>
-/// The readiness-first step both backends take for sockets before queueing a stream operation: one non-blocking
-/// recv(2)/send(2). When data (or buffer room) is already there — most of the time in request/response traffic —
-/// that is the whole operation; only "would block" goes to the ring or to a pool thread. Pipes (ENOTSOCK) always
-/// take the queued path.
+/// The readiness-first step the io_uring backend takes for sockets before queueing a stream operation: one
+/// non-blocking recv(2)/send(2). When data (or buffer room) is already there — most of the time in request/response
+/// traffic — that is the whole operation; only "would block" goes to the ring. Pipes (ENOTSOCK) always take the
+/// ring (a pipe read that can complete at once does so inside the submitting io_uring_enter). The pool backend's
+/// counterpart, which covers pipes too, is Pool/NonBlocking.cs.
 /// </summary>
 static unsafe class StreamNow
 {
@@ -28,25 +29,17 @@ static unsafe class StreamNow
 
     static long Queue(int errno) => errno is Libc.EAGAIN or Libc.EINTR or ENOTSOCK ? -Libc.EAGAIN : -errno;
 
-    /// <summary>
-    /// Tries a stream operation now; true (and completed) if that was all it took. <paramref name="socketBusy"/>:
-    /// it is a socket that would block (readiness can tell when to try again; a pipe or an EINTR cannot say).
-    /// </summary>
-    public static bool TryComplete(IoOp op, out bool socketBusy)
+    /// <summary>Tries a stream operation now; true (and completed) if that was all it took.</summary>
+    public static bool TryComplete(IoOp op)
     {
-        socketBusy = false;
         long now = op.Kind switch
         {
             IoKind.StreamRead => Read(op),
             IoKind.StreamWrite => Write(op),
             _ => -Libc.EAGAIN,
         };
-        if (now != -Libc.EAGAIN)
-        {
-            op.Complete(now);
-            return true;
-        }
-        socketBusy = op.Kind is IoKind.StreamRead or IoKind.StreamWrite && Libc.Errno == Libc.EAGAIN;
-        return false;
+        if (now == -Libc.EAGAIN) return false;
+        op.Complete(now);
+        return true;
     }
 }

@@ -6,11 +6,11 @@ namespace Luminal.Io.Pool;
 
 /// <summary>
 /// The fallback backend: every operation is one plain system call made on the runtime's blocking pool (queued by
-/// the awaiting task's priority) — except a socket read or write that would block, which waits in the
-/// <see cref="Reactor"/> (one thread for all sockets). Cancelling sets a flag: an operation that has not started
-/// completes with ECANCELED; one in the reactor at once; a pipe operation waiting for readiness notices within
-/// <see cref="Readiness.SliceMs"/>; a file call in progress finishes (and the dropper waits for it, so the buffer
-/// is never used after the drop).
+/// the awaiting task's priority) — except a stream (socket, pipe) read or write that would block, which waits in
+/// the <see cref="Reactor"/> (one thread for all of them). Cancelling sets a flag: an operation that has not
+/// started completes with ECANCELED; one in the reactor at once; an accept, connect or stream call waiting for
+/// readiness on a pool thread notices within <see cref="Readiness.SliceMs"/>; a file call in progress finishes
+/// (and the dropper waits for it, so the buffer is never used after the drop).
 /// </summary>
 sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
 {
@@ -35,6 +35,19 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
         }
     }
 
+    /// <summary>
+    /// Shutdown: every operation still in flight is flagged at once, so those on pool threads all let go within
+    /// one <see cref="Readiness.SliceMs"/> slice together (not one drop, and one slice, after another), and the
+    /// reactor completes its waiters as cancelled in one sweep. (Calls still queued for a pool thread were
+    /// dropped, and so completed as cancelled, when the blocking pool shut down.)
+    /// </summary>
+    public override void CancelAll()
+    {
+        int count = IoOp.Table.Count;
+        for (int i = 0; i < count; i++) IoOp.Table.Get(i)?.RequestCancelIfInFlight(this);
+        Stop();
+    }
+
     public override void Stop()
     {
         lock (_reactorLock) _stopped = true;
@@ -43,8 +56,13 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
 
     public override void Submit(IoOp op)
     {
-        if (StreamNow.TryComplete(op, out bool socketBusy)) return; // a socket that is ready needs no pool thread
-        if (socketBusy && StartedReactor() is Reactor reactor && reactor.Arm(op)) return;
+        if (op.Kind is IoKind.StreamRead or IoKind.StreamWrite)
+        {
+            // A stream that is ready needs no thread; one that is not waits in the reactor.
+            long now = NonBlocking.Try(op);
+            if (now != -Libc.EAGAIN) { op.Complete(now); return; }
+            if (StartedReactor() is Reactor reactor && reactor.Arm(op)) return;
+        }
         RunOnPool(op);
     }
 

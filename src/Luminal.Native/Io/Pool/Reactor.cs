@@ -7,15 +7,18 @@ using System.Threading;
 namespace Luminal.Io.Pool;
 
 /// <summary>
-/// Where a socket read or write that would block waits on the pool backend: an epoll set watched by one thread
-/// for the whole runtime, instead of a blocking-pool thread per waiting operation (which capped a server at
-/// max_blocking_threads idle connections, and starved the others once they were taken). When a socket is ready,
-/// this thread tries the operation again (non-blocking recv/send) and completes it, which wakes its task.
+/// Where a stream read or write that would block waits on the pool backend — sockets, pipes, any fd epoll can
+/// watch: an epoll set watched by one thread for the whole runtime, instead of a blocking-pool thread per waiting
+/// operation (which capped a server at max_blocking_threads idle connections or pipes, and starved
+/// luminal_spawn_blocking once they were taken). When an fd is ready, this thread tries the operation again the
+/// way <see cref="NonBlocking"/> found that never blocks it, and completes it, which wakes its task; an fd that
+/// can only be read by a call that might block gets just its readiness here, and the call on a pool thread.
 ///
-/// Each fd has at most one waiting read and one waiting write here, registered EPOLLONESHOT (a level check at
-/// registration, so readiness that arrived before is not lost); a second concurrent read or write of the same fd,
-/// and pipes (not sockets: a blocking read could stall this thread), go to the pool as before. Started on first
-/// use; stopped with the backend.
+/// Each fd has a queue of waiting reads and one of waiting writes (oldest first, linked through IoOp.NextWaiter:
+/// no allocation), registered EPOLLONESHOT (a level check at registration, so readiness that arrived before is not
+/// lost). A ready event retries the oldest waiter of each ready direction; if the fd is still ready, the re-armed
+/// registration fires again at once for the next. Files epoll refuses (regular files) go to the pool. Started on
+/// first use; stopped with the backend.
 /// </summary>
 sealed unsafe partial class Reactor
 {
@@ -53,7 +56,65 @@ sealed unsafe partial class Reactor
     /// <summary>What waits on one fd number. <c>Generation</c> changes whenever the number is registered anew (the
     /// old file was closed and the number reused): it travels in the event data, so a late event of the old file
     /// is never taken for the new one.</summary>
-    struct Waiters { public IoOp? Reader, Writer; public bool Registered; public uint Generation; }
+    struct Waiters
+    {
+        public WaitQueue Readers, Writers;
+        public bool Registered;
+        public uint Generation;
+
+        public readonly bool Any => Readers.Head is not null || Writers.Head is not null;
+
+        /// <summary>Moves every waiter onto <paramref name="chain"/> (linked through NextWaiter).</summary>
+        public void TakeAllOnto(ref IoOp? chain)
+        {
+            while (Readers.Take() is IoOp r) { r.NextWaiter = chain; chain = r; }
+            while (Writers.Take() is IoOp x) { x.NextWaiter = chain; chain = x; }
+        }
+    }
+
+    /// <summary>The operations waiting on one fd in one direction, oldest first.</summary>
+    struct WaitQueue
+    {
+        public IoOp? Head, Tail;
+
+        public void Add(IoOp op)
+        {
+            op.NextWaiter = null;
+            if (Tail is null) Head = op; else Tail.NextWaiter = op;
+            Tail = op;
+        }
+
+        /// <summary>Back at the front: a waiter that was retried and must wait again keeps its place.</summary>
+        public void AddFirst(IoOp op)
+        {
+            op.NextWaiter = Head;
+            Head = op;
+            Tail ??= op;
+        }
+
+        public IoOp? Take()
+        {
+            IoOp? op = Head;
+            if (op is null) return null;
+            Head = op.NextWaiter;
+            if (Head is null) Tail = null;
+            op.NextWaiter = null;
+            return op;
+        }
+
+        public bool Remove(IoOp op)
+        {
+            for (IoOp? prev = null, o = Head; o is not null; prev = o, o = o.NextWaiter)
+            {
+                if (o != op) continue;
+                if (prev is null) Head = o.NextWaiter; else prev.NextWaiter = o.NextWaiter;
+                if (Tail == o) Tail = prev;
+                o.NextWaiter = null;
+                return true;
+            }
+            return false;
+        }
+    }
 
     readonly int _epfd, _wakeFd;
     readonly object _lock = new();
@@ -88,54 +149,55 @@ sealed unsafe partial class Reactor
     }
 
     /// <summary>
-    /// Parks <paramref name="op"/> (a socket read or write that just returned EAGAIN) until its fd is ready. False
-    /// if it cannot wait here (another op of the same direction waits on that fd, or stopping): use the pool.
+    /// Parks <paramref name="op"/> (a stream read or write that just said EAGAIN) until its fd is ready; behind the
+    /// operations already waiting in that direction, or <paramref name="first"/> (one that was retried and must wait
+    /// again). False if it cannot wait here (epoll refuses the fd, or stopping): use the pool.
     /// </summary>
-    public bool Arm(IoOp op)
+    public bool Arm(IoOp op, bool first = false)
     {
         bool read = op.Kind == IoKind.StreamRead;
-        List<IoOp>? stale = null;
-        bool armed;
+        IoOp? stale = null;
+        bool armed = true, cancelled = false;
         lock (_lock)
         {
             if (_stopping) return false;
             ref Waiters w = ref CollectionsMarshal.GetValueRefOrAddDefault(_fds, op.Fd, out _);
-            // An operation still waiting on this number may belong to a file that was closed since (its epoll
-            // registration went with it, and the number may now name another socket): evict such waiters.
-            if (w.Registered && (w.Reader is not null || w.Writer is not null) && !Register(op.Fd, ref w, probe: true))
-                stale = Evict(ref w);
-            armed = (read ? w.Reader : w.Writer) is null;
-            if (armed)
+            // Operations still waiting on this number may belong to a file that was closed since (its epoll
+            // registration went with it, and the number may now name another file): evict such waiters.
+            if (w.Registered && w.Any && !Register(op.Fd, ref w, probe: true))
             {
-                if (read) w.Reader = op; else w.Writer = op;
-                if (!Register(op.Fd, ref w))
-                {
-                    if (read) w.Reader = null; else w.Writer = null;
-                    armed = false;
-                }
-                // Cancel sets the flag before it looks here (under this lock): if it looked already, nobody else
-                // will.
-                else if (op.CancelRequested)
-                {
-                    Take(op, ref w);
-                    (stale ??= new()).Add(op);
-                }
+                w.TakeAllOnto(ref stale);
+                w.Registered = false;
+            }
+            ref WaitQueue q = ref read ? ref w.Readers : ref w.Writers;
+            if (first) q.AddFirst(op); else q.Add(op);
+            if (!Register(op.Fd, ref w))
+            {
+                q.Remove(op);
+                armed = false;
+            }
+            // Cancel sets the flag before it looks here (under this lock): if it looked already, nobody else will.
+            else if (op.CancelRequested)
+            {
+                q.Remove(op);
+                cancelled = true;
             }
         }
-        if (stale is not null)
-            foreach (IoOp s in stale) s.Complete(s == op ? -Libc.ECANCELED : -EBADF);
+        CompleteAll(stale, -EBADF);
+        if (cancelled) op.Complete(-Libc.ECANCELED);
         return armed;
     }
 
-    /// <summary>Takes every waiter of an entry whose file is gone (under _lock).</summary>
-    static List<IoOp> Evict(ref Waiters w)
+    /// <summary>Completes every operation of a chain (outside _lock: completing wakes tasks).</summary>
+    static void CompleteAll(IoOp? chain, long raw)
     {
-        var gone = new List<IoOp>(2);
-        if (w.Reader is IoOp r) gone.Add(r);
-        if (w.Writer is IoOp x) gone.Add(x);
-        w.Reader = w.Writer = null;
-        w.Registered = false;
-        return gone;
+        while (chain is not null)
+        {
+            IoOp next = chain.NextWaiter!;
+            chain.NextWaiter = null; // before Complete: once completed, the operation may be reused at once
+            chain.Complete(raw);
+            chain = next;
+        }
     }
 
     /// <summary>Cancels a waiting operation; false if it does not wait here (it may be being retried right now:
@@ -145,8 +207,8 @@ sealed unsafe partial class Reactor
         lock (_lock)
         {
             ref Waiters w = ref CollectionsMarshal.GetValueRefOrNullRef(_fds, op.Fd);
-            if (Unsafe.IsNullRef(ref w) || (w.Reader != op && w.Writer != op)) return false;
-            Take(op, ref w);
+            if (Unsafe.IsNullRef(ref w)) return false;
+            if (!(op.Kind == IoKind.StreamRead ? w.Readers.Remove(op) : w.Writers.Remove(op))) return false;
         }
         op.Complete(-Libc.ECANCELED);
         return true;
@@ -155,19 +217,15 @@ sealed unsafe partial class Reactor
     /// <summary>Stopping: every waiting operation completes as cancelled, later ones use the pool, the thread ends.</summary>
     public void Stop()
     {
-        var taken = new List<IoOp>();
+        IoOp? taken = null;
         lock (_lock)
         {
             if (_stopping) return;
             _stopping = true;
-            foreach (Waiters w in _fds.Values)
-            {
-                if (w.Reader is IoOp r) taken.Add(r);
-                if (w.Writer is IoOp x) taken.Add(x);
-            }
+            foreach (int fd in _fds.Keys) CollectionsMarshal.GetValueRefOrNullRef(_fds, fd).TakeAllOnto(ref taken);
             _fds.Clear();
         }
-        foreach (IoOp op in taken) op.Complete(-Libc.ECANCELED);
+        CompleteAll(taken, -Libc.ECANCELED);
         ulong one = 1;
         _ = Libc.Write(_wakeFd, &one, (nuint)sizeof(ulong));
     }
@@ -200,40 +258,38 @@ sealed unsafe partial class Reactor
 
     void Dispatch(int fd, uint generation, uint events)
     {
-        IoOp? reader = null, writer = null;
+        IoOp? reader = null, writer = null, gone = null;
         lock (_lock)
         {
             ref Waiters w = ref CollectionsMarshal.GetValueRefOrNullRef(_fds, fd);
             if (Unsafe.IsNullRef(ref w) || w.Generation != generation) return; // an event of a closed file
-            if ((events & (EpollIn | EpollErr | EpollHup | EpollRdHup)) != 0 && w.Reader is IoOp r) { reader = r; Take(r, ref w); }
-            if ((events & (EpollOut | EpollErr | EpollHup)) != 0 && w.Writer is IoOp x) { writer = x; Take(x, ref w); }
-            // The other direction still waits: re-arm it (if that fails, the file is gone: its retry will tell).
-            if ((w.Reader is not null || w.Writer is not null) && !Register(fd, ref w))
-            {
-                reader ??= w.Reader;
-                writer ??= w.Writer;
-                w.Reader = w.Writer = null;
-            }
+            if ((events & (EpollIn | EpollErr | EpollHup | EpollRdHup)) != 0) reader = w.Readers.Take();
+            if ((events & (EpollOut | EpollErr | EpollHup)) != 0) writer = w.Writers.Take();
+            // The others still wait: re-arm (if that fails, the file is gone: each one's retry will tell).
+            if (w.Any && !Register(fd, ref w)) w.TakeAllOnto(ref gone);
         }
         Retry(reader);
         Retry(writer);
+        while (gone is not null)
+        {
+            IoOp next = gone.NextWaiter!;
+            gone.NextWaiter = null;
+            Retry(gone);
+            gone = next;
+        }
     }
 
-    /// <summary>The fd was ready: try the operation again; if it would still block, wait again — here, or (another
-    /// operation took its place meanwhile, or stopping) on the pool, which also reports errors of the fd itself.</summary>
+    /// <summary>The fd was ready: try the operation again; if it would still block, wait again at the front of its
+    /// queue — here, or (stopping, or the fd cannot be registered any more) on the pool, which also reports errors
+    /// of the fd itself. An fd that only a blocking call can read (<see cref="NonBlocking.Blocking"/>) gets its
+    /// call on the pool: the reactor thread never makes one.</summary>
     void Retry(IoOp? op)
     {
         if (op is null) return;
-        long r = op.Kind == IoKind.StreamRead ? StreamNow.Read(op) : StreamNow.Write(op);
+        if (op.Flags == NonBlocking.Blocking) { _fallback(op); return; }
+        long r = NonBlocking.Try(op);
         if (r != -Libc.EAGAIN) op.Complete(r);
-        else if (!Arm(op)) _fallback(op);
-    }
-
-    /// <summary>Removes a waiting operation (under _lock).</summary>
-    static void Take(IoOp op, ref Waiters w)
-    {
-        if (w.Reader == op) w.Reader = null;
-        else if (w.Writer == op) w.Writer = null;
+        else if (!Arm(op, first: true)) _fallback(op);
     }
 
     /// <summary>
@@ -245,7 +301,8 @@ sealed unsafe partial class Reactor
     bool Register(int fd, ref Waiters w, bool probe = false)
     {
         // RDHUP only for a reader: a writer that waits for room must not be woken (in a loop) by a half-close.
-        uint mask = EpollOneShot | (w.Reader is not null ? EpollIn | EpollRdHup : 0) | (w.Writer is not null ? EpollOut : 0);
+        uint mask = EpollOneShot | (w.Readers.Head is not null ? EpollIn | EpollRdHup : 0)
+            | (w.Writers.Head is not null ? EpollOut : 0);
         byte* ev = stackalloc byte[16];
         if (w.Registered)
         {

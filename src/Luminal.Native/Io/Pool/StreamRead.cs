@@ -1,6 +1,8 @@
 namespace Luminal.Io.Pool;
 
-/// <summary>luminal_stream_read on the blocking pool: wait until readable, read(2) what is there.</summary>
+/// <summary>luminal_stream_read on a pool thread: wait until readable, read(2) what is there. Only for what the
+/// <see cref="Reactor"/> cannot take: a file epoll refuses, or one only a blocking call can read (see
+/// <see cref="NonBlocking"/>).</summary>
 static unsafe class StreamRead
 {
     public static long Run(IoOp op)

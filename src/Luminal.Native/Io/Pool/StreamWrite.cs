@@ -1,8 +1,9 @@
 namespace Luminal.Io.Pool;
 
 /// <summary>
-/// luminal_stream_write on the blocking pool: wait until writable, then send(2) with MSG_NOSIGNAL (a closed peer
-/// gives EPIPE, not SIGPIPE), or write(2) when the fd is not a socket (a pipe).
+/// luminal_stream_write on a pool thread: wait until writable, then send(2) with MSG_NOSIGNAL (a closed peer
+/// gives EPIPE, not SIGPIPE), or write(2) when the fd is not a socket (a pipe). Only for what the
+/// <see cref="Reactor"/> cannot take (see <see cref="NonBlocking"/>).
 /// </summary>
 static unsafe class StreamWrite
 {

@@ -14,7 +14,7 @@ namespace Luminal.Io.Uring;
 /// reaps wakes the tasks, so on a worker they land in its own queue. (Kernels without timed waits, before 5.11,
 /// get a reaper thread instead.)
 /// </summary>
-sealed unsafe class UringBackend : IoBackend
+sealed unsafe partial class UringBackend : IoBackend
 {
     readonly Ring _ring;
     readonly Runtime _runtime;
@@ -24,8 +24,10 @@ sealed unsafe class UringBackend : IoBackend
     const ulong PokeTag = 1; // user_data of the NOP that wakes the worker sleeping in the ring (no op token is 1)
     int _waiter = -1;        // the worker sleeping in the ring (or keeping the role while it runs), or -1
     int _watcher = -1;       // the parked worker looking at the ring every millisecond, or -1 (see Worker.Park)
-    volatile bool _stopping;
+    volatile bool _stopping; // no new requests (CancelAll, then Stop)
+    int _stopped;
     int _inFlight;           // submitted requests whose completion has not arrived: the ring lives until they are done
+    long _submitOrder;       // counts submissions (IoOp.SubmitOrder)
 
     UringBackend(Runtime runtime, Ring ring)
     {
@@ -51,7 +53,7 @@ sealed unsafe class UringBackend : IoBackend
     {
         if (op.Kind is IoKind.MapFile or IoKind.ReadAll) { _pool.Submit(op); return; }
         if (_stopping) { op.Complete(-Libc.ECANCELED); return; }
-        if (StreamNow.TryComplete(op, out _)) return; // a socket that is ready needs no trip through the ring
+        if (StreamNow.TryComplete(op)) return; // a socket that is ready needs no trip through the ring
         long prepared = op.Kind switch
         {
             IoKind.Connect => Connect.CreateSocket(op), // the SQE needs the socket first
@@ -60,6 +62,7 @@ sealed unsafe class UringBackend : IoBackend
         };
         if (prepared < 0) { op.Complete(prepared); return; }
         Interlocked.Increment(ref _inFlight);
+        op.SubmitOrder = Interlocked.Increment(ref _submitOrder);
         int r = _ring.Submit(&Prepare, op);
         if (r < 0)
         {
@@ -250,7 +253,10 @@ sealed unsafe class UringBackend : IoBackend
     /// <summary>Submits the operation again (its Prepare saw why); long.MinValue = "not complete yet".</summary>
     long Resubmit(IoOp op)
     {
+        // A cancel (a drop's, or CancelAll's) can only have found the first request: do not start another one.
+        if (op.CancelRequested) return -Libc.ECANCELED;
         Interlocked.Increment(ref _inFlight);
+        op.SubmitOrder = Interlocked.Increment(ref _submitOrder);
         int r = _ring.Submit(&Prepare, op);
         if (r < 0) Interlocked.Decrement(ref _inFlight);
         return r < 0 ? r : long.MinValue;
@@ -262,7 +268,7 @@ sealed unsafe class UringBackend : IoBackend
     /// </summary>
     public override void Stop()
     {
-        if (_stopping) return;
+        if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
         _stopping = true;
         if (_reaper is not null) _ring.Submit(&PrepareNop, 0UL); // wakes the reaper thread, which disposes
         else DisposeIfDone();
