@@ -129,8 +129,8 @@ impl RuntimeError {
         match self.binding {
             Some(BindingError::Library(e)) => e.message(),
             Some(BindingError::Abi { .. }) => "the loaded libluminal has another ABI version than this crate needs",
-            // SAFETY: luminal_status_str returns a static NUL-terminated string, never NULL.
             None => {
+                // SAFETY: luminal_status_str returns a static NUL-terminated string, never NULL.
                 unsafe { CStr::from_ptr(ffi::luminal_status_str(self.status)) }.to_str().unwrap_or("unknown status")
             }
         }

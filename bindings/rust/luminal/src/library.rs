@@ -94,7 +94,7 @@ static LIBRARY: OnceLock<Result<ffi::Functions, LoadError>> = OnceLock::new();
 /// Loads libluminal now (if this copy of the crate has not yet) and tells whether that worked. Every other use of
 /// the crate loads it on demand; call this to report a missing library before doing anything else.
 pub fn load() -> Result<(), LoadError> {
-    table().map(|_| ()).map_err(Clone::clone)
+    functions().map(|_| ()).map_err(Clone::clone)
 }
 
 /// The path of the loaded libluminal (as the loader reports it), or `None` if it is not loaded (yet).
@@ -103,24 +103,25 @@ pub fn path() -> Option<PathBuf> {
     sys::object_path(f.luminal_abi_version as *const c_void)
 }
 
-/// The table, loading the library on first use.
-pub(crate) fn table() -> Result<&'static ffi::Functions, &'static LoadError> {
+/// The table of the library's functions (loading it on first use): each field is the C function itself, e.g. to
+/// hand to C code, or to compare two copies of this crate (a host's and a plugin's) that must share one library.
+pub fn functions() -> Result<&'static ffi::Functions, &'static LoadError> {
     LIBRARY.get_or_init(open).as_ref()
 }
 
 /// The table for the `ffi` wrappers: panics with the load error's message if the library cannot be loaded.
 #[inline]
-pub(crate) fn functions() -> &'static ffi::Functions {
+pub(crate) fn table() -> &'static ffi::Functions {
     match LIBRARY.get() {
         Some(Ok(f)) => f,
-        _ => functions_slow(),
+        _ => table_slow(),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn functions_slow() -> &'static ffi::Functions {
-    match table() {
+fn table_slow() -> &'static ffi::Functions {
+    match functions() {
         Ok(f) => f,
         Err(e) => panic!("{e}"),
     }
@@ -356,7 +357,7 @@ macro_rules! declare_library {
             #[allow(clippy::too_many_arguments)]
             pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
                 // SAFETY: the caller keeps the C function's contract; the table holds that very function.
-                unsafe { ($crate::library::functions().$name)($($arg),*) }
+                unsafe { ($crate::library::table().$name)($($arg),*) }
             }
         )*
     };

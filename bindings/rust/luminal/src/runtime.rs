@@ -366,7 +366,7 @@ impl Builder {
     /// `luminal_abi_version()` with [`ffi::LUMINAL_ABI_VERSION`]: it fails with `ErrorKind::LibraryNotLoaded` if
     /// no library can be loaded and with `ErrorKind::AbiMismatch` if the versions differ.
     pub fn build(&self) -> Result<Runtime, RuntimeError> {
-        crate::library::table().map_err(RuntimeError::library_not_loaded)?;
+        crate::library::functions().map_err(RuntimeError::library_not_loaded)?;
         let abi = library_abi_version();
         if abi != ffi::LUMINAL_ABI_VERSION {
             return Err(RuntimeError::abi_mismatch(abi));
