@@ -313,8 +313,8 @@ pub struct Report {
     /// Whether the Rust plugin's library was really gone after dlclose (it may stay mapped while thread-local
     /// destructors of its copy of std are registered on the runtime's threads).
     pub rust_unmapped: bool,
-    /// The address of `luminal_spawn` as the host, the Rust plugin and the C plugin see it (after the first game):
-    /// all equal when the process has one instance of libluminal.
+    /// The address of `luminal_spawn` as the host, the Rust plugin and the C plugin see it (before the game; `run`
+    /// fails if they differ): all equal when the process has one instance of libluminal.
     pub luminal_spawn_addresses: [Option<usize>; 3],
 }
 
@@ -360,6 +360,14 @@ pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
 
     let result = (|| {
         let (rust, c) = (rust_plugin.as_ref().unwrap(), c_plugin.as_ref().unwrap());
+        // 0. One libluminal in the process (else the plugins' handles would be foreign to the host's runtime).
+        let host_spawn = luminal::library::functions().ok().map(|f| f.luminal_spawn as usize);
+        let luminal_spawn_addresses = [host_spawn, rust.luminal_spawn_address(), c.luminal_spawn_address()];
+        if host_spawn.is_none() || luminal_spawn_addresses.iter().any(|a| *a != host_spawn) {
+            return Err(format!(
+                "not one libluminal in the process: luminal_spawn at {luminal_spawn_addresses:x?} (host, Rust plugin, C plugin)"
+            ));
+        }
         // 1. The C player starts first and waits for the Rust player's first message.
         let c_task = c.start(&api, &c_scope, &to_c, &to_rust, rounds)?;
         let rust_task = rust.start(&api, &rust_scope, &to_rust, &to_c, rounds)?;
@@ -372,9 +380,6 @@ pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
                 c_checksum.await.map_err(|e| format!("host task: {e}"))?.map_err(|e| format!("c plugin task: {e}"))?;
             Ok::<_, String>((rust_checksum, c_checksum))
         })?;
-
-        let host_spawn = luminal::library::functions().ok().map(|f| f.luminal_spawn as usize);
-        let luminal_spawn_addresses = [host_spawn, rust.luminal_spawn_address(), c.luminal_spawn_address()];
 
         // 2. Background work that only closing the scope ends.
         rust.park(&api, &rust_scope, &rust_parking, PARKED)?;
