@@ -6,8 +6,8 @@
 //! other project. Linking libluminal the usual way (`cargo:rustc-link-lib`) would need an rpath in the final
 //! binary, but cargo does not pass a dependency's link arguments (`cargo:rustc-link-arg`) on to the binaries
 //! that depend on it: every dependent would have to write a build script of its own. So this crate does not link
-//! libluminal at all. Its [`ffi`](crate::ffi) functions are thin `unsafe fn` wrappers over one table of function
-//! pointers ([`ffi::Functions`](crate::ffi::Functions)), resolved all at once with `dlsym` the first time any of
+//! libluminal at all. Its [`ffi`] functions are thin `unsafe fn` wrappers over one table of function
+//! pointers ([`ffi::Functions`]), resolved all at once with `dlsym` the first time any of
 //! them is needed, from a library opened by absolute path.
 //!
 //! # Build time (`build.rs`)
@@ -36,7 +36,7 @@
 //!
 //! The file is the soname, `libluminal.so.<major>`: a library of another major version is never picked up. Within
 //! a major version [`Runtime::new`](crate::Runtime::new) and [`Builder::build`](crate::Builder::build) compare
-//! `luminal_abi_version()` with [`ffi::LUMINAL_ABI_VERSION`](crate::ffi::LUMINAL_ABI_VERSION) and refuse a
+//! `luminal_abi_version()` with [`ffi::LUMINAL_ABI_VERSION`] and refuse a
 //! mismatch ([`ErrorKind::AbiMismatch`](crate::ErrorKind::AbiMismatch)).
 //!
 //! If no library can be loaded, building a runtime fails with
@@ -316,7 +316,7 @@ mod sys {
 }
 
 /// Declares libluminal's functions once: `pub fn name(arg: Type, ..) -> Ret;` items, as in an `extern "C"` block.
-/// Generates [`ffi::Functions`](crate::ffi::Functions) (one `unsafe extern "C" fn` pointer per function, resolved
+/// Generates [`ffi::Functions`] (one `unsafe extern "C" fn` pointer per function, resolved
 /// by name) and, per function, `pub unsafe fn name(..)` with the same signature that calls through the table
 /// (loading the library on first use). tests/managed's ABI check reads these items from ffi.rs.
 macro_rules! declare_library {
