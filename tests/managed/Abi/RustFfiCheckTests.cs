@@ -76,7 +76,8 @@ public class RustFfiCheckTests
         // Guards the parse itself: a parse that silently found nothing would make the other tests pass.
         var (h, consts) = Header();
         var r = RustFfiModel.Load(FfiPath);
-        Assert.That(r.Functions, Has.Count.GreaterThanOrEqualTo(h.Functions.Count / 2), "too few extern \"C\" fns read from ffi.rs");
+        Assert.That(r.Functions, Has.Count.GreaterThanOrEqualTo(h.Functions.Count / 2), "too few fns read from ffi.rs's declare_library!");
+        Assert.That(r.Functions.Where(f => f.Linked), Is.Empty, "ffi.rs links nothing");
         Assert.That(r.Functions.Select(f => f.Name), Has.Member("luminal_spawn").And.Member("luminal_stream_write"));
         Assert.That(r.Consts.Select(c => c.Name), Has.Member("LUMINAL_E_INVALID_ARGUMENT").And.Member("LUMINAL_TIMED_OUT_OUTPUT"));
         Assert.That(r.Structs.Keys, Has.Member("luminal_future").And.Member("luminal_runtime"));
@@ -110,10 +111,12 @@ public class RustFfiCheckTests
         t = Doctor(t, @"LUMINAL_E_IO: luminal_status = -11", "LUMINAL_E_IO: luminal_status = -13");
         t = Doctor(t, @"pub value: u64", "pub value: u32");
         // 6. a function the header lacks, 7. a header function removed from ffi.rs, 8. a signedness change
-        t = Doctor(t, @"extern ""C"" \{", "extern \"C\" {\n    pub fn luminal_selftest_bogus();");
+        t = Doctor(t, @"declare_library! \{", "declare_library! {\n    pub fn luminal_selftest_bogus();");
         t = Doctor(t, @"pub fn luminal_pipe\([^;]*;", "");
         t = Doctor(t, @"pub fn luminal_runtime_worker_count\(rt: \*mut luminal_runtime\) -> u32",
             "pub fn luminal_runtime_worker_count(rt: *mut luminal_runtime) -> i32");
+        // 9. a function declared a second time, in a linked extern block (two differences: linked, and twice)
+        t += "\nextern \"C\" {\n    pub fn luminal_version() -> *const c_char;\n}\n";
         var diffs = CompareText(t).Where(d => !baseline.Contains(d.ToString())).ToList();
         string all = string.Join("\n", diffs);
         TestContext.Out.WriteLine(all);
@@ -131,7 +134,9 @@ public class RustFfiCheckTests
         Expect(RustFfiArea.Mismatch, "luminal_selftest_bogus", "not in luminal.h");
         Expect(RustFfiArea.Missing, "luminal_pipe", "missing from ffi.rs");
         Expect(RustFfiArea.Mismatch, "luminal_runtime_worker_count", "unsigned");
-        Assert.That(diffs, Has.Count.EqualTo(9), $"unexpected extra differences:\n{all}");
+        Expect(RustFfiArea.Mismatch, "luminal_version", "linked `extern \"C\"` block");
+        Expect(RustFfiArea.Mismatch, "luminal_version", "declared 2 times");
+        Assert.That(diffs, Has.Count.EqualTo(11), $"unexpected extra differences:\n{all}");
     }
 
     [Test]

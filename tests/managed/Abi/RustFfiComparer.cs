@@ -19,7 +19,8 @@ sealed record RustFfiDiff(RustFfiArea Area, string Message)
 }
 
 /// <summary>
-/// Compares bindings/rust/luminal/src/ffi.rs with the header model: every `extern "C"` function exists in the
+/// Compares bindings/rust/luminal/src/ffi.rs with the header model: every function of its `declare_library!` table
+/// (none may be in a linked `extern "C"` block) is declared once and exists in the
 /// header with as many parameters, each of the same kind (pointer, integer, function pointer, struct by value) and
 /// width (and, for pointers, the same pointee: handle type, struct, integer width or pointer depth); every
 /// `pub const LUMINAL_*` has the header's value (enumerators and #define'd values, evaluated by the C compiler);
@@ -98,6 +99,9 @@ static class RustFfiComparer
                 Mismatch($"fn {g.Key}: declared {g.Count()} times in ffi.rs");
             foreach (RFunction rf in r.Functions)
             {
+                if (rf.Linked)
+                    Mismatch($"fn {rf.Name}: declared in a linked `extern \"C\"` block; the crate loads libluminal at run " +
+                             "time, so ffi.rs declares every function in its `declare_library!` table");
                 if (!cfns.TryGetValue(rf.Name, out CFunction? cf))
                 {
                     Mismatch($"fn {rf.Name}: declared in ffi.rs but not in luminal.h (removed or renamed there?)");

@@ -35,7 +35,9 @@ sealed record RUnknown(string Spelling, string Why) : RType(Spelling);
 
 sealed record RParam(string Name, RType Type);
 
-sealed record RFunction(string Name, IReadOnlyList<RParam> Params, RType Return);
+/// <summary>A function of libluminal; Linked if it sits in an `extern "C"` block (a link-time import) rather than in
+/// the `declare_library!` table that the crate loads at run time.</summary>
+sealed record RFunction(string Name, IReadOnlyList<RParam> Params, RType Return, bool Linked = false);
 
 /// <summary>A `pub const`; Value is its 64-bit value as the declared type reads it, or null (then Why says why).</summary>
 sealed record RConst(string Name, RType Type, string Expr, long? Value, string? Why);
@@ -49,7 +51,9 @@ sealed record RStructDef(string Name, IReadOnlyList<RField> Fields, bool ReprC)
 }
 
 /// <summary>
-/// What ffi.rs declares: `extern "C"` functions, `pub const`s, `pub type` aliases and `#[repr(C)]` structs. A plain
+/// What ffi.rs declares: the functions of its `declare_library! { pub fn ..; }` table (the crate loads libluminal at
+/// run time and calls through that table; any function in an `extern "C" { .. }` block is read too, marked Linked,
+/// so that the comparison can refuse it), `pub const`s, `pub type` aliases and `#[repr(C)]` structs. A plain
 /// text parse (comments stripped, then regular expressions and bracket matching): ffi.rs is written one declaration
 /// per item in a fixed style, and anything the parse cannot classify is reported as an RUnknown type, never skipped.
 /// </summary>
@@ -98,8 +102,10 @@ sealed class RustFfiModel
             m.Consts.Add(new RConst(c.Groups[1].Value, t, expr, v, why));
         }
 
-        // Pass 4: the functions of every `extern "C" { ... }` block.
-        foreach (Match blk in Regex.Matches(text, @"\bextern\s+""C""\s*\{"))
+        // Pass 4: the functions of the `declare_library! { ... }` table, and of any `extern "C" { ... }` block.
+        var blocks = Regex.Matches(text, @"\bdeclare_library!\s*\{").Select(b => (b, Linked: false))
+            .Concat(Regex.Matches(text, @"\bextern\s+""C""\s*\{").Select(b => (b, Linked: true)));
+        foreach (var (blk, linked) in blocks)
         {
             int open = blk.Index + blk.Length - 1;
             int close = MatchClose(text, open, '{', '}');
@@ -120,7 +126,7 @@ sealed class RustFfiModel
                 RType ret = tail.Length == 0 ? new RVoid("()")
                     : tail.StartsWith("->") ? m.ParseType(tail[2..], structNames)
                     : new RUnknown(tail, "cannot read the return type");
-                m.Functions.Add(new RFunction(fn.Groups[1].Value, ps, ret));
+                m.Functions.Add(new RFunction(fn.Groups[1].Value, ps, ret, linked));
             }
         }
         return m;

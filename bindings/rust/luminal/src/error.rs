@@ -1,6 +1,7 @@
 //! Error types: [`RuntimeError`] for failed runtime calls, [`JoinError`] for tasks that did not complete.
 
 use crate::ffi;
+use crate::library::LoadError;
 use std::any::Any;
 use std::ffi::CStr;
 use std::fmt;
@@ -37,17 +38,42 @@ pub enum ErrorKind {
     Forked,
     /// A status this binding does not know.
     Other,
+    /// Not a status of the library but of this crate: libluminal could not be loaded (not found where
+    /// [`library`](crate::library) looks, or lacking a function). The message names every path tried and
+    /// `LUMINAL_LIB_DIR`. [`RuntimeError::status`] is then `LUMINAL_E_UNSUPPORTED`.
+    LibraryNotLoaded,
+    /// Not a status of the library but of this crate: the loaded libluminal's `luminal_abi_version()` is not the
+    /// [`ffi::LUMINAL_ABI_VERSION`] this crate was written for, so no runtime is created. [`RuntimeError::status`]
+    /// is then `LUMINAL_E_UNSUPPORTED`.
+    AbiMismatch,
 }
 
-/// A failed runtime call: the `luminal_status` it returned.
+/// A failed runtime call: the `luminal_status` it returned (or, for [`ErrorKind::LibraryNotLoaded`] and
+/// [`ErrorKind::AbiMismatch`], a failure of this crate to use the library at all).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RuntimeError {
     status: ffi::luminal_status,
+    binding: Option<BindingError>,
+}
+
+/// The errors of the binding itself.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum BindingError {
+    Library(&'static LoadError),
+    Abi { found: u32 },
 }
 
 impl RuntimeError {
     pub(crate) fn from_status(status: ffi::luminal_status) -> RuntimeError {
-        RuntimeError { status }
+        RuntimeError { status, binding: None }
+    }
+
+    pub(crate) fn library_not_loaded(e: &'static LoadError) -> RuntimeError {
+        RuntimeError { status: ffi::LUMINAL_E_UNSUPPORTED, binding: Some(BindingError::Library(e)) }
+    }
+
+    pub(crate) fn abi_mismatch(found: u32) -> RuntimeError {
+        RuntimeError { status: ffi::LUMINAL_E_UNSUPPORTED, binding: Some(BindingError::Abi { found }) }
     }
 
     /// Turns a `luminal_status` into `Ok(())` (for `LUMINAL_OK`) or an error.
@@ -55,7 +81,7 @@ impl RuntimeError {
         if status == ffi::LUMINAL_OK {
             Ok(())
         } else {
-            Err(RuntimeError { status })
+            Err(RuntimeError::from_status(status))
         }
     }
 
@@ -66,6 +92,11 @@ impl RuntimeError {
 
     /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
+        match self.binding {
+            Some(BindingError::Library(_)) => return ErrorKind::LibraryNotLoaded,
+            Some(BindingError::Abi { .. }) => return ErrorKind::AbiMismatch,
+            None => {}
+        }
         match self.status {
             ffi::LUMINAL_E_INVALID_ARGUMENT => ErrorKind::InvalidArgument,
             ffi::LUMINAL_E_INVALID_HANDLE => ErrorKind::InvalidHandle,
@@ -85,30 +116,56 @@ impl RuntimeError {
 
     /// True for `LUMINAL_E_WOULD_DEADLOCK` (a blocking call on a worker thread).
     pub fn is_would_deadlock(&self) -> bool {
-        self.status == ffi::LUMINAL_E_WOULD_DEADLOCK
+        self.binding.is_none() && self.status == ffi::LUMINAL_E_WOULD_DEADLOCK
     }
 
     /// True for `LUMINAL_E_SHUTDOWN`.
     pub fn is_shutdown(&self) -> bool {
-        self.status == ffi::LUMINAL_E_SHUTDOWN
+        self.binding.is_none() && self.status == ffi::LUMINAL_E_SHUTDOWN
     }
 
-    /// The library's description of the status (`luminal_status_str`).
+    /// The library's description of the status (`luminal_status_str`); for the crate's own errors, its message.
     pub fn description(&self) -> &'static str {
-        // SAFETY: luminal_status_str returns a static NUL-terminated string, never NULL.
-        unsafe { CStr::from_ptr(ffi::luminal_status_str(self.status)) }.to_str().unwrap_or("unknown status")
+        match self.binding {
+            Some(BindingError::Library(e)) => e.message(),
+            Some(BindingError::Abi { .. }) => "the loaded libluminal has another ABI version than this crate needs",
+            None => {
+                // SAFETY: luminal_status_str returns a static NUL-terminated string, never NULL.
+                unsafe { CStr::from_ptr(ffi::luminal_status_str(self.status)) }.to_str().unwrap_or("unknown status")
+            }
+        }
     }
 }
 
 impl fmt::Debug for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RuntimeError").field("kind", &self.kind()).field("status", &self.status).finish()
+        let mut d = f.debug_struct("RuntimeError");
+        d.field("kind", &self.kind()).field("status", &self.status);
+        match self.binding {
+            Some(BindingError::Library(e)) => d.field("message", &e.message()),
+            Some(BindingError::Abi { found }) => d.field("found", &found).field("expected", &ffi::LUMINAL_ABI_VERSION),
+            None => &mut d,
+        };
+        d.finish()
     }
 }
 
 impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "luminal: {} (status {})", self.description(), self.status)
+        match self.binding {
+            Some(BindingError::Library(e)) => write!(f, "luminal: {e}"),
+            Some(BindingError::Abi { found }) => {
+                let path = crate::library::path().map_or_else(|| "?".into(), |p| p.display().to_string());
+                write!(
+                    f,
+                    "luminal: libluminal at {path} has ABI version {found}, but this crate (libluminal {}) needs ABI \
+                     version {}: use a libluminal of the crate's version (point LUMINAL_LIB_DIR at its directory)",
+                    env!("CARGO_PKG_VERSION"),
+                    ffi::LUMINAL_ABI_VERSION
+                )
+            }
+            None => write!(f, "luminal: {} (status {})", self.description(), self.status),
+        }
     }
 }
 

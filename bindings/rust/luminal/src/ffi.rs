@@ -1,7 +1,12 @@
 //! Raw declarations of `include/luminal.h`, one to one. Everything here is `unsafe` to use; the rest of the crate
 //! wraps it. Exposed so that code crossing a plugin boundary can exchange plain C handles.
+//!
+//! The functions are not linked: each `luminal_*` here is an `unsafe fn` with the C signature that calls through
+//! [`Functions`], the table of the library's functions loaded at run time (see [`library`](crate::library) for
+//! where from, and why).
 #![allow(non_camel_case_types, missing_docs)]
 
+use crate::library::declare_library;
 use std::os::raw::{c_char, c_int, c_void};
 
 pub const LUMINAL_VERSION_MAJOR: u32 = 0;
@@ -81,7 +86,78 @@ pub struct luminal_future {
     pub drop_output: Option<luminal_drop_fn>,
 }
 
-extern "C" {
+/// The output of a `luminal_timeout` future whose time ran out (`(void *)~(uintptr_t)4`).
+pub const LUMINAL_TIMED_OUT_OUTPUT: *mut c_void = !4usize as *mut c_void;
+pub const LUMINAL_FAILED_OUTPUT: *mut c_void = !8usize as *mut c_void;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct luminal_scope_counters {
+    pub struct_size: usize,
+    pub live: u64,
+    pub spawned: u64,
+    pub completed: u64,
+    pub cancelled: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_spawn_options {
+    pub struct_size: usize,
+    pub scope: *mut luminal_scope,
+    pub priority: luminal_priority,
+}
+
+// Priorities and the blocking pool
+pub type luminal_priority = i32;
+pub const LUMINAL_PRIORITY_INHERIT: luminal_priority = 0;
+pub const LUMINAL_PRIORITY_USER_INTERACTIVE: luminal_priority = 1;
+pub const LUMINAL_PRIORITY_USER_INITIATED: luminal_priority = 2;
+pub const LUMINAL_PRIORITY_UTILITY: luminal_priority = 3;
+pub const LUMINAL_PRIORITY_BACKGROUND: luminal_priority = 4;
+
+pub type luminal_blocking_fn = unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void;
+
+// IO with personalities
+pub type luminal_io_backend = u32;
+pub const LUMINAL_IO_AUTO: luminal_io_backend = 0;
+pub const LUMINAL_IO_URING: luminal_io_backend = 1;
+pub const LUMINAL_IO_POOL: luminal_io_backend = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct luminal_io_result {
+    pub status: luminal_status,
+    pub os_error: i32,
+    pub value: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct luminal_file_info {
+    pub size: u64,
+    pub mode: u32,
+    pub reserved: u32,
+    pub mtime_ns: i64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_view {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_buffer {
+    pub data: *mut u8,
+    pub len: usize,
+}
+
+// The functions, in the form of an `extern "C"` block: see `library` for how they are loaded and called.
+declare_library! {
+    // Runtimes, contexts, wakers, tasks
     pub fn luminal_abi_version() -> u32;
     pub fn luminal_version() -> *const c_char;
     pub fn luminal_status_str(s: luminal_status) -> *const c_char;
@@ -146,41 +222,8 @@ extern "C" {
         opts: *const luminal_spawn_options,
         out: *mut *mut luminal_task,
     ) -> luminal_status;
-}
 
-/// The output of a `luminal_timeout` future whose time ran out (`(void *)~(uintptr_t)4`).
-pub const LUMINAL_TIMED_OUT_OUTPUT: *mut c_void = !4usize as *mut c_void;
-pub const LUMINAL_FAILED_OUTPUT: *mut c_void = !8usize as *mut c_void;
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct luminal_scope_counters {
-    pub struct_size: usize,
-    pub live: u64,
-    pub spawned: u64,
-    pub completed: u64,
-    pub cancelled: u64,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct luminal_spawn_options {
-    pub struct_size: usize,
-    pub scope: *mut luminal_scope,
-    pub priority: luminal_priority,
-}
-
-// Priorities and the blocking pool
-pub type luminal_priority = i32;
-pub const LUMINAL_PRIORITY_INHERIT: luminal_priority = 0;
-pub const LUMINAL_PRIORITY_USER_INTERACTIVE: luminal_priority = 1;
-pub const LUMINAL_PRIORITY_USER_INITIATED: luminal_priority = 2;
-pub const LUMINAL_PRIORITY_UTILITY: luminal_priority = 3;
-pub const LUMINAL_PRIORITY_BACKGROUND: luminal_priority = 4;
-
-pub type luminal_blocking_fn = unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void;
-
-extern "C" {
+    // Priorities and the blocking pool
     pub fn luminal_context_spawn_with(
         cx: *mut luminal_context,
         fut: luminal_future,
@@ -201,46 +244,8 @@ extern "C" {
         opts: *const luminal_spawn_options,
         out: *mut *mut luminal_task,
     ) -> luminal_status;
-}
 
-// IO with personalities
-pub type luminal_io_backend = u32;
-pub const LUMINAL_IO_AUTO: luminal_io_backend = 0;
-pub const LUMINAL_IO_URING: luminal_io_backend = 1;
-pub const LUMINAL_IO_POOL: luminal_io_backend = 2;
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct luminal_io_result {
-    pub status: luminal_status,
-    pub os_error: i32,
-    pub value: u64,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct luminal_file_info {
-    pub size: u64,
-    pub mode: u32,
-    pub reserved: u32,
-    pub mtime_ns: i64,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct luminal_view {
-    pub data: *const u8,
-    pub len: usize,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct luminal_buffer {
-    pub data: *mut u8,
-    pub len: usize,
-}
-
-extern "C" {
+    // IO
     pub fn luminal_runtime_io_backend(rt: *mut luminal_runtime) -> luminal_io_backend;
 
     pub fn luminal_file_open(

@@ -78,12 +78,16 @@
 //! * **Unsafe code**: the crate denies `unsafe_op_in_unsafe_fn` and `clippy::undocumented_unsafe_blocks`; every
 //!   unsafe block and impl says why it is sound in a `// SAFETY:` comment.
 //!
-//! ## Linking
+//! ## Finding the library
 //!
-//! `build.rs` links `libluminal` from `LUMINAL_LIB_DIR` (default: `build/lib` of the repository) and sets an
-//! rpath for this crate's own tests. Dependent crates get the directory as `DEP_LUMINAL_LIB_DIR` in their build
-//! script and should emit `cargo:rustc-link-arg=-Wl,-rpath,<dir>` themselves (cargo does not forward link
-//! arguments to dependents).
+//! The crate does not link libluminal: it loads it (`dlopen`) on first use, from `LUMINAL_LIB_DIR` if set at run
+//! time, else from the directory `build.rs` found (`LUMINAL_LIB_DIR`, else `pkg-config luminal`, else the
+//! repository's `build/lib`), else by its soname through the loader's search; a libluminal already loaded in the
+//! process (by a host, for a plugin) is used first. So a program that depends on the crate starts without
+//! `LD_LIBRARY_PATH` and needs no build script of its own. See [`library`] for the details and the reasons, and
+//! [`ErrorKind::LibraryNotLoaded`] / [`ErrorKind::AbiMismatch`] for how `Runtime::new` reports a missing or
+//! mismatched library. The package is named `libluminal` (the name `luminal` is taken on crates.io); the library
+//! keeps the name `luminal` (`use luminal::Runtime`).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
@@ -94,6 +98,7 @@ mod error;
 pub mod ffi;
 pub mod fs;
 mod io_op;
+pub mod library;
 pub mod net;
 mod priority;
 mod runtime;
@@ -110,13 +115,14 @@ pub use runtime::{Builder, IoBackend, Runtime};
 pub use scope::{Scope, ScopeStats};
 pub use task::{JoinHandle, RawTask};
 
-/// The library's version string (`luminal_version`), e.g. "0.1.0".
+/// The library's version string (`luminal_version`), e.g. "0.1.0". Panics if libluminal cannot be loaded.
 pub fn version() -> &'static str {
     // SAFETY: a static NUL-terminated string.
     unsafe { std::ffi::CStr::from_ptr(ffi::luminal_version()) }.to_str().unwrap_or("?")
 }
 
 /// The ABI version of the loaded library (`luminal_abi_version`); compare with [`ffi::LUMINAL_ABI_VERSION`].
+/// Panics if libluminal cannot be loaded.
 pub fn abi_version() -> u32 {
     // SAFETY: never fails.
     unsafe { ffi::luminal_abi_version() }

@@ -280,6 +280,17 @@ impl Drop for Runtime {
     }
 }
 
+/// `luminal_abi_version()`, or in this crate's unit tests the fake answer [`tests::fake_abi_version`] set on this
+/// thread.
+fn library_abi_version() -> u32 {
+    #[cfg(test)]
+    if let Some(v) = tests::FAKE_ABI_VERSION.get() {
+        return v;
+    }
+    // SAFETY: no preconditions.
+    unsafe { ffi::luminal_abi_version() }
+}
+
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime").field("raw", &self.raw).finish()
@@ -350,7 +361,16 @@ impl Builder {
     /// Creates the runtime and starts its workers. Fails with `ErrorKind::InvalidArgument` for more than 1024
     /// workers, more than 65536 blocking threads or a thread name containing NUL, and with
     /// `ErrorKind::Unsupported` for [`IoBackend::Uring`] where io_uring is unavailable.
+    ///
+    /// Before anything else it loads libluminal (see [`library`](crate::library)) and compares its
+    /// `luminal_abi_version()` with [`ffi::LUMINAL_ABI_VERSION`]: it fails with `ErrorKind::LibraryNotLoaded` if
+    /// no library can be loaded and with `ErrorKind::AbiMismatch` if the versions differ.
     pub fn build(&self) -> Result<Runtime, RuntimeError> {
+        crate::library::functions().map_err(RuntimeError::library_not_loaded)?;
+        let abi = library_abi_version();
+        if abi != ffi::LUMINAL_ABI_VERSION {
+            return Err(RuntimeError::abi_mismatch(abi));
+        }
         let invalid = RuntimeError::from_status(ffi::LUMINAL_E_INVALID_ARGUMENT);
         let workers = u32::try_from(self.worker_threads).map_err(|_| invalid)?;
         let name = match &self.thread_name {
@@ -381,5 +401,48 @@ impl Builder {
         let rt = unsafe { Runtime::from_raw(raw) }.ok_or(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL))?;
         rt.home(); // learn the borrowed token now, on this (non-worker) thread
         Ok(rt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// What `library_abi_version` answers on this thread instead of the library (test-only).
+        pub(super) static FAKE_ABI_VERSION: Cell<Option<u32>> = const { Cell::new(None) };
+    }
+
+    /// Makes the library seem to answer `v` (or itself, for `None`) to `luminal_abi_version` on this thread.
+    pub(super) fn fake_abi_version(v: Option<u32>) {
+        FAKE_ABI_VERSION.set(v);
+    }
+
+    #[test]
+    fn a_library_of_another_abi_version_is_refused() {
+        for other in [ffi::LUMINAL_ABI_VERSION + 1, ffi::LUMINAL_ABI_VERSION.wrapping_sub(1), 0, u32::MAX] {
+            if other == ffi::LUMINAL_ABI_VERSION {
+                continue;
+            }
+            fake_abi_version(Some(other));
+            let e = Runtime::builder().worker_threads(1).build().expect_err("a mismatched ABI must be refused");
+            fake_abi_version(None);
+            assert_eq!(e.kind(), ErrorKind::AbiMismatch);
+            assert_eq!(e.status(), ffi::LUMINAL_E_UNSUPPORTED);
+            assert!(!e.is_shutdown() && !e.is_would_deadlock());
+            let text = e.to_string();
+            assert!(text.contains(&format!("ABI version {other},")), "{text}");
+            assert!(text.contains(&format!("needs ABI version {}", ffi::LUMINAL_ABI_VERSION)), "{text}");
+            assert!(text.contains("LUMINAL_LIB_DIR"), "{text}");
+            let io: std::io::Error = e.into();
+            assert!(io.to_string().contains("ABI version"), "{io}");
+            assert!(format!("{e:?}").contains("AbiMismatch"));
+        }
+        // The same builder works with the library's real answer.
+        let rt = Runtime::builder().worker_threads(1).build().unwrap();
+        assert_eq!(rt.block_on(async { 6 * 7 }), 42);
+        assert_eq!(crate::abi_version(), ffi::LUMINAL_ABI_VERSION);
     }
 }

@@ -1,5 +1,6 @@
 //! Compiles the C plugin (../c_plugin/c_plugin.c) into a shared library with the system C compiler (`$CC`, default
-//! `cc`) and tells the host where it is (`LX_C_PLUGIN_PATH`). Also sets the host's rpath to libluminal.
+//! `cc`) and tells the host where it is (`LX_C_PLUGIN_PATH`). The host itself needs no rpath: the luminal crate
+//! loads libluminal at run time.
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
@@ -31,7 +32,6 @@ fn main() {
     assert!(status.success(), "compiling {} failed", source.display());
 
     println!("cargo:rustc-env=LX_C_PLUGIN_PATH={}", out.display());
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rustc-link-lib=dylib=dl"); // dlopen lives in libdl before glibc 2.34
     }

@@ -231,6 +231,22 @@ impl Plugin {
         luminal::RuntimeError::check(status).map_err(|e| format!("{}: lx_plugin_park: {e}", self.name))
     }
 
+    /// The address of `luminal_spawn` in the libluminal the plugin uses: what its `lx_plugin_luminal_spawn_address`
+    /// says (a Rust plugin's copy of the luminal crate), else the `luminal_spawn` its library is linked to (a C
+    /// plugin: `dlsym` searches the plugin's dependencies).
+    pub fn luminal_spawn_address(&self) -> Option<usize> {
+        // SAFETY: dlsym on a live handle; the symbol, if any, has the type of `lx_plugin_luminal_spawn_address`.
+        unsafe {
+            let f = dlsym(self.lib, c"lx_plugin_luminal_spawn_address".as_ptr());
+            let p = if f.is_null() {
+                dlsym(self.lib, c"luminal_spawn".as_ptr()) as usize
+            } else {
+                std::mem::transmute::<*mut c_void, extern "C" fn() -> *const c_void>(f)() as usize
+            };
+            (p != 0).then_some(p)
+        }
+    }
+
     /// Unloads the library and tells whether it is really gone from the process (`dlopen` with `RTLD_NOLOAD`
     /// finds it no more). A library may legitimately stay mapped, e.g. while thread-local destructors it
     /// registered are pending.
@@ -297,6 +313,9 @@ pub struct Report {
     /// Whether the Rust plugin's library was really gone after dlclose (it may stay mapped while thread-local
     /// destructors of its copy of std are registered on the runtime's threads).
     pub rust_unmapped: bool,
+    /// The address of `luminal_spawn` as the host, the Rust plugin and the C plugin see it (before the game; `run`
+    /// fails if they differ): all equal when the process has one instance of libluminal.
+    pub luminal_spawn_addresses: [Option<usize>; 3],
 }
 
 /// How many background tasks each plugin parks before its scope is closed.
@@ -341,6 +360,14 @@ pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
 
     let result = (|| {
         let (rust, c) = (rust_plugin.as_ref().unwrap(), c_plugin.as_ref().unwrap());
+        // 0. One libluminal in the process (else the plugins' handles would be foreign to the host's runtime).
+        let host_spawn = luminal::library::functions().ok().map(|f| f.luminal_spawn as usize);
+        let luminal_spawn_addresses = [host_spawn, rust.luminal_spawn_address(), c.luminal_spawn_address()];
+        if host_spawn.is_none() || luminal_spawn_addresses.iter().any(|a| *a != host_spawn) {
+            return Err(format!(
+                "not one libluminal in the process: luminal_spawn at {luminal_spawn_addresses:x?} (host, Rust plugin, C plugin)"
+            ));
+        }
         // 1. The C player starts first and waits for the Rust player's first message.
         let c_task = c.start(&api, &c_scope, &to_c, &to_rust, rounds)?;
         let rust_task = rust.start(&api, &rust_scope, &to_rust, &to_c, rounds)?;
@@ -401,6 +428,7 @@ pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
             rust_checksum_after_unload,
             rust_scope_after_close,
             rust_unmapped,
+            luminal_spawn_addresses,
         })
     })();
 

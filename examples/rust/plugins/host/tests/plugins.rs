@@ -7,6 +7,13 @@ fn plugins_play_ping_pong_then_are_unloaded_at_run_time() {
     for (rounds, workers) in [(1u64, 1usize), (1000, 1), (5000, 4)] {
         let r = plugin_host::run(rounds, workers).unwrap();
         let ctx = format!("rounds {rounds}, workers {workers}: {r:?}");
+        // One libluminal in the process: the host's copy of the crate, the Rust plugin's copy and the C plugin's
+        // link all reach the same instance (the C plugin, loaded first, brought it in; both copies of the crate
+        // found it already loaded).
+        let [host, rust, c] = r.luminal_spawn_addresses;
+        assert!(host.is_some(), "{ctx}");
+        assert_eq!(rust, host, "the Rust plugin uses another libluminal instance than the host: {ctx}");
+        assert_eq!(c, host, "the C plugin uses another libluminal instance than the host: {ctx}");
         assert_eq!(r.rust_checksum, rounds * rounds, "{ctx}");
         assert_eq!(r.c_checksum, rounds * (rounds - 1), "{ctx}");
 

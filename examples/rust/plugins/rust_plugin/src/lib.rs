@@ -10,7 +10,7 @@ use luminal::ffi::{luminal_scope, luminal_status, luminal_task, luminal_waker};
 use luminal::task::Builder;
 use luminal::{time, Handle, Runtime, Scope};
 use std::future::Future;
-use std::os::raw::{c_char, c_int};
+use std::os::raw::{c_char, c_int, c_void};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -87,6 +87,14 @@ async fn player(link: Link, rounds: u64) -> usize {
 #[no_mangle]
 pub extern "C" fn lx_plugin_name() -> *const c_char {
     c"rust_plugin".as_ptr()
+}
+
+/// The address of `luminal_spawn` in the libluminal this plugin's copy of the crate uses (NULL if it cannot load
+/// one). The host compares it with its own: a process has one instance of the library, and the plugin's copy of
+/// the crate must find the host's (see `luminal::library`).
+#[no_mangle]
+pub extern "C" fn lx_plugin_luminal_spawn_address() -> *const c_void {
+    luminal::library::functions().map_or(std::ptr::null(), |f| f.luminal_spawn as *const c_void)
 }
 
 /// The host's runtime and the plugin's scope, borrowed from the host.
