@@ -1,0 +1,58 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Reflection;
+using System.Runtime.Loader;
+using NUnit.Framework;
+
+namespace Luminal.Tests;
+
+/// <summary>
+/// Systematic concurrency tests (Microsoft.Coyote) of the lock-free parts: the local run queue, the task state
+/// word, the slot table's free list. The tests themselves are in <c>Coyote/</c> (see the comment at the top of
+/// Coyote/Luminal.Coyote.csproj): that assembly and a copy of Luminal.Native are rewritten by `coyote rewrite`
+/// so that every Interlocked/Volatile call and every field access is a point where Coyote may switch threads,
+/// and Coyote then runs each test over thousands of chosen interleavings, one thread at a time.
+///
+/// Why rewriting and not hooks in the runtime: it instruments the real code without touching it (no test calls
+/// in production, nothing to keep in sync), and only the copy in Coyote's folder: every other test here, and the
+/// library, runs the plain code. The rewritten copy is loaded into its own AssemblyLoadContext, so the two
+/// Luminal.Native assemblies (plain and rewritten) never meet. What rewriting cannot show: reorderings by the
+/// CPU or JIT (Coyote runs one thread at a time, so every interleaving is sequentially consistent); a missing
+/// fence is found only if it is also a missing step, e.g. a CAS replaced by a plain write.
+/// </summary>
+[NonParallelizable]
+public class CoyoteTests
+{
+    static readonly Lazy<Assembly> Tests = new(() =>
+    {
+        string dir = Path.Combine(Path.GetDirectoryName(typeof(CoyoteTests).Assembly.Location)!, "coyote");
+        return new FolderContext(dir).LoadFromAssemblyPath(Path.Combine(dir, "Luminal.Coyote.dll"));
+    });
+
+    static IEnumerable<string> Names() =>
+        (string[])Tests.Value.GetType("Luminal.Coyote.Harness")!.GetMethod("Tests")!.Invoke(null, null)!;
+
+    [TestCaseSource(nameof(Names))]
+    public void Systematic(string name)
+    {
+        MethodInfo run = Tests.Value.GetType("Luminal.Coyote.Harness")!.GetMethod("Run")!;
+        object?[] args = { name, null };
+        var failure = (string?)run.Invoke(null, args);
+        TestContext.Out.WriteLine(args[1]);
+        if (failure is not null) Assert.Fail(failure);
+    }
+
+    /// <summary>Loads the rewritten assemblies (and Coyote's) from one folder; the framework from the default context.</summary>
+    sealed class FolderContext : AssemblyLoadContext
+    {
+        readonly string _dir;
+        public FolderContext(string dir) : base("coyote-" + Guid.NewGuid()) => _dir = dir;
+
+        protected override Assembly? Load(AssemblyName name)
+        {
+            string path = Path.Combine(_dir, name.Name + ".dll");
+            return File.Exists(path) ? LoadFromAssemblyPath(path) : null;
+        }
+    }
+}
