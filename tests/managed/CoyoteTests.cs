@@ -20,23 +20,36 @@ namespace Luminal.Tests;
 /// Luminal.Native assemblies (plain and rewritten) never meet. What rewriting cannot show: reorderings by the
 /// CPU or JIT (Coyote runs one thread at a time, so every interleaving is sequentially consistent); a missing
 /// fence is found only if it is also a missing step, e.g. a CAS replaced by a plain write.
+///
+/// Run only these: dotnet test tests/managed -c Release --filter FullyQualifiedName~CoyoteTests. A run is
+/// reproducible (fixed seed); LUMINAL_COYOTE_SEED=random (or a number) explores other schedules,
+/// LUMINAL_COYOTE_SCALE=10 ten times as many, LUMINAL_COYOTE_STRATEGY=random|prob|delay another strategy than
+/// PCT (priority-based, which finds the ordering bugs tried here within tens of schedules), LUMINAL_COYOTE_VERBOSE=1
+/// Coyote's log. A failure prints the bug and the end of the schedule that found it.
 /// </summary>
-[NonParallelizable]
+[Parallelizable(ParallelScope.Children)]
 public class CoyoteTests
 {
-    static readonly Lazy<Assembly> Tests = new(() =>
+    // A test runs its threads one at a time, so it keeps one core busy: two run at once (NUnit's workers, one per
+    // core), each in a load context of its own per worker thread, so that they share no statics (the task
+    // table, Coyote's runtime). A third context only lists the tests.
+    [ThreadStatic] static Assembly? _workerCopy;
+    static readonly Lazy<Assembly> Listing = new(Load);
+
+    static Assembly Load()
     {
         string dir = Path.Combine(Path.GetDirectoryName(typeof(CoyoteTests).Assembly.Location)!, "coyote");
         return new FolderContext(dir).LoadFromAssemblyPath(Path.Combine(dir, "Luminal.Coyote.dll"));
-    });
+    }
 
     static IEnumerable<string> Names() =>
-        (string[])Tests.Value.GetType("Luminal.Coyote.Harness")!.GetMethod("Tests")!.Invoke(null, null)!;
+        (string[])Listing.Value.GetType("Luminal.Coyote.Harness")!.GetMethod("Tests")!.Invoke(null, null)!;
 
     [TestCaseSource(nameof(Names))]
     public void Systematic(string name)
     {
-        MethodInfo run = Tests.Value.GetType("Luminal.Coyote.Harness")!.GetMethod("Run")!;
+        _workerCopy ??= Load();
+        MethodInfo run = _workerCopy.GetType("Luminal.Coyote.Harness")!.GetMethod("Run")!;
         object?[] args = { name, null };
         var failure = (string?)run.Invoke(null, args);
         TestContext.Out.WriteLine(args[1]);

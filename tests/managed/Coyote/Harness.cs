@@ -72,6 +72,7 @@ public static class Harness
             .WithRandomGeneratorSeed(seed)
             .WithMemoryAccessRaceCheckingEnabled(Environment.GetEnvironmentVariable("LUMINAL_COYOTE_MEM") != "0")
             .WithTelemetryEnabled(false)
+            .WithDeadlockTimeout(10_000) // ms without progress before a "potential deadlock": generous on a busy CI machine
             .WithVerbosityEnabled(Environment.GetEnvironmentVariable("LUMINAL_COYOTE_VERBOSE") is null
                 ? Microsoft.Coyote.Logging.VerbosityLevel.None : Microsoft.Coyote.Logging.VerbosityLevel.Debug)
             .WithUncontrolledInvocationStackTraceLoggingEnabled(Environment.GetEnvironmentVariable("LUMINAL_COYOTE_VERBOSE") is not null);
@@ -82,6 +83,8 @@ public static class Harness
             "delay" => config.WithDelayBoundingStrategy(false, 10),
             _ => config.WithPrioritizationStrategy(false, 10),
         };
+        // Static set-up (TaskStateSystematic's runtime) runs here, outside the controlled threads.
+        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(method.DeclaringType!.TypeHandle);
         var action = (Action)Delegate.CreateDelegate(typeof(Action), method);
         var sw = Stopwatch.StartNew();
         using TestingEngine engine = TestingEngine.Create(config, action);
@@ -91,9 +94,15 @@ public static class Harness
         summary = $"{name}: {engine.TestReport.NumOfExploredUnfairPaths + engine.TestReport.NumOfExploredFairPaths} " +
             $"interleavings in {sw.Elapsed.TotalSeconds:F1} s (seed {seed}), {bugs} bug(s)";
         if (attr.ExpectBug)
+        {
+            summary += $": {engine.TestReport.BugReports.FirstOrDefault()}";
             return bugs > 0 ? null : $"Coyote found no bug in a test that contains one: {summary}";
+        }
         if (bugs == 0) return null;
-        return $"{summary}\n{string.Join("\n", engine.TestReport.BugReports)}\n--- schedule ---\n{engine.ReadableTrace}";
+        // The end of the failing schedule (the bug is at the end); the seed reproduces all of it.
+        string[] trace = engine.ReadableTrace.Split('\n');
+        string tail = string.Join("\n", trace.Skip(Math.Max(0, trace.Length - 300)));
+        return $"{summary}\n{string.Join("\n", engine.TestReport.BugReports)}\n--- end of the schedule ---\n{tail}";
     }
 
     static IEnumerable<MethodInfo> Methods() =>

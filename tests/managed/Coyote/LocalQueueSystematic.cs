@@ -168,4 +168,20 @@ static class LocalQueueSystematic
         ledger.Drain(inj);
         ledger.AssertAllTakenOnce(n);
     }
+
+    /// <summary>
+    /// The canary: two threads pushing to one queue break its owner-only rule (the tail is a plain
+    /// read-modify-write), so a push can be lost, and Coyote must find that. If it does not, it is not seeing
+    /// interleavings inside Luminal.Native (the rewriting broke) and the tests above would pass vacuously.
+    /// </summary>
+    [Systematic(2000, ExpectBug = true)]
+    static void CanaryTwoOwnersLoseAPush()
+    {
+        var q = new LocalQueue();
+        var inj = new Injector();
+        var ledger = new Ledger(2);
+        Par.Run(() => q.Push(Pool[0], inj), () => q.Push(Pool[1], inj));
+        ledger.Drain(q);
+        ledger.AssertAllTakenOnce(2);
+    }
 }

@@ -231,15 +231,16 @@ static unsafe class TaskStateSystematic
     /// <summary>
     /// Stale tokens: while a task finishes, is joined and released, and its slot is reused by a new task (the
     /// free list is LIFO, so it is the same object), another thread keeps using the first task's generation:
-    /// wake, abort, release. Those may act on the first task while it lives, but never on the second: it runs
-    /// once, completes, and its handle stays live until its owner releases it.
+    /// wake, abort, release. Those may act on the first task while it lives, but never on the second, which sits
+    /// idle between its two polls: it is polled exactly twice (a stale wake would add a poll), completes, and its
+    /// handle stays live until its owner releases it.
     /// Found when broken: Wake not checking the generation.
     /// </summary>
     [Systematic(1500)]
     static void StaleTokensAfterReuse()
     {
         Probe* p1 = Probe.New(readyAfter: 1);
-        Probe* p2 = Probe.New(readyAfter: 1);
+        Probe* p2 = Probe.New(readyAfter: 0);
         ContextData* cx = NewContext();
         RawTask t1 = Spawn(p1, handle: true, out uint gen1);
         RawTask? t2 = null;
@@ -252,6 +253,9 @@ static unsafe class TaskStateSystematic
             Specification.Assert(t1.ReleaseHandle(gen1), "the first task's handle was released by a stale token");
             t2 = Spawn(p2, handle: true, out gen2);
             Specification.Assert(ReferenceEquals(t1, t2), "the slot was not reused (test setup)");
+            Work(cx); // first poll: PENDING, idle until its event
+            p2->Event = 1;
+            t2.Wake(gen2);
             Work(cx);
         }, () =>
         {
@@ -263,7 +267,7 @@ static unsafe class TaskStateSystematic
         Work(cx);
         void* o2;
         Specification.Assert(t2!.TakeOutput(gen2, &o2) == Status.Ok && o2 == p2, "the new task was disturbed");
-        Specification.Assert(p2->Polls == 1, $"the new task was polled {p2->Polls} times");
+        Specification.Assert(p2->Polls == 2, $"the new task was polled {p2->Polls} times, not 2");
         AssertDroppedOnce(p1);
         AssertDroppedOnce(p2);
         Specification.Assert(t2.ReleaseHandle(gen2), "the new task's handle is gone");
