@@ -67,8 +67,9 @@ static class LocalQueueSystematic
     /// <summary>
     /// The owner pushes four tasks and pops twice while a thief steals half, drains its own queue, steals again.
     /// Positions start 2 short of the 32-bit wrap, so the ring's positions wrap mid-test.
-    /// Found when broken (each tried once): StealInto's claim as a plain write instead of CompareExchange (a task
-    /// handed out twice); Pop's CAS replaced by a plain write; Push publishing the tail before storing the slot.
+    /// Found when broken (each tried once, in at most 20 schedules): StealInto claiming with a plain write instead
+    /// of CompareExchange, or releasing its claim with a plain write (a task handed out twice); Pop's CAS replaced
+    /// by a plain write; Push publishing the tail before storing the slot (a thief takes a null).
     /// </summary>
     [Systematic(2000)]
     static void OwnerPushPopVsThief()
@@ -99,6 +100,8 @@ static class LocalQueueSystematic
     /// <summary>
     /// Two thieves steal from the owner's queue while the owner pops, and a third worker steals from the first
     /// thief while that one is filling its own queue (workers steal from each other). Tasks already queued.
+    /// Found when broken: StealInto without its "another thief is copying" check (19 schedules); the claim or its
+    /// release as plain writes; Pop's CAS as a plain write.
     /// </summary>
     [Systematic(1500)]
     static void TwoThievesAndAThiefOfTheThief()
@@ -136,7 +139,8 @@ static class LocalQueueSystematic
     /// A full queue: the owner's next push moves the oldest half plus the new task to the injector (claiming it
     /// with one CAS on the head) while a thief steals half of the same entries; then the owner pushes once more.
     /// If the thief is mid-copy the owner must not wait and must not overwrite the slots being copied.
-    /// Found when broken: PushOverflow without its CAS (claiming with a plain write) — tasks duplicated.
+    /// Found when broken: PushOverflow claiming with a plain write instead of its CAS (32 schedules: tasks both
+    /// stolen and moved to the injector); StealInto's claim, its release, Pop's CAS as plain writes.
     /// </summary>
     [Systematic(500)]
     static void OverflowVsSteal()

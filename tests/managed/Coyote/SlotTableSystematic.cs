@@ -10,7 +10,7 @@ namespace Luminal.Coyote;
 /// that read a stale NextFree loses its CAS (ABA). Three threads allocate and free
 /// (one through its private stash, handed back in one chain at the end). No slot may be handed out while
 /// someone holds it, and in the end every slot is free exactly once.
-/// Found when broken: PopShared without the counter bump (ABA: a slot handed out twice).
+/// Found when broken: PopShared without the counter bump (ABA, 103 schedules: a slot twice on the free list).
 /// </summary>
 static class SlotTableSystematic
 {

@@ -80,8 +80,9 @@ static unsafe class TaskStateSystematic
     /// Wake vs. run: an "IO" thread completes the event and wakes the task (twice) while a worker polls it.
     /// A wake before the poll is absorbed by that poll; a wake during the poll makes exactly one re-poll; a wake
     /// after the task finished is a no-op. So: at most two polls, never a lost wake-up (it completes), one drop.
-    /// Found when broken: Run's last CAS dropping SCHEDULED (return false) — the wake during a poll is lost;
-    /// Wake queueing a task that is RUNNING — dequeued while running.
+    /// Found when broken: Run ignoring a wake that came during the poll (returning false: the task never
+    /// completes); Wake queueing a task that is RUNNING (dequeued while running); Finish leaving SCHEDULED set (never
+    /// recycled); recycling a task that is still RUNNING.
     /// </summary>
     [Systematic(1500)]
     static void WakeDuringPoll()
@@ -107,6 +108,7 @@ static unsafe class TaskStateSystematic
     /// <summary>
     /// luminal_context_yield during a poll (counts as a wake, without the CAS) racing a real wake: the task is
     /// requeued once, not twice, and its second poll completes it.
+    /// Found when broken: the same four as <see cref="WakeDuringPoll"/>.
     /// </summary>
     [Systematic(1000)]
     static void YieldRacesWake()
@@ -128,7 +130,8 @@ static unsafe class TaskStateSystematic
     /// Abort vs. run vs. wake, with a join handle: the future completes on its second poll unless the abort gets
     /// there first. Either way it is dropped exactly once and never polled after; the joiner then gets the output
     /// (completed) or CANCELLED, and releasing the handle recycles the slot; a second release is refused.
-    /// Found when broken: AbortCore queueing a task that is RUNNING — dequeued while running.
+    /// Found when broken: AbortCore queueing a task that is RUNNING (dequeued while running, 3 schedules); Run
+    /// ignoring a wake during the poll; Finish leaving SCHEDULED set; recycling while the join handle lives.
     /// </summary>
     [Systematic(1500)]
     static void AbortVsRunVsWake()
@@ -162,7 +165,9 @@ static unsafe class TaskStateSystematic
     /// CLOSED with no HANDLE/SCHEDULED/RUNNING recycles it — exactly one of them; the output goes to the joiner
     /// or is dropped by the recycler, exactly once.
     /// Found when broken: ReleaseOwnership recycling without checking RUNNING (the handle's release recycles a
-    /// task still running) and without checking HANDLE; TakeOutput's CAS replaced by a plain write.
+    /// task still running) or without checking HANDLE; ReleaseOwnership's CAS as a read-then-write (130
+    /// schedules: a flag cleared by the other side comes back, the slot is never recycled); TakeOutput's CAS as a
+    /// plain write (556 schedules).
     /// </summary>
     [Systematic(1500)]
     static void ReleaseAndTakeVsFinish()
@@ -193,7 +198,8 @@ static unsafe class TaskStateSystematic
     /// luminal_task_poll's join: a joining task registers its waker unless the target has finished, while the
     /// target finishes. If the joiner was told PENDING it must be woken (never a lost wake-up); if not, the
     /// output is there.
-    /// Found when broken: RegisterJoinWaker not re-reading the state after publishing the waker.
+    /// Found when broken: RegisterJoinWaker not re-reading the state after publishing the waker (22 schedules);
+    /// also the ReleaseOwnership and TakeOutput breakages of <see cref="ReleaseAndTakeVsFinish"/>.
     /// </summary>
     [Systematic(1500)]
     static void JoinWakerVsFinish()
@@ -234,7 +240,8 @@ static unsafe class TaskStateSystematic
     /// wake, abort, release. Those may act on the first task while it lives, but never on the second, which sits
     /// idle between its two polls: it is polled exactly twice (a stale wake would add a poll), completes, and its
     /// handle stays live until its owner releases it.
-    /// Found when broken: Wake not checking the generation.
+    /// Found when broken: Wake not checking the generation (60 schedules: the new task is polled three times);
+    /// Wake or AbortCore queueing a RUNNING task; recycling without checking RUNNING or HANDLE.
     /// </summary>
     [Systematic(1500)]
     static void StaleTokensAfterReuse()
