@@ -14,8 +14,10 @@ namespace Luminal.Tests;
 /// so that every Interlocked/Volatile call and every field access is a point where Coyote may switch threads,
 /// and Coyote then runs each test over thousands of chosen interleavings, one thread at a time.
 ///
-/// Why rewriting and not hooks in the runtime: it instruments the real code without touching it (no test calls
-/// in production, nothing to keep in sync), and only the copy in Coyote's folder: every other test here, and the
+/// Why rewriting and not hooks in the runtime: Coyote 1.7's rewriter turns Interlocked and Volatile calls into
+/// scheduling points and, with memory-location rewriting, every field load and store too, so the real code is
+/// instrumented without touching it: no seam in production, none to forget when the code changes. And only the
+/// copy in Coyote's folder is instrumented: every other test here, and the
 /// library, runs the plain code. The rewritten copy is loaded into its own AssemblyLoadContext, so the two
 /// Luminal.Native assemblies (plain and rewritten) never meet. What rewriting cannot show: reorderings by the
 /// CPU or JIT (Coyote runs one thread at a time, so every interleaving is sequentially consistent); a missing
@@ -24,8 +26,9 @@ namespace Luminal.Tests;
 /// Run only these: dotnet test tests/managed -c Release --filter FullyQualifiedName~CoyoteTests. A run is
 /// reproducible (fixed seed); LUMINAL_COYOTE_SEED=random (or a number) explores other schedules,
 /// LUMINAL_COYOTE_SCALE=10 ten times as many, LUMINAL_COYOTE_STRATEGY=random|prob|delay another strategy than
-/// PCT (priority-based, which finds the ordering bugs tried here within tens of schedules), LUMINAL_COYOTE_VERBOSE=1
-/// Coyote's log. A failure prints the bug and the end of the schedule that found it.
+/// PCT (priority-based, which finds the ordering bugs tried here within tens of schedules), LUMINAL_COYOTE_MEM=0
+/// only Interlocked/Volatile calls as scheduling points (not every field access), LUMINAL_COYOTE_VERBOSE=1 Coyote's
+/// log (the same seed replays the same schedules). A failure prints the bug and the end of the schedule that found it.
 /// </summary>
 [Parallelizable(ParallelScope.Children)]
 public class CoyoteTests

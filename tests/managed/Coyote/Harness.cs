@@ -47,9 +47,8 @@ public static class Harness
     /// <summary>
     /// Runs one test. Returns null if the outcome was the expected one (no bug; or a bug for a test that expects
     /// one), else what went wrong: Coyote's report with the failing schedule. <paramref name="summary"/> tells how
-    /// many interleavings were explored and how long it took.
-    /// Environment: LUMINAL_COYOTE_SCALE (iterations multiplier, default 1), LUMINAL_COYOTE_SEED (default fixed,
-    /// so a run is reproducible; "random" for a new seed each run).
+    /// many interleavings were explored and how long it took. The LUMINAL_COYOTE_* variables are described at the
+    /// top of tests/managed/CoyoteTests.cs.
     /// </summary>
     public static string? Run(string name, out string summary)
     {
@@ -62,26 +61,26 @@ public static class Harness
             return "the assemblies are not rewritten: Coyote would see no interleavings (see Luminal.Coyote.csproj)";
         }
 
-        double scale = double.TryParse(Environment.GetEnvironmentVariable("LUMINAL_COYOTE_SCALE"), out double s) ? s : 1;
+        double scale = double.TryParse(Env("SCALE"), out double s) ? s : 1;
         uint iterations = (uint)Math.Max(1, attr.Iterations * scale);
-        string? seedText = Environment.GetEnvironmentVariable("LUMINAL_COYOTE_SEED");
-        uint seed = seedText == "random" ? (uint)Random.Shared.Next() : uint.TryParse(seedText, out uint v) ? v : 20261;
+        uint seed = Env("SEED") == "random" ? (uint)Random.Shared.Next() : uint.TryParse(Env("SEED"), out uint v) ? v : 20261;
+        bool verbose = Env("VERBOSE") is not null;
 
         Configuration config = Configuration.Create()
             .WithTestingIterations(iterations)
             .WithRandomGeneratorSeed(seed)
-            .WithMemoryAccessRaceCheckingEnabled(Environment.GetEnvironmentVariable("LUMINAL_COYOTE_MEM") != "0")
+            // Every field load and store in the rewritten code is a scheduling point (not only Interlocked/Volatile).
+            .WithMemoryAccessRaceCheckingEnabled(Env("MEM") != "0")
             .WithTelemetryEnabled(false)
             .WithDeadlockTimeout(10_000) // ms without progress before a "potential deadlock": generous on a busy CI machine
-            .WithVerbosityEnabled(Environment.GetEnvironmentVariable("LUMINAL_COYOTE_VERBOSE") is null
-                ? Microsoft.Coyote.Logging.VerbosityLevel.None : Microsoft.Coyote.Logging.VerbosityLevel.Debug)
-            .WithUncontrolledInvocationStackTraceLoggingEnabled(Environment.GetEnvironmentVariable("LUMINAL_COYOTE_VERBOSE") is not null);
-        config = Environment.GetEnvironmentVariable("LUMINAL_COYOTE_STRATEGY") switch
+            .WithVerbosityEnabled(verbose ? Microsoft.Coyote.Logging.VerbosityLevel.Debug : Microsoft.Coyote.Logging.VerbosityLevel.None)
+            .WithUncontrolledInvocationStackTraceLoggingEnabled(verbose);
+        config = Env("STRATEGY") switch
         {
             "random" => config.WithRandomStrategy(),
             "prob" => config.WithProbabilisticStrategy(3),
             "delay" => config.WithDelayBoundingStrategy(false, 10),
-            _ => config.WithPrioritizationStrategy(false, 10),
+            _ => config.WithPrioritizationStrategy(false, 10), // PCT: few, well-placed preemptions per schedule
         };
         // Static set-up (TaskStateSystematic's runtime) runs here, outside the controlled threads.
         System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(method.DeclaringType!.TypeHandle);
@@ -104,6 +103,8 @@ public static class Harness
         string tail = string.Join("\n", trace.Skip(Math.Max(0, trace.Length - 300)));
         return $"{summary}\n{string.Join("\n", engine.TestReport.BugReports)}\n--- end of the schedule ---\n{tail}";
     }
+
+    static string? Env(string name) => Environment.GetEnvironmentVariable("LUMINAL_COYOTE_" + name);
 
     static IEnumerable<MethodInfo> Methods() =>
         typeof(Harness).Assembly.GetTypes()
