@@ -99,6 +99,9 @@ sealed class Context : Slot
     /// arrives after that poll ended names a generation that is over, and is ignored).</summary>
     public void RequestYield(ulong generation) => Volatile.Write(ref _yieldGeneration, generation);
 
+    /// <summary>The generation the next <see cref="Begin"/> hands out (for tests that stand in for a poll).</summary>
+    internal ulong NextPollGeneration => (_generation + 1) & GenerationMask;
+
     /// <summary>The status an export reports for a context argument: NULL, or refused.</summary>
     public static Status Check(nint token, out Context cx, out ulong waker)
     {

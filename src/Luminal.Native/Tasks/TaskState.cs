@@ -48,6 +48,9 @@ static class TaskState
     /// <summary>The slot holds no task (between recycle and the next spawn).</summary>
     public const long Free = 1 << 8;
 
+    /// <summary>The flag half of the word.</summary>
+    public const long FlagMask = 0xFFFF_FFFF;
+
     public static uint Generation(long state) => (uint)((ulong)state >> 32);
     public static long WithGeneration(uint generation, long flags) => (long)((ulong)generation << 32) | flags;
 

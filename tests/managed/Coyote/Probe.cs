@@ -55,7 +55,8 @@ static unsafe class Callbacks
             *output = p;
             return 1;
         }
-        if (p->YieldFirst != 0 && p->Polls == 1) ((ContextData*)cx)->YieldRequested = 1;
+        // YieldFirst: the test's worker asks for the yield on this poll's context (TaskStateSystematic.Work), since
+        // code here must not call into the rewritten runtime (a cancelled iteration would throw in this frame).
         return 0;
     }
 

@@ -23,13 +23,9 @@ static unsafe class TaskStateSystematic
     static readonly Runtime Rt = RuntimeHandles.Resolve(Runtime.Create(0, "coyote"))!;
     static Injector Queue => Rt.Injectors[Priority.Default];
 
-    static ContextData* NewContext()
-    {
-        var cx = (ContextData*)NativeMemory.AllocZeroed((nuint)sizeof(ContextData));
-        cx->Magic = ContextData.MagicValue;
-        cx->WorkerIndex = -1; // not one of the runtime's workers: finished slots go back to the shared table
-        return cx;
-    }
+    /// <summary>A context as block_on's: not one of the runtime's workers (finished slots go back to the shared
+    /// table). Give it back with <see cref="Context.Release"/>.</summary>
+    static Context NewContext() => Context.Acquire(Rt, -1)!;
 
     /// <summary>A new task, SCHEDULED and queued as a spawn would queue it.</summary>
     static RawTask Spawn(Probe* p, bool handle, out uint generation)
@@ -45,7 +41,7 @@ static unsafe class TaskStateSystematic
     /// One worker's pass: runs every queued task; a task woken during its poll is queued again. A dequeued
     /// task must be SCHEDULED and neither RUNNING nor CLOSED (else it was queued twice, or after finishing).
     /// </summary>
-    static void Work(ContextData* cx)
+    static void Work(Context cx)
     {
         for (int runs = 0; Queue.PopBatch(1, out _) is RawTask t; runs++)
         {
@@ -53,6 +49,9 @@ static unsafe class TaskStateSystematic
             Specification.Assert((s & (Scheduled | Running | Closed | Free)) == Scheduled,
                 $"dequeued a task in state {s & FlagMask:x}: queued twice, or after it finished");
             Specification.Assert(runs < 20, "a task is requeued forever");
+            // A probe that yields on its first poll: luminal_context_yield during that poll, as its callback would.
+            var p = (Probe*)t.Future.State;
+            if (p != null && p->YieldFirst != 0 && p->Polls == 0) cx.RequestYield(cx.NextPollGeneration);
             if (t.Run(cx)) Queue.Push(t);
         }
     }
@@ -89,7 +88,7 @@ static unsafe class TaskStateSystematic
     {
         Probe* p = Probe.New(readyAfter: 0);
         RawTask t = Spawn(p, handle: false, out uint gen);
-        ContextData* cx = NewContext();
+        Context cx = NewContext();
         Par.Run(() => Work(cx), () =>
         {
             p->Event = 1;
@@ -102,7 +101,7 @@ static unsafe class TaskStateSystematic
         Specification.Assert(p->OutputDrops == 1, "the output nobody joins must be dropped once");
         AssertRecycled(t, gen);
         NativeMemory.Free(p);
-        NativeMemory.Free(cx);
+        cx.Release();
     }
 
     /// <summary>
@@ -116,14 +115,14 @@ static unsafe class TaskStateSystematic
         Probe* p = Probe.New(readyAfter: 2);
         p->YieldFirst = 1;
         RawTask t = Spawn(p, handle: false, out uint gen);
-        ContextData* cx = NewContext();
+        Context cx = NewContext();
         Par.Run(() => Work(cx), () => t.Wake(gen));
         Work(cx);
         Specification.Assert(p->Polls == 2, $"{p->Polls} polls");
         AssertDroppedOnce(p);
         AssertRecycled(t, gen);
         NativeMemory.Free(p);
-        NativeMemory.Free(cx);
+        cx.Release();
     }
 
     /// <summary>
@@ -138,7 +137,7 @@ static unsafe class TaskStateSystematic
     {
         Probe* p = Probe.New(readyAfter: 2);
         RawTask t = Spawn(p, handle: true, out uint gen);
-        ContextData* cx1 = NewContext(), cx2 = NewContext();
+        Context cx1 = NewContext(), cx2 = NewContext();
         Par.Run(
             () => Work(cx1),
             () => Specification.Assert(t.RequestAbort(gen), "abort refused while the handle is live"),
@@ -155,8 +154,8 @@ static unsafe class TaskStateSystematic
         Specification.Assert(!t.ReleaseHandle(gen), "a second release of the handle succeeded");
         AssertRecycled(t, gen);
         NativeMemory.Free(p);
-        NativeMemory.Free(cx1);
-        NativeMemory.Free(cx2);
+        cx1.Release();
+        cx2.Release();
     }
 
     /// <summary>
@@ -174,7 +173,7 @@ static unsafe class TaskStateSystematic
     {
         Probe* p = Probe.New(readyAfter: 1);
         RawTask t = Spawn(p, handle: true, out uint gen);
-        ContextData* cx = NewContext();
+        Context cx = NewContext();
         bool took = false;
         Par.Run(() => Work(cx), () =>
         {
@@ -191,7 +190,7 @@ static unsafe class TaskStateSystematic
             $"output taken {(took ? 1 : 0)} and dropped {p->OutputDrops} times");
         AssertRecycled(t, gen);
         NativeMemory.Free(p);
-        NativeMemory.Free(cx);
+        cx.Release();
     }
 
     /// <summary>
@@ -206,7 +205,7 @@ static unsafe class TaskStateSystematic
     {
         Probe* pt = Probe.New(readyAfter: 1);
         Probe* pj = Probe.New(readyAfter: 0);
-        ContextData* cx = NewContext();
+        Context cx = NewContext();
         RawTask joiner = Spawn(pj, handle: false, out uint jgen);
         Work(cx); // the joiner's first poll: PENDING, now idle
         RawTask t = Spawn(pt, handle: true, out uint gen);
@@ -231,7 +230,7 @@ static unsafe class TaskStateSystematic
         AssertRecycled(joiner, jgen);
         NativeMemory.Free(pt);
         NativeMemory.Free(pj);
-        NativeMemory.Free(cx);
+        cx.Release();
     }
 
     /// <summary>
@@ -248,7 +247,7 @@ static unsafe class TaskStateSystematic
     {
         Probe* p1 = Probe.New(readyAfter: 1);
         Probe* p2 = Probe.New(readyAfter: 0);
-        ContextData* cx = NewContext();
+        Context cx = NewContext();
         RawTask t1 = Spawn(p1, handle: true, out uint gen1);
         RawTask? t2 = null;
         uint gen2 = 0;
@@ -281,6 +280,6 @@ static unsafe class TaskStateSystematic
         AssertRecycled(t2, gen2);
         NativeMemory.Free(p1);
         NativeMemory.Free(p2);
-        NativeMemory.Free(cx);
+        cx.Release();
     }
 }
