@@ -11,6 +11,23 @@ namespace Luminal;
 /// A runtime: its workers, the global queue and the idle bookkeeping, spawning, scheduling and shutdown.
 /// Nothing here is found through thread-local state: callers come with a handle or a context, and "am I on one of
 /// this runtime's workers" is answered by looking the current thread's id up in <see cref="_workerByThreadId"/>.
+///
+/// Shutdown, the whole protocol (luminal_runtime_shutdown, or the last luminal_runtime_release):
+/// 1. <see cref="BeginShutdown"/> sets the flag (once). From then on every spawn fails with SHUTDOWN and drops its
+///    future, <see cref="RawTask.Run"/> drops a task's future instead of polling it, and a wake of an idle task
+///    (<see cref="Schedule"/>) drops it on the waking thread. Every worker is unparked; the blocking pool refuses
+///    new calls and drops the queued ones (running calls run to their end).
+/// 2. Each worker leaves its loop at its next turn (a poll in progress finishes first), drops the tasks in its LIFO
+///    slot and local queues, and calls <see cref="WorkerExited"/>.
+/// 3. The last worker to exit: cancels every IO operation in flight as one batch (so the drops below do not wait
+///    for the kernel one by one), drops what is left in the global queues, sweeps the task table for this
+///    runtime's idle tasks (waiting on a waker) and drops them, stops the IO backend, and signals termination.
+///    Every future has then been dropped exactly once, and every joiner woken with CANCELLED.
+/// 4. <see cref="Shutdown"/> (on a non-worker thread) waits for that signal, joins the workers and the blocking
+///    pool's threads within its timeout: TIMED_OUT if a poll or a drop function was still running at the deadline
+///    (the rest then completes in the background). On a worker thread it returns WOULD_DEADLOCK after step 1.
+/// 5. The runtime's borrowed token (what contexts name) is released when both the last owning handle is gone and
+///    the workers have exited, whichever comes second.
 /// </summary>
 sealed unsafe class Runtime
 {
@@ -49,6 +66,8 @@ sealed unsafe class Runtime
     }
     public readonly Idle Idle;
     public readonly Time.TimerDriver Timers;
+    /// <summary>What workers poll on every turn and park in (the timer driver around the IO backend).</summary>
+    public Driver Driver => Timers;
     /// <summary>A token that names this runtime for as long as it lives; what luminal_context_runtime returns.</summary>
     public ulong BorrowedToken { get; private set; }
 

@@ -8,7 +8,7 @@ namespace Luminal.Io;
 /// (<see cref="Pool.PoolBackend"/>). A backend only starts and cancels operations; each operation's actual OS call
 /// lives in its own small file (Uring/ReadAt.cs, Pool/ReadAt.cs, ...).
 /// </summary>
-abstract unsafe class IoBackend
+abstract unsafe class IoBackend : Scheduler.Driver
 {
     public const uint UringKind = 1, PoolKind = 2;
 

@@ -91,33 +91,33 @@ sealed unsafe class Parker : Handles.Slot
     }
 
     /// <summary>
-    /// Parks in the io_uring ring instead of on the futex (the worker is the ring's waiter): completions, a timer
-    /// deadline or <see cref="Unpark"/> (which pokes the ring) end it. True if notified.
+    /// Parks in a driver's site (the io_uring ring) instead of on the futex: an event there, the timeout or
+    /// <see cref="Unpark"/> (which wakes the site) ends it. True if notified.
     /// </summary>
-    public bool ParkInRing(Io.Uring.UringBackend ring, long timeoutNs)
+    public bool ParkIn(IParkSite site, long timeoutNs)
     {
         if (Interlocked.CompareExchange(ref *_state, Empty, Notified) == Notified) return true;
-        Volatile.Write(ref _ring, ring); // before Parked: an Unpark that sees Parked must also see the ring
+        Volatile.Write(ref _site, site); // before Parked: an Unpark that sees Parked must also see the site
         if (Interlocked.CompareExchange(ref *_state, Parked, Empty) != Empty)
         {
-            Volatile.Write(ref _ring, null);
+            Volatile.Write(ref _site, null);
             Interlocked.Exchange(ref *_state, Empty);
             return true;
         }
-        ring.Wait(timeoutNs); // returns on a completion (reaped: tasks woken), a poke, or the timeout
-        Volatile.Write(ref _ring, null);
+        site.Sleep(timeoutNs); // returns on an event (handled: tasks woken), a wake of the site, or the timeout
+        Volatile.Write(ref _site, null);
         return Interlocked.Exchange(ref *_state, Empty) == Notified;
     }
 
-    Io.Uring.UringBackend? _ring; // set while parked in the ring
+    IParkSite? _site; // set while parked in a driver's site
 
-    /// <summary>Between announcing a park in the ring and leaving it (so a poke may still be on its way).</summary>
-    public bool IsParkedInRing => Volatile.Read(ref _ring) is not null;
+    /// <summary>Between announcing a park in a site and leaving it (so a wake may still be on its way).</summary>
+    public bool IsParkedInSite => Volatile.Read(ref _site) is not null;
 
     public void Unpark()
     {
         if (Interlocked.Exchange(ref *_state, Notified) != Parked) return;
-        if (Volatile.Read(ref _ring) is Io.Uring.UringBackend ring) { ring.Poke(); return; }
+        if (Volatile.Read(ref _site) is IParkSite site) { site.Wake(); return; }
         if (Futex.Supported) { Futex.WakeOne(_state); return; }
         // The parked thread holds the lock from setting Parked until Monitor.Wait releases it, so taking the lock
         // here guarantees the pulse reaches a thread that is really waiting.

@@ -16,7 +16,6 @@ namespace Luminal.Scheduler;
 sealed unsafe class Worker
 {
     const int GlobalQueueInterval = 61; // tokio's value: a prime, so it doesn't beat with task patterns
-    const long IoWatchNs = 1_000_000;   // see Park
     const int MaxLifoPolls = 64;        // consecutive LIFO-slot polls before the slot's task goes to the back
 
     readonly Runtime _rt;
@@ -58,8 +57,7 @@ sealed unsafe class Worker
         {
             while (!_rt.IsShutdown)
             {
-                _rt.Timers.FireDue();
-                if (_rt.IoIfStarted is Io.Uring.UringBackend uring) uring.ReapAvailable();
+                _rt.Driver.Poll(); // due timers and IO completions wake their tasks (into this worker's queue)
                 RawTask? task = NextTask() ?? Search();
                 if (task is not null) RunTask(task);
                 else Park();
@@ -199,6 +197,9 @@ sealed unsafe class Worker
         _rt.NotifyOne();
     }
 
+    /// <summary>Has a task been woken into this worker's LIFO slot (it runs next)? This worker's thread only.</summary>
+    public bool HasWokenTask => _lifo is not null;
+
     /// <summary>Called on this worker's thread when a task is woken here (usually by the task being polled).</summary>
     public void ScheduleWoken(RawTask task)
     {
@@ -223,37 +224,9 @@ sealed unsafe class Worker
         // The last searcher to leave must look once more, or work pushed while everyone was busy could sit
         // unnoticed (see Idle). Notifying may pick this very worker; then the park below returns at once.
         if (lastSearcher && _rt.HasPendingWork()) _rt.NotifyOne();
-        if (!_rt.IsShutdown)
-        {
-            long timeoutNs = _rt.Timers.BeginPark(Index);
-            bool othersAwake = _rt.Idle.UnparkedCount > 0;
-            if (_rt.IoIfStarted is Io.Uring.UringBackend ring && ring.TryBeginWait(Index, othersAwake))
-            {
-                // This worker sleeps in the ring: completions wake it directly (see UringBackend).
-                Parker.ParkInRing(ring, timeoutNs);
-                // Woken with IO work (the tasks its reaping woke are in its LIFO slot): keep the role while running
-                // them, so those tasks' next completions come back here instead of waking another worker — with
-                // request/response traffic one hot worker then does everything while the others sleep (as in
-                // tokio, whose driver stays with the worker that last parked on it). Woken for anything else (a
-                // notification, a timer), give the role up.
-                if (_lifo is null) ring.EndWait();
-                // Off to run what woke it (IO, a timer, a notification): nobody sleeps in the ring now. If IO is in
-                // flight, make sure a parked worker watches it, or one long poll here would hold it up.
-                if (ring.HasInFlight) ring.EnsureWatched();
-            }
-            else
-            {
-                // An awake worker reaps the ring on every turn of its loop — unless it is inside one long poll. So
-                // while others are awake, one parked worker (the watcher) looks again every IoWatchNs (the loop
-                // reaps): a completion never waits longer than that for someone else's poll to end.
-                var watched = othersAwake ? _rt.IoIfStarted as Io.Uring.UringBackend : null;
-                if (watched is not null && !watched.TryBeginWatch(Index)) watched = null;
-                if (watched is not null && (ulong)timeoutNs > IoWatchNs) timeoutNs = IoWatchNs;
-                Parker.Park(timeoutNs);
-                watched?.EndWatch(Index);
-            }
-            _rt.Timers.EndPark(Index);
-        }
+        // The driver decides where this worker sleeps (the io_uring ring, its futex) and for how long (the next
+        // timer); any Unpark of its parker wakes it there.
+        if (!_rt.IsShutdown) _rt.Driver.Park(this, -1, othersAwake: _rt.Idle.UnparkedCount > 0);
         _searching = _rt.Idle.ReturnFromPark(Index);
     }
 }

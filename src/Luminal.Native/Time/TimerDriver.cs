@@ -13,7 +13,7 @@ namespace Luminal.Time;
 /// the watcher; with no watcher, it wakes a parked worker, which then becomes the watcher. So an idle runtime
 /// sleeps in one place and never polls the clock in a loop.
 /// </summary>
-sealed class TimerDriver
+sealed class TimerDriver : Scheduler.Driver
 {
     const ulong NsPerTick = 250_000; // a quarter millisecond: timers fire at most that late (plus wake-up)
 
@@ -73,6 +73,26 @@ sealed class TimerDriver
         int watcher = Volatile.Read(ref _watcher);
         if (watcher >= 0) _rt.Workers[watcher].Parker.Unpark();
         else _rt.NotifyOne();
+    }
+
+    /// <summary>The outermost driver: due timers, then the IO backend's completions (if one has started).</summary>
+    public override void Poll()
+    {
+        FireDue();
+        _rt.IoIfStarted?.Poll();
+    }
+
+    /// <summary>
+    /// Turns the next deadline into the park's timeout — for one worker, the watcher; the others sleep until
+    /// notified — and parks in the IO backend (io_uring sleeps in its ring), or on the futex before any IO.
+    /// </summary>
+    public override void Park(Scheduler.Worker worker, long timeoutNs, bool othersAwake)
+    {
+        long due = BeginPark(worker.Index);
+        if (due >= 0 && (timeoutNs < 0 || due < timeoutNs)) timeoutNs = due;
+        if (_rt.IoIfStarted is Scheduler.Driver io) io.Park(worker, timeoutNs, othersAwake);
+        else worker.Parker.Park(timeoutNs);
+        EndPark(worker.Index);
     }
 
     /// <summary>Cheap check for the workers' loop: fires due timers if the next deadline has passed.</summary>

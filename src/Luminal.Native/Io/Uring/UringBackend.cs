@@ -14,7 +14,7 @@ namespace Luminal.Io.Uring;
 /// reaps wakes the tasks, so on a worker they land in its own queue. (Kernels without timed waits, before 5.11,
 /// get a reaper thread instead.)
 /// </summary>
-sealed unsafe partial class UringBackend : IoBackend
+sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
 {
     readonly Ring _ring;
     readonly Runtime _runtime;
@@ -187,7 +187,7 @@ sealed unsafe partial class UringBackend : IoBackend
     public void EnsureWatched()
     {
         int sleeper = Volatile.Read(ref _waiter);
-        if (sleeper >= 0 && _runtime.Workers[sleeper].Parker.IsParkedInRing) return;
+        if (sleeper >= 0 && _runtime.Workers[sleeper].Parker.IsParkedInSite) return;
         if (Volatile.Read(ref _watcher) >= 0) return;
         _runtime.NotifyOne();
     }
@@ -205,7 +205,7 @@ sealed unsafe partial class UringBackend : IoBackend
     public void EndWatch(int worker) => Interlocked.CompareExchange(ref _watcher, -1, worker);
 
     /// <summary>The waiting worker sleeps here until a completion (or a poke) arrives, then reaps.</summary>
-    public void Wait(long timeoutNs)
+    public void Sleep(long timeoutNs)
     {
         if (ReapAvailable() > 0) return;
         _ring.WaitForCompletion(timeoutNs);
@@ -213,7 +213,7 @@ sealed unsafe partial class UringBackend : IoBackend
     }
 
     /// <summary>Wakes the worker sleeping in the ring (a NOP's completion ends its wait).</summary>
-    public void Poke() => _ring.Submit(&PrepareNop, PokeTag);
+    public void Wake() => _ring.Submit(&PrepareNop, PokeTag);
 
     void ReapLoop()
     {
@@ -234,8 +234,8 @@ sealed unsafe partial class UringBackend : IoBackend
             // be about to sleep in the kernel with nothing to wake it: post it again. (Only while it is parked in
             // the ring: the role holder may be running tasks, and re-posting then would loop.)
             int waiter = Volatile.Read(ref _waiter);
-            if (waiter >= 0 && _runtime.CurrentWorker()?.Index != waiter && _runtime.Workers[waiter].Parker.IsParkedInRing)
-                Poke();
+            if (waiter >= 0 && _runtime.CurrentWorker()?.Index != waiter && _runtime.Workers[waiter].Parker.IsParkedInSite)
+                Wake();
             return;
         }
         if (userData == 0 || IoOp.FromToken(userData, out _) is not IoOp op) return; // cancel completions

@@ -1,0 +1,40 @@
+using Luminal.Scheduler;
+
+namespace Luminal.Io.Uring;
+
+/// <summary>
+/// io_uring as the scheduler's driver (see <see cref="Driver"/>): workers reap completions on every turn of their
+/// loop, and the last worker to go idle sleeps in the ring, so an idle runtime sleeps in one place.
+/// </summary>
+sealed partial class UringBackend
+{
+    const long WatchNs = 1_000_000; // how often a watching worker looks at the ring (see Park)
+
+    public override void Poll() => ReapAvailable();
+
+    public override void Park(Worker worker, long timeoutNs, bool othersAwake)
+    {
+        if (TryBeginWait(worker.Index, othersAwake))
+        {
+            // This worker sleeps in the ring: completions wake it directly.
+            worker.Parker.ParkIn(this, timeoutNs);
+            // Woken with IO work (the tasks its reaping woke are in its LIFO slot): keep the role while running
+            // them, so those tasks' next completions come back here instead of waking another worker — with
+            // request/response traffic one hot worker then does everything while the others sleep (as in tokio,
+            // whose driver stays with the worker that last parked on it). Woken for anything else (a notification,
+            // a timer), give the role up.
+            if (!worker.HasWokenTask) EndWait();
+            // Off to run what woke it (IO, a timer, a notification): nobody sleeps in the ring now. If IO is in
+            // flight, make sure a parked worker watches it, or one long poll here would hold it up.
+            if (HasInFlight) EnsureWatched();
+            return;
+        }
+        // An awake worker reaps the ring on every turn of its loop — unless it is inside one long poll. So while
+        // others are awake, one parked worker (the watcher) looks again every WatchNs (its loop reaps): a
+        // completion never waits longer than that for someone else's poll to end.
+        bool watching = othersAwake && TryBeginWatch(worker.Index);
+        if (watching && (ulong)timeoutNs > WatchNs) timeoutNs = WatchNs;
+        worker.Parker.Park(timeoutNs);
+        if (watching) EndWatch(worker.Index);
+    }
+}
