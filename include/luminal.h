@@ -83,7 +83,7 @@ extern "C" {
 /* Compile-time ABI version; compare with luminal_abi_version() to detect a library older than this header. It
  * changes when a function, struct or constant changes meaning or layout; adding functions bumps it too (a program
  * built against the newer header may call them). */
-#define LUMINAL_ABI_VERSION 1
+#define LUMINAL_ABI_VERSION 2
 
 /* The ABI version the loaded library implements. Never fails. */
 LUMINAL_API uint32_t luminal_abi_version(void);
@@ -533,15 +533,21 @@ LUMINAL_API luminal_status luminal_file_read_all(luminal_runtime *rt, const char
 /* Frees a buffer filled by luminal_file_read_all and zeroes it. A zeroed buffer is ignored. */
 LUMINAL_API void luminal_buffer_release(luminal_buffer *buffer);
 
-/* Streams. Creating sockets and pipes does not block, so these four are plain calls (not futures); they return
- * LUMINAL_E_IO with *os_error set (os_error may be NULL) on failure. Close fds with luminal_file_close or close(2). */
-/* A TCP listener on IPv4 `ip` ("127.0.0.1", "0.0.0.0") and `port` (0 = any; *bound_port receives the port). */
+/* Streams. Creating sockets and pipes does not block, so these three are plain calls (not futures), with the same
+ * error style as the futures: the status is returned and, if `result` is not NULL, also written to result->status
+ * with the errno in result->os_error (LUMINAL_E_IO) and the value (the new fd for a listener). Each returns
+ * LUMINAL_OK, LUMINAL_E_IO, LUMINAL_E_INVALID_ARGUMENT (as its comment says) or LUMINAL_E_UNSUPPORTED (not Linux).
+ * Close fds with luminal_file_close or close(2). */
+/* A TCP listener on IPv4 `ip` ("127.0.0.1", "0.0.0.0") and `port` (0 = any; *bound_port, if not NULL, receives the
+ * port). *fd receives the listening fd (also result->value). INVALID_ARGUMENT: ip or fd NULL, ip not an IPv4
+ * address. */
 LUMINAL_API luminal_status luminal_tcp_listen(const char *ip, uint16_t port, int32_t backlog, int32_t *fd,
-                                              uint16_t *bound_port, int32_t *os_error);
-/* Shuts down one or both directions of a socket: how = SHUT_RD (0), SHUT_WR (1), SHUT_RDWR (2). */
-LUMINAL_API luminal_status luminal_stream_shutdown(int32_t fd, int32_t how, int32_t *os_error);
-/* pipe2(O_CLOEXEC): fds[0] reads, fds[1] writes. */
-LUMINAL_API luminal_status luminal_pipe(int32_t fds[2], int32_t *os_error);
+                                              uint16_t *bound_port, luminal_io_result *result);
+/* Shuts down one or both directions of a socket: how = SHUT_RD (0), SHUT_WR (1), SHUT_RDWR (2); INVALID_ARGUMENT for
+ * another `how`. */
+LUMINAL_API luminal_status luminal_stream_shutdown(int32_t fd, int32_t how, luminal_io_result *result);
+/* pipe2(O_CLOEXEC | O_NONBLOCK): fds[0] reads, fds[1] writes. INVALID_ARGUMENT: fds NULL. */
+LUMINAL_API luminal_status luminal_pipe(int32_t fds[2], luminal_io_result *result);
 
 /* Accepts a connection on a listener. value = the connected fd. */
 LUMINAL_API luminal_status luminal_tcp_accept(luminal_runtime *rt, int32_t listener, luminal_io_result *result,

@@ -298,7 +298,7 @@ static luminal_poll echo_client(void *s, luminal_context *cx, void **out) {
 static double echo_once(int msgs) {
   static server sv;
   static client cl;
-  int err = 0;
+  luminal_io_result err;
   memset(&sv, 0, sizeof sv);
   memset(&cl, 0, sizeof cl);
   check(luminal_tcp_listen("127.0.0.1", 0, 16, &sv.lfd, &cl.port, &err), "luminal_tcp_listen");

@@ -75,6 +75,8 @@ case $how in
       # The crate as published (workspace settings inlined), unpacked outside the repository.
       (cd "$src/bindings/rust" && CARGO_TARGET_DIR="$app/package" cargo package --offline --no-verify --allow-dirty -q -p libluminal)
       mkdir -p "$app/vendor" && tar -C "$app/vendor" -xzf "$app"/package/package/libluminal-*.crate
+      # The archive keeps the sources' times: touch them, or the kept target dir may count an older build as fresh.
+      find "$app/vendor" -type f -exec touch {} +
       crate=$(ls -d "$app"/vendor/libluminal-*) lib=$prefix/lib expect=pkg-config
       export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
     fi

@@ -875,8 +875,9 @@ static luminal_poll io_step(fz_fut *f, luminal_context *cx) {
       switch (f->io_step++) {
       case 0: {
         int32_t fds[2];
-        int32_t err = 0;
+        luminal_io_result err;
         s = chk(F_PIPE, luminal_pipe(fds, &err), "V_PIPE");
+        if (err.status != s) FZ_FAIL("luminal_pipe: result.status %d, returned %d", err.status, s);
         if (s != LUMINAL_OK) return LUMINAL_POLL_READY;
         f->fds[0] = fds[0];
         f->fds[1] = fds[1];
@@ -945,9 +946,11 @@ static luminal_poll io_step(fz_fut *f, luminal_context *cx) {
     case V_TCP:
       switch (f->io_step++) {
       case 0: {
-        int32_t lfd = -1, err = 0;
+        int32_t lfd = -1;
+        luminal_io_result err;
         uint16_t port = 0;
         s = chk(F_TCP_LISTEN, luminal_tcp_listen("127.0.0.1", 0, 4, &lfd, &port, &err), "V_TCP");
+        if (err.status != s || (s == LUMINAL_OK && err.value != (uint64_t)lfd)) FZ_FAIL("luminal_tcp_listen: result");
         if (s != LUMINAL_OK) return LUMINAL_POLL_READY;
         f->fds[0] = lfd;
         f->port = port;
@@ -974,7 +977,7 @@ static luminal_poll io_step(fz_fut *f, luminal_context *cx) {
       case 3: {
         if (f->ior.status != LUMINAL_OK || f->ior.value < 1 || f->ior.value > 5 || memcmp(f->buf2, "hello", f->ior.value))
           FZ_FAIL("tcp read: %d %" PRIu64, f->ior.status, f->ior.value);
-        int32_t err = 0;
+        luminal_io_result err;
         chk(F_STREAM_SHUTDOWN, luminal_stream_shutdown(f->fds[2], (int32_t)(f->rng % 3), &err), "V_TCP");
         return LUMINAL_POLL_READY;
       }
@@ -2083,7 +2086,8 @@ static void op_libfut(fz_thread *t) {
     if (s == LUMINAL_OK) f.drop(f.state);
     break;
   case 5: { /* plain calls with bad arguments */
-    int32_t fd = -1, err = 0;
+    int32_t fd = -1;
+    luminal_io_result err;
     uint16_t port = 0;
     s = chk(F_TCP_LISTEN, luminal_tcp_listen(chance(r, 2) ? NULL : "300.1.1.1", 0, 1, &fd, &port, &err), "bad ip");
     if (s != LUMINAL_E_INVALID_ARGUMENT) FZ_FAIL("tcp_listen with a bad ip returned %d", s);

@@ -350,10 +350,12 @@ static void stream_read_exact(luminal_runtime *rt, int fd, uint8_t *b, size_t n)
 
 /* A connected TCP pair over loopback: *client from luminal_tcp_connect, *server from luminal_tcp_accept. */
 static void tcp_pair(luminal_runtime *rt, int *client, int *server) {
-  int32_t lfd = -1, oserr = -7;
+  int32_t lfd = -1;
   uint16_t port = 0;
-  CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 16, &lfd, &port, &oserr), LUMINAL_OK);
+  luminal_io_result lr = {-7, -7, 0};
+  CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 16, &lfd, &port, &lr), LUMINAL_OK);
   CHECK(lfd >= 0 && port != 0);
+  CHECK(lr.status == LUMINAL_OK && lr.os_error == 0 && lr.value == (uint64_t)lfd); /* the plain calls' result */
   *client = (int)OKV(IO_CONNECT(rt, "127.0.0.1", port));
   *server = (int)OKV(IO_ACCEPT(rt, lfd));
   CHECK(*client >= 0 && *server >= 0 && *client != *server);
@@ -672,7 +674,8 @@ IO_TEST(io_errors) {
   close(lfd); /* the port is now (almost surely) closed */
   SOFT_ERRNO(IOB_CONNECT(rt, "127.0.0.1", port), ECONNREFUSED);
   /* listen on a port in use */
-  int32_t l1, l2 = -5, err = 0;
+  int32_t l1, l2 = -5;
+  luminal_io_result err = {0, 0, 0};
   uint16_t p1;
   CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 1, &l1, &p1, NULL), LUMINAL_OK);
   int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -684,14 +687,15 @@ IO_TEST(io_errors) {
   CHECK(bind(s, (struct sockaddr *)&a, sizeof a) != 0 && errno == EADDRINUSE); /* SO_REUSEADDR does not share a listener */
   close(s);
   CHECK_ST(luminal_tcp_listen("127.0.0.1", p1, 1, &l2, NULL, &err), LUMINAL_E_IO);
-  CHECK_EQ(err, EADDRINUSE);
+  CHECK_EQ(err.status, LUMINAL_E_IO);
+  CHECK_EQ(err.os_error, EADDRINUSE);
   CHECK_EQ(l2, -5);
   close(l1);
-  int32_t e2 = 0;
+  luminal_io_result e2 = {0, 0, 0};
   CHECK_ST(luminal_stream_shutdown(ro, 1, &e2), LUMINAL_E_IO);
-  CHECK_EQ(e2, ENOTSOCK);
+  CHECK_EQ(e2.os_error, ENOTSOCK);
   CHECK_ST(luminal_stream_shutdown(-1, 1, &e2), LUMINAL_E_IO);
-  CHECK_EQ(e2, EBADF);
+  CHECK_EQ(e2.os_error, EBADF);
   close(pfd[0]);
   close(pfd[1]);
   OKV(IO_CLOSE(rt, ro));
@@ -793,9 +797,9 @@ IO_TEST(io_closed_peer) {
 
   /* TCP, half close: the peer shuts down its write side only: read gives 0, and writing still works. */
   tcp_pair(rt, &c, &s);
-  int32_t e = -1;
+  luminal_io_result e = {-1, -1, 9};
   CHECK_ST(luminal_stream_shutdown(s, 1, &e), LUMINAL_OK);
-  CHECK_EQ(e, 0);
+  CHECK(e.status == LUMINAL_OK && e.os_error == 0 && e.value == 0);
   CHECK_EQ(OKV(IO_SREAD(rt, c, b, sizeof b)), 0);
   fill_pat(b, 50, 0, 5);
   stream_write_all(rt, c, b, 50);
@@ -2399,9 +2403,11 @@ IO_TEST(io_invalid_arguments) {
   CHECK_ST(luminal_tcp_connect(rt, NULL, 80, &r, &f), LUMINAL_E_INVALID_ARGUMENT);
   CHECK_ST(luminal_tcp_connect(rt, "not an ip", 80, &r, &f), LUMINAL_E_INVALID_ARGUMENT);
   /* plain calls */
-  int32_t fd = -9, err = -9;
+  int32_t fd = -9;
+  luminal_io_result err = {0, 0, 0};
   uint16_t port = 0;
   CHECK_ST(luminal_tcp_listen(NULL, 0, 1, &fd, &port, &err), LUMINAL_E_INVALID_ARGUMENT);
+  CHECK_EQ(err.status, LUMINAL_E_INVALID_ARGUMENT);
   CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 1, NULL, &port, &err), LUMINAL_E_INVALID_ARGUMENT);
   CHECK_ST(luminal_tcp_listen("999.1.1.1", 0, 1, &fd, &port, &err), LUMINAL_E_INVALID_ARGUMENT);
   CHECK_ST(luminal_pipe(NULL, &err), LUMINAL_E_INVALID_ARGUMENT);

@@ -181,27 +181,30 @@ static unsafe partial class Exports
         catch (Exception e) { return Fail(e); }
     }
 
-    static int OsFail(int* osError)
+    /// <summary>The one IO error style, for the plain calls too: the status is returned and, when the caller gave a
+    /// result, also written there with the errno (for LUMINAL_E_IO) and the value.</summary>
+    static int Report(NativeIoResult* result, Status status, int osError = 0, ulong value = 0)
     {
-        if (osError != null) *osError = Libc.Errno;
-        return (int)Status.Io;
+        if (result != null) *result = new NativeIoResult { Status = (int)status, OsError = osError, Value = value };
+        return (int)status;
     }
 
+    static int OsFail(NativeIoResult* result) => Report(result, Status.Io, Libc.Errno);
+
     [UnmanagedCallersOnly(EntryPoint = "luminal_tcp_listen")]
-    static int TcpListen(byte* ip, ushort port, int backlog, int* fd, ushort* boundPort, int* osError)
+    static int TcpListen(byte* ip, ushort port, int backlog, int* fd, ushort* boundPort, NativeIoResult* result)
     {
         try
         {
-            if (osError != null) *osError = 0;
-            if (fd == null || ip == null || !Libc.MakeAddr(ip, port, out Libc.SockaddrIn addr)) return (int)Status.InvalidArgument;
-            if (!OperatingSystem.IsLinux()) return (int)Status.Unsupported;
+            if (fd == null || ip == null || !Libc.MakeAddr(ip, port, out Libc.SockaddrIn addr)) return Report(result, Status.InvalidArgument);
+            if (!OperatingSystem.IsLinux()) return Report(result, Status.Unsupported);
             int s = Libc.Socket(Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0);
-            if (s < 0) return OsFail(osError);
+            if (s < 0) return OsFail(result);
             int one = 1;
             Libc.Setsockopt(s, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, &one, sizeof(int));
             if (Libc.Bind(s, &addr, (uint)sizeof(Libc.SockaddrIn)) != 0 || Libc.Listen(s, backlog <= 0 ? 128 : backlog) != 0)
             {
-                int r = OsFail(osError);
+                int r = OsFail(result);
                 Libc.Close(s);
                 return r;
             }
@@ -213,35 +216,33 @@ static unsafe partial class Exports
                 *boundPort = Libc.Htons(bound.PortBigEndian);
             }
             *fd = s;
-            return (int)Status.Ok;
+            return Report(result, Status.Ok, 0, (ulong)s);
         }
-        catch (Exception e) { return Fail(e); }
+        catch (Exception e) { return Report(result, (Status)Fail(e)); }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_stream_shutdown")]
-    static int StreamShutdown(int fd, int how, int* osError)
+    static int StreamShutdown(int fd, int how, NativeIoResult* result)
     {
         try
         {
-            if (osError != null) *osError = 0;
-            if (how is < 0 or > 2) return (int)Status.InvalidArgument;
-            if (!OperatingSystem.IsLinux()) return (int)Status.Unsupported;
-            return Libc.Shutdown(fd, how) == 0 ? (int)Status.Ok : OsFail(osError);
+            if (how is < 0 or > 2) return Report(result, Status.InvalidArgument);
+            if (!OperatingSystem.IsLinux()) return Report(result, Status.Unsupported);
+            return Libc.Shutdown(fd, how) == 0 ? Report(result, Status.Ok) : OsFail(result);
         }
-        catch (Exception e) { return Fail(e); }
+        catch (Exception e) { return Report(result, (Status)Fail(e)); }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_pipe")]
-    static int Pipe(int* fds, int* osError)
+    static int Pipe(int* fds, NativeIoResult* result)
     {
         try
         {
-            if (osError != null) *osError = 0;
-            if (fds == null) return (int)Status.InvalidArgument;
-            if (!OperatingSystem.IsLinux()) return (int)Status.Unsupported;
+            if (fds == null) return Report(result, Status.InvalidArgument);
+            if (!OperatingSystem.IsLinux()) return Report(result, Status.Unsupported);
             const int ONonBlock = 0x800;
-            return Libc.Pipe2(fds, Libc.O_CLOEXEC | ONonBlock) == 0 ? (int)Status.Ok : OsFail(osError);
+            return Libc.Pipe2(fds, Libc.O_CLOEXEC | ONonBlock) == 0 ? Report(result, Status.Ok) : OsFail(result);
         }
-        catch (Exception e) { return Fail(e); }
+        catch (Exception e) { return Report(result, (Status)Fail(e)); }
     }
 }

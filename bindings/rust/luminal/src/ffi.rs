@@ -13,7 +13,7 @@ pub const LUMINAL_VERSION_MAJOR: u32 = 0;
 pub const LUMINAL_VERSION_MINOR: u32 = 2;
 pub const LUMINAL_VERSION_PATCH: u32 = 0;
 pub const LUMINAL_VERSION_HEX: u32 = 0x00_02_00;
-pub const LUMINAL_ABI_VERSION: u32 = 1;
+pub const LUMINAL_ABI_VERSION: u32 = 2;
 
 pub type luminal_status = i32;
 pub const LUMINAL_OK: luminal_status = 0;
@@ -316,10 +316,10 @@ declare_library! {
         backlog: i32,
         fd: *mut i32,
         bound_port: *mut u16,
-        os_error: *mut i32,
+        result: *mut luminal_io_result,
     ) -> luminal_status;
-    pub fn luminal_stream_shutdown(fd: i32, how: i32, os_error: *mut i32) -> luminal_status;
-    pub fn luminal_pipe(fds: *mut i32, os_error: *mut i32) -> luminal_status;
+    pub fn luminal_stream_shutdown(fd: i32, how: i32, result: *mut luminal_io_result) -> luminal_status;
+    pub fn luminal_pipe(fds: *mut i32, result: *mut luminal_io_result) -> luminal_status;
     pub fn luminal_tcp_accept(
         rt: *mut luminal_runtime,
         listener: i32,

@@ -54,11 +54,12 @@ fn ip_cstring(a: &SocketAddrV4) -> CString {
     CString::new(a.ip().to_string()).expect("an IP address has no NUL")
 }
 
-fn check(status: ffi::luminal_status, os_error: i32) -> io::Result<()> {
+/// The plain calls (listen, shutdown, pipe) report like the futures: the status, and the errno in the result.
+fn check(status: ffi::luminal_status, result: &ffi::luminal_io_result) -> io::Result<()> {
     if status == ffi::LUMINAL_OK {
         Ok(())
     } else {
-        Err(status_error(status, os_error))
+        Err(status_error(status, result.os_error))
     }
 }
 
@@ -84,9 +85,9 @@ impl TcpListener {
     ) -> io::Result<TcpListener> {
         let a = v4(addr)?;
         let ip = ip_cstring(&a);
-        let (mut fd, mut port, mut err) = (-1, 0u16, 0);
+        let (mut fd, mut port, mut err) = (-1, 0u16, ffi::luminal_io_result::default());
         // SAFETY: out-pointers to locals; the ip string is borrowed for the call.
-        check(unsafe { ffi::luminal_tcp_listen(ip.as_ptr(), a.port(), backlog, &mut fd, &mut port, &mut err) }, err)?;
+        check(unsafe { ffi::luminal_tcp_listen(ip.as_ptr(), a.port(), backlog, &mut fd, &mut port, &mut err) }, &err)?;
         // SAFETY: a new listening socket.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(TcpListener { fd, rt: rt.as_ref().clone(), addr: SocketAddrV4::new(*a.ip(), port) })
@@ -286,9 +287,9 @@ impl TcpStream {
             Shutdown::Write => 1,
             Shutdown::Both => 2,
         };
-        let mut err = 0;
-        // SAFETY: our fd.
-        check(unsafe { ffi::luminal_stream_shutdown(self.s.fd.as_raw_fd(), how, &mut err) }, err)
+        let mut err = ffi::luminal_io_result::default();
+        // SAFETY: our fd; an out-pointer to a local.
+        check(unsafe { ffi::luminal_stream_shutdown(self.s.fd.as_raw_fd(), how, &mut err) }, &err)
     }
 }
 
@@ -320,9 +321,9 @@ impl fmt::Debug for TcpStream {
 /// [`PipeReader`]; the reader reads 0 once the writer is dropped.
 pub fn pipe<R: AsRef<Runtime> + ?Sized>(rt: &R) -> io::Result<(PipeReader, PipeWriter)> {
     let rt = rt.as_ref();
-    let (mut fds, mut err) = ([-1i32; 2], 0);
+    let (mut fds, mut err) = ([-1i32; 2], ffi::luminal_io_result::default());
     // SAFETY: out-pointers to locals.
-    check(unsafe { ffi::luminal_pipe(fds.as_mut_ptr(), &mut err) }, err)?;
+    check(unsafe { ffi::luminal_pipe(fds.as_mut_ptr(), &mut err) }, &err)?;
     // SAFETY: two new fds.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     Ok((PipeReader { s: Stream { fd: r, rt: rt.clone() } }, PipeWriter { s: Stream { fd: w, rt: rt.clone() } }))
