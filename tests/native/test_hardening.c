@@ -4,8 +4,14 @@
  */
 #include "test_util.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 /* Values no runtime ever handed out: an unreadable page (tag bits 0), the same with the context tag, random bits
@@ -293,4 +299,136 @@ TEST(fork_inherited_runtime_is_refused) {
   tu_runtime_done(rt);
   tu_gate_destroy(&g);
   CHECK_EQ(LOAD(c.drops), 1);
+}
+
+/* ---- statuses the header now lists (issue: each was returned but undocumented) --------------------------------- */
+
+TEST(spawn_with_released_scope_is_invalid_handle) {
+  luminal_runtime *rt = tu_runtime(1);
+  tu_counters c = TU_COUNTERS_INIT;
+  luminal_scope *s = NULL;
+  CHECK_ST(luminal_scope_new(rt, &s), LUMINAL_OK);
+  luminal_scope_release(s);
+  luminal_spawn_options o = {sizeof o, s, 0};
+  luminal_task *t = (luminal_task *)1;
+  CHECK_ST(luminal_spawn_with(rt, tf_ready(&c, 1), &o, &t), LUMINAL_E_INVALID_HANDLE);
+  CHECK(t == NULL);
+  CHECK_EQ(LOAD(c.drops), 1); /* taken also on failure */
+  /* Another runtime's scope is INVALID_ARGUMENT. */
+  luminal_runtime *rt2 = tu_runtime(1);
+  luminal_scope *s2 = NULL;
+  CHECK_ST(luminal_scope_new(rt2, &s2), LUMINAL_OK);
+  o.scope = s2;
+  CHECK_ST(luminal_spawn_with(rt, tf_ready(&c, 1), &o, NULL), LUMINAL_E_INVALID_ARGUMENT);
+  CHECK_EQ(LOAD(c.drops), 2);
+  luminal_scope_release(s2);
+  tu_runtime_done(rt2);
+  tu_runtime_done(rt);
+}
+
+/* A future whose drop takes a while: shutdown's TIMED_OUT covers slow drop functions, not only polls. */
+static void slow_drop(void *state) {
+  tu_sleep_ms(400);
+  atomic_fetch_add((atomic_long *)state, 1);
+}
+static luminal_poll pend(void *state, luminal_context *cx, void **out) {
+  (void)state, (void)cx, (void)out;
+  return LUMINAL_POLL_PENDING; /* never woken: idle until shutdown drops it */
+}
+
+TEST(shutdown_times_out_on_a_slow_drop) {
+  luminal_runtime *rt = tu_runtime(1);
+  static atomic_long dropped;
+  luminal_future f = {&dropped, pend, slow_drop, NULL};
+  CHECK_ST(luminal_spawn(rt, f, NULL), LUMINAL_OK);
+  tu_sleep_ms(20); /* polled once, now idle */
+  CHECK_ST(luminal_runtime_shutdown(rt, MS_NS(50)), LUMINAL_E_TIMED_OUT);
+  CHECK_ST(luminal_runtime_shutdown(rt, UINT64_MAX), LUMINAL_OK); /* call again to wait more */
+  CHECK_EQ(atomic_load(&dropped), 1);
+  luminal_runtime_release(rt);
+}
+
+/* AUTO falls back to the pool when the ring cannot be made: here, every fd is taken (EMFILE) when the first IO
+ * operation starts the backend. */
+TEST(auto_backend_falls_back_on_emfile) {
+  luminal_runtime_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.worker_threads = 1;
+  o.io_backend = LUMINAL_IO_AUTO;
+  luminal_runtime *rt = NULL;
+  CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
+  struct rlimit old, low;
+  CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+  low = old;
+  low.rlim_cur = 256;
+  CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  static int hold[256];
+  int n = 0;
+  for (; n < 256; n++) {
+    hold[n] = dup(0);
+    if (hold[n] < 0) break;
+  }
+  CHECK_MSG(n < 256 && errno == EMFILE, "could not exhaust the fd table (%d fds)", n);
+  luminal_io_result r;
+  luminal_future f;
+  CHECK_ST(luminal_file_fsync(rt, 0, &r, &f), LUMINAL_OK);
+  void *out = NULL;
+  CHECK_ST(luminal_block_on(rt, f, &out), LUMINAL_OK);
+  for (int i = 0; i < n; i++) close(hold[i]);
+  CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+  CHECK(out == &r);
+  CHECK_EQ(luminal_runtime_io_backend(rt), LUMINAL_IO_POOL);
+  tu_runtime_done(rt);
+}
+
+/* io_uring forbidden (a seccomp filter answers EPERM to io_uring_setup, as Docker's default profile does): a runtime
+ * that demands it, by option or by LUMINAL_IO_BACKEND=uring, is refused with UNSUPPORTED; AUTO uses the pool. In a
+ * child process, so the filter stays there. */
+static void seccomp_no_io_uring(void) {
+  struct sock_filter f[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425 /* io_uring_setup, the same number on x86_64 and arm64 */, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
+  CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+  CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
+}
+
+TEST(io_uring_demanded_but_forbidden_is_unsupported) {
+  fflush(stdout);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    alarm(20);
+    seccomp_no_io_uring();
+    luminal_runtime_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.worker_threads = 1;
+    o.io_backend = LUMINAL_IO_URING;
+    luminal_runtime *rt = NULL;
+    CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_E_UNSUPPORTED);
+    CHECK(rt == NULL);
+    o.io_backend = LUMINAL_IO_AUTO;
+    CHECK(setenv("LUMINAL_IO_BACKEND", "uring", 1) == 0);
+    CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_E_UNSUPPORTED);
+    CHECK(unsetenv("LUMINAL_IO_BACKEND") == 0);
+    CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
+    CHECK_EQ(luminal_runtime_io_backend(rt), LUMINAL_IO_POOL);
+    luminal_io_result r;
+    luminal_future f;
+    CHECK_ST(luminal_file_fsync(rt, -1, &r, &f), LUMINAL_OK);
+    void *out = NULL;
+    CHECK_ST(luminal_block_on(rt, f, &out), LUMINAL_OK);
+    CHECK(r.status == LUMINAL_E_IO && r.os_error == EBADF);
+    CHECK_EQ(luminal_runtime_io_backend(rt), LUMINAL_IO_POOL);
+    tu_runtime_done(rt);
+    _exit(0);
+  }
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status 0x%x)", status);
 }
