@@ -351,13 +351,9 @@ TEST(shutdown_times_out_on_a_slow_drop) {
 /* AUTO falls back to the pool when the ring cannot be made: here, every fd is taken (EMFILE) when the first IO
  * operation starts the backend. */
 TEST(auto_backend_falls_back_on_emfile) {
-  luminal_runtime_options o;
-  memset(&o, 0, sizeof o);
-  o.struct_size = sizeof o;
-  o.worker_threads = 1;
+  luminal_runtime_options o = tu_options(1);
   o.io_backend = LUMINAL_IO_AUTO;
-  luminal_runtime *rt = NULL;
-  CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
+  luminal_runtime *rt = tu_runtime_with(&o);
   struct rlimit old, low;
   CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
   low = old;
@@ -404,10 +400,7 @@ TEST(io_uring_demanded_but_forbidden_is_unsupported) {
   if (pid == 0) {
     alarm(20);
     seccomp_no_io_uring();
-    luminal_runtime_options o;
-    memset(&o, 0, sizeof o);
-    o.struct_size = sizeof o;
-    o.worker_threads = 1;
+    luminal_runtime_options o = tu_options(1);
     o.io_backend = LUMINAL_IO_URING;
     luminal_runtime *rt = NULL;
     CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_E_UNSUPPORTED);
@@ -416,7 +409,7 @@ TEST(io_uring_demanded_but_forbidden_is_unsupported) {
     CHECK(setenv("LUMINAL_IO_BACKEND", "uring", 1) == 0);
     CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_E_UNSUPPORTED);
     CHECK(unsetenv("LUMINAL_IO_BACKEND") == 0);
-    CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
+    rt = tu_runtime_with(&o);
     CHECK_EQ(luminal_runtime_io_backend(rt), LUMINAL_IO_POOL);
     luminal_io_result r;
     luminal_future f;

@@ -107,16 +107,26 @@ static inline void tu_sleep_ms(unsigned ms) {
 /* Runtime helpers                                                                                                */
 /* ------------------------------------------------------------------------------------------------------------- */
 
-static inline luminal_runtime *tu_runtime(uint32_t workers) {
+/* Options with struct_size set and everything else at its default, but `workers` worker threads. */
+static inline luminal_runtime_options tu_options(uint32_t workers) {
   luminal_runtime_options o;
   memset(&o, 0, sizeof o);
   o.struct_size = sizeof o;
   o.worker_threads = workers;
   o.thread_name = "lumtest";
+  return o;
+}
+
+static inline luminal_runtime *tu_runtime_with(const luminal_runtime_options *o) {
   luminal_runtime *rt = NULL;
-  CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
+  CHECK_ST(luminal_runtime_new(o, &rt), LUMINAL_OK);
   CHECK(rt != NULL);
   return rt;
+}
+
+static inline luminal_runtime *tu_runtime(uint32_t workers) {
+  luminal_runtime_options o = tu_options(workers);
+  return tu_runtime_with(&o);
 }
 
 /* Shuts down (waiting forever) and releases. */
