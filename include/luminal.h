@@ -42,7 +42,7 @@
  * caller must release it; "borrowed" = valid only as long as the comment says, never release it.
  *
  * Structs: those that start with `size_t struct_size` (luminal_runtime_options, luminal_spawn_options,
- * luminal_scope_counters) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
+ * luminal_scope_counters, luminal_channel_options) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
  * was compiled with), and the library reads or writes only that much (fields it does not get take their
  * defaults). Every other struct (luminal_future, luminal_io_result, luminal_file_info, luminal_view,
  * luminal_buffer) is frozen: its layout never changes within an ABI version.
@@ -83,7 +83,7 @@ extern "C" {
 /* Compile-time ABI version; compare with luminal_abi_version() to detect a library older than this header. It
  * changes when a function, struct or constant changes meaning or layout; adding functions bumps it too (a program
  * built against the newer header may call them). */
-#define LUMINAL_ABI_VERSION 2
+#define LUMINAL_ABI_VERSION 3
 
 /* The ABI version the loaded library implements. Never fails. */
 LUMINAL_API uint32_t luminal_abi_version(void);
@@ -106,7 +106,10 @@ typedef enum luminal_status {
   LUMINAL_E_INTERNAL = -9,         /* a bug in Luminal; please report it */
   LUMINAL_E_ALREADY_TAKEN = -10,   /* the task's output was already handed over by an earlier join or poll */
   LUMINAL_E_IO = -11,              /* the operating system refused an IO operation: see os_error (an errno) */
-  LUMINAL_E_FORKED = -12           /* the handle belongs to a runtime inherited across fork(): unusable here */
+  LUMINAL_E_FORKED = -12,          /* the handle belongs to a runtime inherited across fork(): unusable here */
+  LUMINAL_E_CLOSED = -13,          /* the channel's other side is gone, or the semaphore was closed */
+  LUMINAL_E_FULL = -14,            /* the channel has no room now (luminal_channel_try_send) */
+  LUMINAL_E_EMPTY = -15            /* no message waiting, or too few permits free (try_recv, try_acquire) */
 } luminal_status;
 
 /* A static English description of `s` ("ok", "invalid handle", ...). Never NULL, also for unknown values. */
@@ -376,6 +379,146 @@ typedef struct luminal_scope_counters {
 
 /* Fills *stats (up to stats->struct_size bytes). LUMINAL_E_INVALID_ARGUMENT, LUMINAL_E_INVALID_HANDLE. */
 LUMINAL_API luminal_status luminal_scope_stats(luminal_scope *scope, luminal_scope_counters *stats);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Sync: channels, notify, semaphores
+ *
+ * Runtime-owned building blocks behind the same token handles as everything else, so a host and its plugins (or C,
+ * C++ and Rust code in one process) can share them: a plugin may be handed a luminal_sender* and send on it.
+ * Rules for all of them:
+ *  - Handles (luminal_sender*, luminal_receiver*, luminal_notify*, luminal_semaphore*) are tokens as in the general
+ *    rules: a NULL handle gives LUMINAL_E_INVALID_ARGUMENT; a released, forged or wrong-type one (a sender where a
+ *    semaphore is expected) LUMINAL_E_INVALID_HANDLE; one made on a runtime inherited across fork LUMINAL_E_FORKED.
+ *    Each is created on a runtime (for fork detection; creating on a shut-down runtime gives LUMINAL_E_SHUTDOWN)
+ *    but works afterwards without it: its futures may be awaited by tasks of any runtime, or by luminal_block_on.
+ *  - A function that makes a future fails only for bad arguments or handles (NULL out pointers ->
+ *    LUMINAL_E_INVALID_ARGUMENT, bad handles -> LUMINAL_E_INVALID_HANDLE, LUMINAL_E_FORKED); on failure *out is
+ *    zeroed. Conditions (closed, empty) arrive through `*result` when the future completes. The futures' own output
+ *    is NULL: results come only through the out-parameters (`result`, `msg`), which are BORROWED by the future
+ *    until it completes or is dropped, and written only at completion.
+ *  - Every function that takes a message takes it also when it fails (it is dropped with the channel's
+ *    drop_message), except that a NULL, released or forged sender has no channel and so no drop_message: then the
+ *    message stays the caller's. luminal_channel_try_send takes the message only when it returns LUMINAL_OK.
+ *  - A future made here counts as a handle of its kind until it completes or is dropped: a pending send keeps the
+ *    channel open for the receiver (as a sender would), a pending recv keeps it open for senders.
+ *  - Every waiter list is woken in order of arrival; a wake is a plain wake of the waiting task, which keeps its
+ *    priority. The runtime-provided-future rule (see Time) holds: polled with a NULL, stale or forged context or
+ *    after fork, a future completes at once with the reason in *result (notify_wait: output
+ *    LUMINAL_FAILED_OUTPUT), giving up what it held as a drop would. Polled after its drop, it completes with
+ *    output NULL and touches nothing; a second drop is detected and harmless.
+ *  - Cancellation safety: dropping a pending recv loses no message; dropping a send before it completed never
+ *    delivers its message and drops it with drop_message exactly once; dropping an acquire returns any permits
+ *    granted to it; dropping a notify_wait woken by notify_one passes the notification on.
+ *  - No allocation per message or operation once warm: waiter records are pooled; a channel's queue is a ring in
+ *    native memory that doubles while it fills (up to the capacity; an unbounded channel without limit).
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct luminal_sender luminal_sender;       /* one sending handle of a channel (clone for more senders) */
+typedef struct luminal_receiver luminal_receiver;   /* the one receiving handle of a channel */
+typedef struct luminal_notify luminal_notify;       /* a notify (one stored permit, as tokio's Notify) */
+typedef struct luminal_semaphore luminal_semaphore; /* a fair counting semaphore */
+
+typedef struct luminal_channel_options {
+  size_t struct_size;           /* set to sizeof(luminal_channel_options); fields past it take their defaults */
+  size_t capacity;              /* messages queued at most; 0 = unbounded */
+  luminal_drop_fn drop_message; /* called exactly once for every message never received (queued when the receiver
+                                   goes, or refused by a send future); may be NULL; any thread, outside locks */
+} luminal_channel_options;
+
+/* Creates a multi-producer, single-consumer channel of `void*` messages (NULL is a valid message). `opts` is
+ * borrowed (NULL = unbounded, no drop_message). On LUMINAL_OK, *tx and *rx are owned handles (release them with
+ * luminal_sender_release / luminal_receiver_release). LUMINAL_E_INVALID_ARGUMENT (rt, tx or rx NULL,
+ * opts->struct_size too small to hold struct_size itself), LUMINAL_E_INVALID_HANDLE, LUMINAL_E_SHUTDOWN. */
+LUMINAL_API luminal_status luminal_channel_new(luminal_runtime *rt, const luminal_channel_options *opts,
+                                               luminal_sender **tx, luminal_receiver **rx);
+
+/* Returns another owned sender of the same channel, or NULL if tx is NULL, released, forged or not a sender. */
+LUMINAL_API luminal_sender *luminal_sender_clone(luminal_sender *tx);
+
+/* Releases a sender. When the last sender (and the last pending send future) is gone, the receiver gets the queued
+ * messages, then LUMINAL_E_CLOSED. NULL, stale or double releases are ignored. */
+LUMINAL_API void luminal_sender_release(luminal_sender *tx);
+
+/* Releases the receiver: the channel is closed for sending (once its pending recv futures are gone too); queued
+ * messages are dropped with drop_message (on this thread); waiting send futures complete with LUMINAL_E_CLOSED and
+ * drop their messages. NULL, stale or double releases are ignored. */
+LUMINAL_API void luminal_receiver_release(luminal_receiver *rx);
+
+/* Makes a future that queues `msg` (taken, see the rules above) and completes when it is queued: *result =
+ * LUMINAL_OK, or LUMINAL_E_CLOSED if the receiver is gone (msg is dropped with drop_message). On a full bounded
+ * channel it waits; waiting sends are served in FIFO order (a later send or try_send never overtakes them).
+ * `result` is borrowed until completion. Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (tx, result or out NULL),
+ * LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_channel_send(luminal_sender *tx, void *msg, luminal_status *result,
+                                                luminal_future *out);
+
+/* Queues `msg` now if there is room: LUMINAL_OK (msg is taken), LUMINAL_E_FULL (no room, or sends are waiting: msg
+ * stays the caller's), LUMINAL_E_CLOSED (the receiver is gone: msg stays the caller's),
+ * LUMINAL_E_INVALID_ARGUMENT (tx NULL), LUMINAL_E_INVALID_HANDLE. Never blocks. */
+LUMINAL_API luminal_status luminal_channel_try_send(luminal_sender *tx, void *msg);
+
+/* Makes a future that receives the oldest message: *result = LUMINAL_OK with *msg (now the caller's), or
+ * LUMINAL_E_CLOSED (*msg = NULL) once every sender is released and the queue is empty. `msg` and `result` are
+ * borrowed until completion. Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (rx, msg, result or out NULL),
+ * LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_channel_recv(luminal_receiver *rx, void **msg, luminal_status *result,
+                                                luminal_future *out);
+
+/* Takes the oldest message now: LUMINAL_OK (*msg is the caller's), LUMINAL_E_EMPTY (nothing queued, senders
+ * remain), LUMINAL_E_CLOSED (nothing queued and no sender left); *msg = NULL unless OK.
+ * LUMINAL_E_INVALID_ARGUMENT (rx or msg NULL), LUMINAL_E_INVALID_HANDLE. Never blocks. */
+LUMINAL_API luminal_status luminal_channel_try_recv(luminal_receiver *rx, void **msg);
+
+/* A oneshot is a channel of capacity 1 with one sender: it costs the same (one queue slot, two handles), so there
+ * is no separate type. */
+
+/* Creates a notify; *out is an owned handle (release it with luminal_notify_release).
+ * LUMINAL_E_INVALID_ARGUMENT (rt or out NULL), LUMINAL_E_INVALID_HANDLE, LUMINAL_E_SHUTDOWN. */
+LUMINAL_API luminal_status luminal_notify_new(luminal_runtime *rt, luminal_notify **out);
+
+/* Wakes the oldest waiting notify_wait future; with none waiting, stores one permit (at most one: repeated calls
+ * store one) that the next wait consumes at once. LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT, LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_notify_one(luminal_notify *n);
+
+/* Wakes every notify_wait future that exists now (also those made but not polled yet); stores no permit.
+ * LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT, LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_notify_all(luminal_notify *n);
+
+/* Makes a future that completes (output NULL) when notified, or at once if a permit is stored (consuming it).
+ * Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (n or out NULL), LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_notify_wait(luminal_notify *n, luminal_future *out);
+
+/* Releases the notify; wait futures still pending are woken (they complete: nobody could notify them any more).
+ * NULL, stale or double releases are ignored. */
+LUMINAL_API void luminal_notify_release(luminal_notify *n);
+
+/* Creates a semaphore with `permits` free permits; *out is an owned handle (luminal_semaphore_release).
+ * LUMINAL_E_INVALID_ARGUMENT (rt or out NULL), LUMINAL_E_INVALID_HANDLE, LUMINAL_E_SHUTDOWN. */
+LUMINAL_API luminal_status luminal_semaphore_new(luminal_runtime *rt, uint64_t permits, luminal_semaphore **out);
+
+/* Makes a future that takes `n` permits at once: *result = LUMINAL_OK (the caller now holds them; give them back
+ * with luminal_semaphore_add_permits) or LUMINAL_E_CLOSED. Strict FIFO: a request waits behind every earlier one,
+ * so a later request for 1 waits behind an earlier request for 2 even while 1 permit is free (n = 0 too).
+ * Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (s, result or out NULL), LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_semaphore_acquire(luminal_semaphore *s, uint32_t n, luminal_status *result,
+                                                     luminal_future *out);
+
+/* Takes `n` permits now: LUMINAL_OK, LUMINAL_E_EMPTY (too few free, or requests are waiting), LUMINAL_E_CLOSED,
+ * LUMINAL_E_INVALID_ARGUMENT (s NULL), LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_semaphore_try_acquire(luminal_semaphore *s, uint32_t n);
+
+/* Adds `n` permits (C has no permit objects: this is how acquired permits go back) and serves the waiting requests
+ * they satisfy, oldest first. Ignored after close (LUMINAL_OK). LUMINAL_E_INVALID_ARGUMENT also if the count would
+ * pass UINT64_MAX (nothing is added); LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_semaphore_add_permits(luminal_semaphore *s, uint32_t n);
+
+/* Closes the semaphore: waiting and later acquires complete with LUMINAL_E_CLOSED, try_acquire answers it.
+ * Requests already granted keep their permits. LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT, LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_semaphore_close(luminal_semaphore *s);
+
+/* Releases the handle; the semaphore is closed first (pending acquires get LUMINAL_E_CLOSED). NULL, stale or
+ * double releases are ignored. */
+LUMINAL_API void luminal_semaphore_release(luminal_semaphore *s);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Priorities and the blocking pool

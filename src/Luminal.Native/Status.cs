@@ -17,6 +17,9 @@ enum Status
     AlreadyTaken = -10,
     Io = -11,
     Forked = -12,
+    Closed = -13,
+    Full = -14,
+    Empty = -15,
 }
 
 static class StatusText
@@ -37,6 +40,9 @@ static class StatusText
         Status.AlreadyTaken => "the task's output was already taken",
         Status.Io => "the operating system refused the IO operation (see os_error)",
         Status.Forked => "the runtime was inherited across fork(): unusable in this process (create a new one)",
+        Status.Closed => "closed: the other side of the channel is gone, or the semaphore was closed",
+        Status.Full => "full: the channel has no room for the message (it stays the caller's)",
+        Status.Empty => "empty: no message waiting, or too few permits free",
         _ => "unknown status",
     };
 }

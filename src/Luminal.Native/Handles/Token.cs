@@ -15,6 +15,9 @@ static class Token
     public const uint Scope = 0xD;
     public const uint Io = 0x7;     // state of an IO operation's future
     public const uint Context = 0xF; // a luminal_context (its own layout: see Interop.Context)
+    // Every handle of the sync primitives (sender, receiver, notify, semaphore) and their futures' states: one
+    // table (Sync.SyncSlot) whose slots carry their kind, checked after the lookup. The last free tag.
+    public const uint Sync = 0x1;
 
     public const int MaxIndex = (1 << 28) - 1;
 

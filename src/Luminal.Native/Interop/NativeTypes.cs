@@ -55,3 +55,13 @@ struct NativeScopeStats
     public ulong Completed;
     public ulong Cancelled;
 }
+
+/// <summary>luminal_channel_options. Read only the fields that struct_size covers (older callers).</summary>
+[CStruct("luminal_channel_options")]
+[StructLayout(LayoutKind.Sequential)]
+unsafe struct NativeChannelOptions
+{
+    public nuint StructSize;
+    public nuint Capacity;
+    public delegate* unmanaged<void*, void> DropMessage;
+}

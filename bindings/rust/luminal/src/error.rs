@@ -36,6 +36,12 @@ pub enum ErrorKind {
     Io,
     /// `LUMINAL_E_FORKED`: the runtime was inherited across `fork()`; it cannot be used in this process.
     Forked,
+    /// `LUMINAL_E_CLOSED`: the other side of a channel is gone, or a semaphore was closed.
+    Closed,
+    /// `LUMINAL_E_FULL`: a channel has no room now.
+    Full,
+    /// `LUMINAL_E_EMPTY`: no message waiting, or too few permits free.
+    Empty,
     /// A status this binding does not know.
     Other,
     /// Not a status of the library but of this crate: libluminal could not be loaded (not found where
@@ -110,6 +116,9 @@ impl RuntimeError {
             ffi::LUMINAL_E_ALREADY_TAKEN => ErrorKind::AlreadyTaken,
             ffi::LUMINAL_E_IO => ErrorKind::Io,
             ffi::LUMINAL_E_FORKED => ErrorKind::Forked,
+            ffi::LUMINAL_E_CLOSED => ErrorKind::Closed,
+            ffi::LUMINAL_E_FULL => ErrorKind::Full,
+            ffi::LUMINAL_E_EMPTY => ErrorKind::Empty,
             _ => ErrorKind::Other,
         }
     }

@@ -13,7 +13,7 @@ pub const LUMINAL_VERSION_MAJOR: u32 = 0;
 pub const LUMINAL_VERSION_MINOR: u32 = 2;
 pub const LUMINAL_VERSION_PATCH: u32 = 0;
 pub const LUMINAL_VERSION_HEX: u32 = 0x00_02_00;
-pub const LUMINAL_ABI_VERSION: u32 = 2;
+pub const LUMINAL_ABI_VERSION: u32 = 3;
 
 pub type luminal_status = i32;
 pub const LUMINAL_OK: luminal_status = 0;
@@ -30,6 +30,9 @@ pub const LUMINAL_E_INTERNAL: luminal_status = -9;
 pub const LUMINAL_E_ALREADY_TAKEN: luminal_status = -10;
 pub const LUMINAL_E_IO: luminal_status = -11;
 pub const LUMINAL_E_FORKED: luminal_status = -12;
+pub const LUMINAL_E_CLOSED: luminal_status = -13;
+pub const LUMINAL_E_FULL: luminal_status = -14;
+pub const LUMINAL_E_EMPTY: luminal_status = -15;
 
 /// Opaque runtime handle (a 64-bit token, not a pointer to readable memory).
 #[repr(C)]
@@ -155,6 +158,35 @@ pub struct luminal_buffer {
     pub len: usize,
 }
 
+/// Opaque sending handle of a channel.
+#[repr(C)]
+pub struct luminal_sender {
+    _private: [u8; 0],
+}
+/// Opaque receiving handle of a channel.
+#[repr(C)]
+pub struct luminal_receiver {
+    _private: [u8; 0],
+}
+/// Opaque notify handle.
+#[repr(C)]
+pub struct luminal_notify {
+    _private: [u8; 0],
+}
+/// Opaque semaphore handle.
+#[repr(C)]
+pub struct luminal_semaphore {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct luminal_channel_options {
+    pub struct_size: usize,
+    pub capacity: usize,
+    pub drop_message: Option<luminal_drop_fn>,
+}
+
 // The functions, in the form of an `extern "C"` block: see `library` for how they are loaded and called.
 declare_library! {
     // Runtimes, contexts, wakers, tasks
@@ -222,6 +254,47 @@ declare_library! {
         opts: *const luminal_spawn_options,
         out: *mut *mut luminal_task,
     ) -> luminal_status;
+
+    // Sync: channels, notify, semaphores
+    pub fn luminal_channel_new(
+        rt: *mut luminal_runtime,
+        opts: *const luminal_channel_options,
+        tx: *mut *mut luminal_sender,
+        rx: *mut *mut luminal_receiver,
+    ) -> luminal_status;
+    pub fn luminal_sender_clone(tx: *mut luminal_sender) -> *mut luminal_sender;
+    pub fn luminal_sender_release(tx: *mut luminal_sender);
+    pub fn luminal_receiver_release(rx: *mut luminal_receiver);
+    pub fn luminal_channel_send(
+        tx: *mut luminal_sender,
+        msg: *mut c_void,
+        result: *mut luminal_status,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_channel_try_send(tx: *mut luminal_sender, msg: *mut c_void) -> luminal_status;
+    pub fn luminal_channel_recv(
+        rx: *mut luminal_receiver,
+        msg: *mut *mut c_void,
+        result: *mut luminal_status,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_channel_try_recv(rx: *mut luminal_receiver, msg: *mut *mut c_void) -> luminal_status;
+    pub fn luminal_notify_new(rt: *mut luminal_runtime, out: *mut *mut luminal_notify) -> luminal_status;
+    pub fn luminal_notify_one(n: *mut luminal_notify) -> luminal_status;
+    pub fn luminal_notify_all(n: *mut luminal_notify) -> luminal_status;
+    pub fn luminal_notify_wait(n: *mut luminal_notify, out: *mut luminal_future) -> luminal_status;
+    pub fn luminal_notify_release(n: *mut luminal_notify);
+    pub fn luminal_semaphore_new(rt: *mut luminal_runtime, permits: u64, out: *mut *mut luminal_semaphore) -> luminal_status;
+    pub fn luminal_semaphore_acquire(
+        s: *mut luminal_semaphore,
+        n: u32,
+        result: *mut luminal_status,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_semaphore_try_acquire(s: *mut luminal_semaphore, n: u32) -> luminal_status;
+    pub fn luminal_semaphore_add_permits(s: *mut luminal_semaphore, n: u32) -> luminal_status;
+    pub fn luminal_semaphore_close(s: *mut luminal_semaphore) -> luminal_status;
+    pub fn luminal_semaphore_release(s: *mut luminal_semaphore);
 
     // Priorities and the blocking pool
     pub fn luminal_context_spawn_with(
