@@ -7,11 +7,11 @@ using System.Threading;
 namespace Luminal.Io.Pool;
 
 /// <summary>
-/// Where a stream read or write that would block waits on the pool backend — sockets, pipes, any fd epoll can
-/// watch: an epoll set watched by one thread for the whole runtime, instead of a blocking-pool thread per waiting
+/// Where an operation that would block waits on the pool backend — a stream read or write (sockets, pipes, any fd
+/// epoll can watch), an accept, a connect in progress: an epoll set watched by one thread for the whole runtime, instead of a blocking-pool thread per waiting
 /// operation (which capped a server at max_blocking_threads idle connections or pipes, and starved
 /// luminal_spawn_blocking once they were taken). When an fd is ready, this thread tries the operation again the
-/// way <see cref="NonBlocking"/> found that never blocks it, and completes it, which wakes its task; an fd that
+/// way that never blocks it (the operation's TryNow, e.g. <see cref="NonBlocking"/>), and completes it, which wakes its task; an fd that
 /// can only be read by a call that might block gets just its readiness here, and the call on a pool thread.
 ///
 /// Each fd has a queue of waiting reads and one of waiting writes (oldest first, linked through IoOp.NextWaiter:
@@ -25,7 +25,6 @@ sealed unsafe partial class Reactor
     const int EpollCtlAdd = 1, EpollCtlMod = 3, EpollCloexec = 0x80000, EfdCloexec = 0x80000, EfdNonblock = 0x800;
     const uint EpollIn = 0x1, EpollOut = 0x4, EpollErr = 0x8, EpollHup = 0x10, EpollRdHup = 0x2000,
         EpollOneShot = 1u << 30;
-    const int ENOENT = 2, EBADF = 9;
     const ulong WakeMark = ulong.MaxValue; // the event data of the eventfd that stops the thread
 
     // struct epoll_event is packed (12 bytes, data at 4) on x86_64 only; elsewhere it is 16 bytes, data at 8.
@@ -155,23 +154,23 @@ sealed unsafe partial class Reactor
     /// </summary>
     public bool Arm(IoOp op, bool first = false)
     {
-        bool read = op.Kind == IoKind.StreamRead;
+        bool read = op.WaitRead;
         IoOp? stale = null;
         bool armed = true, cancelled = false;
         lock (_lock)
         {
             if (_stopping) return false;
-            ref Waiters w = ref CollectionsMarshal.GetValueRefOrAddDefault(_fds, op.Fd, out _);
+            ref Waiters w = ref CollectionsMarshal.GetValueRefOrAddDefault(_fds, op.WaitFd, out _);
             // Operations still waiting on this number may belong to a file that was closed since (its epoll
             // registration went with it, and the number may now name another file): evict such waiters.
-            if (w.Registered && w.Any && !Register(op.Fd, ref w, probe: true))
+            if (w.Registered && w.Any && !Register(op.WaitFd, ref w, probe: true))
             {
                 w.TakeAllOnto(ref stale);
                 w.Registered = false;
             }
             ref WaitQueue q = ref read ? ref w.Readers : ref w.Writers;
             if (first) q.AddFirst(op); else q.Add(op);
-            if (!Register(op.Fd, ref w))
+            if (!Register(op.WaitFd, ref w))
             {
                 q.Remove(op);
                 armed = false;
@@ -183,7 +182,7 @@ sealed unsafe partial class Reactor
                 cancelled = true;
             }
         }
-        CompleteAll(stale, -EBADF);
+        CompleteAll(stale, -Libc.EBADF);
         if (cancelled) op.Complete(-Libc.ECANCELED);
         return armed;
     }
@@ -206,9 +205,9 @@ sealed unsafe partial class Reactor
     {
         lock (_lock)
         {
-            ref Waiters w = ref CollectionsMarshal.GetValueRefOrNullRef(_fds, op.Fd);
+            ref Waiters w = ref CollectionsMarshal.GetValueRefOrNullRef(_fds, op.WaitFd);
             if (Unsafe.IsNullRef(ref w)) return false;
-            if (!(op.Kind == IoKind.StreamRead ? w.Readers.Remove(op) : w.Writers.Remove(op))) return false;
+            if (!(op.WaitRead ? w.Readers.Remove(op) : w.Writers.Remove(op))) return false;
         }
         op.Complete(-Libc.ECANCELED);
         return true;
@@ -286,8 +285,8 @@ sealed unsafe partial class Reactor
     void Retry(IoOp? op)
     {
         if (op is null) return;
-        if (op.Flags == NonBlocking.Blocking) { _fallback(op); return; }
-        long r = NonBlocking.Try(op);
+        if (op.WaitThenRun) { _fallback(op); return; }
+        long r = Operations.Of(op.Kind).Pool.TryNow(op); // the operation's own try (it may ask to wait again)
         if (r != -Libc.EAGAIN) op.Complete(r);
         else if (!Arm(op, first: true)) _fallback(op);
     }
@@ -308,7 +307,7 @@ sealed unsafe partial class Reactor
         {
             PutEvent(ev, mask, (ulong)w.Generation << 32 | (uint)fd);
             if (EpollCtl(_epfd, EpollCtlMod, fd, ev) == 0) return true;
-            if (probe || Libc.Errno != ENOENT) return false;
+            if (probe || Libc.Errno != Libc.ENOENT) return false;
         }
         w.Generation++;
         PutEvent(ev, mask, (ulong)w.Generation << 32 | (uint)fd);
