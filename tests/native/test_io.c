@@ -2509,6 +2509,36 @@ IO_TEST(io_shutdown_drops_a_task_with_two_queued_pool_calls) {
   tmpdir_done();
 }
 
+/* The same with two reads waiting for data (pool backend: in the reactor): stopping completes both as cancelled;
+ * the first one's wake drops the task at once, whose drop waits for the second read — which the stopping reactor
+ * must already have completed (it used to complete them one by one, waking each: shutdown never returned). */
+IO_TEST(io_shutdown_drops_a_task_with_two_waiting_reads) {
+  luminal_runtime *rt = io_runtime_one_pool_thread();
+  int a[2], b[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
+  io_pair *s = (io_pair *)calloc(1, sizeof *s);
+  CHECK_ST(luminal_stream_read(rt, a[0], s->buf_a, sizeof s->buf_a, &s->ra, &s->a), LUMINAL_OK);
+  s->live_a = 1;
+  CHECK_ST(luminal_stream_read(rt, b[0], s->buf_b, sizeof s->buf_b, &s->rb, &s->b), LUMINAL_OK);
+  s->live_b = 1;
+  luminal_future f = {s, io_pair_poll, io_pair_drop, NULL};
+  CHECK_ST(luminal_spawn(rt, f, NULL), LUMINAL_OK);
+  tu_sleep_ms(20); /* both reads now wait for data */
+  shutdown_call c = {.rt = rt};
+  atomic_init(&c.done, 0);
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, shutdown_main, &c) == 0);
+  uint64_t deadline = tu_now_ns() + MS_NS(10000);
+  while (!atomic_load(&c.done) && tu_now_ns() < deadline) tu_sleep_ms(5);
+  CHECK_MSG(atomic_load(&c.done), "luminal_runtime_shutdown did not return within 10 s");
+  CHECK(pthread_join(th, NULL) == 0);
+  CHECK_EQ(c.st, LUMINAL_OK);
+  luminal_runtime_release(rt);
+  free(s);
+  close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+}
+
 IO_TEST(io_invalid_arguments) {
   luminal_runtime *rt = io_rt();
   luminal_io_result r;

@@ -178,15 +178,24 @@ sealed unsafe class IoOp : Slot
     /// <summary>Called by the backend, exactly once per submission: the raw result (≥ 0, or -errno).</summary>
     public void Complete(long raw)
     {
-        ulong waker;
+        ulong waker = CompleteWithoutWake(raw);
+        if (waker != 0) Tasks.Waker.Wake(waker);
+    }
+
+    /// <summary>
+    /// <see cref="Complete"/> without the wake: returns the waker to wake (0: none). For completing several
+    /// operations at once, all of them before any task is woken — a task woken during shutdown is dropped at once, on
+    /// this thread, and its drop waits for its other operations, which must not be among those still to complete.
+    /// </summary>
+    public ulong CompleteWithoutWake(long raw)
+    {
         lock (this)
         {
             _raw = raw;
             _state = Completed;
-            waker = _waker;
             Monitor.PulseAll(this);
+            return _waker;
         }
-        if (waker != 0) Tasks.Waker.Wake(waker);
     }
 
     [UnmanagedCallersOnly]

@@ -10,7 +10,7 @@ enum IoKind : byte { Open, Close, Fsync, Stat, ReadAt, WriteAt, MapFile, ReadAll
 /// </summary>
 static unsafe class Operations
 {
-    static readonly Operation[] Rows =
+    static readonly Operation[] Rows = InKindOrder(
     [
         new(IoKind.Open, Uring.Open.Row, Pool.Open.Row, &OpenArgs.Release),
         new(IoKind.Close, Uring.Close.Row, Pool.Close.Row, &Nothing),
@@ -24,12 +24,15 @@ static unsafe class Operations
         new(IoKind.Connect, Uring.Connect.Row, Pool.Connect.Row, &ConnectArgs.Release),
         new(IoKind.StreamRead, Uring.StreamRead.Row, Pool.StreamRead.Row, &Nothing),
         new(IoKind.StreamWrite, Uring.StreamWrite.Row, Pool.StreamWrite.Row, &Nothing),
-    ];
+    ]);
 
-    static Operations()
+    /// <summary>Row i must be IoKind i (checked once, when the table is built; a field initializer rather than a
+    /// static constructor, so lookups need no class-initialization check).</summary>
+    static Operation[] InKindOrder(Operation[] rows)
     {
-        for (int i = 0; i < Rows.Length; i++)
-            if ((int)Rows[i].Kind != i) throw new System.InvalidOperationException("Operations.Rows is out of IoKind order");
+        for (int i = 0; i < rows.Length; i++)
+            if ((int)rows[i].Kind != i) throw new System.InvalidOperationException("Operations: row out of IoKind order");
+        return rows;
     }
 
     public static ref readonly Operation Of(IoKind kind) => ref Rows[(int)kind];

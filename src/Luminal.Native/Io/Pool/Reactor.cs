@@ -148,11 +148,21 @@ sealed unsafe partial class Reactor
     }
 
     /// <summary>
-    /// Parks <paramref name="op"/> (a stream read or write that just said EAGAIN) until its fd is ready; behind the
-    /// operations already waiting in that direction, or <paramref name="first"/> (one that was retried and must wait
-    /// again). False if it cannot wait here (epoll refuses the fd, or stopping): use the pool.
+    /// Parks <paramref name="op"/> (whose TryNow just asked to wait, see <see cref="IoOp.WaitUntilReady"/>) until its
+    /// fd is ready, behind the operations already waiting in that direction. False if it cannot wait here (epoll
+    /// refuses the fd, or stopping): use the pool.
     /// </summary>
-    public bool Arm(IoOp op, bool first = false)
+    public bool Arm(IoOp op)
+    {
+        var wakes = new Wakes(stackalloc ulong[64]);
+        bool armed = Arm(op, ref wakes, first: false);
+        wakes.WakeAll();
+        return armed;
+    }
+
+    /// <summary><see cref="Arm(IoOp)"/>, or with <paramref name="first"/> at the front (an operation that was retried
+    /// and must wait again); what it completes joins <paramref name="wakes"/>.</summary>
+    bool Arm(IoOp op, ref Wakes wakes, bool first)
     {
         bool read = op.WaitRead;
         IoOp? stale = null;
@@ -182,19 +192,19 @@ sealed unsafe partial class Reactor
                 cancelled = true;
             }
         }
-        CompleteAll(stale, -Libc.EBADF);
-        if (cancelled) op.Complete(-Libc.ECANCELED);
+        CompleteAll(stale, -Libc.EBADF, ref wakes);
+        if (cancelled) wakes.Complete(op, -Libc.ECANCELED);
         return armed;
     }
 
     /// <summary>Completes every operation of a chain (outside _lock: completing wakes tasks).</summary>
-    static void CompleteAll(IoOp? chain, long raw)
+    static void CompleteAll(IoOp? chain, long raw, ref Wakes wakes)
     {
         while (chain is not null)
         {
             IoOp next = chain.NextWaiter!;
             chain.NextWaiter = null; // before Complete: once completed, the operation may be reused at once
-            chain.Complete(raw);
+            wakes.Complete(chain, raw);
             chain = next;
         }
     }
@@ -224,7 +234,9 @@ sealed unsafe partial class Reactor
             foreach (int fd in _fds.Keys) CollectionsMarshal.GetValueRefOrNullRef(_fds, fd).TakeAllOnto(ref taken);
             _fds.Clear();
         }
-        CompleteAll(taken, -Libc.ECANCELED);
+        var wakes = new Wakes(stackalloc ulong[64]);
+        CompleteAll(taken, -Libc.ECANCELED, ref wakes);
+        wakes.WakeAll();
         ulong one = 1;
         _ = Libc.Write(_wakeFd, &one, (nuint)sizeof(ulong));
     }
@@ -267,28 +279,33 @@ sealed unsafe partial class Reactor
             // The others still wait: re-arm (if that fails, the file is gone: each one's retry will tell).
             if (w.Any && !Register(fd, ref w)) w.TakeAllOnto(ref gone);
         }
-        Retry(reader);
-        Retry(writer);
-        while (gone is not null)
+        var wakes = new Wakes(stackalloc ulong[64]);
+        try
         {
-            IoOp next = gone.NextWaiter!;
-            gone.NextWaiter = null;
-            Retry(gone);
-            gone = next;
+            Retry(reader, ref wakes);
+            Retry(writer, ref wakes);
+            while (gone is not null)
+            {
+                IoOp next = gone.NextWaiter!;
+                gone.NextWaiter = null;
+                Retry(gone, ref wakes);
+                gone = next;
+            }
         }
+        finally { wakes.WakeAll(); } // what completed must be woken even if a retry failed
     }
 
     /// <summary>The fd was ready: try the operation again; if it would still block, wait again at the front of its
     /// queue — here, or (stopping, or the fd cannot be registered any more) on the pool, which also reports errors
     /// of the fd itself. An fd that only a blocking call can read (<see cref="NonBlocking.Blocking"/>) gets its
     /// call on the pool: the reactor thread never makes one.</summary>
-    void Retry(IoOp? op)
+    void Retry(IoOp? op, ref Wakes wakes)
     {
         if (op is null) return;
         if (op.WaitThenRun) { _fallback(op); return; }
         long r = Operations.Of(op.Kind).Pool.TryNow(op); // the operation's own try (it may ask to wait again)
-        if (r != -Libc.EAGAIN) op.Complete(r);
-        else if (!Arm(op, first: true)) _fallback(op);
+        if (r != -Libc.EAGAIN) wakes.Complete(op, r);
+        else if (!Arm(op, ref wakes, first: true)) _fallback(op);
     }
 
     /// <summary>

@@ -139,6 +139,7 @@ sealed unsafe partial class UringBackend : IoBackend
     public int ReapAvailable()
     {
         Span<Ring.Cqe> batch = stackalloc Ring.Cqe[64];
+        Span<ulong> wakers = stackalloc ulong[64];
         int total = 0;
         while (true)
         {
@@ -147,7 +148,9 @@ sealed unsafe partial class UringBackend : IoBackend
             // Checked under the lock: disposal takes it too, so the ring's memory is mapped while we look.
             try { n = _ring.IsDisposed || !_ring.HasCompletions ? 0 : _ring.Reap(batch); }
             finally { Monitor.Exit(_reapLock); }
-            for (int i = 0; i < n; i++) OnCompletion(batch[i].UserData, batch[i].Res);
+            var wakes = new Wakes(wakers); // the whole batch completes before any task is woken (see Wakes)
+            for (int i = 0; i < n; i++) OnCompletion(batch[i].UserData, batch[i].Res, ref wakes);
+            wakes.WakeAll();
             total += n;
             if (n < batch.Length) break;
         }
@@ -224,7 +227,7 @@ sealed unsafe partial class UringBackend : IoBackend
         DisposeIfDone();
     }
 
-    void OnCompletion(ulong userData, int res)
+    void OnCompletion(ulong userData, int res, ref Wakes wakes)
     {
         if (userData == PokeTag)
         {
@@ -242,7 +245,7 @@ sealed unsafe partial class UringBackend : IoBackend
         ref readonly UringOp row = ref Operations.Of(op.Kind).Uring;
         long raw = row.Finish == null ? res : row.Finish(op, res);
         if (raw == UringOp.Pending) raw = Resubmit(op);
-        if (raw != UringOp.Pending) op.Complete(raw);
+        if (raw != UringOp.Pending) wakes.Complete(op, raw);
     }
 
     /// <summary>Submits the operation again (its Finish saw why); <see cref="UringOp.Pending"/> = "not complete yet".</summary>
