@@ -236,8 +236,7 @@ static unsafe partial class Exports
             if (osError != null) *osError = 0;
             if (fds == null) return (int)Status.InvalidArgument;
             if (!OperatingSystem.IsLinux()) return (int)Status.Unsupported;
-            const int ONonBlock = 0x800;
-            return Libc.Pipe2(fds, Libc.O_CLOEXEC | ONonBlock) == 0 ? (int)Status.Ok : OsFail(osError);
+            return Libc.Pipe2(fds, Libc.O_CLOEXEC | Libc.O_NONBLOCK) == 0 ? (int)Status.Ok : OsFail(osError);
         }
         catch (Exception e) { return Fail(e); }
     }
