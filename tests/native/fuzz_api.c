@@ -26,10 +26,11 @@
  *  LUMFUZZ_KEEP_GOING=1: undocumented statuses are collected and listed at the end instead of failing at once
  *      (the run still exits 1 if there were any).
  *  LUMFUZZ_ALLOW=name:status,...: known undocumented statuses that are listed but do not fail the run.
- *  LUMFUZZ_KNOWN_HANGS=1: also the cases that hang today's library (pool backend): blocking pools of 1..8 threads
- *      (finding F1: a pending accept holds a pool thread, so accept + connect deadlock) and two IO operations in one
- *      future (finding F2: a shutdown that cancels the first one's queued pool call drops the future, whose drop then
- *      waits forever for the second one's queued call, on the thread that would cancel it).
+ *  LUMFUZZ_KNOWN_HANGS=0|1 (default 1): also the cases that hung the library before issue 11 (pool backend):
+ *      blocking pools of 1..8 threads (finding F1: a pending accept held a pool thread, so accept + connect
+ *      deadlocked) and two IO operations in one future (finding F2: a shutdown that cancelled the first one's queued
+ *      pool call dropped the future, whose drop then waited forever for the second one's queued call, on the thread
+ *      that would cancel it). 0 leaves them out, for a library older than those fixes.
  *  LUMFUZZ_VERBOSE=1: progress lines. LUMFUZZ_WATCHDOG=<s>: hang limit (default 300); LUMFUZZ_GDB=1: on a hang,
  *      print every thread's stack with gdb.
  */
@@ -1372,7 +1373,7 @@ static luminal_poll fz_poll_body(fz_fut *f, luminal_context *cx, void **out) {
   case K_IO:
     if (f->polls == 1) {
       f->io_variant = (int)rn(&f->rng, V_COUNT);
-      /* F2: two operations in flight in one future can hang the pool backend's shutdown */
+      /* F2 (fixed): two operations in flight in one future could hang the pool backend's shutdown */
       if (f->io_variant == V_TCP && !g_small_pool && luminal_runtime_io_backend(luminal_context_runtime(cx)) != LUMINAL_IO_URING)
         f->io_variant = V_FILE;
       if (f->io_variant == V_PENDREAD) {
@@ -1460,8 +1461,8 @@ static luminal_runtime *new_runtime(uint64_t *r) {
   o.struct_size = sizeof o;
   o.worker_threads = 1 + rn(r, 3);
   o.thread_name = chance(r, 2) ? NULL : "fuzz";
-  /* Finding F1: on the pool backend a pending accept (and a pipe read) holds a blocking-pool thread, so a tiny
-     pool deadlocks an accept + connect pair; LUMFUZZ_KNOWN_HANGS=1 allows pools of 1..8 threads again. */
+  /* Finding F1 (fixed): on the pool backend a pending accept held a blocking-pool thread, so a tiny pool deadlocked
+     an accept + connect pair; LUMFUZZ_KNOWN_HANGS=0 leaves pools of 1..8 threads out. */
   o.max_blocking_threads = chance(r, 2) ? 0 : g_small_pool ? 1 + rn(r, 8) : 16 + rn(r, 16);
   o.blocking_keep_alive_ms = chance(r, 2) ? 0 : 1 + rn(r, 50);
   o.io_backend = chance(r, 2) ? LUMINAL_IO_POOL : LUMINAL_IO_AUTO;
@@ -2255,7 +2256,7 @@ int main(int argc, char **argv) {
   g_forged_ctx = (int)env_long("LUMFUZZ_FORGED_CONTEXTS", 1);
   g_keep_going = (int)env_long("LUMFUZZ_KEEP_GOING", 0);
   g_verbose = (int)env_long("LUMFUZZ_VERBOSE", 0);
-  g_small_pool = (int)env_long("LUMFUZZ_KNOWN_HANGS", 0);
+  g_small_pool = (int)env_long("LUMFUZZ_KNOWN_HANGS", 1);
   parse_allow(getenv("LUMFUZZ_ALLOW"));
   g_watchdog_s = (int)env_long("LUMFUZZ_WATCHDOG", 300);
   signal(SIGPIPE, SIG_IGN);

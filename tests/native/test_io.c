@@ -73,6 +73,17 @@ static luminal_runtime *io_rt(void) {
   luminal_io_result r;
   luminal_future f;
   io_finish(rt, luminal_file_fsync(rt, -1, &r, &f), f, &r, "warm-up fsync(-1)", __LINE__); /* EBADF */
+  /* An accept that waits, then times out: starts what waiting operations use (pool backend: the reactor's epoll fd
+   * and eventfd), which accept and connect start on their own otherwise. */
+  int32_t lfd = -1;
+  CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 1, &lfd, NULL, NULL), LUMINAL_OK);
+  luminal_future accept, timed;
+  CHECK_ST(luminal_tcp_accept(rt, lfd, &r, &accept), LUMINAL_OK);
+  CHECK_ST(luminal_timeout(rt, accept, MS_NS(5), &timed), LUMINAL_OK);
+  void *out = NULL;
+  CHECK_ST(luminal_block_on(rt, timed, &out), LUMINAL_OK);
+  CHECK(out == LUMINAL_TIMED_OUT_OUTPUT);
+  close(lfd);
   return rt;
 }
 
@@ -2377,6 +2388,159 @@ static void all_ops_expect(luminal_runtime *rt, luminal_status want, int null_re
   EXPECT_ST(luminal_stream_read(rt, 0, b, sizeof b, rp, fp));
   EXPECT_ST(luminal_stream_write(rt, 0, b, sizeof b, rp, fp));
 #undef EXPECT_ST
+}
+
+/* ------------------------------------------------------------------------------------------------------------- */
+/* A blocking pool of one thread                                                                                  */
+/* ------------------------------------------------------------------------------------------------------------- */
+
+static luminal_runtime *io_runtime_one_pool_thread(void) {
+  luminal_runtime_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.worker_threads = 1;
+  o.max_blocking_threads = 1;
+  o.io_backend = io_backend_under_test();
+  luminal_runtime *rt = NULL;
+  CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
+  CHECK_EQ(luminal_runtime_io_backend(rt), o.io_backend);
+  return rt;
+}
+
+/* Two IO futures polled by one task, each dropped once ready; the task ends when both are. */
+typedef struct io_pair {
+  luminal_future a, b;
+  luminal_io_result ra, rb;
+  int live_a, live_b;
+  char buf_a[16], buf_b[16];
+} io_pair;
+
+static luminal_poll io_pair_poll(void *p, luminal_context *cx, void **out) {
+  io_pair *s = (io_pair *)p;
+  void *o;
+  if (s->live_a && s->a.poll(s->a.state, cx, &o) == LUMINAL_POLL_READY) s->a.drop(s->a.state), s->live_a = 0;
+  if (s->live_b && s->b.poll(s->b.state, cx, &o) == LUMINAL_POLL_READY) s->b.drop(s->b.state), s->live_b = 0;
+  *out = NULL;
+  return s->live_a || s->live_b ? LUMINAL_POLL_PENDING : LUMINAL_POLL_READY;
+}
+
+static void io_pair_drop(void *p) {
+  io_pair *s = (io_pair *)p;
+  if (s->live_a) s->a.drop(s->a.state);
+  if (s->live_b) s->b.drop(s->b.state);
+}
+
+/* A waiting accept must not hold the only pool thread (the connect that would satisfy it queued behind it): with
+ * max_blocking_threads = 1 one task polls an accept and a connect to the same listener; both must complete. (The
+ * pool backend used to wait for readiness on a pool thread; now both wait in its reactor.) */
+IO_TEST(io_accept_and_connect_share_one_pool_thread) {
+  luminal_runtime *rt = io_runtime_one_pool_thread();
+  int32_t lfd = -1;
+  uint16_t port = 0;
+  CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 4, &lfd, &port, NULL), LUMINAL_OK);
+  io_pair *s = (io_pair *)calloc(1, sizeof *s);
+  CHECK_ST(luminal_tcp_accept(rt, lfd, &s->ra, &s->a), LUMINAL_OK);
+  s->live_a = 1;
+  CHECK_ST(luminal_tcp_connect(rt, "127.0.0.1", port, &s->rb, &s->b), LUMINAL_OK);
+  s->live_b = 1;
+  luminal_future f = {s, io_pair_poll, io_pair_drop, NULL};
+  luminal_task *t = NULL;
+  CHECK_ST(luminal_spawn(rt, f, &t), LUMINAL_OK);
+  CHECK_ST(luminal_task_join(t, MS_NS(10000), NULL), LUMINAL_OK);
+  luminal_task_release(t);
+  CHECK_EQ(s->ra.status, LUMINAL_OK);
+  CHECK_EQ(s->rb.status, LUMINAL_OK);
+  CHECK(write((int)s->rb.value, "x", 1) == 1);
+  char c = 0;
+  CHECK(read((int)s->ra.value, &c, 1) == 1 && c == 'x'); /* they are the two ends of one connection */
+  close((int)s->ra.value);
+  close((int)s->rb.value);
+  close(lfd);
+  free(s);
+  tu_runtime_done(rt);
+}
+
+static void *sleep_300ms(void *arg) {
+  (void)arg;
+  tu_sleep_ms(300);
+  return NULL;
+}
+
+typedef struct shutdown_call {
+  luminal_runtime *rt;
+  atomic_int done;
+  luminal_status st;
+} shutdown_call;
+
+static void *shutdown_main(void *p) {
+  shutdown_call *c = (shutdown_call *)p;
+  c->st = luminal_runtime_shutdown(c->rt, UINT64_MAX);
+  atomic_store(&c->done, 1);
+  return NULL;
+}
+
+/* Shutdown cancels the pool calls still queued; cancelling the first wakes its task, which is dropped at once and
+ * drops the second operation, whose drop must not wait for a queued call only this same shutdown would cancel (it
+ * used to: shutdown never returned). The only pool thread is busy for 300 ms; one task polls two file reads. */
+IO_TEST(io_shutdown_drops_a_task_with_two_queued_pool_calls) {
+  luminal_runtime *rt = io_runtime_one_pool_thread();
+  tmpdir_new();
+  int fd = open(P("two_reads"), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  CHECK(fd >= 0);
+  CHECK(write(fd, "hello", 5) == 5);
+  CHECK_ST(luminal_spawn_blocking(rt, sleep_300ms, NULL, NULL), LUMINAL_OK);
+  tu_sleep_ms(20);
+  io_pair *s = (io_pair *)calloc(1, sizeof *s);
+  CHECK_ST(luminal_file_read_at(rt, fd, s->buf_a, sizeof s->buf_a, 0, &s->ra, &s->a), LUMINAL_OK);
+  s->live_a = 1;
+  CHECK_ST(luminal_file_read_at(rt, fd, s->buf_b, sizeof s->buf_b, 0, &s->rb, &s->b), LUMINAL_OK);
+  s->live_b = 1;
+  luminal_future f = {s, io_pair_poll, io_pair_drop, NULL};
+  CHECK_ST(luminal_spawn(rt, f, NULL), LUMINAL_OK);
+  tu_sleep_ms(20); /* pool backend: both reads now wait in the pool's queue behind the sleeper */
+  shutdown_call c = {.rt = rt};
+  atomic_init(&c.done, 0);
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, shutdown_main, &c) == 0);
+  uint64_t deadline = tu_now_ns() + MS_NS(10000);
+  while (!atomic_load(&c.done) && tu_now_ns() < deadline) tu_sleep_ms(5);
+  CHECK_MSG(atomic_load(&c.done), "luminal_runtime_shutdown did not return within 10 s");
+  CHECK(pthread_join(th, NULL) == 0);
+  CHECK_EQ(c.st, LUMINAL_OK);
+  luminal_runtime_release(rt);
+  free(s);
+  close(fd);
+  tmpdir_done();
+}
+
+/* The same with two reads waiting for data (pool backend: in the reactor): stopping completes both as cancelled;
+ * the first one's wake drops the task at once, whose drop waits for the second read — which the stopping reactor
+ * must already have completed (it used to complete them one by one, waking each: shutdown never returned). */
+IO_TEST(io_shutdown_drops_a_task_with_two_waiting_reads) {
+  luminal_runtime *rt = io_runtime_one_pool_thread();
+  int a[2], b[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
+  io_pair *s = (io_pair *)calloc(1, sizeof *s);
+  CHECK_ST(luminal_stream_read(rt, a[0], s->buf_a, sizeof s->buf_a, &s->ra, &s->a), LUMINAL_OK);
+  s->live_a = 1;
+  CHECK_ST(luminal_stream_read(rt, b[0], s->buf_b, sizeof s->buf_b, &s->rb, &s->b), LUMINAL_OK);
+  s->live_b = 1;
+  luminal_future f = {s, io_pair_poll, io_pair_drop, NULL};
+  CHECK_ST(luminal_spawn(rt, f, NULL), LUMINAL_OK);
+  tu_sleep_ms(20); /* both reads now wait for data */
+  shutdown_call c = {.rt = rt};
+  atomic_init(&c.done, 0);
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, shutdown_main, &c) == 0);
+  uint64_t deadline = tu_now_ns() + MS_NS(10000);
+  while (!atomic_load(&c.done) && tu_now_ns() < deadline) tu_sleep_ms(5);
+  CHECK_MSG(atomic_load(&c.done), "luminal_runtime_shutdown did not return within 10 s");
+  CHECK(pthread_join(th, NULL) == 0);
+  CHECK_EQ(c.st, LUMINAL_OK);
+  luminal_runtime_release(rt);
+  free(s);
+  close(a[0]), close(a[1]), close(b[0]), close(b[1]);
 }
 
 IO_TEST(io_invalid_arguments) {

@@ -40,9 +40,7 @@ static unsafe partial class Exports
             if (path == null) { if (output != null) *output = default; return (int)Status.InvalidArgument; }
             Status s = BeginIo(rt, IoKind.Open, result, output, out IoOp op);
             if (s != Status.Ok) return (int)s;
-            op.CopyPath(path);
-            op.Flags = flags;
-            op.Mode = mode;
+            op.Args<OpenArgs>() = new OpenArgs { Path = IoOp.CopyString(path), Flags = flags, Mode = mode };
             op.Fill(output);
             return (int)Status.Ok;
         }
@@ -61,7 +59,7 @@ static unsafe partial class Exports
         {
             Status s = BeginIo(rt, kind, result, output, out IoOp op);
             if (s != Status.Ok) return (int)s;
-            op.Fd = fd;
+            op.Args<FdArgs>() = new FdArgs { Fd = fd };
             op.Fill(output);
             return (int)Status.Ok;
         }
@@ -76,8 +74,7 @@ static unsafe partial class Exports
             if (info == null) { if (output != null) *output = default; return (int)Status.InvalidArgument; }
             Status s = BeginIo(rt, IoKind.Stat, result, output, out IoOp op);
             if (s != Status.Ok) return (int)s;
-            op.Fd = fd;
-            op.Target = info;
+            op.Args<StatArgs>() = new StatArgs { Fd = fd, Info = info };
             op.Fill(output);
             return (int)Status.Ok;
         }
@@ -111,10 +108,10 @@ static unsafe partial class Exports
             }
             Status s = BeginIo(rt, kind, result, output, out IoOp op);
             if (s != Status.Ok) return (int)s;
-            op.Fd = fd;
-            op.Buffer = buf;
-            op.Length = len;
-            op.Offset = (long)offset;
+            if (kind is IoKind.StreamRead or IoKind.StreamWrite)
+                op.Args<StreamArgs>() = new StreamArgs { Fd = fd, Buffer = buf, Length = len };
+            else
+                op.Args<ReadAtArgs>() = new ReadAtArgs { Fd = fd, Buffer = buf, Length = len, Offset = (long)offset };
             op.Fill(output);
             return (int)Status.Ok;
         }
@@ -136,8 +133,7 @@ static unsafe partial class Exports
             if (path == null || target == null) { if (output != null) *output = default; return (int)Status.InvalidArgument; }
             Status s = BeginIo(rt, kind, result, output, out IoOp op);
             if (s != Status.Ok) return (int)s;
-            op.CopyPath(path);
-            op.Target = target;
+            op.Args<PathIntoArgs>() = new PathIntoArgs { Path = IoOp.CopyString(path), Target = target };
             op.Fill(output);
             return (int)Status.Ok;
         }
@@ -173,8 +169,9 @@ static unsafe partial class Exports
             }
             Status s = BeginIo(rt, IoKind.Connect, result, output, out IoOp op);
             if (s != Status.Ok) return (int)s;
-            op.Scratch = NativeMemory.Alloc((nuint)sizeof(Libc.SockaddrIn));
-            *(Libc.SockaddrIn*)op.Scratch = addr;
+            var where = (Libc.SockaddrIn*)NativeMemory.Alloc((nuint)sizeof(Libc.SockaddrIn));
+            *where = addr;
+            op.Args<ConnectArgs>() = new ConnectArgs { Addr = where, Fd = -1 };
             op.Fill(output);
             return (int)Status.Ok;
         }
@@ -240,8 +237,7 @@ static unsafe partial class Exports
         {
             if (fds == null) return Report(result, Status.InvalidArgument);
             if (!OperatingSystem.IsLinux()) return Report(result, Status.Unsupported);
-            const int ONonBlock = 0x800;
-            return Libc.Pipe2(fds, Libc.O_CLOEXEC | ONonBlock) == 0 ? Report(result, Status.Ok) : OsFail(result);
+            return Libc.Pipe2(fds, Libc.O_CLOEXEC | Libc.O_NONBLOCK) == 0 ? Report(result, Status.Ok) : OsFail(result);
         }
         catch (Exception e) { return Report(result, (Status)Fail(e)); }
     }

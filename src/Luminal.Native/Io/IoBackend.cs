@@ -5,8 +5,9 @@ namespace Luminal.Io;
 
 /// <summary>
 /// Where IO operations go: io_uring (<see cref="Uring.UringBackend"/>) or the blocking pool
-/// (<see cref="Pool.PoolBackend"/>). A backend only starts and cancels operations; each operation's actual OS call
-/// lives in its own small file (Uring/ReadAt.cs, Pool/ReadAt.cs, ...).
+/// (<see cref="Pool.PoolBackend"/>). A backend only starts, cancels and completes operations; what each operation
+/// does lives in its own small file per backend (Uring/ReadAt.cs, Pool/ReadAt.cs, ...), found through its row in
+/// <see cref="Operations"/>.
 /// </summary>
 abstract unsafe class IoBackend : Scheduler.Driver
 {
@@ -33,26 +34,6 @@ abstract unsafe class IoBackend : Scheduler.Driver
 
     /// <summary>The runtime is shutting down and no task is left: stop accepting work.</summary>
     public virtual void Stop() { }
-
-    /// <summary>
-    /// An operation completed but its future was dropped before anyone read the result: give back what it
-    /// produced (an fd, a mapping, a buffer) so nothing leaks.
-    /// </summary>
-    public static void DiscardUnreadResult(IoOp op, long raw)
-    {
-        switch (op.Kind)
-        {
-            case IoKind.Open or IoKind.Accept or IoKind.Connect:
-                Libc.Close((int)raw);
-                break;
-            case IoKind.MapFile:
-                Handouts.ReleaseView((NativeView*)op.Target);
-                break;
-            case IoKind.ReadAll:
-                Handouts.ReleaseBuffer((NativeBuffer*)op.Target);
-                break;
-        }
-    }
 
     /// <summary>The backend asked for: the option, else LUMINAL_IO_BACKEND=uring|pool (read when the runtime is
     /// created), else 0 (auto).</summary>

@@ -1,11 +1,10 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Luminal.Handles;
 using Luminal.Interop;
 
 namespace Luminal.Io;
-
-enum IoKind : byte { Open, Close, Fsync, Stat, ReadAt, WriteAt, MapFile, ReadAll, Accept, Connect, StreamRead, StreamWrite }
 
 /// <summary>luminal_io_result.</summary>
 [CStruct("luminal_io_result")]
@@ -18,38 +17,36 @@ struct NativeIoResult
 }
 
 /// <summary>
-/// One IO operation: what to do (kind, fd, buffer, offset...), where the answer goes (the caller's
-/// luminal_io_result), and its lifecycle. Pooled and named by a token in the future's state, like timers.
+/// One IO operation: what to do (its kind, and its own argument struct from Args.cs, e.g. ReadAtArgs), where the
+/// answer goes (the caller's luminal_io_result), and its lifecycle. Pooled and named by a token in the future's
+/// state, like timers. What each kind does on each backend is in its own files (see <see cref="Operations"/>).
 ///
 /// Lifecycle (under lock(this)): Idle → Submitted (at the first poll) → Completed (the backend reports the raw
 /// result: ≥ 0 a value, &lt; 0 a negated errno). Dropping a Submitted operation asks the backend to cancel it, then
 /// waits for Completed: only then has the kernel (or the pool thread) let go of the caller's buffer.
 /// </summary>
-sealed unsafe class IoOp : Slot
+sealed unsafe class IoOp : GenerationSlot
 {
     public static readonly SlotTable<IoOp> Table = new(() => new IoOp());
 
     const int Idle = 0, Submitted = 1, Completed = 2;
 
-    internal uint Generation = 1;
     internal Runtime Runtime = null!;
     internal IoBackend Backend = null!;
     internal IoKind Kind;
-    internal int Fd;
-    internal byte* Buffer;
-    internal ulong Length;
-    internal long Offset;
-    internal int Flags;
-    internal uint Mode;
-    internal byte* Path;              // a NUL-terminated copy (native memory), owned by the operation
-    internal void* Target;            // the caller's luminal_file_info / luminal_view / luminal_buffer
     internal NativeIoResult* Result;  // the caller's
     internal int Priority;
-    internal void* Scratch;           // backend-owned memory for the request (a statx buffer, a sockaddr)
+    ArgsStorage _args;                // the kind's argument struct (Args&lt;T&gt;)
     internal ulong PoolTask;          // pool backend: the blocking task that runs the call (a task token)
+    uint _poolClaim;                  // pool backend: this generation while its call is queued, 0 once claimed
+    internal int WaitFd;              // pool backend: the fd the reactor waits on for this operation
+    internal bool WaitRead;           // ... readable (else writable)
+    internal bool WaitThenRun;        // ... and once ready, make the call on a pool thread (it may block)
     internal IoOp? NextWaiter;        // pool backend: the next operation waiting in the reactor on the same fd
     internal long SubmitOrder;        // io_uring backend: when it entered the ring (shutdown cancels newest first)
     internal volatile bool CancelRequested;
+    // Guards the lifecycle; the dropper waits on it. A field, not lock(this): the object is pooled, reused op after op.
+    readonly object _lock = new();
     int _state;
     bool _resultTaken;
     long _raw;
@@ -64,18 +61,13 @@ sealed unsafe class IoOp : Slot
         op.Runtime = runtime;
         op.Backend = runtime.Io;
         op.Kind = kind;
-        op.Fd = -1;
-        op.Buffer = null;
-        op.Length = 0;
-        op.Offset = 0;
-        op.Flags = 0;
-        op.Mode = 0;
-        op.Path = null;
-        op.Target = null;
         op.Result = result;
         op.Priority = Scheduler.Priority.Default;
-        op.Scratch = null;
+        op._args = default;
         op.PoolTask = 0;
+        op._poolClaim = 0;
+        op.WaitFd = -1;
+        op.WaitRead = op.WaitThenRun = false;
         op.CancelRequested = false;
         op._state = Idle;
         op._resultTaken = false;
@@ -84,13 +76,18 @@ sealed unsafe class IoOp : Slot
         return op;
     }
 
-    /// <summary>The live operation a future state (or io_uring user_data) names, or null.</summary>
-    public static IoOp? FromToken(ulong token, out uint generation)
+    [InlineArray(6)]
+    struct ArgsStorage { ulong _word; }
+
+    /// <summary>This operation's arguments, as its kind's struct (Args.cs).</summary>
+    public ref T Args<T>() where T : unmanaged
     {
-        if (!Handles.Token.TryDecode(token, Handles.Token.Io, out int index, out generation)) return null;
-        IoOp? op = Table.Get(index);
-        return op is not null && Volatile.Read(ref op.Generation) == generation ? op : null;
+        if (sizeof(T) > sizeof(ArgsStorage)) throw new System.InvalidOperationException("IoOp: argument struct too large");
+        return ref Unsafe.As<ArgsStorage, T>(ref _args);
     }
+
+    /// <summary>The live operation a future state (or io_uring user_data) names, or null.</summary>
+    public static IoOp? FromToken(ulong token, out uint generation) => Table.FromToken(token, Handles.Token.Io, out generation);
 
     /// <summary>Hands the future to the caller: state = our token, poll/drop = ours, no drop_output.</summary>
     public void Fill(NativeFuture* output)
@@ -101,7 +98,7 @@ sealed unsafe class IoOp : Slot
         output->DropOutput = null;
     }
 
-    public bool IsCompleted { get { lock (this) return _state == Completed; } }
+    public bool IsCompleted { get { lock (_lock) return _state == Completed; } }
 
     /// <summary>
     /// Shutdown: flags the operation cancelled if it is in flight on <paramref name="backend"/> (true), so a
@@ -109,7 +106,7 @@ sealed unsafe class IoOp : Slot
     /// </summary>
     public bool RequestCancelIfInFlight(IoBackend backend)
     {
-        lock (this)
+        lock (_lock)
         {
             // Submitted operations are live and keep their backend until they complete (Drop waits for that).
             if (_state != Submitted || !ReferenceEquals(Backend, backend)) return false;
@@ -119,49 +116,82 @@ sealed unsafe class IoOp : Slot
     }
 
     /// <summary>
-    /// Completes the operation as cancelled if it is still generation <paramref name="generation"/> and still
-    /// waiting for its backend (the pool task that would have run it was dropped without running).
+    /// Pool backend: the operation's call is about to be queued for a pool thread. From here, whoever claims it
+    /// first — the pool thread starting the call (<see cref="TryClaimPoolCall"/>), or a cancel before that — owns
+    /// it; the other does nothing. The claim names this generation, so a late claim for an operation that has since
+    /// been dropped and reused can never win.
     /// </summary>
-    public void CancelIfStillSubmitted(uint generation)
+    public void ArmPoolClaim() => Volatile.Write(ref _poolClaim, Volatile.Read(ref Generation));
+
+    /// <summary>Claims the queued pool call of generation <paramref name="generation"/>; false if someone else
+    /// did, or it is not queued for a pool thread.</summary>
+    public bool TryClaimPoolCall(uint generation) =>
+        generation != 0 && Interlocked.CompareExchange(ref _poolClaim, 0, generation) == generation; // full fence: one winner
+
+    /// <summary>
+    /// Cancel before the pool call started: if this claims it, the operation completes as cancelled at once (the
+    /// call will never touch the caller's buffer) and true; false if the call has started (or was cancelled).
+    /// </summary>
+    public bool CancelPoolCallIfNotStarted(uint generation)
     {
-        lock (this)
-        {
-            // Drop bumps the generation only after the operation completed, so under the lock "same generation and
-            // Submitted" means: nobody has reported this operation's result yet.
-            if (Volatile.Read(ref Generation) != generation || _state != Submitted) return;
-        }
+        if (!TryClaimPoolCall(generation)) return false;
         Complete(-Libc.ECANCELED);
+        return true;
+    }
+
+    /// <summary>Pool backend, in a TryNow: the operation would block; wait in the reactor until <paramref name="fd"/>
+    /// is readable (or writable), then TryNow again — or, <paramref name="thenRun"/>, make the call on a pool thread.</summary>
+    public long WaitUntilReady(int fd, bool read, bool thenRun = false)
+    {
+        WaitFd = fd;
+        WaitRead = read;
+        WaitThenRun = thenRun;
+        return -Libc.EAGAIN;
     }
 
     /// <summary>Blocks until the backend has reported the result.</summary>
     public void WaitCompleted()
     {
-        lock (this) while (_state != Completed) Monitor.Wait(this);
+        lock (_lock) while (_state != Completed) Monitor.Wait(_lock);
     }
 
-    /// <summary>Copies a string argument into memory the operation owns until it is dropped.</summary>
-    public bool CopyPath(byte* path)
+    /// <summary>A copy of a string argument, in native memory the operation owns until it is dropped.</summary>
+    public static byte* CopyString(byte* s)
     {
-        if (path == null) return false;
         nuint n = 0;
-        while (path[n] != 0) n++;
-        Path = (byte*)NativeMemory.Alloc(n + 1);
-        System.Buffer.MemoryCopy(path, Path, (long)n + 1, (long)n + 1);
-        return true;
+        while (s[n] != 0) n++;
+        var copy = (byte*)NativeMemory.Alloc(n + 1);
+        System.Buffer.MemoryCopy(s, copy, (long)n + 1, (long)n + 1);
+        return copy;
+    }
+
+    public static void FreeString(ref byte* s)
+    {
+        if (s != null) NativeMemory.Free(s);
+        s = null;
     }
 
     /// <summary>Called by the backend, exactly once per submission: the raw result (≥ 0, or -errno).</summary>
     public void Complete(long raw)
     {
-        ulong waker;
-        lock (this)
+        ulong waker = CompleteWithoutWake(raw);
+        if (waker != 0) Tasks.Waker.Wake(waker);
+    }
+
+    /// <summary>
+    /// <see cref="Complete"/> without the wake: returns the waker to wake (0: none). For completing several
+    /// operations at once, all of them before any task is woken — a task woken during shutdown is dropped at once, on
+    /// this thread, and its drop waits for its other operations, which must not be among those still to complete.
+    /// </summary>
+    public ulong CompleteWithoutWake(long raw)
+    {
+        lock (_lock)
         {
             _raw = raw;
             _state = Completed;
-            waker = _waker;
-            Monitor.PulseAll(this);
+            Monitor.PulseAll(_lock);
+            return _waker;
         }
-        if (waker != 0) Tasks.Waker.Wake(waker);
     }
 
     [UnmanagedCallersOnly]
@@ -177,7 +207,7 @@ sealed unsafe class IoOp : Slot
             Status refused = Context.Check((nint)cx, out _, out ulong waker);
             if (refused == Status.Ok && op.Runtime.IsForked) refused = Status.Forked;
             if (refused != Status.Ok) return op.Refuse(refused, output);
-            lock (op)
+            lock (op._lock)
             {
                 if (op._state == Completed)
                 {
@@ -201,8 +231,8 @@ sealed unsafe class IoOp : Slot
             op.Backend.Submit(op);
             // Operations often complete at once (a cached read, data already in the socket, room to send): reap
             // here and finish in this same poll instead of waking the task from another thread.
-            if (op.Backend is Uring.UringBackend uring) uring.ReapAvailable();
-            lock (op)
+            op.Backend.Poll(); // the driver hands out what completed (io_uring: reaps; the pool: nothing to do)
+            lock (op._lock)
             {
                 if (op._state != Completed)
                 {
@@ -255,7 +285,7 @@ sealed unsafe class IoOp : Slot
     void Drop(uint generation)
     {
         bool inFlight;
-        lock (this) inFlight = _state == Submitted;
+        lock (_lock) inFlight = _state == Submitted;
         if (inFlight)
         {
             // Cancel, then wait until the kernel or the pool thread is done with the caller's buffer.
@@ -263,12 +293,10 @@ sealed unsafe class IoOp : Slot
             Backend.Cancel(this);
             Backend.WaitCompleted(this);
         }
-        uint next = generation + 1 == 0 ? 1 : generation + 1;
-        if (Interlocked.CompareExchange(ref Generation, next, generation) != generation) return;
-        // A completed operation whose result nobody read may own something: an fd, a mapping, a buffer.
-        if (_state == Completed && _raw >= 0 && !_resultTaken) IoBackend.DiscardUnreadResult(this, _raw);
-        if (Path != null) { NativeMemory.Free(Path); Path = null; }
-        if (Scratch != null) { NativeMemory.Free(Scratch); Scratch = null; }
+        if (!TryRetire(generation)) return;
+        // What the operation holds (a path copy, scratch memory) and, if nobody read a successful result, what that
+        // result owns: an fd, a mapping, a buffer.
+        Operations.Of(Kind).Release(this, _raw, _state == Completed && !_resultTaken);
         Runtime = null!;
         Backend = null!;
         Table.Free(this);

@@ -6,11 +6,13 @@ namespace Luminal.Io;
 /// SetLastError.</summary>
 static unsafe partial class Libc
 {
-    public const int EINTR = 4, EAGAIN = 11, ECANCELED = 125, ENOSYS = 38, EPERM = 1, EINPROGRESS = 115;
-    public const int O_CLOEXEC = 0x80000, O_RDONLY = 0, O_NONBLOCK = 0x800, SEEK_CUR = 1, ESPIPE = 29;
+    // errno values (Linux; the same on x86_64 and arm64). Every file uses these: no private copies.
+    public const int EPERM = 1, ENOENT = 2, EINTR = 4, EBADF = 9, EAGAIN = 11, EBUSY = 16, EISDIR = 21, EINVAL = 22,
+        ESPIPE = 29, ENOSYS = 38, ENOTSOCK = 88, EOPNOTSUPP = 95, EINPROGRESS = 115, ECANCELED = 125;
+    public const int O_CLOEXEC = 0x80000, O_RDONLY = 0, O_NONBLOCK = 0x800, SEEK_CUR = 1;
     public const int AF_INET = 2, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000, SOCK_NONBLOCK = 0x800;
     public const int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_ERROR = 4;
-    public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_NOSIGNAL = 0x4000, MSG_DONTWAIT = 0x40;
     public const short POLLIN = 1, POLLOUT = 4;
     public const int PROT_READ = 1, MAP_PRIVATE = 2;
 
@@ -71,7 +73,7 @@ static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     public static partial int Fcntl(int fd, int cmd);
 
-    public const int F_GETFL = 3, RWF_NOWAIT = 8, EOPNOTSUPP = 95, EINVAL = 22;
+    public const int F_GETFL = 3, RWF_NOWAIT = 8;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct IoVec
@@ -115,7 +117,7 @@ static unsafe partial class Libc
     }
 
     /// <summary>The answer for "this needs a regular file": -EISDIR for a directory (as read(2) says), else -EINVAL.</summary>
-    public static long NotRegular(uint mode) => (mode & 0xF000) == 0x4000 ? -21 : -22;
+    public static long NotRegular(uint mode) => (mode & 0xF000) == 0x4000 ? -EISDIR : -EINVAL;
 
     public static ushort Htons(ushort v) => (ushort)((v << 8) | (v >> 8));
 

@@ -1,7 +1,9 @@
 namespace Luminal.Io.Pool;
 
 /// <summary>luminal_file_close on the blocking pool: close(2).</summary>
-static class Close
+static unsafe class Close
 {
-    public static long Run(IoOp op) => Raw.Of(Libc.Close(op.Fd));
+    public static PoolOp Row => new(&Run);
+
+    static long Run(IoOp op) => Raw.Of(Libc.Close(op.Args<FdArgs>().Fd));
 }

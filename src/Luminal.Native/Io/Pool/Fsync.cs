@@ -1,7 +1,9 @@
 namespace Luminal.Io.Pool;
 
 /// <summary>luminal_file_fsync on the blocking pool: fsync(2).</summary>
-static class Fsync
+static unsafe class Fsync
 {
-    public static long Run(IoOp op) => Raw.Of(Libc.Fsync(op.Fd));
+    public static PoolOp Row => new(&Run);
+
+    static long Run(IoOp op) => Raw.Of(Libc.Fsync(op.Args<FdArgs>().Fd));
 }

@@ -6,17 +6,20 @@ namespace Luminal.Io.Pool;
 /// </summary>
 static unsafe class MapFile
 {
-    public static long Run(IoOp op)
+    public static PoolOp Row => new(&Run);
+
+    static long Run(IoOp op)
     {
+        ref PathIntoArgs a = ref op.Args<PathIntoArgs>();
         // O_NONBLOCK: opening a FIFO without a writer must not block (it is refused just below).
-        int fd = Libc.Open(op.Path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
+        int fd = Libc.Open(a.Path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
         if (fd < 0) return -Libc.Errno;
         try
         {
             Libc.Stat st;
             if (Libc.Fstat(fd, &st) != 0) return -Libc.Errno;
             if ((st.Mode & 0xF000) != 0x8000) return Libc.NotRegular(st.Mode);
-            var view = (NativeView*)op.Target;
+            var view = (NativeView*)a.Target;
             view->Data = null;
             view->Len = 0;
             if (st.Size == 0) return 0;

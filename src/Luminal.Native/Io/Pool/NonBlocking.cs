@@ -3,7 +3,7 @@ namespace Luminal.Io.Pool;
 /// <summary>
 /// How the pool backend tries a stream read or write without blocking the thread that tries it (a worker at
 /// submission, the <see cref="Reactor"/> thread when the fd is ready). Found at the first try and kept in
-/// op.Flags:
+/// StreamArgs.Mode:
 /// <list type="bullet">
 /// <item><b>Socket</b>: recv/send with MSG_DONTWAIT.</item>
 /// <item><b>NoWait</b> (pipes since Linux 6.4, eventfds, ...): preadv2/pwritev2 with RWF_NOWAIT at the current
@@ -22,49 +22,49 @@ namespace Luminal.Io.Pool;
 /// </summary>
 static unsafe class NonBlocking
 {
-    public const int Unknown = 0, Socket = 1, NoWait = 2, NonBlockingFile = 3, Blocking = 4;
-    const int MsgDontWait = 0x40, ENOTSOCK = 88, ENOSYS = 38;
+    public const int Unknown = 0, Socket = 1, NoWait = 2, NonBlockingFile = 3, Blocking = 4; // StreamArgs.Mode
 
-    /// <summary>The result (bytes, or a negated errno), or -EAGAIN: wait until the fd is ready (then try again
-    /// here, or for <see cref="Blocking"/>, on a pool thread).</summary>
-    public static long Try(IoOp op)
+    /// <summary>The result (bytes, or a negated errno), or -EAGAIN with the wait asked for
+    /// (<see cref="IoOp.WaitUntilReady"/>): until the fd is ready, then try again here — or for
+    /// <see cref="Blocking"/>, make the call on a pool thread.</summary>
+    public static long Try(IoOp op, bool read)
     {
         if (op.CancelRequested) return -Libc.ECANCELED;
-        bool read = op.Kind == IoKind.StreamRead;
-        nuint len = (nuint)op.Length;
+        ref StreamArgs a = ref op.Args<StreamArgs>();
+        nuint len = (nuint)a.Length;
         while (true)
         {
             nint n;
-            switch (op.Flags)
+            switch (a.Mode)
             {
                 case Unknown or Socket:
-                    n = read ? Libc.Recv(op.Fd, op.Buffer, len, MsgDontWait)
-                        : Libc.Send(op.Fd, op.Buffer, len, Libc.MSG_NOSIGNAL | MsgDontWait);
-                    if (n < 0 && Libc.Errno == ENOTSOCK) { op.Flags = NoWait; continue; }
-                    op.Flags = Socket;
+                    n = read ? Libc.Recv(a.Fd, a.Buffer, len, Libc.MSG_DONTWAIT)
+                        : Libc.Send(a.Fd, a.Buffer, len, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+                    if (n < 0 && Libc.Errno == Libc.ENOTSOCK) { a.Mode = NoWait; continue; }
+                    a.Mode = Socket;
                     break;
                 case NoWait:
-                    var iov = new Libc.IoVec { Base = op.Buffer, Len = len };
-                    n = read ? Libc.Preadv2(op.Fd, &iov, 1, -1, Libc.RWF_NOWAIT)
-                        : Libc.Pwritev2(op.Fd, &iov, 1, -1, Libc.RWF_NOWAIT);
-                    if (n < 0 && Libc.Errno is Libc.EOPNOTSUPP or Libc.EINVAL or ENOSYS)
+                    var iov = new Libc.IoVec { Base = a.Buffer, Len = len };
+                    n = read ? Libc.Preadv2(a.Fd, &iov, 1, -1, Libc.RWF_NOWAIT)
+                        : Libc.Pwritev2(a.Fd, &iov, 1, -1, Libc.RWF_NOWAIT);
+                    if (n < 0 && Libc.Errno is Libc.EOPNOTSUPP or Libc.EINVAL or Libc.ENOSYS)
                     {
                         // This file (or kernel) has no RWF_NOWAIT. A genuine EINVAL comes back from read(2) itself.
-                        int fl = Libc.Fcntl(op.Fd, Libc.F_GETFL);
-                        op.Flags = fl >= 0 && (fl & Libc.O_NONBLOCK) != 0 ? NonBlockingFile : Blocking;
+                        int fl = Libc.Fcntl(a.Fd, Libc.F_GETFL);
+                        a.Mode = fl >= 0 && (fl & Libc.O_NONBLOCK) != 0 ? NonBlockingFile : Blocking;
                         continue;
                     }
                     break;
                 case NonBlockingFile:
-                    n = read ? Libc.Read(op.Fd, op.Buffer, len) : Libc.Write(op.Fd, op.Buffer, len);
+                    n = read ? Libc.Read(a.Fd, a.Buffer, len) : Libc.Write(a.Fd, a.Buffer, len);
                     break;
                 default:
-                    return -Libc.EAGAIN;
+                    return op.WaitUntilReady(a.Fd, read, thenRun: true);
             }
             if (n >= 0) return n;
             int e = Libc.Errno;
             if (e == Libc.EINTR) continue;
-            return e == Libc.EAGAIN ? -Libc.EAGAIN : -e;
+            return e == Libc.EAGAIN ? op.WaitUntilReady(a.Fd, read) : -e;
         }
     }
 }

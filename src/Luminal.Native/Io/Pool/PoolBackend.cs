@@ -6,11 +6,13 @@ namespace Luminal.Io.Pool;
 
 /// <summary>
 /// The fallback backend: every operation is one plain system call made on the runtime's blocking pool (queued by
-/// the awaiting task's priority) — except a stream (socket, pipe) read or write that would block, which waits in
-/// the <see cref="Reactor"/> (one thread for all of them). Cancelling sets a flag: an operation that has not
-/// started completes with ECANCELED; one in the reactor at once; an accept, connect or stream call waiting for
-/// readiness on a pool thread notices within <see cref="Readiness.SliceMs"/>; a file call in progress finishes
-/// (and the dropper waits for it, so the buffer is never used after the drop).
+/// the awaiting task's priority) — except what can wait for readiness (stream reads and writes, accept, connect:
+/// the operations with a TryNow in their row, see <see cref="Operations"/>), which is tried without blocking and,
+/// if it would block, waits in the <see cref="Reactor"/> (one thread for all of them). Cancelling sets a flag: a
+/// call still queued for a pool thread completes with ECANCELED at once and never runs (the claim, see
+/// <see cref="IoOp.ArmPoolClaim"/>); one in the reactor at once; a call waiting for readiness on a pool thread
+/// notices within <see cref="Readiness.SliceMs"/>; a file call in progress finishes (and the dropper waits for
+/// it, so the buffer is never used after the drop).
 /// </summary>
 sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
 {
@@ -56,10 +58,11 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
 
     public override void Submit(IoOp op)
     {
-        if (op.Kind is IoKind.StreamRead or IoKind.StreamWrite)
+        ref readonly PoolOp row = ref Operations.Of(op.Kind).Pool;
+        if (row.TryNow != null)
         {
-            // A stream that is ready needs no thread; one that is not waits in the reactor.
-            long now = NonBlocking.Try(op);
+            // Ready (data there, a connection waiting...): no thread needed. Would block: wait in the reactor.
+            long now = row.TryNow(op);
             if (now != -Libc.EAGAIN) { op.Complete(now); return; }
             if (StartedReactor() is Reactor reactor && reactor.Arm(op)) return;
         }
@@ -72,21 +75,25 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
         NativeFuture f = default;
         f.State = (void*)op.Token;
         f.Drop = &Dropped;
+        op.ArmPoolClaim(); // before the pool task exists: its Execute must find the claim armed
         // If the spawn fails (shutdown), it drops the future: Dropped completes the operation as cancelled.
         runtime.Spawn(f, &Execute, false, null, out ulong poolTask, null, op.Priority, blocking: true);
         op.PoolTask = poolTask;
     }
 
     /// <summary>
-    /// Still queued (every pool thread busy, maybe for long: stream calls wait for data): the pool task is taken
-    /// out and the operation completes as cancelled at once. Already running: the flag makes a stream call stop
-    /// waiting within a slice; a file call just finishes.
+    /// Waiting in the reactor: it completes as cancelled at once. Still queued for a pool thread (every pool thread
+    /// busy, maybe for long): the cancel claims the call, so it completes as cancelled now and its pool task does
+    /// nothing when it runs (it is also taken out of the queue). Already running: the flag makes a readiness wait
+    /// stop within a slice; a file call just finishes.
     /// </summary>
     public override void Cancel(IoOp op)
     {
         op.CancelRequested = true;
         if (Volatile.Read(ref _reactor) is Reactor reactor && reactor.Cancel(op)) return;
-        if (Tasks.RawTask.FromToken(op.PoolTask, Handles.Token.Task, out uint generation) is Tasks.RawTask task)
+        ulong poolTask = op.PoolTask; // read before the claim: once completed, the operation may be reused
+        if (!op.CancelPoolCallIfNotStarted(Volatile.Read(ref op.Generation))) return;
+        if (Tasks.RawTask.FromToken(poolTask, Handles.Token.Task, out uint generation) is Tasks.RawTask task)
             task.AbortInternal(generation);
     }
 
@@ -95,8 +102,10 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
     {
         try
         {
-            if (IoOp.FromToken((ulong)state, out _) is not IoOp op) return null;
-            op.Complete(op.CancelRequested ? -Libc.ECANCELED : Run(op));
+            // Only the claim's winner acts: a cancel that won already completed the operation.
+            if (IoOp.FromToken((ulong)state, out uint generation) is not IoOp op || !op.TryClaimPoolCall(generation))
+                return null;
+            op.Complete(op.CancelRequested ? -Libc.ECANCELED : Operations.Of(op.Kind).Pool.Run(op));
         }
         catch { /* only Complete can throw here, after the result was recorded: the waiter still sees it */ }
         return null;
@@ -108,30 +117,12 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
     {
         try
         {
-            // This also runs after Execute (the pool task's future is dropped once it ran): by then the operation
-            // may have been completed, dropped and its object reused for a new operation, so only an operation of
-            // this very generation that is still waiting for its call is completed here.
-            if (IoOp.FromToken((ulong)state, out uint generation) is IoOp op) op.CancelIfStillSubmitted(generation);
+            // This also runs after Execute (the pool task's future is dropped once it ran), and after a cancel that
+            // claimed the call: the claim, tied to this generation, lets only a call nobody claimed complete here.
+            if (IoOp.FromToken((ulong)state, out uint generation) is IoOp op) op.CancelPoolCallIfNotStarted(generation);
         }
         catch { /* a drop has no status; at worst the op stays Submitted and its dropper's cancel completes it */ }
     }
-
-    static long Run(IoOp op) => op.Kind switch
-    {
-        IoKind.Open => Open.Run(op),
-        IoKind.Close => Close.Run(op),
-        IoKind.Fsync => Fsync.Run(op),
-        IoKind.Stat => Stat.Run(op),
-        IoKind.ReadAt => ReadAt.Run(op),
-        IoKind.WriteAt => WriteAt.Run(op),
-        IoKind.MapFile => MapFile.Run(op),
-        IoKind.ReadAll => ReadAll.Run(op),
-        IoKind.Accept => Accept.Run(op),
-        IoKind.Connect => Connect.Run(op),
-        IoKind.StreamRead => StreamRead.Run(op),
-        IoKind.StreamWrite => StreamWrite.Run(op),
-        _ => -Libc.ENOSYS,
-    };
 }
 
 /// <summary>Result of a libc call as the backends report it: the value, or the negated errno.</summary>

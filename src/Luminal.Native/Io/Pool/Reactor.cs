@@ -7,11 +7,11 @@ using System.Threading;
 namespace Luminal.Io.Pool;
 
 /// <summary>
-/// Where a stream read or write that would block waits on the pool backend — sockets, pipes, any fd epoll can
-/// watch: an epoll set watched by one thread for the whole runtime, instead of a blocking-pool thread per waiting
+/// Where an operation that would block waits on the pool backend — a stream read or write (sockets, pipes, any fd
+/// epoll can watch), an accept, a connect in progress: an epoll set watched by one thread for the whole runtime, instead of a blocking-pool thread per waiting
 /// operation (which capped a server at max_blocking_threads idle connections or pipes, and starved
 /// luminal_spawn_blocking once they were taken). When an fd is ready, this thread tries the operation again the
-/// way <see cref="NonBlocking"/> found that never blocks it, and completes it, which wakes its task; an fd that
+/// way that never blocks it (the operation's TryNow, e.g. <see cref="NonBlocking"/>), and completes it, which wakes its task; an fd that
 /// can only be read by a call that might block gets just its readiness here, and the call on a pool thread.
 ///
 /// Each fd has a queue of waiting reads and one of waiting writes (oldest first, linked through IoOp.NextWaiter:
@@ -25,7 +25,6 @@ sealed unsafe partial class Reactor
     const int EpollCtlAdd = 1, EpollCtlMod = 3, EpollCloexec = 0x80000, EfdCloexec = 0x80000, EfdNonblock = 0x800;
     const uint EpollIn = 0x1, EpollOut = 0x4, EpollErr = 0x8, EpollHup = 0x10, EpollRdHup = 0x2000,
         EpollOneShot = 1u << 30;
-    const int ENOENT = 2, EBADF = 9;
     const ulong WakeMark = ulong.MaxValue; // the event data of the eventfd that stops the thread
 
     // struct epoll_event is packed (12 bytes, data at 4) on x86_64 only; elsewhere it is 16 bytes, data at 8.
@@ -149,29 +148,39 @@ sealed unsafe partial class Reactor
     }
 
     /// <summary>
-    /// Parks <paramref name="op"/> (a stream read or write that just said EAGAIN) until its fd is ready; behind the
-    /// operations already waiting in that direction, or <paramref name="first"/> (one that was retried and must wait
-    /// again). False if it cannot wait here (epoll refuses the fd, or stopping): use the pool.
+    /// Parks <paramref name="op"/> (whose TryNow just asked to wait, see <see cref="IoOp.WaitUntilReady"/>) until its
+    /// fd is ready, behind the operations already waiting in that direction. False if it cannot wait here (epoll
+    /// refuses the fd, or stopping): use the pool.
     /// </summary>
-    public bool Arm(IoOp op, bool first = false)
+    public bool Arm(IoOp op)
     {
-        bool read = op.Kind == IoKind.StreamRead;
+        var wakes = new Wakes(stackalloc ulong[64]);
+        bool armed = Arm(op, ref wakes, first: false);
+        wakes.WakeAll();
+        return armed;
+    }
+
+    /// <summary><see cref="Arm(IoOp)"/>, or with <paramref name="first"/> at the front (an operation that was retried
+    /// and must wait again); what it completes joins <paramref name="wakes"/>.</summary>
+    bool Arm(IoOp op, ref Wakes wakes, bool first)
+    {
+        bool read = op.WaitRead;
         IoOp? stale = null;
         bool armed = true, cancelled = false;
         lock (_lock)
         {
             if (_stopping) return false;
-            ref Waiters w = ref CollectionsMarshal.GetValueRefOrAddDefault(_fds, op.Fd, out _);
+            ref Waiters w = ref CollectionsMarshal.GetValueRefOrAddDefault(_fds, op.WaitFd, out _);
             // Operations still waiting on this number may belong to a file that was closed since (its epoll
             // registration went with it, and the number may now name another file): evict such waiters.
-            if (w.Registered && w.Any && !Register(op.Fd, ref w, probe: true))
+            if (w.Registered && w.Any && !Register(op.WaitFd, ref w, probe: true))
             {
                 w.TakeAllOnto(ref stale);
                 w.Registered = false;
             }
             ref WaitQueue q = ref read ? ref w.Readers : ref w.Writers;
             if (first) q.AddFirst(op); else q.Add(op);
-            if (!Register(op.Fd, ref w))
+            if (!Register(op.WaitFd, ref w))
             {
                 q.Remove(op);
                 armed = false;
@@ -183,19 +192,19 @@ sealed unsafe partial class Reactor
                 cancelled = true;
             }
         }
-        CompleteAll(stale, -EBADF);
-        if (cancelled) op.Complete(-Libc.ECANCELED);
+        CompleteAll(stale, -Libc.EBADF, ref wakes);
+        if (cancelled) wakes.Complete(op, -Libc.ECANCELED);
         return armed;
     }
 
     /// <summary>Completes every operation of a chain (outside _lock: completing wakes tasks).</summary>
-    static void CompleteAll(IoOp? chain, long raw)
+    static void CompleteAll(IoOp? chain, long raw, ref Wakes wakes)
     {
         while (chain is not null)
         {
             IoOp next = chain.NextWaiter!;
             chain.NextWaiter = null; // before Complete: once completed, the operation may be reused at once
-            chain.Complete(raw);
+            wakes.Complete(chain, raw);
             chain = next;
         }
     }
@@ -206,9 +215,9 @@ sealed unsafe partial class Reactor
     {
         lock (_lock)
         {
-            ref Waiters w = ref CollectionsMarshal.GetValueRefOrNullRef(_fds, op.Fd);
+            ref Waiters w = ref CollectionsMarshal.GetValueRefOrNullRef(_fds, op.WaitFd);
             if (Unsafe.IsNullRef(ref w)) return false;
-            if (!(op.Kind == IoKind.StreamRead ? w.Readers.Remove(op) : w.Writers.Remove(op))) return false;
+            if (!(op.WaitRead ? w.Readers.Remove(op) : w.Writers.Remove(op))) return false;
         }
         op.Complete(-Libc.ECANCELED);
         return true;
@@ -225,7 +234,9 @@ sealed unsafe partial class Reactor
             foreach (int fd in _fds.Keys) CollectionsMarshal.GetValueRefOrNullRef(_fds, fd).TakeAllOnto(ref taken);
             _fds.Clear();
         }
-        CompleteAll(taken, -Libc.ECANCELED);
+        var wakes = new Wakes(stackalloc ulong[64]);
+        CompleteAll(taken, -Libc.ECANCELED, ref wakes);
+        wakes.WakeAll();
         ulong one = 1;
         _ = Libc.Write(_wakeFd, &one, (nuint)sizeof(ulong));
     }
@@ -268,28 +279,33 @@ sealed unsafe partial class Reactor
             // The others still wait: re-arm (if that fails, the file is gone: each one's retry will tell).
             if (w.Any && !Register(fd, ref w)) w.TakeAllOnto(ref gone);
         }
-        Retry(reader);
-        Retry(writer);
-        while (gone is not null)
+        var wakes = new Wakes(stackalloc ulong[64]);
+        try
         {
-            IoOp next = gone.NextWaiter!;
-            gone.NextWaiter = null;
-            Retry(gone);
-            gone = next;
+            Retry(reader, ref wakes);
+            Retry(writer, ref wakes);
+            while (gone is not null)
+            {
+                IoOp next = gone.NextWaiter!;
+                gone.NextWaiter = null;
+                Retry(gone, ref wakes);
+                gone = next;
+            }
         }
+        finally { wakes.WakeAll(); } // what completed must be woken even if a retry failed
     }
 
     /// <summary>The fd was ready: try the operation again; if it would still block, wait again at the front of its
     /// queue — here, or (stopping, or the fd cannot be registered any more) on the pool, which also reports errors
     /// of the fd itself. An fd that only a blocking call can read (<see cref="NonBlocking.Blocking"/>) gets its
     /// call on the pool: the reactor thread never makes one.</summary>
-    void Retry(IoOp? op)
+    void Retry(IoOp? op, ref Wakes wakes)
     {
         if (op is null) return;
-        if (op.Flags == NonBlocking.Blocking) { _fallback(op); return; }
-        long r = NonBlocking.Try(op);
-        if (r != -Libc.EAGAIN) op.Complete(r);
-        else if (!Arm(op, first: true)) _fallback(op);
+        if (op.WaitThenRun) { _fallback(op); return; }
+        long r = Operations.Of(op.Kind).Pool.TryNow(op); // the operation's own try (it may ask to wait again)
+        if (r != -Libc.EAGAIN) wakes.Complete(op, r);
+        else if (!Arm(op, ref wakes, first: true)) _fallback(op);
     }
 
     /// <summary>
@@ -308,7 +324,7 @@ sealed unsafe partial class Reactor
         {
             PutEvent(ev, mask, (ulong)w.Generation << 32 | (uint)fd);
             if (EpollCtl(_epfd, EpollCtlMod, fd, ev) == 0) return true;
-            if (probe || Libc.Errno != ENOENT) return false;
+            if (probe || Libc.Errno != Libc.ENOENT) return false;
         }
         w.Generation++;
         PutEvent(ev, mask, (ulong)w.Generation << 32 | (uint)fd);

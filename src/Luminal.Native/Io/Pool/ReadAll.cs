@@ -8,10 +8,13 @@ namespace Luminal.Io.Pool;
 /// </summary>
 static unsafe class ReadAll
 {
-    public static long Run(IoOp op)
+    public static PoolOp Row => new(&Run);
+
+    static long Run(IoOp op)
     {
+        ref PathIntoArgs a = ref op.Args<PathIntoArgs>();
         // O_NONBLOCK: opening a FIFO without a writer must not block (it is refused just below).
-        int fd = Libc.Open(op.Path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
+        int fd = Libc.Open(a.Path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
         if (fd < 0) return -Libc.Errno;
         byte* data = null;
         try
@@ -37,7 +40,7 @@ static unsafe class ReadAll
                 if (n == 0) break;
                 length += (nuint)n;
             }
-            var buffer = (NativeBuffer*)op.Target;
+            var buffer = (NativeBuffer*)a.Target;
             buffer->Data = data;
             buffer->Len = length;
             return (long)length;

@@ -1,7 +1,14 @@
 namespace Luminal.Io.Pool;
 
-/// <summary>luminal_file_write_at on the blocking pool: one pwrite(2) from the caller's buffer.</summary>
+/// <summary>luminal_file_write_at on the blocking pool: one pwrite(2) from the caller's buffer (cancel: as
+/// <see cref="ReadAt"/>).</summary>
 static unsafe class WriteAt
 {
-    public static long Run(IoOp op) => Raw.Of(Libc.Pwrite(op.Fd, op.Buffer, (nuint)op.Length, op.Offset));
+    public static PoolOp Row => new(&Run);
+
+    static long Run(IoOp op)
+    {
+        ref ReadAtArgs a = ref op.Args<ReadAtArgs>();
+        return Raw.Of(Libc.Pwrite(a.Fd, a.Buffer, (nuint)a.Length, a.Offset));
+    }
 }

@@ -3,9 +3,11 @@ namespace Luminal.Io.Uring;
 /// <summary>luminal_file_fsync on io_uring: IORING_OP_FSYNC (data and metadata).</summary>
 static unsafe class Fsync
 {
-    public static void Prepare(Sqe* sqe, IoOp op)
+    public static UringOp Row => new(&Prepare);
+
+    static void Prepare(Sqe* sqe, IoOp op)
     {
         sqe->Opcode = Sqe.OpFsync;
-        sqe->Fd = op.Fd;
+        sqe->Fd = op.Args<FdArgs>().Fd;
     }
 }

@@ -131,7 +131,7 @@ sealed unsafe partial class Ring : IDisposable
             uint tail = *_sqTail;
             // Without SQPOLL io_uring_enter consumes what we queue (or we roll it back below), so the ring only
             // fills if something is badly wrong: refuse rather than overwrite an entry the kernel has not read.
-            if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries) return -16; // EBUSY
+            if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries) return -Libc.EBUSY;
             uint index = tail & _sqMask;
             Sqe* sqe = &_sqes[index];
             *sqe = default;
@@ -166,7 +166,7 @@ sealed unsafe partial class Ring : IDisposable
             // Every submission leaves the ring empty (taken, or rolled back), so head == tail here.
             uint head = Volatile.Read(ref *_sqHead), tail = *_sqTail;
             uint n = Math.Min((uint)states.Length, _sqEntries - (tail - head));
-            if (n == 0) return -16; // EBUSY
+            if (n == 0) return -Libc.EBUSY;
             for (uint i = 0; i < n; i++)
             {
                 uint index = (tail + i) & _sqMask;

@@ -1,17 +1,35 @@
 namespace Luminal.Io.Uring;
 
 /// <summary>
-/// luminal_stream_read on io_uring: (after StreamNow's non-blocking try) IORING_OP_READ at the
-/// current position (offset -1), which works for sockets and pipes alike; the kernel waits for data itself.
+/// luminal_stream_read on io_uring. First one non-blocking recv(2) on the submitting thread: when data is already
+/// there — most of the time in request/response traffic — that is the whole operation. Only "would block" (and
+/// pipes: ENOTSOCK; a pipe read that can complete at once does so inside the submitting io_uring_enter) goes to
+/// the ring: IORING_OP_READ at the current position (offset -1), for sockets and pipes alike; the kernel waits for
+/// data itself. Cancel: IORING_OP_ASYNC_CANCEL (a waiting read lets go at once). Releases nothing.
 /// </summary>
 static unsafe class StreamRead
 {
-    public static void Prepare(Sqe* sqe, IoOp op)
+    public static UringOp Row => new(&Prepare, begin: &TryNow);
+
+    static long TryNow(IoOp op)
     {
+        if (op.CancelRequested) return -Libc.ECANCELED;
+        ref StreamArgs a = ref op.Args<StreamArgs>();
+        nint n = Libc.Recv(a.Fd, a.Buffer, (nuint)a.Length, Libc.MSG_DONTWAIT);
+        return n >= 0 ? n : ToRingIfWouldBlock(Libc.Errno);
+    }
+
+    /// <summary>Would block, or not a socket: submit (StreamWrite's try uses this too).</summary>
+    public static long ToRingIfWouldBlock(int errno) =>
+        errno is Libc.EAGAIN or Libc.EINTR or Libc.ENOTSOCK ? UringOp.Pending : -errno;
+
+    static void Prepare(Sqe* sqe, IoOp op)
+    {
+        ref StreamArgs a = ref op.Args<StreamArgs>();
         sqe->Opcode = Sqe.OpRead;
-        sqe->Fd = op.Fd;
-        sqe->Addr = (ulong)op.Buffer;
-        sqe->Len = (uint)System.Math.Min(op.Length, int.MaxValue);
+        sqe->Fd = a.Fd;
+        sqe->Addr = (ulong)a.Buffer;
+        sqe->Len = (uint)System.Math.Min(a.Length, int.MaxValue);
         sqe->Off = ulong.MaxValue;
     }
 }

@@ -46,7 +46,7 @@ sealed unsafe partial class UringBackend
             for (int i = 0; i < count; i++)
             {
                 if (IoOp.Table.Get(i) is not IoOp op || !op.RequestCancelIfInFlight(this)) continue;
-                if (op.Kind is IoKind.MapFile or IoKind.ReadAll) { _pool.Cancel(op); continue; } // a pool thread runs it
+                if (OnPool(op)) { _pool.Cancel(op); continue; } // a pool thread runs it
                 if (n == capacity)
                     targets = (Target*)NativeMemory.Realloc(targets, (nuint)(capacity *= 2) * (nuint)sizeof(Target));
                 targets[n++] = new Target(op.SubmitOrder, op.Token);

@@ -49,26 +49,33 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
 
     public override uint Kind => UringKind;
 
+    /// <summary>
+    /// Starts an operation: its row (<see cref="Operations"/>) says what to do before the ring (Begin: a check, a
+    /// socket to create, a non-blocking try that may be the whole operation), and fills the SQE (Prepare).
+    ///
+    /// One io_uring_enter per SQE, not one per poll for all the SQEs it queued: the poll that submits reaps at once
+    /// (IoOp.PollFn), so an operation the kernel completes inside the enter (a cached read, an accept with a
+    /// connection waiting, a pipe read with data) is ready in that same poll, with no wake and no second poll. A
+    /// combinator that polls N operations in one poll pays N enters for that. Deferring the enter to the end of the
+    /// task's poll would save N-1 of them but needs a flush point after every poll — the worker loop (Worker.cs,
+    /// whose per-turn ReapAvailable is the only such point today) and every thread that polls outside a worker
+    /// (luminal_block_on's caller, a blocking-pool thread, C code polling by hand) — and turns each inline
+    /// completion into a wake. That flush belongs in the driver seam the worker parks in (issue 11), not here.
+    /// </summary>
     public override void Submit(IoOp op)
     {
-        if (op.Kind is IoKind.MapFile or IoKind.ReadAll) { _pool.Submit(op); return; }
+        ref readonly UringOp row = ref Operations.Of(op.Kind).Uring;
+        if (row.RunsOnPool) { _pool.Submit(op); return; }
         if (_stopping) { op.Complete(-Libc.ECANCELED); return; }
-        if (StreamNow.TryComplete(op)) return; // a socket that is ready needs no trip through the ring
-        long prepared = op.Kind switch
-        {
-            IoKind.Connect => Connect.CreateSocket(op), // the SQE needs the socket first
-            IoKind.ReadAt or IoKind.WriteAt => ReadAt.CheckSeekable(op),
-            _ => 0,
-        };
-        if (prepared < 0) { op.Complete(prepared); return; }
+        long now = row.Begin == null ? UringOp.Pending : row.Begin(op);
+        if (now != UringOp.Pending) { op.Complete(now); return; } // done (or refused) without the ring
         Interlocked.Increment(ref _inFlight);
         op.SubmitOrder = Interlocked.Increment(ref _submitOrder);
         int r = _ring.Submit(&Prepare, op);
         if (r < 0)
         {
             Interlocked.Decrement(ref _inFlight);
-            if (op.Kind == IoKind.Connect) Libc.Close(op.Fd); // the socket made for it
-            op.Complete(r);
+            op.Complete(row.Finish == null ? r : row.Finish(op, r)); // finished like a failed CQE (connect closes its socket)
             return;
         }
         if (_reaper is null) EnsureWatched();
@@ -77,24 +84,15 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     static void Prepare(Sqe* sqe, IoOp op)
     {
         sqe->UserData = op.Token;
-        switch (op.Kind)
-        {
-            case IoKind.Open: Open.Prepare(sqe, op); break;
-            case IoKind.Close: Close.Prepare(sqe, op); break;
-            case IoKind.Fsync: Fsync.Prepare(sqe, op); break;
-            case IoKind.Stat: Stat.Prepare(sqe, op); break;
-            case IoKind.ReadAt: ReadAt.Prepare(sqe, op); break;
-            case IoKind.WriteAt: WriteAt.Prepare(sqe, op); break;
-            case IoKind.Accept: Accept.Prepare(sqe, op); break;
-            case IoKind.Connect: Connect.Prepare(sqe, op); break;
-            case IoKind.StreamRead: StreamRead.Prepare(sqe, op); break;
-            case IoKind.StreamWrite: StreamWrite.Prepare(sqe, op); break;
-        }
+        Operations.Of(op.Kind).Uring.Prepare(sqe, op);
     }
+
+    /// <summary>Runs on the blocking pool: no io_uring opcode does it (MapFile, ReadAll).</summary>
+    static bool OnPool(IoOp op) => Operations.Of(op.Kind).Uring.RunsOnPool;
 
     public override void Cancel(IoOp op)
     {
-        if (op.Kind is IoKind.MapFile or IoKind.ReadAll) { _pool.Cancel(op); return; }
+        if (OnPool(op)) { _pool.Cancel(op); return; }
         // IORING_OP_ASYNC_CANCEL finds the request by its user_data; its own completion (user_data 0) is ignored:
         // what matters is the cancelled request's completion, which IoOp waits for.
         _ring.Submit(&PrepareCancel, op.Token);
@@ -106,7 +104,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// </summary>
     public override void WaitCompleted(IoOp op)
     {
-        if (op.Kind is IoKind.MapFile or IoKind.ReadAll) { base.WaitCompleted(op); return; }
+        if (OnPool(op)) { base.WaitCompleted(op); return; }
         while (!op.IsCompleted)
         {
             if (ReapAvailable() == 0 && !op.IsCompleted)
@@ -141,6 +139,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     public int ReapAvailable()
     {
         Span<Ring.Cqe> batch = stackalloc Ring.Cqe[64];
+        Span<ulong> wakers = stackalloc ulong[64];
         int total = 0;
         while (true)
         {
@@ -149,7 +148,9 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
             // Checked under the lock: disposal takes it too, so the ring's memory is mapped while we look.
             try { n = _ring.IsDisposed || !_ring.HasCompletions ? 0 : _ring.Reap(batch); }
             finally { Monitor.Exit(_reapLock); }
-            for (int i = 0; i < n; i++) OnCompletion(batch[i].UserData, batch[i].Res);
+            var wakes = new Wakes(wakers); // the whole batch completes before any task is woken (see Wakes)
+            for (int i = 0; i < n; i++) OnCompletion(batch[i].UserData, batch[i].Res, ref wakes);
+            wakes.WakeAll();
             total += n;
             if (n < batch.Length) break;
         }
@@ -226,7 +227,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         DisposeIfDone();
     }
 
-    void OnCompletion(ulong userData, int res)
+    void OnCompletion(ulong userData, int res, ref Wakes wakes)
     {
         if (userData == PokeTag)
         {
@@ -240,17 +241,14 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         }
         if (userData == 0 || IoOp.FromToken(userData, out _) is not IoOp op) return; // cancel completions
         Interlocked.Decrement(ref _inFlight);
-        long raw = op.Kind switch
-        {
-            IoKind.Stat => Stat.Finish(op, res),
-            IoKind.Connect => Connect.Finish(op, res),
-            IoKind.StreamWrite when StreamWrite.NeedsWrite(op, res) => Resubmit(op),
-            _ => res,
-        };
-        if (raw != long.MinValue) op.Complete(raw);
+        // The operation's own file turns the CQE into its result (or asks for the SQE again).
+        ref readonly UringOp row = ref Operations.Of(op.Kind).Uring;
+        long raw = row.Finish == null ? res : row.Finish(op, res);
+        if (raw == UringOp.Pending) raw = Resubmit(op);
+        if (raw != UringOp.Pending) wakes.Complete(op, raw);
     }
 
-    /// <summary>Submits the operation again (its Prepare saw why); long.MinValue = "not complete yet".</summary>
+    /// <summary>Submits the operation again (its Finish saw why); <see cref="UringOp.Pending"/> = "not complete yet".</summary>
     long Resubmit(IoOp op)
     {
         // A cancel (a drop's, or CancelAll's) can only have found the first request: do not start another one.
@@ -259,7 +257,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         op.SubmitOrder = Interlocked.Increment(ref _submitOrder);
         int r = _ring.Submit(&Prepare, op);
         if (r < 0) Interlocked.Decrement(ref _inFlight);
-        return r < 0 ? r : long.MinValue;
+        return r < 0 ? r : UringOp.Pending;
     }
 
     /// <summary>
