@@ -67,7 +67,8 @@ sealed unsafe class Runtime
     public readonly Idle Idle;
     public readonly Time.TimerDriver Timers;
     /// <summary>What workers poll on every turn and park in (the timer driver around the IO backend).</summary>
-    public Driver Driver => Timers;
+    /// (Typed as the sealed timer driver, so the workers' calls are direct and inlined; it is a Driver.)
+    public Time.TimerDriver Driver => Timers;
     /// <summary>A token that names this runtime for as long as it lives; what luminal_context_runtime returns.</summary>
     public ulong BorrowedToken { get; private set; }
 
@@ -239,14 +240,14 @@ sealed unsafe class Runtime
     /// <summary>A task of this runtime was made; <paramref name="worker"/>: the worker whose thread made it.</summary>
     public void CountSpawned(Worker? worker)
     {
-        if (worker is not null) worker.TasksSpawned++; // that worker's thread only: no atomic needed
+        if (worker is not null) worker.Counted.TasksSpawned++; // that worker's thread only: no atomic needed
         else Interlocked.Increment(ref _spawnedElsewhere);
     }
 
     /// <summary>A task of this runtime finished (its future is gone); <paramref name="worker"/> as above.</summary>
     public void CountFinished(Worker? worker)
     {
-        if (worker is not null) worker.TasksFinished++;
+        if (worker is not null) worker.Counted.TasksFinished++;
         else Interlocked.Increment(ref _finishedElsewhere);
     }
 
@@ -255,7 +256,7 @@ sealed unsafe class Runtime
     long Unfinished()
     {
         long n = Volatile.Read(ref _spawnedElsewhere) - Volatile.Read(ref _finishedElsewhere);
-        foreach (Worker w in Workers) n += Volatile.Read(ref w.TasksSpawned) - Volatile.Read(ref w.TasksFinished);
+        foreach (Worker w in Workers) n += Volatile.Read(ref w.Counted.TasksSpawned) - Volatile.Read(ref w.Counted.TasksFinished);
         return n;
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System;
 using System.Threading;
 
@@ -9,18 +10,17 @@ abstract class Slot
     internal int Index;
     internal int NextFree = -1; // free-list link; meaningful only while the slot is free
 
-    /// <summary>The generation a token must carry to name this object now (0: not addressable by a token).</summary>
-    internal virtual uint LiveGeneration => 0;
+    /// <summary>The generation a token must carry to name this object now. A plain field, not a virtual property:
+    /// every wake and handle lookup reads it. (A task's authoritative generation is half of its state word, which
+    /// every transition CASes; this field mirrors it, so a lookup is a fast filter the transition then confirms.)
+    /// </summary>
+    internal uint Generation = 1;
 }
 
-/// <summary>A slot whose generation is a field of its own (every handle type but tasks, whose generation is half of
-/// their state word).</summary>
+/// <summary>A slot whose generation is retired by a CAS on the field itself (every handle type but tasks, whose
+/// generation moves with their state word).</summary>
 abstract class GenerationSlot : Slot
 {
-    internal uint Generation = 1;
-
-    internal override uint LiveGeneration => Volatile.Read(ref Generation);
-
     /// <summary>Ends generation <paramref name="generation"/>: every token naming it is stale from now on. Only one
     /// caller wins (false for the others, e.g. a double release), and only the winner may free the object.</summary>
     internal bool TryRetire(uint generation) =>
@@ -56,14 +56,16 @@ sealed class SlotTable<T> where T : Slot
 
     /// <summary>The object a token names: its tag is <paramref name="tag"/> and its generation is the object's
     /// current one. Null for NULL, forged, stale and wrong-type tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T? FromToken(ulong token, uint tag, out uint generation)
     {
         if (!Token.TryDecode(token, tag, out int index, out generation)) return null;
         T? item = Get(index);
-        return item is not null && item.LiveGeneration == generation ? item : null;
+        return item is not null && Volatile.Read(ref item.Generation) == generation ? item : null;
     }
 
     /// <summary>The object at <paramref name="index"/>, or null if that slot was never created.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T? Get(int index)
     {
         if ((uint)index >= (uint)Volatile.Read(ref _count)) return null;

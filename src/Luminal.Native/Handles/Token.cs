@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Luminal.Handles;
 
 /// <summary>
@@ -21,10 +22,12 @@ static class Token
 
     public const int MaxIndex = (1 << 28) - 1;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Make(uint tag, int index, uint generation) =>
         ((ulong)generation << 32) | ((ulong)(uint)index << 4) | tag;
 
     /// <summary>Splits a token of the given tag; false for NULL, a wrong tag or generation 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryDecode(ulong token, uint tag, out int index, out uint generation)
     {
         index = (int)((token >> 4) & MaxIndex);

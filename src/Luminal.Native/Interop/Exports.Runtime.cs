@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System;
 using System.Runtime.InteropServices;
 using Luminal.Handles;
@@ -93,6 +94,7 @@ static unsafe partial class Exports
 
     /// <summary>Resolves a runtime argument: NULL → InvalidArgument, stale/foreign → InvalidHandle, inherited across
     /// fork → Forked. Every export that takes a luminal_runtime* goes through here.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Status ResolveRuntime(nint rt, out Runtime runtime)
     {
         runtime = null!;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System;
 using System.Runtime.InteropServices;
 using Luminal.Handles;
@@ -128,6 +129,7 @@ static unsafe partial class Exports
 
     /// <summary>Resolves a join handle: NULL → InvalidArgument, stale/released/foreign → InvalidHandle, a task of a
     /// runtime inherited across fork → Forked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Status ResolveTask(nint t, out RawTask task, out uint generation)
     {
         task = null!;

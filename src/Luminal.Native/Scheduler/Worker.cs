@@ -22,7 +22,16 @@ sealed unsafe class Worker
     public readonly int Index;
     public readonly LocalQueue[] Locals = NewLocals(); // one ring per priority level
     public readonly SlotCache<RawTask> TaskSlots = new(); // free task objects; this worker's thread only
-    internal long TasksSpawned, TasksFinished;            // written by this worker's thread only (Runtime.Unfinished)
+    internal Counters Counted;                            // written by this worker's thread only (Runtime.Unfinished)
+
+    /// <summary>Tasks spawned and finished on this worker's thread, on a cache line of their own: they change on
+    /// every spawn and finish, while other workers read this object's queues and parker when they steal or wake.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    internal struct Counters
+    {
+        [FieldOffset(64)] public long TasksSpawned;
+        [FieldOffset(72)] public long TasksFinished;
+    }
     public readonly Parker Parker = Parker.Rent(); // kept for the runtime's life (it may be unparked late)
     RawTask? _lifo;         // the task most recently woken by this worker: runs next (cache-hot message passing)
     Context _cx = null!;    // this worker's luminal_context (a new token per poll)

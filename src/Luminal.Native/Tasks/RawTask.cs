@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System;
 using System.Threading;
 using Luminal.Handles;
@@ -34,19 +35,27 @@ sealed unsafe class RawTask : Slot
     // interlocked operations (full fences), so at least one of them sees the other: never a lost wake-up, at
     // worst one spurious wake.
     ulong _joinWaker;         // waker token registered by luminal_task_poll
-    int _joinWaiters;         // threads blocked in WaitFinished (they sleep on _joinLock)
-    // Not lock(this): the object is reused for task after task, and a waiter must never mistake a later task's
-    // events for its own (WaitFinished also checks the generation it waits for).
-    readonly object _joinLock = new();
+    int _joinWaiters;         // threads blocked in WaitFinished (they sleep on JoinLock)
+
+    // Blocked joiners sleep on one of a few shared locks picked by slot index, not on lock(this) (the object is
+    // reused task after task) nor on a lock object per task (32 bytes more per pending task). A pulse wakes every
+    // waiter on the stripe; each re-checks its own task and generation (WaitFinished), so sharing is only a
+    // spurious wake-up, and blocking joins are the rare path.
+    static readonly object[] JoinLocks = NewJoinLocks();
+    object JoinLock => JoinLocks[Index & (JoinLocks.Length - 1)];
+
+    static object[] NewJoinLocks()
+    {
+        var locks = new object[64];
+        for (int i = 0; i < locks.Length; i++) locks[i] = new object();
+        return locks;
+    }
 
     public long State => Volatile.Read(ref _state);
-    uint Generation => TaskState.Generation(Volatile.Read(ref _state));
+    uint StateGeneration => TaskState.Generation(Volatile.Read(ref _state));
 
-    /// <summary>A task's generation lives in its state word.</summary>
-    internal override uint LiveGeneration => Generation;
-
-    public ulong TaskToken => Token.Make(Token.Task, Index, Generation);
-    public ulong WakerToken => Token.Make(Token.Waker, Index, Generation);
+    public ulong TaskToken => Token.Make(Token.Task, Index, StateGeneration);
+    public ulong WakerToken => Token.Make(Token.Waker, Index, StateGeneration);
 
     /// <summary>A new task (SCHEDULED: the caller queues it; HANDLE if a join handle is wanted), or null if the table
     /// is full. <paramref name="slots"/>: the calling worker's slot stash, if any.</summary>
@@ -62,11 +71,12 @@ sealed unsafe class RawTask : Slot
         t.Priority = Scheduler.Priority.Default;
         t.Blocking = false;
         // Publishing the state (release) makes the fields above visible to whoever validates a token.
-        Volatile.Write(ref t._state, Spawned(t.Generation, wantHandle));
+        Volatile.Write(ref t._state, Spawned(t.StateGeneration, wantHandle));
         return t;
     }
 
     /// <summary>The live task a token names (tag, index and generation all match), or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RawTask? FromToken(ulong token, uint tag, out uint generation) => Table.FromToken(token, tag, out generation);
 
     // ---- waking -------------------------------------------------------------------------------------------------
@@ -207,7 +217,7 @@ sealed unsafe class RawTask : Slot
             ulong waker = Interlocked.Exchange(ref _joinWaker, 0);
             if (waker != 0) Waker.Wake(waker);
             if (Volatile.Read(ref _joinWaiters) > 0)
-                lock (_joinLock) Monitor.PulseAll(_joinLock); // the lock: a waiter between its check and its Wait holds it
+                lock (JoinLock) Monitor.PulseAll(JoinLock); // the lock: a waiter between its check and its Wait holds it
         }
         ReleaseOwnership(Running, 0, worker?.TaskSlots);
     }
@@ -247,7 +257,9 @@ sealed unsafe class RawTask : Slot
         _joinWaker = 0;
         if (OutputUnclaimed(state)) DisposeOutput(dropOutput, output, drop: true, scope);
         scope?.Unlink(this);
-        Volatile.Write(ref _state, Recycled(state));
+        long recycled = Recycled(state);
+        Volatile.Write(ref _state, recycled);
+        Volatile.Write(ref Generation, TaskState.Generation(recycled)); // the lookup's mirror (Slot.Generation)
         Table.Free(this, slots);
     }
 
@@ -284,14 +296,15 @@ sealed unsafe class RawTask : Slot
         if (FinishedOrGone(generation)) return true;
         if (timeoutMs == 0) return false;
         long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
-        lock (_joinLock)
+        object joinLock = JoinLock;
+        lock (joinLock)
         {
             while (!FinishedOrGone(generation))
             {
                 long left = deadline == long.MaxValue ? -1 : deadline - Environment.TickCount64;
                 if (deadline != long.MaxValue && left <= 0) return false;
                 Interlocked.Increment(ref _joinWaiters); // full fence, then the state is read again
-                if (!FinishedOrGone(generation)) Monitor.Wait(_joinLock, left < 0 ? -1 : (int)Math.Min(left, int.MaxValue));
+                if (!FinishedOrGone(generation)) Monitor.Wait(joinLock, left < 0 ? -1 : (int)Math.Min(left, int.MaxValue));
                 Interlocked.Decrement(ref _joinWaiters);
             }
             return true;

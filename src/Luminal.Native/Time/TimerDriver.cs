@@ -76,6 +76,7 @@ sealed class TimerDriver : Scheduler.Driver
     }
 
     /// <summary>The outermost driver: due timers, then the IO backend's completions (if one has started).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public override void Poll()
     {
         FireDue();
@@ -96,10 +97,16 @@ sealed class TimerDriver : Scheduler.Driver
     }
 
     /// <summary>Cheap check for the workers' loop: fires due timers if the next deadline has passed.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void FireDue()
     {
         long next = Volatile.Read(ref _nextTick);
         if (next == long.MaxValue || (ulong)next > NowTick()) return;
+        FireExpired();
+    }
+
+    void FireExpired()
+    {
         // The wakers are collected under the lock and woken after it: a wake can run user code (a shut-down
         // runtime drops the woken task's future), which may drop other timers and so take this lock.
         Span<ulong> wakers = stackalloc ulong[64];
