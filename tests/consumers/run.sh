@@ -51,13 +51,16 @@ case $how in
     "$work/b/consumer" ;;
   exports)
     lib=$(ls "$prefix"/lib/libluminal.so.*.*.*)
-    readelf -d "$lib" | grep -q "SONAME.*\[libluminal\.so\.[0-9]*\]" || { echo "no SONAME libluminal.so.MAJOR"; exit 1; }
+    # (grep reads a captured output: `tool | grep -q` under pipefail fails when grep quits before the tool is done)
+    dyn=$(readelf -d "$lib")
+    grep -q "SONAME.*\[libluminal\.so\.[0-9]*\]" <<<"$dyn" || { echo "no SONAME libluminal.so.MAJOR"; exit 1; }
     [ -L "$prefix/lib/libluminal.so" ] && [ -L "$(ls -d "$prefix"/lib/libluminal.so.[0-9]* | grep -v '\..*\..*\.' | head -1)" ]
     # (type A: the version node's own symbol, LUMINAL_MAJOR, is not a function)
     nm -D --defined-only "$lib" | awk '$2 != "A" {print $3}' | sed 's/@.*//' | sort -u > "$work/exported"
     grep -o '^LUMINAL_API [^(]*(' "$src/include/luminal.h" | sed 's/.*[ *]\([a-z_0-9]*\)($/\1/' | sort -u > "$work/declared"
     if ! diff -u "$work/declared" "$work/exported"; then echo "exports differ from the header (- header, + library)"; exit 1; fi
-    objdump -T "$lib" | grep -q ' LUMINAL_[0-9]* *luminal_spawn$' || { echo "symbols lack the LUMINAL_MAJOR version"; exit 1; }
+    syms=$(objdump -T "$lib")
+    grep -q ' LUMINAL_[0-9]* *luminal_spawn$' <<<"$syms" || { echo "symbols lack the LUMINAL_MAJOR version"; exit 1; }
     echo "$(wc -l < "$work/exported") functions exported, all declared in luminal.h" ;;
   rust|rust-pkg-config)
     major=$(sed -n 's/^#define LUMINAL_VERSION_MAJOR \([0-9]*\).*/\1/p' "$src/include/luminal.h")
@@ -85,7 +88,8 @@ case $how in
     (cd "$app" && cargo build --offline -q)
     exe=$CARGO_TARGET_DIR/debug/luminal-consumer
     # Neither linked to libluminal nor given an rpath: the crate loads the library (dlopen by absolute path).
-    if readelf -d "$exe" | grep -Eq 'NEEDED.*libluminal|RPATH|RUNPATH'; then
+    exedyn=$(readelf -d "$exe")
+    if grep -Eq 'NEEDED.*libluminal|RPATH|RUNPATH' <<<"$exedyn"; then
       echo "the consumer links libluminal or has an rpath:"; readelf -d "$exe" | grep -E 'NEEDED|RPATH|RUNPATH'; exit 1
     fi
     check_run() { # check_run EXPECTED_LIB_DIR [VAR=VALUE...]: runs the consumer with only PATH and the given variables
