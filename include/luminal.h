@@ -83,7 +83,7 @@ extern "C" {
 /* Compile-time ABI version; compare with luminal_abi_version() to detect a library older than this header. It
  * changes when a function, struct or constant changes meaning or layout; adding functions bumps it too (a program
  * built against the newer header may call them). */
-#define LUMINAL_ABI_VERSION 3
+#define LUMINAL_ABI_VERSION 4
 
 /* The ABI version the loaded library implements. Never fails. */
 LUMINAL_API uint32_t luminal_abi_version(void);
@@ -575,6 +575,83 @@ LUMINAL_API luminal_status luminal_spawn_blocking(luminal_runtime *rt, void *(*f
 LUMINAL_API luminal_status luminal_spawn_blocking_with(luminal_runtime *rt, void *(*fn)(void *arg), void *arg,
                                                        void (*drop_arg)(void *arg), const luminal_spawn_options *opts,
                                                        luminal_task **out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Task sets, join-all, select, scope drain
+ *
+ * The Sync rules above hold here too: handles (luminal_task_set*) are tokens (NULL -> LUMINAL_E_INVALID_ARGUMENT;
+ * released, forged or wrong-type -> LUMINAL_E_INVALID_HANDLE; on a runtime inherited across fork LUMINAL_E_FORKED);
+ * a function that makes a future fails only for bad arguments or handles and zeroes *out on failure; the futures'
+ * own output is NULL (results come only through the out-parameters, borrowed until the future completes or is
+ * dropped, written only at completion); the runtime-provided-future rule holds (a join_next polled with a bad
+ * context completes at once with the reason in *result; join_all, select and scope_drain, which have no result,
+ * complete at once with the output LUMINAL_FAILED_OUTPUT after dropping what they hold); polled after its drop a
+ * future completes with output NULL and touches nothing, and a second drop is harmless.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct luminal_task_set luminal_task_set; /* a set of tasks joined in finishing order (tokio's JoinSet) */
+
+/* Creates an empty task set on `rt`; *out is an owned handle (release it with luminal_task_set_release).
+ * LUMINAL_E_INVALID_ARGUMENT (rt or out NULL), LUMINAL_E_INVALID_HANDLE, LUMINAL_E_SHUTDOWN. */
+LUMINAL_API luminal_status luminal_task_set_new(luminal_runtime *rt, luminal_task_set **out);
+
+/* Spawns `fut` onto the set's runtime as a member of the set. Takes `fut`, also on failure (dropped at once).
+ * `opts` is borrowed for the call (NULL = defaults; as for luminal_spawn_with). The set holds the task's join
+ * handle. Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (set NULL, fut.poll NULL, a bad option),
+ * LUMINAL_E_INVALID_HANDLE (set or opts->scope bad, or the set released during the call), LUMINAL_E_SHUTDOWN (the
+ * runtime is shut down or the scope closed). */
+LUMINAL_API luminal_status luminal_task_set_spawn(luminal_task_set *set, luminal_future fut,
+                                                  const luminal_spawn_options *opts);
+
+/* Makes a future that takes the next member to finish, in finishing order: *result = the task's join status
+ * (LUMINAL_OK with *output, now the caller's; LUMINAL_E_CANCELLED if it was aborted or dropped by shutdown, *output
+ * NULL), LUMINAL_E_EMPTY (*output NULL) when the set has no member left, or LUMINAL_E_CLOSED if the set is released
+ * while the future waits. Several join_next futures may wait; each member goes to exactly one. A join_next dropped
+ * before it completed takes nothing: the member stays in the set. `output` and `result` are borrowed until
+ * completion. Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (set, output, result or out NULL),
+ * LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_task_set_join_next(luminal_task_set *set, void **output, luminal_status *result,
+                                                      luminal_future *out);
+
+/* The number of members spawned and not yet returned by a join_next (finished or not), or 0 for a bad handle. */
+LUMINAL_API size_t luminal_task_set_len(const luminal_task_set *set);
+
+/* Aborts every member still running (as luminal_task_abort); they stay members, and join_next returns them as they
+ * finish (LUMINAL_E_CANCELLED, or LUMINAL_OK for one that completed before its abort took effect).
+ * LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT, LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_task_set_abort_all(luminal_task_set *set);
+
+/* Releases the set: aborts what is left; outputs never joined are freed with their future's drop_output (exactly
+ * once, when each task finishes); waiting join_next futures complete with LUMINAL_E_CLOSED. NULL, stale or double
+ * releases are ignored. */
+LUMINAL_API void luminal_task_set_release(luminal_task_set *set);
+
+/* Makes a future that polls the `n` children `futs` inside the one task that polls it, with that poll's context (a
+ * wake of any child wakes the task; every poll polls each unfinished child again, in index order), and completes
+ * when all have: then outputs[i] receives child i's output (the caller owns them). The `futs` array is copied at the
+ * call (the caller may free it); the children are taken, also on failure, and each is dropped exactly once (right
+ * after its READY poll, or with the future). Dropped before it completed, the future drops the outputs it
+ * collected with their drop_output. n = 0 completes at once. `outputs` (n entries) is borrowed until completion.
+ * `rt` is borrowed (fork detection). Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (rt or out NULL; futs or
+ * outputs NULL with n > 0; a child's poll NULL), LUMINAL_E_INVALID_HANDLE (rt bad). */
+LUMINAL_API luminal_status luminal_join_all(luminal_runtime *rt, luminal_future *futs, size_t n, void **outputs,
+                                            luminal_future *out);
+
+/* Makes a future that polls its `n` children as join_all does and completes with the first to finish: *winner =
+ * its index (the lowest index when several are ready in one poll), *output = its output (the caller's). The losers
+ * are dropped with `drop` at once and never polled again; the winner is dropped after its READY poll. On the failure
+ * rule above *winner = SIZE_MAX. The array is copied, the children taken also on failure (each dropped exactly
+ * once). `winner` and `output` are borrowed until completion. Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (rt,
+ * winner, output or out NULL; n = 0; futs NULL; a child's poll NULL), LUMINAL_E_INVALID_HANDLE (rt bad). */
+LUMINAL_API luminal_status luminal_select(luminal_runtime *rt, luminal_future *futs, size_t n, size_t *winner,
+                                          void **output, luminal_future *out);
+
+/* Makes a future that completes (output NULL) when every task spawned into the scope (also by its tasks) has
+ * finished running, without cancelling anything; outputs not yet joined do not hold it; the scope stays open (a
+ * task spawned before it completes is waited for too). Completes with LUMINAL_FAILED_OUTPUT if the scope handle is
+ * released before that. Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (scope or out NULL),
+ * LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_scope_drain(luminal_scope *scope, luminal_future *out);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * IO with personalities

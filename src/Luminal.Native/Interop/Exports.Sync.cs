@@ -14,6 +14,7 @@ static unsafe partial class Exports
         Channel c => c.Runtime,
         Notify n => n.Runtime,
         Semaphore s => s.Runtime,
+        TaskSet t => t.Runtime,
         _ => throw new InvalidOperationException("sync slot without a primitive"),
     };
 

@@ -25,6 +25,8 @@ sealed class Scope : GenerationSlot
     bool _orphaned; // released while members remain: recycled when the last one unlinks
     RawTask? _members;
     long _active, _spawned, _completed, _cancelled;
+    // luminal_scope_drain futures waiting for every member to finish running (spawned == completed + cancelled).
+    readonly Sync.WaiterList _drainers = new();
 
     public ulong Token => Handles.Token.Make(Handles.Token.Scope, Index, Volatile.Read(ref Generation));
 
@@ -67,7 +69,48 @@ sealed class Scope : GenerationSlot
         lock (_lock)
         {
             if (completed) _completed++; else _cancelled++;
+            if (_drainers.IsEmpty || _spawned != _completed + _cancelled) return;
         }
+        WakeDrainers();
+    }
+
+    /// <summary>Wakes (and unlinks) every waiting drain future, outside the lock, in rounds of a stack buffer.</summary>
+    void WakeDrainers()
+    {
+        Span<ulong> buffer = stackalloc ulong[Sync.WakeBatch.Capacity];
+        while (true)
+        {
+            Sync.WakeBatch wakes = new(buffer);
+            bool more;
+            lock (_lock)
+            {
+                while (!wakes.IsFull && _drainers.PopFront() is Sync.SyncSlot d) wakes.Add(d.Waker);
+                more = !_drainers.IsEmpty;
+            }
+            wakes.WakeAll();
+            if (!more) return;
+        }
+    }
+
+    /// <summary>
+    /// A scope_drain poll for the scope generation <paramref name="generation"/> (the handle it was made from):
+    /// 1 = drained, 0 = pending (registered), -1 = that handle was released (the future cannot tell any more).
+    /// </summary>
+    public int PollDrain(Sync.SyncSlot op, uint generation, ulong waker)
+    {
+        lock (_lock)
+        {
+            if (Volatile.Read(ref Generation) != generation) { _drainers.Remove(op); return -1; }
+            if (_spawned == _completed + _cancelled) { _drainers.Remove(op); return 1; }
+            op.Waker = waker;
+            if (!op.Linked) _drainers.PushBack(op);
+            return 0;
+        }
+    }
+
+    public void DropDrain(Sync.SyncSlot op)
+    {
+        lock (_lock) _drainers.Remove(op);
     }
 
     /// <summary>The task will never call into the scope's code again.</summary>
@@ -140,6 +183,7 @@ sealed class Scope : GenerationSlot
     public bool Release(uint generation)
     {
         if (!TryRetire(generation)) return false;
+        WakeDrainers(); // they complete: their handle is gone
         // Members refer to this object, so it goes back to the pool only once none is left.
         lock (_lock)
         {

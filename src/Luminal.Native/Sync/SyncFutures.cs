@@ -193,4 +193,46 @@ static unsafe class SyncFutures
         }
         catch { /* see DropSend */ }
     }
+
+    // ---- task_set_join_next --------------------------------------------------------------------------------
+
+    [UnmanagedCallersOnly]
+    public static int PollJoinNext(void* state, void* cx, void** output)
+    {
+        *output = null;
+        SyncSlot? op = null;
+        try
+        {
+            if ((op = SyncSlot.Resolve((nint)state, SyncKind.JoinNextOp, out _)) is null || op.Completed) return 1;
+            TaskSet set = (TaskSet)op.Target!;
+            *(nint*)op.MessageOut = 0;
+            if (set.Runtime.IsForked) { SetResult(op, Status.Forked); return 1; }
+            Status check = Context.Check((nint)cx, out _, out ulong waker);
+            if (check != Status.Ok) { set.DropJoinNext(op); SetResult(op, check); return 1; }
+            Status st = set.PollJoinNext(op, waker, out nint taskOutput);
+            if (st == Status.Pending) return 0;
+            *(nint*)op.MessageOut = taskOutput;
+            SetResult(op, st);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            if (op is not null) SetResult(op, FailureOf(e));
+            return 1;
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    public static void DropJoinNext(void* state)
+    {
+        try
+        {
+            if (SyncSlot.Resolve((nint)state, SyncKind.JoinNextOp, out uint generation) is not SyncSlot op) return;
+            TaskSet set = (TaskSet)op.Target!;
+            if (set.Runtime.IsForked || !op.TryRetire(generation)) return;
+            set.DropJoinNext(op);
+            op.Recycle();
+        }
+        catch { /* see DropSend */ }
+    }
 }

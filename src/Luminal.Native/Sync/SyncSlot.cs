@@ -11,6 +11,9 @@ enum SyncKind
     None = 0,
     Sender, Receiver, Notify, Semaphore,      // handles
     SendOp, RecvOp, WaitOp, AcquireOp,        // futures (luminal_future.state)
+    TaskSet,                                  // handle (luminal_task_set_*)
+    SetMember,                                // one task of a set (internal: its token is the task's join waker)
+    JoinNextOp, JoinAllOp, SelectOp, DrainOp, // futures (task_set_join_next, join_all, select, scope_drain)
 }
 
 /// <summary>

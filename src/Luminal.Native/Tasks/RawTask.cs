@@ -34,7 +34,7 @@ sealed unsafe class RawTask : Slot
     // then reads the state; Finish publishes Closed and then takes the waker (or sees the waiters). Both sides use
     // interlocked operations (full fences), so at least one of them sees the other: never a lost wake-up, at
     // worst one spurious wake.
-    ulong _joinWaker;         // waker token registered by luminal_task_poll
+    ulong _joinWaker;         // waker token registered by luminal_task_poll, or a task set's member token
     int _joinWaiters;         // threads blocked in WaitFinished (they sleep on JoinLock)
 
     // Blocked joiners sleep on one of a few shared locks picked by slot index, not on lock(this) (the object is
@@ -215,7 +215,9 @@ sealed unsafe class RawTask : Slot
         {
             // Closed was published by the CAS above (a full fence) before these reads.
             ulong waker = Interlocked.Exchange(ref _joinWaker, 0);
-            if (waker != 0) Waker.Wake(waker);
+            // A task set's member token (Sync tag) instead of a task's waker: see Sync.TaskSet.
+            if ((waker & 0xF) == Token.Sync) Sync.TaskSet.MemberFinished(waker);
+            else if (waker != 0) Waker.Wake(waker);
             if (Volatile.Read(ref _joinWaiters) > 0)
                 lock (JoinLock) Monitor.PulseAll(JoinLock); // the lock: a waiter between its check and its Wait holds it
         }

@@ -13,7 +13,7 @@ pub const LUMINAL_VERSION_MAJOR: u32 = 0;
 pub const LUMINAL_VERSION_MINOR: u32 = 2;
 pub const LUMINAL_VERSION_PATCH: u32 = 0;
 pub const LUMINAL_VERSION_HEX: u32 = 0x00_02_00;
-pub const LUMINAL_ABI_VERSION: u32 = 3;
+pub const LUMINAL_ABI_VERSION: u32 = 4;
 
 pub type luminal_status = i32;
 pub const LUMINAL_OK: luminal_status = 0;
@@ -178,6 +178,11 @@ pub struct luminal_notify {
 pub struct luminal_semaphore {
     _private: [u8; 0],
 }
+/// Opaque task set handle.
+#[repr(C)]
+pub struct luminal_task_set {
+    _private: [u8; 0],
+}
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -295,6 +300,39 @@ declare_library! {
     pub fn luminal_semaphore_add_permits(s: *mut luminal_semaphore, n: u32) -> luminal_status;
     pub fn luminal_semaphore_close(s: *mut luminal_semaphore) -> luminal_status;
     pub fn luminal_semaphore_release(s: *mut luminal_semaphore);
+
+    // Task sets, join-all, select, scope drain
+    pub fn luminal_task_set_new(rt: *mut luminal_runtime, out: *mut *mut luminal_task_set) -> luminal_status;
+    pub fn luminal_task_set_spawn(
+        set: *mut luminal_task_set,
+        fut: luminal_future,
+        opts: *const luminal_spawn_options,
+    ) -> luminal_status;
+    pub fn luminal_task_set_join_next(
+        set: *mut luminal_task_set,
+        output: *mut *mut c_void,
+        result: *mut luminal_status,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_task_set_len(set: *const luminal_task_set) -> usize;
+    pub fn luminal_task_set_abort_all(set: *mut luminal_task_set) -> luminal_status;
+    pub fn luminal_task_set_release(set: *mut luminal_task_set);
+    pub fn luminal_join_all(
+        rt: *mut luminal_runtime,
+        futs: *mut luminal_future,
+        n: usize,
+        outputs: *mut *mut c_void,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_select(
+        rt: *mut luminal_runtime,
+        futs: *mut luminal_future,
+        n: usize,
+        winner: *mut usize,
+        output: *mut *mut c_void,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_scope_drain(scope: *mut luminal_scope, out: *mut luminal_future) -> luminal_status;
 
     // Priorities and the blocking pool
     pub fn luminal_context_spawn_with(
