@@ -304,16 +304,23 @@ fn notify_one_stores_a_permit_and_waiters_wake() {
     });
     // notify_waiters wakes every Notified that exists now, even unpolled ones.
     let woke = Arc::new(AtomicUsize::new(0));
+    let registered = Arc::new(AtomicUsize::new(0));
     let hs: Vec<_> = (0..3)
         .map(|_| {
-            let (n, woke) = (n.clone(), woke.clone());
+            let (n, woke, registered) = (n.clone(), woke.clone(), registered.clone());
             rt.spawn(async move {
-                n.notified().await;
+                let f = n.notified(); // registered from here on
+                registered.fetch_add(1, Ordering::SeqCst);
+                f.await;
                 woke.fetch_add(1, Ordering::SeqCst);
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    while registered.load(Ordering::SeqCst) < 3 {
+        assert!(t.elapsed() < Duration::from_secs(10));
+        std::thread::yield_now();
+    }
     n.notify_waiters();
     for h in hs {
         rt.block_on(h).unwrap();
@@ -383,15 +390,23 @@ fn semaphore_strict_fifo_and_batches() {
     let rt2 = rt.clone();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sem = Arc::new(Semaphore::new(&rt, 0).unwrap());
+    let queued = Arc::new(AtomicUsize::new(0));
     let hs: Vec<_> = (0..8)
         .map(|i| {
-            let (sem, order) = (sem.clone(), order.clone());
+            let (sem, order, q) = (sem.clone(), order.clone(), queued.clone());
             let h = rt.spawn(async move {
-                let p = sem.acquire(1).await.unwrap();
+                let mut a = sem.acquire(1);
+                assert!(poll_once(&mut a).await.is_none());
+                q.fetch_add(1, Ordering::SeqCst); // in the queue now
+                let p = a.await.unwrap();
                 order.lock().unwrap().push(i);
                 p.forget();
             });
-            std::thread::sleep(Duration::from_millis(10)); // let it queue in this order
+            let t = Instant::now();
+            while queued.load(Ordering::SeqCst) <= i {
+                assert!(t.elapsed() < Duration::from_secs(10));
+                std::thread::yield_now();
+            }
             h
         })
         .collect();
