@@ -125,13 +125,20 @@ static void sleep_us(unsigned us) {
 #define UNSUP B(LUMINAL_E_UNSUPPORTED)
 #define TAKEN B(LUMINAL_E_ALREADY_TAKEN)
 #define EIO_ B(LUMINAL_E_IO)
+#define FORK B(LUMINAL_E_FORKED)
+#define CLSD B(LUMINAL_E_CLOSED)
+#define FULL B(LUMINAL_E_FULL)
+#define EMPT B(LUMINAL_E_EMPTY)
 
 enum fn_id {
   F_RUNTIME_NEW, F_RUNTIME_SHUTDOWN, F_SPAWN, F_CONTEXT_SPAWN, F_SPAWN_FN, F_BLOCK_ON, F_TASK_JOIN, F_TASK_POLL,
   F_CONTEXT_YIELD, F_SLEEP, F_SLEEP_UNTIL, F_TIMEOUT, F_SCOPE_NEW, F_SCOPE_CLOSE, F_SCOPE_STATS, F_SPAWN_WITH,
   F_CONTEXT_SPAWN_WITH, F_SPAWN_BLOCKING, F_SPAWN_BLOCKING_WITH, F_FILE_OPEN, F_FILE_CLOSE, F_FILE_FSYNC,
   F_FILE_STAT, F_FILE_READ_AT, F_FILE_WRITE_AT, F_FILE_MAP, F_FILE_READ_ALL, F_TCP_LISTEN, F_STREAM_SHUTDOWN,
-  F_PIPE, F_TCP_ACCEPT, F_TCP_CONNECT, F_STREAM_READ, F_STREAM_WRITE, F_IO_RESULT, F_COUNT
+  F_PIPE, F_TCP_ACCEPT, F_TCP_CONNECT, F_STREAM_READ, F_STREAM_WRITE, F_IO_RESULT,
+  F_CHANNEL_NEW, F_CHANNEL_SEND, F_CHANNEL_TRY_SEND, F_CHANNEL_RECV, F_CHANNEL_TRY_RECV, F_NOTIFY_NEW, F_NOTIFY_ONE,
+  F_NOTIFY_ALL, F_NOTIFY_WAIT, F_SEM_NEW, F_SEM_ACQUIRE, F_SEM_TRY_ACQUIRE, F_SEM_ADD, F_SEM_CLOSE, F_SYNC_RESULT,
+  F_COUNT
 };
 
 static const struct {
@@ -177,6 +184,23 @@ static const struct {
     [F_IO_RESULT] = {"luminal_io_result.status", OK_ | EIO_ | CANC | IARG | IHND,
                      "OK, IO, CANCELLED; the rule for runtime-provided futures: INVALID_ARGUMENT / INVALID_HANDLE for a "
                      "NULL / stale or forged context"},
+    /* Sync section: futures are made (or not) for bad arguments / handles only; conditions come through *result. */
+    [F_CHANNEL_NEW] = {"luminal_channel_new", OK_ | IARG | IHND | SHUT | FORK, ""},
+    [F_CHANNEL_SEND] = {"luminal_channel_send", OK_ | IARG | IHND | FORK, ""},
+    [F_CHANNEL_TRY_SEND] = {"luminal_channel_try_send", OK_ | FULL | CLSD | IARG | IHND | FORK, ""},
+    [F_CHANNEL_RECV] = {"luminal_channel_recv", OK_ | IARG | IHND | FORK, ""},
+    [F_CHANNEL_TRY_RECV] = {"luminal_channel_try_recv", OK_ | EMPT | CLSD | IARG | IHND | FORK, ""},
+    [F_NOTIFY_NEW] = {"luminal_notify_new", OK_ | IARG | IHND | SHUT | FORK, ""},
+    [F_NOTIFY_ONE] = {"luminal_notify_one", OK_ | IARG | IHND | FORK, ""},
+    [F_NOTIFY_ALL] = {"luminal_notify_all", OK_ | IARG | IHND | FORK, ""},
+    [F_NOTIFY_WAIT] = {"luminal_notify_wait", OK_ | IARG | IHND | FORK, ""},
+    [F_SEM_NEW] = {"luminal_semaphore_new", OK_ | IARG | IHND | SHUT | FORK, ""},
+    [F_SEM_ACQUIRE] = {"luminal_semaphore_acquire", OK_ | IARG | IHND | FORK, ""},
+    [F_SEM_TRY_ACQUIRE] = {"luminal_semaphore_try_acquire", OK_ | EMPT | CLSD | IARG | IHND | FORK, ""},
+    [F_SEM_ADD] = {"luminal_semaphore_add_permits", OK_ | IARG | IHND | FORK, ""},
+    [F_SEM_CLOSE] = {"luminal_semaphore_close", OK_ | IARG | IHND | FORK, ""},
+    [F_SYNC_RESULT] = {"sync future *result", OK_ | CLSD | IARG | IHND | FORK | B(LUMINAL_E_NO_MEMORY) | B(LUMINAL_E_INTERNAL),
+                       "OK / CLOSED; the runtime-provided-future rule for a NULL, stale or forged context"},
 };
 
 /* Undocumented (function, status) pairs seen, for LUMFUZZ_KEEP_GOING. */
@@ -2167,6 +2191,322 @@ static void op_ctx(fz_thread *t) {
   fut_handed(c, 0, "context_spawn(bad cx)");
 }
 
+/* ------------------------------------------------------------------------------------------------------------- */
+/* Sync: channels, notify, semaphores (each op makes its own, uses it on this thread, and lets go of it; released  */
+/* handles go to a grave for later misuse). Messages are counted: every one made is received or dropped once.      */
+/* ------------------------------------------------------------------------------------------------------------- */
+
+static grave_t g_dead_sync;
+static atomic_long c_msg_made, c_msg_freed;
+
+static void *msg_new(void) {
+  uint64_t *m = malloc(sizeof *m);
+  if (!m) FZ_FAIL("out of memory");
+  *m = 0x5EED5EEDu;
+  atomic_fetch_add(&c_msg_made, 1);
+  return m;
+}
+static void msg_free(void *m) {
+  if (!m) FZ_FAIL("a NULL message freed (none is ever sent)");
+  if (*(uint64_t *)m != 0x5EED5EEDu) FZ_FAIL("a message freed twice or corrupted");
+  *(uint64_t *)m = 0xDEADu;
+  free(m);
+  atomic_fetch_add(&c_msg_freed, 1);
+}
+/* The channels' drop_message. */
+static void msg_drop(void *m) { msg_free(m); }
+
+/* A handle that is no sync handle of the wanted kind: NULL, released, forged, or (when given) another kind. */
+static void *bad_sync(uint64_t *r, void *other_kind, int *is_null) {
+  *is_null = 0;
+  switch (rn(r, 4)) {
+  case 0: *is_null = 1; return NULL;
+  case 1: {
+    uintptr_t v = grave_get(&g_dead_sync, r);
+    if (v) return (void *)v;
+    return (void *)forged(r, rn(r, 16));
+  }
+  case 2:
+    if (other_kind) return other_kind;
+    /* fall through */
+  default: return (void *)forged(r, rn(r, 16));
+  }
+}
+
+static void check_bad_sync(enum fn_id f, int s, int is_null, const char *what) {
+  expect(f, s, is_null ? LUMINAL_E_INVALID_ARGUMENT : LUMINAL_E_INVALID_HANDLE, what);
+}
+
+/* Runs a sync future (takes it): block_on on `rt`, or a poll with a bad context (it must complete at once), or a
+ * drop without a poll. Returns the block_on / poll status: 1 = it completed and *result is valid. */
+static int run_sync_fut(uint64_t *r, luminal_runtime *rt, luminal_future f, int may_block, const char *what) {
+  int how = rn(r, 4);
+  if (how == 0 || (how > 1 && !may_block)) { /* cancelled before its first poll */
+    f.drop(f.state);
+    if (chance(r, 4)) f.drop(f.state); /* a second drop is detected and harmless */
+    return 0;
+  }
+  if (how == 1) { /* NULL / stale / forged context: completes at once, giving up what it held */
+    void *out = (void *)1;
+    luminal_context *bc = chance(r, 3) ? NULL : bad_ctx(r, NULL);
+    if (f.poll(f.state, bc, &out) != LUMINAL_POLL_READY) FZ_FAIL("%s polled with a bad context: not READY", what);
+    f.drop(f.state);
+    return 2;
+  }
+  void *out = (void *)1;
+  int s = chk(F_BLOCK_ON, luminal_block_on(rt, f, &out), what);
+  if (s == LUMINAL_OK && out != NULL) FZ_FAIL("%s: a sync future's output is not NULL", what);
+  return s == LUMINAL_OK ? 1 : 0;
+}
+
+static void op_sync(fz_thread *t) {
+  uint64_t *r = &t->rng;
+  rt_life *life;
+  int kind, is_null;
+  luminal_runtime *rt = pick_rt(t, &life, &kind);
+  switch (rn(r, 3)) {
+  case 0: { /* a channel */
+    luminal_channel_options o = {sizeof o, rn(r, 4), msg_drop};
+    int bad_args = 0;
+    if (chance(r, 16)) o.struct_size = rn(r, sizeof(size_t)), bad_args = 1; /* too small to hold struct_size */
+    int no_opts = chance(r, 8), no_tx = chance(r, 16);
+    if (no_opts) bad_args = 0;
+    bad_args |= no_tx;
+    luminal_sender *tx = NULL;
+    luminal_receiver *rx = NULL;
+    int s = chk(F_CHANNEL_NEW, luminal_channel_new(rt, no_opts ? NULL : &o, no_tx ? NULL : &tx, &rx), "channel_new");
+    if (!bad_args) check_bad_rt_status(F_CHANNEL_NEW, s, kind, "channel_new");
+    else if (s == LUMINAL_OK) FZ_FAIL("channel_new accepted a NULL tx or a struct_size too small");
+    /* else any listed failure: the header gives no order between the argument and the runtime checks */
+    if (s != LUMINAL_OK) break;
+    if (no_opts) { /* unbounded, no drop_message: messages the runtime dropped could not be counted */
+      luminal_sender_release(tx);
+      luminal_receiver_release(rx);
+      grave_put(&g_dead_sync, tx);
+      grave_put(&g_dead_sync, rx);
+      break;
+    }
+    size_t cap = o.capacity;
+    size_t queued = 0;
+    int tx_gone = 0;
+    for (int k = 0, n = 1 + (int)rn(r, 12); k < n; k++) {
+      switch (rn(r, 8)) {
+      case 0: case 1: { /* try_send */
+        void *m = msg_new();
+        s = chk(F_CHANNEL_TRY_SEND, luminal_channel_try_send(tx_gone ? NULL : tx, m), "try_send");
+        if (tx_gone) expect(F_CHANNEL_TRY_SEND, s, LUMINAL_E_INVALID_ARGUMENT, "try_send NULL");
+        else if (cap && queued >= cap) expect(F_CHANNEL_TRY_SEND, s, LUMINAL_E_FULL, "try_send full");
+        else expect(F_CHANNEL_TRY_SEND, s, LUMINAL_OK, "try_send");
+        if (s == LUMINAL_OK) queued++;
+        else msg_free(m); /* not taken */
+        break;
+      }
+      case 2: { /* try_recv */
+        void *m = (void *)1;
+        s = chk(F_CHANNEL_TRY_RECV, luminal_channel_try_recv(rx, &m), "try_recv");
+        expect(F_CHANNEL_TRY_RECV, s, queued ? LUMINAL_OK : tx_gone ? LUMINAL_E_CLOSED : LUMINAL_E_EMPTY, "try_recv");
+        if (s == LUMINAL_OK) {
+          msg_free(m);
+          queued--;
+        } else if (m != NULL) FZ_FAIL("try_recv left *msg set on %d", s);
+        break;
+      }
+      case 3: { /* a send future */
+        if (tx_gone) break;
+        luminal_status res = 99;
+        luminal_future f;
+        s = chk(F_CHANNEL_SEND, luminal_channel_send(tx, msg_new(), &res, &f), "channel_send");
+        expect(F_CHANNEL_SEND, s, LUMINAL_OK, "channel_send");
+        int done = run_sync_fut(r, rt, f, !cap || queued < cap, "send future");
+        if (done) chk(F_SYNC_RESULT, res, "send result");
+        if (done == 1) {
+          expect(F_SYNC_RESULT, res, LUMINAL_OK, "send result");
+          queued++;
+        }
+        if (done == 2 && res == LUMINAL_OK) FZ_FAIL("a send polled with a bad context answered OK");
+        break;
+      }
+      case 4: { /* a recv future */
+        void *m = (void *)1;
+        luminal_status res = 99;
+        luminal_future f;
+        s = chk(F_CHANNEL_RECV, luminal_channel_recv(rx, &m, &res, &f), "channel_recv");
+        expect(F_CHANNEL_RECV, s, LUMINAL_OK, "channel_recv");
+        int done = run_sync_fut(r, rt, f, queued || tx_gone, "recv future");
+        if (done) chk(F_SYNC_RESULT, res, "recv result");
+        if (done == 1) {
+          expect(F_SYNC_RESULT, res, queued ? LUMINAL_OK : LUMINAL_E_CLOSED, "recv result");
+          if (res == LUMINAL_OK) {
+            msg_free(m);
+            queued--;
+          } else if (m != NULL) FZ_FAIL("a CLOSED recv left *msg set");
+        }
+        if (done == 2 && res == LUMINAL_OK) FZ_FAIL("a recv polled with a bad context answered OK");
+        break;
+      }
+      case 5: { /* clone and release a sender; or release the last one */
+        if (tx_gone) break;
+        if (chance(r, 3)) {
+          luminal_sender_release(tx);
+          grave_put(&g_dead_sync, tx);
+          tx_gone = 1;
+        } else {
+          luminal_sender *c = luminal_sender_clone(tx);
+          if (!c) FZ_FAIL("luminal_sender_clone of a live sender returned NULL");
+          luminal_sender_release(c);
+          luminal_sender_release(c); /* double release: ignored */
+          grave_put(&g_dead_sync, c);
+        }
+        break;
+      }
+      default: { /* misuse: NULL, released, forged or wrong-kind handles */
+        void *bad = bad_sync(r, rx, &is_null); /* our receiver where a sender is expected */
+        void *m = msg_new();
+        check_bad_sync(F_CHANNEL_TRY_SEND, chk(F_CHANNEL_TRY_SEND, luminal_channel_try_send(bad, m), "try_send bad"),
+                       is_null, "try_send bad");
+        msg_free(m); /* try_send takes it only on OK */
+        if (luminal_sender_clone((luminal_sender *)bad) != NULL) FZ_FAIL("luminal_sender_clone of a bad handle");
+        luminal_future f;
+        luminal_status res;
+        bad = bad_sync(r, NULL, &is_null); /* a bad sender has no channel: the message stays ours */
+        m = msg_new();
+        memset(&f, 0xAB, sizeof f);
+        s = chk(F_CHANNEL_SEND, luminal_channel_send(bad, m, &res, &f), "send bad");
+        check_bad_sync(F_CHANNEL_SEND, s, is_null, "send bad");
+        if (f.state || f.poll || f.drop) FZ_FAIL("channel_send failed without zeroing *out");
+        msg_free(m);
+        bad = bad_sync(r, tx_gone ? NULL : tx, &is_null); /* our sender where a receiver is expected */
+        void *got = (void *)1;
+        check_bad_sync(F_CHANNEL_TRY_RECV, chk(F_CHANNEL_TRY_RECV, luminal_channel_try_recv(bad, &got), "try_recv bad"),
+                       is_null, "try_recv bad");
+        check_bad_sync(F_CHANNEL_RECV, chk(F_CHANNEL_RECV, luminal_channel_recv(bad, &got, &res, &f), "recv bad"),
+                       is_null, "recv bad");
+        expect(F_CHANNEL_RECV, luminal_channel_recv(rx, NULL, &res, &f), LUMINAL_E_INVALID_ARGUMENT, "recv NULL msg");
+        if (!tx_gone) /* a NULL result on a live sender: INVALID_ARGUMENT, and the message is dropped (taken) */
+          expect(F_CHANNEL_SEND, luminal_channel_send(tx, msg_new(), NULL, &f), LUMINAL_E_INVALID_ARGUMENT,
+                 "send NULL result");
+        break;
+      }
+      }
+    }
+    /* Let go: the receiver first or the senders first; queued messages are dropped exactly once. */
+    if (chance(r, 2)) {
+      luminal_receiver_release(rx);
+      if (!tx_gone) luminal_sender_release(tx);
+    } else {
+      if (!tx_gone) luminal_sender_release(tx);
+      luminal_receiver_release(rx);
+    }
+    luminal_receiver_release(rx); /* double release: ignored */
+    grave_put(&g_dead_sync, rx);
+    if (!tx_gone) grave_put(&g_dead_sync, tx);
+    break;
+  }
+  case 1: { /* a notify */
+    luminal_notify *n = NULL;
+    int s = chk(F_NOTIFY_NEW, luminal_notify_new(rt, &n), "notify_new");
+    check_bad_rt_status(F_NOTIFY_NEW, s, kind, "notify_new");
+    if (s != LUMINAL_OK) break;
+    int stored = 0;
+    for (int k = 0, m = 1 + (int)rn(r, 8); k < m; k++) {
+      switch (rn(r, 5)) {
+      case 0: expect(F_NOTIFY_ONE, luminal_notify_one(n), LUMINAL_OK, "notify_one"); stored = 1; break;
+      case 1: expect(F_NOTIFY_ALL, luminal_notify_all(n), LUMINAL_OK, "notify_all"); break;
+      case 2: case 3: {
+        luminal_future f;
+        expect(F_NOTIFY_WAIT, luminal_notify_wait(n, &f), LUMINAL_OK, "notify_wait");
+        /* with a stored permit it completes at once; a cancelled or failed wait leaves the permit stored */
+        int done = run_sync_fut(r, rt, f, stored, "notify wait");
+        if (done == 1) stored = 0;
+        break;
+      }
+      default: {
+        void *bad = bad_sync(r, NULL, &is_null);
+        check_bad_sync(F_NOTIFY_ONE, chk(F_NOTIFY_ONE, luminal_notify_one((luminal_notify *)bad), "bad"), is_null, "one");
+        check_bad_sync(F_NOTIFY_ALL, chk(F_NOTIFY_ALL, luminal_notify_all((luminal_notify *)bad), "bad"), is_null, "all");
+        luminal_future f;
+        memset(&f, 0xAB, sizeof f);
+        s = chk(F_NOTIFY_WAIT, luminal_notify_wait((luminal_notify *)bad, &f), "notify_wait bad");
+        check_bad_sync(F_NOTIFY_WAIT, s, is_null, "notify_wait bad");
+        if (f.state || f.poll || f.drop) FZ_FAIL("notify_wait failed without zeroing *out");
+        expect(F_NOTIFY_WAIT, luminal_notify_wait(n, NULL), LUMINAL_E_INVALID_ARGUMENT, "notify_wait NULL out");
+        break;
+      }
+      }
+    }
+    luminal_notify_release(n);
+    luminal_notify_release(n);
+    grave_put(&g_dead_sync, n);
+    break;
+  }
+  default: { /* a semaphore */
+    uint64_t permits = rn(r, 4);
+    luminal_semaphore *sem = NULL;
+    int s = chk(F_SEM_NEW, luminal_semaphore_new(rt, permits, &sem), "semaphore_new");
+    check_bad_rt_status(F_SEM_NEW, s, kind, "semaphore_new");
+    if (s != LUMINAL_OK) break;
+    int closed = 0;
+    for (int k = 0, m = 1 + (int)rn(r, 10); k < m; k++) {
+      uint32_t want = rn(r, 3);
+      switch (rn(r, 6)) {
+      case 0: case 1: {
+        s = chk(F_SEM_TRY_ACQUIRE, luminal_semaphore_try_acquire(sem, want), "try_acquire");
+        expect(F_SEM_TRY_ACQUIRE, s, closed ? LUMINAL_E_CLOSED : permits >= want ? LUMINAL_OK : LUMINAL_E_EMPTY,
+               "try_acquire");
+        if (s == LUMINAL_OK) permits -= want;
+        break;
+      }
+      case 2: {
+        luminal_status res = 99;
+        luminal_future f;
+        expect(F_SEM_ACQUIRE, luminal_semaphore_acquire(sem, want, &res, &f), LUMINAL_OK, "acquire");
+        int done = run_sync_fut(r, rt, f, closed || permits >= want, "acquire future");
+        if (done) chk(F_SYNC_RESULT, res, "acquire result");
+        if (done == 1) {
+          expect(F_SYNC_RESULT, res, closed ? LUMINAL_E_CLOSED : LUMINAL_OK, "acquire result");
+          if (res == LUMINAL_OK) permits -= want;
+        }
+        if (done == 2 && res == LUMINAL_OK) FZ_FAIL("an acquire polled with a bad context answered OK");
+        break;
+      }
+      case 3:
+        expect(F_SEM_ADD, luminal_semaphore_add_permits(sem, want), LUMINAL_OK, "add_permits");
+        if (!closed) permits += want;
+        break;
+      case 4:
+        if (chance(r, 3)) {
+          expect(F_SEM_CLOSE, luminal_semaphore_close(sem), LUMINAL_OK, "close");
+          closed = 1;
+        }
+        break;
+      default: {
+        void *bad = bad_sync(r, NULL, &is_null);
+        luminal_semaphore *b = (luminal_semaphore *)bad;
+        check_bad_sync(F_SEM_TRY_ACQUIRE, chk(F_SEM_TRY_ACQUIRE, luminal_semaphore_try_acquire(b, 1), "bad"), is_null, "try");
+        check_bad_sync(F_SEM_ADD, chk(F_SEM_ADD, luminal_semaphore_add_permits(b, 1), "bad"), is_null, "add");
+        check_bad_sync(F_SEM_CLOSE, chk(F_SEM_CLOSE, luminal_semaphore_close(b), "bad"), is_null, "close");
+        luminal_status res;
+        luminal_future f;
+        check_bad_sync(F_SEM_ACQUIRE, chk(F_SEM_ACQUIRE, luminal_semaphore_acquire(b, 1, &res, &f), "bad"), is_null, "acq");
+        expect(F_SEM_ACQUIRE, luminal_semaphore_acquire(sem, 1, NULL, &f), LUMINAL_E_INVALID_ARGUMENT, "acquire NULL");
+        /* a semaphore is not a notify, nor a channel */
+        expect(F_NOTIFY_ONE, luminal_notify_one((luminal_notify *)sem), LUMINAL_E_INVALID_HANDLE, "sem as notify");
+        void *mm = msg_new();
+        expect(F_CHANNEL_TRY_SEND, luminal_channel_try_send((luminal_sender *)sem, mm), LUMINAL_E_INVALID_HANDLE,
+               "sem as sender");
+        msg_free(mm);
+        break;
+      }
+      }
+    }
+    luminal_semaphore_release(sem);
+    luminal_semaphore_release(sem);
+    grave_put(&g_dead_sync, sem);
+    break;
+  }
+  }
+}
+
 static void *fuzz_thread(void *p) {
   fz_thread *t = p;
   for (long n = 0; n < g_ops && !atomic_load(&g_stop); n++) {
@@ -2179,6 +2519,7 @@ static void *fuzz_thread(void *p) {
     case 13: case 14: op_waker(t); break;
     case 15: case 16: op_scope(t); break;
     case 17: case 18: op_libfut(t); break;
+    case 19: if (chance(&t->rng, 2)) op_sync(t); else op_ctx(t); break;
     default: op_ctx(t); break;
     }
     if (g_verbose && t->idx == 0 && n % 20000 == 0)
@@ -2326,6 +2667,9 @@ int main(int argc, char **argv) {
   if (fc != fd_) FZ_FAIL("futures created %ld != dropped %ld after every runtime was shut down and released", fc, fd_);
   if (oc != ot + od) FZ_FAIL("outputs created %ld != taken %ld + freed %ld", oc, ot, od);
   if (bc != bd) FZ_FAIL("blocking args with drop_arg %ld != dropped %ld", bc, bd);
+  long mm = atomic_load(&c_msg_made), mf = atomic_load(&c_msg_freed);
+  printf("lumfuzz: sync messages %ld made, %ld received or dropped\n", mm, mf);
+  if (mm != mf) FZ_FAIL("channel messages made %ld != received or dropped %ld", mm, mf);
   for (fz_scope *s = g_scopes; s; s = s->next)
     if (atomic_load(&s->live) != 0) FZ_FAIL("a scope record still counts %ld live futures/outputs", atomic_load(&s->live));
 

@@ -165,6 +165,23 @@ impl<S: RawPoll> AwaitRaw<S> {
         }
     }
 
+    /// Takes the source out wherever it is — also after a helper finished with it — and lets go of the rest (the
+    /// helper is aborted). Taken under the slot's lock, so a helper poll in progress finishes first: whatever the
+    /// source received by then (a message, permits) is in it. For futures whose source holds what it received until
+    /// it is claimed, so that dropping the awaiting future can give it back instead of losing it.
+    pub(crate) fn into_source(mut self) -> Option<S> {
+        match std::mem::replace(&mut self.mode, Mode::Empty) {
+            Mode::Direct(s) => Some(s),
+            Mode::Helper { shared, task } => {
+                let s = shared.lock().source.take();
+                // Put the helper back: `drop` aborts it and drops an unclaimed output.
+                self.mode = Mode::Helper { shared, task };
+                s
+            }
+            Mode::Empty => None,
+        }
+    }
+
     /// Moves the source into a shared slot and spawns the helper (see the module docs).
     fn start_helper(&mut self, cx: &mut Context<'_>) -> Poll<S::Output> {
         let Mode::Direct(source) = std::mem::replace(&mut self.mode, Mode::Empty) else {

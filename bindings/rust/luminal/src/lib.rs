@@ -46,6 +46,9 @@
 //! * [`fs`] and [`net`]: files (caller's buffer, runtime-owned buffer, mapped view), TCP and pipes on io_uring
 //!   or the blocking pool ([`Builder::io_backend`], [`IoBackend`]), with `std::io::Error`s. See
 //!   [`fs`'s buffer-safety notes](fs#buffer-safety).
+//! * [`sync`]: [`sync::mpsc`] channels, [`sync::oneshot`], [`sync::Notify`], [`sync::Semaphore`] and
+//!   [`sync::Mutex`] on the runtime's own primitives, whose handles cross plugin boundaries (runtime-agnostic
+//!   crates such as `tokio::sync` also work on Luminal inside one binary).
 //! * [`Scope`]: tasks cancelled as one (spawned with [`task::Builder::scope`], [`Scope::close`],
 //!   [`Scope::stats`]); closing a plugin's scope is what makes unloading the plugin safe while the runtime runs on.
 //!
@@ -104,6 +107,7 @@ mod priority;
 mod runtime;
 mod scope;
 mod spawn;
+pub mod sync;
 pub mod task;
 pub mod time;
 pub mod waker;
