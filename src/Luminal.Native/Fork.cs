@@ -36,5 +36,11 @@ static unsafe class Fork
     }
 
     [UnmanagedCallersOnly]
-    static void InChild() => _generation++; // only this thread exists in the child; nothing here can throw
+    static void InChild()
+    {
+        // Only this thread exists in the child. An increment cannot throw, but nothing may escape a callback the
+        // C library calls: an escaping exception would kill the host.
+        try { _generation++; }
+        catch { /* nothing to report to fork(); at worst the child's runtimes go undetected as inherited */ }
+    }
 }

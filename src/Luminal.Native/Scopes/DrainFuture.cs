@@ -33,7 +33,7 @@ static unsafe class DrainFuture
             op.Completed = true;
             return r > 0 ? 1 : SleepFuture.Failed(output);
         }
-        catch { return SleepFuture.Failed(output); }
+        catch { return SleepFuture.Failed(output); } // internal failure: the rule for runtime-made futures
     }
 
     [UnmanagedCallersOnly]

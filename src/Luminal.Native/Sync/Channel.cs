@@ -23,10 +23,9 @@ namespace Luminal.Sync;
 ///    sending, the ring is detached and its messages dropped (outside the lock), waiting senders are woken to fail.
 ///  - Wakes and drop_message calls happen outside the lock (user code may call back into the channel).
 /// </summary>
-sealed unsafe class Channel
+sealed unsafe class Channel : SyncObject
 {
     readonly object _lock = new();
-    internal readonly Runtime Runtime;
     readonly nuint _capacity; // 0 = unbounded
     readonly delegate* unmanaged<void*, void> _dropMessage;
 
@@ -36,9 +35,8 @@ sealed unsafe class Channel
     long _senders, _receivers;
     readonly WaiterList _sendWaiters = new(), _recvWaiters = new();
 
-    public Channel(Runtime runtime, nuint capacity, delegate* unmanaged<void*, void> dropMessage)
+    public Channel(Runtime runtime, nuint capacity, delegate* unmanaged<void*, void> dropMessage) : base(runtime)
     {
-        Runtime = runtime;
         _capacity = capacity;
         _dropMessage = dropMessage;
         _senders = 1;

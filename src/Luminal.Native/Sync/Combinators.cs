@@ -110,9 +110,9 @@ static unsafe class Combinators
             op.Completed = true;
             return 1;
         }
-        catch
+        catch // internal failure: the rule for runtime-made futures (complete with LUMINAL_FAILED_OUTPUT)
         {
-            if (op is not null) { try { GiveUp(op); } catch { } return Failed(op, output); }
+            if (op is not null) { try { GiveUp(op); } catch { /* giving up failed too: the children leak, never run twice */ } return Failed(op, output); }
             return SleepFuture.Failed(output);
         }
     }
@@ -142,9 +142,9 @@ static unsafe class Combinators
             }
             return 0;
         }
-        catch
+        catch // internal failure: the rule for runtime-made futures (complete with LUMINAL_FAILED_OUTPUT)
         {
-            if (op is not null) { try { GiveUp(op); } catch { } return Failed(op, output); }
+            if (op is not null) { try { GiveUp(op); } catch { /* giving up failed too: the children leak, never run twice */ } return Failed(op, output); }
             return SleepFuture.Failed(output);
         }
     }

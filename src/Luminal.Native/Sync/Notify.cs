@@ -10,15 +10,14 @@ namespace Luminal.Sync;
 /// A wait future notified by notify_one and dropped before it saw it passes the notification on (to the next waiter,
 /// or back into the permit), so a cancelled waiter never swallows a notify_one.
 /// </summary>
-sealed class Notify
+sealed class Notify : SyncObject
 {
     readonly object _lock = new();
-    internal readonly Runtime Runtime;
     bool _permit;
     ulong _allGeneration;
     readonly WaiterList _waiters = new();
 
-    public Notify(Runtime runtime) => Runtime = runtime;
+    public Notify(Runtime runtime) : base(runtime) { }
 
     public void BeginWait(SyncSlot op)
     {

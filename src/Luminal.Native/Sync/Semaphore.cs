@@ -9,17 +9,15 @@ namespace Luminal.Sync;
 /// waiter is granted (Granted), under <see cref="_lock"/>; an acquire future dropped after its grant but before its
 /// READY poll gives them back, so a cancelled acquire never loses permits. Close wakes every waiter (CLOSED).
 /// </summary>
-sealed class Semaphore
+sealed class Semaphore : SyncObject
 {
     readonly object _lock = new();
-    internal readonly Runtime Runtime;
     ulong _permits;
     bool _closed;
     readonly WaiterList _waiters = new();
 
-    public Semaphore(Runtime runtime, ulong permits)
+    public Semaphore(Runtime runtime, ulong permits) : base(runtime)
     {
-        Runtime = runtime;
         _permits = permits;
     }
 

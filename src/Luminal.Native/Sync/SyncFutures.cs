@@ -32,6 +32,17 @@ static unsafe class SyncFutures
 
     static Status FailureOf(Exception e) => e is OutOfMemoryException ? Status.NoMemory : Status.Internal;
 
+    /// <summary>
+    /// The first step of every drop: the slot of this very future, retired so that only one drop goes on. Null
+    /// when the token is stale (dropped already) or the runtime was inherited across fork (its locks may be held by
+    /// threads that are gone: the slot is left alone).
+    /// </summary>
+    static SyncSlot? Retire(void* state, SyncKind kind)
+    {
+        if (SyncSlot.Resolve((nint)state, kind, out uint generation) is not SyncSlot op) return null;
+        return ((SyncObject)op.Target!).Runtime.IsForked || !op.TryRetire(generation) ? null : op;
+    }
+
     // ---- send ----------------------------------------------------------------------------------------------
 
     [UnmanagedCallersOnly]
@@ -71,9 +82,8 @@ static unsafe class SyncFutures
     {
         try
         {
-            if (SyncSlot.Resolve((nint)state, SyncKind.SendOp, out uint generation) is not SyncSlot op) return;
+            if (Retire(state, SyncKind.SendOp) is not SyncSlot op) return;
             Channel ch = (Channel)op.Target!;
-            if (ch.Runtime.IsForked || !op.TryRetire(generation)) return;
             ch.DropSend(op, out bool drop, out nint msg);
             op.Recycle();
             if (drop) ch.DropMessage(msg);
@@ -114,9 +124,8 @@ static unsafe class SyncFutures
     {
         try
         {
-            if (SyncSlot.Resolve((nint)state, SyncKind.RecvOp, out uint generation) is not SyncSlot op) return;
+            if (Retire(state, SyncKind.RecvOp) is not SyncSlot op) return;
             Channel ch = (Channel)op.Target!;
-            if (ch.Runtime.IsForked || !op.TryRetire(generation)) return;
             ch.DropRecv(op);
             op.Recycle();
         }
@@ -137,7 +146,7 @@ static unsafe class SyncFutures
             if (Context.Check((nint)cx, out _, out ulong waker) != Status.Ok) { n.DropWait(op); return SleepFuture.Failed(output); }
             return n.PollWait(op, waker) ? 1 : 0;
         }
-        catch { return SleepFuture.Failed(output); }
+        catch { return SleepFuture.Failed(output); } // internal failure: the rule for runtime-made futures
     }
 
     [UnmanagedCallersOnly]
@@ -145,9 +154,8 @@ static unsafe class SyncFutures
     {
         try
         {
-            if (SyncSlot.Resolve((nint)state, SyncKind.WaitOp, out uint generation) is not SyncSlot op) return;
+            if (Retire(state, SyncKind.WaitOp) is not SyncSlot op) return;
             Notify n = (Notify)op.Target!;
-            if (n.Runtime.IsForked || !op.TryRetire(generation)) return;
             n.DropWait(op);
             op.Recycle();
         }
@@ -185,9 +193,8 @@ static unsafe class SyncFutures
     {
         try
         {
-            if (SyncSlot.Resolve((nint)state, SyncKind.AcquireOp, out uint generation) is not SyncSlot op) return;
+            if (Retire(state, SyncKind.AcquireOp) is not SyncSlot op) return;
             Semaphore sem = (Semaphore)op.Target!;
-            if (sem.Runtime.IsForked || !op.TryRetire(generation)) return;
             sem.DropAcquire(op);
             op.Recycle();
         }
@@ -227,9 +234,8 @@ static unsafe class SyncFutures
     {
         try
         {
-            if (SyncSlot.Resolve((nint)state, SyncKind.JoinNextOp, out uint generation) is not SyncSlot op) return;
+            if (Retire(state, SyncKind.JoinNextOp) is not SyncSlot op) return;
             TaskSet set = (TaskSet)op.Target!;
-            if (set.Runtime.IsForked || !op.TryRetire(generation)) return;
             set.DropJoinNext(op);
             op.Recycle();
         }

@@ -21,15 +21,14 @@ namespace Luminal.Sync;
 /// outside it. join_next futures wait on <see cref="_joiners"/>; a finish wakes the oldest, and whoever leaves the
 /// list (completing or dropped) passes the wake on while finished members remain: a dropped join_next loses nothing.
 /// </summary>
-sealed unsafe class TaskSet
+sealed unsafe class TaskSet : SyncObject
 {
     readonly object _lock = new();
-    internal readonly Runtime Runtime;
     bool _released;
     long _len;
     readonly WaiterList _running = new(), _done = new(), _joiners = new();
 
-    public TaskSet(Runtime runtime) => Runtime = runtime;
+    public TaskSet(Runtime runtime) : base(runtime) { }
 
     public ulong Length { get { lock (_lock) return (ulong)_len; } }
 
