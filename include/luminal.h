@@ -4,7 +4,8 @@
  *
  * General rules (they hold for every function unless its comment says otherwise):
  *  - Every function is thread-safe and may be called from any thread, including from inside a poll.
- *  - Handles (`luminal_runtime*`, `luminal_task*`, `luminal_waker*`, `luminal_scope*`, `luminal_context*`) are
+ *  - Handles (`luminal_runtime*`, `luminal_task*`, `luminal_waker*`, `luminal_scope*`, `luminal_context*`, and
+ *    those of the sync section and of plugins) are
  *    opaque tokens, not pointers: the library never reads memory through them. They carry a type tag and a
  *    generation: a NULL handle gives LUMINAL_E_INVALID_ARGUMENT, a released, double-released, stale, forged or
  *    wrong-type handle gives LUMINAL_E_INVALID_HANDLE wherever the function returns a status, NULL where it returns
@@ -44,7 +45,8 @@
  * Structs: those that start with `size_t struct_size` (luminal_runtime_options, luminal_spawn_options,
  * luminal_scope_counters, luminal_channel_options) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
  * was compiled with), and the library reads or writes only that much (fields it does not get take their
- * defaults). Every other struct (luminal_future, luminal_io_result, luminal_file_info, luminal_view,
+ * defaults). luminal_plugin_host goes the other way (the library writes it, a plugin reads it): its struct_size is
+ * the library's, and a plugin reads only the fields it covers. Every other struct (luminal_future, luminal_io_result, luminal_file_info, luminal_view,
  * luminal_buffer) is frozen: its layout never changes within an ABI version.
  */
 #ifndef LUMINAL_H
@@ -109,7 +111,9 @@ typedef enum luminal_status {
   LUMINAL_E_FORKED = -12,          /* the handle belongs to a runtime inherited across fork(): unusable here */
   LUMINAL_E_CLOSED = -13,          /* the channel's other side is gone, or the semaphore was closed */
   LUMINAL_E_FULL = -14,            /* the channel has no room now (luminal_channel_try_send) */
-  LUMINAL_E_EMPTY = -15            /* no message waiting, or too few permits free (try_recv, try_acquire) */
+  LUMINAL_E_EMPTY = -15,           /* no message waiting, or too few permits free (try_recv, try_acquire) */
+  LUMINAL_E_NOT_PLUGIN = -16,      /* the library lacks luminal_plugin_init or luminal_plugin_fini (luminal_plugin.h) */
+  LUMINAL_E_PLUGIN_INIT = -17      /* the plugin's luminal_plugin_init returned an error; it was unloaded again */
 } luminal_status;
 
 /* A static English description of `s` ("ok", "invalid handle", ...). Never NULL, also for unknown values. */
@@ -784,6 +788,73 @@ LUMINAL_API luminal_status luminal_stream_read(luminal_runtime *rt, int32_t fd, 
  * which has no such flag, follows the process's SIGPIPE disposition exactly like write(2) (ignore SIGPIPE). */
 LUMINAL_API luminal_status luminal_stream_write(luminal_runtime *rt, int32_t fd, const void *buf, size_t len,
                                                 luminal_io_result *result, luminal_future *out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Plugins: loading, running and safely unloading shared libraries that spawn onto the host's runtime
+ *
+ * A plugin is a shared library that exports the two entry points of include/luminal_plugin.h (the contract a
+ * plugin implements, in any language: the lifecycle, the threads, what init and fini may do):
+ *     luminal_status luminal_plugin_init(const luminal_plugin_host *host, void **plugin_state);
+ *     void luminal_plugin_fini(void *plugin_state);
+ * The host loads it with luminal_plugin_open, which gives it a scope of its own, and unloads it with
+ * luminal_plugin_close, which closes that scope first: every task the plugin spawned into its scope is dropped,
+ * and no poll or drop of its code is running, before fini runs and the library is unloaded.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct luminal_plugin luminal_plugin; /* a loaded plugin, owned by one holder (closed once) */
+
+/* What luminal_plugin_open hands to luminal_plugin_init. Written by the library, read by the plugin: the plugin
+ * reads only the fields struct_size covers (later versions add fields at the end). The struct stays valid and
+ * unchanged from init until luminal_plugin_fini returns, so a plugin may keep the pointer. */
+typedef struct luminal_plugin_host {
+  size_t struct_size;       /* sizeof(luminal_plugin_host) of the library */
+  uint32_t abi_version;     /* luminal_abi_version() of the library: compare with the LUMINAL_ABI_VERSION the plugin
+                               was compiled with (a library older than its header may lack functions) */
+  luminal_runtime *runtime; /* the host's runtime, borrowed: valid as long as the runtime lives (what
+                               luminal_context_runtime returns); clone it to keep the runtime alive */
+  luminal_scope *scope;     /* the plugin's own scope, borrowed: valid until fini returns. Spawn every task into it
+                               (luminal_spawn_options.scope; luminal_context_spawn from its tasks inherits it) */
+  void *host_data;          /* the host's pointer given to luminal_plugin_open, passed through untouched */
+} luminal_plugin_host;
+
+/* Loads the shared library at `path` (borrowed, NUL-terminated; dlopen(RTLD_NOW | RTLD_LOCAL): a name without a
+ * slash goes through the loader's search path), resolves luminal_plugin_init and luminal_plugin_fini, creates the
+ * plugin's scope on `rt` and calls luminal_plugin_init on this thread with a luminal_plugin_host carrying `rt`, the
+ * scope and `host_data` (borrowed by the library, handed to the plugin; any value, NULL allowed).
+ * On LUMINAL_OK *out is an owned handle: close it with luminal_plugin_close. On failure *out is NULL and nothing
+ * stays loaded. Returns LUMINAL_E_INVALID_ARGUMENT (rt, path or out NULL), LUMINAL_E_INVALID_HANDLE (rt stale or
+ * forged), LUMINAL_E_SHUTDOWN (rt is shut down), LUMINAL_E_WOULD_DEADLOCK (called on one of rt's worker threads:
+ * loading and a failed init's cleanup block; use luminal_spawn_blocking), LUMINAL_E_IO (the library cannot be
+ * loaded: no such file, not a shared library for this machine, a missing dependency or symbol),
+ * LUMINAL_E_NOT_PLUGIN (it lacks an entry point; it was unloaded again), LUMINAL_E_PLUGIN_INIT (init returned
+ * something other than LUMINAL_OK: the library then closed the plugin's scope, waiting for whatever init had
+ * spawned into it to be dropped, and unloaded it; fini is not called). Opening the same path twice loads the
+ * library once (the loader counts) and calls init twice, each with its own scope: keep per-instance state in
+ * *plugin_state, not in globals. */
+LUMINAL_API luminal_status luminal_plugin_open(luminal_runtime *rt, const char *path, void *host_data,
+                                               luminal_plugin **out);
+
+/* Unloads the plugin, in this order: closes its scope (refuses new spawns into it, aborts its tasks, frees their
+ * unclaimed outputs) and waits up to `timeout_ns` (0 = don't wait, UINT64_MAX = forever) until every poll and drop
+ * of its tasks has finished; then calls luminal_plugin_fini on this thread; then releases the scope and unloads
+ * the library (dlclose: it stays mapped if something else holds it, e.g. the same path opened twice).
+ * Returns LUMINAL_OK (the handle is then invalid: a second close gives LUMINAL_E_INVALID_HANDLE),
+ * LUMINAL_E_TIMED_OUT (a poll or drop of the plugin's tasks was still running at the timeout: fini was not called,
+ * the plugin stays loaded and its handle valid, its scope stays closed; call again to wait more),
+ * LUMINAL_E_WOULD_DEADLOCK (a non-zero timeout on one of the runtime's worker threads: nothing was done; close it
+ * from another thread, or with timeout 0), LUMINAL_E_INVALID_ARGUMENT (p NULL), LUMINAL_E_INVALID_HANDLE (closed,
+ * forged or not a plugin), LUMINAL_E_FORKED (opened before a fork(): the child leaves it loaded).
+ * Any thread but the plugin's own code (a task of the plugin closing it would wait for itself until the timeout);
+ * concurrent closes of one plugin are serialized (the second waits, within its timeout, then finds it closed).
+ * A runtime shut down while plugins are open (luminal_runtime_shutdown, or the last luminal_runtime_release)
+ * drops their tasks like every other task (their libraries are still loaded, so that is safe) and leaves the
+ * plugins loaded, fini not called: close them afterwards as usual (LUMINAL_OK; their host->runtime is then shut
+ * down or stale, so calls on it fail cleanly). */
+LUMINAL_API luminal_status luminal_plugin_close(luminal_plugin *p, uint64_t timeout_ns);
+
+/* The plugin's scope (borrowed: valid until the plugin is closed; do not release it), e.g. for
+ * luminal_scope_stats or to spawn host work that must end with the plugin. NULL if p is NULL, closed or forged. */
+LUMINAL_API luminal_scope *luminal_plugin_scope(luminal_plugin *p);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,8 @@ enum Status
     Closed = -13,
     Full = -14,
     Empty = -15,
+    NotPlugin = -16,
+    PluginInit = -17,
 }
 
 static class StatusText
@@ -43,6 +45,8 @@ static class StatusText
         Status.Closed => "closed: the other side of the channel is gone, or the semaphore was closed",
         Status.Full => "full: the channel has no room for the message (it stays the caller's)",
         Status.Empty => "empty: no message waiting, or too few permits free",
+        Status.NotPlugin => "not a plugin: the library lacks luminal_plugin_init or luminal_plugin_fini",
+        Status.PluginInit => "the plugin's luminal_plugin_init failed (it was unloaded again)",
         _ => "unknown status",
     };
 }

@@ -17,7 +17,9 @@ static class Token
     public const uint Io = 0x7;     // state of an IO operation's future
     public const uint Context = 0xF; // a luminal_context (its own layout: see Interop.Context)
     // Every handle of the sync primitives (sender, receiver, notify, semaphore) and their futures' states: one
-    // table (Sync.SyncSlot) whose slots carry their kind, checked after the lookup. The last free tag.
+    // table (Sync.SyncSlot) whose slots carry their kind, checked after the lookup. The last free tag. Plugin
+    // handles (luminal_plugin*) share it too, as kind Plugin: the table already has the kind check every lookup
+    // needs, whereas the Scope table has no kind (and a plugin handle must not pass for its own scope).
     public const uint Sync = 0x1;
 
     public const int MaxIndex = (1 << 28) - 1;

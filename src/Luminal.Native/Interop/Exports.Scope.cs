@@ -59,7 +59,9 @@ static unsafe partial class Exports
     {
         try
         {
-            if (ResolveScope(handle, out Scope scope, out uint generation) == Status.Ok) scope.Release(generation);
+            // A plugin's scope is released by luminal_plugin_close, never through its borrowed handle.
+            if (ResolveScope(handle, out Scope scope, out uint generation) == Status.Ok && !scope.PluginOwned)
+                scope.Release(generation);
         }
         catch { /* void export: nothing to report; at worst the scope is not freed (a leak, never a use after free) */ }
     }

@@ -65,3 +65,15 @@ unsafe struct NativeChannelOptions
     public nuint Capacity;
     public delegate* unmanaged<void*, void> DropMessage;
 }
+
+/// <summary>luminal_plugin_host: written by the library (native memory, one per plugin), read by the plugin.</summary>
+[CStruct("luminal_plugin_host")]
+[StructLayout(LayoutKind.Sequential)]
+struct NativePluginHost
+{
+    public nuint StructSize;
+    public uint AbiVersion;
+    public nint Runtime;
+    public nint Scope;
+    public nint HostData;
+}

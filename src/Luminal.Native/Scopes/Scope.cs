@@ -23,6 +23,9 @@ sealed class Scope : GenerationSlot
     internal Runtime? Runtime;
     bool _closed;
     bool _orphaned; // released while members remain: recycled when the last one unlinks
+    // A plugin's scope (Plugins.Plugin): luminal_scope_release ignores it, so neither the host nor the plugin can
+    // free it under the plugin's close; the close releases it.
+    internal volatile bool PluginOwned;
     RawTask? _members;
     long _active, _spawned, _completed, _cancelled;
     // luminal_scope_drain futures waiting for every member to finish running (spawned == completed + cancelled).
@@ -38,6 +41,7 @@ sealed class Scope : GenerationSlot
         {
             s.Runtime = runtime;
             s._closed = false;
+            s.PluginOwned = false;
             s._members = null;
             s._active = s._spawned = s._completed = s._cancelled = 0;
         }

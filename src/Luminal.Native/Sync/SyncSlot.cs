@@ -14,6 +14,7 @@ enum SyncKind
     TaskSet,                                  // handle (luminal_task_set_*)
     SetMember,                                // one task of a set (internal: its token is the task's join waker)
     JoinNextOp, JoinAllOp, SelectOp, DrainOp, // futures (task_set_join_next, join_all, select, scope_drain)
+    Plugin,                                   // handle (luminal_plugin_*; Target is a Plugins.Plugin)
 }
 
 /// <summary>
