@@ -1,52 +1,47 @@
 /*
- * example_plugin_host — a minimal plugin host. It creates the runtime, dlopen()s a plugin, passes it the
- * luminal_runtime*, lets the plugin spawn work onto it, and joins the results. The plugin needs no runtime of
- * its own. Shut the runtime down before dlclose(): the plugin's drop functions must still be loaded.
+ * example_plugin_host — a minimal plugin host. It creates the runtime and opens a plugin with luminal_plugin_open
+ * (include/luminal_plugin.h: the plugin's init receives the runtime, a scope of its own and the host's host_data),
+ * lets the plugin spawn work onto the runtime, joins the results and closes the plugin with luminal_plugin_close:
+ * its scope is drained (no poll or drop of its code runs any more), its fini runs, and only then is it unloaded,
+ * while the runtime keeps running.
  */
-#include <luminal.h>
+#include "greeter_api.h"
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef luminal_status (*greeter_spawn_fn)(luminal_runtime *rt, const char *who, luminal_task **out);
-typedef const char *(*greeter_name_fn)(void);
-
 int main(void) {
-  void *plugin = dlopen(GREETER_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
-  if (!plugin) {
-    fprintf(stderr, "dlopen: %s\n", dlerror());
-    return 1;
-  }
-  greeter_spawn_fn greeter_spawn = (greeter_spawn_fn)dlsym(plugin, "greeter_spawn");
-  greeter_name_fn greeter_name = (greeter_name_fn)dlsym(plugin, "greeter_name");
-  if (!greeter_spawn || !greeter_name) {
-    fprintf(stderr, "dlsym: %s\n", dlerror());
-    return 1;
-  }
-  printf("loaded plugin \"%s\"\n", greeter_name());
-
   luminal_runtime *rt = NULL;
   if (luminal_runtime_new(NULL, &rt) != LUMINAL_OK) return 1;
+
+  greeter_api api;
+  memset(&api, 0, sizeof api);
+  luminal_plugin *plugin = NULL;
+  luminal_status st = luminal_plugin_open(rt, GREETER_PLUGIN_PATH, &api, &plugin);
+  if (st != LUMINAL_OK) {
+    fprintf(stderr, "luminal_plugin_open(%s): %s\n", GREETER_PLUGIN_PATH, luminal_status_str(st));
+    return 1;
+  }
+  printf("loaded plugin \"%s\"\n", api.name);
 
   const char *names[] = {"Ada", "Grace", "Barbara", "Edsger"};
   enum { COUNT = sizeof names / sizeof names[0] };
   luminal_task *tasks[COUNT];
   for (int i = 0; i < COUNT; i++) {
-    luminal_status st = greeter_spawn(rt, names[i], &tasks[i]);
+    st = api.greet(api.self, names[i], &tasks[i]);
     if (st != LUMINAL_OK) {
-      fprintf(stderr, "greeter_spawn: %s\n", luminal_status_str(st));
+      fprintf(stderr, "greet: %s\n", luminal_status_str(st));
       return 1;
     }
   }
-  /* also a detached one: the runtime frees its output with the plugin's drop_output */
-  greeter_spawn(rt, "nobody", NULL);
+  /* also a detached one: the runtime frees its output with the plugin's drop_output (before the unload) */
+  api.greet(api.self, "nobody", NULL);
 
   int ok = 1;
   for (int i = 0; i < COUNT; i++) {
     void *out = NULL;
-    luminal_status st = luminal_task_join(tasks[i], UINT64_MAX, &out);
+    st = luminal_task_join(tasks[i], UINT64_MAX, &out);
     if (st == LUMINAL_OK && out != NULL && strstr((const char *)out, names[i]) != NULL) {
       printf("  %s\n", (const char *)out);
     } else {
@@ -57,9 +52,13 @@ int main(void) {
     luminal_task_release(tasks[i]);
   }
 
-  luminal_runtime_shutdown(rt, UINT64_MAX); /* every plugin future has been dropped after this */
+  /* unload while the runtime runs: scope drained, fini, dlclose (wait up to 10 s) */
+  st = luminal_plugin_close(plugin, 10ull * 1000000000ull);
+  printf("closed the plugin: %s\n", luminal_status_str(st));
+  ok = ok && st == LUMINAL_OK && api.greet == NULL;
+
+  luminal_runtime_shutdown(rt, UINT64_MAX);
   luminal_runtime_release(rt);
-  dlclose(plugin);
   printf(ok ? "plugin host: ok\n" : "plugin host: FAILED\n");
   return ok ? 0 : 1;
 }

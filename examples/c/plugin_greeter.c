@@ -1,15 +1,14 @@
 /*
- * A minimal Luminal plugin: it has no runtime of its own. Its host hands it the host's luminal_runtime*, and the
- * plugin spawns its work there. Built as a MODULE library (libluminal_greeter_plugin.so) and dlopen()ed by
- * example_plugin_host.
+ * A minimal Luminal plugin (include/luminal_plugin.h): it has no runtime of its own. luminal_plugin_open hands it
+ * the host's runtime and a scope of its own; it spawns its work there, into its scope, so luminal_plugin_close can
+ * unload it safely. Built as a MODULE library (libluminal_greeter_plugin.so), opened by example_plugin_host.
  */
-#include <luminal.h>
+#include "greeter_api.h"
 
+#include <luminal_plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PLUGIN_EXPORT __attribute__((visibility("default")))
 
 typedef struct greet_state {
   char who[64];
@@ -29,13 +28,33 @@ static luminal_poll greet_poll(void *state, luminal_context *cx, void **output) 
   return LUMINAL_POLL_READY;
 }
 
-/* Spawns one greeting task per name onto the host's runtime. The outputs are malloc'ed strings: free() them. */
-PLUGIN_EXPORT luminal_status greeter_spawn(luminal_runtime *rt, const char *who, luminal_task **out) {
+/* The host struct is valid until fini returns: keeping the pointer is enough. */
+static luminal_status greet(void *self, const char *who, luminal_task **out) {
+  const luminal_plugin_host *host = (const luminal_plugin_host *)self;
   greet_state *s = (greet_state *)calloc(1, sizeof *s);
   if (!s) return LUMINAL_E_NO_MEMORY;
   snprintf(s->who, sizeof s->who, "%s", who);
   luminal_future f = {s, greet_poll, free, free};
-  return luminal_spawn(rt, f, out);
+  luminal_spawn_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.scope = host->scope; /* every task of the plugin goes into its scope */
+  return luminal_spawn_with(host->runtime, f, &o, out);
 }
 
-PLUGIN_EXPORT const char *greeter_name(void) { return "greeter 1.0"; }
+LUMINAL_PLUGIN_EXPORT luminal_status luminal_plugin_init(const luminal_plugin_host *host, void **plugin_state) {
+  if (host->abi_version < LUMINAL_ABI_VERSION) return LUMINAL_E_UNSUPPORTED; /* a library older than our header */
+  greeter_api *api = (greeter_api *)host->host_data;
+  if (!api) return LUMINAL_E_INVALID_ARGUMENT;
+  api->name = "greeter 1.0";
+  api->greet = greet;
+  api->self = (void *)host;
+  *plugin_state = api;
+  return LUMINAL_OK;
+}
+
+LUMINAL_PLUGIN_EXPORT void luminal_plugin_fini(void *plugin_state) {
+  greeter_api *api = (greeter_api *)plugin_state;
+  api->greet = NULL; /* the host must not call into the plugin any more */
+  api->self = NULL;
+}

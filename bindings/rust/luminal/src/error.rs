@@ -42,6 +42,11 @@ pub enum ErrorKind {
     Full,
     /// `LUMINAL_E_EMPTY`: no message waiting, or too few permits free.
     Empty,
+    /// `LUMINAL_E_NOT_PLUGIN`: the library lacks `luminal_plugin_init` or `luminal_plugin_fini`
+    /// ([`plugin::Plugin::open`](crate::plugin::Plugin::open)).
+    NotPlugin,
+    /// `LUMINAL_E_PLUGIN_INIT`: the plugin's `luminal_plugin_init` failed; it was unloaded again.
+    PluginInit,
     /// A status this binding does not know.
     Other,
     /// Not a status of the library but of this crate: libluminal could not be loaded (not found where
@@ -119,6 +124,8 @@ impl RuntimeError {
             ffi::LUMINAL_E_CLOSED => ErrorKind::Closed,
             ffi::LUMINAL_E_FULL => ErrorKind::Full,
             ffi::LUMINAL_E_EMPTY => ErrorKind::Empty,
+            ffi::LUMINAL_E_NOT_PLUGIN => ErrorKind::NotPlugin,
+            ffi::LUMINAL_E_PLUGIN_INIT => ErrorKind::PluginInit,
             _ => ErrorKind::Other,
         }
     }

@@ -33,6 +33,8 @@ pub const LUMINAL_E_FORKED: luminal_status = -12;
 pub const LUMINAL_E_CLOSED: luminal_status = -13;
 pub const LUMINAL_E_FULL: luminal_status = -14;
 pub const LUMINAL_E_EMPTY: luminal_status = -15;
+pub const LUMINAL_E_NOT_PLUGIN: luminal_status = -16;
+pub const LUMINAL_E_PLUGIN_INIT: luminal_status = -17;
 
 /// Opaque runtime handle (a 64-bit token, not a pointer to readable memory).
 #[repr(C)]
@@ -183,6 +185,29 @@ pub struct luminal_semaphore {
 pub struct luminal_task_set {
     _private: [u8; 0],
 }
+
+/// Opaque handle of a loaded plugin (`luminal_plugin_open`).
+#[repr(C)]
+pub struct luminal_plugin {
+    _private: [u8; 0],
+}
+
+/// What `luminal_plugin_open` hands to a plugin's `luminal_plugin_init` (include/luminal_plugin.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_plugin_host {
+    pub struct_size: usize,
+    pub abi_version: u32,
+    pub runtime: *mut luminal_runtime,
+    pub scope: *mut luminal_scope,
+    pub host_data: *mut c_void,
+}
+
+/// `luminal_plugin_init`, the entry point a plugin exports (include/luminal_plugin.h).
+pub type luminal_plugin_init_fn =
+    unsafe extern "C" fn(host: *const luminal_plugin_host, plugin_state: *mut *mut c_void) -> luminal_status;
+/// `luminal_plugin_fini`, the entry point a plugin exports (include/luminal_plugin.h).
+pub type luminal_plugin_fini_fn = unsafe extern "C" fn(plugin_state: *mut c_void);
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -460,4 +485,13 @@ declare_library! {
         result: *mut luminal_io_result,
         out: *mut luminal_future,
     ) -> luminal_status;
+    // Plugins
+    pub fn luminal_plugin_open(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        host_data: *mut c_void,
+        out: *mut *mut luminal_plugin,
+    ) -> luminal_status;
+    pub fn luminal_plugin_close(p: *mut luminal_plugin, timeout_ns: u64) -> luminal_status;
+    pub fn luminal_plugin_scope(p: *mut luminal_plugin) -> *mut luminal_scope;
 }

@@ -51,6 +51,9 @@
 //!   crates such as `tokio::sync` also work on Luminal inside one binary).
 //! * [`Scope`]: tasks cancelled as one (spawned with [`task::Builder::scope`], [`Scope::close`],
 //!   [`Scope::stats`]); closing a plugin's scope is what makes unloading the plugin safe while the runtime runs on.
+//! * [`plugin`]: the plugin contract of include/luminal_plugin.h: a plugin in Rust ([`plugin::Entry`] and
+//!   [`export_plugin!`]) and the host's [`plugin::Plugin`] (open, close with a timeout: scope drained, fini,
+//!   unload).
 //!
 //! ## Design
 //!
@@ -103,6 +106,7 @@ pub mod fs;
 mod io_op;
 pub mod library;
 pub mod net;
+pub mod plugin;
 mod priority;
 mod runtime;
 mod scope;
