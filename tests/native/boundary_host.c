@@ -1,8 +1,9 @@
 /*
- * THE BOUNDARY TEST: a host dlopen()s two separately built plugins (plugin_a, plugin_b), hands each the
- * luminal_runtime* it created, and joins what they spawn. Pairs of futures, one in each plugin, ping-pong values
+ * THE BOUNDARY TEST: a host opens two separately built plugins (plugin_a, plugin_b) with luminal_plugin_open (each
+ * gets the host's runtime and a scope of its own; luminal_plugin.h), and joins what they spawn. Pairs of futures, one in each plugin, ping-pong values
  * through slots, waking each other with wakers cloned across the plugin boundary, for many rounds; half the pairs
- * ping from A, half from B.
+ * ping from A, half from B. At the end each plugin is closed with tasks in flight (luminal_plugin_close: scope
+ * drained, fini, unload) while the runtime keeps running.
  *
  *   boundary_host [PAIRS [ROUNDS]]   (plugin paths are compiled in: PLUGIN_A_PATH, PLUGIN_B_PATH)
  */
@@ -22,26 +23,21 @@
     }                                                                                                              \
   } while (0)
 
-typedef struct plugin {
-  void *dl;
-  bnd_start_fn start;
-  bnd_live_fn live;
-  bnd_id_fn id;
-  bnd_linger_fn linger;
-} plugin;
+static int is_loaded(const char *path) {
+  void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  if (h) dlclose(h);
+  return h != NULL;
+}
 
-static plugin load(const char *path) {
-  plugin p;
-  p.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!p.dl) {
-    fprintf(stderr, "dlopen(%s): %s\n", path, dlerror());
+static luminal_plugin *open_plugin(luminal_runtime *rt, const char *path, bnd_link *l) {
+  memset(l, 0, sizeof *l);
+  luminal_plugin *p = NULL;
+  luminal_status st = luminal_plugin_open(rt, path, l, &p);
+  if (st != LUMINAL_OK) {
+    fprintf(stderr, "luminal_plugin_open(%s): %s\n", path, luminal_status_str(st));
     exit(1);
   }
-  p.start = (bnd_start_fn)dlsym(p.dl, "boundary_plugin_start");
-  p.live = (bnd_live_fn)dlsym(p.dl, "boundary_plugin_live");
-  p.id = (bnd_id_fn)dlsym(p.dl, "boundary_plugin_id");
-  p.linger = (bnd_linger_fn)dlsym(p.dl, "boundary_plugin_linger");
-  CHECK(p.start && p.live && p.id && p.linger);
+  CHECK(l->start && l->linger && l->live && l->host);
   return p;
 }
 
@@ -59,16 +55,14 @@ int main(int argc, char **argv) {
   uint64_t rounds = argc > 2 ? strtoull(argv[2], NULL, 10) : 5000;
   CHECK(pairs > 0 && rounds > 0);
 
-  plugin a = load(PLUGIN_A_PATH), b = load(PLUGIN_B_PATH);
-  CHECK(a.id() == 'A' && b.id() == 'B');
-  CHECK(a.start != b.start); /* two separate libraries */
-
   luminal_runtime_options o = {.struct_size = sizeof o, .worker_threads = 2, .thread_name = "bnd-worker"};
   luminal_runtime *rt = NULL;
   CHECK(luminal_runtime_new(&o, &rt) == LUMINAL_OK);
-  void *scope_a = NULL, *scope_b = NULL; /* one scope per plugin */
-  CHECK(luminal_scope_new(rt, (luminal_scope **)&scope_a) == LUMINAL_OK);
-  CHECK(luminal_scope_new(rt, (luminal_scope **)&scope_b) == LUMINAL_OK);
+  bnd_link a, b; /* each plugin's host_data, filled in by its init */
+  luminal_plugin *pa = open_plugin(rt, PLUGIN_A_PATH, &a), *pb = open_plugin(rt, PLUGIN_B_PATH, &b);
+  CHECK(a.id == 'A' && b.id == 'B');
+  CHECK(a.start != b.start); /* two separate libraries */
+  CHECK(a.host->scope == luminal_plugin_scope(pa) && b.host->scope == luminal_plugin_scope(pb));
 
   bnd_pair *pr = (bnd_pair *)calloc((size_t)pairs, sizeof *pr);
   luminal_task **ping = (luminal_task **)calloc((size_t)pairs, sizeof *ping);
@@ -79,15 +73,14 @@ int main(int argc, char **argv) {
     slot_init(&pr[i].pong_inbox);
     pr[i].rounds = rounds;
     pr[i].seed = (uint64_t)i + 1;
-    plugin *pinger = (i % 2) ? &b : &a, *ponger = (i % 2) ? &a : &b;
-    void *ping_scope = (i % 2) ? scope_b : scope_a, *pong_scope = (i % 2) ? scope_a : scope_b;
+    bnd_link *pinger = (i % 2) ? &b : &a, *ponger = (i % 2) ? &a : &b;
     /* start the ponger first for some pairs and the pinger first for others */
     if (i % 4 < 2) {
-      CHECK(ponger->start(rt, pong_scope, &pr[i], BND_ROLE_PONG, &pong[i]) == LUMINAL_OK);
-      CHECK(pinger->start(rt, ping_scope, &pr[i], BND_ROLE_PING, &ping[i]) == LUMINAL_OK);
+      CHECK(ponger->start(ponger, &pr[i], BND_ROLE_PONG, &pong[i]) == LUMINAL_OK);
+      CHECK(pinger->start(pinger, &pr[i], BND_ROLE_PING, &ping[i]) == LUMINAL_OK);
     } else {
-      CHECK(pinger->start(rt, ping_scope, &pr[i], BND_ROLE_PING, &ping[i]) == LUMINAL_OK);
-      CHECK(ponger->start(rt, pong_scope, &pr[i], BND_ROLE_PONG, &pong[i]) == LUMINAL_OK);
+      CHECK(pinger->start(pinger, &pr[i], BND_ROLE_PING, &ping[i]) == LUMINAL_OK);
+      CHECK(ponger->start(ponger, &pr[i], BND_ROLE_PONG, &pong[i]) == LUMINAL_OK);
     }
   }
 
@@ -115,12 +108,12 @@ int main(int argc, char **argv) {
   }
 
   /* The plugin-unload guarantee: leave tasks in flight in both plugins (waiting, and finished with unclaimed
-   * outputs), close each plugin's scope, and unload the plugins while the runtime keeps running. */
+   * outputs), and close each plugin (scope drained, fini, unload) while the runtime keeps running. */
   bnd_slot linger_slot_a, linger_slot_b;
   slot_init(&linger_slot_a);
   slot_init(&linger_slot_b);
-  CHECK(a.linger(rt, scope_a, &linger_slot_a, 100) == LUMINAL_OK);
-  CHECK(b.linger(rt, scope_b, &linger_slot_b, 100) == LUMINAL_OK);
+  CHECK(a.linger(&a, &linger_slot_a, 100) == LUMINAL_OK);
+  CHECK(b.linger(&b, &linger_slot_b, 100) == LUMINAL_OK);
   while (1) { /* wait until some of them are parked on their slots */
     pthread_mutex_lock(&linger_slot_a.mu);
     int ready = linger_slot_a.waiter != NULL;
@@ -128,23 +121,18 @@ int main(int argc, char **argv) {
     if (ready) break;
     sched_yield();
   }
-  CHECK(luminal_scope_close((luminal_scope *)scope_a, UINT64_MAX) == LUMINAL_OK);
-  CHECK(luminal_scope_close((luminal_scope *)scope_b, UINT64_MAX) == LUMINAL_OK);
-  luminal_scope_counters sc;
-  memset(&sc, 0, sizeof sc);
-  sc.struct_size = sizeof sc;
-  CHECK(luminal_scope_stats((luminal_scope *)scope_a, &sc) == LUMINAL_OK);
-  CHECK(sc.live == 0);
-  CHECK(sc.spawned == (uint64_t)(2 * pairs + 100)); /* drivers + role futures + lingerers */
-  if (a.live() != 0 || b.live() != 0) {
-    fprintf(stderr, "after scope close: plugin A %ld, plugin B %ld futures/outputs alive\n", a.live(), b.live());
+  CHECK(a.live() > 0 && b.live() > 0);
+  CHECK(luminal_plugin_close(pa, UINT64_MAX) == LUMINAL_OK);
+  CHECK(luminal_plugin_close(pb, UINT64_MAX) == LUMINAL_OK);
+  CHECK(luminal_plugin_close(pa, UINT64_MAX) == LUMINAL_E_INVALID_HANDLE); /* closed once */
+  CHECK(a.fini_calls == 1 && b.fini_calls == 1);
+  CHECK(a.scope_at_fini.live == 0 && b.scope_at_fini.live == 0);
+  CHECK(a.scope_at_fini.spawned == (uint64_t)(2 * pairs + 100)); /* drivers + role futures + lingerers */
+  if (a.live_at_fini != 0 || b.live_at_fini != 0) {
+    fprintf(stderr, "at fini: plugin A %ld, plugin B %ld futures/outputs alive\n", a.live_at_fini, b.live_at_fini);
     return 1;
   }
-  luminal_scope_release((luminal_scope *)scope_a);
-  luminal_scope_release((luminal_scope *)scope_b);
-  dlclose(a.dl);
-  dlclose(b.dl);
-  a.dl = b.dl = NULL;
+  CHECK(!is_loaded(PLUGIN_A_PATH) && !is_loaded(PLUGIN_B_PATH));
   /* wakers of the unloaded plugins' tasks stay valid to call and do nothing */
   luminal_waker_wake(linger_slot_a.waiter);
   luminal_waker_wake_by_ref(linger_slot_b.waiter);
@@ -156,13 +144,7 @@ int main(int argc, char **argv) {
   CHECK(luminal_task_join(after, UINT64_MAX, &len) == LUMINAL_OK && (uintptr_t)len == 13);
   luminal_task_release(after);
 
-  /* Plugins' drop functions must all have run before their code is unloaded: shut down first (a no-op for
-   * plugins already unloaded after closing their scopes). */
   CHECK(luminal_runtime_shutdown(rt, UINT64_MAX) == LUMINAL_OK);
-  if (a.dl && (a.live() != 0 || b.live() != 0)) {
-    fprintf(stderr, "futures not dropped: plugin A %ld, plugin B %ld\n", a.live(), b.live());
-    return 1;
-  }
   luminal_runtime_release(rt);
   for (int i = 0; i < pairs; i++) {
     CHECK(!pr[i].ping_inbox.full && !pr[i].pong_inbox.full);
@@ -171,8 +153,6 @@ int main(int argc, char **argv) {
     pthread_mutex_destroy(&pr[i].ping_inbox.mu);
     pthread_mutex_destroy(&pr[i].pong_inbox.mu);
   }
-  if (a.dl) dlclose(a.dl);
-  if (b.dl) dlclose(b.dl);
   free(pr);
   free(ping);
   free(pong);

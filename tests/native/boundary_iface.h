@@ -10,7 +10,7 @@
 #ifndef LUMINAL_BOUNDARY_IFACE_H
 #define LUMINAL_BOUNDARY_IFACE_H
 
-#include <luminal.h>
+#include <luminal_plugin.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -36,19 +36,27 @@ typedef struct bnd_pair {
 
 enum { BND_ROLE_PING = 0, BND_ROLE_PONG = 1 };
 
-/* `scope` is a luminal_scope* (NULL = none).
- * Exported by each plugin (same names in both; the host resolves them per dlopen handle).
- * start: spawns the pair role's driver onto rt (rt is borrowed; the plugin keeps its own clone while it runs);
- *        *out receives the join handle. Output of a joined task: the pinger's sum of replies, or the ponger's
- *        number of rounds.
- * live:  futures of this plugin not yet dropped.
- * id:    'A' or 'B'. */
-typedef luminal_status (*bnd_start_fn)(luminal_runtime *rt, void *scope, bnd_pair *pair, int role,
-                                       luminal_task **out);
-/* linger: spawns n tasks into `scope` (a luminal_scope*) that never finish on their own: half wait on `slot` (their
- * wakers stay stored there), half are ready at once with a malloc'ed output whose handle is released unjoined. */
-typedef luminal_status (*bnd_linger_fn)(luminal_runtime *rt, void *scope, bnd_slot *slot, int n);
-typedef long (*bnd_live_fn)(void);
-typedef int (*bnd_id_fn)(void);
+/* Each plugin implements luminal_plugin.h; the host opens it with luminal_plugin_open, passing its own bnd_link as
+ * host_data, and the plugin's luminal_plugin_init fills the link in. Both plugins spawn onto the host's runtime,
+ * each into the scope luminal_plugin_open made for it.
+ * start:  spawns the pair role's driver (a runtime clone of its own while it runs); *out receives the join handle.
+ *         Output of a joined task: the pinger's sum of replies, or the ponger's number of rounds.
+ * linger: spawns n tasks that never finish on their own: half wait on `slot` (their wakers stay stored there), half
+ *         are ready at once with a malloc'ed output whose handle is released unjoined. luminal_plugin_close ends them.
+ * live:   futures (and outputs) of this plugin not yet dropped. Only while the plugin is loaded.
+ * fini records live and the scope's counters into the link (the host reads them after the close). */
+typedef struct bnd_link bnd_link;
+struct bnd_link {
+  /* filled by the plugin's init; callable until the plugin is closed */
+  int id; /* 'A' or 'B' */
+  luminal_status (*start)(bnd_link *l, bnd_pair *pair, int role, luminal_task **out);
+  luminal_status (*linger)(bnd_link *l, bnd_slot *slot, int n);
+  long (*live)(void);
+  const luminal_plugin_host *host; /* kept by the plugin: its runtime and scope */
+  /* written by the plugin's fini */
+  int fini_calls;
+  long live_at_fini;
+  luminal_scope_counters scope_at_fini;
+};
 
 #endif

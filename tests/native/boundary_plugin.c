@@ -1,5 +1,6 @@
-/* A boundary-test plugin (built twice, as plugin_a and plugin_b, from this one source: BND_PLUGIN_ID). It has no
- * runtime of its own: it spawns onto the luminal_runtime* its host hands it. */
+/* A boundary-test plugin (built twice, as plugin_a and plugin_b, from this one source: BND_PLUGIN_ID), implementing
+ * luminal_plugin.h. It has no runtime of its own: it spawns onto the runtime luminal_plugin_open hands it, into the
+ * scope made for it. */
 #include "boundary_iface.h"
 
 #include <stdatomic.h>
@@ -10,8 +11,6 @@
 #ifndef BND_PLUGIN_ID
 #error "define BND_PLUGIN_ID"
 #endif
-
-#define EXPORT __attribute__((visibility("default")))
 
 static atomic_long g_live;
 
@@ -144,15 +143,12 @@ static void driver_drop(void *p) {
   atomic_fetch_sub(&g_live, 1);
 }
 
-static luminal_status spawn_scoped(luminal_runtime *rt, void *scope, luminal_future f, luminal_task **out) {
-  if (scope) {
-    luminal_spawn_options o;
-    memset(&o, 0, sizeof o);
-    o.struct_size = sizeof o;
-    o.scope = (luminal_scope *)scope;
-    return luminal_spawn_with(rt, f, &o, out);
-  }
-  return luminal_spawn(rt, f, out);
+static luminal_status spawn_scoped(luminal_runtime *rt, luminal_scope *scope, luminal_future f, luminal_task **out) {
+  luminal_spawn_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.scope = scope;
+  return luminal_spawn_with(rt, f, &o, out);
 }
 
 /* ---- lingering tasks, cancelled by the host closing the scope before it unloads this plugin ---- */
@@ -182,7 +178,9 @@ static void output_drop(void *p) {
   atomic_fetch_sub(&g_live, 1);
 }
 
-EXPORT luminal_status boundary_plugin_linger(luminal_runtime *rt, void *scope, bnd_slot *slot, int n) {
+static luminal_status linger(bnd_link *l, bnd_slot *slot, int n) {
+  luminal_runtime *rt = l->host->runtime;
+  luminal_scope *scope = l->host->scope;
   for (int i = 0; i < n; i++) {
     linger_state *s = (linger_state *)calloc(1, sizeof *s);
     if (!s) return LUMINAL_E_NO_MEMORY;
@@ -198,11 +196,10 @@ EXPORT luminal_status boundary_plugin_linger(luminal_runtime *rt, void *scope, b
   return LUMINAL_OK;
 }
 
-EXPORT luminal_status boundary_plugin_start(luminal_runtime *rt, void *scope, bnd_pair *pair, int role,
-                                            luminal_task **out) {
+static luminal_status start(bnd_link *l, bnd_pair *pair, int role, luminal_task **out) {
   driver_state *d = (driver_state *)calloc(1, sizeof *d);
   if (!d) return LUMINAL_E_NO_MEMORY;
-  d->rt = luminal_runtime_clone(rt);
+  d->rt = luminal_runtime_clone(l->host->runtime);
   if (d->rt == NULL) {
     free(d);
     return LUMINAL_E_INVALID_HANDLE;
@@ -211,8 +208,31 @@ EXPORT luminal_status boundary_plugin_start(luminal_runtime *rt, void *scope, bn
   d->role = role;
   atomic_fetch_add(&g_live, 1);
   luminal_future f = {d, driver_poll, driver_drop, NULL};
-  return spawn_scoped(d->rt, scope, f, out);
+  return spawn_scoped(d->rt, l->host->scope, f, out);
 }
 
-EXPORT long boundary_plugin_live(void) { return atomic_load(&g_live); }
-EXPORT int boundary_plugin_id(void) { return BND_PLUGIN_ID; }
+static long live(void) { return atomic_load(&g_live); }
+
+LUMINAL_PLUGIN_EXPORT luminal_status luminal_plugin_init(const luminal_plugin_host *host, void **plugin_state) {
+  bnd_link *l = (bnd_link *)host->host_data;
+  if (!l || !LUMINAL_PLUGIN_HOST_HAS(host, host_data)) return LUMINAL_E_INVALID_ARGUMENT;
+  l->id = BND_PLUGIN_ID;
+  l->start = start;
+  l->linger = linger;
+  l->live = live;
+  l->host = host;
+  *plugin_state = l;
+  return LUMINAL_OK;
+}
+
+LUMINAL_PLUGIN_EXPORT void luminal_plugin_fini(void *plugin_state) {
+  bnd_link *l = (bnd_link *)plugin_state;
+  l->live_at_fini = atomic_load(&g_live);
+  memset(&l->scope_at_fini, 0, sizeof l->scope_at_fini);
+  l->scope_at_fini.struct_size = sizeof l->scope_at_fini;
+  if (luminal_scope_stats(l->host->scope, &l->scope_at_fini) != LUMINAL_OK) fail("scope_stats in fini");
+  l->start = NULL;
+  l->linger = NULL;
+  l->live = NULL;
+  l->fini_calls++;
+}

@@ -1,18 +1,18 @@
 /*
- * THE CHANNEL BOUNDARY TEST: a host creates a channel (and owns its drop_message), dlopen()s two separately built
- * plugins (channel_plugin_a, channel_plugin_b) and hands each a borrowed luminal_sender*; each plugin spawns tasks on
- * the host's runtime, into a scope of its own, that send messages (try_send first half the time, else a send
+ * THE CHANNEL BOUNDARY TEST: a host creates a channel (and owns its drop_message), opens two separately built
+ * plugins (channel_plugin_a, channel_plugin_b) with luminal_plugin_open and hands each a borrowed luminal_sender*;
+ * each plugin spawns tasks on the host's runtime, into the scope luminal_plugin_open made for it, that send messages (try_send first half the time, else a send
  * future that waits on the bounded channel). The host receives every message exactly once, in order per task, then
  * sees CLOSED when every plugin's sender is gone.
  * Round 2, closing: the same with the host releasing the receiver after a part of the messages: every message a
  * plugin made is received or dropped exactly once by the host's drop_message (queued ones at the release, refused
- * sends in their future). Then the scopes are closed and both plugins unloaded while the runtime runs on.
+ * sends in their future). Then both plugins are closed (luminal_plugin_close: scope drained, fini, unload) while the
+ * runtime runs on.
  *
  *   channel_host [TASKS_PER_PLUGIN [MESSAGES_PER_TASK]]   (plugin paths compiled in: PLUGIN_A_PATH, PLUGIN_B_PATH)
  */
 #include "channel_iface.h"
 
-#include <dlfcn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,24 +26,15 @@
     }                                                                                                              \
   } while (0)
 
-typedef struct plugin {
-  void *dl;
-  chan_start_fn start;
-  chan_made_fn made;
-  chan_live_fn live;
-} plugin;
-
-static plugin load(const char *path) {
-  plugin p;
-  p.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!p.dl) {
-    fprintf(stderr, "dlopen(%s): %s\n", path, dlerror());
+static luminal_plugin *open_plugin(luminal_runtime *rt, const char *path, chan_link *l) {
+  memset(l, 0, sizeof *l);
+  luminal_plugin *p = NULL;
+  luminal_status st = luminal_plugin_open(rt, path, l, &p);
+  if (st != LUMINAL_OK) {
+    fprintf(stderr, "luminal_plugin_open(%s): %s\n", path, luminal_status_str(st));
     exit(1);
   }
-  p.start = (chan_start_fn)dlsym(p.dl, "channel_plugin_start");
-  p.made = (chan_made_fn)dlsym(p.dl, "channel_plugin_made");
-  p.live = (chan_live_fn)dlsym(p.dl, "channel_plugin_live");
-  CHECK(p.start && p.made && p.live);
+  CHECK(l->start && l->made && l->live);
   return p;
 }
 
@@ -80,23 +71,20 @@ int main(int argc, char **argv) {
   uint64_t per = argc > 2 ? strtoull(argv[2], NULL, 10) : 5000;
   CHECK(tasks > 0 && per > 0);
 
-  plugin a = load(PLUGIN_A_PATH), b = load(PLUGIN_B_PATH);
-  CHECK(a.start != b.start); /* two separate libraries */
-  plugin *pl[2] = {&a, &b};
-
   luminal_runtime_options o = {.struct_size = sizeof o, .worker_threads = 2, .thread_name = "chan-worker"};
   luminal_runtime *rt = NULL;
   CHECK(luminal_runtime_new(&o, &rt) == LUMINAL_OK);
-  luminal_scope *scope[2] = {NULL, NULL};
-  CHECK(luminal_scope_new(rt, &scope[0]) == LUMINAL_OK);
-  CHECK(luminal_scope_new(rt, &scope[1]) == LUMINAL_OK);
+  chan_link a, b; /* each plugin's host_data, filled in by its init */
+  luminal_plugin *pa = open_plugin(rt, PLUGIN_A_PATH, &a), *pb = open_plugin(rt, PLUGIN_B_PATH, &b);
+  CHECK(a.start != b.start); /* two separate libraries */
+  chan_link *pl[2] = {&a, &b};
 
   /* ---- round 1: every message received exactly once, in order per sending task ---- */
   luminal_channel_options co = {.struct_size = sizeof co, .capacity = 64, .drop_message = drop_msg};
   luminal_sender *tx = NULL;
   luminal_receiver *rx = NULL;
   CHECK(luminal_channel_new(rt, &co, &tx, &rx) == LUMINAL_OK);
-  for (int i = 0; i < 2; i++) CHECK(pl[i]->start(rt, scope[i], tx, tasks, per) == LUMINAL_OK);
+  for (int i = 0; i < 2; i++) CHECK(pl[i]->start(pl[i], tx, tasks, per) == LUMINAL_OK);
   luminal_sender_release(tx); /* the plugins hold their own clones */
 
   uint64_t *next = calloc(2 * (size_t)tasks, sizeof *next);
@@ -123,7 +111,7 @@ int main(int argc, char **argv) {
   uint64_t made_before = a.made() + b.made();
   co.capacity = 16;
   CHECK(luminal_channel_new(rt, &co, &tx, &rx) == LUMINAL_OK);
-  for (int i = 0; i < 2; i++) CHECK(pl[i]->start(rt, scope[i], tx, tasks, per) == LUMINAL_OK);
+  for (int i = 0; i < 2; i++) CHECK(pl[i]->start(pl[i], tx, tasks, per) == LUMINAL_OK);
   luminal_sender_release(tx);
   uint64_t got2 = 0;
   while (got2 < (uint64_t)tasks * per / 2 && recv_one(rt, rx, &m) == LUMINAL_OK) {
@@ -132,11 +120,13 @@ int main(int argc, char **argv) {
   }
   luminal_receiver_release(rx); /* queued messages dropped now; waiting sends fail with CLOSED */
 
-  /* Closing the scopes waits until no code of the plugins' tasks runs: then every message is accounted for. */
-  CHECK(luminal_scope_close(scope[0], UINT64_MAX) == LUMINAL_OK);
-  CHECK(luminal_scope_close(scope[1], UINT64_MAX) == LUMINAL_OK);
-  CHECK(a.live() == 0 && b.live() == 0);
-  uint64_t made2 = a.made() + b.made() - made_before;
+  /* Closing the plugins waits until no code of their tasks runs (then fini, then the unload): then every message
+   * is accounted for. */
+  CHECK(luminal_plugin_close(pa, UINT64_MAX) == LUMINAL_OK);
+  CHECK(luminal_plugin_close(pb, UINT64_MAX) == LUMINAL_OK);
+  CHECK(a.fini_calls == 1 && b.fini_calls == 1);
+  CHECK(a.live_at_fini == 0 && b.live_at_fini == 0);
+  uint64_t made2 = a.made_at_fini + b.made_at_fini - made_before;
   uint64_t dropped = atomic_load(&g_dropped);
   if (got2 + dropped != made2) {
     fprintf(stderr, "round 2: made %llu, received %llu + dropped %llu\n", (unsigned long long)made2,
@@ -145,10 +135,6 @@ int main(int argc, char **argv) {
   }
   /* The senders did stop at CLOSED: at most half was received, 16 queued and one send per task waiting. */
   if (per >= 16) CHECK(made2 <= (uint64_t)tasks * per / 2 + 16 + 2 * (uint64_t)tasks);
-  luminal_scope_release(scope[0]);
-  luminal_scope_release(scope[1]);
-  dlclose(a.dl);
-  dlclose(b.dl);
 
   /* the runtime and its channels are unaffected by the unload */
   CHECK(luminal_channel_new(rt, &co, &tx, &rx) == LUMINAL_OK);

@@ -1,5 +1,6 @@
-/* A channel-test plugin (built twice, as channel_plugin_a and channel_plugin_b, from this source: CHAN_PLUGIN_ID).
- * It has no runtime and no channel of its own: it sends on the host's channel from tasks on the host's runtime. */
+/* A channel-test plugin (built twice, as channel_plugin_a and channel_plugin_b, from this source: CHAN_PLUGIN_ID),
+ * implementing luminal_plugin.h. It has no runtime and no channel of its own: it sends on the host's channel from
+ * tasks on the host's runtime, in the scope luminal_plugin_open made for it. */
 #include "channel_iface.h"
 
 #include <stdatomic.h>
@@ -9,8 +10,6 @@
 #ifndef CHAN_PLUGIN_ID
 #error "define CHAN_PLUGIN_ID"
 #endif
-
-#define EXPORT __attribute__((visibility("default")))
 
 static atomic_ulong g_made;
 static atomic_long g_live;
@@ -87,8 +86,9 @@ static void producer_drop(void *state) {
   atomic_fetch_sub(&g_live, 1);
 }
 
-EXPORT luminal_status channel_plugin_start(luminal_runtime *rt, luminal_scope *scope, luminal_sender *tx,
-                                           uint32_t tasks, uint64_t per_task) {
+static luminal_status start(chan_link *l, luminal_sender *tx, uint32_t tasks, uint64_t per_task) {
+  luminal_runtime *rt = l->host->runtime;
+  luminal_scope *scope = l->host->scope;
   for (uint32_t i = 0; i < tasks; i++) {
     producer *p = calloc(1, sizeof *p);
     if (!p) return LUMINAL_E_NO_MEMORY;
@@ -110,5 +110,26 @@ EXPORT luminal_status channel_plugin_start(luminal_runtime *rt, luminal_scope *s
   return LUMINAL_OK;
 }
 
-EXPORT uint64_t channel_plugin_made(void) { return atomic_load(&g_made); }
-EXPORT long channel_plugin_live(void) { return atomic_load(&g_live); }
+static uint64_t made(void) { return atomic_load(&g_made); }
+static long live(void) { return atomic_load(&g_live); }
+
+LUMINAL_PLUGIN_EXPORT luminal_status luminal_plugin_init(const luminal_plugin_host *host, void **plugin_state) {
+  chan_link *l = (chan_link *)host->host_data;
+  if (!l) return LUMINAL_E_INVALID_ARGUMENT;
+  l->start = start;
+  l->made = made;
+  l->live = live;
+  l->host = host;
+  *plugin_state = l;
+  return LUMINAL_OK;
+}
+
+LUMINAL_PLUGIN_EXPORT void luminal_plugin_fini(void *plugin_state) {
+  chan_link *l = (chan_link *)plugin_state;
+  l->made_at_fini = atomic_load(&g_made);
+  l->live_at_fini = atomic_load(&g_live);
+  l->start = NULL;
+  l->made = NULL;
+  l->live = NULL;
+  l->fini_calls++;
+}

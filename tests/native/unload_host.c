@@ -1,11 +1,13 @@
 /*
- * THE UNLOAD TEST: a host dlopen()s two plugins, X and Y, onto one runtime, one scope each.
+ * THE UNLOAD TEST: a host opens two plugins, X and Y, with luminal_plugin_open (luminal_plugin.h) onto one runtime;
+ * each gets a scope of its own.
  *   - Y keeps working: timer loops (sleeps, timeouts that fire and that don't) and a ping-pong pair.
  *   - X spawns N pending tasks into its scope: sleeping an hour, or waiting on wakers X handed to the host through
  *     a host callback, or looping on 1 ms sleeps (so polls are running when the scope closes).
- *   - The host closes X's scope (LUMINAL_OK; live 0, cancelled N), dlclose()s X and checks it is really unmapped,
- *     then calls every waker it held (no-ops: X's code is gone, any poll would crash), then checks Y still works,
- *     stops Y, joins it, closes Y's scope and unloads Y too.
+ *   - The host closes X with luminal_plugin_close (LUMINAL_OK; at X's fini: scope live 0, cancelled N, no future
+ *     alive, a spawn into the closed scope refused) and checks X is really unmapped, then calls every waker it held
+ *     (no-ops: X's code is gone, any poll would crash), then checks Y still works, stops Y, joins it and closes Y
+ *     too.
  *
  *   unload_host [N]   (default 10000; plugin paths are compiled in: UNL_PLUGIN_X_PATH, UNL_PLUGIN_Y_PATH)
  */
@@ -61,59 +63,41 @@ static void sleep_ms(unsigned ms) {
     }                                                                                                              \
   } while (0)
 
-typedef struct plugin {
-  const char *path;
-  void *dl;
-  unl_spawn_pending_fn spawn_pending;
-  unl_start_work_fn start_work;
-  unl_count_fn live, parked, repolls, polls;
-  unl_id_fn id;
-} plugin;
+static int is_loaded(const char *path) {
+  void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  if (h) dlclose(h);
+  return h != NULL;
+}
 
-static void *sym(void *dl, const char *name) {
-  void *p = dlsym(dl, name);
-  if (!p) {
-    fprintf(stderr, "dlsym(%s): %s\n", name, dlerror());
+static luminal_plugin *open_plugin(luminal_runtime *rt, const char *path, unl_host *h, unl_link *l) {
+  CHECK(!is_loaded(path)); /* not loaded yet */
+  memset(l, 0, sizeof *l);
+  l->h = h;
+  luminal_plugin *p = NULL;
+  luminal_status st = luminal_plugin_open(rt, path, l, &p);
+  if (st != LUMINAL_OK) {
+    fprintf(stderr, "luminal_plugin_open(%s): %s\n", path, luminal_status_str(st));
     exit(1);
   }
+  CHECK(l->spawn_pending && l->start_work && l->live && l->polls && l->host);
   return p;
 }
 
-static plugin load(const char *path) {
-  plugin p;
-  memset(&p, 0, sizeof p);
-  p.path = path;
-  CHECK(dlopen(path, RTLD_NOW | RTLD_NOLOAD) == NULL); /* not loaded yet */
-  p.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!p.dl) {
-    fprintf(stderr, "dlopen(%s): %s\n", path, dlerror());
-    exit(1);
-  }
-  p.spawn_pending = (unl_spawn_pending_fn)sym(p.dl, "unl_spawn_pending");
-  p.start_work = (unl_start_work_fn)sym(p.dl, "unl_start_work");
-  p.live = (unl_count_fn)sym(p.dl, "unl_live");
-  p.parked = (unl_count_fn)sym(p.dl, "unl_parked");
-  p.repolls = (unl_count_fn)sym(p.dl, "unl_repolls");
-  p.polls = (unl_count_fn)sym(p.dl, "unl_polls");
-  p.id = (unl_id_fn)sym(p.dl, "unl_id");
-  return p;
-}
-
-/* dlclose()s the plugin and checks that it is really gone: not loadable with RTLD_NOLOAD, and no loaded object
- * contains its code any more. */
-static void unload(plugin *p) {
-  void *code = (void *)p->polls;
+/* luminal_plugin_close()s the plugin and checks that it is really gone: not loadable with RTLD_NOLOAD, and no
+ * loaded object contains its code any more. */
+static void close_plugin(luminal_plugin *p, const char *path, unl_link *l) {
+  void *code = (void *)l->polls;
   Dl_info info;
   CHECK(dladdr(code, &info) != 0); /* mapped now */
-  CHECK(dlclose(p->dl) == 0);
-  p->dl = NULL;
-  void *again = dlopen(p->path, RTLD_NOW | RTLD_NOLOAD);
-  if (again != NULL) {
-    fprintf(stderr, "%s is still loaded after dlclose()\n", p->path);
+  CHECK_ST(luminal_plugin_close(p, UINT64_MAX), LUMINAL_OK);
+  CHECK(l->fini_calls == 1);
+  CHECK_ST(luminal_plugin_close(p, UINT64_MAX), LUMINAL_E_INVALID_HANDLE);
+  if (is_loaded(path)) {
+    fprintf(stderr, "%s is still loaded after luminal_plugin_close\n", path);
     exit(1);
   }
   if (dladdr(code, &info) != 0) {
-    fprintf(stderr, "%s: its code is still mapped (in %s) after dlclose()\n", p->path,
+    fprintf(stderr, "%s: its code is still mapped (in %s) after luminal_plugin_close\n", path,
             info.dli_fname ? info.dli_fname : "?");
     exit(1);
   }
@@ -155,6 +139,7 @@ static luminal_scope_counters stats(luminal_scope *s) {
 }
 
 static atomic_int g_host_drops;
+static luminal_status g_spawn_at_fini[2] = {LUMINAL_E_INTERNAL, LUMINAL_E_INTERNAL};
 static luminal_poll host_never(void *s, luminal_context *cx, void **out) {
   (void)s, (void)cx, (void)out;
   return LUMINAL_POLL_PENDING;
@@ -165,6 +150,17 @@ static void host_drop(void *s) {
 }
 static void *host_strlen(void *s) { return (void *)(uintptr_t)strlen((const char *)s); }
 
+/* Each plugin's fini calls this: its scope is closed, so a spawn into it is refused and its future dropped. */
+static void at_fini(unl_host *h, unl_link *l) {
+  (void)h;
+  luminal_spawn_options so;
+  memset(&so, 0, sizeof so);
+  so.struct_size = sizeof so;
+  so.scope = l->host->scope;
+  luminal_future never = {NULL, host_never, host_drop, NULL};
+  g_spawn_at_fini[l->id == 'Y'] = luminal_spawn_with(l->host->runtime, never, &so, NULL);
+}
+
 enum { LOOPERS = 4 };
 
 int main(int argc, char **argv) {
@@ -174,10 +170,6 @@ int main(int argc, char **argv) {
   long waiters = 0;
   for (int i = 0; i < n; i++) waiters += UNL_IS_WAITER(i);
 
-  plugin x = load(UNL_PLUGIN_X_PATH), y = load(UNL_PLUGIN_Y_PATH);
-  CHECK(x.id() == 'X' && y.id() == 'Y');
-  CHECK((void *)x.polls != (void *)y.polls); /* two separate libraries */
-
   luminal_runtime_options o;
   memset(&o, 0, sizeof o);
   o.struct_size = sizeof o;
@@ -185,9 +177,6 @@ int main(int argc, char **argv) {
   o.thread_name = "unl-worker";
   luminal_runtime *rt = NULL;
   CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
-  luminal_scope *sx = NULL, *sy = NULL;
-  CHECK_ST(luminal_scope_new(rt, &sx), LUMINAL_OK);
-  CHECK_ST(luminal_scope_new(rt, &sy), LUMINAL_OK);
 
   held hd;
   memset(&hd, 0, sizeof hd);
@@ -198,19 +187,26 @@ int main(int argc, char **argv) {
   atomic_init(&h.stop, 0);
   atomic_init(&h.y_ticks, 0);
   h.impl = &hd;
+  h.at_fini = at_fini;
+
+  unl_link x, y;
+  luminal_plugin *px = open_plugin(rt, UNL_PLUGIN_X_PATH, &h, &x);
+  luminal_plugin *py = open_plugin(rt, UNL_PLUGIN_Y_PATH, &h, &y);
+  CHECK(x.id == 'X' && y.id == 'Y');
+  CHECK((void *)x.polls != (void *)y.polls); /* two separate libraries */
 
   /* Y starts working */
   luminal_task *yt[LOOPERS + 2];
-  CHECK_ST(y.start_work(rt, sy, &h, LOOPERS, yt), LUMINAL_OK);
+  CHECK_ST(y.start_work(&y, LOOPERS, yt), LUMINAL_OK);
   WAIT_FOR(atomic_load(&h.y_ticks) >= 20);
   printf("plugin Y: %d timer loops and a ping-pong pair running\n", LOOPERS);
 
   /* X parks n tasks in its scope */
   uint64_t t0 = now_ns();
-  CHECK_ST(x.spawn_pending(rt, sx, &h, n), LUMINAL_OK);
+  CHECK_ST(x.spawn_pending(&x, n), LUMINAL_OK);
   WAIT_FOR(x.parked() == n);
   WAIT_FOR(held_count(&hd) == (size_t)waiters);
-  luminal_scope_counters c = stats(sx);
+  luminal_scope_counters c = stats(luminal_plugin_scope(px));
   CHECK(c.spawned == (uint64_t)n && c.live == (uint64_t)n && c.completed == 0 && c.cancelled == 0);
   CHECK(x.live() == n);
   printf("plugin X: %d tasks pending in its scope after %.1f ms (%ld holding wakers the host has)\n", n,
@@ -222,38 +218,29 @@ int main(int argc, char **argv) {
   long woken = (long)((hd.n + 99) / 100);
   WAIT_FOR(x.repolls() >= re0 + woken);
 
-  /* close X's scope while Y runs */
+  /* close X while Y runs: its scope is drained, then its fini runs, then it is unloaded */
   long yticks0 = atomic_load(&h.y_ticks);
   uint64_t c0 = now_ns();
-  CHECK_ST(luminal_scope_close(sx, UINT64_MAX), LUMINAL_OK);
+  close_plugin(px, UNL_PLUGIN_X_PATH, &x);
   uint64_t c1 = now_ns();
-  c = stats(sx);
+  c = x.scope_at_fini;
   if (c.live != 0 || c.cancelled != (uint64_t)n || c.completed != 0 || c.spawned != (uint64_t)n) {
-    fprintf(stderr, "X's scope after close: live %llu, spawned %llu, completed %llu, cancelled %llu (expected 0, %d, "
+    fprintf(stderr, "X's scope at fini: live %llu, spawned %llu, completed %llu, cancelled %llu (expected 0, %d, "
                     "0, %d)\n",
             (unsigned long long)c.live, (unsigned long long)c.spawned, (unsigned long long)c.completed,
             (unsigned long long)c.cancelled, n, n);
     return 1;
   }
-  if (x.live() != 0) {
-    fprintf(stderr, "after luminal_scope_close returned OK, %ld of X's futures are not dropped\n", x.live());
+  if (x.live_at_fini != 0) {
+    fprintf(stderr, "at X's fini, %ld of X's futures were not dropped\n", x.live_at_fini);
     return 1;
   }
-  long xpolls = x.polls();
-  printf("closed X's scope in %.1f ms: live 0, cancelled %llu\n", (c1 - c0) / 1e6, (unsigned long long)c.cancelled);
-
-  /* a spawn into the closed scope is refused, and its future dropped */
-  luminal_spawn_options so;
-  memset(&so, 0, sizeof so);
-  so.struct_size = sizeof so;
-  so.scope = sx;
-  luminal_future never = {NULL, host_never, host_drop, NULL};
-  CHECK_ST(luminal_spawn_with(rt, never, &so, NULL), LUMINAL_E_SHUTDOWN);
+  /* a spawn into the closed scope (made from X's fini) was refused, and its future dropped */
+  CHECK_ST(g_spawn_at_fini[0], LUMINAL_E_SHUTDOWN);
   CHECK(atomic_load(&g_host_drops) == 1);
-  luminal_scope_release(sx);
-
-  unload(&x);
-  printf("unloaded X (dlopen RTLD_NOLOAD: gone; dladdr: its code is unmapped); X made %ld polls\n", xpolls);
+  printf("closed X in %.1f ms (scope drained: live 0, cancelled %llu; fini; unloaded: dlopen RTLD_NOLOAD finds "
+         "nothing, dladdr: its code is unmapped); X made %ld polls\n",
+         (c1 - c0) / 1e6, (unsigned long long)c.cancelled, x.polls_at_fini);
 
   /* every waker the host held: no-ops now (a poll would jump into unmapped code) */
   for (size_t i = 0; i < hd.n; i++) luminal_waker_wake_by_ref(hd.w[i]);
@@ -286,17 +273,17 @@ int main(int argc, char **argv) {
   printf("plugin Y: %llu timer iterations (%ld while X was closed and unloaded), %llu ping-pong rounds; finished\n",
          (unsigned long long)iters, (long)(atomic_load(&h.y_ticks) - yticks0), (unsigned long long)rounds_ping);
 
-  /* close Y's scope (all finished: nothing cancelled) and unload Y */
-  CHECK_ST(luminal_scope_close(sy, UINT64_MAX), LUMINAL_OK);
-  c = stats(sy);
+  /* close Y (all finished: nothing cancelled) */
+  close_plugin(py, UNL_PLUGIN_Y_PATH, &y);
+  c = y.scope_at_fini;
   CHECK(c.live == 0 && c.spawned == LOOPERS + 2 && c.completed == LOOPERS + 2 && c.cancelled == 0);
-  if (y.live() != 0) {
-    fprintf(stderr, "after closing Y's scope, %ld of Y's futures are not dropped\n", y.live());
+  if (y.live_at_fini != 0) {
+    fprintf(stderr, "at Y's fini, %ld of Y's futures were not dropped\n", y.live_at_fini);
     return 1;
   }
-  luminal_scope_release(sy);
-  unload(&y);
-  printf("closed Y's scope and unloaded Y\n");
+  CHECK_ST(g_spawn_at_fini[1], LUMINAL_E_SHUTDOWN);
+  CHECK(atomic_load(&g_host_drops) == 2);
+  printf("closed Y and unloaded it\n");
 
   /* the runtime is unaffected */
   luminal_task *after = NULL;

@@ -1,5 +1,5 @@
-/* An unload-test plugin (built twice, as unload_plugin_x and unload_plugin_y, from this one source: UNL_PLUGIN_ID).
- * It has no runtime of its own. Every poll and drop touches this library's static data, so a call into it after
+/* An unload-test plugin (built twice, as unload_plugin_x and unload_plugin_y, from this one source: UNL_PLUGIN_ID),
+ * implementing luminal_plugin.h. It has no runtime of its own. Every poll and drop touches this library's static data, so a call into it after
  * dlclose() crashes (and valgrind reports it). */
 #include "unload_iface.h"
 
@@ -12,7 +12,6 @@
 #error "define UNL_PLUGIN_ID"
 #endif
 
-#define EXPORT __attribute__((visibility("default")))
 #define MS(x) ((uint64_t)(x) * 1000000ull)
 #define HOUR (3600ull * 1000000000ull)
 
@@ -124,7 +123,10 @@ static void pend_drop(void *p) {
   atomic_fetch_sub(&g_live, 1);
 }
 
-EXPORT luminal_status unl_spawn_pending(luminal_runtime *rt, luminal_scope *scope, unl_host *h, int n) {
+static luminal_status spawn_pending(unl_link *l, int n) {
+  luminal_runtime *rt = l->host->runtime;
+  luminal_scope *scope = l->host->scope;
+  unl_host *h = l->h;
   for (int base = 0; base < n; base += 100) {
     pend_state *s = pend_new(h, base);
     s->batch_left = (n - base < 100 ? n - base : 100) - 1; /* indexes base+1 .. base+batch_left */
@@ -298,8 +300,10 @@ static void pp_drop(void *p) {
   atomic_fetch_sub(&g_live, 1);
 }
 
-EXPORT luminal_status unl_start_work(luminal_runtime *rt, luminal_scope *scope, unl_host *h, int loopers,
-                                     luminal_task **out) {
+static luminal_status start_work(unl_link *l, int loopers, luminal_task **out) {
+  luminal_runtime *rt = l->host->runtime;
+  luminal_scope *scope = l->host->scope;
+  unl_host *h = l->h;
   for (int i = 0; i < loopers; i++) {
     loop_state *s = (loop_state *)calloc(1, sizeof *s);
     if (!s) return LUMINAL_E_NO_MEMORY;
@@ -329,8 +333,36 @@ EXPORT luminal_status unl_start_work(luminal_runtime *rt, luminal_scope *scope, 
   return LUMINAL_OK;
 }
 
-EXPORT long unl_live(void) { return atomic_load(&g_live); }
-EXPORT long unl_parked(void) { return atomic_load(&g_parked); }
-EXPORT long unl_repolls(void) { return atomic_load(&g_repolls); }
-EXPORT long unl_polls(void) { return atomic_load(&g_polls); }
-EXPORT int unl_id(void) { return UNL_PLUGIN_ID; }
+static long live(void) { return atomic_load(&g_live); }
+static long parked(void) { return atomic_load(&g_parked); }
+static long repolls(void) { return atomic_load(&g_repolls); }
+static long polls(void) { return atomic_load(&g_polls); }
+
+LUMINAL_PLUGIN_EXPORT luminal_status luminal_plugin_init(const luminal_plugin_host *host, void **plugin_state) {
+  unl_link *l = (unl_link *)host->host_data;
+  if (!l || !l->h) return LUMINAL_E_INVALID_ARGUMENT;
+  l->id = UNL_PLUGIN_ID;
+  l->spawn_pending = spawn_pending;
+  l->start_work = start_work;
+  l->live = live;
+  l->parked = parked;
+  l->repolls = repolls;
+  l->polls = polls;
+  l->host = host;
+  *plugin_state = l;
+  return LUMINAL_OK;
+}
+
+/* Runs after the scope is drained: records what the host checks once the library is gone. */
+LUMINAL_PLUGIN_EXPORT void luminal_plugin_fini(void *plugin_state) {
+  unl_link *l = (unl_link *)plugin_state;
+  l->live_at_fini = atomic_load(&g_live);
+  l->polls_at_fini = atomic_load(&g_polls);
+  memset(&l->scope_at_fini, 0, sizeof l->scope_at_fini);
+  l->scope_at_fini.struct_size = sizeof l->scope_at_fini;
+  if (luminal_scope_stats(l->host->scope, &l->scope_at_fini) != LUMINAL_OK) fail("luminal_scope_stats in fini");
+  if (l->h->at_fini) l->h->at_fini(l->h, l);
+  l->spawn_pending = NULL;
+  l->start_work = NULL;
+  l->fini_calls++;
+}
