@@ -75,7 +75,9 @@ enum BindingError {
 }
 
 impl RuntimeError {
-    pub(crate) fn from_status(status: ffi::luminal_status) -> RuntimeError {
+    /// The error for a `luminal_status` (e.g. to fail a plugin's [`Entry::init`](crate::plugin::Entry::init) with
+    /// a status of one's choice).
+    pub fn from_status(status: ffi::luminal_status) -> RuntimeError {
         RuntimeError { status, binding: None }
     }
 

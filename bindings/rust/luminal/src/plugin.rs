@@ -241,15 +241,23 @@ impl Plugin {
     /// Errors: `ErrorKind::Io` (the library cannot be loaded), `NotPlugin` (no entry points), `PluginInit` (its init
     /// failed), `WouldDeadlock` (on one of the runtime's workers: use `spawn_blocking`), `Shutdown`,
     /// `InvalidArgument` (a NUL in the path).
-    pub fn open<R: AsRef<Runtime> + ?Sized>(
+    ///
+    /// # Safety
+    /// Loading a library runs its code (its initializers, then its init) in this process, as `libloading`'s
+    /// `Library::new` does: `path` must be a plugin that honours include/luminal_plugin.h, and `host_data` what that
+    /// plugin expects, valid as long as the plugin uses it.
+    pub unsafe fn open<R: AsRef<Runtime> + ?Sized>(
         rt: &R,
         path: impl AsRef<Path>,
         host_data: *mut c_void,
     ) -> Result<Plugin, RuntimeError> {
         let path = path_to_c(path.as_ref()).ok_or(RuntimeError::from_status(ffi::LUMINAL_E_INVALID_ARGUMENT))?;
         let mut raw = ptr::null_mut();
-        // SAFETY: a live runtime handle and a NUL-terminated path, both borrowed for the call.
-        RuntimeError::check(unsafe { ffi::luminal_plugin_open(rt.as_ref().as_raw(), path.as_ptr(), host_data, &mut raw) })?;
+        // SAFETY: a live runtime handle and a NUL-terminated path, both borrowed for the call; the library and
+        // host_data are the caller's promise.
+        RuntimeError::check(unsafe {
+            ffi::luminal_plugin_open(rt.as_ref().as_raw(), path.as_ptr(), host_data, &mut raw)
+        })?;
         Ok(Plugin { raw })
     }
 

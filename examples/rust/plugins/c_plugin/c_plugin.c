@@ -1,14 +1,21 @@
 /*
- * The C plugin: its player receives n from its inbox and answers n + 1, `rounds` times. It waits by leaving its
- * task's luminal waker in the mailbox; the Rust plugin's send (through the host) wakes it. Every task goes into the
- * scope the host gave (luminal_spawn_with), so the host can close the scope and unload this library at run time.
+ * The C plugin (include/luminal_plugin.h): its player receives n from its inbox and answers n + 1, `rounds` times.
+ * It waits by leaving its task's luminal waker in the mailbox; the Rust plugin's send (through the host) wakes it.
+ * Every task goes into the scope luminal_plugin_open made for it (luminal_spawn_with), so the host can close it
+ * with luminal_plugin_close and have it unloaded at run time.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "plugin_api.h"
 
+typedef struct c_plugin {
+  const luminal_plugin_host *host; /* valid until fini returns */
+  lx_host_api *api;                /* the host's, likewise */
+} c_plugin;
+
 typedef struct player {
-  lx_host_api host; /* copied: the host's api struct is borrowed only during lx_plugin_start */
+  lx_host_api *api;
   lx_mailbox *inbox, *outbox;
   uint64_t rounds, done, checksum;
 } player;
@@ -17,33 +24,30 @@ static luminal_poll player_poll(void *state, luminal_context *cx, void **output)
   player *p = state;
   while (p->done < p->rounds) {
     uint64_t v;
-    if (!p->host.mailbox_recv(p->inbox, luminal_context_waker(cx), &v)) return LUMINAL_POLL_PENDING;
+    if (!p->api->mailbox_recv(p->inbox, luminal_context_waker(cx), &v)) return LUMINAL_POLL_PENDING;
     p->checksum += v;
     p->done++;
-    p->host.mailbox_send(p->outbox, v + 1);
+    p->api->mailbox_send(p->outbox, v + 1);
   }
   *output = (void *)(uintptr_t)p->checksum;
   return LUMINAL_POLL_READY;
 }
 
-static void player_drop(void *state) { free(state); }
-
-static luminal_status spawn_scoped(const lx_host_api *host, luminal_scope *scope, luminal_future f,
-                                   luminal_task **out) {
-  luminal_spawn_options o = {.struct_size = sizeof o, .scope = scope, .priority = 0};
-  return luminal_spawn_with(host->runtime, f, &o, out);
+static luminal_status spawn_scoped(c_plugin *cp, luminal_future f, luminal_task **out) {
+  luminal_spawn_options o = {.struct_size = sizeof o, .scope = cp->host->scope, .priority = 0};
+  return luminal_spawn_with(cp->host->runtime, f, &o, out);
 }
 
 /* A background task parked on a mailbox. */
 typedef struct waiter {
-  lx_host_api host;
+  lx_host_api *api;
   lx_mailbox *mailbox;
 } waiter;
 
 static luminal_poll waiter_poll(void *state, luminal_context *cx, void **output) {
   waiter *w = state;
   uint64_t v;
-  if (!w->host.mailbox_recv(w->mailbox, luminal_context_waker(cx), &v)) return LUMINAL_POLL_PENDING;
+  if (!w->api->mailbox_recv(w->mailbox, luminal_context_waker(cx), &v)) return LUMINAL_POLL_PENDING;
   *output = (void *)(uintptr_t)v;
   return LUMINAL_POLL_READY;
 }
@@ -67,45 +71,69 @@ static void sleeper_drop(void *state) {
   free(s);
 }
 
-__attribute__((visibility("default"))) const char *lx_plugin_name(void) { return "c_plugin"; }
-
-__attribute__((visibility("default"))) luminal_status lx_plugin_start(const lx_host_api *host, luminal_scope *scope,
-                                                                     lx_mailbox *inbox, lx_mailbox *outbox,
-                                                                     uint64_t rounds, luminal_task **out) {
-  if (!host || host->struct_size < sizeof(lx_host_api)) return LUMINAL_E_INVALID_ARGUMENT;
+static luminal_status start(void *plugin, lx_mailbox *inbox, lx_mailbox *outbox, uint64_t rounds, luminal_task **out) {
+  c_plugin *cp = plugin;
   player *p = calloc(1, sizeof *p);
   if (!p) return LUMINAL_E_NO_MEMORY;
-  p->host = *host;
+  p->api = cp->api;
   p->inbox = inbox;
   p->outbox = outbox;
   p->rounds = rounds;
-  luminal_future f = {.state = p, .poll = player_poll, .drop = player_drop, .drop_output = NULL};
-  return spawn_scoped(host, scope, f, out);
+  luminal_future f = {.state = p, .poll = player_poll, .drop = free, .drop_output = NULL};
+  return spawn_scoped(cp, f, out);
 }
 
-__attribute__((visibility("default"))) luminal_status lx_plugin_park(const lx_host_api *host, luminal_scope *scope,
-                                                                    lx_mailbox *mailbox, uint32_t count) {
-  if (!host || host->struct_size < sizeof(lx_host_api)) return LUMINAL_E_INVALID_ARGUMENT;
+static luminal_status park(void *plugin, lx_mailbox *mailbox, uint32_t count) {
+  c_plugin *cp = plugin;
   for (uint32_t i = 0; i < count; i++) {
     luminal_future f = {0};
     if (i == 0) {
       waiter *w = calloc(1, sizeof *w);
       if (!w) return LUMINAL_E_NO_MEMORY;
-      w->host = *host;
+      w->api = cp->api;
       w->mailbox = mailbox;
       f = (luminal_future){.state = w, .poll = waiter_poll, .drop = free, .drop_output = NULL};
     } else {
       sleeper *s = calloc(1, sizeof *s);
       if (!s) return LUMINAL_E_NO_MEMORY;
-      luminal_status st = luminal_sleep(host->runtime, 3600ull * 1000000000ull, &s->timer);
+      luminal_status st = luminal_sleep(cp->host->runtime, 3600ull * 1000000000ull, &s->timer);
       if (st != LUMINAL_OK) {
         free(s);
         return st;
       }
       f = (luminal_future){.state = s, .poll = sleeper_poll, .drop = sleeper_drop, .drop_output = NULL};
     }
-    luminal_status st = spawn_scoped(host, scope, f, NULL);
+    luminal_status st = spawn_scoped(cp, f, NULL);
     if (st != LUMINAL_OK) return st;
   }
   return LUMINAL_OK;
+}
+
+LUMINAL_PLUGIN_EXPORT luminal_status luminal_plugin_init(const luminal_plugin_host *host, void **plugin_state) {
+  lx_host_api *api = host->host_data;
+  if (!api || api->struct_size < sizeof(lx_host_api)) return LUMINAL_E_INVALID_ARGUMENT;
+  c_plugin *cp = calloc(1, sizeof *cp);
+  if (!cp) return LUMINAL_E_NO_MEMORY;
+  cp->host = host;
+  cp->api = api;
+  api->name = "c_plugin";
+  api->luminal_spawn_address = (const void *)&luminal_spawn;
+  api->plugin = cp;
+  api->start = start;
+  api->park = park;
+  *plugin_state = cp;
+  return LUMINAL_OK;
+}
+
+LUMINAL_PLUGIN_EXPORT void luminal_plugin_fini(void *plugin_state) {
+  c_plugin *cp = plugin_state;
+  lx_host_api *api = cp->api;
+  memset(&api->scope_at_fini, 0, sizeof api->scope_at_fini);
+  api->scope_at_fini.struct_size = sizeof api->scope_at_fini;
+  luminal_scope_stats(cp->host->scope, &api->scope_at_fini);
+  api->start = NULL;
+  api->park = NULL;
+  api->plugin = NULL;
+  api->fini_calls++;
+  free(cp);
 }

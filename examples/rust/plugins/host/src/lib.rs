@@ -1,19 +1,20 @@
-//! The plugin host: loads plugin shared libraries at run time (`dlopen`/`dlsym`, declared by hand), gives them its
-//! runtime as a plain `luminal_runtime*` and each its own [`Scope`] as a plain `luminal_scope*`, awaits the tasks
-//! they spawned, and unloads them again while the runtime runs on.
+//! The plugin host: loads plugin shared libraries at run time through the plugin contract of
+//! include/luminal_plugin.h ([`luminal::plugin::Plugin`]: `luminal_plugin_open` gives each plugin the host's
+//! runtime and a scope of its own and calls its init; `luminal_plugin_close` drains the scope, calls its fini and
+//! unloads it), awaits the tasks they spawned, and unloads them again while the runtime runs on.
 //!
-//! Unloading at run time is safe because of the scope guarantee: every task of a plugin is in its scope, and once
-//! `Scope::close` returns `Ok`, no poll, drop or drop_output of the plugin's code runs or can start. The host still
-//! holds wakers of the plugin's (now cancelled) tasks in its mailboxes; those are luminal wakers wrapped by the
-//! host's own copy of the binding, so waking or dropping them afterwards is harmless.
+//! Unloading at run time is safe because of the scope guarantee: every task of a plugin is in its scope, and
+//! `luminal_plugin_close` calls fini and unloads only once no poll, drop or drop_output of the plugin's code runs
+//! or can start. The host still holds wakers of the plugin's (now cancelled) tasks in its mailboxes; those are
+//! luminal wakers wrapped by the host's own copy of the binding, so waking or dropping them afterwards is harmless.
 //!
 //! Two plugins play ping-pong on the host's runtime: the Rust plugin (a cdylib with its own copy of the
-//! `luminal` crate) and the C plugin (plain C against luminal.h). Each waits on its inbox by leaving its task's
+//! `luminal` crate) and the C plugin (plain C against luminal_plugin.h). Each waits on its inbox by leaving its task's
 //! `luminal_waker` in a host mailbox; the other plugin's send wakes it. The host wraps those wakers as its own
 //! Rust `Waker`s (`luminal::waker::clone_from_raw`): a luminal waker means the same thing to every copy of the
 //! binding and to C, which is what makes the plugin boundary safe.
-use luminal::ffi::{luminal_scope, luminal_status, luminal_task, luminal_waker};
-use luminal::{RawTask, Runtime, Scope, ScopeStats};
+use luminal::ffi::{luminal_scope_counters, luminal_status, luminal_task, luminal_waker};
+use luminal::{RawTask, Runtime, ScopeStats};
 use std::collections::VecDeque;
 use std::ffi::{c_void, CStr, CString};
 use std::future::Future;
@@ -24,11 +25,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+// Only to show that a closed plugin's library is gone from the process (RTLD_NOLOAD).
 extern "C" {
     fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
-    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
     fn dlclose(handle: *mut c_void) -> c_int;
-    fn dlerror() -> *mut c_char;
 }
 const RTLD_NOW: c_int = 2;
 const RTLD_NOLOAD: c_int = 4; // glibc
@@ -43,30 +43,48 @@ pub struct LxMailbox {
     _private: [u8; 0],
 }
 
-/// Mirror of `lx_host_api`.
-#[repr(C)]
-pub struct LxHostApi {
-    pub struct_size: usize,
-    pub runtime: *mut luminal::ffi::luminal_runtime,
-    pub mailbox_send: unsafe extern "C" fn(mb: *mut LxMailbox, value: u64),
-    pub mailbox_recv: unsafe extern "C" fn(mb: *mut LxMailbox, waker: *const luminal_waker, out: *mut u64) -> c_int,
-}
-
 type StartFn = unsafe extern "C" fn(
-    host: *const LxHostApi,
-    scope: *mut luminal_scope,
+    plugin: *mut c_void,
     inbox: *mut LxMailbox,
     outbox: *mut LxMailbox,
     rounds: u64,
     out: *mut *mut luminal_task,
 ) -> luminal_status;
-type ParkFn = unsafe extern "C" fn(
-    host: *const LxHostApi,
-    scope: *mut luminal_scope,
-    mailbox: *mut LxMailbox,
-    count: u32,
-) -> luminal_status;
-type NameFn = unsafe extern "C" fn() -> *const c_char;
+type ParkFn = unsafe extern "C" fn(plugin: *mut c_void, mailbox: *mut LxMailbox, count: u32) -> luminal_status;
+
+/// Mirror of `lx_host_api`: the host's mailbox functions in, the plugin's functions out (filled by its init), its
+/// scope's counters at fini.
+#[repr(C)]
+pub struct LxHostApi {
+    pub struct_size: usize,
+    pub mailbox_send: unsafe extern "C" fn(mb: *mut LxMailbox, value: u64),
+    pub mailbox_recv: unsafe extern "C" fn(mb: *mut LxMailbox, waker: *const luminal_waker, out: *mut u64) -> c_int,
+    pub name: *const c_char,
+    pub luminal_spawn_address: *const c_void,
+    pub plugin: *mut c_void,
+    pub start: Option<StartFn>,
+    pub park: Option<ParkFn>,
+    pub scope_at_fini: luminal_scope_counters,
+    pub fini_calls: u32,
+}
+
+impl LxHostApi {
+    /// A fresh struct with the host's mailbox functions, boxed: its address is the plugin's `host_data`.
+    pub fn new() -> Box<LxHostApi> {
+        Box::new(LxHostApi {
+            struct_size: std::mem::size_of::<LxHostApi>(),
+            mailbox_send,
+            mailbox_recv,
+            name: std::ptr::null(),
+            luminal_spawn_address: std::ptr::null(),
+            plugin: std::ptr::null_mut(),
+            start: None,
+            park: None,
+            scope_at_fini: luminal_scope_counters::default(),
+            fini_calls: 0,
+        })
+    }
+}
 
 // ------------------------------------------------------------------------------------------------------------
 // Mailboxes
@@ -155,121 +173,86 @@ unsafe extern "C" fn mailbox_recv(mb: *mut LxMailbox, waker: *const luminal_wake
 // Loading plugins
 // ------------------------------------------------------------------------------------------------------------
 
-/// A loaded plugin. Dropping it unloads the library: do that only once no task of the plugin can run any more —
-/// its scope is closed ([`Scope::close`] returned `Ok`) or the runtime is shut down — since the runtime calls the
-/// plugin's poll and drop functions.
-pub struct Plugin {
-    lib: *mut c_void,
+/// A loaded plugin: the binding's [`luminal::plugin::Plugin`] and the `lx_host_api` handed to it as host_data
+/// (boxed: the plugin keeps its address until fini). Dropping it closes the plugin (see `Plugin`'s docs).
+pub struct LoadedPlugin {
+    plugin: luminal::plugin::Plugin,
+    api: Box<LxHostApi>,
     path: CString,
-    start: StartFn,
-    park: ParkFn,
     pub name: String,
 }
 
-fn dl_error() -> String {
-    // SAFETY: dlerror returns NULL or a NUL-terminated string.
-    let e = unsafe { dlerror() };
-    if e.is_null() {
-        "unknown dl error".into()
-    } else {
-        unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
-    }
-}
-
-impl Plugin {
-    /// dlopens `path` and looks up the plugin's entry points.
-    pub fn load(path: &Path) -> Result<Plugin, String> {
+impl LoadedPlugin {
+    /// Opens the plugin at `path` on `rt` (`luminal_plugin_open`): its init fills in the `lx_host_api`.
+    pub fn open(rt: &Runtime, path: &Path) -> Result<LoadedPlugin, String> {
         let cpath = CString::new(path.as_os_str().to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
-        // SAFETY: plain libc calls; the symbols are checked for NULL and have the types of plugin_api.h.
-        unsafe {
-            let lib = dlopen(cpath.as_ptr(), RTLD_NOW);
-            if lib.is_null() {
-                return Err(format!("dlopen {}: {}", path.display(), dl_error()));
-            }
-            let start = dlsym(lib, c"lx_plugin_start".as_ptr());
-            let park = dlsym(lib, c"lx_plugin_park".as_ptr());
-            let name = dlsym(lib, c"lx_plugin_name".as_ptr());
-            if start.is_null() || park.is_null() || name.is_null() {
-                let e = format!("{}: missing plugin symbols: {}", path.display(), dl_error());
-                dlclose(lib);
-                return Err(e);
-            }
-            let name = std::mem::transmute::<*mut c_void, NameFn>(name);
-            let name = CStr::from_ptr(name()).to_string_lossy().into_owned();
-            Ok(Plugin {
-                lib,
-                path: cpath,
-                start: std::mem::transmute::<*mut c_void, StartFn>(start),
-                park: std::mem::transmute::<*mut c_void, ParkFn>(park),
-                name,
-            })
+        let mut api = LxHostApi::new();
+        let host_data = &mut *api as *mut LxHostApi as *mut c_void;
+        // SAFETY: the example's plugins implement luminal_plugin.h and take an lx_host_api as host_data; the box
+        // lives as long as `LoadedPlugin`, whose `plugin` field is closed (dropped) first.
+        let plugin = unsafe { luminal::plugin::Plugin::open(rt, path, host_data) }
+            .map_err(|e| format!("luminal_plugin_open {}: {e}", path.display()))?;
+        if api.start.is_none() || api.park.is_none() || api.name.is_null() {
+            return Err(format!("{}: its init did not fill in the lx_host_api", path.display()));
         }
+        // SAFETY: a static NUL-terminated string of the plugin (checked non-NULL), copied while it is loaded.
+        let name = unsafe { CStr::from_ptr(api.name) }.to_string_lossy().into_owned();
+        Ok(LoadedPlugin { plugin, api, path: cpath, name })
     }
 
-    /// Calls the plugin's `lx_plugin_start` (its player goes into `scope`) and wraps the join handle it returns.
-    pub fn start(
-        &self,
-        api: &LxHostApi,
-        scope: &Scope,
-        inbox: &Mailbox,
-        outbox: &Mailbox,
-        rounds: u64,
-    ) -> Result<RawTask, String> {
+    /// Calls the plugin's `start` (its player goes into its scope) and wraps the join handle it returns.
+    pub fn start(&self, rt: &Runtime, inbox: &Mailbox, outbox: &Mailbox, rounds: u64) -> Result<RawTask, String> {
+        let start = self.api.start.ok_or("the plugin is closed")?;
         let mut task = std::ptr::null_mut();
-        // SAFETY: the mailboxes outlive the tasks (see `run`); the scope is borrowed for the call.
-        let status = unsafe { (self.start)(api, scope.as_raw(), inbox.as_ffi(), outbox.as_ffi(), rounds, &mut task) };
-        luminal::RuntimeError::check(status).map_err(|e| format!("{}: lx_plugin_start: {e}", self.name))?;
+        // SAFETY: the plugin's function and pointer from its init; the mailboxes outlive the tasks (see `run`).
+        let status = unsafe { start(self.api.plugin, inbox.as_ffi(), outbox.as_ffi(), rounds, &mut task) };
+        luminal::RuntimeError::check(status).map_err(|e| format!("{}: start: {e}", self.name))?;
         // SAFETY: an owned join handle whose output is a number (nothing to free).
-        Ok(unsafe { RawTask::from_raw(scope.runtime(), task, None) })
+        Ok(unsafe { RawTask::from_raw(rt, task, None) })
     }
 
-    /// Calls the plugin's `lx_plugin_park`: `count` background tasks in `scope` that stay pending (one waits on
-    /// `mailbox`, the others sleep for an hour).
-    pub fn park(&self, api: &LxHostApi, scope: &Scope, mailbox: &Mailbox, count: u32) -> Result<(), String> {
+    /// Calls the plugin's `park`: `count` background tasks in its scope that stay pending (one waits on `mailbox`,
+    /// the others sleep for an hour).
+    pub fn park(&self, mailbox: &Mailbox, count: u32) -> Result<(), String> {
+        let park = self.api.park.ok_or("the plugin is closed")?;
         // SAFETY: as for `start`.
-        let status = unsafe { (self.park)(api, scope.as_raw(), mailbox.as_ffi(), count) };
-        luminal::RuntimeError::check(status).map_err(|e| format!("{}: lx_plugin_park: {e}", self.name))
+        let status = unsafe { park(self.api.plugin, mailbox.as_ffi(), count) };
+        luminal::RuntimeError::check(status).map_err(|e| format!("{}: park: {e}", self.name))
     }
 
-    /// The address of `luminal_spawn` in the libluminal the plugin uses: what its `lx_plugin_luminal_spawn_address`
-    /// says (a Rust plugin's copy of the luminal crate), else the `luminal_spawn` its library is linked to (a C
-    /// plugin: `dlsym` searches the plugin's dependencies).
+    /// The counters of the plugin's scope (while it is open).
+    pub fn scope_stats(&self) -> ScopeStats {
+        self.plugin.scope_stats()
+    }
+
+    /// The address of `luminal_spawn` in the libluminal the plugin uses, as its init reported it.
     pub fn luminal_spawn_address(&self) -> Option<usize> {
-        // SAFETY: dlsym on a live handle; the symbol, if any, has the type of `lx_plugin_luminal_spawn_address`.
-        unsafe {
-            let f = dlsym(self.lib, c"lx_plugin_luminal_spawn_address".as_ptr());
-            let p = if f.is_null() {
-                dlsym(self.lib, c"luminal_spawn".as_ptr()) as usize
-            } else {
-                std::mem::transmute::<*mut c_void, extern "C" fn() -> *const c_void>(f)() as usize
-            };
-            (p != 0).then_some(p)
-        }
+        let p = self.api.luminal_spawn_address as usize;
+        (p != 0).then_some(p)
     }
 
-    /// Unloads the library and tells whether it is really gone from the process (`dlopen` with `RTLD_NOLOAD`
-    /// finds it no more). A library may legitimately stay mapped, e.g. while thread-local destructors it
-    /// registered are pending.
-    pub fn unload(self) -> bool {
-        let path = self.path.clone();
-        drop(self);
+    /// Closes the plugin (`luminal_plugin_close`, waiting up to 10 s: scope drained, fini, unload) and returns its
+    /// scope's counters as its fini saw them, and whether the library is really gone from the process (`dlopen`
+    /// with `RTLD_NOLOAD` finds it no more). A library may legitimately stay mapped, e.g. while thread-local
+    /// destructors it registered are pending.
+    pub fn close(mut self) -> Result<(ScopeStats, bool), String> {
+        self.plugin.close(Some(Duration::from_secs(10))).map_err(|e| format!("closing {}: {e}", self.name))?;
+        if self.api.fini_calls != 1 {
+            return Err(format!("{}: fini ran {} times", self.name, self.api.fini_calls));
+        }
+        let c = self.api.scope_at_fini;
+        let stats = ScopeStats { live: c.live, spawned: c.spawned, completed: c.completed, cancelled: c.cancelled };
         // SAFETY: RTLD_NOLOAD never loads anything; a handle it returns is closed again at once.
-        unsafe {
-            let h = dlopen(path.as_ptr(), RTLD_NOW | RTLD_NOLOAD);
+        let gone = unsafe {
+            let h = dlopen(self.path.as_ptr(), RTLD_NOW | RTLD_NOLOAD);
             if h.is_null() {
                 true
             } else {
                 dlclose(h);
                 false
             }
-        }
-    }
-}
-
-impl Drop for Plugin {
-    fn drop(&mut self) {
-        // SAFETY: the handle came from dlopen.
-        unsafe { dlclose(self.lib) };
+        };
+        Ok((stats, gone))
     }
 }
 
@@ -346,17 +329,13 @@ fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
 ///    unloaded C plugin;
 /// 5. closes the Rust plugin's scope and unloads it too; the runtime is shut down only at the very end.
 pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
-    // Options: each is taken when it is unloaded; on an error path the rest is unloaded only after the shutdown.
-    let mut rust_plugin = Some(Plugin::load(&rust_plugin_path()?)?);
-    let mut c_plugin = Some(Plugin::load(&c_plugin_path())?);
     let rt = Runtime::builder().worker_threads(workers).thread_name("plugin-host").build().map_err(err)?;
-    let rust_scope = Scope::new(&rt).map_err(err)?;
-    let c_scope = Scope::new(&rt).map_err(err)?;
     let to_rust = Arc::new(Mailbox::default());
     let to_c = Arc::new(Mailbox::default());
     let (rust_parking, c_parking) = (Mailbox::default(), Mailbox::default());
-    let api =
-        LxHostApi { struct_size: std::mem::size_of::<LxHostApi>(), runtime: rt.as_raw(), mailbox_send, mailbox_recv };
+    // Options: each is taken when it is closed; on an error path the rest is closed (by drop) after the shutdown.
+    let mut rust_plugin = Some(LoadedPlugin::open(&rt, &rust_plugin_path()?)?);
+    let mut c_plugin = Some(LoadedPlugin::open(&rt, &c_plugin_path())?);
 
     let result = (|| {
         let (rust, c) = (rust_plugin.as_ref().unwrap(), c_plugin.as_ref().unwrap());
@@ -369,8 +348,8 @@ pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
             ));
         }
         // 1. The C player starts first and waits for the Rust player's first message.
-        let c_task = c.start(&api, &c_scope, &to_c, &to_rust, rounds)?;
-        let rust_task = rust.start(&api, &rust_scope, &to_rust, &to_c, rounds)?;
+        let c_task = c.start(&rt, &to_c, &to_rust, rounds)?;
+        let rust_task = rust.start(&rt, &to_rust, &to_c, rounds)?;
         let (rust_checksum, c_checksum) = rt.block_on(async {
             // A host task awaits the C plugin's task from a worker (luminal_task_poll with the worker's context)...
             let c_checksum = rt.spawn(async move { c_task.await.map(|out| out as u64) });
@@ -381,24 +360,22 @@ pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
             Ok::<_, String>((rust_checksum, c_checksum))
         })?;
 
-        // 2. Background work that only closing the scope ends.
-        rust.park(&api, &rust_scope, &rust_parking, PARKED)?;
-        c.park(&api, &c_scope, &c_parking, PARKED)?;
+        // 2. Background work that only closing the plugin ends.
+        rust.park(&rust_parking, PARKED)?;
+        c.park(&c_parking, PARKED)?;
         if !wait_until(|| rust_parking.has_waiter() && c_parking.has_waiter()) {
             return Err("the parked tasks did not reach their mailboxes".into());
         }
 
-        // 3. Unload the C plugin at run time.
-        let c_scope_before_close = c_scope.stats();
-        c_scope.close(Some(Duration::from_secs(10))).map_err(|e| format!("closing the C plugin's scope: {e}"))?;
-        let c_scope_after_close = c_scope.stats();
-        let c_unmapped = c_plugin.take().unwrap().unload();
+        // 3. Unload the C plugin at run time: its scope is drained (the parked tasks cancelled), fini, dlclose.
+        let c_scope_before_close = c.scope_stats();
+        let (c_scope_after_close, c_unmapped) = c_plugin.take().unwrap().close()?;
         c_parking.send(1); // wakes the cancelled waiter's waker: does nothing
 
         // 4. The Rust plugin keeps working; the host answers n + 1 in place of the C plugin.
-        let rust_live = rust_scope.stats().live;
         let rust = rust_plugin.as_ref().unwrap();
-        let rust_task = rust.start(&api, &rust_scope, &to_rust, &to_c, rounds)?;
+        let rust_live = rust.scope_stats().live;
+        let rust_task = rust.start(&rt, &to_rust, &to_c, rounds)?;
         let (inbox, outbox) = (to_c.clone(), to_rust.clone());
         let host_player = rt.spawn(async move {
             for _ in 0..rounds {
@@ -410,14 +387,12 @@ pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
             host_player.await.map_err(|e| format!("host player: {e}"))?;
             rust_task.await.map(|v| v as u64).map_err(|e| format!("rust plugin task after the unload: {e}"))
         })?;
-        if rust_scope.stats().live != rust_live {
-            return Err(format!("the Rust plugin's parked tasks changed: {:?}", rust_scope.stats()));
+        if rust.scope_stats().live != rust_live {
+            return Err(format!("the Rust plugin's parked tasks changed: {:?}", rust.scope_stats()));
         }
 
         // 5. Unload the Rust plugin too.
-        rust_scope.close(Some(Duration::from_secs(10))).map_err(|e| format!("closing the Rust plugin's scope: {e}"))?;
-        let rust_scope_after_close = rust_scope.stats();
-        let rust_unmapped = rust_plugin.take().unwrap().unload();
+        let (rust_scope_after_close, rust_unmapped) = rust_plugin.take().unwrap().close()?;
         rust_parking.send(1);
         Ok(Report {
             rust_checksum,
@@ -432,12 +407,11 @@ pub fn run(rounds: u64, workers: usize) -> Result<Report, String> {
         })
     })();
 
-    // On an error path a plugin may still be loaded: unload it only after the shutdown, after which nothing
-    // polls or drops anything of it.
+    // On an error path a plugin may still be open: the shutdown drops its tasks (its library still loaded), then
+    // dropping it closes it (fini, unload).
     let shutdown = rt.shutdown(None).map_err(err);
-    drop((rust_scope, c_scope));
-    drop(rt);
     drop((rust_plugin, c_plugin));
+    drop(rt);
     drop((to_rust, to_c, rust_parking, c_parking));
     shutdown?;
     result
