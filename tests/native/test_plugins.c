@@ -5,6 +5,7 @@
 #include "test_util.h"
 
 #include <dlfcn.h>
+#include <sys/wait.h>
 #include <luminal_plugin.h>
 
 static int is_loaded(const char *path) {
@@ -351,4 +352,42 @@ TEST(plugin_concurrent_close) {
     free(c);
   }
   tu_runtime_done(rt);
+}
+
+/* fork(): in the child, the inherited plugin and runtime are refused (FORKED); the child's own runtime can open the
+ * plugin normally; the parent's plugin is untouched. */
+TEST(plugin_fork_child_refuses_inherited) {
+  luminal_runtime *rt = tu_runtime(2);
+  probe_ctl *c = ctl_new();
+  c->pending = 5;
+  luminal_plugin *p = open_probe(rt, c);
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    luminal_plugin *q = NULL;
+    CHECK_ST(luminal_plugin_close(p, UINT64_MAX), LUMINAL_E_FORKED);
+    CHECK(luminal_plugin_scope(p) == NULL);
+    CHECK_ST(luminal_plugin_open(rt, PROBE_PLUGIN_PATH, c, &q), LUMINAL_E_FORKED);
+    CHECK_EQ(atomic_load(&c->fini_calls), 0);
+    luminal_runtime *mine = tu_runtime(1);
+    probe_ctl *cc = ctl_new();
+    cc->pending = 3;
+    CHECK_ST(luminal_plugin_open(mine, PROBE_PLUGIN_PATH, cc, &q), LUMINAL_OK);
+    cc->self = q;
+    CHECK_ST(luminal_plugin_close(q, UINT64_MAX), LUMINAL_OK);
+    CHECK_EQ(atomic_load(&cc->fini_calls), 1);
+    CHECK_EQ(cc->live_at_fini, 0);
+    tu_runtime_done(mine);
+    _exit(0);
+  }
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "forked child failed (status 0x%x)", status);
+  CHECK_EQ(atomic_load(&c->live), 5);
+  CHECK_ST(luminal_plugin_close(p, UINT64_MAX), LUMINAL_OK);
+  check_closed_cleanly(c);
+  tu_runtime_done(rt);
+  free(c);
 }
