@@ -173,7 +173,8 @@ LUMINAL_API void luminal_runtime_release(luminal_runtime *rt);
  * `timeout_ns`: UINT64_MAX = wait forever. Returns LUMINAL_OK when all of that is done, LUMINAL_E_TIMED_OUT if a
  * poll, or a drop / drop_output function, was still running at the timeout (the rest then completes in the
  * background when it returns; call again to wait more), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's own worker threads (shutdown has still been started),
- * LUMINAL_E_INVALID_ARGUMENT / LUMINAL_E_INVALID_HANDLE for a bad handle. Calling it again is fine. */
+ * LUMINAL_E_INVALID_ARGUMENT / LUMINAL_E_INVALID_HANDLE for a bad handle. Calling it again is fine.
+ * Plugins open on the runtime stay loaded (their tasks are dropped like all others; see luminal_plugin_close). */
 LUMINAL_API luminal_status luminal_runtime_shutdown(luminal_runtime *rt, uint64_t timeout_ns);
 
 /* The number of worker threads of `rt`, or 0 for a bad handle. */
@@ -352,6 +353,8 @@ LUMINAL_API luminal_status luminal_timeout(luminal_runtime *rt, luminal_future i
  * when luminal_scope_close returns LUMINAL_OK, every future of the scope has been dropped, every output it
  * produced has been taken or freed, and no poll, drop or drop_output call into the scope's code is running or
  * can start — so the plugin's code can be unloaded. Wakers of its tasks stay valid to call (they do nothing).
+ * luminal_plugin_open / luminal_plugin_close (Plugins, below) do all of this for a plugin: a scope per plugin,
+ * closed and drained before the plugin's fini runs and its library is unloaded.
  * ------------------------------------------------------------------------------------------------------------- */
 
 typedef struct luminal_scope luminal_scope; /* a scope handle, owned by one holder */
@@ -370,7 +373,8 @@ LUMINAL_API luminal_status luminal_scope_new(luminal_runtime *rt, luminal_scope 
  * run to completion before its own abort takes effect; it then counts as completed, not cancelled. */
 LUMINAL_API luminal_status luminal_scope_close(luminal_scope *scope, uint64_t timeout_ns);
 
-/* Releases the handle. An open scope's tasks run on; closed or not, the scope is freed when its last task is. */
+/* Releases the handle. An open scope's tasks run on; closed or not, the scope is freed when its last task is.
+ * A plugin's scope (luminal_plugin_host.scope, luminal_plugin_scope) is ignored: luminal_plugin_close releases it. */
 LUMINAL_API void luminal_scope_release(luminal_scope *scope);
 
 typedef struct luminal_scope_counters {
@@ -825,7 +829,8 @@ typedef struct luminal_plugin_host {
  * stays loaded. Returns LUMINAL_E_INVALID_ARGUMENT (rt, path or out NULL), LUMINAL_E_INVALID_HANDLE (rt stale or
  * forged), LUMINAL_E_SHUTDOWN (rt is shut down), LUMINAL_E_WOULD_DEADLOCK (called on one of rt's worker threads:
  * loading and a failed init's cleanup block; use luminal_spawn_blocking), LUMINAL_E_IO (the library cannot be
- * loaded: no such file, not a shared library for this machine, a missing dependency or symbol),
+ * loaded: no such file, not a shared library for this machine, a missing dependency or symbol; on Unix, dlerror()
+ * called on the same thread right after tells the loader's reason),
  * LUMINAL_E_NOT_PLUGIN (it lacks an entry point; it was unloaded again), LUMINAL_E_PLUGIN_INIT (init returned
  * something other than LUMINAL_OK: the library then closed the plugin's scope, waiting for whatever init had
  * spawned into it to be dropped, and unloaded it; fini is not called). Opening the same path twice loads the

@@ -167,6 +167,39 @@ public class AbiCheckTests
             AssertCompilesCleanly(gxx, "c++", "c++11");
     }
 
+    /// <summary>include/luminal_plugin.h, included twice by a plugin that defines both entry points with
+    /// LUMINAL_PLUGIN_EXPORT and reads a field through LUMINAL_PLUGIN_HOST_HAS, compiles warning-free (C99, C++11):
+    /// the prototypes in the header match the contract's definitions, and C++ gets C linkage.</summary>
+    static void AssertPluginHeaderCompilesCleanly(string compiler, string lang, string std, params string[] extra)
+    {
+        using var tmp = new Tools.TempDir();
+        string header = Path.Combine(Root, "include", "luminal_plugin.h");
+        string src = Path.Combine(tmp.Path, lang == "c" ? "plugin.c" : "plugin.cpp");
+        File.WriteAllText(src, $"#include \"{header}\"\n#include \"{header}\"\n" +
+            "LUMINAL_PLUGIN_EXPORT luminal_status luminal_plugin_init(const luminal_plugin_host *host, void **plugin_state) {\n" +
+            "  if (!LUMINAL_PLUGIN_HOST_HAS(host, host_data)) return LUMINAL_E_UNSUPPORTED;\n" +
+            "  *plugin_state = host->host_data;\n  return LUMINAL_OK;\n}\n" +
+            "LUMINAL_PLUGIN_EXPORT void luminal_plugin_fini(void *plugin_state) { (void)plugin_state; }\n" +
+            "luminal_plugin_init_fn luminal_check_init = luminal_plugin_init;\n" +
+            "luminal_plugin_fini_fn luminal_check_fini = luminal_plugin_fini;\n");
+        var args = new List<string> { "-x", lang, "-std=" + std, "-Wall", "-Wextra", "-Wpedantic", "-Werror" };
+        args.AddRange(extra);
+        args.AddRange(new[] { "-fsyntax-only", src });
+        var r = Tools.Run(compiler, args);
+        Assert.That(r.ExitCode, Is.EqualTo(0), $"{Tools.Describe(compiler, args)} failed:\n{r.Stderr}{r.Stdout}");
+        Assert.That(r.Stderr.Trim(), Is.Empty, $"{Tools.Describe(compiler, args)} printed diagnostics");
+    }
+
+    [Test]
+    public void Abi_PluginHeaderCompilesWarningFree()
+    {
+        string clang = OrFailOnMissingTool(Tools.Clang);
+        AssertPluginHeaderCompilesCleanly(clang, "c", "c99", "-Wstrict-prototypes");
+        AssertPluginHeaderCompilesCleanly(OrFailOnMissingTool(Tools.ClangXX), "c++", "c++11");
+        if (Tools.Which("gcc") is { } gcc) AssertPluginHeaderCompilesCleanly(gcc, "c", "c99", "-Wstrict-prototypes");
+        if (Tools.Which("g++") is { } gxx) AssertPluginHeaderCompilesCleanly(gxx, "c++", "c++11");
+    }
+
     // -- self-test: the checker reports a doctored header ----------------------------------------------------------
 
     /// <summary>Index of the ')' matching the '(' at <paramref name="open"/>.</summary>

@@ -61,6 +61,8 @@ TEST(plugin_open_misuse) {
   /* not there, not a shared library, not a plugin */
   CHECK_ST(luminal_plugin_open(rt, "/nonexistent/libnothing.so", c, &p), LUMINAL_E_IO);
   CHECK(p == NULL);
+  const char *why = dlerror(); /* the loader's reason, as the header says */
+  CHECK_MSG(why != NULL && strstr(why, "/nonexistent/libnothing.so") != NULL, "dlerror: %s", why ? why : "(null)");
   CHECK_ST(luminal_plugin_open(rt, "libluminal-no-such-plugin.so", c, &p), LUMINAL_E_IO);
   CHECK_ST(luminal_plugin_open(rt, "/etc/hostname", c, &p), LUMINAL_E_IO);
   CHECK_ST(luminal_plugin_open(rt, NOFINI_PLUGIN_PATH, c, &p), LUMINAL_E_NOT_PLUGIN);
