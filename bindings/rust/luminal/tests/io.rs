@@ -269,7 +269,23 @@ fn a_leaked_owned_read_leaks_its_buffer_instead_of_dangling() {
             c.write_all(&[0xAB; 1000]).await?;
             // Churn the allocator: a dangling buffer would be reused and overwritten right here.
             let churn: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 1 << 16]).collect();
-            time::sleep(&rt2, Duration::from_millis(20)).await;
+            // Wait until the leaked read has taken the bytes (nothing left queued on the socket): on a loaded machine
+            // the read may complete well after the write.
+            {
+                use std::os::fd::AsRawFd;
+                extern "C" {
+                    fn ioctl(fd: i32, req: std::ffi::c_ulong, ...) -> i32;
+                }
+                const FIONREAD: std::ffi::c_ulong = 0x541B;
+                for _ in 0..1000 {
+                    time::sleep(&rt2, Duration::from_millis(5)).await;
+                    let mut queued: i32 = -1;
+                    assert_eq!(unsafe { ioctl(a.as_raw_fd(), FIONREAD, &mut queued as *mut i32) }, 0);
+                    if queued == 0 {
+                        break;
+                    }
+                }
+            }
             for (i, v) in churn.iter().enumerate() {
                 assert!(v.iter().all(|&x| x == i as u8), "memory handed back was written by the kernel");
             }
