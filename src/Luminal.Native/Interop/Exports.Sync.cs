@@ -68,9 +68,12 @@ static unsafe partial class Exports
             {
                 nuint size = opts->StructSize;
                 if (size < (nuint)sizeof(nuint)) return (int)Status.InvalidArgument;
-                if (size >= (nuint)(Marshal.OffsetOf<NativeChannelOptions>(nameof(NativeChannelOptions.Capacity)) + sizeof(nuint)))
+                // Field ends by pointer arithmetic, not Marshal.OffsetOf: under NativeAOT that decodes metadata and
+                // allocates a string per call (it was a third of luminal_channel_new).
+                NativeChannelOptions o;
+                if (size >= (nuint)((byte*)&o.Capacity - (byte*)&o) + (nuint)sizeof(nuint))
                     capacity = opts->Capacity;
-                if (size >= (nuint)(Marshal.OffsetOf<NativeChannelOptions>(nameof(NativeChannelOptions.DropMessage)) + sizeof(nint)))
+                if (size >= (nuint)((byte*)&o.DropMessage - (byte*)&o) + (nuint)sizeof(nint))
                     drop = opts->DropMessage;
             }
             Channel ch = new(runtime, capacity, drop);

@@ -25,7 +25,9 @@ namespace Luminal.Sync;
 /// </summary>
 sealed unsafe class Channel : SyncObject
 {
-    readonly object _lock = new();
+    // The primitive is its own lock object: one managed allocation per primitive, not two (internal class: nobody
+    // else locks it).
+    object _lock => this;
     readonly nuint _capacity; // 0 = unbounded
     readonly delegate* unmanaged<void*, void> _dropMessage;
 
@@ -33,7 +35,7 @@ sealed unsafe class Channel : SyncObject
     nuint _mask;   // ring size - 1 (a power of two)
     nuint _head, _len, _reserved;
     long _senders, _receivers;
-    readonly WaiterList _sendWaiters = new(), _recvWaiters = new();
+    WaiterList _sendWaiters, _recvWaiters; // structs, mutated in place: never readonly, never copied
 
     public Channel(Runtime runtime, nuint capacity, delegate* unmanaged<void*, void> dropMessage) : base(runtime)
     {

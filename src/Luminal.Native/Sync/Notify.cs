@@ -12,10 +12,12 @@ namespace Luminal.Sync;
 /// </summary>
 sealed class Notify : SyncObject
 {
-    readonly object _lock = new();
+    // The primitive is its own lock object: one managed allocation per primitive, not two (internal class: nobody
+    // else locks it).
+    object _lock => this;
     bool _permit;
     ulong _allGeneration;
-    readonly WaiterList _waiters = new();
+    WaiterList _waiters; // a struct, mutated in place: never readonly, never copied
 
     public Notify(Runtime runtime) : base(runtime) { }
 

@@ -11,10 +11,12 @@ namespace Luminal.Sync;
 /// </summary>
 sealed class Semaphore : SyncObject
 {
-    readonly object _lock = new();
+    // The primitive is its own lock object: one managed allocation per primitive, not two (internal class: nobody
+    // else locks it).
+    object _lock => this;
     ulong _permits;
     bool _closed;
-    readonly WaiterList _waiters = new();
+    WaiterList _waiters; // a struct, mutated in place: never readonly, never copied
 
     public Semaphore(Runtime runtime, ulong permits) : base(runtime)
     {

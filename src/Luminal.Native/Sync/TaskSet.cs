@@ -23,10 +23,12 @@ namespace Luminal.Sync;
 /// </summary>
 sealed unsafe class TaskSet : SyncObject
 {
-    readonly object _lock = new();
+    // The primitive is its own lock object: one managed allocation per primitive, not two (internal class: nobody
+    // else locks it).
+    object _lock => this;
     bool _released;
     long _len;
-    readonly WaiterList _running = new(), _done = new(), _joiners = new();
+    WaiterList _running, _done, _joiners; // structs, mutated in place: never readonly, never copied
 
     public TaskSet(Runtime runtime) : base(runtime) { }
 
