@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.InteropServices;
+using System.Threading;
 
 namespace Luminal.Sync;
 
@@ -25,9 +26,9 @@ namespace Luminal.Sync;
 /// </summary>
 sealed unsafe class Channel : SyncObject
 {
-    // The primitive is its own lock object: one managed allocation per primitive, not two (internal class: nobody
-    // else locks it).
-    object _lock => this;
+    // A System.Threading.Lock, not Monitor on an object: under NativeAOT a contended Monitor inflates, allocating a
+    // lock object and a sync-table entry per contended primitive (seen in the ping_pong profile, under try_send).
+    readonly Lock _lock = new();
     readonly nuint _capacity; // 0 = unbounded
     readonly delegate* unmanaged<void*, void> _dropMessage;
 
