@@ -273,16 +273,27 @@ pub mod __private {
         Child(take_cell_output::<F>)
     }
 
-    /// Joins `raws` on the runtime of the task being polled; panics outside a Luminal task.
-    pub async fn join_raw(raws: Vec<ffi::luminal_future>) -> RawOutputs {
+    /// Joins `raws` on the runtime of the task being polled; panics outside a Luminal task. A named future (not
+    /// an `async fn`, whose state would hold raw pointers across the await): `Send`, so `join!` works in spawned
+    /// tasks.
+    pub fn join_raw(raws: Vec<ffi::luminal_future>) -> JoinRaw {
         let Some(cx) = context::current() else {
             drop(raws);
             panic!("luminal::join! awaited outside a Luminal task: use luminal::task::join_all with a runtime");
         };
         // SAFETY: `cx` is the context of the poll running on this thread.
         let home = unsafe { context::runtime_of(cx) };
-        let mut a = Awaited::new(home, raws, false);
-        std::future::poll_fn(|cx| a.poll(cx)).await.outs
+        JoinRaw(Awaited::new(home, raws, false))
+    }
+
+    /// The future of [`join_raw`].
+    pub struct JoinRaw(Awaited);
+
+    impl Future for JoinRaw {
+        type Output = RawOutputs;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RawOutputs> {
+            self.0.poll(cx).map(|c| c.outs)
+        }
     }
 
     /// Takes every child's output out of a completed `join!` (a tuple of [`Child`]ren).
@@ -322,9 +333,12 @@ pub mod __private {
 #[macro_export]
 macro_rules! join {
     ($($fut:expr),+ $(,)?) => {{
-        let mut raws = ::std::vec::Vec::new();
-        let children = ($($crate::task::__private::child($fut, &mut raws),)+);
-        let outs = $crate::task::__private::join_raw(raws).await;
-        $crate::task::__private::TakeAll::take_all(children, outs)
+        // `raws` (raw C futures: not `Send`) ends with this block, before the await: the enclosing future stays `Send`.
+        let (children, join) = {
+            let mut raws = ::std::vec::Vec::new();
+            let children = ($($crate::task::__private::child($fut, &mut raws),)+);
+            (children, $crate::task::__private::join_raw(raws))
+        };
+        $crate::task::__private::TakeAll::take_all(children, join.await)
     }};
 }

@@ -403,3 +403,19 @@ fn join_macro_joins_futures_of_different_types() {
     assert_eq!((a.as_str(), b, c), ("hello", 7, vec![1, 2]));
     assert_eq!(count(&drops), 1);
 }
+
+#[test]
+fn combinators_and_join_next_are_send_inside_spawned_tasks() {
+    let rt = rt(2);
+    let r2 = rt.clone();
+    let h = rt.spawn(async move {
+        let v = join_all(&r2, (0..3u32).map(|i| async move { i })).await;
+        let (w, x) = select(&r2, [std::future::ready(1u8)]).await;
+        let (a, b) = luminal::join!(async { 1u8 }, async { "two" });
+        let mut set = JoinSet::new(&r2);
+        set.spawn(async { 5u64 });
+        let five = set.join_next().await.unwrap().unwrap();
+        (v, w, x, a, b, five)
+    });
+    assert_eq!(rt.block_on(h).unwrap(), (vec![0, 1, 2], 0, 1, 1, "two", 5));
+}
