@@ -9,10 +9,13 @@ METRICS = [  # name, what one op is, unit, in the chart
     ("spawn_many_remote_idle", "10k tasks spawned from outside, idle runtime, then joined", "ns/task", True),
     ("spawn_many_remote_busy", "the same while every worker runs yielding tasks", "ns/task", True),
     ("yield_many", "200 tasks x 1,000 yields", "ns/yield", True),
-    ("ping_pong", "1,000 x (spawn 2 tasks, ping and pong over one-shot channels)", "ns/round trip", True),
+    ("ping_pong", "1,000 x (spawn 2 tasks, ping and pong over oneshot channels: each runtime's own)", "ns/round trip", True),
     ("chained_spawn", "1,000-deep chain, each task spawns the next", "ns/spawn", True),
     ("spawn_join_p50_ns", "spawn an empty task and await it, median", "ns", True),
     ("spawn_join_p99_ns", "the same, 99th percentile", "ns", True),
+    ("mpsc_1to1", "100k messages, 1 producer -> 1 consumer task, bounded 1024 (mpsc channel)", "ns/message", True),
+    ("mpsc_4to1", "the same with 4 producer tasks", "ns/message", True),
+    ("semaphore_contended", "8 tasks x 1,000: acquire 1 of 2 permits, yield holding it, release", "ns/acquire", True),
     ("pending_task_bytes", "RSS growth / 1M pending tasks", "bytes/task", False),
     ("idle_cpu_us_per_s", "CPU time of an idle runtime (process) per second", "us/s", False),
 ]
@@ -89,6 +92,23 @@ md += [
     *goals,
     "",
 ]
+
+# The sync primitives' own goal (issue 13): Luminal-from-C at or under tokio::sync on tokio.
+SYNC = ["ping_pong", "mpsc_1to1", "mpsc_4to1", "semaphore_contended"]
+if any(ratio("luminal-c", m) is not None for m in SYNC):
+    md += ["## Sync primitives (ratio to tokio::sync on tokio)", "",
+           "Goal: Luminal-from-C at or under tokio (≤ 1.00) on the channel and semaphore workloads (each runtime "
+           "with its own primitives: luminal_channel_* / luminal_semaphore_*, luminal::sync, tokio::sync). See "
+           "NOTES.md for where the time goes.", "",
+           "| workload | luminal-rust | luminal-c |", "|---|---:|---:|"]
+    print("\nSync goal (luminal-c <= tokio)")
+    for m in SYNC:
+        rr, rc = ratio("luminal-rust", m), ratio("luminal-c", m)
+        ok = rc is not None and rc <= 1.0
+        md.append(f"| {m} | {'n/a' if rr is None else f'{rr:.2f}'} | {'n/a' if rc is None else f'{rc:.2f}'} "
+                  f"{'✅' if ok else '❌'} |")
+        print(f"  {m:40}{'n/a' if rc is None else f'{rc:.2f}':>12}")
+    md.append("")
 
 
 def us(v):

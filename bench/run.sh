@@ -5,7 +5,7 @@
 # Run through `./build.sh bench` (which builds libluminal first) or directly once build/lib/libluminal.so exists.
 #   env: BENCH_WORKERS (2), BENCH_REPS (25), BENCH_WARMUP (5), BENCH_ROUNDS (3: fresh processes per workload and
 #   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"),
-#   BENCH_SUITES ("main priority timers io": the peer workloads, c/bench_priority.c + its tokio counterpart,
+#   BENCH_SUITES ("main priority timers io": the peer workloads (with the sync ones: mpsc, semaphore), c/bench_priority.c + its tokio counterpart,
 #   c/bench_timers.c, c/bench_io.c + rust-tokio's bench-tokio-io + `cat` + c/bench_shutdown.c; a subset writes its
 #   report to results/partial/, leaving results/RESULTS.md alone), BENCH_IO_REPS (3 file reads per process after 1
 #   warm-up), BENCH_IO_TCP_REPS (1 echo run of BENCH_IO_MSGS=100000 messages per process), BENCH_SHUTDOWN_OPS
@@ -66,6 +66,9 @@ declare -A PROG=(
 PEERS=${BENCH_PEERS:-"luminal-rust luminal-c tokio dotnet-aot dotnet-jit tbb"}
 WORKLOADS="spawn_many_local spawn_many_remote_idle spawn_many_remote_busy yield_many ping_pong chained_spawn
            spawn_join pending_task_bytes idle_cpu"
+# The sync primitives (channels, semaphore): only Luminal (C, Rust) and tokio::sync on tokio have them.
+SYNC_WORKLOADS="mpsc_1to1 mpsc_4to1 semaphore_contended"
+SYNC_PEERS="luminal-rust luminal-c tokio"
 
 CONDITIONS="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 |
   sed 's/^ //')), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg), commit ${BENCH_COMMIT:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)}"
@@ -109,6 +112,9 @@ for round in $(seq "$BENCH_ROUNDS"); do
   for w in $WORKLOADS; do
     # Each workload runs in a fresh process: no pool, heap or RSS left over from another workload.
     for p in $PEERS; do run "$p" "${PROG[$p]}" "$w"; done
+  done
+  for w in $SYNC_WORKLOADS; do
+    for p in $PEERS; do has "$SYNC_PEERS" "$p" && run "$p" "${PROG[$p]}" "$w"; done
   done
 done
 

@@ -135,26 +135,51 @@ static void yield_many(void) {
   done_wait(TASKS);
 }
 
-/* ---- ping_pong: 1,000 pairs of tasks, ping sends over a one-shot channel, pong answers on another ---- */
-enum { EMPTY, WAITING, SENT };
-typedef struct { atomic_int state; luminal_waker *waker; } oneshot; /* one sender, one receiving task */
-static void oneshot_send(oneshot *ch) {
-  if (atomic_exchange(&ch->state, SENT) == WAITING) luminal_waker_wake(ch->waker);
-}
-static int oneshot_received(oneshot *ch, luminal_context *cx) { /* 0: not yet, the task's waker is registered */
-  int s = atomic_load(&ch->state);
-  if (s != EMPTY) return s == SENT;
-  ch->waker = luminal_waker_clone(luminal_context_waker(cx));
-  if (atomic_compare_exchange_strong(&ch->state, &s, WAITING)) return 0;
-  luminal_waker_release(ch->waker); /* sent meanwhile */
+/* Awaits a runtime-made future from inside a poll: 1 when it completed (then it is dropped), 0 while pending. */
+static int await_fut(luminal_future *f, luminal_context *cx) {
+  void *o;
+  if (f->poll(f->state, cx, &o) == LUMINAL_POLL_PENDING) return 0;
+  f->drop(f->state);
+  f->poll = NULL;
   return 1;
 }
-typedef struct { oneshot ping, pong; int started; } pair;
+
+/* Receives one message: try_recv, else a recv future kept in `*f` across polls (f->poll NULL: none). 1 = got one. */
+static int recv_msg(luminal_receiver *rx, luminal_future *f, luminal_status *res, void **msg, luminal_context *cx) {
+  if (!f->poll) {
+    luminal_status st = luminal_channel_try_recv(rx, msg);
+    if (st == LUMINAL_OK) return 1;
+    if (st != LUMINAL_E_EMPTY) check(st);
+    check(luminal_channel_recv(rx, msg, res, f));
+  }
+  if (!await_fut(f, cx)) return 0;
+  check(*res);
+  return 1;
+}
+
+/* A oneshot is a Luminal channel of capacity 1 (the header: it costs the same as a separate type would). */
+static void oneshot_new(luminal_context *cx, luminal_sender **tx, luminal_receiver **rx) {
+  luminal_channel_options o = {.struct_size = sizeof o, .capacity = 1};
+  check(luminal_channel_new(luminal_context_runtime(cx), &o, tx, rx));
+}
+
+/* ---- ping_pong: 1,000 pairs of tasks, ping sends over a oneshot channel, pong answers on another ---- */
+typedef struct {
+  int started;
+  luminal_sender *ping_tx, *pong_tx;
+  luminal_receiver *ping_rx, *pong_rx;
+  luminal_future recv_ping, recv_pong; /* pending recvs (poll NULL: none) */
+  luminal_status res_ping, res_pong;
+} pair;
 static luminal_poll pong_task(void *s, luminal_context *cx, void **out) {
   (void)out;
-  pair *p = s; /* owned by the ping task, which waits for our answer */
-  if (!oneshot_received(&p->ping, cx)) return LUMINAL_POLL_PENDING;
-  oneshot_send(&p->pong);
+  pair *p = s; /* owned by the ping task, which waits for our answer: not touched after the send */
+  void *msg;
+  if (!recv_msg(p->ping_rx, &p->recv_ping, &p->res_ping, &msg, cx)) return LUMINAL_POLL_PENDING;
+  luminal_receiver_release(p->ping_rx);
+  luminal_sender *tx = p->pong_tx;
+  check(luminal_channel_try_send(tx, (void *)1));
+  luminal_sender_release(tx);
   return LUMINAL_POLL_READY;
 }
 static luminal_poll ping_task(void *s, luminal_context *cx, void **out) {
@@ -162,10 +187,15 @@ static luminal_poll ping_task(void *s, luminal_context *cx, void **out) {
   pair *p = s;
   if (!p->started) {
     p->started = 1;
+    oneshot_new(cx, &p->ping_tx, &p->ping_rx);
+    oneshot_new(cx, &p->pong_tx, &p->pong_rx);
     check(luminal_context_spawn(cx, future(pong_task, p), NULL));
-    oneshot_send(&p->ping);
+    check(luminal_channel_try_send(p->ping_tx, (void *)1));
+    luminal_sender_release(p->ping_tx);
   }
-  if (!oneshot_received(&p->pong, cx)) return LUMINAL_POLL_PENDING;
+  void *msg;
+  if (!recv_msg(p->pong_rx, &p->recv_pong, &p->res_pong, &msg, cx)) return LUMINAL_POLL_PENDING;
+  luminal_receiver_release(p->pong_rx);
   if (atomic_fetch_sub_explicit(&rem, 1, memory_order_relaxed) == 1) done_signal();
   return LUMINAL_POLL_READY;
 }
@@ -179,6 +209,123 @@ static luminal_poll spawn_pings(void *s, luminal_context *cx, void **out) {
 static void ping_pong(void) {
   atomic_store(&rem, NUM_PINGS);
   check(luminal_spawn(rt, future(spawn_pings, NULL), NULL));
+  done_wait(1);
+}
+
+/* ---- mpsc_1to1 / mpsc_4to1: producers send MSGS messages in all over one bounded (1024) channel to one consumer;
+ * each side tries first (try_send / try_recv) and waits with a send / recv future only when full / empty ---- */
+enum { MSGS = 100000, CAPACITY = 1024, MAX_PRODUCERS = 4 };
+typedef struct {
+  luminal_sender *tx;
+  size_t left;
+  luminal_future send; /* a pending send (poll NULL: none) */
+  luminal_status res;
+} producer;
+static luminal_poll producer_task(void *s, luminal_context *cx, void **out) {
+  (void)out;
+  producer *p = s;
+  for (;;) {
+    if (p->send.poll) {
+      if (!await_fut(&p->send, cx)) return LUMINAL_POLL_PENDING;
+      check(p->res);
+      p->left--;
+    }
+    if (p->left == 0) {
+      luminal_sender_release(p->tx);
+      return LUMINAL_POLL_READY;
+    }
+    luminal_status st = luminal_channel_try_send(p->tx, (void *)1);
+    if (st == LUMINAL_OK) {
+      p->left--;
+      continue;
+    }
+    if (st != LUMINAL_E_FULL) check(st);
+    check(luminal_channel_send(p->tx, (void *)1, &p->res, &p->send));
+  }
+}
+typedef struct {
+  luminal_receiver *rx;
+  size_t got;
+  luminal_future recv;
+  luminal_status res;
+} consumer;
+static luminal_poll consumer_task(void *s, luminal_context *cx, void **out) {
+  (void)out;
+  consumer *c = s;
+  void *msg;
+  while (c->got < MSGS) {
+    if (!recv_msg(c->rx, &c->recv, &c->res, &msg, cx)) return LUMINAL_POLL_PENDING;
+    c->got++;
+  }
+  done_signal();
+  return LUMINAL_POLL_READY;
+}
+static void mpsc_run(int producers) {
+  static producer prod[MAX_PRODUCERS];
+  static consumer cons;
+  luminal_channel_options o = {.struct_size = sizeof o, .capacity = CAPACITY};
+  luminal_sender *tx;
+  memset(&cons, 0, sizeof cons);
+  check(luminal_channel_new(rt, &o, &tx, &cons.rx));
+  check(luminal_spawn(rt, future(consumer_task, &cons), NULL));
+  for (int i = 0; i < producers; i++) {
+    memset(&prod[i], 0, sizeof prod[i]);
+    prod[i].tx = i == producers - 1 ? tx : luminal_sender_clone(tx);
+    prod[i].left = MSGS / (size_t)producers;
+    check(luminal_spawn(rt, future(producer_task, &prod[i]), NULL));
+  }
+  done_wait(1);
+  luminal_receiver_release(cons.rx);
+}
+static void mpsc_1(void) { mpsc_run(1); }
+static void mpsc_4(void) { mpsc_run(4); }
+
+/* ---- semaphore_contended: 8 tasks x 1,000 times: acquire 1 of 2 permits, yield while holding it, give it back ---- */
+enum { SEM_TASKS = 8, SEM_ITERS = 1000, SEM_PERMITS = 2 };
+static luminal_semaphore *sem;
+typedef struct {
+  int left, holding, yielded;
+  luminal_future acq; /* a pending acquire (poll NULL: none) */
+  luminal_status res;
+} sem_task;
+static luminal_poll sem_worker(void *s, luminal_context *cx, void **out) {
+  (void)out;
+  sem_task *t = s;
+  for (;;) {
+    if (!t->holding) {
+      if (!t->acq.poll) {
+        luminal_status st = luminal_semaphore_try_acquire(sem, 1);
+        if (st != LUMINAL_E_EMPTY) check(st);
+        if (st == LUMINAL_OK) t->holding = 1;
+        else check(luminal_semaphore_acquire(sem, 1, &t->res, &t->acq));
+      }
+      if (!t->holding) {
+        if (!await_fut(&t->acq, cx)) return LUMINAL_POLL_PENDING;
+        check(t->res);
+        t->holding = 1;
+      }
+    }
+    if (!t->yielded) { /* hold the permit across a yield: the others queue up */
+      t->yielded = 1;
+      luminal_context_yield(cx);
+      return LUMINAL_POLL_PENDING;
+    }
+    check(luminal_semaphore_add_permits(sem, 1));
+    t->holding = t->yielded = 0;
+    if (--t->left == 0) {
+      if (atomic_fetch_sub_explicit(&rem, 1, memory_order_relaxed) == 1) done_signal();
+      return LUMINAL_POLL_READY;
+    }
+  }
+}
+static void semaphore_contended(void) {
+  static sem_task tasks[SEM_TASKS];
+  atomic_store(&rem, SEM_TASKS);
+  for (int i = 0; i < SEM_TASKS; i++) {
+    memset(&tasks[i], 0, sizeof tasks[i]);
+    tasks[i].left = SEM_ITERS;
+    check(luminal_spawn(rt, future(sem_worker, &tasks[i]), NULL));
+  }
   done_wait(1);
 }
 
@@ -270,13 +417,21 @@ static void local(void) { measure("spawn_many_local", NUM_SPAWN, spawn_many_loca
 static void yields(void) { measure("yield_many", TASKS * NUM_YIELD, yield_many); }
 static void pings(void) { measure("ping_pong", NUM_PINGS, ping_pong); }
 static void chained(void) { measure("chained_spawn", CHAIN, chained_spawn); }
+static void mpsc_1to1(void) { measure("mpsc_1to1", MSGS, mpsc_1); }
+static void mpsc_4to1(void) { measure("mpsc_4to1", MSGS, mpsc_4); }
+static void sem_contended(void) {
+  check(luminal_semaphore_new(rt, SEM_PERMITS, &sem));
+  measure("semaphore_contended", SEM_TASKS * SEM_ITERS, semaphore_contended);
+  luminal_semaphore_release(sem);
+}
 
 int main(int argc, char **argv) {
   static const struct { const char *name; void (*run)(void); } all[] = {
       {"spawn_many_local", local}, {"spawn_many_remote_idle", idle_remote},
       {"spawn_many_remote_busy", spawn_many_remote_busy}, {"yield_many", yields}, {"ping_pong", pings},
       {"chained_spawn", chained}, {"spawn_join", spawn_join}, {"pending_task_bytes", pending_task_bytes},
-      {"idle_cpu", idle_cpu}};
+      {"idle_cpu", idle_cpu}, {"mpsc_1to1", mpsc_1to1}, {"mpsc_4to1", mpsc_4to1},
+      {"semaphore_contended", sem_contended}};
   warmup = env("BENCH_WARMUP", 3), reps = env("BENCH_REPS", 15), workers = env("BENCH_WORKERS", 2);
   if (reps < 1 || reps > 1000) return 2;
   luminal_runtime_options opts = {.struct_size = sizeof opts, .worker_threads = (uint32_t)workers};

@@ -1,9 +1,10 @@
 /*
- * example_fanout — fan-out / fan-in with a hand-written, waker-driven future.
+ * example_fanout — fan-out / fan-in with a hand-written, waker-driven future and a task set.
  *
  * A "device" thread (think: an I/O completion thread, not a Luminal worker) computes jobs. Each of N tasks submits
  * one job together with a clone of its waker and returns PENDING; the device completes the job and wakes the
- * waker, so the task is polled again and returns the result. The main thread joins all N tasks and sums them.
+ * waker, so the task is polled again and returns the result. The tasks go into a task set (luminal_task_set_*),
+ * and the main thread takes their results in the order they finish (join_next) and sums them.
  */
 #include <luminal.h>
 
@@ -87,31 +88,36 @@ int main(void) {
   pthread_t dev;
   pthread_create(&dev, NULL, device_thread, NULL);
 
-  /* fan out */
-  static luminal_task *tasks[N];
+  /* fan out: every task goes into one set */
+  luminal_task_set *set = NULL;
+  if (luminal_task_set_new(rt, &set) != LUMINAL_OK) return 1;
   for (uint64_t i = 0; i < N; i++) {
     job *j = (job *)calloc(1, sizeof *j);
     j->input = i + 1;
     luminal_future f = {j, job_poll, job_drop, NULL};
-    luminal_status st = luminal_spawn(rt, f, &tasks[i]);
+    luminal_status st = luminal_task_set_spawn(set, f, NULL); /* takes f, also on failure */
     if (st != LUMINAL_OK) {
       fprintf(stderr, "spawn: %s\n", luminal_status_str(st));
       return 1;
     }
   }
 
-  /* fan in */
+  /* fan in, in finishing order: join_next until the set is empty */
   uint64_t sum = 0;
-  for (int i = 0; i < N; i++) {
+  for (;;) {
     void *out = NULL;
-    luminal_status st = luminal_task_join(tasks[i], UINT64_MAX, &out);
-    if (st != LUMINAL_OK) {
-      fprintf(stderr, "join: %s\n", luminal_status_str(st));
+    luminal_status result;
+    luminal_future next;
+    if (luminal_task_set_join_next(set, &out, &result, &next) != LUMINAL_OK) return 1;
+    if (luminal_block_on(rt, next, NULL) != LUMINAL_OK) return 1;
+    if (result == LUMINAL_E_EMPTY) break;
+    if (result != LUMINAL_OK) {
+      fprintf(stderr, "join: %s\n", luminal_status_str(result));
       return 1;
     }
     sum += (uint64_t)(uintptr_t)out;
-    luminal_task_release(tasks[i]);
   }
+  luminal_task_set_release(set);
 
   pthread_mutex_lock(&device.mu);
   device.stop = 1;

@@ -138,6 +138,7 @@ enum fn_id {
   F_PIPE, F_TCP_ACCEPT, F_TCP_CONNECT, F_STREAM_READ, F_STREAM_WRITE, F_IO_RESULT,
   F_CHANNEL_NEW, F_CHANNEL_SEND, F_CHANNEL_TRY_SEND, F_CHANNEL_RECV, F_CHANNEL_TRY_RECV, F_NOTIFY_NEW, F_NOTIFY_ONE,
   F_NOTIFY_ALL, F_NOTIFY_WAIT, F_SEM_NEW, F_SEM_ACQUIRE, F_SEM_TRY_ACQUIRE, F_SEM_ADD, F_SEM_CLOSE, F_SYNC_RESULT,
+  F_SET_NEW, F_SET_SPAWN, F_SET_JOIN_NEXT, F_SET_ABORT_ALL, F_SET_RESULT, F_JOIN_ALL, F_SELECT, F_SCOPE_DRAIN,
   F_COUNT
 };
 
@@ -201,6 +202,16 @@ static const struct {
     [F_SEM_CLOSE] = {"luminal_semaphore_close", OK_ | IARG | IHND | FORK, ""},
     [F_SYNC_RESULT] = {"sync future *result", OK_ | CLSD | IARG | IHND | FORK | B(LUMINAL_E_NO_MEMORY) | B(LUMINAL_E_INTERNAL),
                        "OK / CLOSED; the runtime-provided-future rule for a NULL, stale or forged context"},
+    /* Task sets, join_all, select, scope_drain: the Sync rules again. */
+    [F_SET_NEW] = {"luminal_task_set_new", OK_ | IARG | IHND | SHUT | FORK, ""},
+    [F_SET_SPAWN] = {"luminal_task_set_spawn", OK_ | IARG | IHND | SHUT | FORK, "as luminal_spawn_with"},
+    [F_SET_JOIN_NEXT] = {"luminal_task_set_join_next", OK_ | IARG | IHND | FORK, ""},
+    [F_SET_ABORT_ALL] = {"luminal_task_set_abort_all", OK_ | IARG | IHND | FORK, ""},
+    [F_SET_RESULT] = {"join_next *result", OK_ | CANC | EMPT | CLSD | IARG | IHND | FORK | B(LUMINAL_E_NO_MEMORY) | B(LUMINAL_E_INTERNAL),
+                      "a member's join status (OK / CANCELLED), EMPTY, CLOSED; the runtime-provided-future rule"},
+    [F_JOIN_ALL] = {"luminal_join_all", OK_ | IARG | IHND | FORK, ""},
+    [F_SELECT] = {"luminal_select", OK_ | IARG | IHND | FORK, ""},
+    [F_SCOPE_DRAIN] = {"luminal_scope_drain", OK_ | IARG | IHND | FORK, ""},
 };
 
 /* Undocumented (function, status) pairs seen, for LUMFUZZ_KEEP_GOING. */
@@ -2521,11 +2532,270 @@ static void op_sync(fz_thread *t) {
   }
 }
 
+/* ------------------------------------------------------------------------------------------------------------- */
+/* Task sets, join_all, select, scope_drain (each op makes its own set, children or scope, uses it on this thread  */
+/* and lets go of it; released sets go to the sync grave). Members and children are our futures (output: a box).  */
+/* ------------------------------------------------------------------------------------------------------------- */
+
+/* Runs a future made by these functions (takes it): dropped unpolled, polled with a bad context (it completes at
+ * once), or block_on'd under a short luminal_timeout (members or children may never finish: the timeout drops it
+ * unfinished). `failed_out`: the bad-context rule gives LUMINAL_FAILED_OUTPUT (join_all, select, scope_drain), else
+ * NULL (join_next, whose reason is in *result). Returns 1 if it completed normally (output NULL: the out-parameters
+ * are valid), 2 if it completed on the bad-context rule, 0 if it never completed. */
+static int run_set_fut(uint64_t *r, luminal_runtime *rt, luminal_future f, int failed_out, const char *what) {
+  uint32_t how = rn(r, 5);
+  if (how == 0) { /* cancelled before its first poll */
+    f.drop(f.state);
+    if (chance(r, 4)) f.drop(f.state); /* a second drop is detected and harmless */
+    return 0;
+  }
+  if (how == 1) {
+    void *out = (void *)1;
+    luminal_context *bc = chance(r, 3) ? NULL : bad_ctx(r, NULL);
+    if (f.poll(f.state, bc, &out) != LUMINAL_POLL_READY) FZ_FAIL("%s polled with a bad context: not READY", what);
+    if (out != (failed_out ? LUMINAL_FAILED_OUTPUT : NULL))
+      FZ_FAIL("%s polled with a bad context: output %p", what, out);
+    f.drop(f.state);
+    return 2;
+  }
+  luminal_future t;
+  if (chk(F_TIMEOUT, luminal_timeout(rt, f, 50000 + rn(r, 1000000), &t), what) != LUMINAL_OK) return 0; /* dropped */
+  void *out = (void *)1;
+  int s = chk(F_BLOCK_ON, luminal_block_on(rt, t, &out), what);
+  if (s == LUMINAL_OK && out != NULL && out != LUMINAL_TIMED_OUT_OUTPUT && out != LUMINAL_FAILED_OUTPUT)
+    FZ_FAIL("%s: a runtime-made future's output is %p", what, out);
+  return s == LUMINAL_OK && out == NULL;
+}
+
+static atomic_long c_set_joined, c_comb_done, c_drain_done; /* completions seen, for the summary line */
+
+/* One of our futures as a member or child: any kind (`completes`: none that never completes), at depth 1. */
+static fz_fut *set_child(uint64_t *r, int completes, rt_life *life) {
+  fz_fut *f = fut_new(r, pick_kind(r, completes, 1), 1);
+  f->life = life;
+  return f;
+}
+
+static void op_task_set(fz_thread *t, luminal_runtime *rt, rt_life *life, int kind) {
+  uint64_t *r = &t->rng;
+  luminal_task_set *set = NULL;
+  int null_out = chance(r, 30);
+  int s = chk(F_SET_NEW, luminal_task_set_new(rt, null_out ? NULL : &set), "task_set_new");
+  if (null_out) {
+    if (s == LUMINAL_OK) FZ_FAIL("task_set_new(NULL out) returned OK");
+    return;
+  }
+  check_bad_rt_status(F_SET_NEW, s, kind, "task_set_new");
+  if (s != LUMINAL_OK) {
+    if (set) FZ_FAIL("a failed task_set_new wrote a handle");
+    return;
+  }
+  long members = 0; /* spawned and not yet returned by a join_next */
+  for (int steps = 1 + (int)rn(r, 8); steps > 0; steps--) {
+    switch (rn(r, 7)) {
+    case 0:
+    case 1:
+    case 2: { /* spawn, with random options and now and then a NULL poll */
+      opts_buf ob;
+      fz_scope *sc = NULL;
+      int bad = 0;
+      const luminal_spawn_options *o = chance(r, 2) ? rand_opts(r, &ob, &sc, &bad) : NULL;
+      fz_fut *f = set_child(r, 0, life);
+      f->scope = sc;
+      if (sc) atomic_fetch_add(&sc->live, 1);
+      luminal_future fut = fut_wrap(f);
+      int null_poll = chance(r, 40);
+      if (null_poll) fut.poll = NULL;
+      int was_down = life && atomic_load(&life->shutdown_ok);
+      scope_op_begin(sc);
+      s = chk(F_SET_SPAWN, luminal_task_set_spawn(set, fut, o), "task_set_spawn");
+      fut_handed(f, s == LUMINAL_OK, "task_set_spawn");
+      scope_op_end(sc);
+      if (s == LUMINAL_OK && (bad || null_poll)) FZ_FAIL("task_set_spawn accepted a NULL poll or invalid options");
+      if (s == LUMINAL_OK && was_down) FZ_FAIL("task_set_spawn onto a shut-down runtime returned OK");
+      if (s == LUMINAL_OK && sc && life && sc->life && sc->life != life) FZ_FAIL("task_set_spawn accepted another runtime's scope");
+      if (s == LUMINAL_OK) members++;
+      break;
+    }
+    case 3:
+    case 4: { /* join_next */
+      void *out = (void *)1;
+      luminal_status res = LUMINAL_E_INTERNAL;
+      luminal_future f;
+      expect(F_SET_JOIN_NEXT, luminal_task_set_join_next(set, &out, &res, &f), LUMINAL_OK, "join_next");
+      int done = run_set_fut(r, rt, f, 0, "join_next future");
+      if (done == 2 && (res == LUMINAL_OK || res == LUMINAL_E_CANCELLED || res == LUMINAL_E_EMPTY))
+        FZ_FAIL("join_next polled with a bad context completed with %d: it took a member or looked at the set", res);
+      if (done) chk(F_SET_RESULT, res, done == 1 ? "join_next" : "join_next, bad context");
+      if (done != 1) {
+        if (out != (void *)1 && out != NULL) FZ_FAIL("join_next wrote an output without completing with a member");
+        break;
+      }
+      if (res == LUMINAL_OK) box_take(out, "join_next output");
+      else if (out != NULL) FZ_FAIL("join_next completed with %d and output %p", res, out);
+      atomic_fetch_add(&c_set_joined, 1);
+      if (res == LUMINAL_OK || res == LUMINAL_E_CANCELLED) members--;
+      else if (res == LUMINAL_E_EMPTY && members != 0) FZ_FAIL("join_next said EMPTY with %ld members", members);
+      else if (res != LUMINAL_E_EMPTY) FZ_FAIL("join_next on a live set completed with %d", res);
+      break;
+    }
+    case 5: expect(F_SET_ABORT_ALL, luminal_task_set_abort_all(set), LUMINAL_OK, "abort_all"); break;
+    default: { /* misuse: NULL, released, forged and wrong-kind handles; NULL out-parameters */
+      int is_null;
+      luminal_task_set *bad = (luminal_task_set *)bad_sync(r, NULL, &is_null);
+      check_bad_sync(F_SET_ABORT_ALL, chk(F_SET_ABORT_ALL, luminal_task_set_abort_all(bad), "bad"), is_null, "abort_all bad");
+      if (luminal_task_set_len(bad) != 0) FZ_FAIL("task_set_len(bad handle) != 0");
+      fz_fut *c = set_child(r, 1, NULL);
+      s = chk(F_SET_SPAWN, luminal_task_set_spawn(bad, fut_wrap(c), NULL), "spawn bad");
+      check_bad_sync(F_SET_SPAWN, s, is_null, "task_set_spawn bad");
+      fut_handed(c, 0, "task_set_spawn(bad set)");
+      void *out;
+      luminal_status res;
+      luminal_future f;
+      memset(&f, 0xAB, sizeof f);
+      s = chk(F_SET_JOIN_NEXT, luminal_task_set_join_next(bad, &out, &res, &f), "join_next bad");
+      check_bad_sync(F_SET_JOIN_NEXT, s, is_null, "join_next bad");
+      if (f.state || f.poll || f.drop) FZ_FAIL("join_next failed without zeroing *out");
+      expect(F_SET_JOIN_NEXT, luminal_task_set_join_next(set, NULL, &res, &f), LUMINAL_E_INVALID_ARGUMENT, "NULL output");
+      expect(F_SET_JOIN_NEXT, luminal_task_set_join_next(set, &out, NULL, &f), LUMINAL_E_INVALID_ARGUMENT, "NULL result");
+      expect(F_SET_JOIN_NEXT, luminal_task_set_join_next(set, &out, &res, NULL), LUMINAL_E_INVALID_ARGUMENT, "NULL out");
+      /* a set is not a notify nor a semaphore */
+      expect(F_NOTIFY_ONE, luminal_notify_one((luminal_notify *)set), LUMINAL_E_INVALID_HANDLE, "set as notify");
+      expect(F_SEM_TRY_ACQUIRE, luminal_semaphore_try_acquire((luminal_semaphore *)set, 1), LUMINAL_E_INVALID_HANDLE,
+             "set as semaphore");
+      luminal_task_set_release(bad); /* ignored */
+      break;
+    }
+    }
+    if ((long)luminal_task_set_len(set) != members)
+      FZ_FAIL("task_set_len = %zu, expected %ld", luminal_task_set_len(set), members);
+  }
+  /* Release: members still running are aborted, outputs never joined dropped (counted at the end). */
+  luminal_task_set_release(set);
+  if (chance(r, 4)) luminal_task_set_release(set);
+  grave_put(&g_dead_sync, set);
+  if (luminal_task_set_len(set) != 0) FZ_FAIL("task_set_len(released set) != 0");
+}
+
+/* join_all (select = 0) or select (1) over 0..4 of our futures, with now and then one bad argument. */
+static void op_combine(fz_thread *t, luminal_runtime *rt, rt_life *life, int kind, int select) {
+  uint64_t *r = &t->rng;
+  size_t n = rn(r, 5);
+  luminal_future futs[4];
+  fz_fut *kids[4];
+  void *outs[4] = {(void *)1, (void *)1, (void *)1, (void *)1};
+  int completes = chance(r, 2);
+  for (size_t i = 0; i < n; i++) {
+    kids[i] = set_child(r, completes, life);
+    kids[i]->on_block_on = 1; /* polled inside the combinator: by this thread's block_on, never on a worker */
+    futs[i] = fut_wrap(kids[i]);
+  }
+  /* 0: rt NULL, 1: futs NULL, 2: outputs / winner NULL, 3: out NULL, 4: a child's poll NULL, 5: a bad rt. */
+  uint32_t misuse = chance(r, 3) ? rn(r, 6) : 99;
+  luminal_runtime *rtp = misuse == 0 ? NULL : misuse == 5 ? (luminal_runtime *)forged(r, 0x3) : rt;
+  int no_futs = misuse == 1 && n > 0;
+  int bad = misuse == 0 || misuse == 3 || misuse == 5 || (n > 0 && (misuse == 1 || misuse == 4)) ||
+            (misuse == 2 && (select || n > 0)) || (select && n == 0);
+  if (misuse == 4 && n > 0) futs[rn(r, (uint32_t)n)].poll = NULL;
+  size_t winner = 77;
+  void *won = (void *)1;
+  luminal_future f;
+  memset(&f, 0xAB, sizeof f);
+  luminal_future *outp = misuse == 3 ? NULL : &f;
+  enum fn_id fn = select ? F_SELECT : F_JOIN_ALL;
+  int s;
+  if (select)
+    s = chk(fn, luminal_select(rtp, no_futs ? NULL : futs, n, misuse == 2 ? NULL : &winner, &won, outp), "select");
+  else
+    s = chk(fn, luminal_join_all(rtp, no_futs ? NULL : futs, n, misuse == 2 ? NULL : outs, outp), "join_all");
+  if (!bad) check_bad_rt_status(fn, s, kind, select ? "select" : "join_all");
+  if (bad && s == LUMINAL_OK) FZ_FAIL("%s accepted a bad argument (misuse %u, n %zu)", fn_table[fn].name, misuse, n);
+  for (size_t i = 0; i < n; i++) {
+    if (no_futs) { /* never handed over: still ours */
+      fz_drop(kids[i]);
+      fut_gone(kids[i], "a child never handed over");
+    } else {
+      fut_handed(kids[i], s == LUMINAL_OK, fn_table[fn].name);
+    }
+  }
+  if (s != LUMINAL_OK) {
+    if (outp && (f.state || f.poll || f.drop)) FZ_FAIL("%s failed without zeroing *out", fn_table[fn].name);
+    return;
+  }
+  int done = run_set_fut(r, rt, f, 1, select ? "select future" : "join_all future");
+  if (done != 1) {
+    for (size_t i = 0; i < n && !select; i++)
+      if (done == 0 && outs[i] != (void *)1) FZ_FAIL("join_all wrote an output without completing");
+    if (select && done == 0 && (won != (void *)1 || winner != 77)) FZ_FAIL("select wrote its winner without completing");
+    return;
+  }
+  atomic_fetch_add(&c_comb_done, 1);
+  if (select) {
+    if (winner >= n) FZ_FAIL("select completed with winner %zu of %zu", winner, n);
+    box_take(won, "select winner's output");
+  } else {
+    for (size_t i = 0; i < n; i++) box_take(outs[i], "join_all output");
+  }
+}
+
+/* scope_drain on a scope of our own (nobody else spawns into it): when it completes, every task spawned into the
+ * scope has finished running (spawned == completed + cancelled); misuse with NULL and released scopes. */
+static void op_drain(fz_thread *t, luminal_runtime *rt, int kind) {
+  uint64_t *r = &t->rng;
+  luminal_future f;
+  luminal_scope *dead = (luminal_scope *)grave_get(&g_dead_scopes, r);
+  expect(F_SCOPE_DRAIN, luminal_scope_drain(NULL, &f), LUMINAL_E_INVALID_ARGUMENT, "NULL scope");
+  if (dead) expect(F_SCOPE_DRAIN, luminal_scope_drain(dead, &f), LUMINAL_E_INVALID_HANDLE, "released scope");
+  expect(F_SCOPE_DRAIN, luminal_scope_drain((luminal_scope *)forged(r, 0xD), &f), LUMINAL_E_INVALID_HANDLE, "forged");
+  if (kind != 0) return;
+  luminal_scope *sc = NULL;
+  if (chk(F_SCOPE_NEW, luminal_scope_new(rt, &sc), "drain scope") != LUMINAL_OK) return;
+  expect(F_SCOPE_DRAIN, luminal_scope_drain(sc, NULL), LUMINAL_E_INVALID_ARGUMENT, "NULL out");
+  luminal_spawn_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.scope = sc;
+  for (uint32_t k = rn(r, 5); k > 0; k--) {
+    fz_fut *c = set_child(r, !chance(r, 4), NULL);
+    int s = chk(F_SPAWN_WITH, luminal_spawn_with(rt, fut_wrap(c), &o, NULL), "into a drain scope");
+    fut_handed(c, s == LUMINAL_OK, "spawn into a drain scope");
+  }
+  expect(F_SCOPE_DRAIN, luminal_scope_drain(sc, &f), LUMINAL_OK, "scope_drain");
+  int released = chance(r, 6);
+  if (released) luminal_scope_release(sc); /* the drain then completes with LUMINAL_FAILED_OUTPUT */
+  int done = run_set_fut(r, rt, f, 1, "scope_drain future");
+  if (done == 1 && released) FZ_FAIL("scope_drain completed normally after its scope handle was released");
+  if (done == 1) {
+    atomic_fetch_add(&c_drain_done, 1);
+    luminal_scope_counters c;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    expect(F_SCOPE_STATS, luminal_scope_stats(sc, &c), LUMINAL_OK, "after drain");
+    if (c.spawned != c.completed + c.cancelled)
+      FZ_FAIL("scope_drain completed with %" PRIu64 " spawned, %" PRIu64 " completed, %" PRIu64 " cancelled", c.spawned,
+              c.completed, c.cancelled);
+  }
+  if (!released) luminal_scope_release(sc);
+  grave_put(&g_dead_scopes, sc);
+}
+
+static void op_sets(fz_thread *t) {
+  rt_life *life;
+  int kind;
+  luminal_runtime *rt = pick_rt(t, &life, &kind);
+  switch (rn(&t->rng, 4)) {
+  case 0: op_task_set(t, rt, life, kind); break;
+  case 1: op_combine(t, rt, life, kind, 0); break;
+  case 2: op_combine(t, rt, life, kind, 1); break;
+  default: op_drain(t, rt, kind); break;
+  }
+}
+
 static void *fuzz_thread(void *p) {
   fz_thread *t = p;
   for (long n = 0; n < g_ops && !atomic_load(&g_stop); n++) {
     atomic_fetch_add(&c_calls, 1);
-    switch (rn(&t->rng, 20)) {
+    switch (rn(&t->rng, 21)) {
     case 0: case 1: case 2: case 3: case 4: case 5: op_spawn(t); break;
     case 6: case 7: case 8: case 9: op_task(t); break;
     case 10: case 11: op_runtime(t); break;
@@ -2534,6 +2804,7 @@ static void *fuzz_thread(void *p) {
     case 15: case 16: op_scope(t); break;
     case 17: case 18: op_libfut(t); break;
     case 19: if (chance(&t->rng, 2)) op_sync(t); else op_ctx(t); break;
+    case 20: op_sets(t); break;
     default: op_ctx(t); break;
     }
     if (g_verbose && t->idx == 0 && n % 20000 == 0)
@@ -2684,6 +2955,8 @@ int main(int argc, char **argv) {
   long mm = atomic_load(&c_msg_made), mf = atomic_load(&c_msg_freed);
   printf("lumfuzz: sync messages %ld made, %ld received or dropped\n", mm, mf);
   if (mm != mf) FZ_FAIL("channel messages made %ld != received or dropped %ld", mm, mf);
+  printf("lumfuzz: task sets: %ld join_next completed; %ld join_all/select completed; %ld scope drains completed\n",
+         atomic_load(&c_set_joined), atomic_load(&c_comb_done), atomic_load(&c_drain_done));
   for (fz_scope *s = g_scopes; s; s = s->next)
     if (atomic_load(&s->live) != 0) FZ_FAIL("a scope record still counts %ld live futures/outputs", atomic_load(&s->live));
 

@@ -1549,7 +1549,6 @@ typedef struct echo {
   int writing;
   uint64_t total;
   sub_io sub;
-  atomic_int *finished;
 } echo;
 
 static luminal_poll echo_poll(void *state, luminal_context *cx, void **out) {
@@ -1572,7 +1571,6 @@ static luminal_poll echo_poll(void *state, luminal_context *cx, void **out) {
         close(e->rfd);
         if (e->wfd != e->rfd) close(e->wfd);
         *out = tu_box_new(NULL, e->total);
-        if (e->finished) atomic_fetch_add(e->finished, 1);
         return LUMINAL_POLL_READY;
       }
       CHECK(e->sub.r.value <= sizeof e->buf);
@@ -1594,12 +1592,11 @@ static void echo_drop(void *state) {
   free(e);
 }
 
-static luminal_future echo_future(int rfd, int wfd, atomic_int *finished) {
+static luminal_future echo_future(int rfd, int wfd) {
   echo *e = (echo *)calloc(1, sizeof *e);
   CHECK(e != NULL);
   e->rfd = rfd;
   e->wfd = wfd;
-  e->finished = finished;
   luminal_future f = {e, echo_poll, echo_drop, tu_box_drop_output};
   return f;
 }
@@ -1608,7 +1605,7 @@ typedef struct server {
   int lfd;
   int n, accepted;
   sub_io sub;
-  atomic_int *finished;
+  luminal_task_set *echoes; /* one echo task per connection; the test joins them */
 } server;
 
 static luminal_poll server_poll(void *state, luminal_context *cx, void **out) {
@@ -1628,7 +1625,7 @@ static luminal_poll server_poll(void *state, luminal_context *cx, void **out) {
                 strerror(s->sub.r.os_error));
     int fd = (int)s->sub.r.value;
     CHECK(fd >= 0);
-    CHECK_ST(luminal_context_spawn(cx, echo_future(fd, fd, s->finished), NULL), LUMINAL_OK); /* detached */
+    CHECK_ST(luminal_task_set_spawn(s->echoes, echo_future(fd, fd), NULL), LUMINAL_OK);
     s->accepted++;
   }
 }
@@ -1671,13 +1668,11 @@ IO_TEST(io_tcp_echo) {
   int32_t lfd = -1;
   uint16_t port = 0;
   CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 64, &lfd, &port, NULL), LUMINAL_OK);
-  atomic_int finished;
-  atomic_init(&finished, 0);
   server sv;
   memset(&sv, 0, sizeof sv);
   sv.lfd = lfd;
   sv.n = ECHO_CLIENTS;
-  sv.finished = &finished;
+  CHECK_ST(luminal_task_set_new(rt, &sv.echoes), LUMINAL_OK);
   luminal_future sf = {&sv, server_poll, server_drop, tu_box_drop_output};
   luminal_task *st = tu_spawn(rt, sf);
   pthread_t th[ECHO_CLIENTS];
@@ -1692,7 +1687,22 @@ IO_TEST(io_tcp_echo) {
   }
   CHECK_EQ(tu_join_value(st), ECHO_CLIENTS);
   luminal_task_release(st);
-  WAIT_UNTIL(atomic_load(&finished) == ECHO_CLIENTS);
+  /* every echo task finishes (the client's FIN) with the bytes it echoed: all of them, once */
+  uint64_t echoed = 0, sent = 0;
+  for (int id = 1; id <= ECHO_CLIENTS; id++)
+    for (int m = 0; m < ECHO_MSGS; m++) sent += 1 + (uint64_t)((id * 131 + m * 977) % 5999);
+  for (int i = 0; i < ECHO_CLIENTS; i++) {
+    void *o = NULL;
+    luminal_status res = LUMINAL_E_INTERNAL;
+    luminal_future next;
+    CHECK_ST(luminal_task_set_join_next(sv.echoes, &o, &res, &next), LUMINAL_OK);
+    CHECK_ST(luminal_block_on(rt, next, NULL), LUMINAL_OK);
+    CHECK_ST(res, LUMINAL_OK);
+    echoed += tu_box_take(o);
+  }
+  CHECK_EQ(echoed, sent);
+  CHECK_EQ(luminal_task_set_len(sv.echoes), 0);
+  luminal_task_set_release(sv.echoes);
   close(lfd);
   tu_runtime_done(rt);
 }
@@ -1719,9 +1729,7 @@ IO_TEST(io_pipes_both_directions) {
   CHECK_ST(luminal_pipe(a, NULL), LUMINAL_OK); /* us -> task */
   CHECK_ST(luminal_pipe(b, NULL), LUMINAL_OK); /* task -> us */
   CHECK_MSG(fcntl(a[0], F_GETFD) & FD_CLOEXEC, "luminal_pipe fds are not close-on-exec");
-  atomic_int finished;
-  atomic_init(&finished, 0);
-  luminal_task *t = tu_spawn(rt, echo_future(a[0], b[1], &finished));
+  luminal_task *t = tu_spawn(rt, echo_future(a[0], b[1]));
   /* ping-pong of small messages */
   uint8_t msg[3000], got[3000];
   uint64_t pos = 0;
@@ -1749,9 +1757,8 @@ IO_TEST(io_pipes_both_directions) {
   CHECK_EQ(have, w.n);
   CHECK_EQ(check_pat(big, have, 0, 55), -1);
   free(big);
-  CHECK_EQ(tu_join_value(t), pos + w.n);
+  CHECK_EQ(tu_join_value(t), pos + w.n); /* finished: it echoed everything */
   luminal_task_release(t);
-  CHECK_EQ(atomic_load(&finished), 1);
   close(b[0]);
   tu_runtime_done(rt);
 }

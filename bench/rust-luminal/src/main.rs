@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use luminal::Runtime;
-use tokio::sync::oneshot;
+use luminal::sync::oneshot;
 
 const NUM_SPAWN: usize = 10_000;
 const NUM_YIELD: usize = 1_000;
@@ -111,8 +111,9 @@ fn ping_pong(rt: &Runtime) {
             for _ in 0..NUM_PINGS {
                 let (done_tx, rem) = (done_tx.clone(), rem.clone());
                 luminal::spawn(async move {
-                    let (tx1, rx1) = oneshot::channel();
-                    let (tx2, rx2) = oneshot::channel();
+                    let h = luminal::Handle::current();
+                    let (tx1, rx1) = oneshot::channel::<()>(&h);
+                    let (tx2, rx2) = oneshot::channel::<()>(&h);
                     luminal::spawn(async move {
                         rx1.await.unwrap();
                         tx2.send(()).unwrap();
@@ -126,6 +127,60 @@ fn ping_pong(rt: &Runtime) {
             }
         });
         done_rx.recv().unwrap();
+    });
+}
+
+const MSGS: usize = 100_000;
+const CAPACITY: usize = 1024;
+const SEM_TASKS: usize = 8;
+const SEM_ITERS: usize = 1_000;
+const SEM_PERMITS: u64 = 2;
+
+/// `producers` tasks send MSGS messages in all over one bounded (1024) luminal::sync::mpsc channel to one consumer.
+fn mpsc_throughput(rt: &Runtime, name: &str, producers: usize) {
+    measure(name, MSGS, || {
+        let (tx, mut rx) = luminal::sync::mpsc::channel::<usize>(rt, CAPACITY);
+        for _ in 0..producers {
+            let tx = tx.clone();
+            rt.spawn(async move {
+                for i in 0..MSGS / producers {
+                    tx.send(i).await.unwrap();
+                }
+            });
+        }
+        drop(tx);
+        rt.block_on(rt.spawn(async move {
+            let mut got = 0;
+            while rx.recv().await.is_some() {
+                got += 1;
+            }
+            assert_eq!(got, MSGS);
+        }))
+        .unwrap();
+    });
+}
+
+/// SEM_TASKS tasks x SEM_ITERS times: acquire 1 of SEM_PERMITS permits, yield while holding it, give it back.
+fn semaphore_contended(rt: &Runtime) {
+    measure("semaphore_contended", SEM_TASKS * SEM_ITERS, || {
+        let sem = Arc::new(luminal::sync::Semaphore::new(rt, SEM_PERMITS).unwrap());
+        let handles: Vec<_> = (0..SEM_TASKS)
+            .map(|_| {
+                let sem = sem.clone();
+                rt.spawn(async move {
+                    for _ in 0..SEM_ITERS {
+                        let p = sem.acquire(1).await.unwrap();
+                        luminal::yield_now().await;
+                        drop(p);
+                    }
+                })
+            })
+            .collect();
+        rt.block_on(async {
+            for h in handles {
+                h.await.unwrap();
+            }
+        });
     });
 }
 
@@ -213,7 +268,8 @@ fn idle_cpu(rt: &Runtime) {
 fn main() {
     let rt = Runtime::builder().worker_threads(env("BENCH_WORKERS", 2)).build().unwrap();
     let all = ["spawn_many_local", "spawn_many_remote_idle", "spawn_many_remote_busy", "yield_many", "ping_pong",
-        "chained_spawn", "spawn_join", "pending_task_bytes", "idle_cpu"];
+        "chained_spawn", "spawn_join", "pending_task_bytes", "idle_cpu", "mpsc_1to1", "mpsc_4to1",
+        "semaphore_contended"];
     let args: Vec<String> = std::env::args().skip(1).collect();
     for w in all.iter().filter(|w| args.is_empty() || args.iter().any(|a| a == *w)) {
         match *w {
@@ -225,6 +281,9 @@ fn main() {
             "chained_spawn" => chained_spawn(&rt),
             "spawn_join" => spawn_join_latency(&rt),
             "pending_task_bytes" => pending_task_bytes(&rt),
+            "mpsc_1to1" => mpsc_throughput(&rt, "mpsc_1to1", 1),
+            "mpsc_4to1" => mpsc_throughput(&rt, "mpsc_4to1", 4),
+            "semaphore_contended" => semaphore_contended(&rt),
             _ => idle_cpu(&rt),
         }
     }

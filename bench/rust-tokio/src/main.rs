@@ -129,6 +129,60 @@ fn ping_pong(rt: &Runtime) {
     });
 }
 
+const MSGS: usize = 100_000;
+const CAPACITY: usize = 1024;
+const SEM_TASKS: usize = 8;
+const SEM_ITERS: usize = 1_000;
+const SEM_PERMITS: usize = 2;
+
+/// `producers` tasks send MSGS messages in all over one bounded (1024) tokio::sync::mpsc channel to one consumer.
+fn mpsc_throughput(rt: &Runtime, name: &str, producers: usize) {
+    measure(name, MSGS, || {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<usize>(CAPACITY);
+        for _ in 0..producers {
+            let tx = tx.clone();
+            rt.spawn(async move {
+                for i in 0..MSGS / producers {
+                    tx.send(i).await.unwrap();
+                }
+            });
+        }
+        drop(tx);
+        rt.block_on(rt.spawn(async move {
+            let mut got = 0;
+            while rx.recv().await.is_some() {
+                got += 1;
+            }
+            assert_eq!(got, MSGS);
+        }))
+        .unwrap();
+    });
+}
+
+/// SEM_TASKS tasks x SEM_ITERS times: acquire 1 of SEM_PERMITS permits, yield while holding it, give it back.
+fn semaphore_contended(rt: &Runtime) {
+    measure("semaphore_contended", SEM_TASKS * SEM_ITERS, || {
+        let sem = Arc::new(tokio::sync::Semaphore::new(SEM_PERMITS));
+        let handles: Vec<_> = (0..SEM_TASKS)
+            .map(|_| {
+                let sem = sem.clone();
+                rt.spawn(async move {
+                    for _ in 0..SEM_ITERS {
+                        let p = sem.acquire().await.unwrap();
+                        tokio::task::yield_now().await;
+                        drop(p);
+                    }
+                })
+            })
+            .collect();
+        rt.block_on(async {
+            for h in handles {
+                h.await.unwrap();
+            }
+        });
+    });
+}
+
 fn chained_spawn(rt: &Runtime) {
     fn iter(done_tx: mpsc::SyncSender<()>, n: usize) {
         if n == 0 {
@@ -216,7 +270,8 @@ fn main() {
         .build()
         .unwrap();
     let all = ["spawn_many_local", "spawn_many_remote_idle", "spawn_many_remote_busy", "yield_many", "ping_pong",
-        "chained_spawn", "spawn_join", "pending_task_bytes", "idle_cpu"];
+        "chained_spawn", "spawn_join", "pending_task_bytes", "idle_cpu", "mpsc_1to1", "mpsc_4to1",
+        "semaphore_contended"];
     let args: Vec<String> = std::env::args().skip(1).collect();
     for w in all.iter().filter(|w| args.is_empty() || args.iter().any(|a| a == *w)) {
         match *w {
@@ -228,6 +283,9 @@ fn main() {
             "chained_spawn" => chained_spawn(&rt),
             "spawn_join" => spawn_join_latency(&rt),
             "pending_task_bytes" => pending_task_bytes(&rt),
+            "mpsc_1to1" => mpsc_throughput(&rt, "mpsc_1to1", 1),
+            "mpsc_4to1" => mpsc_throughput(&rt, "mpsc_4to1", 4),
+            "semaphore_contended" => semaphore_contended(&rt),
             _ => idle_cpu(&rt),
         }
     }

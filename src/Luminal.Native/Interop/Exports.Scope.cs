@@ -96,15 +96,17 @@ static unsafe partial class Exports
         if (opts == null) return Status.Ok;
         nuint size = opts->StructSize;
         if (size < (nuint)sizeof(nuint)) return Status.InvalidArgument;
-        if (size >= (nuint)(Marshal.OffsetOf<NativeSpawnOptions>(nameof(NativeSpawnOptions.Scope)) + sizeof(nint))
-            && opts->Scope != 0)
+        // Field ends by pointer arithmetic, not Marshal.OffsetOf: under NativeAOT that decodes metadata and allocates
+        // a string per call, on every spawn with options.
+        NativeSpawnOptions o;
+        if (size >= (nuint)((byte*)&o.Scope - (byte*)&o) + (nuint)sizeof(nint) && opts->Scope != 0)
         {
             Status s = ResolveScope(opts->Scope, out Scope found, out _);
             if (s != Status.Ok) return s;
             if (found.Runtime != runtime) return Status.InvalidArgument; // another runtime's scope
             scope = found;
         }
-        if (size >= (nuint)(Marshal.OffsetOf<NativeSpawnOptions>(nameof(NativeSpawnOptions.Priority)) + sizeof(int)))
+        if (size >= (nuint)((byte*)&o.Priority - (byte*)&o) + (nuint)sizeof(int))
         {
             priority = Scheduler.Priority.FromC(opts->Priority, priority);
             if (priority < 0) return Status.InvalidArgument;

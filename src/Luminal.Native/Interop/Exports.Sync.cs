@@ -9,14 +9,9 @@ namespace Luminal.Interop;
 /// tokens whose kind is checked after the lookup.</summary>
 static unsafe partial class Exports
 {
-    static Runtime RuntimeOf(object target) => target switch
-    {
-        Channel c => c.Runtime,
-        Notify n => n.Runtime,
-        Semaphore s => s.Runtime,
-        TaskSet t => t.Runtime,
-        _ => throw new InvalidOperationException("sync slot without a primitive"),
-    };
+    /// <summary>The runtime a handle's primitive was made on: every primitive is a <see cref="SyncObject"/> (one
+    /// cast on the hot path of every sync call, not a type switch).</summary>
+    static Runtime RuntimeOf(object target) => ((SyncObject)target).Runtime;
 
     /// <summary>The status an export reports for a sync handle: NULL, refused (released, forged, wrong kind), or
     /// inherited across fork.</summary>
@@ -68,9 +63,12 @@ static unsafe partial class Exports
             {
                 nuint size = opts->StructSize;
                 if (size < (nuint)sizeof(nuint)) return (int)Status.InvalidArgument;
-                if (size >= (nuint)(Marshal.OffsetOf<NativeChannelOptions>(nameof(NativeChannelOptions.Capacity)) + sizeof(nuint)))
+                // Field ends by pointer arithmetic, not Marshal.OffsetOf: under NativeAOT that decodes metadata and
+                // allocates a string per call (it was a third of luminal_channel_new).
+                NativeChannelOptions o;
+                if (size >= (nuint)((byte*)&o.Capacity - (byte*)&o) + (nuint)sizeof(nuint))
                     capacity = opts->Capacity;
-                if (size >= (nuint)(Marshal.OffsetOf<NativeChannelOptions>(nameof(NativeChannelOptions.DropMessage)) + sizeof(nint)))
+                if (size >= (nuint)((byte*)&o.DropMessage - (byte*)&o) + (nuint)sizeof(nint))
                     drop = opts->DropMessage;
             }
             Channel ch = new(runtime, capacity, drop);

@@ -29,7 +29,7 @@ sealed class Scope : GenerationSlot
     RawTask? _members;
     long _active, _spawned, _completed, _cancelled;
     // luminal_scope_drain futures waiting for every member to finish running (spawned == completed + cancelled).
-    readonly Sync.WaiterList _drainers = new();
+    Sync.WaiterList _drainers; // a struct, mutated in place: never readonly, never copied
 
     public ulong Token => Handles.Token.Make(Handles.Token.Scope, Index, Volatile.Read(ref Generation));
 

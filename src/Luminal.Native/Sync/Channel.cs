@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.InteropServices;
+using System.Threading;
 
 namespace Luminal.Sync;
 
@@ -25,7 +26,9 @@ namespace Luminal.Sync;
 /// </summary>
 sealed unsafe class Channel : SyncObject
 {
-    readonly object _lock = new();
+    // A System.Threading.Lock, not Monitor on an object: under NativeAOT a contended Monitor inflates, allocating a
+    // lock object and a sync-table entry per contended primitive (seen in the ping_pong profile, under try_send).
+    readonly Lock _lock = new();
     readonly nuint _capacity; // 0 = unbounded
     readonly delegate* unmanaged<void*, void> _dropMessage;
 
@@ -33,7 +36,7 @@ sealed unsafe class Channel : SyncObject
     nuint _mask;   // ring size - 1 (a power of two)
     nuint _head, _len, _reserved;
     long _senders, _receivers;
-    readonly WaiterList _sendWaiters = new(), _recvWaiters = new();
+    WaiterList _sendWaiters, _recvWaiters; // structs, mutated in place: never readonly, never copied
 
     public Channel(Runtime runtime, nuint capacity, delegate* unmanaged<void*, void> dropMessage) : base(runtime)
     {

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 
 namespace Luminal.Sync;
 
@@ -12,10 +13,12 @@ namespace Luminal.Sync;
 /// </summary>
 sealed class Notify : SyncObject
 {
-    readonly object _lock = new();
+    // A System.Threading.Lock, not Monitor on an object: under NativeAOT a contended Monitor inflates, allocating a
+    // lock object and a sync-table entry per contended primitive (seen in the ping_pong profile, under try_send).
+    readonly Lock _lock = new();
     bool _permit;
     ulong _allGeneration;
-    readonly WaiterList _waiters = new();
+    WaiterList _waiters; // a struct, mutated in place: never readonly, never copied
 
     public Notify(Runtime runtime) : base(runtime) { }
 

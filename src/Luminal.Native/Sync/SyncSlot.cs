@@ -86,8 +86,9 @@ sealed class SyncSlot : GenerationSlot
 }
 
 /// <summary>A FIFO of waiting futures (intrusive, through <see cref="SyncSlot.Prev"/>/<see cref="SyncSlot.Next"/>);
-/// only under its owner's lock. Arrival order is wake order.</summary>
-sealed class WaiterList
+/// only under its owner's lock. Arrival order is wake order. A struct embedded in its owner (one allocation less
+/// per primitive): owners keep it in a mutable field and call it in place.</summary>
+struct WaiterList
 {
     public SyncSlot? Head, Tail;
 

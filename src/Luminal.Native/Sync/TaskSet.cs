@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Luminal.Handles;
 using Luminal.Interop;
 using Luminal.Tasks;
+using System.Threading;
 
 namespace Luminal.Sync;
 
@@ -23,10 +24,12 @@ namespace Luminal.Sync;
 /// </summary>
 sealed unsafe class TaskSet : SyncObject
 {
-    readonly object _lock = new();
+    // A System.Threading.Lock, not Monitor on an object: under NativeAOT a contended Monitor inflates, allocating a
+    // lock object and a sync-table entry per contended primitive (seen in the ping_pong profile, under try_send).
+    readonly Lock _lock = new();
     bool _released;
     long _len;
-    readonly WaiterList _running = new(), _done = new(), _joiners = new();
+    WaiterList _running, _done, _joiners; // structs, mutated in place: never readonly, never copied
 
     public TaskSet(Runtime runtime) : base(runtime) { }
 

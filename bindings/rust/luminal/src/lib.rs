@@ -49,6 +49,11 @@
 //! * [`sync`]: [`sync::mpsc`] channels, [`sync::oneshot`], [`sync::Notify`], [`sync::Semaphore`] and
 //!   [`sync::Mutex`] on the runtime's own primitives, whose handles cross plugin boundaries (runtime-agnostic
 //!   crates such as `tokio::sync` also work on Luminal inside one binary).
+//! * [`task::JoinSet`] (tasks joined in finishing order), [`task::join_all`], [`task::select`] and [`join!`]: on the
+//!   runtime's task sets and combinators (`luminal_task_set_*`, `luminal_join_all`, `luminal_select`), the
+//!   combinators polling their children inside the awaiting task. Runtime-agnostic combinators and channels
+//!   (`futures`, `tokio::sync`, ...) also work on Luminal inside a single binary, as they need only a `Waker`; only
+//!   Luminal handles (a channel's sender, a task set) cross a plugin boundary.
 //! * [`Scope`]: tasks cancelled as one (spawned with [`task::Builder::scope`], [`Scope::close`],
 //!   [`Scope::stats`]); closing a plugin's scope is what makes unloading the plugin safe while the runtime runs on.
 //! * [`plugin`]: the plugin contract of include/luminal_plugin.h: a plugin in Rust ([`plugin::Entry`] and
@@ -99,11 +104,13 @@
 
 mod await_raw;
 mod blocking;
+mod combine;
 pub mod context;
 mod error;
 pub mod ffi;
 pub mod fs;
 mod io_op;
+mod join_set;
 pub mod library;
 pub mod net;
 pub mod plugin;

@@ -156,6 +156,11 @@ impl<'a> Builder<'a> {
         self.scope.map_or(ptr::null_mut(), |s| s.as_raw())
     }
 
+    /// The options as the C ABI takes them (for `luminal_task_set_spawn`).
+    pub(crate) fn raw_options(&self) -> ffi::luminal_spawn_options {
+        options(self.raw_scope(), self.priority.as_raw())
+    }
+
     fn is_default(&self) -> bool {
         self.scope.is_none() && self.priority == Priority::Inherit
     }

@@ -1,6 +1,7 @@
 //! Tasks: spawning Rust futures ([`Builder`], and the simple [`spawn`](crate::spawn) /
 //! [`Runtime::spawn`](crate::Runtime::spawn) / [`Handle::spawn`](crate::Handle::spawn)), awaiting them
-//! ([`JoinHandle`], [`RawTask`] for tasks that cross the C ABI).
+//! ([`JoinHandle`], [`RawTask`] for tasks that cross the C ABI), in sets ([`JoinSet`]: joined in finishing order)
+//! and combined ([`join_all`], [`select`], [`join!`](crate::join!): children polled inside the awaiting task).
 //!
 //! # The task cell
 //!
@@ -40,6 +41,10 @@ use std::task::{Context, Poll};
 
 pub(crate) use crate::blocking::BlockingResult;
 pub(crate) use crate::spawn::{spawn_on, spawn_raw_future, SpawnTarget};
+pub use crate::combine::{join_all, select, JoinAll, Select};
+#[doc(hidden)]
+pub use crate::combine::__private;
+pub use crate::join_set::{JoinNext, JoinSet};
 pub use crate::spawn::{Builder, Spawner};
 
 /// What a spawned Rust task hands over as its `void*` output.
@@ -187,7 +192,7 @@ unsafe extern "C" fn drop_cell<F: Future>(state: *mut c_void) {
 /// # Safety
 /// `out` is the output of a task spawned from `into_raw_future::<F>`, handed over to the caller (who thereby owns
 /// it) exactly once.
-unsafe fn take_cell_output<F: Future>(out: *mut c_void) -> Output<F::Output> {
+pub(crate) unsafe fn take_cell_output<F: Future>(out: *mut c_void) -> Output<F::Output> {
     let cell = out as *mut TaskCell<F>;
     // SAFETY: the output's owner is the slot's sole user (see `TaskCell`); the output (stage OUTPUT) is live and
     // taken once (stage set to EMPTY); then the owner lets go.
@@ -203,7 +208,7 @@ unsafe fn take_cell_output<F: Future>(out: *mut c_void) -> Output<F::Output> {
 }
 
 /// `drop_output`: an output nobody took.
-unsafe extern "C" fn drop_cell_output<F: Future>(out: *mut c_void) {
+pub(crate) unsafe extern "C" fn drop_cell_output<F: Future>(out: *mut c_void) {
     if !out.is_null() {
         // SAFETY: the runtime hands an output nobody took to `drop_output` once: we own it.
         let r = unsafe { take_cell_output::<F>(out) };
@@ -212,7 +217,7 @@ unsafe extern "C" fn drop_cell_output<F: Future>(out: *mut c_void) {
 }
 
 /// How a [`JoinHandle`] turns the `void*` output of its task into the task's result.
-type TakeOutput<T> = unsafe fn(*mut c_void) -> Output<T>;
+pub(crate) type TakeOutput<T> = unsafe fn(*mut c_void) -> Output<T>;
 
 /// Polls a future whose output crosses the C ABI as a pointer-sized word (see [`Builder::spawn_raw_on`]).
 unsafe extern "C" fn poll_boxed_word<F: Future<Output = usize>>(
