@@ -183,7 +183,7 @@ typedef struct luminal_runtime_options {
   uint32_t max_blocking_threads;  /* cap of the blocking pool (luminal_spawn_blocking); 0 = 512; at most 65536 */
   uint32_t blocking_keep_alive_ms; /* a blocking-pool thread idle this long exits; 0 = 10000 */
   luminal_io_backend io_backend;   /* 0 = AUTO (the LUMINAL_IO_BACKEND variable may force one) */
-  /* Observability (ABI 5; see "Observing a runtime"). NULL / 0 = off; off costs one predictable branch per event. */
+  /* Observability (see "Observing a runtime"). NULL / 0 = off; off costs one predictable branch per event. */
   luminal_log_fn log;                     /* NULL: log to stderr at the level LUMINAL_LOG names, else silent */
   void *log_user;                         /* passed to log */
   luminal_log_level log_level;            /* the most verbose level passed to log; 0 = LUMINAL_LOG_INFO */
@@ -427,7 +427,7 @@ typedef struct luminal_scope_counters {
   uint64_t spawned;   /* tasks ever spawned into the scope */
   uint64_t completed; /* tasks whose future returned READY */
   uint64_t cancelled; /* tasks dropped before completing (abort, scope close, shutdown) */
-  /* CPU use (ABI 5), to rank plugins: polls of the scope's tasks and the time spent in them (spawn_fn and blocking
+  /* CPU use, to rank plugins: polls of the scope's tasks and the time spent in them (spawn_fn and blocking
    * calls included), measured with the monotonic clock around each call. */
   uint64_t polls;
   uint64_t poll_ns;

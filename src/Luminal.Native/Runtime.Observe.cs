@@ -9,7 +9,7 @@ using Luminal.Tasks;
 namespace Luminal;
 
 /// <summary>
-/// A runtime's observers (luminal_runtime_options, ABI 5): its log, thread hooks, task hook and the unloaded-plugin
+/// A runtime's observers (luminal_runtime_options): its log, thread hooks, task hook and the unloaded-plugin
 /// check, plus the counters that are not per worker. All set before the first thread starts and never changed, so
 /// the hot paths test them without a fence; unset, each event costs one predictable branch.
 /// </summary>

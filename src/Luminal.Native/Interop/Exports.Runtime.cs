@@ -93,7 +93,7 @@ static unsafe partial class Exports
         catch { return 0; } // documented: 0 for a handle it cannot use
     }
 
-    /// <summary>The observability fields (ABI 5) a caller's options struct of <paramref name="size"/> bytes has, or
+    /// <summary>The observability fields a caller's options struct of <paramref name="size"/> bytes has, or
     /// null if it has none (an older caller).</summary>
     static Observe.Observers? ReadObservers(NativeRuntimeOptions* opts, nuint size)
     {

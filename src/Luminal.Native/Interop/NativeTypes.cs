@@ -32,7 +32,7 @@ unsafe struct NativeRuntimeOptions
     public uint MaxBlockingThreads;
     public uint BlockingKeepAliveMs;
     public int IoBackend; // a luminal_io_backend (a C enum: int-sized)
-    // Observability (ABI 5): see Observe/Observers.cs.
+    // Observability: see Observe/Observers.cs.
     public delegate* unmanaged<void*, int, byte*, void> Log;
     public void* LogUser;
     public int LogLevel;
@@ -64,7 +64,7 @@ struct NativeScopeStats
     public ulong Spawned;
     public ulong Completed;
     public ulong Cancelled;
-    public ulong Polls;  // ABI 5: CPU use
+    public ulong Polls;  // CPU use
     public ulong PollNs;
 }
 
