@@ -39,8 +39,13 @@ pub(crate) type ThreadHook = Hook<dyn Fn(ThreadKind, usize) + Send + Sync>;
 pub(crate) type LogHook = Hook<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 /// A closure kept by a [`Builder`](crate::Builder) (cloned with it; printed as `Hook`).
-#[derive(Clone)]
 pub(crate) struct Hook<F: ?Sized>(pub(crate) Arc<F>);
+
+impl<F: ?Sized> Clone for Hook<F> {
+    fn clone(&self) -> Self {
+        Hook(Arc::clone(&self.0))
+    }
+}
 
 impl<F: ?Sized> std::fmt::Debug for Hook<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
