@@ -196,14 +196,14 @@ int main(int argc, char **argv) {
   pthread_t th;
   pthread_create(&th, NULL, sampler, rt);
 
-  /* plugin-a: CPU-heavy (0.3 ms per poll, 6 polls each); plugin-b: short polls between 2 ms sleeps; the host:
-   * a few urgent tasks. */
-  enum { NA = 24, NB = 24, NH = 8 };
+  /* plugin-a: CPU-heavy (0.25 ms per poll, 5 polls each); plugin-b: 0.1 ms polls between 1 ms sleeps; the host:
+   * a few urgent tasks with short polls between 2 ms sleeps. */
+  enum { NA = 12, NB = 24, NH = 6 };
   luminal_task *t[NA + NB + NH];
   int n = 0;
-  for (int i = 0; i < NA; i++) spawn_job(rt, a, LUMINAL_PRIORITY_UTILITY, 300000, 5, 0, &t[n++]);
-  for (int i = 0; i < NB; i++) spawn_job(rt, b, LUMINAL_PRIORITY_BACKGROUND, 40000, 4, 2000000, &t[n++]);
-  for (int i = 0; i < NH; i++) spawn_job(rt, NULL, LUMINAL_PRIORITY_USER_INTERACTIVE, 100000, 2, 1000000, &t[n++]);
+  for (int i = 0; i < NA; i++) spawn_job(rt, a, LUMINAL_PRIORITY_UTILITY, 250000, 4, 0, &t[n++]);
+  for (int i = 0; i < NB; i++) spawn_job(rt, b, LUMINAL_PRIORITY_BACKGROUND, 100000, 6, 1000000, &t[n++]);
+  for (int i = 0; i < NH; i++) spawn_job(rt, NULL, LUMINAL_PRIORITY_USER_INTERACTIVE, 50000, 4, 2000000, &t[n++]);
   for (int i = 0; i < n; i++) {
     luminal_task_join(t[i], UINT64_MAX, NULL);
     luminal_task_release(t[i]);
