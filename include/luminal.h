@@ -855,7 +855,10 @@ LUMINAL_API luminal_status luminal_stream_write(luminal_runtime *rt, int32_t fd,
  *   WARN  a scope released while tasks are still live in it (they run on; its code must stay loaded)
  *   ERROR an internal failure mapped to LUMINAL_E_INTERNAL (sent to every live runtime's log: it may have none)
  *   ERROR debug_plugins: a poll/drop/drop_output whose code is no longer mapped (names the scope and the address);
- *         the call is skipped: a poll counts as cancelled and its drop is not called (the memory is leaked)
+ *         the call is skipped: a poll counts as cancelled and its drop is not called (the memory is leaked). The
+ *         futures the runtime wraps (luminal_timeout's inner future, join_all and select children) and channels'
+ *         drop_message are checked too (while any runtime has the check on): a refused inner poll completes the
+ *         wrapper with LUMINAL_FAILED_OUTPUT
  *   DEBUG a runtime created (workers, IO backend planned) and shut down
  * debug_plugins uses dladdr(3): code that no loaded object contains (JIT code, an unloaded plugin) is refused.
  * ------------------------------------------------------------------------------------------------------------- */

@@ -210,7 +210,7 @@ sealed unsafe partial class Runtime
 
     public static void DropFuture(in NativeFuture future)
     {
-        if (future.Drop != null) future.Drop(future.State);
+        if (future.Drop != null && !Observe.PluginCheck.Skip(future.Drop, "drop")) future.Drop(future.State);
     }
 
     /// <summary>Queues a task whose SCHEDULED flag the caller just set.</summary>

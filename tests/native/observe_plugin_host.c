@@ -35,6 +35,14 @@ static int logged(const char *needle) {
   return found;
 }
 
+static int count(const char *needle) {
+  pthread_mutex_lock(&mu);
+  int n = 0;
+  for (int i = 0; i < nlines; i++) n += strstr(lines[i], needle) != NULL;
+  pthread_mutex_unlock(&mu);
+  return n;
+}
+
 static void sleep_ms(int ms) {
   struct timespec ts = {0, ms * 1000000L};
   nanosleep(&ts, NULL);
@@ -62,12 +70,15 @@ int main(int argc, char **argv) {
       (luminal_status (*)(luminal_runtime *, luminal_scope *, luminal_waker **))dlsym(plugin, "obs_plugin_start");
   uintptr_t (*poll_address)(void) = (uintptr_t (*)(void))dlsym(plugin, "obs_plugin_poll_address");
   uintptr_t (*drop_address)(void) = (uintptr_t (*)(void))dlsym(plugin, "obs_plugin_drop_address");
-  if (!start || !poll_address || !drop_address) FAIL("dlsym");
+  luminal_status (*start_wrapped)(luminal_runtime *, luminal_scope *, luminal_waker **) =
+      (luminal_status (*)(luminal_runtime *, luminal_scope *, luminal_waker **))dlsym(plugin, "obs_plugin_start_wrapped");
+  if (!start || !start_wrapped || !poll_address || !drop_address) FAIL("dlsym");
   uintptr_t poll_at = poll_address(), drop_at = drop_address();
 
-  static luminal_waker *_Atomic slot;
+  static luminal_waker *_Atomic slot, *_Atomic wrapped_slot;
   if (start(rt, scope, (luminal_waker **)&slot) != LUMINAL_OK) FAIL("spawn");
-  for (int i = 0; atomic_load(&slot) == NULL; i++) {
+  if (start_wrapped(rt, scope, (luminal_waker **)&wrapped_slot) != LUMINAL_OK) FAIL("spawn (wrapped)");
+  for (int i = 0; atomic_load(&slot) == NULL || atomic_load(&wrapped_slot) == NULL; i++) {
     if (i > 20000) FAIL("the plugin's task was never polled");
     sleep_ms(1);
   }
@@ -77,20 +88,24 @@ int main(int argc, char **argv) {
   if (dladdr((void *)poll_at, &info) != 0 && info.dli_fbase != NULL) FAIL("the plugin is still mapped after dlclose");
 
   luminal_waker_wake(atomic_load(&slot)); /* without the check: a jump into unmapped memory */
+  luminal_waker_wake(atomic_load(&wrapped_slot));
   luminal_runtime_metrics m;
   for (int i = 0;; i++) {
     memset(&m, 0, sizeof m);
     m.struct_size = sizeof m;
     if (luminal_runtime_get_metrics(rt, &m) != LUMINAL_OK) FAIL("metrics");
-    if (m.tasks_cancelled == 1) break;
-    if (i > 20000) FAIL("the task was not cancelled");
+    if (m.tasks_alive == 0) break;
+    if (i > 20000) FAIL("the tasks did not finish");
     sleep_ms(1);
   }
+  /* The plain task is cancelled; the wrapped one's timeout completes (with LUMINAL_FAILED_OUTPUT). */
+  if (m.tasks_cancelled != 1 || m.tasks_completed != 1)
+    FAIL("cancelled %" PRIu64 ", completed %" PRIu64 ", expected 1 and 1", m.tasks_cancelled, m.tasks_completed);
   char poll_line[128], drop_line[128], scope_text[64];
   snprintf(poll_line, sizeof poll_line, "%d poll function 0x%" PRIxPTR " ", (int)LUMINAL_LOG_ERROR, poll_at);
   snprintf(drop_line, sizeof drop_line, "%d drop function 0x%" PRIxPTR " ", (int)LUMINAL_LOG_ERROR, drop_at);
   snprintf(scope_text, sizeof scope_text, "in scope 0x%" PRIxPTR " ", (uintptr_t)scope);
-  if (!logged(poll_line) || !logged(drop_line) || !logged(scope_text)) {
+  if (count(poll_line) != 2 || count(drop_line) != 2 || !logged(scope_text)) {
     for (int i = 0; i < nlines; i++) fprintf(stderr, "  log: %s\n", lines[i]);
     FAIL("expected \"%s\", \"%s\" and \"%s\"", poll_line, drop_line, scope_text);
   }
