@@ -113,6 +113,7 @@ int main(int argc, char **argv) {
   luminal_scope_release(scope);
   if (luminal_runtime_shutdown(rt, UINT64_MAX) != LUMINAL_OK) FAIL("shutdown");
   luminal_runtime_release(rt);
-  printf("observe_plugin_host (%s): the call into the unloaded plugin was refused and logged\n", argv[2]);
+  printf("observe_plugin_host (%s): the calls into the unloaded plugin were refused and logged:\n", argv[2]);
+  for (int i = 0; i < nlines; i++) printf("  %s\n", lines[i]);
   return 0;
 }
