@@ -5,7 +5,8 @@
 #   ./build.sh            build libluminal, the C and Rust examples, and run the examples
 #   ./build.sh test       build everything and run every test (managed NUnit, native CTest, cargo test)
 #   ./build.sh lib        build only build/lib/libluminal.so
-#   ./build.sh bench      run the benchmarks against the peers (slow; not part of test)
+#   ./build.sh bench      run the benchmarks against the peers, then bench/hooks.sh (what observing costs; set
+#                         BENCH_BASELINE_LIB to an older libluminal.so.0 for the before column) (slow; not in test)
 #   ./build.sh install [PREFIX]  install headers, library, CMake package and pkg-config file (default /usr/local)
 #   ./build.sh dist       write build/dist/luminal-VERSION-RID.tar.gz (a relocatable install tree, stripped)
 #   ./build.sh soak       the long fuzz pass (fuzz_api, 4 seeds, 10^6+ calls) and the soak program (RSS, fds and
@@ -126,7 +127,7 @@ case "${1:-all}" in
   lib) build_lib ;;
   all) build_lib; build_native; build_rust; run_examples ;;
   test) build_lib; build_native; build_rust; run_tests ;;
-  bench) build_lib; build_native; build_rust; exec bench/run.sh ;;
+  bench) build_lib; build_native; build_rust; bench/run.sh; exec bench/hooks.sh ;;
   install) build_lib; install_tree "${2:-/usr/local}" ;;
   dist) build_lib; dist ;;
   soak) build_lib; build_native; run_soak ;;

@@ -43,7 +43,7 @@
  * caller must release it; "borrowed" = valid only as long as the comment says, never release it.
  *
  * Structs: those that start with `size_t struct_size` (luminal_runtime_options, luminal_spawn_options,
- * luminal_scope_counters, luminal_channel_options) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
+ * luminal_scope_counters, luminal_channel_options, luminal_runtime_metrics, luminal_worker_metrics) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
  * was compiled with), and the library reads or writes only that much (fields it does not get take their
  * defaults). luminal_plugin_host goes the other way (the library writes it, a plugin reads it): its struct_size is
  * the library's, and a plugin reads only the fields it covers. Every other struct (luminal_future, luminal_io_result, luminal_file_info, luminal_view,
@@ -119,6 +119,10 @@ typedef enum luminal_status {
 /* A static English description of `s` ("ok", "invalid handle", ...). Never NULL, also for unknown values. */
 LUMINAL_API const char *luminal_status_str(luminal_status s);
 
+/* The constant's name of `s` as a static string ("LUMINAL_E_INVALID_HANDLE"); "LUMINAL_STATUS_UNKNOWN" for a value
+ * that is not a luminal_status. Never NULL. */
+LUMINAL_API const char *luminal_status_name(luminal_status s);
+
 /* ---------------------------------------------------------------------------------------------------------------
  * Handles
  * ------------------------------------------------------------------------------------------------------------- */
@@ -140,19 +144,67 @@ typedef enum luminal_io_backend {
   LUMINAL_IO_POOL = 2     /* system calls on the blocking pool */
 } luminal_io_backend;
 
+/* Observers a runtime can be given at creation (see "Observing a runtime" at the end for what each receives). */
+typedef enum luminal_log_level {
+  LUMINAL_LOG_ERROR = 1, /* something failed: an internal error, a call into unmapped plugin code refused */
+  LUMINAL_LOG_WARN = 2,  /* a likely mistake: an unknown LUMINAL_IO_BACKEND, a scope released with live tasks */
+  LUMINAL_LOG_INFO = 3,  /* decisions: the IO backend chosen and why */
+  LUMINAL_LOG_DEBUG = 4  /* lifecycle: runtime created and shut down */
+} luminal_log_level;
+
+/* Receives one log line (no trailing newline). `message` is borrowed for the call. Called on any thread, never with
+ * a Luminal lock held; it may call Luminal functions but must not block for long. */
+typedef void (*luminal_log_fn)(void *user, luminal_log_level level, const char *message);
+
+typedef enum luminal_thread_kind {
+  LUMINAL_THREAD_WORKER = 0,   /* a worker (index 0 .. worker_threads-1) */
+  LUMINAL_THREAD_BLOCKING = 1, /* a blocking-pool thread (index: a slot number below max_blocking_threads, reused) */
+  LUMINAL_THREAD_IO = 2        /* an IO helper thread (the pool backend's reactor; io_uring's reaper on old kernels) */
+} luminal_thread_kind;
+
+/* Called on the runtime's thread itself: at its start before it runs anything, or just before it exits. */
+typedef void (*luminal_thread_hook_fn)(void *user, luminal_thread_kind kind, uint32_t index);
+
+typedef enum luminal_task_event {
+  LUMINAL_TASK_SPAWNED = 0,    /* on the spawning thread, before the task can run */
+  LUMINAL_TASK_POLL_START = 1, /* on the polling thread, right before poll (or a spawn_fn / blocking fn) */
+  LUMINAL_TASK_POLL_END = 2,   /* right after it returned */
+  LUMINAL_TASK_COMPLETED = 3,  /* the future returned READY and was dropped */
+  LUMINAL_TASK_CANCELLED = 4   /* the future was dropped unfinished (abort, scope close, shutdown) */
+} luminal_task_event;
+
+/* One task event. `task_id` is the token its join handle has (the luminal_task* value), unique among live tasks;
+ * `priority` its luminal_priority (1-4); `scope` the luminal_scope* value of its scope or 0; `worker` the index
+ * of the worker running the event, or -1 on another thread. Called inline: keep it short (append to a buffer). */
+typedef void (*luminal_task_hook_fn)(void *user, luminal_task_event event, uint64_t task_id, uint32_t priority,
+                                     uint64_t scope, int32_t worker);
+
 typedef struct luminal_runtime_options {
   size_t struct_size;      /* set to sizeof(luminal_runtime_options); fields past it take their defaults */
   uint32_t worker_threads; /* 0 = the number of logical CPUs; at most 1024 */
-  const char *thread_name; /* worker thread name prefix, copied; NULL = "luminal-worker" */
+  const char *thread_name; /* worker thread name prefix, copied; NULL = "luminal-w". Threads are named PREFIX-INDEX
+                              (Linux keeps 15 bytes of a name: the default leaves room for 4 digits) */
   uint32_t max_blocking_threads;  /* cap of the blocking pool (luminal_spawn_blocking); 0 = 512; at most 65536 */
   uint32_t blocking_keep_alive_ms; /* a blocking-pool thread idle this long exits; 0 = 10000 */
   luminal_io_backend io_backend;   /* 0 = AUTO (the LUMINAL_IO_BACKEND variable may force one) */
+  /* Observability (see "Observing a runtime"). NULL / 0 = off; off costs one predictable branch per event. */
+  luminal_log_fn log;                     /* NULL: log to stderr at the level LUMINAL_LOG names, else silent */
+  void *log_user;                         /* passed to log */
+  luminal_log_level log_level;            /* the most verbose level passed to log; 0 = LUMINAL_LOG_INFO */
+  int32_t debug_plugins;                  /* 1: check before each poll/drop call that its code is still mapped
+                                             (LUMINAL_DEBUG_PLUGINS=1 turns it on too) */
+  luminal_thread_hook_fn on_thread_start; /* on each worker, blocking-pool and IO thread as it starts */
+  luminal_thread_hook_fn on_thread_stop;  /* on each of them as it exits */
+  void *thread_hook_user;                 /* passed to both thread hooks */
+  luminal_task_hook_fn task_hook;         /* every task event (the basis for tracing) */
+  void *task_hook_user;                   /* passed to task_hook */
 } luminal_runtime_options;
 
 /* Creates a runtime and starts its worker threads. `opts` is borrowed for the call (NULL = defaults).
  * On LUMINAL_OK, *out is an owned handle: release it with luminal_runtime_release.
  * Returns LUMINAL_E_INVALID_ARGUMENT if out is NULL, opts->struct_size is too small to hold struct_size itself,
- * worker_threads > 1024, max_blocking_threads > 65536 or io_backend is not a luminal_io_backend;
+ * worker_threads > 1024, max_blocking_threads > 65536, io_backend is not a luminal_io_backend, log_level is not 0
+ * or a luminal_log_level, or debug_plugins is not 0 or 1;
  * LUMINAL_E_UNSUPPORTED if io_uring is demanded (io_backend = LUMINAL_IO_URING, or LUMINAL_IO_BACKEND=uring with
  * AUTO) and the kernel refuses it (too old, io_uring_disabled, seccomp, no memory for a ring). */
 LUMINAL_API luminal_status luminal_runtime_new(const luminal_runtime_options *opts, luminal_runtime **out);
@@ -383,6 +435,10 @@ typedef struct luminal_scope_counters {
   uint64_t spawned;   /* tasks ever spawned into the scope */
   uint64_t completed; /* tasks whose future returned READY */
   uint64_t cancelled; /* tasks dropped before completing (abort, scope close, shutdown) */
+  /* CPU use, to rank plugins: polls of the scope's tasks and the time spent in them (spawn_fn and blocking
+   * calls included), measured with the monotonic clock around each call. */
+  uint64_t polls;
+  uint64_t poll_ns;
 } luminal_scope_counters;
 
 /* Fills *stats (up to stats->struct_size bytes). LUMINAL_E_INVALID_ARGUMENT, LUMINAL_E_INVALID_HANDLE. */
@@ -860,6 +916,76 @@ LUMINAL_API luminal_status luminal_plugin_close(luminal_plugin *p, uint64_t time
 /* The plugin's scope (borrowed: valid until the plugin is closed; do not release it), e.g. for
  * luminal_scope_stats or to spawn host work that must end with the plugin. NULL if p is NULL, closed or forged. */
 LUMINAL_API luminal_scope *luminal_plugin_scope(luminal_plugin *p);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Observing a runtime: metrics, logging, thread and task hooks
+ *
+ * Counters are kept per worker (each written only by its own thread, on cache lines of their own) and summed when
+ * read, so reading them is cheap and counting costs no lock or atomic operation on the hot path. A snapshot is not
+ * atomic across fields: on a busy runtime each field is exact at some instant during the call; on a quiet runtime
+ * (no task running, none queued) all of them are exact.
+ *
+ * Log events (through options.log, or stderr with LUMINAL_LOG=error|warn|info|debug; silent by default):
+ *   INFO  the IO backend chosen at the first IO operation, and why (asked for, or io_uring's errno when it failed)
+ *   WARN  LUMINAL_IO_BACKEND set to an unknown value (names the variable and the value; AUTO is used)
+ *   WARN  a scope released while tasks are still live in it (they run on; its code must stay loaded)
+ *   ERROR an internal failure mapped to LUMINAL_E_INTERNAL (sent to every live runtime's log: it may have none)
+ *   ERROR debug_plugins: a poll/drop/drop_output whose code is no longer mapped (names the scope and the address);
+ *         the call is skipped: a poll counts as cancelled and its drop is not called (the memory is leaked). The
+ *         futures the runtime wraps (luminal_timeout's inner future, join_all and select children) and channels'
+ *         drop_message are checked too (while any runtime has the check on): a refused inner poll completes the
+ *         wrapper with LUMINAL_FAILED_OUTPUT
+ *   DEBUG a runtime created (workers, IO backend planned) and shut down
+ * debug_plugins uses dladdr(3): code that no loaded object contains (JIT code, an unloaded plugin) is refused.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct luminal_runtime_metrics {
+  size_t struct_size;            /* set by the caller to sizeof(luminal_runtime_metrics); only that much is written */
+  uint32_t workers;              /* worker threads */
+  uint32_t blocking_threads;     /* blocking-pool threads alive */
+  uint32_t blocking_idle;        /* of those, waiting for work */
+  uint32_t blocking_max;         /* the pool's cap (max_blocking_threads) */
+  uint64_t tasks_spawned;        /* tasks ever made (spawns of every kind, and block_on futures) */
+  uint64_t tasks_completed;      /* tasks whose future returned READY (or whose fn returned) */
+  uint64_t tasks_cancelled;      /* tasks dropped unfinished */
+  uint64_t tasks_alive;          /* spawned - completed - cancelled: queued, running or waiting on a waker */
+  uint64_t polls;                /* polls (and spawn_fn calls) run by the workers */
+  uint64_t steals;               /* successful steals: a worker took work from another worker's queue */
+  uint64_t parks;                /* times a worker went to sleep for want of work */
+  uint64_t unparks;              /* times a spawn or wake woke a sleeping worker */
+  uint64_t injector_depth;       /* tasks in the global queues */
+  uint64_t local_queue_depth;    /* tasks in the workers' own queues (summed) */
+  uint64_t ready_user_interactive; /* runnable tasks (global + local queues) per priority level */
+  uint64_t ready_user_initiated;
+  uint64_t ready_utility;
+  uint64_t ready_background;
+  uint64_t blocking_queue_depth; /* blocking calls waiting for a pool thread */
+  uint64_t io_in_flight;         /* IO operations submitted and not yet completed */
+  uint64_t timers_pending;       /* sleeps and timeouts waiting in the timer wheel */
+  uint64_t busy_ns;              /* time the workers were not parked, summed over workers */
+  uint64_t parked_ns;            /* time the workers were parked, summed over workers */
+} luminal_runtime_metrics;
+
+/* Fills *out (up to out->struct_size bytes) with a snapshot of `rt`'s counters; works after shutdown too (the
+ * counters are then final). LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (rt or out NULL, struct_size too small to hold
+ * struct_size), LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_runtime_get_metrics(luminal_runtime *rt, luminal_runtime_metrics *out);
+
+typedef struct luminal_worker_metrics {
+  size_t struct_size;   /* set by the caller to sizeof(luminal_worker_metrics); only that much is written */
+  uint64_t polls;       /* polls (and spawn_fn calls) this worker ran */
+  uint64_t steals;      /* successful steals by this worker */
+  uint64_t parks;       /* times it went to sleep */
+  uint64_t queue_depth; /* tasks in its own queues now (all levels, and the slot of the task it runs next) */
+  uint64_t busy_ns;     /* time since it started that it was not parked */
+  uint64_t parked_ns;   /* time it was parked */
+} luminal_worker_metrics;
+
+/* Fills *out (up to out->struct_size bytes) for worker `index` (0 .. worker count - 1). LUMINAL_OK,
+ * LUMINAL_E_INVALID_ARGUMENT (rt or out NULL, struct_size too small, index out of range),
+ * LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_runtime_get_worker_metrics(luminal_runtime *rt, uint32_t index,
+                                                              luminal_worker_metrics *out);
 
 #ifdef __cplusplus
 }

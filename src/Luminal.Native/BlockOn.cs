@@ -20,6 +20,7 @@ static unsafe class BlockOn
         RawTask? task = RawTask.Create(rt, future, wantHandle: true, blockOn: parker);
         if (task is null) { parker.Return(); cx.Release(); Runtime.DropFuture(future); return Status.NoMemory; }
         rt.CountSpawned(null);
+        if (rt.TaskHook != null) rt.TaskEventAt(Observe.TaskEvent.Spawned, task, task.TaskToken, null);
         uint generation = (uint)(task.TaskToken >> 32);
 
         while (true)

@@ -29,7 +29,7 @@ namespace Luminal;
 /// 5. The runtime's borrowed token (what contexts name) is released when both the last owning handle is gone and
 ///    the workers have exited, whichever comes second.
 /// </summary>
-sealed unsafe class Runtime
+sealed unsafe partial class Runtime
 {
     public const int MaxWorkers = 1024;
 
@@ -54,14 +54,18 @@ sealed unsafe class Runtime
         {
             Io.IoBackend? io = Volatile.Read(ref _io);
             if (io is not null) return io;
+            string? why = null;
             lock (_ioLock)
             {
                 // After shutdown nothing may start a ring that no one would stop: the pool backend holds nothing
                 // (and refuses work, as the blocking pool does).
-                _io ??= IsShutdown ? new Luminal.Io.Pool.PoolBackend(this)
-                    : Luminal.Io.IoBackend.Create(this, IoRequested) ?? new Luminal.Io.Pool.PoolBackend(this);
-                return _io;
+                if (_io is null)
+                    _io = IsShutdown ? new Luminal.Io.Pool.PoolBackend(this)
+                        : Luminal.Io.IoBackend.Create(this, IoRequested, out why) ?? new Luminal.Io.Pool.PoolBackend(this);
+                io = _io;
             }
+            if (why is not null) Log.Write(Observe.LogLevel.Info, why); // outside the lock: the callback may call in
+            return io;
         }
     }
     public readonly Idle Idle;
@@ -96,10 +100,11 @@ sealed unsafe class Runtime
 
     /// <summary>Creates a runtime and starts its workers. Returns the first owning token, or 0 if out of handles.</summary>
     public static ulong Create(int workers, string threadName, int maxBlocking = 512, int blockingKeepAliveMs = 10_000,
-        uint ioBackend = 0)
+        uint ioBackend = 0, Observe.Observers? observers = null)
     {
         Fork.EnsureWatching();
         var rt = new Runtime(workers, maxBlocking, blockingKeepAliveMs) { IoRequested = Luminal.Io.IoBackend.Requested(ioBackend) };
+        rt.Attach(observers, ioBackend);
         rt.BorrowedToken = RuntimeHandles.Create(rt);
         ulong owner = RuntimeHandles.Create(rt);
         if (rt.BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
@@ -114,6 +119,9 @@ sealed unsafe class Runtime
         foreach (Worker w in rt.Workers) map[w.ManagedThreadId] = w;
         rt._workerByThreadId = map;
         rt._started.Set();
+        if (rt.Log.Enabled(Observe.LogLevel.Debug))
+            rt.Log.Write(Observe.LogLevel.Debug, string.Concat("runtime created: ", workers.ToString(), " workers, IO backend ",
+                rt.IoRequested == Luminal.Io.IoBackend.PoolKind ? "pool" : rt.IoRequested == Luminal.Io.IoBackend.UringKind ? "io_uring" : "auto"));
         return owner;
     }
 
@@ -175,12 +183,14 @@ sealed unsafe class Runtime
         if (scope is not null && !scope.Enter(task))
         {
             // The scope is closed: never poll it. Abort (we own SCHEDULED) and let Run drop the future.
+            if (TaskHook != null) TaskEventAt(Observe.TaskEvent.Spawned, task, token, local);
             task.AbortInternal((uint)(token >> 32));
             task.Run(null);
             if (wantHandle) task.ReleaseHandle((uint)(token >> 32));
             return Status.Shutdown;
         }
         taskToken = token; // callers hand it out only as a join handle when they asked for one
+        if (TaskHook != null) TaskEventAt(Observe.TaskEvent.Spawned, task, token, local);
         if (blocking)
         {
             if (Blocking.Submit(task)) return Status.Ok;
@@ -200,7 +210,7 @@ sealed unsafe class Runtime
 
     public static void DropFuture(in NativeFuture future)
     {
-        if (future.Drop != null) future.Drop(future.State);
+        if (future.Drop != null && !Observe.PluginCheck.Skip(future.Drop, "drop")) future.Drop(future.State);
     }
 
     /// <summary>Queues a task whose SCHEDULED flag the caller just set.</summary>
@@ -221,7 +231,7 @@ sealed unsafe class Runtime
     {
         Interlocked.MemoryBarrier(); // full fence: the push above must be visible before we read the idle state
         int index = Idle.WorkerToNotify();
-        if (index >= 0) Workers[index].Parker.Unpark();
+        if (index >= 0) { CountUnpark(); Workers[index].Parker.Unpark(); }
     }
 
     public bool HasPendingWork()
@@ -244,11 +254,18 @@ sealed unsafe class Runtime
         else Interlocked.Increment(ref _spawnedElsewhere);
     }
 
-    /// <summary>A task of this runtime finished (its future is gone); <paramref name="worker"/> as above.</summary>
-    public void CountFinished(Worker? worker)
+    /// <summary>A task of this runtime finished (its future is gone); <paramref name="worker"/> as above;
+    /// <paramref name="completed"/>: it returned READY (else it was cancelled).</summary>
+    public void CountFinished(Worker? worker, bool completed)
     {
-        if (worker is not null) worker.Counted.TasksFinished++;
-        else Interlocked.Increment(ref _finishedElsewhere);
+        if (worker is not null)
+        {
+            worker.Counted.TasksFinished++;
+            if (completed) worker.Counted.TasksCompleted++;
+            return;
+        }
+        Interlocked.Increment(ref _finishedElsewhere);
+        if (completed) CountCompletedElsewhere();
     }
 
     /// <summary>Tasks whose future is still alive. Exact once the workers have stopped (their counters are then
@@ -315,6 +332,7 @@ sealed unsafe class Runtime
             RawTask.Table.Get(i)?.CancelIfIdle(this, cx);
         }
         Volatile.Read(ref _io)?.Stop();
+        Detach();
         _terminated.Set();
         if (Volatile.Read(ref _owners) == 0) RuntimeHandles.Release(BorrowedToken);
     }

@@ -26,6 +26,29 @@ enum Status
 
 static class StatusText
 {
+    /// <summary>The C constant's name (luminal_status_name).</summary>
+    public static string Name(int status) => (Status)status switch
+    {
+        Status.Ok => "LUMINAL_OK",
+        Status.Pending => "LUMINAL_PENDING",
+        Status.InvalidArgument => "LUMINAL_E_INVALID_ARGUMENT",
+        Status.InvalidHandle => "LUMINAL_E_INVALID_HANDLE",
+        Status.Shutdown => "LUMINAL_E_SHUTDOWN",
+        Status.Cancelled => "LUMINAL_E_CANCELLED",
+        Status.TimedOut => "LUMINAL_E_TIMED_OUT",
+        Status.WouldDeadlock => "LUMINAL_E_WOULD_DEADLOCK",
+        Status.NoMemory => "LUMINAL_E_NO_MEMORY",
+        Status.Unsupported => "LUMINAL_E_UNSUPPORTED",
+        Status.Internal => "LUMINAL_E_INTERNAL",
+        Status.AlreadyTaken => "LUMINAL_E_ALREADY_TAKEN",
+        Status.Io => "LUMINAL_E_IO",
+        Status.Forked => "LUMINAL_E_FORKED",
+        Status.Closed => "LUMINAL_E_CLOSED",
+        Status.Full => "LUMINAL_E_FULL",
+        Status.Empty => "LUMINAL_E_EMPTY",
+        _ => "LUMINAL_STATUS_UNKNOWN",
+    };
+
     public static string Describe(int status) => (Status)status switch
     {
         Status.Ok => "ok",

@@ -139,7 +139,7 @@ enum fn_id {
   F_CHANNEL_NEW, F_CHANNEL_SEND, F_CHANNEL_TRY_SEND, F_CHANNEL_RECV, F_CHANNEL_TRY_RECV, F_NOTIFY_NEW, F_NOTIFY_ONE,
   F_NOTIFY_ALL, F_NOTIFY_WAIT, F_SEM_NEW, F_SEM_ACQUIRE, F_SEM_TRY_ACQUIRE, F_SEM_ADD, F_SEM_CLOSE, F_SYNC_RESULT,
   F_SET_NEW, F_SET_SPAWN, F_SET_JOIN_NEXT, F_SET_ABORT_ALL, F_SET_RESULT, F_JOIN_ALL, F_SELECT, F_SCOPE_DRAIN,
-  F_COUNT
+  F_METRICS, F_WORKER_METRICS, F_COUNT
 };
 
 static const struct {
@@ -212,7 +212,23 @@ static const struct {
     [F_JOIN_ALL] = {"luminal_join_all", OK_ | IARG | IHND | FORK, ""},
     [F_SELECT] = {"luminal_select", OK_ | IARG | IHND | FORK, ""},
     [F_SCOPE_DRAIN] = {"luminal_scope_drain", OK_ | IARG | IHND | FORK, ""},
+    [F_METRICS] = {"luminal_runtime_get_metrics", OK_ | IARG | IHND, ""},
+    [F_WORKER_METRICS] = {"luminal_runtime_get_worker_metrics", OK_ | IARG | IHND, "IARG: index out of range"},
 };
+
+/* luminal_runtime_get_metrics / _get_worker_metrics on `rt` (worker `index`); the metrics' worker count. */
+static int fz_metrics(luminal_runtime *rt, uint32_t index, int *worker_status, uint32_t *workers) {
+  luminal_runtime_metrics m;
+  luminal_worker_metrics w;
+  memset(&m, 0, sizeof m);
+  memset(&w, 0, sizeof w);
+  m.struct_size = sizeof m;
+  w.struct_size = sizeof w;
+  int s = luminal_runtime_get_metrics(rt, &m);
+  *workers = m.workers;
+  *worker_status = luminal_runtime_get_worker_metrics(rt, index, &w);
+  return s;
+}
 
 /* Undocumented (function, status) pairs seen, for LUMFUZZ_KEEP_GOING. */
 static atomic_long g_undoc[F_COUNT][32];
@@ -1758,6 +1774,13 @@ static void op_runtime(fz_thread *t) {
       t->rts[i].h = c;
       t->rts[i].life = l;
       if (luminal_runtime_worker_count(c) == 0) FZ_FAIL("worker_count of a clone == 0");
+      int ws;
+      uint32_t workers;
+      uint32_t index = (uint32_t)rn(r, 4);
+      int s = fz_metrics(c, index, &ws, &workers);
+      expect(F_METRICS, s, LUMINAL_OK, "a clone");
+      if (workers != luminal_runtime_worker_count(c)) FZ_FAIL("metrics.workers %u != worker_count", workers);
+      expect(F_WORKER_METRICS, ws, index < workers ? LUMINAL_OK : LUMINAL_E_INVALID_ARGUMENT, "a clone");
     }
     break;
   }
@@ -1771,6 +1794,10 @@ static void op_runtime(fz_thread *t) {
     if (luminal_runtime_worker_count(h) != 0) FZ_FAIL("worker_count(released) != 0");
     if (luminal_runtime_io_backend(h) != 0) FZ_FAIL("io_backend(released) != 0");
     expect(F_RUNTIME_SHUTDOWN, luminal_runtime_shutdown(h, 0), LUMINAL_E_INVALID_HANDLE, "released runtime");
+    int ws;
+    uint32_t workers;
+    expect(F_METRICS, fz_metrics(h, 0, &ws, &workers), LUMINAL_E_INVALID_HANDLE, "released runtime");
+    expect(F_WORKER_METRICS, ws, LUMINAL_E_INVALID_HANDLE, "released runtime");
     luminal_runtime_release(h);
     break;
   }
@@ -1780,6 +1807,10 @@ static void op_runtime(fz_thread *t) {
     if (luminal_runtime_clone(b)) FZ_FAIL("luminal_runtime_clone(bad %p) not NULL", (void *)b);
     if (luminal_runtime_worker_count(b) || luminal_runtime_io_backend(b)) FZ_FAIL("worker_count/io_backend(bad) != 0");
     expect(F_RUNTIME_SHUTDOWN, luminal_runtime_shutdown(b, 0), b ? LUMINAL_E_INVALID_HANDLE : LUMINAL_E_INVALID_ARGUMENT, "bad rt");
+    int ws;
+    uint32_t workers;
+    expect(F_METRICS, fz_metrics(b, 0, &ws, &workers), b ? LUMINAL_E_INVALID_HANDLE : LUMINAL_E_INVALID_ARGUMENT, "bad rt");
+    expect(F_WORKER_METRICS, ws, b ? LUMINAL_E_INVALID_HANDLE : LUMINAL_E_INVALID_ARGUMENT, "bad rt");
     luminal_runtime_release(b);
     break;
   }

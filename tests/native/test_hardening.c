@@ -250,8 +250,16 @@ static void forked_child(luminal_runtime *rt, luminal_task *pending, luminal_sco
   luminal_waker_wake_by_ref(waker); /* ignored: nothing runs the task here */
   luminal_scope *s2 = NULL;
   CHECK_ST(luminal_scope_new(rt, &s2), LUMINAL_E_FORKED);
-  luminal_scope_counters st = {sizeof st, 0, 0, 0, 0};
+  luminal_scope_counters st = {sizeof st, 0, 0, 0, 0, 0, 0};
   CHECK_ST(luminal_scope_stats(scope, &st), LUMINAL_E_FORKED);
+  luminal_runtime_metrics rm;
+  memset(&rm, 0, sizeof rm);
+  rm.struct_size = sizeof rm;
+  CHECK_ST(luminal_runtime_get_metrics(rt, &rm), LUMINAL_E_FORKED);
+  luminal_worker_metrics wm;
+  memset(&wm, 0, sizeof wm);
+  wm.struct_size = sizeof wm;
+  CHECK_ST(luminal_runtime_get_worker_metrics(rt, 0, &wm), LUMINAL_E_FORKED);
   CHECK_ST(luminal_scope_close(scope, 0), LUMINAL_E_FORKED);
   CHECK(luminal_runtime_clone(rt) == NULL);
   CHECK_EQ(luminal_runtime_worker_count(rt), 0);

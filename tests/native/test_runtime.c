@@ -153,7 +153,7 @@ TEST(runtime_thread_name) {
   CHECK_ST(luminal_runtime_new(NULL, &rt), LUMINAL_OK);
   v = tu_join_value(tu_spawn(rt, tf_make(&c, cb_thread_name, NULL, 0)));
   memcpy(name, &v, 8);
-  CHECK_MSG(strncmp(name, "luminal-", 8) == 0, "worker thread is named \"%s\", expected prefix \"luminal-worker\"",
+  CHECK_MSG(strncmp(name, "luminal-", 8) == 0, "worker thread is named \"%s\", expected prefix \"luminal-w\"",
             name);
   tu_runtime_done(rt);
 #endif

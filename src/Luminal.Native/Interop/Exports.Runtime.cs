@@ -16,7 +16,8 @@ static unsafe partial class Exports
             *outRuntime = 0;
             uint workers = 0, maxBlocking = 0, keepAliveMs = 0;
             int ioBackend = 0;
-            string name = "luminal-worker";
+            string name = "luminal-w"; // short: Linux keeps 15 bytes of a thread name, "luminal-w-1023" fits
+            Observe.Observers? observers = null;
             if (opts != null)
             {
                 // struct_size tells which fields an (older or newer) caller's struct has.
@@ -30,6 +31,10 @@ static unsafe partial class Exports
                 if (Covers(size, nameof(NativeRuntimeOptions.MaxBlockingThreads))) maxBlocking = opts->MaxBlockingThreads;
                 if (Covers(size, nameof(NativeRuntimeOptions.BlockingKeepAliveMs))) keepAliveMs = opts->BlockingKeepAliveMs;
                 if (Covers(size, nameof(NativeRuntimeOptions.IoBackend))) ioBackend = opts->IoBackend;
+                observers = ReadObservers(opts, size);
+                if (observers is not null && observers.LogLevel is < 0 or > 4) return (int)Status.InvalidArgument;
+                if (Covers(size, nameof(NativeRuntimeOptions.DebugPlugins)) && opts->DebugPlugins is not (0 or 1))
+                    return (int)Status.InvalidArgument;
             }
             if (ioBackend is < 0 or > 2) return (int)Status.InvalidArgument;
             // io_uring demanded: fail now, not at the first IO operation.
@@ -39,7 +44,7 @@ static unsafe partial class Exports
             if (workers == 0) workers = (uint)Math.Max(1, Environment.ProcessorCount);
             if (maxBlocking == 0) maxBlocking = 512;
             if (keepAliveMs == 0) keepAliveMs = 10_000;
-            *outRuntime = (nint)Runtime.Create((int)workers, name, (int)maxBlocking, (int)Math.Min(keepAliveMs, int.MaxValue), (uint)ioBackend);
+            *outRuntime = (nint)Runtime.Create((int)workers, name, (int)maxBlocking, (int)Math.Min(keepAliveMs, int.MaxValue), (uint)ioBackend, observers);
             return (int)Status.Ok;
         }
         catch (Exception e) { return Fail(e); }
@@ -86,6 +91,74 @@ static unsafe partial class Exports
             return ResolveRuntime(rt, out Runtime runtime) == Status.Ok ? (uint)runtime.Workers.Length : 0;
         }
         catch { return 0; } // documented: 0 for a handle it cannot use
+    }
+
+    /// <summary>The observability fields a caller's options struct of <paramref name="size"/> bytes has, or
+    /// null if it has none (an older caller).</summary>
+    static Observe.Observers? ReadObservers(NativeRuntimeOptions* opts, nuint size)
+    {
+        if (!CoversPointer(size, nameof(NativeRuntimeOptions.Log))) return null;
+        var o = new Observe.Observers { Log = opts->Log };
+        if (CoversPointer(size, nameof(NativeRuntimeOptions.LogUser))) o.LogUser = opts->LogUser;
+        if (Covers(size, nameof(NativeRuntimeOptions.LogLevel))) o.LogLevel = opts->LogLevel;
+        if (Covers(size, nameof(NativeRuntimeOptions.DebugPlugins))) o.DebugPlugins = opts->DebugPlugins == 1;
+        if (CoversPointer(size, nameof(NativeRuntimeOptions.OnThreadStart))) o.OnThreadStart = opts->OnThreadStart;
+        if (CoversPointer(size, nameof(NativeRuntimeOptions.OnThreadStop))) o.OnThreadStop = opts->OnThreadStop;
+        if (CoversPointer(size, nameof(NativeRuntimeOptions.ThreadHookUser))) o.ThreadHookUser = opts->ThreadHookUser;
+        if (CoversPointer(size, nameof(NativeRuntimeOptions.TaskHook))) o.TaskHook = opts->TaskHook;
+        if (CoversPointer(size, nameof(NativeRuntimeOptions.TaskHookUser))) o.TaskHookUser = opts->TaskHookUser;
+        return o;
+    }
+
+    static bool CoversPointer(nuint size, string field) =>
+        size >= (nuint)(Marshal.OffsetOf<NativeRuntimeOptions>(field) + sizeof(nint));
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_get_metrics")]
+    static int RuntimeGetMetrics(nint rt, NativeRuntimeMetrics* outMetrics)
+    {
+        try
+        {
+            if (outMetrics == null) return (int)Status.InvalidArgument;
+            nuint size = outMetrics->StructSize;
+            if (size < (nuint)sizeof(nuint)) return (int)Status.InvalidArgument;
+            // A runtime inherited across fork has no threads, but its counters are readable: still, the rule is FORKED.
+            Status s = ResolveRuntime(rt, out Runtime runtime);
+            if (s != Status.Ok) return (int)s;
+            runtime.ReadMetrics(out NativeRuntimeMetrics m);
+            m.StructSize = size;
+            Buffer.MemoryCopy(&m, outMetrics, (long)size, (long)Math.Min(size, (nuint)sizeof(NativeRuntimeMetrics)));
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_get_worker_metrics")]
+    static int RuntimeGetWorkerMetrics(nint rt, uint index, NativeWorkerMetrics* outMetrics)
+    {
+        try
+        {
+            if (outMetrics == null) return (int)Status.InvalidArgument;
+            nuint size = outMetrics->StructSize;
+            if (size < (nuint)sizeof(nuint)) return (int)Status.InvalidArgument;
+            Status s = ResolveRuntime(rt, out Runtime runtime);
+            if (s != Status.Ok) return (int)s;
+            if (index >= (uint)runtime.Workers.Length) return (int)Status.InvalidArgument;
+            Scheduler.Worker w = runtime.Workers[index];
+            w.Times(Time.Clock.NowNs(), out ulong busy, out ulong parked);
+            NativeWorkerMetrics m = new()
+            {
+                StructSize = size,
+                Polls = (ulong)System.Threading.Volatile.Read(ref w.Counted.Polls),
+                Steals = (ulong)System.Threading.Volatile.Read(ref w.Counted.Steals),
+                Parks = (ulong)System.Threading.Volatile.Read(ref w.Counted.Parks),
+                QueueDepth = (ulong)w.QueueDepth(),
+                BusyNs = busy,
+                ParkedNs = parked,
+            };
+            Buffer.MemoryCopy(&m, outMetrics, (long)size, (long)Math.Min(size, (nuint)sizeof(NativeWorkerMetrics)));
+            return (int)Status.Ok;
+        }
+        catch (Exception e) { return Fail(e); }
     }
 
     /// <summary>Does a caller's options struct of <paramref name="size"/> bytes contain this (4-byte) field?</summary>

@@ -78,7 +78,9 @@ static unsafe partial class Exports
             if (size < (nuint)sizeof(nuint)) return (int)Status.InvalidArgument;
             scope.Stats(out ulong live, out ulong spawned, out ulong completed, out ulong cancelled);
             // Write only what the caller's (possibly older) struct has room for.
-            NativeScopeStats full = new() { StructSize = size, Live = live, Spawned = spawned, Completed = completed, Cancelled = cancelled };
+            scope.Usage(out ulong polls, out ulong pollNs);
+            NativeScopeStats full = new() { StructSize = size, Live = live, Spawned = spawned, Completed = completed, Cancelled = cancelled,
+                Polls = polls, PollNs = pollNs };
             nuint n = Math.Min(size, (nuint)sizeof(NativeScopeStats));
             Buffer.MemoryCopy(&full, stats, (long)size, (long)n);
             stats->StructSize = size;

@@ -22,7 +22,22 @@ static unsafe partial class Exports
         return p;
     }
 
-    static int Fail(Exception e) => e is OutOfMemoryException ? (int)Status.NoMemory : (int)Status.Internal;
+    /// <summary>Maps an exception that reached an export to its status; an internal failure is logged (to every
+    /// live runtime's log: the export may not know a runtime).</summary>
+    internal static int Fail(Exception e)
+    {
+        if (e is OutOfMemoryException) return (int)Status.NoMemory;
+        try { Observe.Log.Everywhere(Observe.LogLevel.Error, string.Concat("internal error (LUMINAL_E_INTERNAL): ", Describe(e))); }
+        catch { /* logging must not turn a status into a crash: the status below still reports the failure */ }
+        return (int)Status.Internal;
+    }
+
+    /// <summary>The exception's type, message and innermost frame (stack traces may be trimmed in NativeAOT).</summary>
+    static string Describe(Exception e)
+    {
+        string where = e.StackTrace is string trace ? trace.Split('\n')[0].Trim() : "";
+        return string.Concat(e.GetType().FullName, ": ", e.Message, where.Length > 0 ? " " : "", where);
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_abi_version")]
     static uint AbiVersion() => LuminalVersion.Abi;
@@ -39,6 +54,24 @@ static unsafe partial class Exports
         var d = new System.Collections.Generic.Dictionary<int, nint>();
         foreach (Status s in Enum.GetValues<Status>()) d[(int)s] = (nint)Utf8(StatusText.Describe((int)s));
         return d;
+    }
+
+    // Every status's constant name (luminal_status_name), made once like the descriptions.
+    static readonly System.Collections.Generic.Dictionary<int, nint> StatusNames = BuildStatusNames();
+    static readonly byte* UnknownStatusName = Utf8("LUMINAL_STATUS_UNKNOWN");
+
+    static System.Collections.Generic.Dictionary<int, nint> BuildStatusNames()
+    {
+        var d = new System.Collections.Generic.Dictionary<int, nint>();
+        foreach (Status s in Enum.GetValues<Status>()) d[(int)s] = (nint)Utf8(StatusText.Name((int)s));
+        return d;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "luminal_status_name")]
+    static byte* StatusName(int status)
+    {
+        try { return StatusNames.TryGetValue(status, out nint p) ? (byte*)p : UnknownStatusName; }
+        catch { return UnknownStatusName; } // a lookup in a dictionary nobody writes cannot throw; never NULL
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_status_str")]

@@ -32,6 +32,16 @@ unsafe struct NativeRuntimeOptions
     public uint MaxBlockingThreads;
     public uint BlockingKeepAliveMs;
     public int IoBackend; // a luminal_io_backend (a C enum: int-sized)
+    // Observability: see Observe/Observers.cs.
+    public delegate* unmanaged<void*, int, byte*, void> Log;
+    public void* LogUser;
+    public int LogLevel;
+    public int DebugPlugins;
+    public delegate* unmanaged<void*, int, uint, void> OnThreadStart;
+    public delegate* unmanaged<void*, int, uint, void> OnThreadStop;
+    public void* ThreadHookUser;
+    public delegate* unmanaged<void*, int, ulong, uint, ulong, int, void> TaskHook;
+    public void* TaskHookUser;
 }
 
 /// <summary>luminal_spawn_options. Read only the fields that struct_size covers (older callers).</summary>
@@ -54,6 +64,53 @@ struct NativeScopeStats
     public ulong Spawned;
     public ulong Completed;
     public ulong Cancelled;
+    public ulong Polls;  // CPU use
+    public ulong PollNs;
+}
+
+/// <summary>luminal_runtime_metrics (luminal_runtime_get_metrics fills it), up to the caller's struct_size.</summary>
+[CStruct("luminal_runtime_metrics")]
+[StructLayout(LayoutKind.Sequential)]
+struct NativeRuntimeMetrics
+{
+    public nuint StructSize;
+    public uint Workers;
+    public uint BlockingThreads;
+    public uint BlockingIdle;
+    public uint BlockingMax;
+    public ulong TasksSpawned;
+    public ulong TasksCompleted;
+    public ulong TasksCancelled;
+    public ulong TasksAlive;
+    public ulong Polls;
+    public ulong Steals;
+    public ulong Parks;
+    public ulong Unparks;
+    public ulong InjectorDepth;
+    public ulong LocalQueueDepth;
+    public ulong ReadyUserInteractive;
+    public ulong ReadyUserInitiated;
+    public ulong ReadyUtility;
+    public ulong ReadyBackground;
+    public ulong BlockingQueueDepth;
+    public ulong IoInFlight;
+    public ulong TimersPending;
+    public ulong BusyNs;
+    public ulong ParkedNs;
+}
+
+/// <summary>luminal_worker_metrics (luminal_runtime_get_worker_metrics fills it), up to the caller's struct_size.</summary>
+[CStruct("luminal_worker_metrics")]
+[StructLayout(LayoutKind.Sequential)]
+struct NativeWorkerMetrics
+{
+    public nuint StructSize;
+    public ulong Polls;
+    public ulong Steals;
+    public ulong Parks;
+    public ulong QueueDepth;
+    public ulong BusyNs;
+    public ulong ParkedNs;
 }
 
 /// <summary>luminal_channel_options. Read only the fields that struct_size covers (older callers).</summary>

@@ -54,13 +54,25 @@ abstract unsafe class IoBackend : Scheduler.Driver
         : requested == UringKind || Uring.Ring.IsAvailable() ? UringKind : PoolKind;
 
     /// <summary>Starts the backend asked for (see <see cref="Requested"/>): io_uring if the kernel allows it unless
-    /// the pool was asked for. Null when io_uring was required but is unavailable.</summary>
-    public static IoBackend? Create(Runtime runtime, uint requested)
+    /// the pool was asked for. Null when io_uring was required but is unavailable.
+    /// <paramref name="why"/>: the choice and its reason, for the runtime's log.</summary>
+    public static IoBackend? Create(Runtime runtime, uint requested, out string why)
     {
-        if (!OperatingSystem.IsLinux()) return new Pool.PoolBackend(runtime);
-        if (requested == PoolKind) return new Pool.PoolBackend(runtime);
-        Uring.UringBackend? uring = Uring.UringBackend.TryCreate(runtime, out _);
-        if (uring is not null) return uring;
+        if (!OperatingSystem.IsLinux()) { why = "IO backend: pool (io_uring is Linux only)"; return new Pool.PoolBackend(runtime); }
+        if (requested == PoolKind)
+        {
+            why = "IO backend: pool (asked for by the io_backend option or LUMINAL_IO_BACKEND)";
+            return new Pool.PoolBackend(runtime);
+        }
+        Uring.UringBackend? uring = Uring.UringBackend.TryCreate(runtime, out int errno);
+        if (uring is not null)
+        {
+            why = requested == UringKind ? "IO backend: io_uring (asked for)" : "IO backend: io_uring (available)";
+            return uring;
+        }
+        why = string.Concat(requested == UringKind ? "IO backend: io_uring asked for but io_uring_setup failed: errno "
+            : "IO backend: pool (io_uring_setup failed: errno ", errno.ToString(), " ", Marshal.GetPInvokeErrorMessage(errno),
+            requested == UringKind ? "" : ")");
         return requested == UringKind ? null : new Pool.PoolBackend(runtime);
     }
 }

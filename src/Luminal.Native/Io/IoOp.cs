@@ -187,6 +187,7 @@ sealed unsafe class IoOp : GenerationSlot
     {
         lock (_lock)
         {
+            if (_state == Submitted) Interlocked.Decrement(ref Runtime.IoInFlight); // metrics: io_in_flight
             _raw = raw;
             _state = Completed;
             Monitor.PulseAll(_lock);
@@ -222,6 +223,7 @@ sealed unsafe class IoOp : GenerationSlot
                     return 0;
                 }
                 op._state = Submitted;
+                Interlocked.Increment(ref op.Runtime.IoInFlight);
                 // The priority of the task awaiting the operation travels into the request.
                 if (Tasks.RawTask.FromToken(waker, Handles.Token.Waker, out _) is Tasks.RawTask task)
                     op.Priority = task.Priority;

@@ -21,6 +21,10 @@ sealed unsafe class BlockingPool
     readonly List<Thread> _threads = new();
     int _idle;     // threads waiting for work
     int _notified; // of those, how many a submitter already counted on (each is pulsed once)
+    // Thread indexes (the thread hooks' index, the name's suffix): the lowest free one, so they stay below
+    // MaxThreads and a name keeps its number within Linux's 15 bytes ("luminal-b-65535").
+    readonly Stack<int> _freeIndexes = new();
+    int _nextIndex;
     bool _shutdown;
 
     public readonly int MaxThreads;
@@ -50,6 +54,18 @@ sealed unsafe class BlockingPool
         }
     }
 
+    /// <summary>Threads alive, of those idle, and tasks queued, in one snapshot (metrics).</summary>
+    public void Snapshot(out int threads, out int idle, out int queued)
+    {
+        lock (_lock)
+        {
+            threads = _threads.Count;
+            idle = _idle;
+            queued = 0;
+            foreach (Queue<RawTask> q in _queues) queued += q.Count;
+        }
+    }
+
     /// <summary>Queues a task (the caller owns its SCHEDULED flag). False once shut down.</summary>
     public bool Submit(RawTask task)
     {
@@ -61,7 +77,8 @@ sealed unsafe class BlockingPool
             // waking thread (the second task would wait behind the first, which may be waiting for it).
             if (_idle - _notified > 0) { _notified++; Monitor.Pulse(_lock); return true; }
             if (_threads.Count >= MaxThreads) return true; // saturated: the task waits for a thread
-            var thread = new Thread(ThreadMain) { IsBackground = true, Name = "luminal-blocking" };
+            int index = _freeIndexes.Count > 0 ? _freeIndexes.Pop() : _nextIndex++;
+            var thread = new Thread(() => ThreadMain(index)) { IsBackground = true, Name = string.Concat("luminal-b-", index.ToString()) };
             _threads.Add(thread);
             thread.Start();
             return true;
@@ -92,7 +109,22 @@ sealed unsafe class BlockingPool
         return null;
     }
 
-    void ThreadMain()
+    void ThreadMain(int index)
+    {
+        _rt.ThreadStarted(Observe.ThreadKind.Blocking, index);
+        try { Serve(); }
+        finally
+        {
+            _rt.ThreadStopping(Observe.ThreadKind.Blocking, index);
+            lock (_lock)
+            {
+                _threads.Remove(Thread.CurrentThread); // (an idle one already left, under the lock that decided it)
+                _freeIndexes.Push(index); // after the hook: a new thread with this index starts after it
+            }
+        }
+    }
+
+    void Serve()
     {
         while (true)
         {
@@ -101,7 +133,7 @@ sealed unsafe class BlockingPool
             {
                 while ((task = Dequeue()) is null)
                 {
-                    if (_shutdown) { _threads.Remove(Thread.CurrentThread); return; }
+                    if (_shutdown) return; // leaves _threads after its stop hook (ThreadMain): Join waits for that
                     _idle++;
                     bool signalled = Monitor.Wait(_lock, _keepAliveMs);
                     _idle--;

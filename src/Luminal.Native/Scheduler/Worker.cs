@@ -31,6 +31,15 @@ sealed unsafe class Worker
     {
         [FieldOffset(64)] public long TasksSpawned;
         [FieldOffset(72)] public long TasksFinished;
+        // Metrics (luminal_runtime_get_metrics sums them on read): plain increments by this worker's thread.
+        [FieldOffset(80)] public long TasksCompleted; // of TasksFinished, those that returned READY
+        [FieldOffset(88)] public long Polls;
+        [FieldOffset(96)] public long Steals;
+        [FieldOffset(104)] public long Parks;
+        [FieldOffset(112)] public long ParkedNs;      // finished parks
+        [FieldOffset(120)] public long ParkedSince;   // clock at the start of the park in progress, or 0
+        [FieldOffset(128)] public long StartedNs;     // clock when the thread started
+        [FieldOffset(136)] public long StoppedNs;     // clock when it exited, or 0
     }
     public readonly Parker Parker = Parker.Rent(); // kept for the runtime's life (it may be unparked late)
     RawTask? _lifo;         // the task most recently woken by this worker: runs next (cache-hot message passing)
@@ -59,6 +68,8 @@ sealed unsafe class Worker
     void Main(CountdownEvent started)
     {
         ManagedThreadId = Environment.CurrentManagedThreadId;
+        Volatile.Write(ref Counted.StartedNs, (long)Time.Clock.NowNs());
+        _rt.ThreadStarted(Observe.ThreadKind.Worker, Index); // before runtime_new returns, before any task runs
         _cx = Context.Acquire(_rt, Index) ?? throw new OutOfMemoryException("context table is full");
         started.Signal();
         _rt.WaitStarted(); // the thread-id map must be complete before we run anything
@@ -83,6 +94,8 @@ sealed unsafe class Worker
         {
             RawTask.Table.ReturnAll(TaskSlots); // after the last Run on this thread
             _cx.Release();
+            Volatile.Write(ref Counted.StoppedNs, (long)Time.Clock.NowNs());
+            _rt.ThreadStopping(Observe.ThreadKind.Worker, Index);
         }
     }
 
@@ -167,7 +180,11 @@ sealed unsafe class Worker
             for (int i = 0; i < workers.Length; i++)
             {
                 Worker victim = workers[(start + i) % workers.Length];
-                if (victim != this && victim.Locals[level].StealInto(Locals[level]) is RawTask stolen) return stolen;
+                if (victim != this && victim.Locals[level].StealInto(Locals[level]) is RawTask stolen)
+                {
+                    Counted.Steals++;
+                    return stolen;
+                }
             }
             if (TakeInjected(level) is RawTask injected) return injected;
         }
@@ -206,6 +223,25 @@ sealed unsafe class Worker
         _rt.NotifyOne();
     }
 
+    /// <summary>Busy (not parked) and parked time so far, for metrics read on another thread (racy by a park at most).</summary>
+    public void Times(ulong now, out ulong busy, out ulong parked)
+    {
+        long started = Volatile.Read(ref Counted.StartedNs), stopped = Volatile.Read(ref Counted.StoppedNs);
+        long since = Volatile.Read(ref Counted.ParkedSince);
+        long p = Volatile.Read(ref Counted.ParkedNs) + (since != 0 && stopped == 0 ? Math.Max(0, (long)now - since) : 0);
+        long alive = started == 0 ? 0 : (stopped != 0 ? stopped : (long)now) - started;
+        parked = (ulong)Math.Max(0, p);
+        busy = (ulong)Math.Max(0, alive - p);
+    }
+
+    /// <summary>Tasks in this worker's queues and LIFO slot (read from another thread: a snapshot).</summary>
+    public int QueueDepth()
+    {
+        int n = Volatile.Read(ref _lifo) is null ? 0 : 1;
+        foreach (LocalQueue local in Locals) n += Math.Max(0, local.Count);
+        return n;
+    }
+
     /// <summary>Has a task been woken into this worker's LIFO slot (it runs next)? This worker's thread only.</summary>
     public bool HasWokenTask => _lifo is not null;
 
@@ -235,7 +271,15 @@ sealed unsafe class Worker
         if (lastSearcher && _rt.HasPendingWork()) _rt.NotifyOne();
         // The driver decides where this worker sleeps (the io_uring ring, its futex) and for how long (the next
         // timer); any Unpark of its parker wakes it there.
-        if (!_rt.IsShutdown) _rt.Driver.Park(this, -1, othersAwake: _rt.Idle.UnparkedCount > 0);
+        if (!_rt.IsShutdown)
+        {
+            Counted.Parks++;
+            long since = (long)Time.Clock.NowNs(); // a park is a system call anyway: two clock reads are noise
+            Volatile.Write(ref Counted.ParkedSince, since);
+            _rt.Driver.Park(this, -1, othersAwake: _rt.Idle.UnparkedCount > 0);
+            Counted.ParkedNs += (long)Time.Clock.NowNs() - since;
+            Volatile.Write(ref Counted.ParkedSince, 0);
+        }
         _searching = _rt.Idle.ReturnFromPark(Index);
     }
 }

@@ -28,6 +28,8 @@ sealed class Scope : GenerationSlot
     internal volatile bool PluginOwned;
     RawTask? _members;
     long _active, _spawned, _completed, _cancelled;
+    // CPU use (luminal_scope_counters.polls, poll_ns): added by whichever thread polled a member, without the lock.
+    long _polls, _pollNs;
     // luminal_scope_drain futures waiting for every member to finish running (spawned == completed + cancelled).
     Sync.WaiterList _drainers; // a struct, mutated in place: never readonly, never copied
 
@@ -44,6 +46,7 @@ sealed class Scope : GenerationSlot
             s.PluginOwned = false;
             s._members = null;
             s._active = s._spawned = s._completed = s._cancelled = 0;
+            s._polls = s._pollNs = 0;
         }
         return s;
     }
@@ -117,6 +120,14 @@ sealed class Scope : GenerationSlot
         lock (_lock) _drainers.Remove(op);
     }
 
+    /// <summary>A member was polled (or its fn called) for <paramref name="ns"/> nanoseconds.</summary>
+    public void CountPoll(ulong ns)
+    {
+        // Members run on any worker: interlocked adds (no lock), paid only by tasks that are in a scope.
+        Interlocked.Increment(ref _polls);
+        Interlocked.Add(ref _pollNs, (long)ns);
+    }
+
     /// <summary>The task will never call into the scope's code again.</summary>
     public void Leave()
     {
@@ -169,6 +180,12 @@ sealed class Scope : GenerationSlot
         }
     }
 
+    public void Usage(out ulong polls, out ulong pollNs)
+    {
+        polls = (ulong)Volatile.Read(ref _polls);
+        pollNs = (ulong)Volatile.Read(ref _pollNs);
+    }
+
     public void Stats(out ulong live, out ulong spawned, out ulong completed, out ulong cancelled)
     {
         lock (_lock)
@@ -189,11 +206,22 @@ sealed class Scope : GenerationSlot
         if (!TryRetire(generation)) return false;
         WakeDrainers(); // they complete: their handle is gone
         // Members refer to this object, so it goes back to the pool only once none is left.
+        long live;
+        bool closed;
+        Runtime? runtime;
         lock (_lock)
         {
+            live = _active;
+            closed = _closed;
+            runtime = Runtime;
             if (_members is null) { Runtime = null; Table.Free(this); }
             else _orphaned = true;
         }
+        // Outside the lock (the callback may call in). A closed scope's members are aborted and on their way out.
+        if (live > 0 && !closed && runtime is not null)
+            runtime.Log.Write(Observe.LogLevel.Warn, string.Concat("scope 0x", Handles.Token.Make(Handles.Token.Scope, Index, generation).ToString("x"),
+                " released while open with ", live.ToString(),
+                " live tasks: they run on, so its code must stay loaded (close the scope first to unload it)"));
         return true;
     }
 

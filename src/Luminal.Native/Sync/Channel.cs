@@ -48,7 +48,7 @@ sealed unsafe class Channel : SyncObject
 
     public void DropMessage(nint msg)
     {
-        if (_dropMessage != null) _dropMessage((void*)msg);
+        if (_dropMessage != null && !Observe.PluginCheck.Skip(_dropMessage, "drop_message")) _dropMessage((void*)msg);
     }
 
     bool HasRoom => _sendWaiters.IsEmpty && (_capacity == 0 || _len + _reserved < _capacity);

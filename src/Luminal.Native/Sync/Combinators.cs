@@ -49,14 +49,16 @@ static unsafe class Combinators
         void* state = c.Future.State;
         c.Future.Poll = null;
         c.Future.Drop = null;
-        if (drop != null) drop(state);
+        if (drop != null && !Observe.PluginCheck.Skip(drop, "drop")) drop(state);
     }
 
     static void DropOutput(ref Child c)
     {
         void* o = c.Output;
         c.Output = null;
-        if (c.Future.DropOutput != null && o != TimeoutFuture.TimedOut && o != SleepFuture.FailedOutput) c.Future.DropOutput(o);
+        if (c.Future.DropOutput != null && o != TimeoutFuture.TimedOut && o != SleepFuture.FailedOutput
+            && !Observe.PluginCheck.Skip(c.Future.DropOutput, "drop_output"))
+            c.Future.DropOutput(o);
     }
 
     /// <summary>Gives up: drops every unfinished child and (join_all) every collected output.</summary>
@@ -96,6 +98,7 @@ static unsafe class Combinators
             {
                 ref Child c = ref block[i];
                 if (c.Future.Poll == null) continue;
+                if (Observe.PluginCheck.Skip(c.Future.Poll, "poll")) { GiveUp(op); return Failed(op, output); } // debug_plugins
                 void* o = null;
                 if (c.Future.Poll(c.Future.State, cx, &o) == 1)
                 {
@@ -132,6 +135,7 @@ static unsafe class Combinators
             for (nuint i = 0; i < n; i++)
             {
                 ref Child c = ref block[i];
+                if (Observe.PluginCheck.Skip(c.Future.Poll, "poll")) { GiveUp(op); return Failed(op, output); } // debug_plugins
                 void* o = null;
                 if (c.Future.Poll(c.Future.State, cx, &o) != 1) continue;
                 DropChild(ref c);

@@ -141,7 +141,10 @@ sealed unsafe class RawTask : Slot
             if (seen == s) break;
             s = seen;
         }
-        if (cancel || Runtime!.IsShutdown)
+        Runtime rt = Runtime!;
+        if (cancel || rt.IsShutdown
+            // Observers (task hook, plugin check): one branch when there are none. A refused call is a cancel.
+            || (rt.PollObserved && !rt.PollStarting(this, TaskToken, Fn != null ? (void*)Fn : (void*)Future.Poll, worker)))
         {
             DropFuture();
             Finish(completed: false, worker);
@@ -150,6 +153,8 @@ sealed unsafe class RawTask : Slot
 
         void* output = null;
         bool ready, yielded = false;
+        Scopes.Scope? scope = Scope;
+        ulong pollStart = scope is not null ? Time.Clock.NowNs() : 0; // per-scope CPU (luminal_scope_counters)
         if (Fn != null)
         {
             output = Fn(Future.State);
@@ -163,6 +168,9 @@ sealed unsafe class RawTask : Slot
             ready = Future.Poll(Future.State, (void*)token, &output) == 1;
             yielded = cx.End();
         }
+        if (scope is not null) scope.CountPoll(Time.Clock.NowNs() - pollStart);
+        if (worker is not null) worker.Counted.Polls++; // before Finish publishes: a joiner then sees the count
+        if (rt.TaskHook != null) rt.TaskEventAt(Observe.TaskEvent.PollEnd, this, TaskToken, worker);
 
         if (ready)
         {
@@ -188,14 +196,17 @@ sealed unsafe class RawTask : Slot
         Future.State = null;
         Future.Poll = null;
         Future.Drop = null;
-        if (f.Drop != null) f.Drop(f.State);
+        if (f.Drop != null && (!Runtime!.DebugPlugins || Observe.PluginCheck.Callable(f.Drop, "drop", Scope, Runtime.Log)))
+            f.Drop(f.State);
     }
 
     /// <summary>Marks the task finished while still holding RUNNING, tells the joiners, then lets go.
     /// <paramref name="worker"/>: the worker whose thread is running this, if any.</summary>
     void Finish(bool completed, Worker? worker)
     {
-        Runtime!.CountFinished(worker);
+        Runtime!.CountFinished(worker, completed);
+        if (Runtime.TaskHook != null)
+            Runtime.TaskEventAt(completed ? Observe.TaskEvent.Completed : Observe.TaskEvent.Cancelled, this, TaskToken, worker);
         long s = Volatile.Read(ref _state);
         bool notifyJoiner;
         while (true)
@@ -273,7 +284,10 @@ sealed unsafe class RawTask : Slot
     static void DisposeOutput(delegate* unmanaged<void*, void> dropOutput, void* output, bool drop, Scopes.Scope? scope)
     {
         if (dropOutput == null) return; // nothing to free, and it never kept the scope
-        if (drop && output != Time.TimeoutFuture.TimedOut && output != Time.SleepFuture.FailedOutput) dropOutput(output);
+        if (drop && output != Time.TimeoutFuture.TimedOut && output != Time.SleepFuture.FailedOutput
+            && (Volatile.Read(ref Observe.PluginCheck.Active) == 0
+                || Observe.PluginCheck.Callable(dropOutput, "drop_output", scope, scope?.Runtime?.Log)))
+            dropOutput(output);
         scope?.Leave();
     }
 

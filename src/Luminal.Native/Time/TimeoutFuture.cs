@@ -54,6 +54,11 @@ static unsafe class TimeoutFuture
                 DropInner(e);
                 return SleepFuture.Failed(output);
             }
+            if (Observe.PluginCheck.Skip(e.Inner.Poll, "poll")) // its code is gone (debug_plugins): cannot work
+            {
+                DropInner(e);
+                return SleepFuture.Failed(output);
+            }
             if (e.Inner.Poll != null)
             {
                 void* inner = null;
@@ -76,7 +81,7 @@ static unsafe class TimeoutFuture
     {
         NativeFuture inner = e.Inner;
         e.Inner = default;
-        if (inner.Drop != null) inner.Drop(inner.State);
+        if (inner.Drop != null && !Observe.PluginCheck.Skip(inner.Drop, "drop")) inner.Drop(inner.State);
     }
 
     [UnmanagedCallersOnly]

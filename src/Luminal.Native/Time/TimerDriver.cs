@@ -53,6 +53,9 @@ sealed class TimerDriver : Scheduler.Driver
         return false;
     }
 
+    /// <summary>Timers in the wheel (metrics).</summary>
+    public int Pending { get { lock (_lock) return _wheel.Count; } }
+
     public void Cancel(TimerEntry e)
     {
         lock (_lock)

@@ -72,6 +72,85 @@ pub struct luminal_runtime_options {
     pub max_blocking_threads: u32,
     pub blocking_keep_alive_ms: u32,
     pub io_backend: luminal_io_backend,
+    // Observability
+    pub log: Option<luminal_log_fn>,
+    pub log_user: *mut c_void,
+    pub log_level: luminal_log_level,
+    pub debug_plugins: i32,
+    pub on_thread_start: Option<luminal_thread_hook_fn>,
+    pub on_thread_stop: Option<luminal_thread_hook_fn>,
+    pub thread_hook_user: *mut c_void,
+    pub task_hook: Option<luminal_task_hook_fn>,
+    pub task_hook_user: *mut c_void,
+}
+
+pub type luminal_log_level = i32;
+pub const LUMINAL_LOG_ERROR: luminal_log_level = 1;
+pub const LUMINAL_LOG_WARN: luminal_log_level = 2;
+pub const LUMINAL_LOG_INFO: luminal_log_level = 3;
+pub const LUMINAL_LOG_DEBUG: luminal_log_level = 4;
+pub type luminal_log_fn = unsafe extern "C" fn(user: *mut c_void, level: luminal_log_level, message: *const c_char);
+
+pub type luminal_thread_kind = i32;
+pub const LUMINAL_THREAD_WORKER: luminal_thread_kind = 0;
+pub const LUMINAL_THREAD_BLOCKING: luminal_thread_kind = 1;
+pub const LUMINAL_THREAD_IO: luminal_thread_kind = 2;
+pub type luminal_thread_hook_fn = unsafe extern "C" fn(user: *mut c_void, kind: luminal_thread_kind, index: u32);
+
+pub type luminal_task_event = i32;
+pub const LUMINAL_TASK_SPAWNED: luminal_task_event = 0;
+pub const LUMINAL_TASK_POLL_START: luminal_task_event = 1;
+pub const LUMINAL_TASK_POLL_END: luminal_task_event = 2;
+pub const LUMINAL_TASK_COMPLETED: luminal_task_event = 3;
+pub const LUMINAL_TASK_CANCELLED: luminal_task_event = 4;
+pub type luminal_task_hook_fn = unsafe extern "C" fn(
+    user: *mut c_void,
+    event: luminal_task_event,
+    task_id: u64,
+    priority: u32,
+    scope: u64,
+    worker: i32,
+);
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct luminal_runtime_metrics {
+    pub struct_size: usize,
+    pub workers: u32,
+    pub blocking_threads: u32,
+    pub blocking_idle: u32,
+    pub blocking_max: u32,
+    pub tasks_spawned: u64,
+    pub tasks_completed: u64,
+    pub tasks_cancelled: u64,
+    pub tasks_alive: u64,
+    pub polls: u64,
+    pub steals: u64,
+    pub parks: u64,
+    pub unparks: u64,
+    pub injector_depth: u64,
+    pub local_queue_depth: u64,
+    pub ready_user_interactive: u64,
+    pub ready_user_initiated: u64,
+    pub ready_utility: u64,
+    pub ready_background: u64,
+    pub blocking_queue_depth: u64,
+    pub io_in_flight: u64,
+    pub timers_pending: u64,
+    pub busy_ns: u64,
+    pub parked_ns: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct luminal_worker_metrics {
+    pub struct_size: usize,
+    pub polls: u64,
+    pub steals: u64,
+    pub parks: u64,
+    pub queue_depth: u64,
+    pub busy_ns: u64,
+    pub parked_ns: u64,
 }
 
 pub type luminal_poll = c_int;
@@ -103,6 +182,8 @@ pub struct luminal_scope_counters {
     pub spawned: u64,
     pub completed: u64,
     pub cancelled: u64,
+    pub polls: u64,
+    pub poll_ns: u64,
 }
 
 #[repr(C)]
@@ -223,12 +304,19 @@ declare_library! {
     pub fn luminal_abi_version() -> u32;
     pub fn luminal_version() -> *const c_char;
     pub fn luminal_status_str(s: luminal_status) -> *const c_char;
+    pub fn luminal_status_name(s: luminal_status) -> *const c_char;
 
     pub fn luminal_runtime_new(opts: *const luminal_runtime_options, out: *mut *mut luminal_runtime) -> luminal_status;
     pub fn luminal_runtime_clone(rt: *mut luminal_runtime) -> *mut luminal_runtime;
     pub fn luminal_runtime_release(rt: *mut luminal_runtime);
     pub fn luminal_runtime_shutdown(rt: *mut luminal_runtime, timeout_ns: u64) -> luminal_status;
     pub fn luminal_runtime_worker_count(rt: *mut luminal_runtime) -> u32;
+    pub fn luminal_runtime_get_metrics(rt: *mut luminal_runtime, out: *mut luminal_runtime_metrics) -> luminal_status;
+    pub fn luminal_runtime_get_worker_metrics(
+        rt: *mut luminal_runtime,
+        index: u32,
+        out: *mut luminal_worker_metrics,
+    ) -> luminal_status;
 
     pub fn luminal_context_runtime(cx: *mut luminal_context) -> *mut luminal_runtime;
     pub fn luminal_context_waker(cx: *mut luminal_context) -> *const luminal_waker;

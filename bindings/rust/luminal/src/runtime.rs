@@ -11,7 +11,9 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
+use crate::hooks::{Hook, Hooks, LogHook, LogLevel, ThreadHook, ThreadKind};
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -305,6 +307,9 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Option<Duration>,
     io_backend: IoBackend,
+    on_thread_start: Option<ThreadHook>,
+    on_thread_stop: Option<ThreadHook>,
+    log: Option<(LogLevel, LogHook)>,
 }
 
 /// Which IO backend a runtime uses for [`fs`](crate::fs) and [`net`](crate::net) (`luminal_io_backend`).
@@ -332,7 +337,8 @@ impl Builder {
         self
     }
 
-    /// The worker thread name prefix (default "luminal-worker").
+    /// The worker thread name prefix (default "luminal-w"); workers are named PREFIX-INDEX. Linux keeps 15 bytes of
+    /// a thread name: keep the prefix short enough for the index to survive.
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
         self.thread_name = Some(name.into());
         self
@@ -355,6 +361,28 @@ impl Builder {
     /// The IO backend (default [`IoBackend::Auto`]).
     pub fn io_backend(&mut self, backend: IoBackend) -> &mut Builder {
         self.io_backend = backend;
+        self
+    }
+
+    /// Calls `f(kind, index)` on each runtime thread as it starts, before it runs anything: every worker (all of
+    /// them before `build` returns), every blocking-pool thread, every IO helper thread. For thread names,
+    /// affinity, or attaching another runtime (a JVM, Python) to the thread.
+    pub fn on_thread_start(&mut self, f: impl Fn(ThreadKind, usize) + Send + Sync + 'static) -> &mut Builder {
+        self.on_thread_start = Some(Hook(Arc::new(f)));
+        self
+    }
+
+    /// Calls `f(kind, index)` on each runtime thread just before it exits (workers: during shutdown).
+    pub fn on_thread_stop(&mut self, f: impl Fn(ThreadKind, usize) + Send + Sync + 'static) -> &mut Builder {
+        self.on_thread_stop = Some(Hook(Arc::new(f)));
+        self
+    }
+
+    /// Sends the runtime's log lines up to `level` to `f` instead of stderr (`LUMINAL_LOG=...` without a hook):
+    /// the IO backend chosen and why, an unknown `LUMINAL_IO_BACKEND`, a scope released with live tasks,
+    /// internal errors. Called on any thread, never with a runtime lock held.
+    pub fn on_log(&mut self, level: LogLevel, f: impl Fn(LogLevel, &str) + Send + Sync + 'static) -> &mut Builder {
+        self.log = Some((level, Hook(Arc::new(f))));
         self
     }
 
@@ -382,7 +410,7 @@ impl Builder {
             None => 0,
             Some(d) => u32::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX).max(1),
         };
-        let opts = ffi::luminal_runtime_options {
+        let mut opts = ffi::luminal_runtime_options {
             struct_size: std::mem::size_of::<ffi::luminal_runtime_options>(),
             worker_threads: workers,
             thread_name: name.as_ref().map_or(ptr::null(), |n| n.as_ptr()),
@@ -393,7 +421,22 @@ impl Builder {
                 IoBackend::Uring => ffi::LUMINAL_IO_URING,
                 IoBackend::Pool => ffi::LUMINAL_IO_POOL,
             },
+            log: None,
+            log_user: ptr::null_mut(),
+            log_level: self.log.as_ref().map_or(0, |(level, _)| *level as ffi::luminal_log_level),
+            debug_plugins: 0,
+            on_thread_start: None,
+            on_thread_stop: None,
+            thread_hook_user: ptr::null_mut(),
+            task_hook: None,
+            task_hook_user: ptr::null_mut(),
         };
+        Hooks {
+            start: self.on_thread_start.clone(),
+            stop: self.on_thread_stop.clone(),
+            log: self.log.as_ref().map(|(_, f)| f.clone()),
+        }
+        .install(&mut opts);
         let mut raw = ptr::null_mut();
         // SAFETY: opts and the name are borrowed for the call only.
         RuntimeError::check(unsafe { ffi::luminal_runtime_new(&opts, &mut raw) })?;

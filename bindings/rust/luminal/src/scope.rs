@@ -55,6 +55,10 @@ pub struct ScopeStats {
     pub completed: u64,
     /// Tasks dropped before completing (abort, scope close, runtime shutdown).
     pub cancelled: u64,
+    /// Polls of the scope's tasks (spawn_fn and blocking calls included).
+    pub polls: u64,
+    /// The time spent in those polls: rank plugins by CPU with it.
+    pub poll_time: std::time::Duration,
 }
 
 impl Scope {
@@ -146,7 +150,14 @@ impl Scope {
         };
         // SAFETY: `c` is borrowed for the call; struct_size says how much may be written.
         RuntimeError::check(unsafe { ffi::luminal_scope_stats(self.as_raw(), &mut c) })?;
-        Ok(ScopeStats { live: c.live, spawned: c.spawned, completed: c.completed, cancelled: c.cancelled })
+        Ok(ScopeStats {
+            live: c.live,
+            spawned: c.spawned,
+            completed: c.completed,
+            cancelled: c.cancelled,
+            polls: c.polls,
+            poll_time: std::time::Duration::from_nanos(c.poll_ns),
+        })
     }
 }
 

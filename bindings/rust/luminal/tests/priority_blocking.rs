@@ -122,7 +122,7 @@ fn spawn_blocking_returns_and_panics() {
         std::fs::read_to_string("/proc/thread-self/comm").unwrap_or_default()
     });
     let name = rt.block_on(h).unwrap();
-    assert!(name.starts_with("luminal-blocki"), "{name:?}"); // not a worker ("luminal-prio")
+    assert!(name.starts_with("luminal-b-"), "{name:?}"); // a pool thread (luminal-b-SLOT), not a worker ("luminal-prio")
 
     let h = rt.spawn_blocking(|| -> u32 { panic!("boom in the pool") });
     let e = rt.block_on(h).unwrap_err();

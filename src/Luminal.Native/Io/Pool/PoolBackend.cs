@@ -31,7 +31,7 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
             if (!_reactorTried && !_stopped)
             {
                 _reactorTried = true;
-                Volatile.Write(ref _reactor, Reactor.TryStart(RunOnPool));
+                Volatile.Write(ref _reactor, Reactor.TryStart(RunOnPool, runtime));
             }
             return _reactor;
         }

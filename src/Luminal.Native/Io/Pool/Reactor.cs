@@ -122,15 +122,20 @@ sealed unsafe partial class Reactor
 
     readonly Action<IoOp> _fallback; // where an operation goes that cannot wait here any more (the pool)
 
-    Reactor(int epfd, int wakeFd, Action<IoOp> fallback)
+    Reactor(int epfd, int wakeFd, Action<IoOp> fallback, Runtime runtime)
     {
         (_epfd, _wakeFd, _fallback) = (epfd, wakeFd, fallback);
-        new Thread(Loop) { IsBackground = true, Name = "luminal-reactor" }.Start();
+        new Thread(() =>
+        {
+            runtime.ThreadStarted(Observe.ThreadKind.Io, 0); // IO thread 0: the reactor
+            try { Loop(); }
+            finally { runtime.ThreadStopping(Observe.ThreadKind.Io, 0); }
+        }) { IsBackground = true, Name = "luminal-reactor" }.Start();
     }
 
     /// <summary>A reactor with its thread running, or null where epoll is unavailable. <paramref name="fallback"/>
     /// takes an operation that was ready but would block again and cannot wait here (see Retry).</summary>
-    public static Reactor? TryStart(Action<IoOp> fallback)
+    public static Reactor? TryStart(Action<IoOp> fallback, Runtime runtime)
     {
         if (!OperatingSystem.IsLinux()) return null;
         int ep = EpollCreate1(EpollCloexec);
@@ -144,7 +149,7 @@ sealed unsafe partial class Reactor
             Libc.Close(ep);
             return null;
         }
-        return new Reactor(ep, efd, fallback);
+        return new Reactor(ep, efd, fallback, runtime);
     }
 
     /// <summary>

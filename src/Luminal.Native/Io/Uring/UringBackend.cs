@@ -36,7 +36,12 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         _pool = new Pool.PoolBackend(runtime);
         if (!ring.HasTimedWait)
         {
-            _reaper = new Thread(ReapLoop) { IsBackground = true, Name = "luminal-io_uring" };
+            _reaper = new Thread(() =>
+            {
+                runtime.ThreadStarted(Observe.ThreadKind.Io, 1); // IO thread 1: the reaper (kernels before 5.11)
+                try { ReapLoop(); }
+                finally { runtime.ThreadStopping(Observe.ThreadKind.Io, 1); }
+            }) { IsBackground = true, Name = "luminal-uring" };
             _reaper.Start();
         }
     }
