@@ -303,7 +303,7 @@ impl Plugin {
         if unsafe { ffi::luminal_scope_stats(self.scope_raw(), &mut c) } != ffi::LUMINAL_OK {
             return ScopeStats::default();
         }
-        ScopeStats { live: c.live, spawned: c.spawned, completed: c.completed, cancelled: c.cancelled }
+        ScopeStats::from_counters(&c)
     }
 
     /// The raw handle (NULL once closed), borrowed.

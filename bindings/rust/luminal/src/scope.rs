@@ -150,14 +150,21 @@ impl Scope {
         };
         // SAFETY: `c` is borrowed for the call; struct_size says how much may be written.
         RuntimeError::check(unsafe { ffi::luminal_scope_stats(self.as_raw(), &mut c) })?;
-        Ok(ScopeStats {
+        Ok(ScopeStats::from_counters(&c))
+    }
+}
+
+impl ScopeStats {
+    /// The counters as `luminal_scope_stats` filled them in (for code that calls the C function itself).
+    pub fn from_counters(c: &ffi::luminal_scope_counters) -> ScopeStats {
+        ScopeStats {
             live: c.live,
             spawned: c.spawned,
             completed: c.completed,
             cancelled: c.cancelled,
             polls: c.polls,
             poll_time: std::time::Duration::from_nanos(c.poll_ns),
-        })
+        }
     }
 }
 

@@ -241,7 +241,7 @@ impl LoadedPlugin {
             return Err(format!("{}: fini ran {} times", self.name, self.api.fini_calls));
         }
         let c = self.api.scope_at_fini;
-        let stats = ScopeStats { live: c.live, spawned: c.spawned, completed: c.completed, cancelled: c.cancelled };
+        let stats = ScopeStats::from_counters(&c);
         // SAFETY: RTLD_NOLOAD never loads anything; a handle it returns is closed again at once.
         let gone = unsafe {
             let h = dlopen(self.path.as_ptr(), RTLD_NOW | RTLD_NOLOAD);

@@ -86,6 +86,8 @@ impl Entry for RustPlugin {
                 spawned: stats.spawned,
                 completed: stats.completed,
                 cancelled: stats.cancelled,
+                polls: stats.polls,
+                poll_ns: stats.poll_time.as_nanos() as u64,
             };
             (*api).start = None;
             (*api).park = None;
