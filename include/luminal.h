@@ -109,7 +109,8 @@ typedef enum luminal_status {
   LUMINAL_E_FORKED = -12,          /* the handle belongs to a runtime inherited across fork(): unusable here */
   LUMINAL_E_CLOSED = -13,          /* the channel's other side is gone, or the semaphore was closed */
   LUMINAL_E_FULL = -14,            /* the channel has no room now (luminal_channel_try_send) */
-  LUMINAL_E_EMPTY = -15            /* no message waiting, or too few permits free (try_recv, try_acquire) */
+  LUMINAL_E_EMPTY = -15,           /* no message waiting, or too few permits free (try_recv, try_acquire) */
+  LUMINAL_E_BUSY = -16             /* another thread is driving this current-thread runtime (never waited for) */
 } luminal_status;
 
 /* A static English description of `s` ("ok", "invalid handle", ...). Never NULL, also for unknown values. */
@@ -136,6 +137,18 @@ typedef enum luminal_io_backend {
   LUMINAL_IO_POOL = 2     /* system calls on the blocking pool */
 } luminal_io_backend;
 
+/* Who runs the tasks (see "Current-thread runtimes" below). */
+typedef enum luminal_flavor {
+  LUMINAL_FLAVOR_MULTI_THREAD = 0,  /* worker threads, started by luminal_runtime_new */
+  LUMINAL_FLAVOR_CURRENT_THREAD = 1 /* no workers: tasks run on a thread that drives the runtime */
+} luminal_flavor;
+
+/* The runtime's clock: what its timers (sleep, sleep_until, timeout) and luminal_runtime_now_ns read. */
+typedef enum luminal_clock {
+  LUMINAL_CLOCK_MONOTONIC = 0, /* luminal_now_ns */
+  LUMINAL_CLOCK_PAUSED = 1     /* stands still until luminal_runtime_advance (or block_on's auto-advance) moves it */
+} luminal_clock;
+
 typedef struct luminal_runtime_options {
   size_t struct_size;      /* set to sizeof(luminal_runtime_options); fields past it take their defaults */
   uint32_t worker_threads; /* 0 = the number of logical CPUs; at most 1024 */
@@ -143,12 +156,18 @@ typedef struct luminal_runtime_options {
   uint32_t max_blocking_threads;  /* cap of the blocking pool (luminal_spawn_blocking); 0 = 512; at most 65536 */
   uint32_t blocking_keep_alive_ms; /* a blocking-pool thread idle this long exits; 0 = 10000 */
   luminal_io_backend io_backend;   /* 0 = AUTO (the LUMINAL_IO_BACKEND variable may force one) */
+  /* Current-thread runtimes, the paused clock and seeded runs (see "Current-thread runtimes" below). */
+  luminal_flavor flavor;           /* 0 = LUMINAL_FLAVOR_MULTI_THREAD */
+  luminal_clock clock;             /* 0 = LUMINAL_CLOCK_MONOTONIC; PAUSED needs LUMINAL_FLAVOR_CURRENT_THREAD */
+  uint64_t seed;                   /* 0 = off; else ready tasks run in a pseudo-random order drawn from it
+                                      (needs LUMINAL_FLAVOR_CURRENT_THREAD) */
 } luminal_runtime_options;
 
-/* Creates a runtime and starts its worker threads. `opts` is borrowed for the call (NULL = defaults).
- * On LUMINAL_OK, *out is an owned handle: release it with luminal_runtime_release.
+/* Creates a runtime and starts its worker threads (a current-thread runtime starts none). `opts` is borrowed for
+ * the call (NULL = defaults). On LUMINAL_OK, *out is an owned handle: release it with luminal_runtime_release.
  * Returns LUMINAL_E_INVALID_ARGUMENT if out is NULL, opts->struct_size is too small to hold struct_size itself,
- * worker_threads > 1024, max_blocking_threads > 65536 or io_backend is not a luminal_io_backend;
+ * worker_threads > 1024, max_blocking_threads > 65536, io_backend, flavor or clock is not one of its enum's
+ * values, or clock = LUMINAL_CLOCK_PAUSED or seed != 0 on a multi-thread runtime;
  * LUMINAL_E_UNSUPPORTED if io_uring is demanded (io_backend = LUMINAL_IO_URING, or LUMINAL_IO_BACKEND=uring with
  * AUTO) and the kernel refuses it (too old, io_uring_disabled, seccomp, no memory for a ring). */
 LUMINAL_API luminal_status luminal_runtime_new(const luminal_runtime_options *opts, luminal_runtime **out);
@@ -172,8 +191,78 @@ LUMINAL_API void luminal_runtime_release(luminal_runtime *rt);
  * LUMINAL_E_INVALID_ARGUMENT / LUMINAL_E_INVALID_HANDLE for a bad handle. Calling it again is fine. */
 LUMINAL_API luminal_status luminal_runtime_shutdown(luminal_runtime *rt, uint64_t timeout_ns);
 
-/* The number of worker threads of `rt`, or 0 for a bad handle. */
+/* The number of worker threads of `rt`; 0 for a current-thread runtime (it has none) or a bad handle. */
 LUMINAL_API uint32_t luminal_runtime_worker_count(luminal_runtime *rt);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Current-thread runtimes, the paused clock, seeded runs
+ *
+ * A runtime made with flavor = LUMINAL_FLAVOR_CURRENT_THREAD starts no thread (its blocking pool and IO helpers
+ * start at their first use, as on any runtime; its fds are one eventfd, plus the IO backend's at the first IO
+ * operation). Its tasks run only on the thread that drives it: inside luminal_block_on (which also runs every
+ * other ready task while it waits), luminal_runtime_run and luminal_runtime_advance. One thread drives at a time:
+ * another thread that tries gets LUMINAL_E_BUSY at once (it never waits); the driving thread itself, from inside
+ * one of the runtime's polls, gets LUMINAL_E_WOULD_DEADLOCK from luminal_block_on and luminal_runtime_run (and
+ * from a blocking luminal_task_join, luminal_scope_close or luminal_runtime_shutdown with a timeout: only it could
+ * run what they wait for). Any thread may spawn, wake, abort and join (a blocking join waits until someone drives
+ * the runtime far enough). Priorities order the ready tasks as on a multi-thread runtime. The blocking pool and IO
+ * (both backends) work as usual; their completions make the runtime's wakeup fd readable.
+ *
+ * For an event loop (GTK's GSource, Qt's QSocketNotifier, epoll, poll(2)): watch luminal_runtime_wakeup_fd for
+ * readability, wake up at luminal_runtime_next_deadline_ns, and call luminal_runtime_run then (examples/c/gui_loop.c).
+ *
+ * The paused clock (clock = LUMINAL_CLOCK_PAUSED, current-thread runtimes only) starts at the runtime's creation
+ * and stands still: only luminal_runtime_advance moves it, and luminal_block_on when nothing is runnable, no IO
+ * operation is in flight and the blocking pool is idle: it then jumps to the next timer's tick by itself
+ * (auto-advance; luminal_runtime_run never does). Timers fire on 250 us ticks as on the monotonic clock: advancing
+ * by less than what is left to the next tick fires nothing. A test of a one-hour timeout then runs in microseconds.
+ *
+ * seed != 0 (current-thread runtimes only): whenever a task is picked to run, it is drawn pseudo-randomly from the
+ * ready tasks of the most urgent priority level, from a generator seeded with `seed`. Two runs with one seed make
+ * the same choices, so an interleaving found with seed N (and a paused clock, which removes the timing) replays
+ * with seed N; wakes from other threads (IO, the blocking pool, your threads) still arrive when they arrive.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Runs the tasks of a current-thread runtime that are ready, on the calling thread: first it fires the timers due
+ * and reaps IO completions (without blocking), then polls ready tasks (tasks woken or spawned meanwhile included)
+ * until none is ready, `max_polls` polls were made (0 = no limit) or `max_ns` nanoseconds of real time have passed
+ * (checked after each poll; 0 = no limit). It never waits for work and never advances a paused clock. A task that
+ * always wakes itself keeps it busy until a limit: event loops should pass one. *polled (may be NULL) receives the
+ * number of polls made. If ready tasks are left, the wakeup fd is readable when it returns.
+ * Returns LUMINAL_OK; LUMINAL_E_BUSY (another thread drives it); LUMINAL_E_WOULD_DEADLOCK (called from inside one
+ * of its polls); LUMINAL_E_SHUTDOWN (shut down, also when shutdown began during the call: the calling thread then
+ * completed the shutdown's drops); LUMINAL_E_INVALID_ARGUMENT (rt NULL, or a multi-thread runtime);
+ * LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_runtime_run(luminal_runtime *rt, uint32_t max_polls, uint64_t max_ns,
+                                               uint32_t *polled);
+
+/* Stores in *fd a file descriptor that is readable when the current-thread runtime has work to run (a task was
+ * woken or spawned, an IO operation completed): watch it for readability (poll, epoll, a GSource), never read or
+ * write it. It stays readable until the next luminal_runtime_run (or other driving call) starts. Timers do not make
+ * it readable: use luminal_runtime_next_deadline_ns. The runtime owns the fd: it is closed when the runtime has
+ * shut down (take it out of your event loop first). The same fd every time.
+ * Returns LUMINAL_OK; LUMINAL_E_INVALID_ARGUMENT (rt or fd NULL, or a multi-thread runtime);
+ * LUMINAL_E_INVALID_HANDLE; LUMINAL_E_SHUTDOWN (after shutdown, the fd is gone). */
+LUMINAL_API luminal_status luminal_runtime_wakeup_fd(luminal_runtime *rt, int *fd);
+
+/* Stores in *deadline the time, on the runtime's clock (luminal_runtime_now_ns), at which the runtime's earliest
+ * timer is due (at or before its deadline: the wheel's next tick to visit), or UINT64_MAX when no timer is set.
+ * Any runtime; on a current-thread one, call luminal_runtime_run once that time has come.
+ * Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (rt or deadline NULL), LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_runtime_next_deadline_ns(luminal_runtime *rt, uint64_t *deadline);
+
+/* The runtime's time in nanoseconds: luminal_now_ns() on a monotonic clock; on a paused clock, its creation time
+ * plus every advance since. What sleep, sleep_until and timeout of this runtime measure against. 0 for a bad handle. */
+LUMINAL_API uint64_t luminal_runtime_now_ns(luminal_runtime *rt);
+
+/* Moves a paused clock forward by exactly `ns`, visiting each timer tick on the way in deadline order: at each, it
+ * fires the timers due and, when called outside the runtime's polls, runs every task that is then ready (as
+ * luminal_runtime_run with no limit) before going on, so a task woken at t that sleeps again may fire again within
+ * the same advance. Called from inside one of the runtime's polls (on its driving thread), it only fires the
+ * timers: what they wake runs once that poll returns. Any thread may call it when nobody drives the runtime.
+ * Returns LUMINAL_OK; LUMINAL_E_INVALID_ARGUMENT (rt NULL, or the runtime's clock is not paused); LUMINAL_E_BUSY
+ * (another thread drives it); LUMINAL_E_SHUTDOWN; LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_runtime_advance(luminal_runtime *rt, uint64_t ns);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Futures
@@ -266,9 +355,13 @@ LUMINAL_API luminal_status luminal_spawn_fn(luminal_runtime *rt, void *(*fn)(voi
                                             luminal_task **out);
 
 /* Runs `fut` to completion on the calling thread, which parks between polls while the runtime's workers run
- * everything else. Takes `fut` (dropped exactly once, also on failure). On LUMINAL_OK, *output (may be NULL to
- * discard it, then drop_output frees it) receives the output. Returns LUMINAL_E_WOULD_DEADLOCK on one of the
- * runtime's workers, LUMINAL_E_SHUTDOWN if the runtime is or gets shut down first (the future is dropped),
+ * everything else. On a current-thread runtime the calling thread drives it: it runs every ready task (`fut`
+ * among them) until `fut` completes, waits on the wakeup fd and the next timer when none is ready, and on a
+ * paused clock auto-advances (see "Current-thread runtimes"); tasks still ready when `fut` completes stay queued.
+ * Takes `fut` (dropped exactly once, also on failure). On LUMINAL_OK, *output (may be NULL to discard it, then
+ * drop_output frees it) receives the output. Returns LUMINAL_E_WOULD_DEADLOCK on one of the runtime's workers (or
+ * from inside a poll of the current-thread runtime), LUMINAL_E_BUSY if another thread drives the current-thread
+ * runtime, LUMINAL_E_SHUTDOWN if the runtime is or gets shut down first (the future is dropped),
  * LUMINAL_E_INVALID_ARGUMENT (rt or fut.poll NULL), LUMINAL_E_INVALID_HANDLE. */
 LUMINAL_API luminal_status luminal_block_on(luminal_runtime *rt, luminal_future fut, void **output);
 
@@ -318,12 +411,13 @@ LUMINAL_API void luminal_task_release(luminal_task *t);
 /* The monotonic clock the timers use, in nanoseconds since an arbitrary start. Never fails. */
 LUMINAL_API uint64_t luminal_now_ns(void);
 
-/* Makes a future that completes (output NULL) once `duration_ns` has passed from now. *out receives it; the
+/* Makes a future that completes (output NULL) once `duration_ns` has passed from now on the runtime's clock
+ * (luminal_runtime_now_ns: the monotonic clock unless the runtime's clock is paused). *out receives it; the
  * caller owns it (spawn it or drop it). LUMINAL_E_INVALID_ARGUMENT (NULL rt or out), LUMINAL_E_INVALID_HANDLE,
  * LUMINAL_E_SHUTDOWN. */
 LUMINAL_API luminal_status luminal_sleep(luminal_runtime *rt, uint64_t duration_ns, luminal_future *out);
 
-/* Like luminal_sleep, until the absolute deadline `deadline_ns` on the luminal_now_ns clock (a past deadline
+/* Like luminal_sleep, until the absolute deadline `deadline_ns` on the runtime's clock (a past deadline
  * completes at the first poll). */
 LUMINAL_API luminal_status luminal_sleep_until(luminal_runtime *rt, uint64_t deadline_ns, luminal_future *out);
 

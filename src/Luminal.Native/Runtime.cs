@@ -28,6 +28,8 @@ namespace Luminal;
 ///    (the rest then completes in the background). On a worker thread it returns WOULD_DEADLOCK after step 1.
 /// 5. The runtime's borrowed token (what contexts name) is released when both the last owning handle is gone and
 ///    the workers have exited, whichever comes second.
+/// A current-thread runtime (<see cref="CurrentThread"/>) has no workers: it counts as one worker, and steps 2-3 are
+/// done by whichever thread holds its driving role when the flag is seen (see CurrentThread).
 /// </summary>
 sealed unsafe class Runtime
 {
@@ -56,16 +58,25 @@ sealed unsafe class Runtime
             if (io is not null) return io;
             lock (_ioLock)
             {
+                if (_io is not null) return _io;
                 // After shutdown nothing may start a ring that no one would stop: the pool backend holds nothing
                 // (and refuses work, as the blocking pool does).
-                _io ??= IsShutdown ? new Luminal.Io.Pool.PoolBackend(this)
+                Io.IoBackend created = IsShutdown ? new Luminal.Io.Pool.PoolBackend(this)
                     : Luminal.Io.IoBackend.Create(this, IoRequested) ?? new Luminal.Io.Pool.PoolBackend(this);
-                return _io;
+                if (CurrentThread is CurrentThread ct) created = ct.IoStarted(created); // before anyone can submit
+                Volatile.Write(ref _io, created);
+                return created;
             }
         }
     }
     public readonly Idle Idle;
     public readonly Time.TimerDriver Timers;
+    /// <summary>A current-thread runtime's scheduler (it then has no workers), else null.</summary>
+    public readonly CurrentThread? CurrentThread;
+    /// <summary>Paused-clock runtimes count their IO operations in flight (<see cref="IoInFlight"/>), which block
+    /// auto-advance; others don't pay for the counting.</summary>
+    public readonly bool CountsIo;
+    internal int IoInFlight;
     /// <summary>What workers poll on every turn and park in (the timer driver around the IO backend).</summary>
     /// (Typed as the sealed timer driver, so the workers' calls are direct and inlined; it is a Driver.)
     public Time.TimerDriver Driver => Timers;
@@ -80,13 +91,19 @@ sealed unsafe class Runtime
     int _liveWorkers;
     int _owners = 1; // owning luminal_runtime* handles
 
-    Runtime(int workers, int maxBlocking, int blockingKeepAliveMs)
+    Runtime(int workers, int maxBlocking, int blockingKeepAliveMs, bool currentThread = false, bool paused = false,
+        ulong seed = 0)
     {
         Workers = new Worker[workers];
         Blocking = new BlockingPool(this, maxBlocking, blockingKeepAliveMs);
         Idle = new Idle(workers);
-        Timers = new Time.TimerDriver(this);
+        Timers = new Time.TimerDriver(this, paused);
+        CountsIo = paused;
         _liveWorkers = workers;
+        if (!currentThread) return;
+        // No workers: its driving threads stand in for one worker, which "exits" once, at shutdown.
+        _liveWorkers = 1;
+        CurrentThread = Scheduler.CurrentThread.Create(this, seed) ?? throw new OutOfMemoryException("no eventfd or context");
     }
 
     public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
@@ -100,6 +117,23 @@ sealed unsafe class Runtime
     {
         Fork.EnsureWatching();
         var rt = new Runtime(workers, maxBlocking, blockingKeepAliveMs) { IoRequested = Luminal.Io.IoBackend.Requested(ioBackend) };
+        return rt.Register(threadName);
+    }
+
+    /// <summary>Creates a current-thread runtime (no thread is started). Returns the first owning token.</summary>
+    public static ulong CreateCurrentThread(bool paused, ulong seed, int maxBlocking, int blockingKeepAliveMs, uint ioBackend)
+    {
+        Fork.EnsureWatching();
+        var rt = new Runtime(0, maxBlocking, blockingKeepAliveMs, currentThread: true, paused, seed)
+            { IoRequested = Luminal.Io.IoBackend.Requested(ioBackend) };
+        return rt.Register("");
+    }
+
+    /// <summary>Hands out the runtime's tokens and starts its workers (if it has any).</summary>
+    ulong Register(string threadName)
+    {
+        Runtime rt = this;
+        int workers = Workers.Length;
         rt.BorrowedToken = RuntimeHandles.Create(rt);
         ulong owner = RuntimeHandles.Create(rt);
         if (rt.BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
@@ -222,7 +256,19 @@ sealed unsafe class Runtime
         Interlocked.MemoryBarrier(); // full fence: the push above must be visible before we read the idle state
         int index = Idle.WorkerToNotify();
         if (index >= 0) Workers[index].Parker.Unpark();
+        // A current-thread runtime has no worker (index is always -1): its driver is woken instead. Only the
+        // nobody-to-wake branch pays for this test.
+        else if (CurrentThread is CurrentThread ct) ct.Notify();
     }
+
+    /// <summary>Is the calling thread one that runs this runtime's tasks (a worker, or the thread driving a
+    /// current-thread runtime)? A blocking wait there could wait for itself.</summary>
+    public bool OnOwnThread() => CurrentWorker() is not null || CurrentThread is { IsDrivingThread: true };
+
+    /// <summary>Can something outside the tasks still wake one: an IO operation in flight (counted on paused-clock
+    /// runtimes only), a blocking call queued or running? What finishes has pushed its wakes before it stops
+    /// counting: IO stops when its task takes the result, a blocking-pool thread after its call returned.</summary>
+    public bool ExternalWorkPending() => Volatile.Read(ref IoInFlight) > 0 || Blocking.IsBusy;
 
     public bool HasPendingWork()
     {
@@ -266,6 +312,7 @@ sealed unsafe class Runtime
     {
         if (Interlocked.Exchange(ref _shutdown, 1) != 0) return;
         foreach (Worker w in Workers) w.Parker.Unpark();
+        CurrentThread?.Notify(); // the driver (if one waits) finishes the shutdown
         Blocking.Shutdown();
     }
 
@@ -274,6 +321,7 @@ sealed unsafe class Runtime
     {
         BeginShutdown();
         if (CurrentWorker() is not null) return Status.WouldDeadlock;
+        if (CurrentThread is CurrentThread ct && !ct.BeginFinish()) return Status.WouldDeadlock;
         int timeoutMs = TimeoutMs(timeoutNs);
         long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
         if (!_terminated.Wait(timeoutMs)) return Status.TimedOut;

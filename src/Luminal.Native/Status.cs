@@ -20,6 +20,7 @@ enum Status
     Closed = -13,
     Full = -14,
     Empty = -15,
+    Busy = -16,
 }
 
 static class StatusText
@@ -43,6 +44,7 @@ static class StatusText
         Status.Closed => "closed: the other side of the channel is gone, or the semaphore was closed",
         Status.Full => "full: the channel has no room for the message (it stays the caller's)",
         Status.Empty => "empty: no message waiting, or too few permits free",
+        Status.Busy => "busy: another thread is driving this current-thread runtime",
         _ => "unknown status",
     };
 }

@@ -15,7 +15,8 @@ static unsafe partial class Exports
             if (outRuntime == null) return (int)Status.InvalidArgument;
             *outRuntime = 0;
             uint workers = 0, maxBlocking = 0, keepAliveMs = 0;
-            int ioBackend = 0;
+            int ioBackend = 0, flavor = 0, clock = 0;
+            ulong seed = 0;
             string name = "luminal-worker";
             if (opts != null)
             {
@@ -30,8 +31,14 @@ static unsafe partial class Exports
                 if (Covers(size, nameof(NativeRuntimeOptions.MaxBlockingThreads))) maxBlocking = opts->MaxBlockingThreads;
                 if (Covers(size, nameof(NativeRuntimeOptions.BlockingKeepAliveMs))) keepAliveMs = opts->BlockingKeepAliveMs;
                 if (Covers(size, nameof(NativeRuntimeOptions.IoBackend))) ioBackend = opts->IoBackend;
+                if (Covers(size, nameof(NativeRuntimeOptions.Flavor))) flavor = opts->Flavor;
+                if (Covers(size, nameof(NativeRuntimeOptions.Clock))) clock = opts->Clock;
+                if (size >= (nuint)(Marshal.OffsetOf<NativeRuntimeOptions>(nameof(NativeRuntimeOptions.Seed)) + sizeof(ulong)))
+                    seed = opts->Seed;
             }
-            if (ioBackend is < 0 or > 2) return (int)Status.InvalidArgument;
+            if (ioBackend is < 0 or > 2 || flavor is < 0 or > 1 || clock is < 0 or > 1) return (int)Status.InvalidArgument;
+            // The paused clock and seeded order need the one driving thread of a current-thread runtime.
+            if (flavor == 0 && (clock != 0 || seed != 0)) return (int)Status.InvalidArgument;
             // io_uring demanded: fail now, not at the first IO operation.
             if (Io.IoBackend.Requested((uint)ioBackend) == Io.IoBackend.UringKind && !Io.Uring.Ring.IsAvailable())
                 return (int)Status.Unsupported; // also when LUMINAL_IO_BACKEND=uring demands it
@@ -39,6 +46,12 @@ static unsafe partial class Exports
             if (workers == 0) workers = (uint)Math.Max(1, Environment.ProcessorCount);
             if (maxBlocking == 0) maxBlocking = 512;
             if (keepAliveMs == 0) keepAliveMs = 10_000;
+            if (flavor == 1)
+            {
+                *outRuntime = (nint)Runtime.CreateCurrentThread(paused: clock == 1, seed, (int)maxBlocking,
+                    (int)Math.Min(keepAliveMs, int.MaxValue), (uint)ioBackend);
+                return (int)Status.Ok;
+            }
             *outRuntime = (nint)Runtime.Create((int)workers, name, (int)maxBlocking, (int)Math.Min(keepAliveMs, int.MaxValue), (uint)ioBackend);
             return (int)Status.Ok;
         }

@@ -32,6 +32,10 @@ unsafe struct NativeRuntimeOptions
     public uint MaxBlockingThreads;
     public uint BlockingKeepAliveMs;
     public int IoBackend; // a luminal_io_backend (a C enum: int-sized)
+    // Current-thread runtimes, the paused clock and seeded runs.
+    public int Flavor;    // a luminal_flavor
+    public int Clock;     // a luminal_clock
+    public ulong Seed;
 }
 
 /// <summary>luminal_spawn_options. Read only the fields that struct_size covers (older callers).</summary>

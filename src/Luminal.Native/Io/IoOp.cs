@@ -49,6 +49,7 @@ sealed unsafe class IoOp : GenerationSlot
     readonly object _lock = new();
     int _state;
     bool _resultTaken;
+    bool _countedInFlight; // counted in Runtime.IoInFlight (paused-clock runtimes), until the result is taken or dropped
     long _raw;
     ulong _waker;
 
@@ -71,6 +72,7 @@ sealed unsafe class IoOp : GenerationSlot
         op.CancelRequested = false;
         op._state = Idle;
         op._resultTaken = false;
+        op._countedInFlight = false;
         op._raw = 0;
         op._waker = 0;
         return op;
@@ -213,6 +215,7 @@ sealed unsafe class IoOp : GenerationSlot
                 {
                     op.WriteResult();
                     op._resultTaken = true;
+                    op.UncountInFlight();
                     *output = op.Result;
                     return 1;
                 }
@@ -222,6 +225,7 @@ sealed unsafe class IoOp : GenerationSlot
                     return 0;
                 }
                 op._state = Submitted;
+                if (op.Runtime.CountsIo) { op._countedInFlight = true; Interlocked.Increment(ref op.Runtime.IoInFlight); }
                 // The priority of the task awaiting the operation travels into the request.
                 if (Tasks.RawTask.FromToken(waker, Handles.Token.Waker, out _) is Tasks.RawTask task)
                     op.Priority = task.Priority;
@@ -241,6 +245,7 @@ sealed unsafe class IoOp : GenerationSlot
                 }
                 op.WriteResult();
                 op._resultTaken = true;
+                op.UncountInFlight();
                 *output = op.Result;
                 return 1;
             }
@@ -282,6 +287,14 @@ sealed unsafe class IoOp : GenerationSlot
         catch { /* drop has no status; a failure here leaves the operation allocated (a leak, never a free in use) */ }
     }
 
+    /// <summary>Under the lock: the operation no longer holds a paused clock still (see Runtime.ExternalWorkPending).</summary>
+    void UncountInFlight()
+    {
+        if (!_countedInFlight) return;
+        _countedInFlight = false;
+        Interlocked.Decrement(ref Runtime.IoInFlight);
+    }
+
     void Drop(uint generation)
     {
         bool inFlight;
@@ -294,6 +307,7 @@ sealed unsafe class IoOp : GenerationSlot
             Backend.WaitCompleted(this);
         }
         if (!TryRetire(generation)) return;
+        lock (_lock) UncountInFlight();
         // What the operation holds (a path copy, scratch memory) and, if nobody read a successful result, what that
         // result owns: an fd, a mapping, a buffer.
         Operations.Of(Kind).Release(this, _raw, _state == Completed && !_resultTaken);
