@@ -42,6 +42,8 @@ pub enum ErrorKind {
     Full,
     /// `LUMINAL_E_EMPTY`: no message waiting, or too few permits free.
     Empty,
+    /// `LUMINAL_E_BUSY`: another thread is driving this current-thread runtime.
+    Busy,
     /// A status this binding does not know.
     Other,
     /// Not a status of the library but of this crate: libluminal could not be loaded (not found where
@@ -119,6 +121,7 @@ impl RuntimeError {
             ffi::LUMINAL_E_CLOSED => ErrorKind::Closed,
             ffi::LUMINAL_E_FULL => ErrorKind::Full,
             ffi::LUMINAL_E_EMPTY => ErrorKind::Empty,
+            ffi::LUMINAL_E_BUSY => ErrorKind::Busy,
             _ => ErrorKind::Other,
         }
     }

@@ -49,6 +49,10 @@
 //! * [`sync`]: [`sync::mpsc`] channels, [`sync::oneshot`], [`sync::Notify`], [`sync::Semaphore`] and
 //!   [`sync::Mutex`] on the runtime's own primitives, whose handles cross plugin boundaries (runtime-agnostic
 //!   crates such as `tokio::sync` also work on Luminal inside one binary).
+//! * Current-thread runtimes ([`Builder::new_current_thread`]): tasks run on the thread that drives the runtime
+//!   ([`Runtime::block_on`], [`Runtime::run`] with [`Runtime::wakeup_fd`] in an event loop); a paused clock
+//!   ([`Builder::start_paused`], [`time::advance`]) and a seeded task order ([`Builder::seed`]) for tests, with
+//!   [`testing::block_on_paused`] and [`paused_test!`] as `#[test]` helpers.
 //! * [`Scope`]: tasks cancelled as one (spawned with [`task::Builder::scope`], [`Scope::close`],
 //!   [`Scope::stats`]); closing a plugin's scope is what makes unloading the plugin safe while the runtime runs on.
 //!
@@ -109,6 +113,7 @@ mod scope;
 mod spawn;
 pub mod sync;
 pub mod task;
+pub mod testing;
 pub mod time;
 pub mod waker;
 
