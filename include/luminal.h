@@ -25,7 +25,8 @@
  *    for SIGRTMIN (used to stop threads for garbage collection); one thread (".NET Finalizer") is started; one fd
  *    on /dev/urandom is opened at the first wait on an internal lock (the seed of the .NET runtime's object hash
  *    codes) and kept; each thread that calls into Luminal gets a small per-thread record in the .NET runtime,
- *    freed when the thread exits. A runtime adds its worker threads, a blocking-pool thread per concurrent blocking
+ *    freed when the thread exits. A runtime adds its worker threads (a current-thread runtime: none, but one
+ *    eventfd), a blocking-pool thread per concurrent blocking
  *    call (they exit when idle), and at the first IO operation an io_uring fd or, on the pool backend, an epoll
  *    fd, an eventfd and one reactor thread; all of them go when the runtime is shut down. An atfork handler is
  *    registered at the first runtime (see fork below). Nothing else: no other fds, no environment changes.
@@ -100,7 +101,7 @@ typedef enum luminal_status {
   LUMINAL_E_SHUTDOWN = -3,         /* the runtime is shut down (or shutting down) */
   LUMINAL_E_CANCELLED = -4,        /* the task was aborted, or dropped by shutdown, before it completed */
   LUMINAL_E_TIMED_OUT = -5,        /* the timeout elapsed first; nothing was consumed */
-  LUMINAL_E_WOULD_DEADLOCK = -6,   /* a blocking call on one of the runtime's own worker threads */
+  LUMINAL_E_WOULD_DEADLOCK = -6,   /* a blocking call on one of the runtime's own worker (or driving) threads */
   LUMINAL_E_NO_MEMORY = -7,        /* an allocation failed, or a table is full */
   LUMINAL_E_UNSUPPORTED = -8,      /* not available on this platform or build */
   LUMINAL_E_INTERNAL = -9,         /* a bug in Luminal; please report it */
@@ -187,8 +188,11 @@ LUMINAL_API void luminal_runtime_release(luminal_runtime *rt);
  * gets LUMINAL_E_CANCELLED; the worker threads are joined.
  * `timeout_ns`: UINT64_MAX = wait forever. Returns LUMINAL_OK when all of that is done, LUMINAL_E_TIMED_OUT if a
  * poll, or a drop / drop_output function, was still running at the timeout (the rest then completes in the
- * background when it returns; call again to wait more), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's own worker threads (shutdown has still been started),
- * LUMINAL_E_INVALID_ARGUMENT / LUMINAL_E_INVALID_HANDLE for a bad handle. Calling it again is fine. */
+ * background when it returns; call again to wait more), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's own worker
+ * threads, or inside a poll of a current-thread runtime (shutdown has still been started; there the driving thread
+ * completes it when that poll returns), LUMINAL_E_INVALID_ARGUMENT / LUMINAL_E_INVALID_HANDLE for a bad handle.
+ * Calling it again is fine. A current-thread runtime's drops run on the calling thread if nobody drives it, else on
+ * the driving thread, which is woken for it. */
 LUMINAL_API luminal_status luminal_runtime_shutdown(luminal_runtime *rt, uint64_t timeout_ns);
 
 /* The number of worker threads of `rt`; 0 for a current-thread runtime (it has none) or a bad handle. */
@@ -369,8 +373,9 @@ LUMINAL_API luminal_status luminal_block_on(luminal_runtime *rt, luminal_future 
  * LUMINAL_OK: *output (may be NULL to discard; then drop_output frees it) receives the output — handed over once:
  * a later join or poll returns LUMINAL_E_ALREADY_TAKEN. LUMINAL_E_CANCELLED: aborted or dropped by shutdown.
  * LUMINAL_E_TIMED_OUT: still running (the handle stays valid). LUMINAL_E_WOULD_DEADLOCK: called on a worker thread
- * of the task's runtime with a non-zero timeout (use luminal_task_poll inside futures). The handle stays owned by
- * the caller in every case. */
+ * of the task's runtime (or inside a poll of its current-thread runtime) with a non-zero timeout (use
+ * luminal_task_poll inside futures). On a current-thread runtime the task runs only while a thread drives it. The
+ * handle stays owned by the caller in every case. */
 LUMINAL_API luminal_status luminal_task_join(luminal_task *t, uint64_t timeout_ns, void **output);
 
 /* Awaits the task from inside a poll: LUMINAL_OK (output handed over as in join), LUMINAL_E_CANCELLED,
@@ -391,7 +396,8 @@ LUMINAL_API void luminal_task_release(luminal_task *t);
 /* ---------------------------------------------------------------------------------------------------------------
  * Time
  *
- * Timers live in a hierarchical timing wheel per runtime (250 us ticks), fired by the workers: an idle runtime parks
+ * Timers live in a hierarchical timing wheel per runtime (250 us ticks), fired by the workers (on a current-thread
+ * runtime by its driving thread, see luminal_runtime_next_deadline_ns): an idle runtime parks
  * one worker until the next deadline and never polls the clock in a loop. A timer fires on the first tick at or
  * after its deadline, so it never fires early; insertion at the first poll and removal on drop are O(1).
  * The futures below are ordinary luminal_future values: spawn them, or poll them from your own poll function with
@@ -454,8 +460,9 @@ LUMINAL_API luminal_status luminal_scope_new(luminal_runtime *rt, luminal_scope 
  * future is dropped at its next scheduling point: at once if idle, after the current poll if running), frees the
  * outputs nobody took (a later join gets LUMINAL_E_CANCELLED), then waits up to `timeout_ns` (0 = don't wait,
  * UINT64_MAX = forever) until the guarantee above holds. LUMINAL_OK, or LUMINAL_E_TIMED_OUT (a poll is still
- * running; call again later), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's workers with a non-zero timeout
- * (the scope is still closed and its tasks aborted; only the wait is skipped: call again from another thread).
+ * running; call again later), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's workers (or inside a poll of its
+ * current-thread runtime) with a non-zero timeout (the scope is still closed and its tasks aborted; only the wait
+ * is skipped: call again from another thread).
  * Tasks are aborted one after another: one that was woken (say, by a child that was cancelled first) may still
  * run to completion before its own abort takes effect; it then counts as completed, not cancelled. */
 LUMINAL_API luminal_status luminal_scope_close(luminal_scope *scope, uint64_t timeout_ns);
