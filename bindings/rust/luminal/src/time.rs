@@ -234,8 +234,8 @@ pub fn sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Sle
 pub fn try_sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Result<Sleep, RuntimeError> {
     let rt = rt.as_ref();
     let fut = new_timer(rt.as_raw(), deadline.ns)?;
-    let timer = Timer { fut, deadline_ns: deadline.ns };
     let home = rt.home();
+    let timer = Timer { fut, deadline_ns: deadline.ns, home: home as usize };
     Ok(Sleep { deadline, clock: home as usize, state: State::Timer(AwaitRaw::new(timer, home)) })
 }
 
@@ -259,7 +259,8 @@ fn new_timer(rt: *mut ffi::luminal_runtime, deadline_ns: u64) -> Result<ffi::lum
     Ok(fut)
 }
 
-/// Polls the owned timer future `*fut` with the context `lcx` until the real `deadline_ns` has passed. A timer
+/// Polls the owned timer future `*fut` of the runtime `home` (its borrowed token, whose clock the deadline is on)
+/// with the context `lcx` until the real `deadline_ns` has passed. A timer
 /// that fires before it (a capped long sleep, or a runtime that fired early) is replaced by a new one, so the
 /// binding itself guarantees that a sleep never completes early. On `Ready` or `Err` the caller still owns
 /// `*fut` and must drop it.
@@ -269,6 +270,7 @@ fn new_timer(rt: *mut ffi::luminal_runtime, deadline_ns: u64) -> Result<ffi::lum
 unsafe fn poll_timer(
     fut: &mut ffi::luminal_future,
     deadline_ns: u64,
+    home: *mut ffi::luminal_runtime,
     lcx: *mut luminal_context,
 ) -> Result<Poll<()>, RuntimeError> {
     for _ in 0..2 {
@@ -282,12 +284,19 @@ unsafe fn poll_timer(
             // The runtime could not run the timer (shut down, inherited across fork): it will never fire.
             return Err(RuntimeError::from_status(ffi::LUMINAL_E_SHUTDOWN));
         }
-        // SAFETY: `lcx` is live; the token it gives names the timer's runtime, whose clock the deadline is on.
-        if clock_ns(unsafe { ffi::luminal_context_runtime(lcx) }) >= deadline_ns {
+        // The timer's own runtime (a task of any runtime may await it); if that handle went stale (an owned handle
+        // stood in for the token, see Runtime::home), the runtime of the poll's context, as before.
+        let mut rt = home;
+        let mut now = clock_ns(rt);
+        if now == 0 {
+            // SAFETY: `lcx` is live (the caller's contract); the token it gives is valid while the runtime lives.
+            rt = unsafe { ffi::luminal_context_runtime(lcx) };
+            now = clock_ns(rt);
+        }
+        if now >= deadline_ns {
             return Ok(Poll::Ready(()));
         }
-        // SAFETY: `lcx` is live (the caller's contract); the token it gives is valid while the runtime lives.
-        let next = new_timer(unsafe { ffi::luminal_context_runtime(lcx) }, deadline_ns)?;
+        let next = new_timer(rt, deadline_ns)?;
         drop_raw(std::mem::replace(fut, next));
     }
     // The runtime keeps firing early: try again at the next poll rather than spin here.
@@ -301,6 +310,8 @@ struct Timer {
     /// Owned: its `drop` runs once, in `Drop for Timer`.
     fut: ffi::luminal_future,
     deadline_ns: u64,
+    /// The runtime's borrowed token, as an integer (the clock the deadline is on, and where a re-armed timer goes).
+    home: usize,
 }
 
 // SAFETY: the timer future may be polled and dropped on any thread (never concurrently: that takes `&mut`).
@@ -311,7 +322,7 @@ impl RawPoll for Timer {
 
     unsafe fn poll_raw(&mut self, lcx: *mut luminal_context) -> Poll<Self::Output> {
         // SAFETY: `fut` is owned and undropped (dropped only in `Drop`); `lcx` is live (the caller's contract).
-        match unsafe { poll_timer(&mut self.fut, self.deadline_ns, lcx) } {
+        match unsafe { poll_timer(&mut self.fut, self.deadline_ns, self.home as *mut ffi::luminal_runtime, lcx) } {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(e)),
