@@ -248,6 +248,67 @@ TEST(ct_cross_thread_wake_and_spawn) {
   CHECK_EQ(LOAD(c.drops), 3);
 }
 
+/* Four threads spawn and wake while this thread runs an event loop on the fd: no wake-up may be lost (a wait on
+ * the fd that times out with work left fails the test). */
+#define STORM_THREADS 4
+#define STORM_EACH 2000
+
+typedef struct storm {
+  luminal_runtime *rt;
+  tu_counters *c;
+  tu_gate gates[STORM_EACH / 4];
+} storm;
+
+static void *storm_thread(void *p) {
+  storm *s = (storm *)p;
+  for (int i = 0; i < STORM_EACH; i++) {
+    luminal_task *t = NULL;
+    CHECK_ST(luminal_spawn(s->rt, tf_ready(s->c, (uint64_t)i), &t), LUMINAL_OK);
+    luminal_task_release(t);
+    if (i % 4 == 3) {
+      tu_gate *g = &s->gates[i / 4];
+      WAIT_UNTIL(atomic_load(&g->registrations) > 0); /* its task has pended on it */
+      tu_gate_open(g);
+    }
+  }
+  return NULL;
+}
+
+TEST(ct_cross_thread_storm_loses_no_wakeup) {
+  luminal_runtime *rt = ct_runtime(LUMINAL_CLOCK_MONOTONIC, 0);
+  int fd = wakeup_fd(rt);
+  tu_counters c;
+  tu_counters_init(&c);
+  static storm st[STORM_THREADS];
+  pthread_t th[STORM_THREADS];
+  for (int k = 0; k < STORM_THREADS; k++) {
+    st[k].rt = rt;
+    st[k].c = &c;
+    for (int g = 0; g < STORM_EACH / 4; g++) {
+      tu_gate_init(&st[k].gates[g]);
+      luminal_task *t = NULL;
+      CHECK_ST(luminal_spawn(rt, tf_gate(&c, &st[k].gates[g], 0), &t), LUMINAL_OK);
+      luminal_task_release(t);
+    }
+  }
+  run_all(rt); /* every gate task pends */
+  for (int k = 0; k < STORM_THREADS; k++) CHECK(pthread_create(&th[k], NULL, storm_thread, &st[k]) == 0);
+  const long total = STORM_THREADS * (STORM_EACH + STORM_EACH / 4);
+  while (LOAD(c.drops) < total) {
+    CHECK_MSG(fd_readable(fd, 10000), "lost wake-up: %ld of %ld tasks done and the fd stays unreadable",
+              (long)LOAD(c.drops), total);
+    luminal_runtime_run(rt, 100, 0, NULL); /* with a limit: work left must keep the fd readable */
+  }
+  for (int k = 0; k < STORM_THREADS; k++) CHECK(pthread_join(th[k], NULL) == 0);
+  run_all(rt);
+  CHECK(!fd_readable(fd, 0));
+  for (int k = 0; k < STORM_THREADS; k++)
+    for (int g = 0; g < STORM_EACH / 4; g++) tu_gate_destroy(&st[k].gates[g]);
+  tu_runtime_done(rt);
+  CHECK_EQ(LOAD(c.drops), total);
+  CHECK_EQ(LOAD(c.out_drops), total);
+}
+
 /* ------------------------------------------------------------------------------------------------------------- */
 /* Misuse: two drivers, nested drivers, wrong flavors                                                             */
 /* ------------------------------------------------------------------------------------------------------------- */
