@@ -213,7 +213,8 @@ LUMINAL_API uint32_t luminal_runtime_worker_count(luminal_runtime *rt);
  * (both backends) work as usual; their completions make the runtime's wakeup fd readable.
  *
  * For an event loop (GTK's GSource, Qt's QSocketNotifier, epoll, poll(2)): watch luminal_runtime_wakeup_fd for
- * readability, wake up at luminal_runtime_next_deadline_ns, and call luminal_runtime_run then (examples/c/gui_loop.c).
+ * readability, wake up at luminal_runtime_next_deadline_ns, and call luminal_runtime_run then
+ * (examples/c/example_gui_loop.c).
  *
  * The paused clock (clock = LUMINAL_CLOCK_PAUSED, current-thread runtimes only) starts at the runtime's creation
  * and stands still: only luminal_runtime_advance moves it, and luminal_block_on when nothing is runnable, no IO

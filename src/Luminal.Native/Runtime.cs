@@ -103,7 +103,8 @@ sealed unsafe class Runtime
         if (!currentThread) return;
         // No workers: its driving threads stand in for one worker, which "exits" once, at shutdown.
         _liveWorkers = 1;
-        CurrentThread = Scheduler.CurrentThread.Create(this, seed) ?? throw new OutOfMemoryException("no eventfd or context");
+        CurrentThread = Scheduler.CurrentThread.Create(this, seed)
+            ?? throw new OutOfMemoryException("no eventfd or context for a current-thread runtime");
     }
 
     public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
@@ -121,7 +122,8 @@ sealed unsafe class Runtime
     }
 
     /// <summary>Creates a current-thread runtime (no thread is started). Returns the first owning token.</summary>
-    public static ulong CreateCurrentThread(bool paused, ulong seed, int maxBlocking, int blockingKeepAliveMs, uint ioBackend)
+    public static ulong CreateCurrentThread(bool paused, ulong seed, int maxBlocking, int blockingKeepAliveMs,
+        uint ioBackend)
     {
         Fork.EnsureWatching();
         var rt = new Runtime(0, maxBlocking, blockingKeepAliveMs, currentThread: true, paused, seed)
@@ -132,22 +134,21 @@ sealed unsafe class Runtime
     /// <summary>Hands out the runtime's tokens and starts its workers (if it has any).</summary>
     ulong Register(string threadName)
     {
-        Runtime rt = this;
         int workers = Workers.Length;
-        rt.BorrowedToken = RuntimeHandles.Create(rt);
-        ulong owner = RuntimeHandles.Create(rt);
-        if (rt.BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
+        BorrowedToken = RuntimeHandles.Create(this);
+        ulong owner = RuntimeHandles.Create(this);
+        if (BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
         using var started = new CountdownEvent(workers);
-        for (int i = 0; i < workers; i++) rt.Workers[i] = new Worker(rt, i);
+        for (int i = 0; i < workers; i++) Workers[i] = new Worker(this, i);
         // string.Concat, not interpolation: no pooled buffer (the array pool sets up per-thread state on first use).
-        for (int i = 0; i < workers; i++) rt.Workers[i].Start(string.Concat(threadName, "-", i.ToString()), started);
+        for (int i = 0; i < workers; i++) Workers[i].Start(string.Concat(threadName, "-", i.ToString()), started);
         started.Wait();
         int maxId = 0;
-        foreach (Worker w in rt.Workers) maxId = Math.Max(maxId, w.ManagedThreadId);
+        foreach (Worker w in Workers) maxId = Math.Max(maxId, w.ManagedThreadId);
         var map = new Worker?[maxId + 1];
-        foreach (Worker w in rt.Workers) map[w.ManagedThreadId] = w;
-        rt._workerByThreadId = map;
-        rt._started.Set();
+        foreach (Worker w in Workers) map[w.ManagedThreadId] = w;
+        _workerByThreadId = map;
+        _started.Set();
         return owner;
     }
 

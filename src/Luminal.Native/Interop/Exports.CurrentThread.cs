@@ -43,7 +43,7 @@ static unsafe partial class Exports
             *fd = -1;
             Status s = ResolveCurrentThread(rt, out CurrentThread ct);
             if (s != Status.Ok) return (int)s;
-            int value = ct.WakeupFd;
+            int value = ct.WakeupFdNumber;
             if (value < 0) return (int)Status.Shutdown;
             *fd = value;
             return (int)Status.Ok;

@@ -62,7 +62,7 @@ sealed unsafe class CurrentThread
     }
 
     /// <summary>luminal_runtime_wakeup_fd (-1 once shut down).</summary>
-    public int WakeupFd => _fd.Fd;
+    public int WakeupFdNumber => _fd.Fd;
 
     /// <summary>Is the calling thread driving this runtime (so a blocking wait here would wait for itself)?</summary>
     public bool IsDrivingThread => Volatile.Read(ref _driver) == Environment.CurrentManagedThreadId;

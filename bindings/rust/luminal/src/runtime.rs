@@ -181,8 +181,8 @@ impl Runtime {
 
     /// Runs `future` to completion on the calling thread (which parks between polls while the workers run
     /// everything else) and returns its output. On a current-thread runtime the calling thread drives it: it
-    /// runs every ready task while it waits, and a paused clock jumps to the next timer when nothing can run. The future need not be `Send` or `'static`: it stays on this
-    /// thread's stack and is dropped here.
+    /// runs every ready task while it waits, and a paused clock jumps to the next timer when nothing can run.
+    /// The future need not be `Send` or `'static`: it stays on this thread's stack and is dropped here.
     ///
     /// A panic inside `future` resumes on the caller.
     ///
@@ -233,7 +233,9 @@ impl Runtime {
         let ns = max_time.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1));
         let mut polled = 0u32;
         // SAFETY: a valid handle; `polled` outlives the call.
-        RuntimeError::check(unsafe { ffi::luminal_runtime_run(self.as_raw(), max_polls.unwrap_or(0), ns, &mut polled) })?;
+        RuntimeError::check(unsafe {
+            ffi::luminal_runtime_run(self.as_raw(), max_polls.unwrap_or(0), ns, &mut polled)
+        })?;
         Ok(polled)
     }
 
@@ -458,7 +460,11 @@ impl Builder {
                 IoBackend::Uring => ffi::LUMINAL_IO_URING,
                 IoBackend::Pool => ffi::LUMINAL_IO_POOL,
             },
-            flavor: if self.current_thread { ffi::LUMINAL_FLAVOR_CURRENT_THREAD } else { ffi::LUMINAL_FLAVOR_MULTI_THREAD },
+            flavor: if self.current_thread {
+                ffi::LUMINAL_FLAVOR_CURRENT_THREAD
+            } else {
+                ffi::LUMINAL_FLAVOR_MULTI_THREAD
+            },
             clock: if self.start_paused { ffi::LUMINAL_CLOCK_PAUSED } else { ffi::LUMINAL_CLOCK_MONOTONIC },
             seed: self.seed,
         };

@@ -225,8 +225,11 @@ pub fn sleep<R: AsRef<Runtime> + ?Sized>(rt: &R, duration: Duration) -> Sleep {
 /// Awaiting it panics if the runtime refused the timer (shut down); use [`try_sleep_until`] to get that error.
 pub fn sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Sleep {
     let rt = rt.as_ref();
-    try_sleep_until(rt, deadline)
-        .unwrap_or_else(|e| Sleep { deadline, clock: rt.as_raw() as usize, state: State::Failed(e) })
+    try_sleep_until(rt, deadline).unwrap_or_else(|e| Sleep {
+        deadline,
+        clock: rt.as_raw() as usize,
+        state: State::Failed(e),
+    })
 }
 
 /// Like [`sleep_until`], but returns the runtime's error (`ErrorKind::Shutdown`, ...) instead of a `Sleep` that

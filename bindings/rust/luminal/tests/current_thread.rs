@@ -91,7 +91,8 @@ fn a_second_driver_is_busy_and_a_nested_one_would_deadlock() {
     assert_eq!(time::try_advance(&mt, HOUR).unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(Builder::new().start_paused(true).build().unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(Builder::new().seed(1).build().unwrap_err().kind(), ErrorKind::InvalidArgument);
-    assert_eq!(time::try_advance(&rt, HOUR).unwrap_err().kind(), ErrorKind::InvalidArgument); // not paused
+    assert_eq!(time::try_advance(&rt, HOUR).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    // not paused
 }
 
 #[test]
