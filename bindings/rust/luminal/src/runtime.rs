@@ -371,7 +371,9 @@ impl Builder {
     /// A builder for a current-thread runtime (`LUMINAL_FLAVOR_CURRENT_THREAD`): it starts no thread, and its
     /// tasks run only on a thread that drives it — [`Runtime::block_on`], [`Runtime::run`] (an event loop's way,
     /// with [`Runtime::wakeup_fd`]) or [`time::advance`](crate::time::advance). Any thread may spawn onto it and
-    /// wake its tasks; one thread drives it at a time (others get `ErrorKind::Busy`).
+    /// wake its tasks; one thread drives it at a time (others get `ErrorKind::Busy`). What its tasks do — and a
+    /// [`JoinHandle`] or [`time::Sleep`](crate::time::Sleep) of it awaited outside its tasks, whose helper task
+    /// runs there too — progresses only while some thread drives it.
     pub fn new_current_thread() -> Builder {
         Builder { current_thread: true, ..Builder::default() }
     }
