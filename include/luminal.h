@@ -195,7 +195,8 @@ LUMINAL_API void luminal_runtime_release(luminal_runtime *rt);
  * the driving thread, which is woken for it. */
 LUMINAL_API luminal_status luminal_runtime_shutdown(luminal_runtime *rt, uint64_t timeout_ns);
 
-/* The number of worker threads of `rt`; 0 for a current-thread runtime (it has none) or a bad handle. */
+/* The number of worker threads of `rt` (1 for a current-thread runtime: the thread driving it), or 0 for a bad
+ * handle. */
 LUMINAL_API uint32_t luminal_runtime_worker_count(luminal_runtime *rt);
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -217,9 +218,10 @@ LUMINAL_API uint32_t luminal_runtime_worker_count(luminal_runtime *rt);
  * (examples/c/example_gui_loop.c).
  *
  * The paused clock (clock = LUMINAL_CLOCK_PAUSED, current-thread runtimes only) starts at the runtime's creation
- * and stands still: only luminal_runtime_advance moves it, and luminal_block_on when nothing is runnable, no IO
- * operation is in flight and the blocking pool is idle: it then jumps to the next timer's tick by itself
- * (auto-advance; luminal_runtime_run never does). Timers fire on 250 us ticks as on the monotonic clock: advancing
+ * and stands still: only luminal_runtime_advance moves it, and luminal_block_on when nothing is runnable, no file
+ * IO operation is in flight and the blocking pool is idle: it then jumps to the next timer's tick by itself
+ * (auto-advance; luminal_runtime_run never does). Socket and pipe operations (stream read and write, accept,
+ * connect) wait for a peer that may never come, which is what timeouts are for: they do not hold the clock. Timers fire on 250 us ticks as on the monotonic clock: advancing
  * by less than what is left to the next tick fires nothing. A test of a one-hour timeout then runs in microseconds.
  *
  * seed != 0 (current-thread runtimes only): whenever a task is picked to run, it is drawn pseudo-randomly from the

@@ -73,8 +73,8 @@ sealed unsafe class Runtime
     public readonly Time.TimerDriver Timers;
     /// <summary>A current-thread runtime's scheduler (it then has no workers), else null.</summary>
     public readonly CurrentThread? CurrentThread;
-    /// <summary>Paused-clock runtimes count their IO operations in flight (<see cref="IoInFlight"/>), which block
-    /// auto-advance; others don't pay for the counting.</summary>
+    /// <summary>Paused-clock runtimes count their file operations in flight (<see cref="IoInFlight"/>), which hold
+    /// off auto-advance; others don't pay for the counting.</summary>
     public readonly bool CountsIo;
     internal int IoInFlight;
     /// <summary>What workers poll on every turn and park in (the timer driver around the IO backend).</summary>
@@ -266,9 +266,10 @@ sealed unsafe class Runtime
     /// current-thread runtime)? A blocking wait there could wait for itself.</summary>
     public bool OnOwnThread() => CurrentWorker() is not null || CurrentThread is { IsDrivingThread: true };
 
-    /// <summary>Can something outside the tasks still wake one: an IO operation in flight (counted on paused-clock
-    /// runtimes only), a blocking call queued or running? What finishes has pushed its wakes before it stops
-    /// counting: IO stops when its task takes the result, a blocking-pool thread after its call returned.</summary>
+    /// <summary>Can something outside the tasks still wake one by itself: a file operation in flight (counted on
+    /// paused-clock runtimes only; socket and pipe operations wait for a peer that may never come, and do not
+    /// count), a blocking call queued or running? What finishes has pushed its wakes before it stops counting: IO
+    /// stops when its task takes the result, a blocking-pool thread after its call returned.</summary>
     public bool ExternalWorkPending() => Volatile.Read(ref IoInFlight) > 0 || Blocking.IsBusy;
 
     public bool HasPendingWork()

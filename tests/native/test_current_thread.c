@@ -75,7 +75,7 @@ TEST(ct_new_starts_no_thread) {
   int before = count_threads();
   luminal_runtime *rt = ct_runtime(LUMINAL_CLOCK_MONOTONIC, 0);
   CHECK_EQ(count_threads(), before);
-  CHECK_EQ(luminal_runtime_worker_count(rt), 0);
+  CHECK_EQ(luminal_runtime_worker_count(rt), 1); /* its driving thread */
   tu_counters c;
   tu_counters_init(&c);
   luminal_task *t = tu_spawn(rt, tf_yield(&c, 3));
@@ -967,6 +967,35 @@ IO_TEST(ct_io_stream_wakes_fd) {
   close(sv[0]);
   close(sv[1]);
   tu_runtime_done(rt);
+}
+
+/* A read that waits for a peer (who may never write: that is what timeouts are for) does not hold a paused clock
+ * still; auto-advance jumps over it. */
+IO_TEST(ct_io_peer_wait_does_not_hold_paused_clock) {
+  const char *e = getenv("LUMTEST_IO_BACKEND");
+  CHECK(e != NULL);
+  luminal_runtime_options o = tu_options(0);
+  o.flavor = LUMINAL_FLAVOR_CURRENT_THREAD;
+  o.clock = LUMINAL_CLOCK_PAUSED;
+  o.io_backend = strcmp(e, "uring") == 0 ? LUMINAL_IO_URING : LUMINAL_IO_POOL;
+  luminal_runtime *rt = tu_runtime_with(&o);
+  atomic_store(&g_reader_drops, 0);
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+  luminal_task *idle_reader = tu_spawn(rt, reader_new(sv[0])); /* nobody ever writes */
+  uint64_t t0 = luminal_runtime_now_ns(rt);
+  luminal_future to;
+  CHECK_ST(luminal_timeout(rt, reader_new(sv[0]), HOUR_NS, &to), LUMINAL_OK);
+  void *out = NULL;
+  CHECK_ST(luminal_block_on(rt, to, &out), LUMINAL_OK);
+  CHECK(out == LUMINAL_TIMED_OUT_OUTPUT);
+  CHECK_EQ(luminal_runtime_now_ns(rt) - t0, HOUR_NS);
+  CHECK(!luminal_task_is_finished(idle_reader));
+  luminal_task_release(idle_reader);
+  tu_runtime_done(rt); /* cancels the idle read */
+  CHECK_EQ(atomic_load(&g_reader_drops), 2);
+  close(sv[0]);
+  close(sv[1]);
 }
 
 IO_TEST(ct_io_tcp_and_files) {

@@ -96,7 +96,9 @@ static unsafe partial class Exports
     {
         try
         {
-            return ResolveRuntime(rt, out Runtime runtime) == Status.Ok ? (uint)runtime.Workers.Length : 0;
+            if (ResolveRuntime(rt, out Runtime runtime) != Status.Ok) return 0;
+            // A current-thread runtime's driving thread counts as its one worker (as in tokio): 0 stays "bad handle".
+            return runtime.CurrentThread is null ? (uint)runtime.Workers.Length : 1;
         }
         catch { return 0; } // documented: 0 for a handle it cannot use
     }

@@ -49,7 +49,7 @@ sealed unsafe class IoOp : GenerationSlot
     readonly object _lock = new();
     int _state;
     bool _resultTaken;
-    bool _countedInFlight; // counted in Runtime.IoInFlight (paused-clock runtimes), until the result is taken or dropped
+    bool _countedInFlight; // in Runtime.IoInFlight (paused clocks, file operations) until its result is taken or dropped
     long _raw;
     ulong _waker;
 
@@ -225,7 +225,11 @@ sealed unsafe class IoOp : GenerationSlot
                     return 0;
                 }
                 op._state = Submitted;
-                if (op.Runtime.CountsIo) { op._countedInFlight = true; Interlocked.Increment(ref op.Runtime.IoInFlight); }
+                if (op.Runtime.CountsIo && !WaitsForPeer(op.Kind))
+                {
+                    op._countedInFlight = true;
+                    Interlocked.Increment(ref op.Runtime.IoInFlight);
+                }
                 // The priority of the task awaiting the operation travels into the request.
                 if (Tasks.RawTask.FromToken(waker, Handles.Token.Waker, out _) is Tasks.RawTask task)
                     op.Priority = task.Priority;
@@ -286,6 +290,14 @@ sealed unsafe class IoOp : GenerationSlot
         }
         catch { /* drop has no status; a failure here leaves the operation allocated (a leak, never a free in use) */ }
     }
+
+    /// <summary>
+    /// Does this kind wait for another party (a peer to send, to make room, to connect or to answer)? That may never
+    /// happen — it is what timeouts are for — so such operations do not hold a paused clock still; file operations
+    /// finish by themselves, and block_on's auto-advance waits for them (see Runtime.ExternalWorkPending).
+    /// </summary>
+    static bool WaitsForPeer(IoKind kind) =>
+        kind is IoKind.StreamRead or IoKind.StreamWrite or IoKind.Accept or IoKind.Connect;
 
     /// <summary>Under the lock: the operation no longer holds a paused clock still (see Runtime.ExternalWorkPending).</summary>
     void UncountInFlight()

@@ -134,7 +134,7 @@ impl Runtime {
         Handle::from_runtime(self.clone())
     }
 
-    /// The number of worker threads (0 for a current-thread runtime).
+    /// The number of worker threads (1 for a current-thread runtime: the thread that drives it).
     pub fn worker_count(&self) -> usize {
         // SAFETY: a valid handle (a bad one gives 0).
         unsafe { ffi::luminal_runtime_worker_count(self.as_raw()) as usize }
