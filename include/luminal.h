@@ -26,7 +26,8 @@
  *    for SIGRTMIN (used to stop threads for garbage collection); one thread (".NET Finalizer") is started; one fd
  *    on /dev/urandom is opened at the first wait on an internal lock (the seed of the .NET runtime's object hash
  *    codes) and kept; each thread that calls into Luminal gets a small per-thread record in the .NET runtime,
- *    freed when the thread exits. A runtime adds its worker threads, a blocking-pool thread per concurrent blocking
+ *    freed when the thread exits. A runtime adds its worker threads (a current-thread runtime: none, but one
+ *    eventfd), a blocking-pool thread per concurrent blocking
  *    call (they exit when idle), and at the first IO operation an io_uring fd or, on the pool backend, an epoll
  *    fd, an eventfd and one reactor thread; all of them go when the runtime is shut down. An atfork handler is
  *    registered at the first runtime (see fork below). Nothing else: no other fds, no environment changes.
@@ -102,7 +103,7 @@ typedef enum luminal_status {
   LUMINAL_E_SHUTDOWN = -3,         /* the runtime is shut down (or shutting down) */
   LUMINAL_E_CANCELLED = -4,        /* the task was aborted, or dropped by shutdown, before it completed */
   LUMINAL_E_TIMED_OUT = -5,        /* the timeout elapsed first; nothing was consumed */
-  LUMINAL_E_WOULD_DEADLOCK = -6,   /* a blocking call on one of the runtime's own worker threads */
+  LUMINAL_E_WOULD_DEADLOCK = -6,   /* a blocking call on one of the runtime's own worker (or driving) threads */
   LUMINAL_E_NO_MEMORY = -7,        /* an allocation failed, or a table is full */
   LUMINAL_E_UNSUPPORTED = -8,      /* not available on this platform or build */
   LUMINAL_E_INTERNAL = -9,         /* a bug in Luminal; please report it */
@@ -113,7 +114,8 @@ typedef enum luminal_status {
   LUMINAL_E_FULL = -14,            /* the channel has no room now (luminal_channel_try_send) */
   LUMINAL_E_EMPTY = -15,           /* no message waiting, or too few permits free (try_recv, try_acquire) */
   LUMINAL_E_NOT_PLUGIN = -16,      /* the library lacks luminal_plugin_init or luminal_plugin_fini (luminal_plugin.h) */
-  LUMINAL_E_PLUGIN_INIT = -17      /* the plugin's luminal_plugin_init returned an error; it was unloaded again */
+  LUMINAL_E_PLUGIN_INIT = -17,     /* the plugin's luminal_plugin_init returned an error; it was unloaded again */
+  LUMINAL_E_BUSY = -18             /* another thread is driving this current-thread runtime (never waited for) */
 } luminal_status;
 
 /* A static English description of `s` ("ok", "invalid handle", ...). Never NULL, also for unknown values. */
@@ -178,6 +180,17 @@ typedef enum luminal_task_event {
  * of the worker running the event, or -1 on another thread. Called inline: keep it short (append to a buffer). */
 typedef void (*luminal_task_hook_fn)(void *user, luminal_task_event event, uint64_t task_id, uint32_t priority,
                                      uint64_t scope, int32_t worker);
+/* Who runs the tasks (see "Current-thread runtimes" below). */
+typedef enum luminal_flavor {
+  LUMINAL_FLAVOR_MULTI_THREAD = 0,  /* worker threads, started by luminal_runtime_new */
+  LUMINAL_FLAVOR_CURRENT_THREAD = 1 /* no workers: tasks run on a thread that drives the runtime */
+} luminal_flavor;
+
+/* The runtime's clock: what its timers (sleep, sleep_until, timeout) and luminal_runtime_now_ns read. */
+typedef enum luminal_clock {
+  LUMINAL_CLOCK_MONOTONIC = 0, /* luminal_now_ns */
+  LUMINAL_CLOCK_PAUSED = 1     /* stands still until luminal_runtime_advance (or block_on's auto-advance) moves it */
+} luminal_clock;
 
 typedef struct luminal_runtime_options {
   size_t struct_size;      /* set to sizeof(luminal_runtime_options); fields past it take their defaults */
@@ -198,13 +211,19 @@ typedef struct luminal_runtime_options {
   void *thread_hook_user;                 /* passed to both thread hooks */
   luminal_task_hook_fn task_hook;         /* every task event (the basis for tracing) */
   void *task_hook_user;                   /* passed to task_hook */
+  /* Current-thread runtimes, the paused clock and seeded runs (see "Current-thread runtimes" below). */
+  luminal_flavor flavor;           /* 0 = LUMINAL_FLAVOR_MULTI_THREAD */
+  luminal_clock clock;             /* 0 = LUMINAL_CLOCK_MONOTONIC; PAUSED needs LUMINAL_FLAVOR_CURRENT_THREAD */
+  uint64_t seed;                   /* 0 = off; else ready tasks run in a pseudo-random order drawn from it
+                                      (needs LUMINAL_FLAVOR_CURRENT_THREAD) */
 } luminal_runtime_options;
 
-/* Creates a runtime and starts its worker threads. `opts` is borrowed for the call (NULL = defaults).
- * On LUMINAL_OK, *out is an owned handle: release it with luminal_runtime_release.
+/* Creates a runtime and starts its worker threads (a current-thread runtime starts none). `opts` is borrowed for
+ * the call (NULL = defaults). On LUMINAL_OK, *out is an owned handle: release it with luminal_runtime_release.
  * Returns LUMINAL_E_INVALID_ARGUMENT if out is NULL, opts->struct_size is too small to hold struct_size itself,
- * worker_threads > 1024, max_blocking_threads > 65536, io_backend is not a luminal_io_backend, log_level is not 0
- * or a luminal_log_level, or debug_plugins is not 0 or 1;
+ * worker_threads > 1024, max_blocking_threads > 65536, io_backend, flavor or clock is not one of its enum's
+ * values, clock = LUMINAL_CLOCK_PAUSED or seed != 0 on a multi-thread runtime, log_level is not 0 or a
+ * luminal_log_level, or debug_plugins is not 0 or 1;
  * LUMINAL_E_UNSUPPORTED if io_uring is demanded (io_backend = LUMINAL_IO_URING, or LUMINAL_IO_BACKEND=uring with
  * AUTO) and the kernel refuses it (too old, io_uring_disabled, seccomp, no memory for a ring). */
 LUMINAL_API luminal_status luminal_runtime_new(const luminal_runtime_options *opts, luminal_runtime **out);
@@ -224,13 +243,89 @@ LUMINAL_API void luminal_runtime_release(luminal_runtime *rt);
  * gets LUMINAL_E_CANCELLED; the worker threads are joined.
  * `timeout_ns`: UINT64_MAX = wait forever. Returns LUMINAL_OK when all of that is done, LUMINAL_E_TIMED_OUT if a
  * poll, or a drop / drop_output function, was still running at the timeout (the rest then completes in the
- * background when it returns; call again to wait more), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's own worker threads (shutdown has still been started),
- * LUMINAL_E_INVALID_ARGUMENT / LUMINAL_E_INVALID_HANDLE for a bad handle. Calling it again is fine.
+ * background when it returns; call again to wait more), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's own worker
+ * threads, or inside a poll of a current-thread runtime (shutdown has still been started; there the driving thread
+ * completes it when that poll returns), LUMINAL_E_INVALID_ARGUMENT / LUMINAL_E_INVALID_HANDLE for a bad handle.
+ * Calling it again is fine. A current-thread runtime's drops run on the calling thread if nobody drives it, else on
+ * the driving thread, which is woken for it.
  * Plugins open on the runtime stay loaded (their tasks are dropped like all others; see luminal_plugin_close). */
 LUMINAL_API luminal_status luminal_runtime_shutdown(luminal_runtime *rt, uint64_t timeout_ns);
 
-/* The number of worker threads of `rt`, or 0 for a bad handle. */
+/* The number of worker threads of `rt` (1 for a current-thread runtime: the thread driving it), or 0 for a bad
+ * handle. */
 LUMINAL_API uint32_t luminal_runtime_worker_count(luminal_runtime *rt);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Current-thread runtimes, the paused clock, seeded runs
+ *
+ * A runtime made with flavor = LUMINAL_FLAVOR_CURRENT_THREAD starts no thread (its blocking pool and IO helpers
+ * start at their first use, as on any runtime; its fds are one eventfd, plus the IO backend's at the first IO
+ * operation). Its tasks run only on the thread that drives it: inside luminal_block_on (which also runs every
+ * other ready task while it waits), luminal_runtime_run and luminal_runtime_advance. One thread drives at a time:
+ * another thread that tries gets LUMINAL_E_BUSY at once (it never waits); the driving thread itself, from inside
+ * one of the runtime's polls, gets LUMINAL_E_WOULD_DEADLOCK from luminal_block_on and luminal_runtime_run (and
+ * from a blocking luminal_task_join, luminal_scope_close or luminal_runtime_shutdown with a timeout: only it could
+ * run what they wait for). Any thread may spawn, wake, abort and join (a blocking join waits until someone drives
+ * the runtime far enough). Priorities order the ready tasks as on a multi-thread runtime. The blocking pool and IO
+ * (both backends) work as usual; their completions make the runtime's wakeup fd readable.
+ *
+ * For an event loop (GTK's GSource, Qt's QSocketNotifier, epoll, poll(2)): watch luminal_runtime_wakeup_fd for
+ * readability, wake up at luminal_runtime_next_deadline_ns, and call luminal_runtime_run then
+ * (examples/c/example_gui_loop.c).
+ *
+ * The paused clock (clock = LUMINAL_CLOCK_PAUSED, current-thread runtimes only) starts at the runtime's creation
+ * and stands still: only luminal_runtime_advance moves it, and luminal_block_on when nothing is runnable, no file
+ * IO operation is in flight and the blocking pool is idle: it then jumps to the next timer's tick by itself
+ * (auto-advance; luminal_runtime_run never does). Socket and pipe operations (stream read and write, accept,
+ * connect) wait for a peer that may never come, which is what timeouts are for: they do not hold the clock. Timers fire on 250 us ticks as on the monotonic clock: advancing
+ * by less than what is left to the next tick fires nothing. A test of a one-hour timeout then runs in microseconds.
+ *
+ * seed != 0 (current-thread runtimes only): whenever a task is picked to run, it is drawn pseudo-randomly from the
+ * ready tasks of the most urgent priority level, from a generator seeded with `seed`. Two runs with one seed make
+ * the same choices, so an interleaving found with seed N (and a paused clock, which removes the timing) replays
+ * with seed N; wakes from other threads (IO, the blocking pool, your threads) still arrive when they arrive.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Runs the tasks of a current-thread runtime that are ready, on the calling thread: first it fires the timers due
+ * and reaps IO completions (without blocking), then polls ready tasks (tasks woken or spawned meanwhile included)
+ * until none is ready, `max_polls` polls were made (0 = no limit) or `max_ns` nanoseconds of real time have passed
+ * (checked after each poll; 0 = no limit). It never waits for work and never advances a paused clock. A task that
+ * always wakes itself keeps it busy until a limit: event loops should pass one. *polled (may be NULL) receives the
+ * number of polls made. If ready tasks are left, the wakeup fd is readable when it returns.
+ * Returns LUMINAL_OK; LUMINAL_E_BUSY (another thread drives it); LUMINAL_E_WOULD_DEADLOCK (called from inside one
+ * of its polls); LUMINAL_E_SHUTDOWN (shut down, also when shutdown began during the call: the calling thread then
+ * completed the shutdown's drops); LUMINAL_E_INVALID_ARGUMENT (rt NULL, or a multi-thread runtime);
+ * LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_runtime_run(luminal_runtime *rt, uint32_t max_polls, uint64_t max_ns,
+                                               uint32_t *polled);
+
+/* Stores in *fd a file descriptor that is readable when the current-thread runtime has work to run (a task was
+ * woken or spawned, an IO operation completed): watch it for readability (poll, epoll, a GSource), never read or
+ * write it. It stays readable until the next luminal_runtime_run (or other driving call) starts. Timers do not make
+ * it readable: use luminal_runtime_next_deadline_ns. The runtime owns the fd: it is closed when the runtime has
+ * shut down (take it out of your event loop first). The same fd every time.
+ * Returns LUMINAL_OK; LUMINAL_E_INVALID_ARGUMENT (rt or fd NULL, or a multi-thread runtime);
+ * LUMINAL_E_INVALID_HANDLE; LUMINAL_E_SHUTDOWN (after shutdown, the fd is gone). */
+LUMINAL_API luminal_status luminal_runtime_wakeup_fd(luminal_runtime *rt, int *fd);
+
+/* Stores in *deadline the time, on the runtime's clock (luminal_runtime_now_ns), at which the runtime's earliest
+ * timer is due (at or before its deadline: the wheel's next tick to visit), or UINT64_MAX when no timer is set.
+ * Any runtime; on a current-thread one, call luminal_runtime_run once that time has come.
+ * Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (rt or deadline NULL), LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_runtime_next_deadline_ns(luminal_runtime *rt, uint64_t *deadline);
+
+/* The runtime's time in nanoseconds: luminal_now_ns() on a monotonic clock; on a paused clock, its creation time
+ * plus every advance since. What sleep, sleep_until and timeout of this runtime measure against. 0 for a bad handle. */
+LUMINAL_API uint64_t luminal_runtime_now_ns(luminal_runtime *rt);
+
+/* Moves a paused clock forward by exactly `ns`, visiting each timer tick on the way in deadline order: at each, it
+ * fires the timers due and, when called outside the runtime's polls, runs every task that is then ready (as
+ * luminal_runtime_run with no limit) before going on, so a task woken at t that sleeps again may fire again within
+ * the same advance. Called from inside one of the runtime's polls (on its driving thread), it only fires the
+ * timers: what they wake runs once that poll returns. Any thread may call it when nobody drives the runtime.
+ * Returns LUMINAL_OK; LUMINAL_E_INVALID_ARGUMENT (rt NULL, or the runtime's clock is not paused); LUMINAL_E_BUSY
+ * (another thread drives it); LUMINAL_E_SHUTDOWN; LUMINAL_E_INVALID_HANDLE. */
+LUMINAL_API luminal_status luminal_runtime_advance(luminal_runtime *rt, uint64_t ns);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Futures
@@ -323,9 +418,13 @@ LUMINAL_API luminal_status luminal_spawn_fn(luminal_runtime *rt, void *(*fn)(voi
                                             luminal_task **out);
 
 /* Runs `fut` to completion on the calling thread, which parks between polls while the runtime's workers run
- * everything else. Takes `fut` (dropped exactly once, also on failure). On LUMINAL_OK, *output (may be NULL to
- * discard it, then drop_output frees it) receives the output. Returns LUMINAL_E_WOULD_DEADLOCK on one of the
- * runtime's workers, LUMINAL_E_SHUTDOWN if the runtime is or gets shut down first (the future is dropped),
+ * everything else. On a current-thread runtime the calling thread drives it: it runs every ready task (`fut`
+ * among them) until `fut` completes, waits on the wakeup fd and the next timer when none is ready, and on a
+ * paused clock auto-advances (see "Current-thread runtimes"); tasks still ready when `fut` completes stay queued.
+ * Takes `fut` (dropped exactly once, also on failure). On LUMINAL_OK, *output (may be NULL to discard it, then
+ * drop_output frees it) receives the output. Returns LUMINAL_E_WOULD_DEADLOCK on one of the runtime's workers (or
+ * from inside a poll of the current-thread runtime), LUMINAL_E_BUSY if another thread drives the current-thread
+ * runtime, LUMINAL_E_SHUTDOWN if the runtime is or gets shut down first (the future is dropped),
  * LUMINAL_E_INVALID_ARGUMENT (rt or fut.poll NULL), LUMINAL_E_INVALID_HANDLE. */
 LUMINAL_API luminal_status luminal_block_on(luminal_runtime *rt, luminal_future fut, void **output);
 
@@ -333,8 +432,9 @@ LUMINAL_API luminal_status luminal_block_on(luminal_runtime *rt, luminal_future 
  * LUMINAL_OK: *output (may be NULL to discard; then drop_output frees it) receives the output — handed over once:
  * a later join or poll returns LUMINAL_E_ALREADY_TAKEN. LUMINAL_E_CANCELLED: aborted or dropped by shutdown.
  * LUMINAL_E_TIMED_OUT: still running (the handle stays valid). LUMINAL_E_WOULD_DEADLOCK: called on a worker thread
- * of the task's runtime with a non-zero timeout (use luminal_task_poll inside futures). The handle stays owned by
- * the caller in every case. */
+ * of the task's runtime (or inside a poll of its current-thread runtime) with a non-zero timeout (use
+ * luminal_task_poll inside futures). On a current-thread runtime the task runs only while a thread drives it. The
+ * handle stays owned by the caller in every case. */
 LUMINAL_API luminal_status luminal_task_join(luminal_task *t, uint64_t timeout_ns, void **output);
 
 /* Awaits the task from inside a poll: LUMINAL_OK (output handed over as in join), LUMINAL_E_CANCELLED,
@@ -355,7 +455,8 @@ LUMINAL_API void luminal_task_release(luminal_task *t);
 /* ---------------------------------------------------------------------------------------------------------------
  * Time
  *
- * Timers live in a hierarchical timing wheel per runtime (250 us ticks), fired by the workers: an idle runtime parks
+ * Timers live in a hierarchical timing wheel per runtime (250 us ticks), fired by the workers (on a current-thread
+ * runtime by its driving thread, see luminal_runtime_next_deadline_ns): an idle runtime parks
  * one worker until the next deadline and never polls the clock in a loop. A timer fires on the first tick at or
  * after its deadline, so it never fires early; insertion at the first poll and removal on drop are O(1).
  * The futures below are ordinary luminal_future values: spawn them, or poll them from your own poll function with
@@ -375,12 +476,13 @@ LUMINAL_API void luminal_task_release(luminal_task *t);
 /* The monotonic clock the timers use, in nanoseconds since an arbitrary start. Never fails. */
 LUMINAL_API uint64_t luminal_now_ns(void);
 
-/* Makes a future that completes (output NULL) once `duration_ns` has passed from now. *out receives it; the
+/* Makes a future that completes (output NULL) once `duration_ns` has passed from now on the runtime's clock
+ * (luminal_runtime_now_ns: the monotonic clock unless the runtime's clock is paused). *out receives it; the
  * caller owns it (spawn it or drop it). LUMINAL_E_INVALID_ARGUMENT (NULL rt or out), LUMINAL_E_INVALID_HANDLE,
  * LUMINAL_E_SHUTDOWN. */
 LUMINAL_API luminal_status luminal_sleep(luminal_runtime *rt, uint64_t duration_ns, luminal_future *out);
 
-/* Like luminal_sleep, until the absolute deadline `deadline_ns` on the luminal_now_ns clock (a past deadline
+/* Like luminal_sleep, until the absolute deadline `deadline_ns` on the runtime's clock (a past deadline
  * completes at the first poll). */
 LUMINAL_API luminal_status luminal_sleep_until(luminal_runtime *rt, uint64_t deadline_ns, luminal_future *out);
 
@@ -419,8 +521,9 @@ LUMINAL_API luminal_status luminal_scope_new(luminal_runtime *rt, luminal_scope 
  * future is dropped at its next scheduling point: at once if idle, after the current poll if running), frees the
  * outputs nobody took (a later join gets LUMINAL_E_CANCELLED), then waits up to `timeout_ns` (0 = don't wait,
  * UINT64_MAX = forever) until the guarantee above holds. LUMINAL_OK, or LUMINAL_E_TIMED_OUT (a poll is still
- * running; call again later), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's workers with a non-zero timeout
- * (the scope is still closed and its tasks aborted; only the wait is skipped: call again from another thread).
+ * running; call again later), LUMINAL_E_WOULD_DEADLOCK on one of the runtime's workers (or inside a poll of its
+ * current-thread runtime) with a non-zero timeout (the scope is still closed and its tasks aborted; only the wait
+ * is skipped: call again from another thread).
  * Tasks are aborted one after another: one that was woken (say, by a child that was cancelled first) may still
  * run to completion before its own abort takes effect; it then counts as completed, not cancelled. */
 LUMINAL_API luminal_status luminal_scope_close(luminal_scope *scope, uint64_t timeout_ns);

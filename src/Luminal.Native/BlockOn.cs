@@ -12,6 +12,7 @@ static unsafe class BlockOn
 {
     public static Status Run(Runtime rt, in NativeFuture future, void** output)
     {
+        if (rt.CurrentThread is CurrentThread ct) return ct.BlockOn(future, output); // the caller drives it
         if (rt.CurrentWorker() is not null) { Runtime.DropFuture(future); return Status.WouldDeadlock; }
         if (rt.IsShutdown) { Runtime.DropFuture(future); return Status.Shutdown; }
         Context? cx = Context.Acquire(rt, -1);

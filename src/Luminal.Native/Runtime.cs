@@ -28,6 +28,8 @@ namespace Luminal;
 ///    (the rest then completes in the background). On a worker thread it returns WOULD_DEADLOCK after step 1.
 /// 5. The runtime's borrowed token (what contexts name) is released when both the last owning handle is gone and
 ///    the workers have exited, whichever comes second.
+/// A current-thread runtime (<see cref="CurrentThread"/>) has no workers: it counts as one worker, and steps 2-3 are
+/// done by whichever thread holds its driving role when the flag is seen (see CurrentThread).
 /// </summary>
 sealed unsafe partial class Runtime
 {
@@ -60,8 +62,12 @@ sealed unsafe partial class Runtime
                 // After shutdown nothing may start a ring that no one would stop: the pool backend holds nothing
                 // (and refuses work, as the blocking pool does).
                 if (_io is null)
-                    _io = IsShutdown ? new Luminal.Io.Pool.PoolBackend(this)
+                {
+                    Io.IoBackend created = IsShutdown ? new Luminal.Io.Pool.PoolBackend(this)
                         : Luminal.Io.IoBackend.Create(this, IoRequested, out why) ?? new Luminal.Io.Pool.PoolBackend(this);
+                    if (CurrentThread is CurrentThread ct) created = ct.IoStarted(created); // before anyone can submit
+                    Volatile.Write(ref _io, created);
+                }
                 io = _io;
             }
             if (why is not null) Log.Write(Observe.LogLevel.Info, why); // outside the lock: the callback may call in
@@ -70,6 +76,12 @@ sealed unsafe partial class Runtime
     }
     public readonly Idle Idle;
     public readonly Time.TimerDriver Timers;
+    /// <summary>A current-thread runtime's scheduler (it then has no workers), else null.</summary>
+    public readonly CurrentThread? CurrentThread;
+    /// <summary>Paused-clock runtimes count their file operations in flight (<see cref="IoHoldingClock"/>), which hold
+    /// off auto-advance; others don't pay for the counting. (Not the metrics' IoInFlight, which counts every kind.)</summary>
+    public readonly bool CountsIo;
+    internal int IoHoldingClock;
     /// <summary>What workers poll on every turn and park in (the timer driver around the IO backend).</summary>
     /// (Typed as the sealed timer driver, so the workers' calls are direct and inlined; it is a Driver.)
     public Time.TimerDriver Driver => Timers;
@@ -84,13 +96,20 @@ sealed unsafe partial class Runtime
     int _liveWorkers;
     int _owners = 1; // owning luminal_runtime* handles
 
-    Runtime(int workers, int maxBlocking, int blockingKeepAliveMs)
+    Runtime(int workers, int maxBlocking, int blockingKeepAliveMs, bool currentThread = false, bool paused = false,
+        ulong seed = 0)
     {
         Workers = new Worker[workers];
         Blocking = new BlockingPool(this, maxBlocking, blockingKeepAliveMs);
         Idle = new Idle(workers);
-        Timers = new Time.TimerDriver(this);
+        Timers = new Time.TimerDriver(this, paused);
+        CountsIo = paused;
         _liveWorkers = workers;
+        if (!currentThread) return;
+        // No workers: its driving threads stand in for one worker, which "exits" once, at shutdown.
+        _liveWorkers = 1;
+        CurrentThread = Scheduler.CurrentThread.Create(this, seed)
+            ?? throw new OutOfMemoryException("no eventfd or context for a current-thread runtime");
     }
 
     public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
@@ -105,23 +124,41 @@ sealed unsafe partial class Runtime
         Fork.EnsureWatching();
         var rt = new Runtime(workers, maxBlocking, blockingKeepAliveMs) { IoRequested = Luminal.Io.IoBackend.Requested(ioBackend) };
         rt.Attach(observers, ioBackend);
-        rt.BorrowedToken = RuntimeHandles.Create(rt);
-        ulong owner = RuntimeHandles.Create(rt);
-        if (rt.BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
+        return rt.Register(threadName);
+    }
+
+    /// <summary>Creates a current-thread runtime (no thread is started). Returns the first owning token.</summary>
+    public static ulong CreateCurrentThread(bool paused, ulong seed, int maxBlocking, int blockingKeepAliveMs,
+        uint ioBackend, Observe.Observers? observers = null)
+    {
+        Fork.EnsureWatching();
+        var rt = new Runtime(0, maxBlocking, blockingKeepAliveMs, currentThread: true, paused, seed)
+            { IoRequested = Luminal.Io.IoBackend.Requested(ioBackend) };
+        rt.Attach(observers, ioBackend);
+        return rt.Register("");
+    }
+
+    /// <summary>Hands out the runtime's tokens and starts its workers (if it has any).</summary>
+    ulong Register(string threadName)
+    {
+        int workers = Workers.Length;
+        BorrowedToken = RuntimeHandles.Create(this);
+        ulong owner = RuntimeHandles.Create(this);
+        if (BorrowedToken == 0 || owner == 0) throw new OutOfMemoryException("runtime handle table is full");
         using var started = new CountdownEvent(workers);
-        for (int i = 0; i < workers; i++) rt.Workers[i] = new Worker(rt, i);
+        for (int i = 0; i < workers; i++) Workers[i] = new Worker(this, i);
         // string.Concat, not interpolation: no pooled buffer (the array pool sets up per-thread state on first use).
-        for (int i = 0; i < workers; i++) rt.Workers[i].Start(string.Concat(threadName, "-", i.ToString()), started);
+        for (int i = 0; i < workers; i++) Workers[i].Start(string.Concat(threadName, "-", i.ToString()), started);
         started.Wait();
         int maxId = 0;
-        foreach (Worker w in rt.Workers) maxId = Math.Max(maxId, w.ManagedThreadId);
+        foreach (Worker w in Workers) maxId = Math.Max(maxId, w.ManagedThreadId);
         var map = new Worker?[maxId + 1];
-        foreach (Worker w in rt.Workers) map[w.ManagedThreadId] = w;
-        rt._workerByThreadId = map;
-        rt._started.Set();
-        if (rt.Log.Enabled(Observe.LogLevel.Debug))
-            rt.Log.Write(Observe.LogLevel.Debug, string.Concat("runtime created: ", workers.ToString(), " workers, IO backend ",
-                rt.IoRequested == Luminal.Io.IoBackend.PoolKind ? "pool" : rt.IoRequested == Luminal.Io.IoBackend.UringKind ? "io_uring" : "auto"));
+        foreach (Worker w in Workers) map[w.ManagedThreadId] = w;
+        _workerByThreadId = map;
+        _started.Set();
+        if (Log.Enabled(Observe.LogLevel.Debug))
+            Log.Write(Observe.LogLevel.Debug, string.Concat("runtime created: ", CurrentThread is null ? workers.ToString() : "current-thread, 0",
+                " workers, IO backend ", IoRequested == Luminal.Io.IoBackend.PoolKind ? "pool" : IoRequested == Luminal.Io.IoBackend.UringKind ? "io_uring" : "auto"));
         return owner;
     }
 
@@ -232,7 +269,20 @@ sealed unsafe partial class Runtime
         Interlocked.MemoryBarrier(); // full fence: the push above must be visible before we read the idle state
         int index = Idle.WorkerToNotify();
         if (index >= 0) { CountUnpark(); Workers[index].Parker.Unpark(); }
+        // A current-thread runtime has no worker (index is always -1): its driver is woken instead. Only the
+        // nobody-to-wake branch pays for this test.
+        else if (CurrentThread is CurrentThread ct) ct.Notify();
     }
+
+    /// <summary>Is the calling thread one that runs this runtime's tasks (a worker, or the thread driving a
+    /// current-thread runtime)? A blocking wait there could wait for itself.</summary>
+    public bool OnOwnThread() => CurrentWorker() is not null || CurrentThread is { IsDrivingThread: true };
+
+    /// <summary>Can something outside the tasks still wake one by itself: a file operation in flight (counted on
+    /// paused-clock runtimes only; socket and pipe operations wait for a peer that may never come, and do not
+    /// count), a blocking call queued or running? What finishes has pushed its wakes before it stops counting: IO
+    /// stops when its task takes the result, a blocking-pool thread after its call returned.</summary>
+    public bool ExternalWorkPending() => Volatile.Read(ref IoHoldingClock) > 0 || Blocking.IsBusy;
 
     public bool HasPendingWork()
     {
@@ -283,6 +333,7 @@ sealed unsafe partial class Runtime
     {
         if (Interlocked.Exchange(ref _shutdown, 1) != 0) return;
         foreach (Worker w in Workers) w.Parker.Unpark();
+        CurrentThread?.Notify(); // the driver (if one waits) finishes the shutdown
         Blocking.Shutdown();
     }
 
@@ -291,6 +342,7 @@ sealed unsafe partial class Runtime
     {
         BeginShutdown();
         if (CurrentWorker() is not null) return Status.WouldDeadlock;
+        if (CurrentThread is CurrentThread ct && !ct.BeginFinish()) return Status.WouldDeadlock;
         int timeoutMs = TimeoutMs(timeoutNs);
         long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
         if (!_terminated.Wait(timeoutMs)) return Status.TimedOut;

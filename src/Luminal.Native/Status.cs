@@ -22,6 +22,7 @@ enum Status
     Empty = -15,
     NotPlugin = -16,
     PluginInit = -17,
+    Busy = -18,
 }
 
 static class StatusText
@@ -70,6 +71,7 @@ static class StatusText
         Status.Empty => "empty: no message waiting, or too few permits free",
         Status.NotPlugin => "not a plugin: the library lacks luminal_plugin_init or luminal_plugin_fini",
         Status.PluginInit => "the plugin's luminal_plugin_init failed (it was unloaded again)",
+        Status.Busy => "busy: another thread is driving this current-thread runtime",
         _ => "unknown status",
     };
 }

@@ -113,7 +113,9 @@ static void sleep_us(unsigned us) {
 /* The status table: for each function, the statuses include/luminal.h documents for it                          */
 /* ------------------------------------------------------------------------------------------------------------- */
 
-#define B(s) (1u << ((s) + 16))
+/* One bit per status in -32..31 (ST_BIAS = 32). */
+#define ST_BIAS 32
+#define B(s) (1ull << ((s) + ST_BIAS))
 #define OK_ B(LUMINAL_OK)
 #define PEND B(LUMINAL_PENDING)
 #define IARG B(LUMINAL_E_INVALID_ARGUMENT)
@@ -129,6 +131,7 @@ static void sleep_us(unsigned us) {
 #define CLSD B(LUMINAL_E_CLOSED)
 #define FULL B(LUMINAL_E_FULL)
 #define EMPT B(LUMINAL_E_EMPTY)
+#define BUSY B(LUMINAL_E_BUSY)
 
 enum fn_id {
   F_RUNTIME_NEW, F_RUNTIME_SHUTDOWN, F_SPAWN, F_CONTEXT_SPAWN, F_SPAWN_FN, F_BLOCK_ON, F_TASK_JOIN, F_TASK_POLL,
@@ -139,12 +142,13 @@ enum fn_id {
   F_CHANNEL_NEW, F_CHANNEL_SEND, F_CHANNEL_TRY_SEND, F_CHANNEL_RECV, F_CHANNEL_TRY_RECV, F_NOTIFY_NEW, F_NOTIFY_ONE,
   F_NOTIFY_ALL, F_NOTIFY_WAIT, F_SEM_NEW, F_SEM_ACQUIRE, F_SEM_TRY_ACQUIRE, F_SEM_ADD, F_SEM_CLOSE, F_SYNC_RESULT,
   F_SET_NEW, F_SET_SPAWN, F_SET_JOIN_NEXT, F_SET_ABORT_ALL, F_SET_RESULT, F_JOIN_ALL, F_SELECT, F_SCOPE_DRAIN,
-  F_METRICS, F_WORKER_METRICS, F_COUNT
+  F_METRICS, F_WORKER_METRICS, F_RUNTIME_RUN, F_WAKEUP_FD, F_NEXT_DEADLINE, F_ADVANCE,
+  F_COUNT
 };
 
 static const struct {
   const char *name;
-  uint32_t allowed;
+  uint64_t allowed;
   const char *why;
 } fn_table[F_COUNT] = {
     [F_RUNTIME_NEW] = {"luminal_runtime_new", OK_ | IARG | UNSUP, "INVALID_ARGUMENT; UNSUPPORTED for io_uring"},
@@ -152,7 +156,7 @@ static const struct {
     [F_SPAWN] = {"luminal_spawn", OK_ | SHUT | IARG | IHND, ""},
     [F_CONTEXT_SPAWN] = {"luminal_context_spawn", OK_ | SHUT | IARG | IHND, "like luminal_spawn"},
     [F_SPAWN_FN] = {"luminal_spawn_fn", OK_ | SHUT | IARG | IHND, "like luminal_spawn"},
-    [F_BLOCK_ON] = {"luminal_block_on", OK_ | DEAD | SHUT | IARG | IHND, ""},
+    [F_BLOCK_ON] = {"luminal_block_on", OK_ | DEAD | BUSY | SHUT | IARG | IHND, "BUSY: a current-thread runtime driven elsewhere"},
     [F_TASK_JOIN] = {"luminal_task_join", OK_ | CANC | TOUT | DEAD | TAKEN | IARG | IHND, ""},
     [F_TASK_POLL] = {"luminal_task_poll", OK_ | CANC | TAKEN | PEND | IARG | IHND, ""},
     [F_CONTEXT_YIELD] = {"luminal_context_yield", OK_ | IARG | IHND, "IHND: a context is a handle (rules)"},
@@ -214,6 +218,11 @@ static const struct {
     [F_SCOPE_DRAIN] = {"luminal_scope_drain", OK_ | IARG | IHND | FORK, ""},
     [F_METRICS] = {"luminal_runtime_get_metrics", OK_ | IARG | IHND, ""},
     [F_WORKER_METRICS] = {"luminal_runtime_get_worker_metrics", OK_ | IARG | IHND, "IARG: index out of range"},
+    /* Current-thread runtimes and the paused clock. */
+    [F_RUNTIME_RUN] = {"luminal_runtime_run", OK_ | BUSY | DEAD | SHUT | IARG | IHND, ""},
+    [F_WAKEUP_FD] = {"luminal_runtime_wakeup_fd", OK_ | SHUT | IARG | IHND, ""},
+    [F_NEXT_DEADLINE] = {"luminal_runtime_next_deadline_ns", OK_ | IARG | IHND, ""},
+    [F_ADVANCE] = {"luminal_runtime_advance", OK_ | BUSY | SHUT | IARG | IHND, "IARG: a clock that is not paused"},
 };
 
 /* luminal_runtime_get_metrics / _get_worker_metrics on `rt` (worker `index`); the metrics' worker count. */
@@ -231,13 +240,13 @@ static int fz_metrics(luminal_runtime *rt, uint32_t index, int *worker_status, u
 }
 
 /* Undocumented (function, status) pairs seen, for LUMFUZZ_KEEP_GOING. */
-static atomic_long g_undoc[F_COUNT][32];
+static atomic_long g_undoc[F_COUNT][2 * ST_BIAS];
 static atomic_long g_undoc_total;
 
 /* LUMFUZZ_ALLOW="luminal_file_open:-3,luminal_io_result.status:-1": known findings (reported, awaiting a fix or a
  * header change) that are counted and listed but do not fail the run. */
-static uint32_t g_allow[F_COUNT];
-static atomic_long g_allowed_seen[F_COUNT][32];
+static uint64_t g_allow[F_COUNT];
+static atomic_long g_allowed_seen[F_COUNT][2 * ST_BIAS];
 
 static void parse_allow(const char *v) {
   while (v && *v) {
@@ -246,7 +255,7 @@ static void parse_allow(const char *v) {
     int st = atoi(colon + 1);
     for (int f = 0; f < F_COUNT; f++)
       if (strlen(fn_table[f].name) == (size_t)(colon - v) && strncmp(fn_table[f].name, v, (size_t)(colon - v)) == 0 &&
-          st >= -15 && st <= 15)
+          st >= -ST_BIAS && st < ST_BIAS)
         g_allow[f] |= B(st);
     v = strchr(colon, ',');
     if (v) v++;
@@ -254,9 +263,9 @@ static void parse_allow(const char *v) {
 }
 
 static int st_ok_for(enum fn_id f, int s) {
-  if (s < -15 || s > 15) return 0;
+  if (s < -ST_BIAS || s >= ST_BIAS) return 0;
   if (g_allow[f] & B(s)) {
-    atomic_fetch_add(&g_allowed_seen[f][s + 16], 1);
+    atomic_fetch_add(&g_allowed_seen[f][s + ST_BIAS], 1);
     return 1;
   }
   return (fn_table[f].allowed & B(s)) != 0;
@@ -265,8 +274,8 @@ static int st_ok_for(enum fn_id f, int s) {
 /* Checks `s` against the table and returns it. */
 static int chk(enum fn_id f, int s, const char *ctx) {
   if (!st_ok_for(f, s)) {
-    if (g_keep_going && s >= -15 && s <= 15) {
-      if (atomic_fetch_add(&g_undoc[f][s + 16], 1) == 0)
+    if (g_keep_going && s >= -ST_BIAS && s < ST_BIAS) {
+      if (atomic_fetch_add(&g_undoc[f][s + ST_BIAS], 1) == 0)
         fprintf(stderr, "lumfuzz: UNDOCUMENTED: %s returned %d (%s) [%s] seed=%" PRIu64 "\n", fn_table[f].name, s,
                 luminal_status_str((luminal_status)s), ctx, g_seed);
       atomic_fetch_add(&g_undoc_total, 1);
@@ -1512,6 +1521,77 @@ static rt_life *life_new(luminal_runtime *h) {
   return l;
 }
 
+/* A current-thread runtime (issue 17): made, given futures (spawned, and one block_on), driven from this thread with
+ * run / advance / block_on in random order, then shut down or just released. Its tasks may stash its borrowed
+ * handle (other threads then spawn onto it) or block_on it from the blocking pool (BUSY while this thread drives). */
+static void op_current_thread(fz_thread *t) {
+  uint64_t *r = &t->rng;
+  luminal_runtime_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.flavor = LUMINAL_FLAVOR_CURRENT_THREAD;
+  o.clock = chance(r, 2) ? LUMINAL_CLOCK_PAUSED : LUMINAL_CLOCK_MONOTONIC;
+  o.seed = chance(r, 2) ? rnd(r) : 0;
+  o.max_blocking_threads = 16 + rn(r, 16);
+  o.io_backend = chance(r, 2) ? LUMINAL_IO_POOL : LUMINAL_IO_AUTO;
+  luminal_runtime *rt = NULL;
+  int s = chk(F_RUNTIME_NEW, luminal_runtime_new(&o, &rt), "current-thread runtime");
+  if (s != LUMINAL_OK || !rt) FZ_FAIL("luminal_runtime_new(current-thread) returned %d", s);
+  if (luminal_runtime_worker_count(rt) != 1) FZ_FAIL("worker_count of a current-thread runtime != 1");
+  int fd = -1;
+  expect(F_WAKEUP_FD, luminal_runtime_wakeup_fd(rt, &fd), LUMINAL_OK, "current-thread");
+  if (fd < 0) FZ_FAIL("luminal_runtime_wakeup_fd gave fd %d", fd);
+  for (int i = 1 + (int)rn(r, 6); i > 0; i--) {
+    made_fut m = make_fut(r, rt, 0, 1, NULL, NULL);
+    s = chk(F_SPAWN, luminal_spawn(rt, m.fut, NULL), "current-thread");
+    if (m.mine) fut_handed(m.mine, s == LUMINAL_OK, "luminal_spawn (current-thread)");
+  }
+  for (int k = (int)rn(r, 6); k > 0; k--) {
+    switch (rn(r, 4)) {
+    case 0: { /* run with random limits: OK, or SHUTDOWN if one of its tasks shut it down */
+      uint32_t polled = 7;
+      s = chk(F_RUNTIME_RUN, luminal_runtime_run(rt, rn(r, 3) ? (uint32_t)rn(r, 64) : 0, rn(r, 3) ? rn(r, 2000000) : 0,
+                                                  chance(r, 4) ? NULL : &polled), "current-thread");
+      if (s != LUMINAL_OK && s != LUMINAL_E_SHUTDOWN) FZ_FAIL("luminal_runtime_run from its only driver returned %d", s);
+      break;
+    }
+    case 1: {
+      uint64_t d = 0, now = luminal_runtime_now_ns(rt);
+      expect(F_NEXT_DEADLINE, luminal_runtime_next_deadline_ns(rt, &d), LUMINAL_OK, "current-thread");
+      if (now == 0) FZ_FAIL("luminal_runtime_now_ns of a live runtime is 0");
+      break;
+    }
+    case 2: {
+      uint64_t before = luminal_runtime_now_ns(rt), by = rn(r, 3000000);
+      s = chk(F_ADVANCE, luminal_runtime_advance(rt, by), "current-thread");
+      if (o.clock != LUMINAL_CLOCK_PAUSED) {
+        expect(F_ADVANCE, s, LUMINAL_E_INVALID_ARGUMENT, "monotonic clock");
+      } else if (s == LUMINAL_OK && luminal_runtime_now_ns(rt) != before + by) {
+        FZ_FAIL("advance by %" PRIu64 " moved the paused clock by %" PRIu64, by, luminal_runtime_now_ns(rt) - before);
+      } else if (s != LUMINAL_OK && s != LUMINAL_E_SHUTDOWN) {
+        FZ_FAIL("luminal_runtime_advance from its only driver returned %d", s);
+      }
+      break;
+    }
+    default: { /* block_on a future that completes: this thread drives everything meanwhile */
+      made_fut m = make_fut(r, rt, 1, 1, NULL, NULL);
+      void *out = NULL;
+      s = chk(F_BLOCK_ON, luminal_block_on(rt, m.fut, &out), "current-thread");
+      if (s == LUMINAL_E_WOULD_DEADLOCK || s == LUMINAL_E_BUSY) FZ_FAIL("block_on from its only driver returned %d", s);
+      if (s == LUMINAL_OK) take_output(m.okind, out, NULL, "luminal_block_on (current-thread)");
+      if (m.mine) {
+        atomic_store(&m.mine->accepted, 1);
+        fut_gone(m.mine, "luminal_block_on (current-thread)");
+      }
+      break;
+    }
+    }
+  }
+  if (chance(r, 2)) expect(F_RUNTIME_SHUTDOWN, luminal_runtime_shutdown(rt, UINT64_MAX), LUMINAL_OK, "current-thread");
+  luminal_runtime_release(rt);
+  grave_put(&g_dead_rts, rt);
+}
+
 static luminal_runtime *new_runtime(uint64_t *r) {
   luminal_runtime_options o;
   memset(&o, 0, sizeof o);
@@ -1811,6 +1891,16 @@ static void op_runtime(fz_thread *t) {
     uint32_t workers;
     expect(F_METRICS, fz_metrics(b, 0, &ws, &workers), b ? LUMINAL_E_INVALID_HANDLE : LUMINAL_E_INVALID_ARGUMENT, "bad rt");
     expect(F_WORKER_METRICS, ws, b ? LUMINAL_E_INVALID_HANDLE : LUMINAL_E_INVALID_ARGUMENT, "bad rt");
+    int bad_st = b ? LUMINAL_E_INVALID_HANDLE : LUMINAL_E_INVALID_ARGUMENT;
+    uint32_t polled = 7;
+    int fd = 7;
+    uint64_t dl = 7;
+    expect(F_RUNTIME_RUN, luminal_runtime_run(b, rn(r, 4), rn(r, 4), &polled), bad_st, "bad rt");
+    expect(F_WAKEUP_FD, luminal_runtime_wakeup_fd(b, &fd), bad_st, "bad rt");
+    expect(F_NEXT_DEADLINE, luminal_runtime_next_deadline_ns(b, &dl), bad_st, "bad rt");
+    expect(F_ADVANCE, luminal_runtime_advance(b, rn(r, 1000)), bad_st, "bad rt");
+    if (polled != 0 || fd != -1 || dl != UINT64_MAX || luminal_runtime_now_ns(b) != 0)
+      FZ_FAIL("a refused run / wakeup_fd / next_deadline wrote %u / %d / %" PRIu64 ", or now_ns(bad) != 0", polled, fd, dl);
     luminal_runtime_release(b);
     break;
   }
@@ -2829,7 +2919,8 @@ static void *fuzz_thread(void *p) {
     switch (rn(&t->rng, 21)) {
     case 0: case 1: case 2: case 3: case 4: case 5: op_spawn(t); break;
     case 6: case 7: case 8: case 9: op_task(t); break;
-    case 10: case 11: op_runtime(t); break;
+    case 10: op_runtime(t); break;
+    case 11: if (chance(&t->rng, 16)) op_current_thread(t); else op_runtime(t); break;
     case 12: op_block_on(t); break;
     case 13: case 14: op_waker(t); break;
     case 15: case 16: op_scope(t); break;
@@ -2997,18 +3088,18 @@ int main(int argc, char **argv) {
   if (atomic_load(&g_undoc_total)) {
     fprintf(stderr, "lumfuzz: undocumented statuses (function: status x count):\n");
     for (int f = 0; f < F_COUNT; f++)
-      for (int s = 0; s < 32; s++)
+      for (int s = 0; s < 2 * ST_BIAS; s++)
         if (atomic_load(&g_undoc[f][s]))
-          fprintf(stderr, "  %s: %d (%s) x %ld\n", fn_table[f].name, s - 16, luminal_status_str((luminal_status)(s - 16)),
+          fprintf(stderr, "  %s: %d (%s) x %ld\n", fn_table[f].name, s - ST_BIAS, luminal_status_str((luminal_status)(s - ST_BIAS)),
                   atomic_load(&g_undoc[f][s]));
     fprintf(stderr, "lumfuzz: FAILED: undocumented statuses (seed %" PRIu64 ")\n", g_seed);
     return 1;
   }
   for (int f = 0; f < F_COUNT; f++)
-    for (int s = 0; s < 32; s++)
+    for (int s = 0; s < 2 * ST_BIAS; s++)
       if (atomic_load(&g_allowed_seen[f][s]))
-        printf("lumfuzz: known (LUMFUZZ_ALLOW), not in the header: %s -> %d (%s) x %ld\n", fn_table[f].name, s - 16,
-               luminal_status_str((luminal_status)(s - 16)), atomic_load(&g_allowed_seen[f][s]));
+        printf("lumfuzz: known (LUMFUZZ_ALLOW), not in the header: %s -> %d (%s) x %ld\n", fn_table[f].name, s - ST_BIAS,
+               luminal_status_str((luminal_status)(s - ST_BIAS)), atomic_load(&g_allowed_seen[f][s]));
   printf("lumfuzz: OK seed=%" PRIu64 "\n", g_seed);
   return 0;
 }

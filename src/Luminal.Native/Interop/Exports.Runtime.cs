@@ -15,7 +15,8 @@ static unsafe partial class Exports
             if (outRuntime == null) return (int)Status.InvalidArgument;
             *outRuntime = 0;
             uint workers = 0, maxBlocking = 0, keepAliveMs = 0;
-            int ioBackend = 0;
+            int ioBackend = 0, flavor = 0, clock = 0;
+            ulong seed = 0;
             string name = "luminal-w"; // short: Linux keeps 15 bytes of a thread name, "luminal-w-1023" fits
             Observe.Observers? observers = null;
             if (opts != null)
@@ -35,8 +36,14 @@ static unsafe partial class Exports
                 if (observers is not null && observers.LogLevel is < 0 or > 4) return (int)Status.InvalidArgument;
                 if (Covers(size, nameof(NativeRuntimeOptions.DebugPlugins)) && opts->DebugPlugins is not (0 or 1))
                     return (int)Status.InvalidArgument;
+                if (Covers(size, nameof(NativeRuntimeOptions.Flavor))) flavor = opts->Flavor;
+                if (Covers(size, nameof(NativeRuntimeOptions.Clock))) clock = opts->Clock;
+                if (size >= (nuint)(Marshal.OffsetOf<NativeRuntimeOptions>(nameof(NativeRuntimeOptions.Seed)) + sizeof(ulong)))
+                    seed = opts->Seed;
             }
-            if (ioBackend is < 0 or > 2) return (int)Status.InvalidArgument;
+            if (ioBackend is < 0 or > 2 || flavor is < 0 or > 1 || clock is < 0 or > 1) return (int)Status.InvalidArgument;
+            // The paused clock and seeded order need the one driving thread of a current-thread runtime.
+            if (flavor == 0 && (clock != 0 || seed != 0)) return (int)Status.InvalidArgument;
             // io_uring demanded: fail now, not at the first IO operation.
             if (Io.IoBackend.Requested((uint)ioBackend) == Io.IoBackend.UringKind && !Io.Uring.Ring.IsAvailable())
                 return (int)Status.Unsupported; // also when LUMINAL_IO_BACKEND=uring demands it
@@ -44,6 +51,12 @@ static unsafe partial class Exports
             if (workers == 0) workers = (uint)Math.Max(1, Environment.ProcessorCount);
             if (maxBlocking == 0) maxBlocking = 512;
             if (keepAliveMs == 0) keepAliveMs = 10_000;
+            if (flavor == 1)
+            {
+                *outRuntime = (nint)Runtime.CreateCurrentThread(paused: clock == 1, seed, (int)maxBlocking,
+                    (int)Math.Min(keepAliveMs, int.MaxValue), (uint)ioBackend, observers);
+                return (int)Status.Ok;
+            }
             *outRuntime = (nint)Runtime.Create((int)workers, name, (int)maxBlocking, (int)Math.Min(keepAliveMs, int.MaxValue), (uint)ioBackend, observers);
             return (int)Status.Ok;
         }
@@ -88,7 +101,9 @@ static unsafe partial class Exports
     {
         try
         {
-            return ResolveRuntime(rt, out Runtime runtime) == Status.Ok ? (uint)runtime.Workers.Length : 0;
+            if (ResolveRuntime(rt, out Runtime runtime) != Status.Ok) return 0;
+            // A current-thread runtime's driving thread counts as its one worker (as in tokio): 0 stays "bad handle".
+            return runtime.CurrentThread is null ? (uint)runtime.Workers.Length : 1;
         }
         catch { return 0; } // documented: 0 for a handle it cannot use
     }

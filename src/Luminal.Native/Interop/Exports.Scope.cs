@@ -44,7 +44,7 @@ static unsafe partial class Exports
             if (s != Status.Ok) return (int)s;
             // Waiting on a worker for tasks that may need that very worker to be dropped could deadlock: close
             // (refuse spawns, abort everything) without waiting, like luminal_runtime_shutdown does there.
-            if (timeoutNs != 0 && scope.Runtime?.CurrentWorker() is not null)
+            if (timeoutNs != 0 && scope.Runtime?.OnOwnThread() == true)
             {
                 scope.Close(0);
                 return (int)Status.WouldDeadlock;

@@ -151,7 +151,7 @@ static unsafe partial class Exports
             if (s != Status.Ok) return (int)s;
             if (!task.IsFinished)
             {
-                if (timeoutNs != 0 && task.Runtime?.CurrentWorker() is not null) return (int)Status.WouldDeadlock;
+                if (timeoutNs != 0 && task.Runtime?.OnOwnThread() == true) return (int)Status.WouldDeadlock;
                 if (!task.WaitFinished(generation, timeoutNs == 0 ? 0 : Runtime.TimeoutMs(timeoutNs))) return (int)Status.TimedOut;
             }
             return (int)task.TakeOutput(generation, output);

@@ -19,7 +19,8 @@ static unsafe partial class Exports
     {
         try
         {
-            ulong now = Clock.NowNs();
+            // From now on the runtime's clock (paused or monotonic); a bad handle is reported by Create.
+            ulong now = ResolveRuntime(rt, out Runtime runtime) == Status.Ok ? runtime.Timers.NowNs() : 0;
             ulong deadline = durationNs > ulong.MaxValue - now ? ulong.MaxValue : now + durationNs;
             return (int)SleepFuture.Create(rt, deadline, output);
         }

@@ -42,6 +42,10 @@ unsafe struct NativeRuntimeOptions
     public void* ThreadHookUser;
     public delegate* unmanaged<void*, int, ulong, uint, ulong, int, void> TaskHook;
     public void* TaskHookUser;
+    // Current-thread runtimes, the paused clock and seeded runs.
+    public int Flavor;    // a luminal_flavor
+    public int Clock;     // a luminal_clock
+    public ulong Seed;
 }
 
 /// <summary>luminal_spawn_options. Read only the fields that struct_size covers (older callers).</summary>

@@ -49,6 +49,7 @@ sealed unsafe class IoOp : GenerationSlot
     readonly object _lock = new();
     int _state;
     bool _resultTaken;
+    bool _holdsClock; // in Runtime.IoHoldingClock (paused clocks, file operations) until its result is taken or dropped
     long _raw;
     ulong _waker;
 
@@ -71,6 +72,7 @@ sealed unsafe class IoOp : GenerationSlot
         op.CancelRequested = false;
         op._state = Idle;
         op._resultTaken = false;
+        op._holdsClock = false;
         op._raw = 0;
         op._waker = 0;
         return op;
@@ -214,6 +216,7 @@ sealed unsafe class IoOp : GenerationSlot
                 {
                     op.WriteResult();
                     op._resultTaken = true;
+                    op.ReleaseClock();
                     *output = op.Result;
                     return 1;
                 }
@@ -223,7 +226,12 @@ sealed unsafe class IoOp : GenerationSlot
                     return 0;
                 }
                 op._state = Submitted;
-                Interlocked.Increment(ref op.Runtime.IoInFlight);
+                Interlocked.Increment(ref op.Runtime.IoInFlight); // metrics: io_in_flight
+                if (op.Runtime.CountsIo && !WaitsForPeer(op.Kind))
+                {
+                    op._holdsClock = true;
+                    Interlocked.Increment(ref op.Runtime.IoHoldingClock);
+                }
                 // The priority of the task awaiting the operation travels into the request.
                 if (Tasks.RawTask.FromToken(waker, Handles.Token.Waker, out _) is Tasks.RawTask task)
                     op.Priority = task.Priority;
@@ -243,6 +251,7 @@ sealed unsafe class IoOp : GenerationSlot
                 }
                 op.WriteResult();
                 op._resultTaken = true;
+                op.ReleaseClock();
                 *output = op.Result;
                 return 1;
             }
@@ -284,6 +293,22 @@ sealed unsafe class IoOp : GenerationSlot
         catch { /* drop has no status; a failure here leaves the operation allocated (a leak, never a free in use) */ }
     }
 
+    /// <summary>
+    /// Does this kind wait for another party (a peer to send, to make room, to connect or to answer)? That may never
+    /// happen — it is what timeouts are for — so such operations do not hold a paused clock still; file operations
+    /// finish by themselves, and block_on's auto-advance waits for them (see Runtime.ExternalWorkPending).
+    /// </summary>
+    static bool WaitsForPeer(IoKind kind) =>
+        kind is IoKind.StreamRead or IoKind.StreamWrite or IoKind.Accept or IoKind.Connect;
+
+    /// <summary>Under the lock: the operation no longer holds a paused clock still (see Runtime.ExternalWorkPending).</summary>
+    void ReleaseClock()
+    {
+        if (!_holdsClock) return;
+        _holdsClock = false;
+        Interlocked.Decrement(ref Runtime.IoHoldingClock);
+    }
+
     void Drop(uint generation)
     {
         bool inFlight;
@@ -296,6 +321,7 @@ sealed unsafe class IoOp : GenerationSlot
             Backend.WaitCompleted(this);
         }
         if (!TryRetire(generation)) return;
+        lock (_lock) ReleaseClock();
         // What the operation holds (a path copy, scratch memory) and, if nobody read a successful result, what that
         // result owns: an fd, a mapping, a buffer.
         Operations.Of(Kind).Release(this, _raw, _state == Completed && !_resultTaken);

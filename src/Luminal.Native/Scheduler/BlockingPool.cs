@@ -66,6 +66,21 @@ sealed unsafe class BlockingPool
         }
     }
 
+    /// <summary>Is a call queued or running? (A thread counts as busy from taking a call until it waits again, which
+    /// is after the call returned and its task finished, so its wakes are pushed by then.)</summary>
+    public bool IsBusy
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (_threads.Count > _idle) return true;
+                foreach (Queue<RawTask> q in _queues) if (q.Count > 0) return true;
+                return false;
+            }
+        }
+    }
+
     /// <summary>Queues a task (the caller owns its SCHEDULED flag). False once shut down.</summary>
     public bool Submit(RawTask task)
     {

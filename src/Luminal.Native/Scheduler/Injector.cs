@@ -58,6 +58,24 @@ sealed class Injector
         }
     }
 
+    /// <summary>Pops the task at position <paramref name="random"/> modulo the queue's length (a seeded
+    /// current-thread runtime's pick, see <see cref="CurrentThread"/>: O(position), a debugging aid); null when empty.</summary>
+    public RawTask? PopAt(ulong random)
+    {
+        if (IsEmpty) return null;
+        lock (_lock)
+        {
+            if (_head is null) return null;
+            RawTask? prev = null, t = _head;
+            for (ulong i = random % (ulong)_count; i > 0; i--) { prev = t; t = t!.Next; }
+            if (prev is null) _head = t!.Next; else prev.Next = t!.Next;
+            if (ReferenceEquals(_tail, t)) _tail = prev;
+            t.Next = null;
+            Volatile.Write(ref _count, _count - 1);
+            return t;
+        }
+    }
+
     /// <summary>Refuses further pushes and returns everything queued, as a chain.</summary>
     public RawTask? Close()
     {

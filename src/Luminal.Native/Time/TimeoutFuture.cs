@@ -22,7 +22,7 @@ static unsafe class TimeoutFuture
         TimerEntry? e = null;
         if (s == Status.Ok)
         {
-            ulong now = Clock.NowNs();
+            ulong now = runtime.Timers.NowNs(); // the runtime's clock (paused or monotonic)
             ulong deadline = timeoutNs > ulong.MaxValue - now ? ulong.MaxValue : now + timeoutNs;
             e = TimerEntry.Create(runtime, deadline);
             if (e is null) s = Status.NoMemory;

@@ -25,9 +25,43 @@ sealed class TimerDriver : Scheduler.Driver
     int _watcher = -1;              // the worker parked with a timeout, under _lock
     ulong _watchedTick = ulong.MaxValue;
 
-    public TimerDriver(Runtime runtime) => _rt = runtime;
+    /// <summary>The paused clock of a LUMINAL_CLOCK_PAUSED runtime, else null (the monotonic clock). A paused
+    /// runtime has no workers: only its driving thread fires its timers (<see cref="FireDueAt"/>), so the workers'
+    /// per-turn <see cref="FireDue"/> never needs to ask which clock it is.</summary>
+    public readonly PausedClock? Paused;
+
+    public TimerDriver(Runtime runtime, bool paused = false)
+    {
+        _rt = runtime;
+        if (paused) Paused = new PausedClock(_originNs);
+    }
 
     public ulong NowTick() => (Clock.NowNs() - _originNs) / NsPerTick;
+
+    /// <summary>The runtime's time (luminal_runtime_now_ns): the paused clock's, else the monotonic clock.</summary>
+    public ulong NowNs() => Paused is PausedClock paused ? paused.NowNs : Clock.NowNs();
+
+    ulong TickOf(ulong ns) => ns <= _originNs ? 0 : (ns - _originNs) / NsPerTick;
+
+    /// <summary>When the wheel's next tick to visit falls due, on the runtime's clock (at or before the earliest
+    /// timer's deadline; a higher level's slot is visited to cascade its timers down), or ulong.MaxValue.</summary>
+    public ulong NextDueNs()
+    {
+        ulong next;
+        lock (_lock) next = _wheel.NextExpiration();
+        if (next == ulong.MaxValue || next > (ulong.MaxValue - _originNs) / NsPerTick) return ulong.MaxValue;
+        return _originNs + next * NsPerTick;
+    }
+
+    /// <summary>Fires the timers due at <paramref name="nowNs"/> (a current-thread runtime's driving thread, with
+    /// its clock's time).</summary>
+    public void FireDueAt(ulong nowNs)
+    {
+        long next = Volatile.Read(ref _nextTick);
+        ulong tick = TickOf(nowNs);
+        if (next == long.MaxValue || (ulong)next > tick) return;
+        FireExpired(tick);
+    }
 
     /// <summary>The first tick at or after the absolute monotonic time <paramref name="ns"/>.</summary>
     public ulong TickAtOrAfter(ulong ns) => ns <= _originNs ? 0 : (ns - _originNs + NsPerTick - 1) / NsPerTick;
@@ -44,7 +78,7 @@ sealed class TimerDriver : Scheduler.Driver
             if (e.Fired) return true;
             e.Waker = wakerToken;
             if (e.WheelLevel >= 0) return false;
-            if (e.DeadlineNs <= Clock.NowNs() || e.DeadlineTick <= _wheel.Elapsed) { e.Fired = true; return true; }
+            if (e.DeadlineNs <= NowNs() || e.DeadlineTick <= _wheel.Elapsed) { e.Fired = true; return true; }
             _wheel.Insert(e);
             UpdateNext();
             wakeWatcher = e.DeadlineTick < _watchedTick;
@@ -104,11 +138,13 @@ sealed class TimerDriver : Scheduler.Driver
     public void FireDue()
     {
         long next = Volatile.Read(ref _nextTick);
-        if (next == long.MaxValue || (ulong)next > NowTick()) return;
-        FireExpired();
+        if (next == long.MaxValue) return;
+        ulong now = NowTick();
+        if ((ulong)next > now) return;
+        FireExpired(now);
     }
 
-    void FireExpired()
+    void FireExpired(ulong nowTick)
     {
         // The wakers are collected under the lock and woken after it: a wake can run user code (a shut-down
         // runtime drops the woken task's future), which may drop other timers and so take this lock.
@@ -117,7 +153,7 @@ sealed class TimerDriver : Scheduler.Driver
         int n = 0;
         lock (_lock)
         {
-            for (WheelEntry? e = _wheel.Advance(NowTick()); e is not null;)
+            for (WheelEntry? e = _wheel.Advance(nowTick); e is not null;)
             {
                 var entry = (TimerEntry)e;
                 e = e.WheelNext;

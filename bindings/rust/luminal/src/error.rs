@@ -47,6 +47,8 @@ pub enum ErrorKind {
     NotPlugin,
     /// `LUMINAL_E_PLUGIN_INIT`: the plugin's `luminal_plugin_init` failed; it was unloaded again.
     PluginInit,
+    /// `LUMINAL_E_BUSY`: another thread is driving this current-thread runtime.
+    Busy,
     /// A status this binding does not know.
     Other,
     /// Not a status of the library but of this crate: libluminal could not be loaded (not found where
@@ -128,6 +130,7 @@ impl RuntimeError {
             ffi::LUMINAL_E_EMPTY => ErrorKind::Empty,
             ffi::LUMINAL_E_NOT_PLUGIN => ErrorKind::NotPlugin,
             ffi::LUMINAL_E_PLUGIN_INIT => ErrorKind::PluginInit,
+            ffi::LUMINAL_E_BUSY => ErrorKind::Busy,
             _ => ErrorKind::Other,
         }
     }

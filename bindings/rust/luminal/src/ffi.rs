@@ -35,6 +35,7 @@ pub const LUMINAL_E_FULL: luminal_status = -14;
 pub const LUMINAL_E_EMPTY: luminal_status = -15;
 pub const LUMINAL_E_NOT_PLUGIN: luminal_status = -16;
 pub const LUMINAL_E_PLUGIN_INIT: luminal_status = -17;
+pub const LUMINAL_E_BUSY: luminal_status = -18;
 
 /// Opaque runtime handle (a 64-bit token, not a pointer to readable memory).
 #[repr(C)]
@@ -82,6 +83,10 @@ pub struct luminal_runtime_options {
     pub thread_hook_user: *mut c_void,
     pub task_hook: Option<luminal_task_hook_fn>,
     pub task_hook_user: *mut c_void,
+    // Current-thread runtimes, the paused clock and seeded runs.
+    pub flavor: luminal_flavor,
+    pub clock: luminal_clock,
+    pub seed: u64,
 }
 
 pub type luminal_log_level = i32;
@@ -205,6 +210,14 @@ pub const LUMINAL_PRIORITY_BACKGROUND: luminal_priority = 4;
 pub type luminal_blocking_fn = unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void;
 
 // IO with personalities
+pub type luminal_flavor = u32;
+pub const LUMINAL_FLAVOR_MULTI_THREAD: luminal_flavor = 0;
+pub const LUMINAL_FLAVOR_CURRENT_THREAD: luminal_flavor = 1;
+
+pub type luminal_clock = u32;
+pub const LUMINAL_CLOCK_MONOTONIC: luminal_clock = 0;
+pub const LUMINAL_CLOCK_PAUSED: luminal_clock = 1;
+
 pub type luminal_io_backend = u32;
 pub const LUMINAL_IO_AUTO: luminal_io_backend = 0;
 pub const LUMINAL_IO_URING: luminal_io_backend = 1;
@@ -317,6 +330,13 @@ declare_library! {
         index: u32,
         out: *mut luminal_worker_metrics,
     ) -> luminal_status;
+
+    // Current-thread runtimes, the paused clock
+    pub fn luminal_runtime_run(rt: *mut luminal_runtime, max_polls: u32, max_ns: u64, polled: *mut u32) -> luminal_status;
+    pub fn luminal_runtime_wakeup_fd(rt: *mut luminal_runtime, fd: *mut c_int) -> luminal_status;
+    pub fn luminal_runtime_next_deadline_ns(rt: *mut luminal_runtime, deadline: *mut u64) -> luminal_status;
+    pub fn luminal_runtime_now_ns(rt: *mut luminal_runtime) -> u64;
+    pub fn luminal_runtime_advance(rt: *mut luminal_runtime, ns: u64) -> luminal_status;
 
     pub fn luminal_context_runtime(cx: *mut luminal_context) -> *mut luminal_runtime;
     pub fn luminal_context_waker(cx: *mut luminal_context) -> *const luminal_waker;

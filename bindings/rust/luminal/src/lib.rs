@@ -54,6 +54,10 @@
 //!   combinators polling their children inside the awaiting task. Runtime-agnostic combinators and channels
 //!   (`futures`, `tokio::sync`, ...) also work on Luminal inside a single binary, as they need only a `Waker`; only
 //!   Luminal handles (a channel's sender, a task set) cross a plugin boundary.
+//! * Current-thread runtimes ([`Builder::new_current_thread`]): tasks run on the thread that drives the runtime
+//!   ([`Runtime::block_on`], [`Runtime::run`] with [`Runtime::wakeup_fd`] in an event loop); a paused clock
+//!   ([`Builder::start_paused`], [`time::advance`]) and a seeded task order ([`Builder::seed`]) for tests, with
+//!   [`testing::block_on_paused`] and [`paused_test!`] as `#[test]` helpers.
 //! * [`Scope`]: tasks cancelled as one (spawned with [`task::Builder::scope`], [`Scope::close`],
 //!   [`Scope::stats`]); closing a plugin's scope is what makes unloading the plugin safe while the runtime runs on.
 //! * [`plugin`]: the plugin contract of include/luminal_plugin.h: a plugin in Rust ([`plugin::Entry`] and
@@ -122,6 +126,7 @@ mod scope;
 mod spawn;
 pub mod sync;
 pub mod task;
+pub mod testing;
 pub mod time;
 pub mod waker;
 

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-/// An owned handle to a Luminal runtime (a pool of worker threads running tasks).
+/// An owned handle to a Luminal runtime: a pool of worker threads running tasks, or a current-thread runtime
+/// ([`Builder::new_current_thread`]) whose tasks run on the thread that drives it ([`block_on`](Self::block_on),
+/// [`run`](Self::run), [`time::advance`](crate::time::advance)).
 ///
 /// `Clone` makes another owned handle to the same runtime (`luminal_runtime_clone`); dropping a handle releases
 /// it, and releasing the last one shuts the runtime down. `Runtime` is `Send + Sync`: every runtime function is
@@ -134,7 +136,7 @@ impl Runtime {
         Handle::from_runtime(self.clone())
     }
 
-    /// The number of worker threads.
+    /// The number of worker threads (1 for a current-thread runtime: the thread that drives it).
     pub fn worker_count(&self) -> usize {
         // SAFETY: a valid handle (a bad one gives 0).
         unsafe { ffi::luminal_runtime_worker_count(self.as_raw()) as usize }
@@ -180,14 +182,16 @@ impl Runtime {
     }
 
     /// Runs `future` to completion on the calling thread (which parks between polls while the workers run
-    /// everything else) and returns its output. The future need not be `Send` or `'static`: it stays on this
-    /// thread's stack and is dropped here.
+    /// everything else) and returns its output. On a current-thread runtime the calling thread drives it: it
+    /// runs every ready task while it waits, and a paused clock jumps to the next timer when nothing can run.
+    /// The future need not be `Send` or `'static`: it stays on this thread's stack and is dropped here.
     ///
     /// A panic inside `future` resumes on the caller.
     ///
     /// # Panics
-    /// If the runtime refuses: when called on one of the runtime's own worker threads (`WouldDeadlock`; a
-    /// blocking call there could deadlock) or when the runtime is shut down. [`try_block_on`](Self::try_block_on)
+    /// If the runtime refuses: when called on one of the runtime's own worker threads, or from inside a task of
+    /// a current-thread runtime (`WouldDeadlock`; a blocking call there could deadlock), while another thread
+    /// drives a current-thread runtime (`Busy`), or when the runtime is shut down. [`try_block_on`](Self::try_block_on)
     /// returns those errors instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match self.try_block_on(future) {
@@ -219,6 +223,41 @@ impl Runtime {
             Some(Err(p)) => std::panic::resume_unwind(p),
             None => Err(RuntimeError::from_status(ffi::LUMINAL_E_INTERNAL)),
         }
+    }
+
+    /// Runs the ready tasks of a current-thread runtime on the calling thread (`luminal_runtime_run`): fires due
+    /// timers, reaps IO, then polls until no task is ready, `max_polls` polls were made or `max_time` has passed
+    /// (`None`: no limit). Never waits for work and never advances a paused clock. Returns the number of polls.
+    ///
+    /// Errors: `ErrorKind::Busy` if another thread drives the runtime, `ErrorKind::WouldDeadlock` from inside one
+    /// of its tasks, `ErrorKind::InvalidArgument` on a multi-thread runtime, `ErrorKind::Shutdown`.
+    pub fn run(&self, max_polls: Option<u32>, max_time: Option<Duration>) -> Result<u32, RuntimeError> {
+        let ns = max_time.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1));
+        let mut polled = 0u32;
+        // SAFETY: a valid handle; `polled` outlives the call.
+        RuntimeError::check(unsafe {
+            ffi::luminal_runtime_run(self.as_raw(), max_polls.unwrap_or(0), ns, &mut polled)
+        })?;
+        Ok(polled)
+    }
+
+    /// The file descriptor of a current-thread runtime that is readable when it has work to run
+    /// (`luminal_runtime_wakeup_fd`): watch it in an event loop and call [`run`](Self::run) when it is. Owned by
+    /// the runtime (closed when it shuts down); never read it.
+    pub fn wakeup_fd(&self) -> Result<std::os::raw::c_int, RuntimeError> {
+        let mut fd = -1;
+        // SAFETY: a valid handle; `fd` outlives the call.
+        RuntimeError::check(unsafe { ffi::luminal_runtime_wakeup_fd(self.as_raw(), &mut fd) })?;
+        Ok(fd)
+    }
+
+    /// When the runtime's next timer is due, on its clock (`luminal_runtime_next_deadline_ns`); `None` without
+    /// timers.
+    pub fn next_deadline(&self) -> Option<crate::time::Instant> {
+        let mut ns = u64::MAX;
+        // SAFETY: a valid handle; `ns` outlives the call.
+        let status = unsafe { ffi::luminal_runtime_next_deadline_ns(self.as_raw(), &mut ns) };
+        (status == ffi::LUMINAL_OK && ns != u64::MAX).then(|| crate::time::Instant::from_nanos(ns))
     }
 
     /// Shuts the runtime down (see `luminal_runtime_shutdown`): new spawns fail, unfinished futures are dropped,
@@ -310,6 +349,9 @@ pub struct Builder {
     on_thread_start: Option<ThreadHook>,
     on_thread_stop: Option<ThreadHook>,
     log: Option<(LogLevel, LogHook)>,
+    current_thread: bool,
+    start_paused: bool,
+    seed: u64,
 }
 
 /// Which IO backend a runtime uses for [`fs`](crate::fs) and [`net`](crate::net) (`luminal_io_backend`).
@@ -329,6 +371,32 @@ impl Builder {
     /// A builder with the defaults.
     pub fn new() -> Builder {
         Builder::default()
+    }
+
+    /// A builder for a current-thread runtime (`LUMINAL_FLAVOR_CURRENT_THREAD`): it starts no thread, and its
+    /// tasks run only on a thread that drives it — [`Runtime::block_on`], [`Runtime::run`] (an event loop's way,
+    /// with [`Runtime::wakeup_fd`]) or [`time::advance`](crate::time::advance). Any thread may spawn onto it and
+    /// wake its tasks; one thread drives it at a time (others get `ErrorKind::Busy`). What its tasks do — and a
+    /// [`JoinHandle`] or [`time::Sleep`](crate::time::Sleep) of it awaited outside its tasks, whose helper task
+    /// runs there too — progresses only while some thread drives it.
+    pub fn new_current_thread() -> Builder {
+        Builder { current_thread: true, ..Builder::default() }
+    }
+
+    /// Starts the runtime's clock paused (`LUMINAL_CLOCK_PAUSED`; current-thread runtimes only, else `build`
+    /// fails with `ErrorKind::InvalidArgument`): time moves only by [`time::advance`](crate::time::advance), or
+    /// inside [`Runtime::block_on`] when nothing can run (it then jumps to the next timer), so a test of an
+    /// hour-long timeout runs in microseconds. Timers still fire on 250 us ticks.
+    pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
+        self.start_paused = paused;
+        self
+    }
+
+    /// Runs ready tasks in a pseudo-random order drawn from `seed` (0 = off, the default; current-thread runtimes
+    /// only): two runs with one seed make the same choices, so an interleaving found with a seed replays with it.
+    pub fn seed(&mut self, seed: u64) -> &mut Builder {
+        self.seed = seed;
+        self
     }
 
     /// The number of worker threads; 0 (the default) means one per logical CPU. At most 1024.
@@ -387,7 +455,8 @@ impl Builder {
     }
 
     /// Creates the runtime and starts its workers. Fails with `ErrorKind::InvalidArgument` for more than 1024
-    /// workers, more than 65536 blocking threads or a thread name containing NUL, and with
+    /// workers, more than 65536 blocking threads, a thread name containing NUL, or a paused clock or seed on a
+    /// multi-thread runtime, and with
     /// `ErrorKind::Unsupported` for [`IoBackend::Uring`] where io_uring is unavailable.
     ///
     /// Before anything else it loads libluminal (see [`library`](crate::library)) and compares its
@@ -430,6 +499,13 @@ impl Builder {
             thread_hook_user: ptr::null_mut(),
             task_hook: None,
             task_hook_user: ptr::null_mut(),
+            flavor: if self.current_thread {
+                ffi::LUMINAL_FLAVOR_CURRENT_THREAD
+            } else {
+                ffi::LUMINAL_FLAVOR_MULTI_THREAD
+            },
+            clock: if self.start_paused { ffi::LUMINAL_CLOCK_PAUSED } else { ffi::LUMINAL_CLOCK_MONOTONIC },
+            seed: self.seed,
         };
         Hooks {
             start: self.on_thread_start.clone(),

@@ -22,7 +22,9 @@
 //! The runtime keeps no thread-local state, and a plugin's copy of this crate cannot see the host's, so every
 //! timer function takes the runtime whose timer wheel it uses: anything that is `AsRef<Runtime>` — a
 //! [`Runtime`], a [`Handle`](crate::Handle) (e.g. `&Handle::current()` inside a task) or an
-//! `Arc<Runtime>`. All timers share one clock, `luminal_now_ns`, which [`Instant`] reads.
+//! `Arc<Runtime>`. Timers run on their runtime's clock: `luminal_now_ns` (which [`Instant::now`] reads), unless
+//! the runtime was built with a paused clock ([`Builder::start_paused`](crate::runtime::Builder::start_paused)):
+//! then only [`advance`] (and `block_on` when nothing can run) moves it, and [`now`] reads it.
 //!
 //! # How a [`Sleep`] is polled
 //!
@@ -62,11 +64,44 @@ fn duration_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// The time on the clock of the runtime `rt` (a handle or its borrowed token; 0 for a stale one).
+fn clock_ns(rt: *mut ffi::luminal_runtime) -> u64 {
+    // SAFETY: a runtime handle value; a stale one is detected (0).
+    unsafe { ffi::luminal_runtime_now_ns(rt) }
+}
+
+/// The current time on `rt`'s clock (`luminal_runtime_now_ns`): [`Instant::now`] unless its clock is paused.
+pub fn now<R: AsRef<Runtime> + ?Sized>(rt: &R) -> Instant {
+    Instant { ns: clock_ns(rt.as_ref().as_raw()) }
+}
+
+/// Moves the paused clock of the current-thread runtime `rt` forward by exactly `d` (`luminal_runtime_advance`),
+/// visiting each timer on the way in deadline order: the timers due fire and, called outside the runtime's
+/// tasks, the tasks they wake run before time goes on. Called from inside one of its tasks (say, in a
+/// `block_on`), it only fires the timers: what they wake runs when that task yields.
+///
+/// # Panics
+/// If the runtime refuses: its clock is not paused, another thread drives it, it is shut down. See
+/// [`try_advance`].
+pub fn advance<R: AsRef<Runtime> + ?Sized>(rt: &R, d: Duration) {
+    if let Err(e) = try_advance(rt, d) {
+        panic!("luminal::time::advance failed: {e}");
+    }
+}
+
+/// Like [`advance`], returning the runtime's error: `ErrorKind::InvalidArgument` (the clock is not paused),
+/// `ErrorKind::Busy` (another thread drives it), `ErrorKind::Shutdown`.
+pub fn try_advance<R: AsRef<Runtime> + ?Sized>(rt: &R, d: Duration) -> Result<(), RuntimeError> {
+    // SAFETY: a valid handle.
+    RuntimeError::check(unsafe { ffi::luminal_runtime_advance(rt.as_ref().as_raw(), duration_ns(d)) })
+}
+
 // ------------------------------------------------------------------------------------------------------------
 // Instant
 // ------------------------------------------------------------------------------------------------------------
 
-/// A point in time on the runtime's monotonic clock (`luminal_now_ns`), which is the clock every timer uses.
+/// A point in time on a runtime's clock: the monotonic clock (`luminal_now_ns`) that every runtime's timers use
+/// unless its clock is paused (then [`now`] reads that runtime's time).
 ///
 /// Like [`std::time::Instant`], but comparable with timer deadlines exactly: a [`Sleep`] until `t` completes at
 /// the earliest when `Instant::now() >= t`.
@@ -181,7 +216,7 @@ impl fmt::Debug for Instant {
 /// # Panics
 /// Awaiting it panics if the runtime refused the timer (shut down); use [`try_sleep_until`] to get that error.
 pub fn sleep<R: AsRef<Runtime> + ?Sized>(rt: &R, duration: Duration) -> Sleep {
-    sleep_until(rt, Instant::now().saturating_add(duration))
+    sleep_until(rt, now(rt).saturating_add(duration))
 }
 
 /// Waits until `deadline` (a past deadline completes at the first poll). See [`Sleep`].
@@ -190,7 +225,11 @@ pub fn sleep<R: AsRef<Runtime> + ?Sized>(rt: &R, duration: Duration) -> Sleep {
 /// Awaiting it panics if the runtime refused the timer (shut down); use [`try_sleep_until`] to get that error.
 pub fn sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Sleep {
     let rt = rt.as_ref();
-    try_sleep_until(rt, deadline).unwrap_or_else(|e| Sleep { deadline, state: State::Failed(e) })
+    try_sleep_until(rt, deadline).unwrap_or_else(|e| Sleep {
+        deadline,
+        clock: rt.as_raw() as usize,
+        state: State::Failed(e),
+    })
 }
 
 /// Like [`sleep_until`], but returns the runtime's error (`ErrorKind::Shutdown`, ...) instead of a `Sleep` that
@@ -198,8 +237,9 @@ pub fn sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Sle
 pub fn try_sleep_until<R: AsRef<Runtime> + ?Sized>(rt: &R, deadline: Instant) -> Result<Sleep, RuntimeError> {
     let rt = rt.as_ref();
     let fut = new_timer(rt.as_raw(), deadline.ns)?;
-    let timer = Timer { fut, deadline_ns: deadline.ns };
-    Ok(Sleep { deadline, state: State::Timer(AwaitRaw::new(timer, rt.home())) })
+    let home = rt.home();
+    let timer = Timer { fut, deadline_ns: deadline.ns, home: home as usize };
+    Ok(Sleep { deadline, clock: home as usize, state: State::Timer(AwaitRaw::new(timer, home)) })
 }
 
 /// The farthest a single runtime timer is set: about 198 days (2^34 ms). A longer sleep re-arms when it fires.
@@ -211,8 +251,7 @@ const HORIZON_NS: u64 = (1u64 << 34) * 1_000_000;
 
 /// Makes a runtime timer future for `deadline_ns`, capped at `HORIZON_NS` from now.
 fn new_timer(rt: *mut ffi::luminal_runtime, deadline_ns: u64) -> Result<ffi::luminal_future, RuntimeError> {
-    // SAFETY: never fails.
-    let cap = unsafe { ffi::luminal_now_ns() }.saturating_add(HORIZON_NS);
+    let cap = clock_ns(rt).saturating_add(HORIZON_NS);
     let mut fut = ffi::luminal_future { state: ptr::null_mut(), poll: None, drop: None, drop_output: None };
     // SAFETY: `rt` is a runtime handle (a stale one is reported); `fut` receives an owned future.
     RuntimeError::check(unsafe { ffi::luminal_sleep_until(rt, deadline_ns.min(cap), &mut fut) })?;
@@ -223,7 +262,8 @@ fn new_timer(rt: *mut ffi::luminal_runtime, deadline_ns: u64) -> Result<ffi::lum
     Ok(fut)
 }
 
-/// Polls the owned timer future `*fut` with the context `lcx` until the real `deadline_ns` has passed. A timer
+/// Polls the owned timer future `*fut` of the runtime `home` (its borrowed token, whose clock the deadline is on)
+/// with the context `lcx` until the real `deadline_ns` has passed. A timer
 /// that fires before it (a capped long sleep, or a runtime that fired early) is replaced by a new one, so the
 /// binding itself guarantees that a sleep never completes early. On `Ready` or `Err` the caller still owns
 /// `*fut` and must drop it.
@@ -233,6 +273,7 @@ fn new_timer(rt: *mut ffi::luminal_runtime, deadline_ns: u64) -> Result<ffi::lum
 unsafe fn poll_timer(
     fut: &mut ffi::luminal_future,
     deadline_ns: u64,
+    home: *mut ffi::luminal_runtime,
     lcx: *mut luminal_context,
 ) -> Result<Poll<()>, RuntimeError> {
     for _ in 0..2 {
@@ -246,12 +287,19 @@ unsafe fn poll_timer(
             // The runtime could not run the timer (shut down, inherited across fork): it will never fire.
             return Err(RuntimeError::from_status(ffi::LUMINAL_E_SHUTDOWN));
         }
-        // SAFETY: never fails.
-        if unsafe { ffi::luminal_now_ns() } >= deadline_ns {
+        // The timer's own runtime (a task of any runtime may await it); if that handle went stale (an owned handle
+        // stood in for the token, see Runtime::home), the runtime of the poll's context, as before.
+        let mut rt = home;
+        let mut now = clock_ns(rt);
+        if now == 0 {
+            // SAFETY: `lcx` is live (the caller's contract); the token it gives is valid while the runtime lives.
+            rt = unsafe { ffi::luminal_context_runtime(lcx) };
+            now = clock_ns(rt);
+        }
+        if now >= deadline_ns {
             return Ok(Poll::Ready(()));
         }
-        // SAFETY: `lcx` is live (the caller's contract); the token it gives is valid while the runtime lives.
-        let next = new_timer(unsafe { ffi::luminal_context_runtime(lcx) }, deadline_ns)?;
+        let next = new_timer(rt, deadline_ns)?;
         drop_raw(std::mem::replace(fut, next));
     }
     // The runtime keeps firing early: try again at the next poll rather than spin here.
@@ -265,6 +313,8 @@ struct Timer {
     /// Owned: its `drop` runs once, in `Drop for Timer`.
     fut: ffi::luminal_future,
     deadline_ns: u64,
+    /// The runtime's borrowed token, as an integer (the clock the deadline is on, and where a re-armed timer goes).
+    home: usize,
 }
 
 // SAFETY: the timer future may be polled and dropped on any thread (never concurrently: that takes `&mut`).
@@ -275,7 +325,7 @@ impl RawPoll for Timer {
 
     unsafe fn poll_raw(&mut self, lcx: *mut luminal_context) -> Poll<Self::Output> {
         // SAFETY: `fut` is owned and undropped (dropped only in `Drop`); `lcx` is live (the caller's contract).
-        match unsafe { poll_timer(&mut self.fut, self.deadline_ns, lcx) } {
+        match unsafe { poll_timer(&mut self.fut, self.deadline_ns, self.home as *mut ffi::luminal_runtime, lcx) } {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(e)),
@@ -303,6 +353,8 @@ impl Drop for Timer {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
+    /// The runtime whose clock the deadline is on (its borrowed token, as an integer: `Sleep` stays `Send`).
+    clock: usize,
     state: State,
 }
 
@@ -331,7 +383,7 @@ impl Sleep {
 
     /// True if the deadline has passed (the `Sleep` may not have been polled to completion yet).
     pub fn is_elapsed(&self) -> bool {
-        matches!(self.state, State::Done) || Instant::now() >= self.deadline
+        matches!(self.state, State::Done) || clock_ns(self.clock as *mut ffi::luminal_runtime) >= self.deadline.ns
     }
 
     fn fail(&mut self, e: RuntimeError) -> ! {
