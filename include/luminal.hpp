@@ -350,6 +350,7 @@ class task_handle_base {
 template <class T>
 class join_handle : public detail::task_handle_base {
  public:
+  using is_luminal_awaitable = void;
   using detail::task_handle_base::task_handle_base;
   join_handle(join_handle &&) noexcept = default;
   join_handle &operator=(join_handle &&) noexcept = default;
@@ -1147,6 +1148,10 @@ detail::timeout_awaitable<T> timeout(runtime_ref rt, duration d, task<T> t) {
 template <class A, class = std::enable_if_t<detail::is_luminal_awaitable<A>::value && !std::is_reference_v<A>>>
 auto timeout(duration d, A &&awaitable) {
   return timeout(d, detail::await_in_task(std::move(awaitable)));
+}
+template <class A, class = std::enable_if_t<detail::is_luminal_awaitable<A>::value && !std::is_reference_v<A>>>
+auto timeout(runtime_ref rt, duration d, A &&awaitable) {
+  return timeout(rt, d, detail::await_in_task(std::move(awaitable)));
 }
 
 // ---- co_await on join handles ----------------------------------------------------------------------------------
