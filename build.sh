@@ -72,7 +72,7 @@ build_rust() {
 
 run_examples() {
   echo "== examples"
-  for e in "$BUILD"/cmake/examples/c/example_*; do
+  for e in "$BUILD"/cmake/examples/c/example_* "$BUILD"/cmake/examples/cpp/example_*; do
     [ -x "$e" ] || continue
     echo "-- $(basename "$e")"; "$e"
   done

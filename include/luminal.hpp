@@ -1219,6 +1219,12 @@ T block_on(runtime_ref rt, task<T> t) {
   return detail::take_output<T>(out);
 }
 
+// Runs any Luminal awaitable (an IO operation, a recv, ...) to completion on this thread, inside a task<T> frame.
+template <class A, class = std::enable_if_t<detail::is_luminal_awaitable<A>::value && !std::is_reference_v<A>>>
+auto block_on(runtime_ref rt, A &&awaitable) {
+  return block_on(rt, detail::await_in_task(std::move(awaitable)));
+}
+
 // ---- IO: every operation of luminal.h's "IO with personalities", on the task's runtime --------------------------
 // Each returns the operation's value, or throws luminal::error (LUMINAL_E_IO with os_error() = the errno,
 // LUMINAL_E_CANCELLED when cut short by shutdown). Buffers and paths are borrowed until the co_await completes.
