@@ -294,6 +294,16 @@ class spawn_options {
 };
 
 namespace detail {
+// luminal_spawn / luminal_context_spawn when there are no options (the cheaper entry points), else the _with ones.
+inline luminal_status spawn_raw(luminal_runtime *rt, luminal_future f, const spawn_options *o, luminal_task **out) {
+  return o ? luminal_spawn_with(rt, f, o->get(), out) : luminal_spawn(rt, f, out);
+}
+inline luminal_status spawn_raw(luminal_context *cx, luminal_future f, const spawn_options *o, luminal_task **out) {
+  return o ? luminal_context_spawn_with(cx, f, o->get(), out) : luminal_context_spawn(cx, f, out);
+}
+} // namespace detail
+
+namespace detail {
 class task_handle_base {
  public:
   task_handle_base() = default;
@@ -381,7 +391,7 @@ class raw_join_handle : public detail::task_handle_base {
 // Spawns a C future (taken, also on failure) -> a raw join handle.
 inline raw_join_handle spawn(runtime_ref rt, future f, const spawn_options *o = nullptr) {
   raw_join_handle h;
-  check(luminal_spawn_with(rt.handle, f.release(), o ? o->get() : nullptr, h.out_param()));
+  check(detail::spawn_raw(rt.handle, f.release(), o, h.out_param()));
   return h;
 }
 // A plain function on a worker (luminal_spawn_fn): fn(arg) once; the output is its return value.
@@ -486,7 +496,7 @@ template <class F, class T = detail::poll_output_t<std::decay_t<F>>>
 join_handle<T> spawn_poll(runtime_ref rt, F &&obj, const spawn_options *o = nullptr) {
   future f = make_future(std::forward<F>(obj));
   join_handle<T> h;
-  check(luminal_spawn_with(rt.handle, f.release(), o ? o->get() : nullptr, h.out_param()));
+  check(detail::spawn_raw(rt.handle, f.release(), o, h.out_param()));
   return h;
 }
 
@@ -1191,25 +1201,24 @@ auto join_handle<T>::operator co_await() && noexcept {
 template <class T>
 join_handle<T> spawn(runtime_ref rt, task<T> t, const spawn_options *o = nullptr) {
   join_handle<T> h;
-  check(luminal_spawn_with(rt.handle, std::move(t).into_future().release(), o ? o->get() : nullptr, h.out_param()));
+  check(detail::spawn_raw(rt.handle, std::move(t).into_future().release(), o, h.out_param()));
   return h;
 }
 // From inside a poll (co_await luminal::this_context()): onto this worker's queue; inherits scope and priority.
 template <class T>
 join_handle<T> spawn(context cx, task<T> t, const spawn_options *o = nullptr) {
   join_handle<T> h;
-  check(luminal_context_spawn_with(cx.get(), std::move(t).into_future().release(), o ? o->get() : nullptr,
-                                   h.out_param()));
+  check(detail::spawn_raw(cx.get(), std::move(t).into_future().release(), o, h.out_param()));
   return h;
 }
 // Without a join handle: the output is dropped when the task completes.
 template <class T>
 void spawn_detached(runtime_ref rt, task<T> t, const spawn_options *o = nullptr) {
-  check(luminal_spawn_with(rt.handle, std::move(t).into_future().release(), o ? o->get() : nullptr, nullptr));
+  check(detail::spawn_raw(rt.handle, std::move(t).into_future().release(), o, nullptr));
 }
 template <class T>
 void spawn_detached(context cx, task<T> t, const spawn_options *o = nullptr) {
-  check(luminal_context_spawn_with(cx.get(), std::move(t).into_future().release(), o ? o->get() : nullptr, nullptr));
+  check(detail::spawn_raw(cx.get(), std::move(t).into_future().release(), o, nullptr));
 }
 // Runs t to completion on this thread (not on one of rt's workers): its value, or rethrows its exception.
 template <class T>
