@@ -1045,8 +1045,10 @@ struct c_future_awaitable : poll_awaitable<c_future_awaitable<D>> {
     if (fut.drop) fut.drop(fut.state);
     fut = luminal_future{};
   }
+  static constexpr bool needs_runtime = true; // the sync handles' futures are made without one
   bool start(luminal_context *cx) {
-    luminal_runtime *r = rt.handle ? rt.handle : luminal_context_runtime(cx);
+    luminal_runtime *r = rt.handle;
+    if (!r && D::needs_runtime) r = luminal_context_runtime(cx);
     check(static_cast<D *>(this)->make(r, &fut));
     return poll(cx);
   }
@@ -1410,10 +1412,7 @@ struct send_awaitable : c_future_awaitable<send_awaitable<T>> {
     if (s == LUMINAL_E_INVALID_ARGUMENT || s == LUMINAL_E_INVALID_HANDLE) delete box; // no channel: still ours
     return s;
   }
-  bool start(luminal_context *cx) { // no runtime needed: skip c_future_awaitable's lookup
-    check(make(nullptr, &this->fut));
-    return this->poll(cx);
-  }
+  static constexpr bool needs_runtime = false;
   bool await_resume() const {
     if (this->status == LUMINAL_E_CLOSED) return false;
     check(this->status);
@@ -1426,10 +1425,7 @@ struct recv_awaitable : c_future_awaitable<recv_awaitable<T>> {
   luminal_status make(luminal_runtime *, luminal_future *f) {
     return luminal_channel_recv(rx, &this->msg, &this->status, f);
   }
-  bool start(luminal_context *cx) {
-    check(make(nullptr, &this->fut));
-    return this->poll(cx);
-  }
+  static constexpr bool needs_runtime = false;
   std::optional<T> await_resume() {
     if (this->status == LUMINAL_E_CLOSED) return std::nullopt;
     check(this->status);
@@ -1440,20 +1436,14 @@ struct recv_awaitable : c_future_awaitable<recv_awaitable<T>> {
 struct notify_awaitable : c_future_awaitable<notify_awaitable> {
   luminal_notify *n;
   luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_notify_wait(n, f); }
-  bool start(luminal_context *cx) {
-    check(make(nullptr, &fut));
-    return poll(cx);
-  }
+  static constexpr bool needs_runtime = false;
   void await_resume() const { check_output(); }
 };
 struct acquire_awaitable : c_future_awaitable<acquire_awaitable> {
   luminal_semaphore *s;
   uint32_t n;
   luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_semaphore_acquire(s, n, &status, f); }
-  bool start(luminal_context *cx) {
-    check(make(nullptr, &fut));
-    return poll(cx);
-  }
+  static constexpr bool needs_runtime = false;
   bool await_resume() const {
     if (status == LUMINAL_E_CLOSED) return false;
     check(status);
@@ -1466,10 +1456,7 @@ struct join_next_awaitable : c_future_awaitable<join_next_awaitable<T>> {
   luminal_status make(luminal_runtime *, luminal_future *f) {
     return luminal_task_set_join_next(set, &this->msg, &this->status, f);
   }
-  bool start(luminal_context *cx) {
-    check(make(nullptr, &this->fut));
-    return this->poll(cx);
-  }
+  static constexpr bool needs_runtime = false;
   timeout_result_t<T> await_resume() {
     if (this->status == LUMINAL_E_EMPTY) return {};
     check(this->status);
@@ -1519,6 +1506,7 @@ auto task_set<T>::join_next() const {
 // co_await luminal::drain(scope): until every task of the scope has finished (nothing is cancelled).
 struct drain : detail::c_future_awaitable<drain> {
   luminal_scope *s;
+  static constexpr bool needs_runtime = false;
   explicit drain(const scope &sc) noexcept : s(sc.get()) {}
   luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_scope_drain(s, f); }
   void await_resume() const { check_output(); }
