@@ -1083,12 +1083,15 @@ struct current_runtime : this_context {
 };
 
 // co_await luminal::yield_now(): lets the other runnable tasks of this priority run first.
-struct yield_now : poll_awaitable<yield_now> {
-  bool start(luminal_context *cx) {
-    check(luminal_context_yield(cx));
-    return false;
+struct yield_now {
+  using is_luminal_awaitable = void;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    detail::promise_base &root = *h.promise().root;
+    check(luminal_context_yield(root.cx));
+    root.park(nullptr, h); // nothing to poll: the next poll resumes h at once
   }
-  bool poll(luminal_context *) noexcept { return true; }
   void await_resume() const noexcept {}
 };
 

@@ -496,3 +496,27 @@ TEST(current_runtime_and_spawn_failures) {
   };
   CHECK(spawn(r2, deadlock(r2)).join() == LUMINAL_E_WOULD_DEADLOCK);
 }
+
+// A user-written awaitable on luminal::poll_awaitable: ready after `n` polls, waking itself in between.
+struct ready_after : poll_awaitable<ready_after> {
+  int n;
+  explicit ready_after(int k) noexcept : n(k) {}
+  bool poll(luminal_context *cx) noexcept {
+    if (n-- <= 0) return true;
+    luminal_waker_wake_by_ref(luminal_context_waker(cx));
+    return false;
+  }
+  int await_resume() const noexcept { return n; }
+};
+
+TEST(user_awaitable_and_block_on_awaitable) {
+  runtime r = tu::rt();
+  auto body = []() -> task<int> { co_return co_await ready_after(3); };
+  CHECK(block_on(r, body()) == -1);
+  CHECK(block_on(r, ready_after(0)) == -1); // any awaitable, run inside a task frame
+  auto [rd, wr] = make_pipe();
+  CHECK(block_on(r, stream_write(wr, "xy", 2)) == 2);
+  char buf[2];
+  CHECK(block_on(r, stream_read(rd, buf, 2)) == 2 && buf[1] == 'y');
+  close(rd), close(wr);
+}

@@ -249,3 +249,72 @@ TEST(scope_drain_future) {
   block_on(r, s.drain_future());
   CHECK(ran == 10);
 }
+
+// A poll object that awaits another task through join_handle::poll / take (the C++17 way to await).
+struct await_child {
+  join_handle<int> child;
+  std::optional<int> poll(luminal_context *cx) {
+    if (!child.poll(cx)) return std::nullopt;
+    return child.take() + 1;
+  }
+};
+
+TEST(join_handle_poll_from_a_poll_object) {
+  runtime r = tu::rt();
+  CHECK(spawn_poll(r, await_child{spawn_poll(r, yield_three{})}).join() == 5);
+  struct child_throws {
+    std::optional<int> poll(luminal_context *) { throw std::out_of_range("child"); }
+  };
+  {
+    bool caught = false;
+    try {
+      spawn_poll(r, await_child{spawn_poll(r, child_throws{})}).join();
+    } catch (const std::out_of_range &) {
+      caught = true;
+    }
+    CHECK(caught);
+  }
+}
+
+TEST(make_future_and_task_set_spawn_future) {
+  runtime r = tu::rt();
+  future f = make_future(yield_three{});
+  void *out = block_on(r, std::move(f));
+  CHECK(detail::take_output<int>(out) == 4);
+  tu::counts c;
+  {
+    task_set<int> set(r);
+    set.spawn_future(make_future(yield_three{}));
+    future unspawned = make_future(wait_for_flag{tu::probe(c), nullptr, nullptr}); // dropped: box freed
+  }
+  CHECK(c.made == c.gone);
+}
+
+TEST(handles_adopt_and_release) {
+  runtime r = tu::rt();
+  luminal_runtime *raw = runtime(r).release(); // a clone, given up
+  runtime back = runtime::adopt(raw);
+  CHECK(back.worker_count() == 2);
+  struct grab_waker {
+    luminal_waker **slot;
+    luminal_runtime **rt;
+    bool poll(luminal_context *cx) {
+      context c(cx);
+      *rt = c.runtime().handle;
+      waker w = c.waker();
+      *slot = w.release(); // owned by the test now
+      CHECK(c.borrowed_waker() != nullptr);
+      return true;
+    }
+  };
+  luminal_waker *w = nullptr;
+  luminal_runtime *seen = nullptr;
+  spawn_poll(r, grab_waker{&w, &seen}).join();
+  CHECK(w != nullptr && seen != nullptr);
+  waker owned = waker::adopt(w);
+  owned.wake_by_ref(); // a finished task: nothing happens
+  raw_join_handle h = spawn(r, &times_two, nullptr);
+  luminal_task *t = h.release();
+  CHECK(!h && t != nullptr);
+  luminal_task_release(t);
+}
