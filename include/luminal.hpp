@@ -18,8 +18,9 @@
 // Exceptions never cross into the runtime. Every function the runtime calls (poll, drop, drop_output, drop_message)
 // is noexcept: a poll catches what escapes a coroutine or a callable and stores it in the task's output, and
 // join() / co_await rethrows it (as the Rust binding does with panics); a drop swallows what a destructor throws
-// (a destructor declared noexcept(false) that throws while an aborted frame is destroyed: the rest of the frame is
-// still destroyed by the unwinding; the exception has nobody to go to).
+// (a destructor declared noexcept(false) that throws while an aborted frame is destroyed: the frame's other locals
+// are still destroyed by the unwinding and the exception has nobody to go to, but g++ 12 and clang 14 skip the
+// frame's own deallocation when destroy() unwinds, so that frame's memory is leaked: don't throw from destructors).
 //
 // Allocation: spawning a task<T> allocates its coroutine frame (operator new) and nothing else on the C++ side: the
 // result (value or exception) lives in the frame's promise, and the output handed to the joiner is a pointer into
