@@ -25,13 +25,17 @@
 // Allocation: spawning a task<T> allocates its coroutine frame (operator new) and nothing else on the C++ side: the
 // result (value or exception) lives in the frame's promise, and the output handed to the joiner is a pointer into
 // that frame (the frame is freed by whoever takes the output: join, co_await, or the runtime's drop_output for an
-// unjoined task). The runtime's own task record is native memory taken from its slab. A task awaited inline
+// unjoined task). Beyond that there is only the runtime's own task record, which it recycles. A task awaited inline
 // (co_await child_task()) is a second frame, not a second Luminal task. spawn(rt, callable) and spawn_poll(rt, obj)
 // allocate one box (the object and its result). Channels of T allocate one box per message (the T).
 //
 // Frames are destroyed exactly once: by the joiner after completion (or drop_output if unjoined), or by the
 // runtime's drop on abort, scope close, shutdown or a failed spawn. An inline-awaited child frame is owned by the
 // task<T> object inside its parent's frame, and goes with it.
+//
+// Not wrapped (call the C functions; luminal::future owns what they make and co_await luminal::await_future(f)
+// polls it inside a task): luminal_spawn_blocking (its output has no drop function, so a typed result would leak
+// when nobody joins), luminal_join_all and luminal_select.
 //
 // Contexts: a luminal_context* is valid only during one poll, and the runtime keeps none in thread-locals; neither
 // does this header. A coroutine's awaitables get the context of the current poll from the root task's promise (set
