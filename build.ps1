@@ -1,6 +1,6 @@
 # Luminal's build entry point for PowerShell 7+ (Windows first; it runs the same on Linux and macOS, which is how
 # it is exercised here). Mirrors build.sh:
-#   ./build.ps1            build the library, the C and Rust examples, and run the examples
+#   ./build.ps1            build the library, the C, C++ and Rust examples, and run the examples
 #   ./build.ps1 test       build everything and run every test
 #   ./build.ps1 lib        build only build/lib/<luminal.dll + luminal.lib | libluminal.so | libluminal.dylib>
 #   ./build.ps1 soak       the long fuzz pass (fuzz_api) and the soak program (CTest label soak; slow, not part of test)
@@ -56,7 +56,7 @@ function Add-LibToSearchPath {
 function Invoke-Examples {
     Add-LibToSearchPath
     Write-Host "== examples"
-    Get-ChildItem -Recurse "$Build/cmake/examples/c" -Filter "example_*$Exe" |
+    Get-ChildItem -Recurse "$Build/cmake/examples/c", "$Build/cmake/examples/cpp" -Filter "example_*$Exe" -ErrorAction SilentlyContinue |
         Where-Object { $IsWindows -or -not $_.Extension } |
         ForEach-Object { Write-Host "-- $($_.Name)"; Invoke-Checked { & $_.FullName } }
     $bin = "bindings/rust/target/release"

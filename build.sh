@@ -2,7 +2,7 @@
 # Luminal's one build entry point. Needs only the .NET 10 SDK, cmake, a C/C++ compiler and cargo; anything else
 # it needs (clang-14, valgrind, GoogleTest) it installs with apt when missing.
 #
-#   ./build.sh            build libluminal, the C and Rust examples, and run the examples
+#   ./build.sh            build libluminal, the C, C++ and Rust examples, and run the examples
 #   ./build.sh test       build everything and run every test (managed NUnit, native CTest, cargo test)
 #   ./build.sh lib        build only build/lib/libluminal.so
 #   ./build.sh bench      run the benchmarks against the peers, then bench/hooks.sh (what observing costs; set
@@ -73,7 +73,7 @@ build_rust() {
 
 run_examples() {
   echo "== examples"
-  for e in "$BUILD"/cmake/examples/c/example_*; do
+  for e in "$BUILD"/cmake/examples/c/example_* "$BUILD"/cmake/examples/cpp/example_*; do
     [ -x "$e" ] || continue
     echo "-- $(basename "$e")"; "$e"
   done

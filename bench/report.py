@@ -59,6 +59,13 @@ for m, _, _, timed in METRICS:
     goals.append(f"| {m} | {'n/a' if rr is None else f'{rr:.2f}'} {'✅' if ok_r else '❌'} "
                  f"| {'n/a' if rc is None else f'{rc:.2f}'} {'✅' if ok_c else '❌'} |")
 
+# Goal check of the C++ layer: Luminal-C++ (luminal::task<T>) no more than 20% above Luminal-from-C.
+cpp_goals = []
+for m, _, _, timed in METRICS:
+    c, cpp = vals.get(("luminal-c", m)), vals.get(("luminal-cpp", m))
+    if timed and c and cpp is not None:
+        cpp_goals.append(f"| {m} | {cpp / c:.2f} {'✅' if cpp / c <= 1.2 else '❌'} |")
+
 md = [
     "# Luminal benchmarks against its peers",
     "",
@@ -92,6 +99,9 @@ md += [
     *goals,
     "",
 ]
+if cpp_goals:
+    md += ["Goal of the C++ layer: Luminal-C++ (`cpp/bench_luminal.cpp`, luminal::task<T>) no more than 20% above "
+           "Luminal-from-C (≤ 1.20).", "", "| workload | luminal-cpp / luminal-c |", "|---|---:|", *cpp_goals, ""]
 
 # The sync primitives' own goal (issue 13): Luminal-from-C at or under tokio::sync on tokio.
 SYNC = ["ping_pong", "mpsc_1to1", "mpsc_4to1", "semaphore_contended"]

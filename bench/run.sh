@@ -4,7 +4,8 @@
 # and writes results/RESULTS.md (table of medians and ratios to tokio) and results/chart.png.
 # Run through `./build.sh bench` (which builds libluminal first) or directly once build/lib/libluminal.so exists.
 #   env: BENCH_WORKERS (2), BENCH_REPS (25), BENCH_WARMUP (5), BENCH_ROUNDS (3: fresh processes per workload and
-#   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"),
+#   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"; luminal-cpp is
+#   cpp/bench_luminal.cpp, the same workloads with luminal::task<T>),
 #   BENCH_SUITES ("main priority timers io": the peer workloads (with the sync ones: mpsc, semaphore), c/bench_priority.c + its tokio counterpart,
 #   c/bench_timers.c, c/bench_io.c + rust-tokio's bench-tokio-io + `cat` + c/bench_shutdown.c; a subset writes its
 #   report to results/partial/, leaving results/RESULTS.md alone), BENCH_IO_REPS (3 file reads per process after 1
@@ -43,6 +44,8 @@ need_apt /usr/share/cargo/registry/tokio-1.24.2 librust-tokio-dev
 echo "== building the peers"
 cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/bench_luminal.c -o "$OUT/bench_luminal_c" \
   -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
+g++ -O2 -g -std=c++20 -Wall -Wextra -I"$ROOT/include" cpp/bench_luminal.cpp -o "$OUT/bench_luminal_cpp" \
+  -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
 for prog in bench_priority bench_timers bench_io bench_shutdown; do
   cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/$prog.c -o "$OUT/$prog" \
     -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
@@ -58,12 +61,13 @@ dotnet publish dotnet -c Release -r linux-x64 -p:PublishAot=true -o "$OUT/dotnet
 declare -A PROG=(
   [luminal-rust]=rust-luminal/target/release/bench-luminal
   [luminal-c]=$OUT/bench_luminal_c
+  [luminal-cpp]=$OUT/bench_luminal_cpp
   [tokio]=rust-tokio/target/release/bench-tokio
   [dotnet-aot]=$OUT/dotnet-aot/bench-dotnet
   [dotnet-jit]=$OUT/dotnet-jit/bench-dotnet
   [tbb]=$OUT/bench_tbb
 )
-PEERS=${BENCH_PEERS:-"luminal-rust luminal-c tokio dotnet-aot dotnet-jit tbb"}
+PEERS=${BENCH_PEERS:-"luminal-rust luminal-c luminal-cpp tokio dotnet-aot dotnet-jit tbb"}
 WORKLOADS="spawn_many_local spawn_many_remote_idle spawn_many_remote_busy yield_many ping_pong chained_spawn
            spawn_join pending_task_bytes idle_cpu"
 # The sync primitives (channels, semaphore): only Luminal (C, Rust) and tokio::sync on tokio have them.

@@ -1,0 +1,1535 @@
+// luminal.hpp — C++ over Luminal's C ABI (include/luminal.h), header-only, namespace `luminal`.
+//
+// Two layers:
+//  - C++17: RAII owners for every handle (runtime + builder, join_handle<T>, raw_join_handle, future, scope, waker,
+//    context, sender/receiver, oneshot, notify, semaphore, task_set), spawn of callables and of any object with a
+//    `poll(luminal_context*)` member.
+//  - C++20 (when the compiler has coroutines, `__cpp_impl_coroutine`): luminal::task<T>, a coroutine that runs as
+//    one Luminal task; co_await join handles, sleep, timeout, every IO operation, channels, notify, semaphore,
+//    yield_now; spawn(rt, task<T>) -> join_handle<T>, block_on(rt, task<T>) -> T.
+//
+// Errors are exceptions: luminal::error (a std::exception carrying the luminal_status, and the errno for IO).
+// Why not an expected-style result: constructors (runtime, scope, channels) cannot return one; co_await chains
+// would need a check after every await, which coroutines make noisy (no `?` operator in C++); std::expected is
+// C++23 and we support C++17; and the Rust binding's panics already set the model "failure travels to the joiner".
+// Conditions that are normal outcomes are not errors: a closed channel (recv -> nullopt, send -> false), a full or
+// empty try_send / try_recv (a status), a timeout (nullopt), a shutdown that timed out (false).
+//
+// Exceptions never cross into the runtime. Every function the runtime calls (poll, drop, drop_output, drop_message)
+// is noexcept: a poll catches what escapes a coroutine or a callable and stores it in the task's output, and
+// join() / co_await rethrows it (as the Rust binding does with panics); a drop swallows what a destructor throws
+// (a destructor declared noexcept(false) that throws while an aborted frame is destroyed: the frame's other locals
+// are still destroyed by the unwinding and the exception has nobody to go to, but g++ 12 and clang 14 skip the
+// frame's own deallocation when destroy() unwinds, so that frame's memory is leaked: don't throw from destructors).
+//
+// Allocation: spawning a task<T> allocates its coroutine frame (operator new) and nothing else on the C++ side: the
+// result (value or exception) lives in the frame's promise, and the output handed to the joiner is a pointer into
+// that frame (the frame is freed by whoever takes the output: join, co_await, or the runtime's drop_output for an
+// unjoined task). Beyond that there is only the runtime's own task record, which it recycles. A task awaited inline
+// (co_await child_task()) is a second frame, not a second Luminal task. spawn(rt, callable) and spawn_poll(rt, obj)
+// allocate one box (the object and its result). Channels of T allocate one box per message (the T).
+//
+// Frames are destroyed exactly once: by the joiner after completion (or drop_output if unjoined), or by the
+// runtime's drop on abort, scope close, shutdown or a failed spawn. An inline-awaited child frame is owned by the
+// task<T> object inside its parent's frame, and goes with it.
+//
+// Not wrapped (call the C functions; luminal::future owns what they make and co_await luminal::await_future(f)
+// polls it inside a task): luminal_spawn_blocking (its output has no drop function, so a typed result would leak
+// when nobody joins), luminal_join_all and luminal_select.
+//
+// Contexts: a luminal_context* is valid only during one poll, and the runtime keeps none in thread-locals; neither
+// does this header. A coroutine's awaitables get the context of the current poll from the root task's promise (set
+// by the poll before it resumes the coroutine), never from a thread-local.
+#ifndef LUMINAL_HPP
+#define LUMINAL_HPP
+
+#include "luminal.h"
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#if defined(__cpp_impl_coroutine) && __cpp_impl_coroutine >= 201902L && __has_include(<coroutine>)
+#include <coroutine>
+#define LUMINAL_HPP_COROUTINES 1
+#endif
+
+namespace luminal {
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------------
+
+class error : public std::exception {
+ public:
+  explicit error(luminal_status s, int os_error = 0) noexcept : status_(s), os_error_(os_error) {}
+  luminal_status status() const noexcept { return status_; }
+  int os_error() const noexcept { return os_error_; } // the errno of an IO error (status LUMINAL_E_IO), else 0
+  const char *what() const noexcept override { return luminal_status_str(status_); }
+
+ private:
+  luminal_status status_;
+  int os_error_;
+};
+
+// Throws luminal::error unless s is LUMINAL_OK.
+inline void check(luminal_status s) {
+  if (s != LUMINAL_OK) throw error(s);
+}
+
+using duration = std::chrono::nanoseconds;
+
+namespace detail {
+inline uint64_t to_ns(duration d) noexcept { return d.count() <= 0 ? 0 : static_cast<uint64_t>(d.count()); }
+inline uint64_t to_timeout_ns(std::optional<duration> d) noexcept { return d ? to_ns(*d) : UINT64_MAX; }
+
+// A task's output as the joiner sees it: a value or an exception, plus who frees the storage it lives in (the
+// coroutine frame, or a spawn box). The luminal output pointer of every typed C++ task points at one of these.
+template <class T>
+struct result_box {
+  static_assert(!std::is_reference_v<T>, "a task cannot return a reference");
+  void (*free_owner)(void *owner) noexcept = nullptr; // frees the frame or box holding this result
+  void *owner = nullptr;
+  std::exception_ptr exception;
+  std::optional<T> value;
+  template <class U>
+  void set(U &&v) { value.emplace(std::forward<U>(v)); }
+  T take() {
+    if (exception) std::rethrow_exception(exception);
+    return std::move(*value);
+  }
+};
+template <>
+struct result_box<void> {
+  void (*free_owner)(void *owner) noexcept = nullptr;
+  void *owner = nullptr;
+  std::exception_ptr exception;
+  void take() {
+    if (exception) std::rethrow_exception(exception);
+  }
+};
+
+template <class T>
+void drop_output(void *out) noexcept {
+  auto *r = static_cast<result_box<T> *>(out);
+  r->free_owner(r->owner);
+}
+
+// Takes the output of a typed task: reads the value (or the exception), frees the storage, returns or rethrows.
+template <class T>
+T take_output(void *out) {
+  auto *r = static_cast<result_box<T> *>(out);
+  struct freer {
+    result_box<T> *r;
+    ~freer() { r->free_owner(r->owner); }
+  } f{r};
+  return r->take();
+}
+} // namespace detail
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runtime
+// ---------------------------------------------------------------------------------------------------------------
+
+// A borrowed runtime handle (what a function that only uses the runtime takes): from a runtime, a context, or a
+// raw luminal_runtime*.
+struct runtime_ref {
+  luminal_runtime *handle = nullptr;
+  runtime_ref() = default;
+  runtime_ref(luminal_runtime *h) noexcept : handle(h) {} // NOLINT: implicit on purpose
+};
+
+// An owned runtime handle. Copy = luminal_runtime_clone (another handle to the same runtime); the runtime shuts
+// down when the last handle goes (the destructor releases one).
+class runtime {
+ public:
+  class builder;
+  runtime() { check(luminal_runtime_new(nullptr, &h_)); }
+  explicit runtime(const luminal_runtime_options &o) { check(luminal_runtime_new(&o, &h_)); }
+  // Adopts an owned handle (it will be released by this object).
+  static runtime adopt(luminal_runtime *owned) noexcept { return runtime(owned, 0); }
+  runtime(const runtime &o) : h_(o.h_ ? luminal_runtime_clone(o.h_) : nullptr) {
+    if (o.h_ && !h_) throw error(LUMINAL_E_INVALID_HANDLE);
+  }
+  runtime(runtime &&o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  runtime &operator=(runtime o) noexcept {
+    std::swap(h_, o.h_);
+    return *this;
+  }
+  ~runtime() { luminal_runtime_release(h_); }
+
+  luminal_runtime *get() const noexcept { return h_; }
+  operator runtime_ref() const noexcept { return runtime_ref(h_); } // NOLINT: implicit on purpose
+  luminal_runtime *release() noexcept { return std::exchange(h_, nullptr); }
+  // true when shut down; false when a poll or drop was still running at the timeout (call again to wait more).
+  // Throws for a bad handle and on one of the runtime's own workers (LUMINAL_E_WOULD_DEADLOCK).
+  bool shutdown(std::optional<duration> timeout = std::nullopt) {
+    luminal_status s = luminal_runtime_shutdown(h_, detail::to_timeout_ns(timeout));
+    if (s == LUMINAL_E_TIMED_OUT) return false;
+    check(s);
+    return true;
+  }
+  uint32_t worker_count() const noexcept { return luminal_runtime_worker_count(h_); }
+  luminal_io_backend io_backend() const noexcept { return luminal_runtime_io_backend(h_); }
+
+ private:
+  runtime(luminal_runtime *h, int) noexcept : h_(h) {}
+  luminal_runtime *h_ = nullptr;
+};
+
+// runtime::builder().worker_threads(4).thread_name("app").build()
+class runtime::builder {
+ public:
+  builder() noexcept : o_{} { o_.struct_size = sizeof o_; }
+  builder &worker_threads(uint32_t n) noexcept { return o_.worker_threads = n, *this; }
+  builder &thread_name(std::string name) { return name_ = std::move(name), *this; }
+  builder &max_blocking_threads(uint32_t n) noexcept { return o_.max_blocking_threads = n, *this; }
+  builder &blocking_keep_alive(std::chrono::milliseconds d) noexcept {
+    return o_.blocking_keep_alive_ms = static_cast<uint32_t>(d.count()), *this;
+  }
+  builder &io_backend(luminal_io_backend b) noexcept { return o_.io_backend = b, *this; }
+  luminal_runtime_options options() const noexcept {
+    luminal_runtime_options o = o_;
+    o.thread_name = name_.empty() ? nullptr : name_.c_str(); // copied by luminal_runtime_new
+    return o;
+  }
+  runtime build() const { return runtime(options()); }
+
+ private:
+  luminal_runtime_options o_;
+  std::string name_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Wakers and contexts
+// ---------------------------------------------------------------------------------------------------------------
+
+// An owned waker. Copy = luminal_waker_clone (never allocates).
+class waker {
+ public:
+  waker() = default;
+  explicit waker(const luminal_waker *borrowed) noexcept : w_(luminal_waker_clone(borrowed)) {}
+  static waker adopt(luminal_waker *owned) noexcept {
+    waker w;
+    w.w_ = owned;
+    return w;
+  }
+  waker(const waker &o) noexcept : w_(luminal_waker_clone(o.w_)) {}
+  waker(waker &&o) noexcept : w_(std::exchange(o.w_, nullptr)) {}
+  waker &operator=(waker o) noexcept {
+    std::swap(w_, o.w_);
+    return *this;
+  }
+  ~waker() { luminal_waker_release(w_); }
+  explicit operator bool() const noexcept { return w_ != nullptr; }
+  void wake() && noexcept { luminal_waker_wake(std::exchange(w_, nullptr)); } // consumes this waker
+  void wake_by_ref() const noexcept { luminal_waker_wake_by_ref(w_); }
+  bool will_wake(const luminal_waker *other) const noexcept { return luminal_waker_will_wake(w_, other) != 0; }
+  const luminal_waker *get() const noexcept { return w_; }
+  luminal_waker *release() noexcept { return std::exchange(w_, nullptr); }
+
+ private:
+  luminal_waker *w_ = nullptr;
+};
+
+// A borrowed luminal_context*: valid only during the poll that received it.
+class context {
+ public:
+  context(luminal_context *cx) noexcept : cx_(cx) {} // NOLINT: implicit on purpose
+  luminal_context *get() const noexcept { return cx_; }
+  runtime_ref runtime() const noexcept { return luminal_context_runtime(cx_); }
+  const luminal_waker *borrowed_waker() const noexcept { return luminal_context_waker(cx_); }
+  luminal::waker waker() const noexcept { return luminal::waker(luminal_context_waker(cx_)); } // a clone
+  // Asks to be polled again after the other runnable tasks; return "pending" from the poll after it.
+  void yield() const { check(luminal_context_yield(cx_)); }
+
+ private:
+  luminal_context *cx_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Futures, spawn options, join handles
+// ---------------------------------------------------------------------------------------------------------------
+
+// An owned luminal_future: dropped exactly once (by the destructor, unless released to the runtime).
+class future {
+ public:
+  future() noexcept : f_{} {}
+  explicit future(luminal_future f) noexcept : f_(f) {}
+  future(future &&o) noexcept : f_(std::exchange(o.f_, luminal_future{})) {}
+  future &operator=(future o) noexcept {
+    std::swap(f_, o.f_);
+    return *this;
+  }
+  ~future() { reset(); }
+  explicit operator bool() const noexcept { return f_.poll != nullptr; }
+  // Polls it with the context of the current poll; true when ready (*output receives the output).
+  bool poll(luminal_context *cx, void **output) noexcept {
+    return f_.poll(f_.state, cx, output) == LUMINAL_POLL_READY;
+  }
+  luminal_future release() noexcept { return std::exchange(f_, luminal_future{}); }
+  luminal_future *out_param() noexcept { return reset(), &f_; } // for a C function that makes a future
+  void reset() noexcept {
+    if (f_.drop) f_.drop(f_.state);
+    f_ = luminal_future{};
+  }
+
+ private:
+  luminal_future f_;
+};
+
+class scope;
+
+// Options of a spawn: scope and priority.
+class spawn_options {
+ public:
+  spawn_options() noexcept : o_{} { o_.struct_size = sizeof o_; }
+  spawn_options &priority(luminal_priority p) noexcept { return o_.priority = p, *this; }
+  spawn_options &in(const scope &s) noexcept;
+  const luminal_spawn_options *get() const noexcept { return &o_; }
+
+ private:
+  luminal_spawn_options o_;
+};
+
+namespace detail {
+// luminal_spawn / luminal_context_spawn when there are no options (the cheaper entry points), else the _with ones.
+inline luminal_status spawn_raw(luminal_runtime *rt, luminal_future f, const spawn_options *o, luminal_task **out) {
+  return o ? luminal_spawn_with(rt, f, o->get(), out) : luminal_spawn(rt, f, out);
+}
+inline luminal_status spawn_raw(luminal_context *cx, luminal_future f, const spawn_options *o, luminal_task **out) {
+  return o ? luminal_context_spawn_with(cx, f, o->get(), out) : luminal_context_spawn(cx, f, out);
+}
+} // namespace detail
+
+namespace detail {
+class task_handle_base {
+ public:
+  task_handle_base() = default;
+  explicit task_handle_base(luminal_task *t) noexcept : t_(t) {}
+  task_handle_base(task_handle_base &&o) noexcept : t_(std::exchange(o.t_, nullptr)), out_(o.out_), ready_(o.ready_) {
+    o.ready_ = false;
+  }
+  task_handle_base &operator=(task_handle_base &&o) noexcept {
+    std::swap(t_, o.t_), std::swap(out_, o.out_), std::swap(ready_, o.ready_);
+    return *this;
+  }
+  ~task_handle_base() { luminal_task_release(t_); } // unjoined: the task runs on detached, its output is freed
+  explicit operator bool() const noexcept { return t_ != nullptr; }
+  bool is_finished() const noexcept { return luminal_task_is_finished(t_) != 0; }
+  void abort() const noexcept { luminal_task_abort(t_); }
+  void detach() noexcept { luminal_task_release(std::exchange(t_, nullptr)); }
+  luminal_task *get() const noexcept { return t_; }
+  luminal_task *release() noexcept { return std::exchange(t_, nullptr); }
+  luminal_task **out_param() noexcept { return detach(), &t_; }
+
+  // Awaits the task from a poll: true once it finished (then take the result); false = pending, cx's waker is
+  // registered. Throws luminal::error for CANCELLED, ALREADY_TAKEN or a bad handle.
+  bool poll(luminal_context *cx) {
+    if (ready_) return true;
+    luminal_status s = luminal_task_poll(t_, cx, &out_);
+    if (s == LUMINAL_PENDING) return false;
+    check(s);
+    return ready_ = true;
+  }
+
+ protected:
+  void *join_raw(std::optional<duration> timeout) {
+    if (!ready_) {
+      luminal_status s = luminal_task_join(t_, detail::to_timeout_ns(timeout), &out_);
+      check(s);
+      ready_ = true;
+    }
+    ready_ = false;
+    return std::exchange(out_, nullptr);
+  }
+  void *take_raw() {
+    if (!ready_) throw error(LUMINAL_E_INVALID_ARGUMENT);
+    ready_ = false;
+    return std::exchange(out_, nullptr);
+  }
+  luminal_task *t_ = nullptr;
+  void *out_ = nullptr; // the output after a poll returned ready, until taken
+  bool ready_ = false;
+};
+} // namespace detail
+
+// The join handle of a typed C++ task (coroutine, callable, poll object): move-only, as the C handle has one holder.
+// Destroying it detaches the task; an output nobody joined is freed (value destroyed, frame freed).
+template <class T>
+class join_handle : public detail::task_handle_base {
+ public:
+  using is_luminal_awaitable = void;
+  using detail::task_handle_base::task_handle_base;
+  join_handle(join_handle &&) noexcept = default;
+  join_handle &operator=(join_handle &&) noexcept = default;
+  ~join_handle() {
+    if (ready_) detail::drop_output<T>(out_); // polled ready, never taken
+  }
+  // Blocks until the task finishes; returns its value or rethrows its exception. Throws luminal::error
+  // (LUMINAL_E_CANCELLED if aborted or dropped by shutdown; LUMINAL_E_WOULD_DEADLOCK on a worker of the runtime:
+  // co_await the handle there instead).
+  T join() { return detail::take_output<T>(join_raw(std::nullopt)); }
+  // After poll() returned true: the value, or the task's exception.
+  T take() { return detail::take_output<T>(take_raw()); }
+#ifdef LUMINAL_HPP_COROUTINES
+  auto operator co_await() & noexcept;
+  auto operator co_await() && noexcept;
+#endif
+};
+
+// The join handle of a task made from a plain luminal_future or function pointer: the output is the raw void*.
+class raw_join_handle : public detail::task_handle_base {
+ public:
+  using detail::task_handle_base::task_handle_base;
+  // Blocks until the task finishes (nullopt timeout = forever); returns its output (the caller owns it).
+  void *join(std::optional<duration> timeout = std::nullopt) { return join_raw(timeout); }
+  void *take() { return take_raw(); }
+};
+
+// Spawns a C future (taken, also on failure) -> a raw join handle.
+inline raw_join_handle spawn(runtime_ref rt, future f, const spawn_options *o = nullptr) {
+  raw_join_handle h;
+  check(detail::spawn_raw(rt.handle, f.release(), o, h.out_param()));
+  return h;
+}
+// A plain function on a worker (luminal_spawn_fn): fn(arg) once; the output is its return value.
+inline raw_join_handle spawn(runtime_ref rt, void *(*fn)(void *), void *arg) {
+  raw_join_handle h;
+  check(luminal_spawn_fn(rt.handle, fn, arg, h.out_param()));
+  return h;
+}
+// Runs a C future (taken) to completion on this thread; returns its output.
+inline void *block_on(runtime_ref rt, future f) {
+  void *out = nullptr;
+  check(luminal_block_on(rt.handle, f.release(), &out));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Spawning C++ objects: callables and poll objects
+//
+// A poll object has `R poll(luminal_context *cx)` where R is bool (true = done, output void) or std::optional<T>
+// (engaged = done with that value); pending means it arranged for cx's waker to be woken. An exception from poll
+// completes the task with it. The object and its result share one box, freed by whoever takes the output.
+// ---------------------------------------------------------------------------------------------------------------
+
+namespace detail {
+template <class R>
+struct poll_output;
+template <>
+struct poll_output<bool> {
+  using type = void;
+};
+template <class T>
+struct poll_output<std::optional<T>> {
+  using type = T;
+};
+template <class F>
+using poll_output_t = typename poll_output<decltype(std::declval<F &>().poll(std::declval<luminal_context *>()))>::type;
+
+template <class F, class T>
+struct poll_box {
+  result_box<T> result; // the output pointer points here
+  F obj;
+  bool done = false;
+  template <class U>
+  explicit poll_box(U &&o) : obj(std::forward<U>(o)) {
+    result.owner = this;
+    result.free_owner = [](void *self) noexcept { delete static_cast<poll_box *>(self); };
+  }
+  bool step(luminal_context *cx) {
+    if constexpr (std::is_void_v<T>) {
+      return obj.poll(cx);
+    } else {
+      auto v = obj.poll(cx);
+      if (!v) return false;
+      result.set(std::move(*v));
+      return true;
+    }
+  }
+  static luminal_poll poll(void *state, luminal_context *cx, void **out) noexcept {
+    auto *b = static_cast<poll_box *>(state);
+    try {
+      if (!b->step(cx)) return LUMINAL_POLL_PENDING;
+    } catch (...) { // an exception completes the task with it: the joiner rethrows it
+      b->result.exception = std::current_exception();
+    }
+    b->done = true;
+    *out = &b->result;
+    return LUMINAL_POLL_READY;
+  }
+  static void drop(void *state) noexcept {
+    auto *b = static_cast<poll_box *>(state);
+    if (!b->done) delete b; // once done, the box is the output: its taker frees it
+  }
+  static luminal_future make(poll_box *b) noexcept {
+    return luminal_future{b, &poll, &drop, &drop_output<T>};
+  }
+};
+
+// A callable run once, as a poll object.
+template <class F>
+struct call_once {
+  F f;
+  using R = std::invoke_result_t<F &>;
+  auto poll(luminal_context *) {
+    if constexpr (std::is_void_v<R>) {
+      f();
+      return true;
+    } else {
+      return std::optional<R>(f());
+    }
+  }
+};
+} // namespace detail
+
+// Wraps a poll object into a luminal_future whose output is a typed result (join it with join_handle<T>).
+template <class F, class T = detail::poll_output_t<std::decay_t<F>>>
+future make_future(F &&obj) {
+  auto *b = new detail::poll_box<std::decay_t<F>, T>(std::forward<F>(obj));
+  return future(detail::poll_box<std::decay_t<F>, T>::make(b));
+}
+
+template <class F, class T = detail::poll_output_t<std::decay_t<F>>>
+join_handle<T> spawn_poll(runtime_ref rt, F &&obj, const spawn_options *o = nullptr) {
+  future f = make_future(std::forward<F>(obj));
+  join_handle<T> h;
+  check(detail::spawn_raw(rt.handle, f.release(), o, h.out_param()));
+  return h;
+}
+
+// Runs `fn()` once on a worker; join returns its result or rethrows its exception. (Not over luminal_spawn_fn: that
+// has no drop for its argument or output, so the callable would leak on abort, shutdown or an unjoined handle.)
+template <class F, class = std::enable_if_t<std::is_invocable_v<std::decay_t<F> &>>>
+auto spawn(runtime_ref rt, F &&fn, const spawn_options *o = nullptr) {
+  return spawn_poll(rt, detail::call_once<std::decay_t<F>>{std::forward<F>(fn)}, o);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scope
+// ---------------------------------------------------------------------------------------------------------------
+
+class scope {
+ public:
+  explicit scope(runtime_ref rt) { check(luminal_scope_new(rt.handle, &s_)); }
+  scope(scope &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  scope &operator=(scope o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~scope() { luminal_scope_release(s_); } // an open scope's tasks run on
+  // Closes it (aborts its tasks, frees unjoined outputs); true once nothing of the scope can run any more, false at
+  // the timeout (call again). Throws LUMINAL_E_WOULD_DEADLOCK on a worker with a non-zero timeout.
+  bool close(std::optional<duration> timeout = std::nullopt) {
+    luminal_status s = luminal_scope_close(s_, detail::to_timeout_ns(timeout));
+    if (s == LUMINAL_E_TIMED_OUT) return false;
+    check(s);
+    return true;
+  }
+  luminal_scope_counters stats() const {
+    luminal_scope_counters c{};
+    c.struct_size = sizeof c;
+    check(luminal_scope_stats(s_, &c));
+    return c;
+  }
+  // A C future completing when every task of the scope finished (luminal_scope_drain).
+  future drain_future() const {
+    future f;
+    check(luminal_scope_drain(s_, f.out_param()));
+    return f;
+  }
+  luminal_scope *get() const noexcept { return s_; }
+  spawn_options options() const noexcept { return spawn_options().in(*this); }
+
+ private:
+  luminal_scope *s_ = nullptr;
+};
+
+inline spawn_options &spawn_options::in(const scope &s) noexcept { return o_.scope = s.get(), *this; }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sync: channels of T, oneshot, notify, semaphore, task_set (their awaitable operations are in the C++20 part)
+// ---------------------------------------------------------------------------------------------------------------
+
+namespace detail {
+template <class T>
+void delete_message(void *p) noexcept {
+  delete static_cast<T *>(p);
+}
+} // namespace detail
+
+template <class T>
+class sender;
+template <class T>
+class receiver;
+template <class T>
+std::pair<sender<T>, receiver<T>> channel(runtime_ref rt, size_t capacity = 0);
+
+// A sending handle of a channel of T (messages are boxed: one allocation each). Copy = luminal_sender_clone.
+template <class T>
+class sender {
+ public:
+  sender() = default;
+  sender(const sender &o) : s_(o.s_ ? luminal_sender_clone(o.s_) : nullptr) {
+    if (o.s_ && !s_) throw error(LUMINAL_E_INVALID_HANDLE);
+  }
+  sender(sender &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  sender &operator=(sender o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~sender() { luminal_sender_release(s_); }
+  // Queues v now if there is room: LUMINAL_OK; else LUMINAL_E_FULL or LUMINAL_E_CLOSED and v is left unchanged.
+  luminal_status try_send(T &&v) {
+    auto *box = new T(std::move(v));
+    luminal_status s = luminal_channel_try_send(s_, box);
+    if (s != LUMINAL_OK) {
+      v = std::move(*box); // not taken: the message stays the caller's
+      delete box;
+    }
+    return s;
+  }
+  luminal_status try_send(const T &v) {
+    T copy(v);
+    return try_send(std::move(copy));
+  }
+  luminal_sender *get() const noexcept { return s_; }
+#ifdef LUMINAL_HPP_COROUTINES
+  // co_await tx.send(v): true once queued, false if the receiver is gone (the message is dropped).
+  auto send(T v) const;
+#endif
+
+ private:
+  friend std::pair<sender<T>, receiver<T>> channel<T>(runtime_ref, size_t);
+  luminal_sender *s_ = nullptr;
+};
+
+// The receiving handle of a channel of T: move-only (one receiver).
+template <class T>
+class receiver {
+ public:
+  receiver() = default;
+  receiver(receiver &&o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+  receiver &operator=(receiver o) noexcept {
+    std::swap(r_, o.r_);
+    return *this;
+  }
+  ~receiver() { luminal_receiver_release(r_); }
+  // LUMINAL_OK (out holds the message), LUMINAL_E_EMPTY, LUMINAL_E_CLOSED.
+  luminal_status try_recv(T &out) {
+    void *m = nullptr;
+    luminal_status s = luminal_channel_try_recv(r_, &m);
+    if (s == LUMINAL_OK) {
+      std::unique_ptr<T> box(static_cast<T *>(m));
+      out = std::move(*box);
+    }
+    return s;
+  }
+  luminal_receiver *get() const noexcept { return r_; }
+#ifdef LUMINAL_HPP_COROUTINES
+  // co_await rx.recv(): the next message, or nullopt once every sender is gone and the queue is empty.
+  auto recv() const;
+#endif
+
+ private:
+  friend std::pair<sender<T>, receiver<T>> channel<T>(runtime_ref, size_t);
+  luminal_receiver *r_ = nullptr;
+};
+
+// A multi-producer, single-consumer channel of T; capacity 0 = unbounded.
+template <class T>
+std::pair<sender<T>, receiver<T>> channel(runtime_ref rt, size_t capacity) {
+  luminal_channel_options o{};
+  o.struct_size = sizeof o;
+  o.capacity = capacity;
+  o.drop_message = &detail::delete_message<T>;
+  std::pair<sender<T>, receiver<T>> p;
+  check(luminal_channel_new(rt.handle, &o, &p.first.s_, &p.second.r_));
+  return p;
+}
+
+// A oneshot: a channel of capacity 1 whose one sender sends once (the C API has no separate type: same cost).
+template <class T>
+class oneshot_sender {
+ public:
+  oneshot_sender() = default;
+  explicit oneshot_sender(sender<T> tx) noexcept : tx_(std::move(tx)) {}
+  // Sends v and gives up the sender: true, or false if the receiver is gone (v is dropped).
+  bool send(T v) && {
+    sender<T> tx = std::move(tx_);
+    return tx.try_send(std::move(v)) == LUMINAL_OK; // capacity 1 and one message: never FULL
+  }
+  explicit operator bool() const noexcept { return tx_.get() != nullptr; }
+
+ private:
+  sender<T> tx_;
+};
+template <class T>
+using oneshot_receiver = receiver<T>;
+
+template <class T>
+std::pair<oneshot_sender<T>, oneshot_receiver<T>> oneshot(runtime_ref rt) {
+  auto [tx, rx] = channel<T>(rt, 1);
+  return {oneshot_sender<T>(std::move(tx)), std::move(rx)};
+}
+
+// A notify (one stored permit, as tokio's Notify): move-only.
+class notify {
+ public:
+  explicit notify(runtime_ref rt) { check(luminal_notify_new(rt.handle, &n_)); }
+  notify(notify &&o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
+  notify &operator=(notify o) noexcept {
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  ~notify() { luminal_notify_release(n_); }
+  void notify_one() const { check(luminal_notify_one(n_)); }
+  void notify_all() const { check(luminal_notify_all(n_)); }
+  luminal_notify *get() const noexcept { return n_; }
+#ifdef LUMINAL_HPP_COROUTINES
+  auto wait() const; // co_await n.wait(): until notified (or at once, consuming a stored permit)
+#endif
+
+ private:
+  luminal_notify *n_ = nullptr;
+};
+
+// A fair counting semaphore: move-only. Acquired permits are given back with add_permits.
+class semaphore {
+ public:
+  semaphore(runtime_ref rt, uint64_t permits) { check(luminal_semaphore_new(rt.handle, permits, &s_)); }
+  semaphore(semaphore &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  semaphore &operator=(semaphore o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~semaphore() { luminal_semaphore_release(s_); }
+  // LUMINAL_OK (taken), LUMINAL_E_EMPTY (too few free, or requests are waiting), LUMINAL_E_CLOSED.
+  luminal_status try_acquire(uint32_t n = 1) const {
+    luminal_status s = luminal_semaphore_try_acquire(s_, n);
+    if (s != LUMINAL_OK && s != LUMINAL_E_EMPTY && s != LUMINAL_E_CLOSED) throw error(s);
+    return s;
+  }
+  void add_permits(uint32_t n = 1) const { check(luminal_semaphore_add_permits(s_, n)); }
+  void close() const { check(luminal_semaphore_close(s_)); }
+  luminal_semaphore *get() const noexcept { return s_; }
+#ifdef LUMINAL_HPP_COROUTINES
+  auto acquire(uint32_t n = 1) const; // co_await s.acquire(n): true once taken, false if closed
+#endif
+
+ private:
+  luminal_semaphore *s_ = nullptr;
+};
+
+#ifdef LUMINAL_HPP_COROUTINES
+template <class T>
+class task;
+#endif
+
+// A set of typed tasks joined in finishing order (tokio's JoinSet): move-only. Releasing it aborts what is left.
+template <class T>
+class task_set {
+ public:
+  explicit task_set(runtime_ref rt) { check(luminal_task_set_new(rt.handle, &s_)); }
+  task_set(task_set &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  task_set &operator=(task_set o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~task_set() { luminal_task_set_release(s_); }
+  size_t size() const noexcept { return luminal_task_set_len(s_); }
+  void abort_all() const { check(luminal_task_set_abort_all(s_)); }
+  template <class F, class = std::enable_if_t<std::is_invocable_v<std::decay_t<F> &>>>
+  void spawn(F &&fn, const spawn_options *o = nullptr) const {
+    spawn_future(make_future(detail::call_once<std::decay_t<F>>{std::forward<F>(fn)}), o);
+  }
+  // A future made by make_future over a poll object (or a task's into_future) whose output type is T.
+  void spawn_future(future f, const spawn_options *o = nullptr) const {
+    check(luminal_task_set_spawn(s_, f.release(), o ? o->get() : nullptr));
+  }
+#ifdef LUMINAL_HPP_COROUTINES
+  void spawn(task<T> t, const spawn_options *o = nullptr) const;
+  // co_await set.join_next(): the next member to finish, in finishing order: its value (void: true), or nullopt
+  // (void: false) when the set is empty. A member that was cancelled throws luminal::error(LUMINAL_E_CANCELLED), one
+  // that threw rethrows its exception; either way it has left the set.
+  auto join_next() const;
+#endif
+  luminal_task_set *get() const noexcept { return s_; }
+
+ private:
+  luminal_task_set *s_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Plain IO helpers (not futures: creating sockets and pipes does not block)
+// ---------------------------------------------------------------------------------------------------------------
+
+struct listener {
+  int32_t fd;
+  uint16_t port;
+};
+// A TCP listener on IPv4 ip:port (0 = any port); throws luminal::error (with the errno) on failure.
+inline listener tcp_listen(const char *ip, uint16_t port = 0, int32_t backlog = 128) {
+  listener l{-1, 0};
+  luminal_io_result r{};
+  luminal_status s = luminal_tcp_listen(ip, port, backlog, &l.fd, &l.port, &r);
+  if (s != LUMINAL_OK) throw error(s, r.os_error);
+  return l;
+}
+inline void stream_shutdown(int32_t fd, int32_t how) {
+  luminal_io_result r{};
+  luminal_status s = luminal_stream_shutdown(fd, how, &r);
+  if (s != LUMINAL_OK) throw error(s, r.os_error);
+}
+// pipe2(O_CLOEXEC | O_NONBLOCK): {read end, write end}.
+inline std::pair<int32_t, int32_t> make_pipe() {
+  int32_t fds[2] = {-1, -1};
+  luminal_io_result r{};
+  luminal_status s = luminal_pipe(fds, &r);
+  if (s != LUMINAL_OK) throw error(s, r.os_error);
+  return {fds[0], fds[1]};
+}
+
+// A whole file mapped read-only (luminal_file_map): move-only, unmapped by the destructor.
+class mapped_file {
+ public:
+  mapped_file() noexcept : v_{} {}
+  explicit mapped_file(luminal_view v) noexcept : v_(v) {}
+  mapped_file(mapped_file &&o) noexcept : v_(std::exchange(o.v_, luminal_view{})) {}
+  mapped_file &operator=(mapped_file o) noexcept {
+    std::swap(v_, o.v_);
+    return *this;
+  }
+  ~mapped_file() { luminal_view_release(&v_); }
+  const uint8_t *data() const noexcept { return v_.data; }
+  size_t size() const noexcept { return v_.len; }
+
+ private:
+  luminal_view v_;
+};
+
+// A buffer the runtime allocated (luminal_file_read_all): move-only, freed by the destructor.
+class buffer {
+ public:
+  buffer() noexcept : b_{} {}
+  explicit buffer(luminal_buffer b) noexcept : b_(b) {}
+  buffer(buffer &&o) noexcept : b_(std::exchange(o.b_, luminal_buffer{})) {}
+  buffer &operator=(buffer o) noexcept {
+    std::swap(b_, o.b_);
+    return *this;
+  }
+  ~buffer() { luminal_buffer_release(&b_); }
+  uint8_t *data() const noexcept { return b_.data; }
+  size_t size() const noexcept { return b_.len; }
+
+ private:
+  luminal_buffer b_;
+};
+
+#ifdef LUMINAL_HPP_COROUTINES
+// ===============================================================================================================
+// C++20: luminal::task<T>
+//
+// A task<T> is lazy: nothing runs until it is spawned, block_on'ed, or co_awaited from another task (then it runs
+// inline, as part of its parent's Luminal task: no new task, no new runtime record). The Luminal task's poll
+// resumes the innermost suspended coroutine; every awaitable in this header, when it cannot complete at once,
+// parks itself in the root promise (`waiting`) after registering the poll's waker, and the next poll polls it
+// before resuming. Awaiting anything else in a task is a compile error (it would suspend with nobody to wake it):
+// write your own awaitable on luminal::poll_awaitable.
+// ===============================================================================================================
+
+namespace detail {
+
+// Something a suspended task waits on: the task's poll polls it (noexcept: failures are kept for await_resume)
+// and resumes the coroutine once it returns true.
+struct waiter {
+  bool (*poll)(waiter *self, luminal_context *cx) noexcept;
+};
+
+struct promise_base {
+  promise_base *root = this;                    // the promise of the spawned (outermost) coroutine
+  std::coroutine_handle<> continuation;         // inline-awaited child: the parent to resume when done
+  // Used in the root only:
+  luminal_context *cx = nullptr;                // the context of the poll in progress (nullptr between polls)
+  waiter *waiting = nullptr;                    // what the suspended task waits on
+  std::coroutine_handle<> resume_at;            // the innermost suspended coroutine
+
+  // Parks w (already polled once, pending) and suspends h.
+  void park(waiter *w, std::coroutine_handle<> h) noexcept {
+    root->waiting = w;
+    root->resume_at = h;
+  }
+};
+
+template <class A, class = void>
+struct is_luminal_awaitable : std::false_type {};
+template <class A>
+struct is_luminal_awaitable<A, std::void_t<typename std::decay_t<A>::is_luminal_awaitable>> : std::true_type {};
+
+template <class T>
+struct promise;
+
+template <class T>
+struct promise_result {
+  result_box<T> result;
+  template <class U = T>
+  void return_value(U &&v) {
+    result.set(std::forward<U>(v));
+  }
+};
+template <>
+struct promise_result<void> {
+  result_box<void> result;
+  void return_void() noexcept {}
+};
+
+struct final_awaiter {
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+    auto c = h.promise().continuation;
+    return c ? c : std::noop_coroutine();
+  }
+  void await_resume() const noexcept {}
+};
+
+template <class T>
+struct promise : promise_base, promise_result<T> {
+  using handle = std::coroutine_handle<promise>;
+  promise() noexcept {
+    this->result.owner = this;
+    this->result.free_owner = &free_frame;
+  }
+  task<T> get_return_object() noexcept;
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  final_awaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept { this->result.exception = std::current_exception(); }
+  template <class A>
+  A &&await_transform(A &&a) const noexcept {
+    static_assert(is_luminal_awaitable<A>::value,
+                  "a luminal::task can only co_await Luminal awaitables (see luminal::poll_awaitable)");
+    return std::forward<A>(a);
+  }
+
+  static void destroy_frame(handle h) noexcept {
+    try {
+      h.destroy();
+    } catch (...) { // a local's destructor declared noexcept(false) threw: nobody to give it to (see the top)
+    }
+  }
+  static void free_frame(void *p) noexcept { destroy_frame(handle::from_promise(*static_cast<promise *>(p))); }
+
+  // The luminal_future of a root task: state = this promise.
+  static luminal_poll poll(void *state, luminal_context *cx, void **out) noexcept {
+    auto &p = *static_cast<promise *>(state);
+    if (p.waiting) {
+      if (!p.waiting->poll(p.waiting, cx)) return LUMINAL_POLL_PENDING;
+      p.waiting = nullptr;
+    }
+    p.cx = cx;
+    p.resume_at.resume(); // cannot throw: unhandled_exception keeps what escapes the coroutine
+    p.cx = nullptr;
+    if (!handle::from_promise(p).done()) return LUMINAL_POLL_PENDING;
+    *out = &p.result; // the frame now belongs to the output: freed by its taker (join, co_await, drop_output)
+    return LUMINAL_POLL_READY;
+  }
+  static void drop(void *state) noexcept {
+    auto h = handle::from_promise(*static_cast<promise *>(state));
+    if (!h.done()) destroy_frame(h); // done: the output owns the frame
+  }
+};
+} // namespace detail
+
+template <class T = void>
+class [[nodiscard]] task {
+ public:
+  using promise_type = detail::promise<T>;
+  using handle = std::coroutine_handle<promise_type>;
+  using is_luminal_awaitable = void;
+
+  task() = default;
+  task(task &&o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  task &operator=(task o) noexcept {
+    std::swap(h_, o.h_);
+    return *this;
+  }
+  ~task() {
+    if (h_) promise_type::destroy_frame(h_);
+  }
+  explicit operator bool() const noexcept { return bool(h_); }
+
+  // Gives the frame to a luminal_future (spawn it, block_on it, hand it to a C combinator); its output is a typed
+  // result: join it with join_handle<T> (or take it with luminal::take_output<T>).
+  future into_future() && noexcept {
+    auto &p = std::exchange(h_, nullptr).promise();
+    p.resume_at = handle::from_promise(p);
+    return future(luminal_future{&p, &promise_type::poll, &promise_type::drop, &detail::drop_output<T>});
+  }
+
+  // co_await child(): runs the child inline in this task; returns its value or rethrows its exception.
+  struct awaiter {
+    handle child;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
+      child.promise().root = parent.promise().root;
+      child.promise().continuation = parent;
+      return child; // symmetric transfer: start the child now
+    }
+    T await_resume() { return child.promise().result.take(); }
+  };
+  awaiter operator co_await() && noexcept { return awaiter{h_}; }
+  awaiter operator co_await() & noexcept { return awaiter{h_}; }
+
+ private:
+  friend struct detail::promise<T>;
+  explicit task(handle h) noexcept : h_(h) {}
+  handle h_;
+};
+
+template <class T>
+task<T> detail::promise<T>::get_return_object() noexcept {
+  return task<T>(handle::from_promise(*this));
+}
+
+// Takes a typed output (from raw C code: luminal_task_join on a join_handle's get(), a task_set, block_on).
+template <class T>
+T take_output(void *out) {
+  return detail::take_output<T>(out);
+}
+
+// ---- awaitables ------------------------------------------------------------------------------------------------
+
+// Base of an awaitable you write yourself: derive (CRTP), implement `bool poll(luminal_context *cx) noexcept`
+// (true = done; pending = it arranged for cx's waker to be woken) and `R await_resume()`.
+template <class D>
+struct poll_awaitable : detail::waiter {
+  using is_luminal_awaitable = void;
+  poll_awaitable() noexcept : detail::waiter{&poll_thunk} {}
+  poll_awaitable(const poll_awaitable &) noexcept : detail::waiter{&poll_thunk} {}
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    detail::promise_base &root = *h.promise().root;
+    if (static_cast<D *>(this)->start(root.cx)) return false; // done at once: no suspension
+    root.park(this, h);
+    return true;
+  }
+  // First poll; may throw (then the co_await throws). Default: poll().
+  bool start(luminal_context *cx) { return static_cast<D *>(this)->poll(cx); }
+
+ private:
+  static bool poll_thunk(detail::waiter *w, luminal_context *cx) noexcept {
+    return static_cast<D *>(static_cast<poll_awaitable *>(w))->poll(cx);
+  }
+};
+
+namespace detail {
+// An awaitable over a C future made by the runtime (made at the start of the co_await, dropped by the destructor).
+// The out-parameters the C side borrows until completion live here, so they outlive the future.
+template <class D>
+struct c_future_awaitable : poll_awaitable<c_future_awaitable<D>> {
+  runtime_ref rt;                  // nullptr: the runtime of the task's poll
+  luminal_future fut{};
+  void *output = nullptr;
+  luminal_io_result io{};
+  luminal_status status = LUMINAL_OK;
+  void *msg = nullptr;
+
+  c_future_awaitable() = default;
+  c_future_awaitable(c_future_awaitable &&o) noexcept : rt(o.rt), fut(std::exchange(o.fut, luminal_future{})) {}
+  ~c_future_awaitable() { drop(); }
+  void drop() noexcept {
+    if (fut.drop) fut.drop(fut.state);
+    fut = luminal_future{};
+  }
+  static constexpr bool needs_runtime = true; // the sync handles' futures are made without one
+  bool start(luminal_context *cx) {
+    luminal_runtime *r = rt.handle;
+    if (!r && D::needs_runtime) r = luminal_context_runtime(cx);
+    check(static_cast<D *>(this)->make(r, &fut));
+    return poll(cx);
+  }
+  bool poll(luminal_context *cx) noexcept { return fut.poll(fut.state, cx, &output) == LUMINAL_POLL_READY; }
+  // For sleep and other futures whose failure is LUMINAL_FAILED_OUTPUT.
+  void check_output() const {
+    if (output == LUMINAL_FAILED_OUTPUT) throw error(LUMINAL_E_SHUTDOWN);
+  }
+  uint64_t io_value() const {
+    if (io.status != LUMINAL_OK) throw error(io.status, io.os_error);
+    return io.value;
+  }
+};
+} // namespace detail
+
+// co_await luminal::this_context(): the luminal_context* of the current poll (valid until the next suspension).
+struct this_context {
+  using is_luminal_awaitable = void;
+  luminal_context *cx = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    cx = h.promise().root->cx;
+    return false;
+  }
+  luminal_context *await_resume() const noexcept { return cx; }
+};
+
+// co_await luminal::current_runtime(): the runtime running this task (borrowed).
+struct current_runtime : this_context {
+  runtime_ref await_resume() const noexcept { return luminal_context_runtime(cx); }
+};
+
+// co_await luminal::yield_now(): lets the other runnable tasks of this priority run first.
+struct yield_now {
+  using is_luminal_awaitable = void;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    detail::promise_base &root = *h.promise().root;
+    check(luminal_context_yield(root.cx));
+    root.park(nullptr, h); // nothing to poll: the next poll resumes h at once
+  }
+  void await_resume() const noexcept {}
+};
+
+// co_await luminal::sleep(rt, d) (or sleep(d): the task's runtime). Throws luminal::error(LUMINAL_E_SHUTDOWN) if
+// the runtime shuts down meanwhile.
+struct sleep : detail::c_future_awaitable<sleep> {
+  uint64_t ns;
+  bool until;
+  explicit sleep(duration d) noexcept : ns(detail::to_ns(d)), until(false) {}
+  sleep(runtime_ref r, duration d) noexcept : ns(detail::to_ns(d)), until(false) { rt = r; }
+  luminal_status make(luminal_runtime *r, luminal_future *f) {
+    return until ? luminal_sleep_until(r, ns, f) : luminal_sleep(r, ns, f);
+  }
+  void await_resume() const { check_output(); }
+};
+// Until an absolute deadline on the luminal_now_ns() clock.
+inline sleep sleep_until(runtime_ref rt, uint64_t deadline_ns) {
+  sleep s(rt, duration(0));
+  s.ns = deadline_ns, s.until = true;
+  return s;
+}
+
+namespace detail {
+template <class A>
+using await_result_t = decltype(std::declval<A &&>().await_resume());
+template <class T>
+using timeout_result_t = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
+
+template <class A>
+task<await_result_t<A>> await_in_task(A a) {
+  co_return co_await std::move(a);
+}
+
+// luminal_timeout over a task made root of its own luminal_future.
+template <class T>
+struct timeout_awaitable : c_future_awaitable<timeout_awaitable<T>> {
+  task<T> inner;
+  uint64_t ns;
+  luminal_status make(luminal_runtime *r, luminal_future *f) {
+    return luminal_timeout(r, std::move(inner).into_future().release(), ns, f);
+  }
+  timeout_result_t<T> await_resume() {
+    this->check_output();
+    if (this->output == LUMINAL_TIMED_OUT_OUTPUT) return {};
+    if constexpr (std::is_void_v<T>) {
+      take_output<void>(std::exchange(this->output, nullptr));
+      return true;
+    } else {
+      return take_output<T>(std::exchange(this->output, nullptr));
+    }
+  }
+};
+} // namespace detail
+
+// co_await luminal::timeout(d, t): t's value (void: true) if it completes within d, else nullopt (void: false) and
+// t is dropped (its frame destroyed). `t` is a task<T> or any Luminal awaitable (moved into a task<T> frame).
+template <class T>
+detail::timeout_awaitable<T> timeout(duration d, task<T> t) {
+  detail::timeout_awaitable<T> a;
+  a.inner = std::move(t), a.ns = detail::to_ns(d);
+  return a;
+}
+template <class T>
+detail::timeout_awaitable<T> timeout(runtime_ref rt, duration d, task<T> t) {
+  auto a = timeout(d, std::move(t));
+  a.rt = rt;
+  return a;
+}
+template <class A, class = std::enable_if_t<detail::is_luminal_awaitable<A>::value && !std::is_reference_v<A>>>
+auto timeout(duration d, A &&awaitable) {
+  return timeout(d, detail::await_in_task(std::move(awaitable)));
+}
+template <class A, class = std::enable_if_t<detail::is_luminal_awaitable<A>::value && !std::is_reference_v<A>>>
+auto timeout(runtime_ref rt, duration d, A &&awaitable) {
+  return timeout(rt, d, detail::await_in_task(std::move(awaitable)));
+}
+
+// ---- co_await on join handles ----------------------------------------------------------------------------------
+
+namespace detail {
+template <class T>
+struct join_awaitable : poll_awaitable<join_awaitable<T>> {
+  join_handle<T> &h;
+  luminal_status s = LUMINAL_PENDING;
+  explicit join_awaitable(join_handle<T> &jh) noexcept : h(jh) {}
+  bool poll(luminal_context *cx) noexcept {
+    try {
+      return h.poll(cx);
+    } catch (const error &e) { // CANCELLED, ALREADY_TAKEN, bad handle: thrown by await_resume
+      s = e.status();
+      return true;
+    }
+  }
+  T await_resume() {
+    if (s != LUMINAL_PENDING) throw error(s);
+    return h.take();
+  }
+};
+} // namespace detail
+
+template <class T>
+auto join_handle<T>::operator co_await() & noexcept {
+  return detail::join_awaitable<T>(*this);
+}
+template <class T>
+auto join_handle<T>::operator co_await() && noexcept {
+  return detail::join_awaitable<T>(*this);
+}
+
+// ---- spawn and block_on of tasks -------------------------------------------------------------------------------
+
+template <class T>
+join_handle<T> spawn(runtime_ref rt, task<T> t, const spawn_options *o = nullptr) {
+  join_handle<T> h;
+  check(detail::spawn_raw(rt.handle, std::move(t).into_future().release(), o, h.out_param()));
+  return h;
+}
+// From inside a poll (co_await luminal::this_context()): onto this worker's queue; inherits scope and priority.
+template <class T>
+join_handle<T> spawn(context cx, task<T> t, const spawn_options *o = nullptr) {
+  join_handle<T> h;
+  check(detail::spawn_raw(cx.get(), std::move(t).into_future().release(), o, h.out_param()));
+  return h;
+}
+// Without a join handle: the output is dropped when the task completes.
+template <class T>
+void spawn_detached(runtime_ref rt, task<T> t, const spawn_options *o = nullptr) {
+  check(detail::spawn_raw(rt.handle, std::move(t).into_future().release(), o, nullptr));
+}
+template <class T>
+void spawn_detached(context cx, task<T> t, const spawn_options *o = nullptr) {
+  check(detail::spawn_raw(cx.get(), std::move(t).into_future().release(), o, nullptr));
+}
+// Runs t to completion on this thread (not on one of rt's workers): its value, or rethrows its exception.
+template <class T>
+T block_on(runtime_ref rt, task<T> t) {
+  void *out = nullptr;
+  check(luminal_block_on(rt.handle, std::move(t).into_future().release(), &out));
+  return detail::take_output<T>(out);
+}
+
+// Runs any Luminal awaitable (an IO operation, a recv, ...) to completion on this thread, inside a task<T> frame.
+template <class A, class = std::enable_if_t<detail::is_luminal_awaitable<A>::value && !std::is_reference_v<A>>>
+auto block_on(runtime_ref rt, A &&awaitable) {
+  return block_on(rt, detail::await_in_task(std::move(awaitable)));
+}
+
+// ---- IO: every operation of luminal.h's "IO with personalities", on the task's runtime --------------------------
+// Each returns the operation's value, or throws luminal::error (LUMINAL_E_IO with os_error() = the errno,
+// LUMINAL_E_CANCELLED when cut short by shutdown). Buffers and paths are borrowed until the co_await completes.
+
+namespace io_detail {
+struct file_open : detail::c_future_awaitable<file_open> {
+  const char *path;
+  int32_t flags;
+  uint32_t mode;
+  luminal_status make(luminal_runtime *r, luminal_future *f) {
+    return luminal_file_open(r, path, flags, mode, &io, f);
+  }
+  int32_t await_resume() const { return static_cast<int32_t>(io_value()); }
+};
+struct fd_op : detail::c_future_awaitable<fd_op> {
+  luminal_status (*fn)(luminal_runtime *, int32_t, luminal_io_result *, luminal_future *);
+  int32_t fd;
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return fn(r, fd, &io, f); }
+  int32_t await_resume() const { return static_cast<int32_t>(io_value()); }
+};
+struct file_stat : detail::c_future_awaitable<file_stat> {
+  file_stat() = default;
+  file_stat(file_stat &&) = default;
+  int32_t fd;
+  luminal_file_info info{};
+  ~file_stat() { drop(); } // before `info` goes
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_file_stat(r, fd, &info, &io, f); }
+  luminal_file_info await_resume() const { return io_value(), info; }
+};
+struct rw_at : detail::c_future_awaitable<rw_at> {
+  bool write;
+  int32_t fd;
+  void *buf;
+  size_t len;
+  uint64_t offset;
+  luminal_status make(luminal_runtime *r, luminal_future *f) {
+    return write ? luminal_file_write_at(r, fd, buf, len, offset, &io, f)
+                 : luminal_file_read_at(r, fd, buf, len, offset, &io, f);
+  }
+  size_t await_resume() const { return static_cast<size_t>(io_value()); }
+};
+struct file_map : detail::c_future_awaitable<file_map> {
+  file_map() = default;
+  file_map(file_map &&) = default;
+  const char *path;
+  luminal_view view{};
+  ~file_map() {
+    drop();
+    luminal_view_release(&view); // filled but never handed over (zeroed views are ignored)
+  }
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_file_map(r, path, &view, &io, f); }
+  mapped_file await_resume() {
+    io_value();
+    return mapped_file(std::exchange(view, luminal_view{}));
+  }
+};
+struct read_all : detail::c_future_awaitable<read_all> {
+  read_all() = default;
+  read_all(read_all &&) = default;
+  const char *path;
+  luminal_buffer buf{};
+  ~read_all() {
+    drop();
+    luminal_buffer_release(&buf);
+  }
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_file_read_all(r, path, &buf, &io, f); }
+  buffer await_resume() {
+    io_value();
+    return buffer(std::exchange(buf, luminal_buffer{}));
+  }
+};
+struct tcp_connect : detail::c_future_awaitable<tcp_connect> {
+  const char *ip;
+  uint16_t port;
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_tcp_connect(r, ip, port, &io, f); }
+  int32_t await_resume() const { return static_cast<int32_t>(io_value()); }
+};
+struct stream_rw : detail::c_future_awaitable<stream_rw> {
+  bool write;
+  int32_t fd;
+  void *buf;
+  size_t len;
+  luminal_status make(luminal_runtime *r, luminal_future *f) {
+    return write ? luminal_stream_write(r, fd, buf, len, &io, f) : luminal_stream_read(r, fd, buf, len, &io, f);
+  }
+  size_t await_resume() const { return static_cast<size_t>(io_value()); }
+};
+} // namespace io_detail
+
+// open(2) (O_CLOEXEC added) -> the new fd.
+inline io_detail::file_open file_open(const char *path, int32_t flags, uint32_t mode = 0644) {
+  io_detail::file_open a;
+  a.path = path, a.flags = flags, a.mode = mode;
+  return a;
+}
+inline io_detail::fd_op file_close(int32_t fd) {
+  io_detail::fd_op a;
+  a.fn = &luminal_file_close, a.fd = fd;
+  return a;
+}
+inline io_detail::fd_op file_fsync(int32_t fd) {
+  io_detail::fd_op a;
+  a.fn = &luminal_file_fsync, a.fd = fd;
+  return a;
+}
+inline io_detail::file_stat file_stat(int32_t fd) {
+  io_detail::file_stat a;
+  a.fd = fd;
+  return a;
+}
+// -> bytes read (0 at end of file).
+inline io_detail::rw_at read_at(int32_t fd, void *buf, size_t len, uint64_t offset) {
+  io_detail::rw_at a;
+  a.write = false, a.fd = fd, a.buf = buf, a.len = len, a.offset = offset;
+  return a;
+}
+inline io_detail::rw_at write_at(int32_t fd, const void *buf, size_t len, uint64_t offset) {
+  io_detail::rw_at a;
+  a.write = true, a.fd = fd, a.buf = const_cast<void *>(buf), a.len = len, a.offset = offset;
+  return a;
+}
+inline io_detail::file_map file_map(const char *path) {
+  io_detail::file_map a;
+  a.path = path;
+  return a;
+}
+inline io_detail::read_all read_all(const char *path) {
+  io_detail::read_all a;
+  a.path = path;
+  return a;
+}
+// -> the connected fd.
+inline io_detail::fd_op tcp_accept(int32_t listener_fd) {
+  io_detail::fd_op a;
+  a.fn = &luminal_tcp_accept, a.fd = listener_fd;
+  return a;
+}
+inline io_detail::tcp_connect tcp_connect(const char *ip, uint16_t port) {
+  io_detail::tcp_connect a;
+  a.ip = ip, a.port = port;
+  return a;
+}
+// -> bytes read (at least 1, or 0 when the peer closed).
+inline io_detail::stream_rw stream_read(int32_t fd, void *buf, size_t len) {
+  io_detail::stream_rw a;
+  a.write = false, a.fd = fd, a.buf = buf, a.len = len;
+  return a;
+}
+// -> bytes written (may be fewer than len).
+inline io_detail::stream_rw stream_write(int32_t fd, const void *buf, size_t len) {
+  io_detail::stream_rw a;
+  a.write = true, a.fd = fd, a.buf = const_cast<void *>(buf), a.len = len;
+  return a;
+}
+// Writes all of buf (several writes if needed).
+inline task<void> stream_write_all(int32_t fd, const void *buf, size_t len) {
+  auto *p = static_cast<const char *>(buf);
+  while (len > 0) {
+    size_t n = co_await stream_write(fd, p, len);
+    p += n, len -= n;
+  }
+}
+
+// ---- sync awaitables -----------------------------------------------------------------------------------------
+
+namespace detail {
+template <class T>
+struct send_awaitable : c_future_awaitable<send_awaitable<T>> {
+  luminal_sender *tx;
+  std::optional<T> value;
+  luminal_status make(luminal_runtime *, luminal_future *f) {
+    auto *box = new T(std::move(*value));
+    luminal_status s = luminal_channel_send(tx, box, &this->status, f);
+    if (s == LUMINAL_E_INVALID_ARGUMENT || s == LUMINAL_E_INVALID_HANDLE) delete box; // no channel: still ours
+    return s;
+  }
+  static constexpr bool needs_runtime = false;
+  bool await_resume() const {
+    if (this->status == LUMINAL_E_CLOSED) return false;
+    check(this->status);
+    return true;
+  }
+};
+template <class T>
+struct recv_awaitable : c_future_awaitable<recv_awaitable<T>> {
+  luminal_receiver *rx;
+  luminal_status make(luminal_runtime *, luminal_future *f) {
+    return luminal_channel_recv(rx, &this->msg, &this->status, f);
+  }
+  static constexpr bool needs_runtime = false;
+  std::optional<T> await_resume() {
+    if (this->status == LUMINAL_E_CLOSED) return std::nullopt;
+    check(this->status);
+    std::unique_ptr<T> box(static_cast<T *>(std::exchange(this->msg, nullptr)));
+    return std::optional<T>(std::move(*box));
+  }
+};
+struct notify_awaitable : c_future_awaitable<notify_awaitable> {
+  luminal_notify *n;
+  luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_notify_wait(n, f); }
+  static constexpr bool needs_runtime = false;
+  void await_resume() const { check_output(); }
+};
+struct acquire_awaitable : c_future_awaitable<acquire_awaitable> {
+  luminal_semaphore *s;
+  uint32_t n;
+  luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_semaphore_acquire(s, n, &status, f); }
+  static constexpr bool needs_runtime = false;
+  bool await_resume() const {
+    if (status == LUMINAL_E_CLOSED) return false;
+    check(status);
+    return true;
+  }
+};
+template <class T>
+struct join_next_awaitable : c_future_awaitable<join_next_awaitable<T>> {
+  luminal_task_set *set;
+  luminal_status make(luminal_runtime *, luminal_future *f) {
+    return luminal_task_set_join_next(set, &this->msg, &this->status, f);
+  }
+  static constexpr bool needs_runtime = false;
+  timeout_result_t<T> await_resume() {
+    if (this->status == LUMINAL_E_EMPTY) return {};
+    check(this->status);
+    if constexpr (std::is_void_v<T>) {
+      take_output<void>(std::exchange(this->msg, nullptr));
+      return true;
+    } else {
+      return take_output<T>(std::exchange(this->msg, nullptr));
+    }
+  }
+};
+} // namespace detail
+
+template <class T>
+auto sender<T>::send(T v) const {
+  detail::send_awaitable<T> a;
+  a.tx = s_, a.value.emplace(std::move(v));
+  return a;
+}
+template <class T>
+auto receiver<T>::recv() const {
+  detail::recv_awaitable<T> a;
+  a.rx = r_;
+  return a;
+}
+inline auto notify::wait() const {
+  detail::notify_awaitable a;
+  a.n = n_;
+  return a;
+}
+inline auto semaphore::acquire(uint32_t n) const {
+  detail::acquire_awaitable a;
+  a.s = s_, a.n = n;
+  return a;
+}
+template <class T>
+void task_set<T>::spawn(task<T> t, const spawn_options *o) const {
+  spawn_future(std::move(t).into_future(), o);
+}
+template <class T>
+auto task_set<T>::join_next() const {
+  detail::join_next_awaitable<T> a;
+  a.set = s_;
+  return a;
+}
+
+// co_await luminal::drain(scope): until every task of the scope has finished (nothing is cancelled).
+struct drain : detail::c_future_awaitable<drain> {
+  luminal_scope *s;
+  static constexpr bool needs_runtime = false;
+  explicit drain(const scope &sc) noexcept : s(sc.get()) {}
+  luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_scope_drain(s, f); }
+  void await_resume() const { check_output(); }
+};
+
+// co_await luminal::await_future(std::move(f)): polls a C future inside this task; returns its output.
+struct await_future : poll_awaitable<await_future> {
+  future f;
+  void *output = nullptr;
+  explicit await_future(future fut) noexcept : f(std::move(fut)) {}
+  bool poll(luminal_context *cx) noexcept { return f.poll(cx, &output); }
+  void *await_resume() noexcept { return output; }
+};
+#endif // LUMINAL_HPP_COROUTINES
+
+} // namespace luminal
+
+#endif // LUMINAL_HPP
