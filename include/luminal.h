@@ -45,7 +45,7 @@
  * luminal_scope_counters, luminal_channel_options) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
  * was compiled with), and the library reads or writes only that much (fields it does not get take their
  * defaults). Every other struct (luminal_future, luminal_io_result, luminal_file_info, luminal_view,
- * luminal_buffer, luminal_socket_addr, luminal_addr_list) is frozen: its layout never changes within an ABI version.
+ * luminal_buffer, luminal_socket_addr, luminal_addr_list, luminal_dir_entry, luminal_dir_list) is frozen: its layout never changes within an ABI version.
  */
 #ifndef LUMINAL_H
 #define LUMINAL_H
@@ -925,6 +925,56 @@ LUMINAL_API luminal_status luminal_udp_send_to(luminal_runtime *rt, int32_t fd, 
 LUMINAL_API luminal_status luminal_udp_recv_from(luminal_runtime *rt, int32_t fd, void *buf, size_t len,
                                                  luminal_socket_addr *from, luminal_io_result *result,
                                                  luminal_future *out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Paths
+ *
+ * Futures on paths (copied; relative ones from the working directory), in the style of "IO with personalities":
+ * io_uring's own opcodes where the kernel has them (statx; renameat, unlinkat since Linux 5.11; mkdirat since
+ * 5.15), else the system call on the blocking pool. Each returns what every IO future returns, plus
+ * LUMINAL_E_INVALID_ARGUMENT for a NULL path or required pointer. Errors arrive in `result` as LUMINAL_E_IO with
+ * the errno: ENOENT (no such file or parent), EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, EACCES...
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* stat(2) of `path` (symbolic links followed) into *info (borrowed until completion). */
+LUMINAL_API luminal_status luminal_fs_stat(luminal_runtime *rt, const char *path, luminal_file_info *info,
+                                           luminal_io_result *result, luminal_future *out);
+/* rename(2): `from` to `to` (replacing a file there). INVALID_ARGUMENT also for `to` NULL. */
+LUMINAL_API luminal_status luminal_fs_rename(luminal_runtime *rt, const char *from, const char *to,
+                                             luminal_io_result *result, luminal_future *out);
+/* unlink(2): removes a file (EISDIR for a directory: luminal_fs_remove_dir). */
+LUMINAL_API luminal_status luminal_fs_unlink(luminal_runtime *rt, const char *path, luminal_io_result *result,
+                                             luminal_future *out);
+/* mkdir(2) with `mode` (before the umask). EEXIST if something is there. */
+LUMINAL_API luminal_status luminal_fs_mkdir(luminal_runtime *rt, const char *path, uint32_t mode,
+                                            luminal_io_result *result, luminal_future *out);
+/* rmdir(2): removes an empty directory (ENOTEMPTY otherwise, ENOTDIR for a file). */
+LUMINAL_API luminal_status luminal_fs_remove_dir(luminal_runtime *rt, const char *path, luminal_io_result *result,
+                                                 luminal_future *out);
+
+/* One directory entry: its name (NUL-terminated, inside the list's allocation) and kind, a d_type value of
+ * readdir(3): DT_REG 8, DT_DIR 4, DT_LNK 10, DT_FIFO 1, DT_SOCK 12, DT_CHR 2, DT_BLK 6, DT_UNKNOWN 0 (some file
+ * systems: stat it). */
+typedef struct luminal_dir_entry {
+  const char *name;
+  uint32_t kind;
+  uint32_t reserved;
+} luminal_dir_entry;
+
+/* The entries of a directory, in one allocation the runtime owns until luminal_dir_list_release. */
+typedef struct luminal_dir_list {
+  luminal_dir_entry *entries;
+  size_t count;
+} luminal_dir_list;
+
+/* Reads the directory at `path` (on the blocking pool: no io_uring opcode does it): every entry but "." and "..",
+ * in the file system's order, into *list (zeroed at once; owned by the future until it completes: a list nobody
+ * took is freed with it). value = the count. Release it with luminal_dir_list_release. INVALID_ARGUMENT also for
+ * list NULL. */
+LUMINAL_API luminal_status luminal_fs_read_dir(luminal_runtime *rt, const char *path, luminal_dir_list *list,
+                                               luminal_io_result *result, luminal_future *out);
+/* Frees a list filled by luminal_fs_read_dir and zeroes it. A zeroed list, or NULL, is ignored. */
+LUMINAL_API void luminal_dir_list_release(luminal_dir_list *list);
 
 #ifdef __cplusplus
 }

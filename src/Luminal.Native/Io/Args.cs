@@ -157,3 +157,28 @@ unsafe struct DatagramArgs
         if (a.OwnsAddr && a.Addr != null) { NativeMemory.Free(a.Addr); a.Addr = null; }
     }
 }
+
+/// <summary>The path operations (luminal_fs_*): one or two paths, and what the operation fills.</summary>
+unsafe struct PathArgs
+{
+    public byte* Path;   // NUL-terminated copies the operation owns
+    public byte* Path2;  // rename: the new name
+    public void* Target; // fs_stat: the caller's luminal_file_info; read_dir: the caller's luminal_dir_list
+    public void* Statx;  // io_uring fs_stat: the struct statx the kernel fills (allocated at prepare)
+    public uint Mode;    // mkdir
+    public int Flags;    // unlink: AT_REMOVEDIR for remove_dir
+
+    public static void Release(IoOp op, long raw, bool unread)
+    {
+        ref PathArgs a = ref op.Args<PathArgs>();
+        IoOp.FreeString(ref a.Path);
+        IoOp.FreeString(ref a.Path2);
+        if (a.Statx != null) { NativeMemory.Free(a.Statx); a.Statx = null; }
+    }
+
+    public static void ReleaseDirList(IoOp op, long raw, bool unread)
+    {
+        Release(op, raw, unread);
+        if (unread && raw >= 0) NativeDirList.Release((NativeDirList*)op.Args<PathArgs>().Target);
+    }
+}

@@ -1,7 +1,8 @@
 namespace Luminal.Io;
 
 enum IoKind : byte { Open, Close, Fsync, Stat, ReadAt, WriteAt, MapFile, ReadAll, Accept, Connect, StreamRead, StreamWrite,
-    Resolve, ConnectHost, FdReady, SendTo, RecvFrom }
+    Resolve, ConnectHost, FdReady, SendTo, RecvFrom,
+    PathStat, Rename, Unlink, Mkdir, ReadDir }
 
 /// <summary>
 /// Every operation and where its behaviour lives: one row per <see cref="IoKind"/>, naming the io_uring half
@@ -30,6 +31,11 @@ static unsafe class Operations
         new(IoKind.FdReady, Uring.FdReady.Row, Pool.FdReady.Row, &Nothing),
         new(IoKind.SendTo, Uring.SendTo.Row, Pool.SendTo.Row, &DatagramArgs.Release),
         new(IoKind.RecvFrom, Uring.RecvFrom.Row, Pool.RecvFrom.Row, &DatagramArgs.Release),
+        new(IoKind.PathStat, Uring.PathStat.Row, Pool.PathStat.Row, &PathArgs.Release),
+        new(IoKind.Rename, Uring.Rename.Row, Pool.Rename.Row, &PathArgs.Release),
+        new(IoKind.Unlink, Uring.Unlink.Row, Pool.Unlink.Row, &PathArgs.Release),
+        new(IoKind.Mkdir, Uring.Mkdir.Row, Pool.Mkdir.Row, &PathArgs.Release),
+        new(IoKind.ReadDir, UringOp.OnPool, Pool.ReadDir.Row, &PathArgs.ReleaseDirList),
     ]);
 
     /// <summary>Row i must be IoKind i (checked once, when the table is built; a field initializer rather than a

@@ -194,6 +194,21 @@ pub const LUMINAL_READY_READABLE: luminal_ready = 1;
 pub const LUMINAL_READY_WRITABLE: luminal_ready = 2;
 pub const LUMINAL_READY_ERROR: luminal_ready = 4;
 
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_dir_entry {
+    pub name: *const c_char,
+    pub kind: u32,
+    pub reserved: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_dir_list {
+    pub entries: *mut luminal_dir_entry,
+    pub count: usize,
+}
+
 /// Opaque sending handle of a channel.
 #[repr(C)]
 pub struct luminal_sender {
@@ -593,4 +608,47 @@ declare_library! {
         result: *mut luminal_io_result,
         out: *mut luminal_future,
     ) -> luminal_status;
+
+    // Paths
+    pub fn luminal_fs_stat(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        info: *mut luminal_file_info,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_rename(
+        rt: *mut luminal_runtime,
+        from: *const c_char,
+        to: *const c_char,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_unlink(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_mkdir(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        mode: u32,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_remove_dir(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_read_dir(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        list: *mut luminal_dir_list,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_dir_list_release(list: *mut luminal_dir_list);
 }
