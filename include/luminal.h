@@ -42,7 +42,7 @@
  * caller must release it; "borrowed" = valid only as long as the comment says, never release it.
  *
  * Structs: those that start with `size_t struct_size` (luminal_runtime_options, luminal_spawn_options,
- * luminal_scope_counters, luminal_channel_options) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
+ * luminal_scope_counters, luminal_channel_options, luminal_process_options) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
  * was compiled with), and the library reads or writes only that much (fields it does not get take their
  * defaults). Every other struct (luminal_future, luminal_io_result, luminal_file_info, luminal_view,
  * luminal_buffer, luminal_socket_addr, luminal_addr_list, luminal_dir_entry, luminal_dir_list) is frozen: its layout never changes within an ABI version.
@@ -975,6 +975,66 @@ LUMINAL_API luminal_status luminal_fs_read_dir(luminal_runtime *rt, const char *
                                                luminal_io_result *result, luminal_future *out);
 /* Frees a list filled by luminal_fs_read_dir and zeroes it. A zeroed list, or NULL, is ignored. */
 LUMINAL_API void luminal_dir_list_release(luminal_dir_list *list);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Child processes
+ *
+ * luminal_process_spawn starts a program (posix_spawnp: glibc's clone-and-exec, safe in a threaded process; it
+ * returns once the child has exec'ed or failed to) and returns its pid, a pidfd (Linux 5.3+) and the parent's ends
+ * of the pipes asked for, which are plain non-blocking fds: use luminal_stream_read / write on them.
+ * luminal_process_wait is an IO future that completes when the child exits (the pidfd's readiness: io_uring
+ * POLL_ADD, or the reactor's epoll; no thread waits) and reaps it. The child gets SIGPIPE back at its default
+ * disposition (the runtime ignores it, see the general rules) and an empty signal mask.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* What becomes of a child's stdin, stdout or stderr. */
+typedef enum luminal_stdio {
+  LUMINAL_STDIO_INHERIT = 0, /* the parent's fd 0 / 1 / 2 */
+  LUMINAL_STDIO_NULL = 1,    /* /dev/null */
+  LUMINAL_STDIO_PIPE = 2     /* a pipe; the parent's end lands in luminal_process (stdin_fd, stdout_fd, stderr_fd) */
+} luminal_stdio;
+
+typedef struct luminal_process_options {
+  size_t struct_size;      /* sizeof(luminal_process_options); fields past it take their defaults (0 / NULL) */
+  const char *path;        /* the program: with a '/' as is, else searched in PATH (required) */
+  char *const *argv;       /* NULL-terminated, argv[0] first; NULL = { path, NULL } */
+  char *const *envp;       /* NULL-terminated "NAME=value" list; NULL = this process's environment */
+  const char *cwd;         /* the child's working directory; NULL = this process's */
+  uint32_t stdin_mode;     /* luminal_stdio */
+  uint32_t stdout_mode;
+  uint32_t stderr_mode;
+  uint32_t reserved;
+} luminal_process_options;
+
+/* A spawned child. Fields are -1 when absent. */
+typedef struct luminal_process {
+  int32_t pid;
+  int32_t pidfd;     /* -1 on kernels before 5.3 (waits then poll on the pool backend) */
+  int32_t stdin_fd;  /* the parent's write end of the child's stdin pipe */
+  int32_t stdout_fd; /* the parent's read end of the child's stdout pipe */
+  int32_t stderr_fd;
+  int32_t reserved;
+} luminal_process;
+
+/* Spawns the program `options` describe; *process receives it (value = the pid). Errors (LUMINAL_E_IO): ENOENT (no
+ * such program, or cwd missing), EACCES, ENOEXEC, EMFILE... (nothing is left open then). INVALID_ARGUMENT: options,
+ * process or options->path NULL, struct_size < sizeof(size_t), a stdio mode beyond PIPE. */
+LUMINAL_API luminal_status luminal_process_spawn(const luminal_process_options *options, luminal_process *process,
+                                                 luminal_io_result *result);
+/* A future that completes when the child exits, and reaps it. value = its wait status as waitpid(2) reports it
+ * (WIFEXITED / WEXITSTATUS, WIFSIGNALED / WTERMSIG). ECHILD: already waited for (or not our child); ENOSYS on
+ * io_uring without pidfds (a kernel 5.1-5.2: use the pool backend). `process` is read at the call (not borrowed).
+ * INVALID_ARGUMENT: process NULL or its pid not positive. */
+LUMINAL_API luminal_status luminal_process_wait(luminal_runtime *rt, const luminal_process *process,
+                                                luminal_io_result *result, luminal_future *out);
+/* Sends signal `signo` (0: only checks the child is there) to the child: through its pidfd when it has one (never
+ * another process that reused the pid), else kill(2). Errors: ESRCH (already reaped). INVALID_ARGUMENT: process NULL,
+ * pid not positive, signo outside 0..64. */
+LUMINAL_API luminal_status luminal_process_kill(const luminal_process *process, int32_t signo,
+                                                luminal_io_result *result);
+/* Closes the pidfd and every pipe end `process` still holds (set a field to -1 first to keep that fd) and marks
+ * them -1. Does not wait: a child never waited for stays a zombie until this process exits. NULL is ignored. */
+LUMINAL_API void luminal_process_release(luminal_process *process);
 
 #ifdef __cplusplus
 }

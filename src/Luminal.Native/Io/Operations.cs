@@ -2,7 +2,7 @@ namespace Luminal.Io;
 
 enum IoKind : byte { Open, Close, Fsync, Stat, ReadAt, WriteAt, MapFile, ReadAll, Accept, Connect, StreamRead, StreamWrite,
     Resolve, ConnectHost, FdReady, SendTo, RecvFrom,
-    PathStat, Rename, Unlink, Mkdir, ReadDir }
+    PathStat, Rename, Unlink, Mkdir, ReadDir, ProcessWait }
 
 /// <summary>
 /// Every operation and where its behaviour lives: one row per <see cref="IoKind"/>, naming the io_uring half
@@ -36,6 +36,7 @@ static unsafe class Operations
         new(IoKind.Unlink, Uring.Unlink.Row, Pool.Unlink.Row, &PathArgs.Release),
         new(IoKind.Mkdir, Uring.Mkdir.Row, Pool.Mkdir.Row, &PathArgs.Release),
         new(IoKind.ReadDir, UringOp.OnPool, Pool.ReadDir.Row, &PathArgs.ReleaseDirList),
+        new(IoKind.ProcessWait, Uring.ProcessWait.Row, Pool.ProcessWait.Row, &Nothing),
     ]);
 
     /// <summary>Row i must be IoKind i (checked once, when the table is built; a field initializer rather than a

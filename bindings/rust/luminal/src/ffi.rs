@@ -209,6 +209,36 @@ pub struct luminal_dir_list {
     pub count: usize,
 }
 
+pub type luminal_stdio = u32;
+pub const LUMINAL_STDIO_INHERIT: luminal_stdio = 0;
+pub const LUMINAL_STDIO_NULL: luminal_stdio = 1;
+pub const LUMINAL_STDIO_PIPE: luminal_stdio = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct luminal_process_options {
+    pub struct_size: usize,
+    pub path: *const c_char,
+    pub argv: *const *mut c_char,
+    pub envp: *const *mut c_char,
+    pub cwd: *const c_char,
+    pub stdin_mode: u32,
+    pub stdout_mode: u32,
+    pub stderr_mode: u32,
+    pub reserved: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_process {
+    pub pid: i32,
+    pub pidfd: i32,
+    pub stdin_fd: i32,
+    pub stdout_fd: i32,
+    pub stderr_fd: i32,
+    pub reserved: i32,
+}
+
 /// Opaque sending handle of a channel.
 #[repr(C)]
 pub struct luminal_sender {
@@ -651,4 +681,19 @@ declare_library! {
         out: *mut luminal_future,
     ) -> luminal_status;
     pub fn luminal_dir_list_release(list: *mut luminal_dir_list);
+
+    // Child processes
+    pub fn luminal_process_spawn(
+        options: *const luminal_process_options,
+        process: *mut luminal_process,
+        result: *mut luminal_io_result,
+    ) -> luminal_status;
+    pub fn luminal_process_wait(
+        rt: *mut luminal_runtime,
+        process: *const luminal_process,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_process_kill(process: *const luminal_process, signo: i32, result: *mut luminal_io_result) -> luminal_status;
+    pub fn luminal_process_release(process: *mut luminal_process);
 }
