@@ -94,16 +94,19 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+mod addr;
 mod await_raw;
 mod blocking;
 pub mod context;
 mod error;
 pub mod ffi;
 pub mod fs;
+pub mod io;
 mod io_op;
 pub mod library;
 pub mod net;
 mod priority;
+pub mod process;
 mod runtime;
 mod scope;
 mod spawn;
