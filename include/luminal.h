@@ -45,7 +45,8 @@
  * luminal_scope_counters, luminal_channel_options, luminal_process_options) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
  * was compiled with), and the library reads or writes only that much (fields it does not get take their
  * defaults). Every other struct (luminal_future, luminal_io_result, luminal_file_info, luminal_view,
- * luminal_buffer, luminal_socket_addr, luminal_addr_list, luminal_dir_entry, luminal_dir_list) is frozen: its layout never changes within an ABI version.
+ * luminal_buffer, luminal_socket_addr, luminal_addr_list, luminal_dir_entry, luminal_dir_list, luminal_process) is
+ * frozen: its layout never changes within an ABI version.
  */
 #ifndef LUMINAL_H
 #define LUMINAL_H
