@@ -3,7 +3,9 @@
 //! (`read`, `read_exact`, `read_to_end`, `write`, `write_all`, `flush`, `close`) and [`copy`].
 //!
 //! Every stream of the crate implements them: [`TcpStream`](crate::net::TcpStream),
-//! [`UnixStream`](crate::net::UnixStream), the halves of their `into_split`, pipes and a child's pipes.
+//! [`UnixStream`](crate::net::UnixStream), the halves of their `into_split`, pipes and a child's pipes. The
+//! companion crate `bindings/rust/futures-io-compat` (`luminal_futures_io::Compat`) presents any of them through
+//! the `futures-io` traits.
 //!
 //! # Buffers
 //!
