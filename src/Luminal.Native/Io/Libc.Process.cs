@@ -56,10 +56,15 @@ static unsafe partial class Libc
     /// <summary>pidfd_send_signal(2) (Linux 5.1): 0, or -1 with errno.</summary>
     public static int PidfdSendSignal(int pidfd, int signo) => (int)Syscall4(SysPidfdSendSignal, pidfd, signo, null, 0);
 
-    /// <summary>This process's environment (glibc's `environ`), for a child that inherits it.</summary>
-    public static byte** Environ()
+    /// <summary>This process's environment (glibc's `environ`, read at each spawn: setenv may move it), for a child
+    /// that inherits it.</summary>
+    public static byte** Environ() => EnvironAddress != 0 ? *(byte***)EnvironAddress : null;
+
+    static readonly nint EnvironAddress = FindEnviron(); // looked up once
+
+    static nint FindEnviron()
     {
-        if (NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), "environ", out nint p)) return *(byte***)p;
-        return null;
+        try { return NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), "environ", out nint p) ? p : 0; }
+        catch { return 0; } // no main-program handle here: the child gets an empty environment
     }
 }

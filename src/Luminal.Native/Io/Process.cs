@@ -86,8 +86,10 @@ static unsafe class Spawner
                 own[0] = o.Path;
                 own[1] = null;
                 if (argv == null) argv = own;
+                byte** envp = o.Envp != null ? o.Envp : Libc.Environ();
+                if (envp == null) envp = own + 1; // no environment to inherit: an empty one (own[1] is NULL)
                 int pid;
-                err = Libc.SpawnP(&pid, o.Path, fa, attr, argv, o.Envp != null ? o.Envp : Libc.Environ());
+                err = Libc.SpawnP(&pid, o.Path, fa, attr, argv, envp);
                 if (err == 0)
                 {
                     p->Pid = pid;
