@@ -832,7 +832,9 @@ LUMINAL_API luminal_status luminal_socket_addr_unix(const char *path, size_t pat
  * luminal_addr_list_release. *list is zeroed at once and owned by the future until it completes (a list nobody
  * took is freed with the future). Errors (LUMINAL_E_IO): ENOENT (no such host), EAGAIN (temporary DNS failure),
  * EAFNOSUPPORT, ENOMEM, EIO (another resolver failure), or the errno of a system error. A resolver the host
- * process interposes (a `getaddrinfo` in the executable or LD_PRELOAD) is the one used.
+ * process interposes (a `getaddrinfo` in the executable or LD_PRELOAD) is the one used. getaddrinfo may load the
+ * system's NSS modules, which keep what they keep (e.g. a socket to nscd): a side effect of resolving, not of
+ * Luminal.
  * INVALID_ARGUMENT: host NULL or empty, list NULL. */
 LUMINAL_API luminal_status luminal_resolve(luminal_runtime *rt, const char *host, uint16_t port,
                                            luminal_addr_list *list, luminal_io_result *result, luminal_future *out);
