@@ -88,6 +88,9 @@ run_tests() {
   if [ -d bindings/rust ]; then
     echo "== Rust tests (cargo test)"
     (cd bindings/rust && LUMINAL_LIB_DIR="$BUILD/lib" cargo test --release --offline --workspace -q)
+    echo "== Rust futures-io adapter (cargo test, against Debian's librust-futures-io-dev)"
+    need_apt /usr/share/doc/librust-futures-io-dev librust-futures-io-dev
+    (cd bindings/rust/futures-io-compat && LUMINAL_LIB_DIR="$BUILD/lib" cargo test --release --offline -q)
   fi
 }
 

@@ -212,6 +212,10 @@ IO_FILE = [  # peer, metric, label
 ]
 IO_TCP = [("luminal-c", "io_tcp_echo_uring_msgs_per_s", "Luminal io_uring"),
           ("luminal-c", "io_tcp_echo_pool_msgs_per_s", "Luminal blocking pool"),
+          ("luminal-c", "io_tcp6_echo_uring_msgs_per_s", "Luminal io_uring, IPv6 (::1)"),
+          ("luminal-c", "io_tcp6_echo_pool_msgs_per_s", "Luminal blocking pool, IPv6 (::1)"),
+          ("luminal-c", "io_unix_echo_uring_msgs_per_s", "Luminal io_uring, Unix socket"),
+          ("luminal-c", "io_unix_echo_pool_msgs_per_s", "Luminal blocking pool, Unix socket"),
           ("tokio", "io_tcp_echo_tokio_msgs_per_s", "tokio 1.24 (epoll via mio)")]
 if any(vals.get((p, m)) is not None for p, m, _ in IO_FILE + IO_TCP):
     def per(v, base):
@@ -246,7 +250,9 @@ if any(vals.get((p, m)) is not None for p, m, _ in IO_FILE + IO_TCP):
         f"and one client task sending {int(os.environ.get('BENCH_IO_MSGS', '100000')):,} 64-byte messages one at "
         "a time, each awaited back in full before the next (ping-pong; TCP_NODELAY on both ends), after 1% "
         "untimed warm-up messages. Luminal: luminal_tcp_listen/accept/connect, luminal_stream_read/write; tokio: "
-        "TcpListener/TcpStream, write_all/read_exact.",
+        "TcpListener/TcpStream, write_all/read_exact. The IPv6 and Unix-socket rows are the same echo over ::1 "
+        "(luminal_tcp_listen/connect with \"::1\") and over a Unix socket with a Linux abstract name "
+        "(luminal_unix_listen/connect, accepted by luminal_tcp_accept).",
         "",
         "| echo | messages/s | vs tokio (higher is better) | µs per round trip |",
         "|---|---:|---:|---:|",

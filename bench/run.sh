@@ -107,7 +107,7 @@ for round in $(seq "$BENCH_ROUNDS"); do
     for part in fs blocking_qd1 blocking_qd8; do
       has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-io "$IOFILE" $part
     done
-    for part in tcp_uring tcp_pool; do has "$PEERS" luminal-c && run luminal-c "$OUT/bench_io" "$IOFILE" $part; done
+    for part in tcp_uring tcp_pool tcp6_uring tcp6_pool unix_uring unix_pool; do has "$PEERS" luminal-c && run luminal-c "$OUT/bench_io" "$IOFILE" $part; done
     has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-io "$IOFILE" tcp
     # Shutdown with 100k pipe reads in flight (~5 s a round).
     for b in uring pool; do has "$PEERS" luminal-c && run luminal-c "$OUT/bench_shutdown" $b; done

@@ -44,11 +44,13 @@
  * caller must release it; "borrowed" = valid only as long as the comment says, never release it.
  *
  * Structs: those that start with `size_t struct_size` (luminal_runtime_options, luminal_spawn_options,
- * luminal_scope_counters, luminal_channel_options, luminal_runtime_metrics, luminal_worker_metrics) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
+ * luminal_scope_counters, luminal_channel_options, luminal_runtime_metrics, luminal_worker_metrics,
+ * luminal_process_options) grow at their end in later versions: the caller sets struct_size = sizeof(the struct it
  * was compiled with), and the library reads or writes only that much (fields it does not get take their
  * defaults). luminal_plugin_host goes the other way (the library writes it, a plugin reads it): its struct_size is
- * the library's, and a plugin reads only the fields it covers. Every other struct (luminal_future, luminal_io_result, luminal_file_info, luminal_view,
- * luminal_buffer) is frozen: its layout never changes within an ABI version.
+ * the library's, and a plugin reads only the fields it covers. Every other struct (luminal_future, luminal_io_result,
+ * luminal_file_info, luminal_view, luminal_buffer, luminal_socket_addr, luminal_addr_list, luminal_dir_entry,
+ * luminal_dir_list, luminal_process) is frozen: its layout never changes within an ABI version.
  */
 #ifndef LUMINAL_H
 #define LUMINAL_H
@@ -925,9 +927,9 @@ LUMINAL_API void luminal_buffer_release(luminal_buffer *buffer);
  * with the errno in result->os_error (LUMINAL_E_IO) and the value (the new fd for a listener). Each returns
  * LUMINAL_OK, LUMINAL_E_IO, LUMINAL_E_INVALID_ARGUMENT (as its comment says) or LUMINAL_E_UNSUPPORTED (not Linux).
  * Close fds with luminal_file_close or close(2). */
-/* A TCP listener on IPv4 `ip` ("127.0.0.1", "0.0.0.0") and `port` (0 = any; *bound_port, if not NULL, receives the
- * port). *fd receives the listening fd (also result->value). INVALID_ARGUMENT: ip or fd NULL, ip not an IPv4
- * address. */
+/* A TCP listener on `ip`, an IPv4 or IPv6 literal ("127.0.0.1", "0.0.0.0", "::1", "[::]"; IPv6 only, see
+ * luminal_tcp_listen_addr for dual stack), and `port` (0 = any; *bound_port, if not NULL, receives the port).
+ * *fd receives the listening fd (also result->value). INVALID_ARGUMENT: ip or fd NULL, ip not an IP literal. */
 LUMINAL_API luminal_status luminal_tcp_listen(const char *ip, uint16_t port, int32_t backlog, int32_t *fd,
                                               uint16_t *bound_port, luminal_io_result *result);
 /* Shuts down one or both directions of a socket: how = SHUT_RD (0), SHUT_WR (1), SHUT_RDWR (2); INVALID_ARGUMENT for
@@ -939,7 +941,8 @@ LUMINAL_API luminal_status luminal_pipe(int32_t fds[2], luminal_io_result *resul
 /* Accepts a connection on a listener. value = the connected fd. */
 LUMINAL_API luminal_status luminal_tcp_accept(luminal_runtime *rt, int32_t listener, luminal_io_result *result,
                                               luminal_future *out);
-/* Connects to IPv4 `ip`:`port`. value = the connected fd. */
+/* Connects to `ip`:`port`, `ip` an IPv4 or IPv6 literal ("127.0.0.1", "::1", "[::1]"; names: see
+ * luminal_tcp_connect_host). value = the connected fd. INVALID_ARGUMENT: ip NULL or not an IP literal. */
 LUMINAL_API luminal_status luminal_tcp_connect(luminal_runtime *rt, const char *ip, uint16_t port,
                                                luminal_io_result *result, luminal_future *out);
 /* Reads what is available (up to `len`, at least 1 byte unless the peer closed: then value 0) from a socket or
@@ -951,6 +954,258 @@ LUMINAL_API luminal_status luminal_stream_read(luminal_runtime *rt, int32_t fd, 
  * which has no such flag, follows the process's SIGPIPE disposition exactly like write(2) (ignore SIGPIPE). */
 LUMINAL_API luminal_status luminal_stream_write(luminal_runtime *rt, int32_t fd, const void *buf, size_t len,
                                                 luminal_io_result *result, luminal_future *out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Addresses, names and more sockets
+ *
+ * One address type serves every socket call: a luminal_socket_addr holds a struct sockaddr_in, sockaddr_in6 or
+ * sockaddr_un exactly as the kernel takes it (`raw`, `len` bytes of it in use): cast `raw` to read it, or build
+ * it with luminal_socket_addr_parse / luminal_socket_addr_unix / luminal_resolve. Plain calls (those without a
+ * future) report like luminal_tcp_listen: the status is returned and, if `result` is not NULL, also written there
+ * with the errno (LUMINAL_E_IO) and the value. Each returns LUMINAL_OK, LUMINAL_E_IO, LUMINAL_E_INVALID_ARGUMENT
+ * (as its comment says) or LUMINAL_E_UNSUPPORTED (not Linux). The futures return what every IO future returns
+ * (see "IO with personalities"), plus LUMINAL_E_INVALID_ARGUMENT as their comment says.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct luminal_socket_addr {
+  uint32_t len;      /* bytes of `raw` in use (a socklen_t); 0 = no address */
+  uint32_t reserved; /* 0 */
+  uint8_t raw[128];  /* a struct sockaddr_in / sockaddr_in6 / sockaddr_un (4-byte aligned: cast it) */
+} luminal_socket_addr;
+
+/* Addresses luminal_resolve found, in one allocation the runtime owns until luminal_addr_list_release. */
+typedef struct luminal_addr_list {
+  luminal_socket_addr *addrs;
+  size_t count;
+} luminal_addr_list;
+
+/* Flags of luminal_tcp_listen_addr and luminal_udp_bind. */
+typedef enum luminal_bind_flags {
+  LUMINAL_BIND_DUAL_STACK = 1, /* an IPv6 address also takes IPv4 (IPV6_V6ONLY off); without it, IPv6 only */
+  LUMINAL_BIND_REUSEPORT = 2   /* SO_REUSEPORT: several sockets share the port, the kernel balances between them */
+} luminal_bind_flags;
+
+/* *out = `ip`:`port`, `ip` an IPv4 ("127.0.0.1") or IPv6 literal ("::1", "[::1]", "fe80::1%eth0" or "%2" for a
+ * scope). Never resolves names (luminal_resolve does). OK, INVALID_ARGUMENT (ip or out NULL, not a literal: *out
+ * is zeroed), UNSUPPORTED. */
+LUMINAL_API luminal_status luminal_socket_addr_parse(const char *ip, uint16_t port, luminal_socket_addr *out);
+/* *out = the Unix socket path of `path_len` bytes (no terminating NUL needed, none allowed inside); a first byte
+ * NUL makes it a Linux abstract name (every byte after it, NULs included, is the name; nothing on disk).
+ * OK, INVALID_ARGUMENT (path or out NULL, path_len 0, over 107 bytes for a path or 108 for an abstract name). */
+LUMINAL_API luminal_status luminal_socket_addr_unix(const char *path, size_t path_len, luminal_socket_addr *out);
+
+/* Resolves `host` (a name or an IP literal) with getaddrinfo(3) on the blocking pool, never on a worker: a slow
+ * DNS answer holds a pool thread, not your tasks. On completion *list holds the IPv4 and IPv6 addresses (port
+ * set) in the system's preference order, value = their count (at least 1); release it with
+ * luminal_addr_list_release. *list is zeroed at once and owned by the future until it completes (a list nobody
+ * took is freed with the future). Errors (LUMINAL_E_IO): ENOENT (no such host), EAGAIN (temporary DNS failure),
+ * EAFNOSUPPORT, ENOMEM, EIO (another resolver failure), or the errno of a system error. A resolver the host
+ * process interposes (a `getaddrinfo` in the executable or LD_PRELOAD) is the one used. getaddrinfo may load the
+ * system's NSS modules, which keep what they keep (e.g. a socket to nscd): a side effect of resolving, not of
+ * Luminal.
+ * INVALID_ARGUMENT: host NULL or empty, list NULL. */
+LUMINAL_API luminal_status luminal_resolve(luminal_runtime *rt, const char *host, uint16_t port,
+                                           luminal_addr_list *list, luminal_io_result *result, luminal_future *out);
+/* Frees a list filled by luminal_resolve and zeroes it. A zeroed list, or NULL, is ignored. */
+LUMINAL_API void luminal_addr_list_release(luminal_addr_list *list);
+
+/* A TCP listener on `addr` (IPv4 or IPv6; port 0 = any), non-blocking, close-on-exec, SO_REUSEADDR, with
+ * luminal_bind_flags. *fd receives it (also result->value); *bound, if not NULL, its actual address. Errors:
+ * EADDRINUSE, EACCES (a privileged port), EADDRNOTAVAIL... INVALID_ARGUMENT: addr or fd NULL, addr not IPv4/IPv6,
+ * unknown flags. */
+LUMINAL_API luminal_status luminal_tcp_listen_addr(const luminal_socket_addr *addr, int32_t backlog, uint32_t flags,
+                                                   int32_t *fd, luminal_socket_addr *bound, luminal_io_result *result);
+/* Connects to `host`:`port`, `host` a name ("localhost", "example.com") or an IP literal (connected at once, as
+ * luminal_tcp_connect). A name is resolved on the blocking pool as luminal_resolve does (never on a worker), then
+ * each address is tried in order, on that pool thread, until one connects. value = the connected fd. Errors:
+ * luminal_resolve's (ENOENT: no such host...), else the last address's (ECONNREFUSED...). INVALID_ARGUMENT: host
+ * NULL or empty. */
+LUMINAL_API luminal_status luminal_tcp_connect_host(luminal_runtime *rt, const char *host, uint16_t port,
+                                                    luminal_io_result *result, luminal_future *out);
+/* Connects to `addr` (IPv4 or IPv6; copied). value = the connected fd. Errors: ECONNREFUSED, ENETUNREACH,
+ * ETIMEDOUT... INVALID_ARGUMENT: addr NULL or not IPv4/IPv6. */
+LUMINAL_API luminal_status luminal_tcp_connect_addr(luminal_runtime *rt, const luminal_socket_addr *addr,
+                                                    luminal_io_result *result, luminal_future *out);
+/* A Unix stream listener on `addr` (from luminal_socket_addr_unix; a path must not exist yet: EADDRINUSE, remove
+ * it first), non-blocking, close-on-exec; accept with luminal_tcp_accept, use streams as for TCP. *fd receives it
+ * (also result->value). INVALID_ARGUMENT: addr or fd NULL, addr not a Unix address. */
+LUMINAL_API luminal_status luminal_unix_listen(const luminal_socket_addr *addr, int32_t backlog, int32_t *fd,
+                                               luminal_io_result *result);
+/* Connects a Unix stream socket to `addr` (copied). value = the connected fd. Errors: ENOENT (no such path),
+ * ECONNREFUSED (nobody listens), EAGAIN (the listener's backlog is full). INVALID_ARGUMENT: addr NULL or not a Unix
+ * address. */
+LUMINAL_API luminal_status luminal_unix_connect(luminal_runtime *rt, const luminal_socket_addr *addr,
+                                                luminal_io_result *result, luminal_future *out);
+/* The local (getsockname) or peer (getpeername: ENOTCONN if none) address of socket `fd` into *out.
+ * INVALID_ARGUMENT: out NULL. */
+LUMINAL_API luminal_status luminal_socket_local_addr(int32_t fd, luminal_socket_addr *out, luminal_io_result *result);
+LUMINAL_API luminal_status luminal_socket_peer_addr(int32_t fd, luminal_socket_addr *out, luminal_io_result *result);
+
+/* Socket options (luminal_socket_set_option / get_option). Flags take 0 / 1 (any non-zero sets it). */
+typedef enum luminal_socket_option {
+  LUMINAL_SOCKOPT_NODELAY = 1,     /* TCP_NODELAY */
+  LUMINAL_SOCKOPT_KEEPALIVE = 2,   /* SO_KEEPALIVE */
+  LUMINAL_SOCKOPT_REUSEADDR = 3,   /* SO_REUSEADDR */
+  LUMINAL_SOCKOPT_REUSEPORT = 4,   /* SO_REUSEPORT */
+  LUMINAL_SOCKOPT_RECV_BUFFER = 5, /* SO_RCVBUF, bytes 1..INT32_MAX (get reports the kernel's value: double) */
+  LUMINAL_SOCKOPT_SEND_BUFFER = 6, /* SO_SNDBUF, likewise */
+  LUMINAL_SOCKOPT_LINGER = 7,      /* SO_LINGER: -1 off, else seconds close waits for unsent data (0: reset) */
+  LUMINAL_SOCKOPT_BROADCAST = 8,   /* SO_BROADCAST (UDP) */
+  LUMINAL_SOCKOPT_V6ONLY = 9       /* IPV6_V6ONLY (before bind) */
+} luminal_socket_option;
+
+/* setsockopt(2) of one option on `fd`. Errors: EBADF, ENOTSOCK, ENOPROTOOPT (e.g. NODELAY on UDP).
+ * INVALID_ARGUMENT: unknown option, a buffer size outside 1..INT32_MAX, a linger above INT32_MAX. */
+LUMINAL_API luminal_status luminal_socket_set_option(int32_t fd, luminal_socket_option option, int64_t value,
+                                                     luminal_io_result *result);
+/* getsockopt(2): *value receives the option as set_option takes it. INVALID_ARGUMENT: unknown option, value
+ * NULL. */
+LUMINAL_API luminal_status luminal_socket_get_option(int32_t fd, luminal_socket_option option, int64_t *value,
+                                                     luminal_io_result *result);
+
+/* Readiness, for protocols the host drives itself (luminal_fd_ready's interest and its value's bits). */
+typedef enum luminal_ready {
+  LUMINAL_READY_READABLE = 1,
+  LUMINAL_READY_WRITABLE = 2,
+  LUMINAL_READY_ERROR = 4 /* an error or hang-up is pending: the next read or write reports it */
+} luminal_ready;
+
+/* A future that completes once `fd` (any pollable fd: socket, pipe, eventfd, tty...) is readable or writable,
+ * without reading or writing anything: IORING_OP_POLL_ADD on io_uring, the reactor's epoll on the pool backend (no
+ * thread waits). value = the luminal_ready bits that hold (the interest asked, and/or ERROR). A closed fd gives
+ * EBADF. INVALID_ARGUMENT: interest is not exactly LUMINAL_READY_READABLE or LUMINAL_READY_WRITABLE. */
+LUMINAL_API luminal_status luminal_fd_ready(luminal_runtime *rt, int32_t fd, uint32_t interest,
+                                            luminal_io_result *result, luminal_future *out);
+
+/* A UDP socket bound to `addr` (IPv4 or IPv6; port 0 = any), non-blocking, close-on-exec, with luminal_bind_flags.
+ * *fd receives it (also result->value); *bound, if not NULL, its actual address. Errors: EADDRINUSE...
+ * INVALID_ARGUMENT: addr or fd NULL, addr not IPv4/IPv6, unknown flags. */
+LUMINAL_API luminal_status luminal_udp_bind(const luminal_socket_addr *addr, uint32_t flags, int32_t *fd,
+                                            luminal_socket_addr *bound, luminal_io_result *result);
+/* Sets the default peer of UDP socket `fd` (and receives only from it); never blocks. INVALID_ARGUMENT: addr NULL
+ * or not IPv4/IPv6. */
+LUMINAL_API luminal_status luminal_udp_connect(int32_t fd, const luminal_socket_addr *addr, luminal_io_result *result);
+/* Sends one datagram of `len` bytes to `to` (copied), or to the connected peer if `to` is NULL. value = bytes sent.
+ * Errors: EDESTADDRREQ (no `to`, not connected), EMSGSIZE, ECONNREFUSED (an earlier datagram to a connected peer
+ * was refused). INVALID_ARGUMENT: buf NULL with len > 0, `to` not IPv4/IPv6. */
+LUMINAL_API luminal_status luminal_udp_send_to(luminal_runtime *rt, int32_t fd, const void *buf, size_t len,
+                                               const luminal_socket_addr *to, luminal_io_result *result,
+                                               luminal_future *out);
+/* Receives one datagram into `buf` (a longer one is truncated to `len`); *from, if not NULL (borrowed until
+ * completion), receives the sender's address. value = bytes received. INVALID_ARGUMENT: buf NULL with len > 0. */
+LUMINAL_API luminal_status luminal_udp_recv_from(luminal_runtime *rt, int32_t fd, void *buf, size_t len,
+                                                 luminal_socket_addr *from, luminal_io_result *result,
+                                                 luminal_future *out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Paths
+ *
+ * Futures on paths (copied; relative ones from the working directory), in the style of "IO with personalities":
+ * io_uring's own opcodes where the kernel has them (statx; renameat, unlinkat since Linux 5.11; mkdirat since
+ * 5.15), else the system call on the blocking pool. Each returns what every IO future returns, plus
+ * LUMINAL_E_INVALID_ARGUMENT for a NULL path or required pointer. Errors arrive in `result` as LUMINAL_E_IO with
+ * the errno: ENOENT (no such file or parent), EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, EACCES...
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* stat(2) of `path` (symbolic links followed) into *info (borrowed until completion). */
+LUMINAL_API luminal_status luminal_fs_stat(luminal_runtime *rt, const char *path, luminal_file_info *info,
+                                           luminal_io_result *result, luminal_future *out);
+/* rename(2): `from` to `to` (replacing a file there). INVALID_ARGUMENT also for `to` NULL. */
+LUMINAL_API luminal_status luminal_fs_rename(luminal_runtime *rt, const char *from, const char *to,
+                                             luminal_io_result *result, luminal_future *out);
+/* unlink(2): removes a file (EISDIR for a directory: luminal_fs_remove_dir). */
+LUMINAL_API luminal_status luminal_fs_unlink(luminal_runtime *rt, const char *path, luminal_io_result *result,
+                                             luminal_future *out);
+/* mkdir(2) with `mode` (before the umask). EEXIST if something is there. */
+LUMINAL_API luminal_status luminal_fs_mkdir(luminal_runtime *rt, const char *path, uint32_t mode,
+                                            luminal_io_result *result, luminal_future *out);
+/* rmdir(2): removes an empty directory (ENOTEMPTY otherwise, ENOTDIR for a file). */
+LUMINAL_API luminal_status luminal_fs_remove_dir(luminal_runtime *rt, const char *path, luminal_io_result *result,
+                                                 luminal_future *out);
+
+/* One directory entry: its name (NUL-terminated, inside the list's allocation) and kind, a d_type value of
+ * readdir(3): DT_REG 8, DT_DIR 4, DT_LNK 10, DT_FIFO 1, DT_SOCK 12, DT_CHR 2, DT_BLK 6, DT_UNKNOWN 0 (some file
+ * systems: stat it). */
+typedef struct luminal_dir_entry {
+  const char *name;
+  uint32_t kind;
+  uint32_t reserved;
+} luminal_dir_entry;
+
+/* The entries of a directory, in one allocation the runtime owns until luminal_dir_list_release. */
+typedef struct luminal_dir_list {
+  luminal_dir_entry *entries;
+  size_t count;
+} luminal_dir_list;
+
+/* Reads the directory at `path` (on the blocking pool: no io_uring opcode does it): every entry but "." and "..",
+ * in the file system's order, into *list (zeroed at once; owned by the future until it completes: a list nobody
+ * took is freed with it). value = the count. Release it with luminal_dir_list_release. INVALID_ARGUMENT also for
+ * list NULL. */
+LUMINAL_API luminal_status luminal_fs_read_dir(luminal_runtime *rt, const char *path, luminal_dir_list *list,
+                                               luminal_io_result *result, luminal_future *out);
+/* Frees a list filled by luminal_fs_read_dir and zeroes it. A zeroed list, or NULL, is ignored. */
+LUMINAL_API void luminal_dir_list_release(luminal_dir_list *list);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Child processes
+ *
+ * luminal_process_spawn starts a program (posix_spawnp: glibc's clone-and-exec, safe in a threaded process; it
+ * returns once the child has exec'ed or failed to) and returns its pid, a pidfd (Linux 5.3+) and the parent's ends
+ * of the pipes asked for, which are plain non-blocking fds: use luminal_stream_read / write on them.
+ * luminal_process_wait is an IO future that completes when the child exits (the pidfd's readiness: io_uring
+ * POLL_ADD, or the reactor's epoll; no thread waits) and reaps it. The child gets SIGPIPE back at its default
+ * disposition (the runtime ignores it, see the general rules) and an empty signal mask.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* What becomes of a child's stdin, stdout or stderr. */
+typedef enum luminal_stdio {
+  LUMINAL_STDIO_INHERIT = 0, /* the parent's fd 0 / 1 / 2 */
+  LUMINAL_STDIO_NULL = 1,    /* /dev/null */
+  LUMINAL_STDIO_PIPE = 2     /* a pipe; the parent's end lands in luminal_process (stdin_fd, stdout_fd, stderr_fd) */
+} luminal_stdio;
+
+typedef struct luminal_process_options {
+  size_t struct_size;      /* sizeof(luminal_process_options); fields past it take their defaults (0 / NULL) */
+  const char *path;        /* the program: with a '/' as is, else searched in PATH (required) */
+  char *const *argv;       /* NULL-terminated, argv[0] first; NULL = { path, NULL } */
+  char *const *envp;       /* NULL-terminated "NAME=value" list; NULL = this process's environment */
+  const char *cwd;         /* the child's working directory; NULL = this process's */
+  uint32_t stdin_mode;     /* luminal_stdio */
+  uint32_t stdout_mode;
+  uint32_t stderr_mode;
+  uint32_t reserved;
+} luminal_process_options;
+
+/* A spawned child. Fields are -1 when absent. */
+typedef struct luminal_process {
+  int32_t pid;
+  int32_t pidfd;     /* -1 on kernels before 5.3 (waits then poll on the pool backend) */
+  int32_t stdin_fd;  /* the parent's write end of the child's stdin pipe */
+  int32_t stdout_fd; /* the parent's read end of the child's stdout pipe */
+  int32_t stderr_fd;
+  int32_t reserved;
+} luminal_process;
+
+/* Spawns the program `options` describe; *process receives it (value = the pid). Errors (LUMINAL_E_IO): ENOENT (no
+ * such program, or cwd missing), EACCES, ENOEXEC, EMFILE... (nothing is left open then). INVALID_ARGUMENT: options,
+ * process or options->path NULL, struct_size < sizeof(size_t), a stdio mode beyond PIPE. */
+LUMINAL_API luminal_status luminal_process_spawn(const luminal_process_options *options, luminal_process *process,
+                                                 luminal_io_result *result);
+/* A future that completes when the child exits, and reaps it. value = its wait status as waitpid(2) reports it
+ * (WIFEXITED / WEXITSTATUS, WIFSIGNALED / WTERMSIG). ECHILD: already waited for (or not our child); ENOSYS on
+ * io_uring without pidfds (a kernel 5.1-5.2: use the pool backend). `process` is read at the call (not borrowed).
+ * INVALID_ARGUMENT: process NULL or its pid not positive. */
+LUMINAL_API luminal_status luminal_process_wait(luminal_runtime *rt, const luminal_process *process,
+                                                luminal_io_result *result, luminal_future *out);
+/* Sends signal `signo` (0: only checks the child is there) to the child: through its pidfd when it has one (never
+ * another process that reused the pid), else kill(2). Errors: ESRCH (already reaped). INVALID_ARGUMENT: process NULL,
+ * pid not positive, signo outside 0..64. */
+LUMINAL_API luminal_status luminal_process_kill(const luminal_process *process, int32_t signo,
+                                                luminal_io_result *result);
+/* Closes the pidfd and every pipe end `process` still holds (set a field to -1 first to keep that fd) and marks
+ * them -1. Does not wait: a child never waited for stays a zombie until this process exits. NULL is ignored. */
+LUMINAL_API void luminal_process_release(luminal_process *process);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Plugins: loading, running and safely unloading shared libraries that spawn onto the host's runtime
@@ -1089,7 +1344,6 @@ typedef struct luminal_worker_metrics {
  * LUMINAL_E_INVALID_HANDLE. */
 LUMINAL_API luminal_status luminal_runtime_get_worker_metrics(luminal_runtime *rt, uint32_t index,
                                                               luminal_worker_metrics *out);
-
 #ifdef __cplusplus
 }
 #endif

@@ -13,8 +13,10 @@
  *   map_sum       the same, summing the view as 64-bit words instead of copying
  *   tcp_uring, tcp_pool   TCP echo on 127.0.0.1: a server task (listen, accept, read/write loop) and a client task
  *                 sending 64-byte messages one at a time, each awaited back in full (ping-pong), TCP_NODELAY
- * File parts print `io_file_<part>_gbps<TAB>median GB/s (1e9 bytes/s)<TAB>reps`; TCP parts print
- * `io_tcp_echo_<backend>_msgs_per_s<TAB>median messages/s<TAB>reps`.
+ *   tcp6_uring, tcp6_pool   the same over IPv6 (::1)
+ *   unix_uring, unix_pool   the same over a Unix socket (a Linux abstract name)
+ * File parts print `io_file_<part>_gbps<TAB>median GB/s (1e9 bytes/s)<TAB>reps`; echo parts print
+ * `io_<tcp|tcp6|unix>_echo_<backend>_msgs_per_s<TAB>median messages/s<TAB>reps`.
  * env: BENCH_WORKERS (2), BENCH_IO_REPS (5 file reads after 1 warm-up), BENCH_IO_TCP_REPS (3), BENCH_IO_MSGS (100000).
  * The page cache is kept warm (the file is read once after it is written, and every part reads it whole at least
  * once as warm-up): this measures the IO path's overhead, not the disk. */
@@ -224,7 +226,9 @@ static void mkfile(void) {
   if (fsync(fd) != 0 || close(fd) != 0) { perror("fsync"); exit(1); } /* no writeback left to disturb the runs */
 }
 
-/* ---- TCP echo ---- */
+/* ---- TCP echo (also over IPv6 and a Unix socket) ---- */
+enum { TCP4, TCP6, UNIX } transport;
+static luminal_socket_addr unix_addr; /* UNIX: the abstract name the server listens at */
 static void nodelay(int fd) { int one = 1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); }
 typedef struct { int lfd, fd, state; op o; size_t n, w; uint8_t buf[4096]; } server;
 static luminal_poll echo_server(void *s, luminal_context *cx, void **out) {
@@ -262,7 +266,10 @@ static luminal_poll echo_client(void *s, luminal_context *cx, void **out) {
   (void)out;
   for (;;) switch (z->state) {
     case 0: /* connect */
-      if (!z->o.f.poll) check(luminal_tcp_connect(r, "127.0.0.1", z->port, &z->o.r, &z->o.f), "luminal_tcp_connect");
+      if (!z->o.f.poll)
+        check(transport == UNIX ? luminal_unix_connect(r, &unix_addr, &z->o.r, &z->o.f)
+                                : luminal_tcp_connect(r, transport == TCP6 ? "::1" : "127.0.0.1", z->port, &z->o.r, &z->o.f),
+              "connect");
       if (!op_done(&z->o, cx, "connect")) return LUMINAL_POLL_PENDING;
       z->fd = (int)z->o.r.value;
       nodelay(z->fd);
@@ -301,7 +308,14 @@ static double echo_once(int msgs) {
   luminal_io_result err;
   memset(&sv, 0, sizeof sv);
   memset(&cl, 0, sizeof cl);
-  check(luminal_tcp_listen("127.0.0.1", 0, 16, &sv.lfd, &cl.port, &err), "luminal_tcp_listen");
+  if (transport == UNIX) {
+    char name[64];
+    int n = snprintf(name, sizeof name, "%cluminal-bench-%d", 0, (int)getpid());
+    check(luminal_socket_addr_unix(name, (size_t)n, &unix_addr), "luminal_socket_addr_unix");
+    check(luminal_unix_listen(&unix_addr, 16, &sv.lfd, &err), "luminal_unix_listen");
+  } else {
+    check(luminal_tcp_listen(transport == TCP6 ? "::1" : "127.0.0.1", 0, 16, &sv.lfd, &cl.port, &err), "luminal_tcp_listen");
+  }
   cl.msgs = msgs, cl.warm = msgs / 100;
   memset(cl.msg, 'x', MSG);
   luminal_task *ts, *tc;
@@ -331,11 +345,13 @@ int main(int argc, char **argv) {
     const char *p = argv[a];
     double v[MAXREPS];
     if (!strcmp(p, "mkfile")) { mkfile(); continue; }
-    if (!strncmp(p, "tcp_", 4)) {
-      new_runtime(!strcmp(p + 4, "uring") ? LUMINAL_IO_URING : LUMINAL_IO_POOL);
+    const char *under = strchr(p, '_');
+    if (under && (!strncmp(p, "tcp_", 4) || !strncmp(p, "tcp6_", 5) || !strncmp(p, "unix_", 5))) {
+      transport = p[0] == 'u' ? UNIX : p[3] == '6' ? TCP6 : TCP4;
+      new_runtime(!strcmp(under + 1, "uring") ? LUMINAL_IO_URING : LUMINAL_IO_POOL);
       echo_once(msgs / 10); /* warm-up: a tenth of the messages */
       for (int i = 0; i < tcp_reps; i++) v[i] = echo_once(msgs);
-      printf("io_tcp_echo_%s_msgs_per_s\t%.0f\t%d\n", p + 4, median(v, tcp_reps), tcp_reps);
+      printf("io_%.*s_echo_%s_msgs_per_s\t%.0f\t%d\n", (int)(under - p), p, under + 1, median(v, tcp_reps), tcp_reps);
     } else {
       int kind = !strcmp(p, "sync") ? 0 : !strcmp(p, "cat") ? 1 : !strncmp(p, "map_", 4) ? 2 : 3;
       int depth = strstr(p, "qd8") ? 8 : 1;

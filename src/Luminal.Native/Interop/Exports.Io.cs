@@ -162,18 +162,12 @@ static unsafe partial class Exports
     {
         try
         {
-            if (ip == null || !Libc.MakeAddr(ip, port, out Libc.SockaddrIn addr))
+            if (ip == null || !NativeSocketAddr.TryParse(ip, port, out NativeSocketAddr addr))
             {
                 if (output != null) *output = default;
                 return (int)Status.InvalidArgument;
             }
-            Status s = BeginIo(rt, IoKind.Connect, result, output, out IoOp op);
-            if (s != Status.Ok) return (int)s;
-            var where = (Libc.SockaddrIn*)NativeMemory.Alloc((nuint)sizeof(Libc.SockaddrIn));
-            *where = addr;
-            op.Args<ConnectArgs>() = new ConnectArgs { Addr = where, Fd = -1 };
-            op.Fill(output);
-            return (int)Status.Ok;
+            return ConnectOp(rt, addr, result, output);
         }
         catch (Exception e) { return Fail(e); }
     }
@@ -193,27 +187,12 @@ static unsafe partial class Exports
     {
         try
         {
-            if (fd == null || ip == null || !Libc.MakeAddr(ip, port, out Libc.SockaddrIn addr)) return Report(result, Status.InvalidArgument);
-            if (!OperatingSystem.IsLinux()) return Report(result, Status.Unsupported);
-            int s = Libc.Socket(Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0);
-            if (s < 0) return OsFail(result);
-            int one = 1;
-            Libc.Setsockopt(s, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, &one, sizeof(int));
-            if (Libc.Bind(s, &addr, (uint)sizeof(Libc.SockaddrIn)) != 0 || Libc.Listen(s, backlog <= 0 ? 128 : backlog) != 0)
-            {
-                int r = OsFail(result);
-                Libc.Close(s);
-                return r;
-            }
-            if (boundPort != null)
-            {
-                Libc.SockaddrIn bound;
-                uint len = (uint)sizeof(Libc.SockaddrIn);
-                Libc.Getsockname(s, &bound, &len);
-                *boundPort = Libc.Htons(bound.PortBigEndian);
-            }
-            *fd = s;
-            return Report(result, Status.Ok, 0, (ulong)s);
+            if (fd == null || ip == null || !NativeSocketAddr.TryParse(ip, port, out NativeSocketAddr addr))
+                return Report(result, Status.InvalidArgument);
+            NativeSocketAddr bound;
+            int r = Listen(&addr, Libc.SOCK_STREAM, backlog, 0, fd, &bound, result);
+            if (r == (int)Status.Ok && boundPort != null) *boundPort = Libc.Htons(*(ushort*)(bound.Raw + 2)); // same offset in sockaddr_in and _in6
+            return r;
         }
         catch (Exception e) { return Report(result, (Status)Fail(e)); }
     }

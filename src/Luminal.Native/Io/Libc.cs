@@ -47,15 +47,15 @@ static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
     public static partial int Getsockopt(int fd, int level, int name, void* value, uint* len);
     [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
-    public static partial int Bind(int fd, SockaddrIn* addr, uint len);
+    public static partial int Bind(int fd, void* addr, uint len);
     [LibraryImport("libc", EntryPoint = "listen", SetLastError = true)]
     public static partial int Listen(int fd, int backlog);
     [LibraryImport("libc", EntryPoint = "accept4", SetLastError = true)]
     public static partial int Accept4(int fd, void* addr, void* len, int flags);
     [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
-    public static partial int Connect(int fd, SockaddrIn* addr, uint len);
+    public static partial int Connect(int fd, void* addr, uint len);
     [LibraryImport("libc", EntryPoint = "getsockname", SetLastError = true)]
-    public static partial int Getsockname(int fd, SockaddrIn* addr, uint* len);
+    public static partial int Getsockname(int fd, void* addr, uint* len);
     [LibraryImport("libc", EntryPoint = "shutdown", SetLastError = true)]
     public static partial int Shutdown(int fd, int how);
     [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
@@ -100,15 +100,6 @@ static unsafe partial class Libc
     }
 
     [StructLayout(LayoutKind.Sequential)]
-    public struct SockaddrIn
-    {
-        public ushort Family;
-        public ushort PortBigEndian;
-        public uint Addr;
-        public ulong Zero;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
     public struct PollFd
     {
         public int Fd;
@@ -120,16 +111,4 @@ static unsafe partial class Libc
     public static long NotRegular(uint mode) => (mode & 0xF000) == 0x4000 ? -EISDIR : -EINVAL;
 
     public static ushort Htons(ushort v) => (ushort)((v << 8) | (v >> 8));
-
-    /// <summary>Parses an IPv4 address and port into a sockaddr_in; false if the address is invalid.</summary>
-    public static bool MakeAddr(byte* ip, ushort port, out SockaddrIn addr)
-    {
-        addr = default;
-        addr.Family = AF_INET;
-        addr.PortBigEndian = Htons(port);
-        uint a;
-        if (InetPton(AF_INET, ip, &a) != 1) return false;
-        addr.Addr = a;
-        return true;
-    }
 }

@@ -1,6 +1,8 @@
 namespace Luminal.Io;
 
-enum IoKind : byte { Open, Close, Fsync, Stat, ReadAt, WriteAt, MapFile, ReadAll, Accept, Connect, StreamRead, StreamWrite }
+enum IoKind : byte { Open, Close, Fsync, Stat, ReadAt, WriteAt, MapFile, ReadAll, Accept, Connect, StreamRead, StreamWrite,
+    Resolve, ConnectHost, FdReady, SendTo, RecvFrom,
+    PathStat, Rename, Unlink, Mkdir, ReadDir, ProcessWait }
 
 /// <summary>
 /// Every operation and where its behaviour lives: one row per <see cref="IoKind"/>, naming the io_uring half
@@ -24,6 +26,17 @@ static unsafe class Operations
         new(IoKind.Connect, Uring.Connect.Row, Pool.Connect.Row, &ConnectArgs.Release),
         new(IoKind.StreamRead, Uring.StreamRead.Row, Pool.StreamRead.Row, &Nothing),
         new(IoKind.StreamWrite, Uring.StreamWrite.Row, Pool.StreamWrite.Row, &Nothing),
+        new(IoKind.Resolve, UringOp.OnPool, Pool.Resolve.Row, &ResolveArgs.Release),
+        new(IoKind.ConnectHost, UringOp.OnPool, Pool.ConnectHost.Row, &ConnectHostArgs.Release),
+        new(IoKind.FdReady, Uring.FdReady.Row, Pool.FdReady.Row, &Nothing),
+        new(IoKind.SendTo, Uring.SendTo.Row, Pool.SendTo.Row, &DatagramArgs.Release),
+        new(IoKind.RecvFrom, Uring.RecvFrom.Row, Pool.RecvFrom.Row, &DatagramArgs.Release),
+        new(IoKind.PathStat, Uring.PathStat.Row, Pool.PathStat.Row, &PathArgs.Release),
+        new(IoKind.Rename, Uring.Rename.Row, Pool.Rename.Row, &PathArgs.Release),
+        new(IoKind.Unlink, Uring.Unlink.Row, Pool.Unlink.Row, &PathArgs.Release),
+        new(IoKind.Mkdir, Uring.Mkdir.Row, Pool.Mkdir.Row, &PathArgs.Release),
+        new(IoKind.ReadDir, UringOp.OnPool, Pool.ReadDir.Row, &PathArgs.ReleaseDirList),
+        new(IoKind.ProcessWait, Uring.ProcessWait.Row, Pool.ProcessWait.Row, &Nothing),
     ]);
 
     /// <summary>Row i must be IoKind i (checked once, when the table is built; a field initializer rather than a

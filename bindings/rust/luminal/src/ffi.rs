@@ -254,6 +254,87 @@ pub struct luminal_buffer {
     pub len: usize,
 }
 
+/// One socket address of any family: a sockaddr_in / sockaddr_in6 / sockaddr_un in `raw`, `len` bytes in use.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct luminal_socket_addr {
+    pub len: u32,
+    pub reserved: u32,
+    pub raw: [u8; 128],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_addr_list {
+    pub addrs: *mut luminal_socket_addr,
+    pub count: usize,
+}
+
+pub type luminal_bind_flags = u32;
+pub const LUMINAL_BIND_DUAL_STACK: luminal_bind_flags = 1;
+pub const LUMINAL_BIND_REUSEPORT: luminal_bind_flags = 2;
+
+pub type luminal_socket_option = u32;
+pub const LUMINAL_SOCKOPT_NODELAY: luminal_socket_option = 1;
+pub const LUMINAL_SOCKOPT_KEEPALIVE: luminal_socket_option = 2;
+pub const LUMINAL_SOCKOPT_REUSEADDR: luminal_socket_option = 3;
+pub const LUMINAL_SOCKOPT_REUSEPORT: luminal_socket_option = 4;
+pub const LUMINAL_SOCKOPT_RECV_BUFFER: luminal_socket_option = 5;
+pub const LUMINAL_SOCKOPT_SEND_BUFFER: luminal_socket_option = 6;
+pub const LUMINAL_SOCKOPT_LINGER: luminal_socket_option = 7;
+pub const LUMINAL_SOCKOPT_BROADCAST: luminal_socket_option = 8;
+pub const LUMINAL_SOCKOPT_V6ONLY: luminal_socket_option = 9;
+
+pub type luminal_ready = u32;
+pub const LUMINAL_READY_READABLE: luminal_ready = 1;
+pub const LUMINAL_READY_WRITABLE: luminal_ready = 2;
+pub const LUMINAL_READY_ERROR: luminal_ready = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_dir_entry {
+    pub name: *const c_char,
+    pub kind: u32,
+    pub reserved: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_dir_list {
+    pub entries: *mut luminal_dir_entry,
+    pub count: usize,
+}
+
+pub type luminal_stdio = u32;
+pub const LUMINAL_STDIO_INHERIT: luminal_stdio = 0;
+pub const LUMINAL_STDIO_NULL: luminal_stdio = 1;
+pub const LUMINAL_STDIO_PIPE: luminal_stdio = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct luminal_process_options {
+    pub struct_size: usize,
+    pub path: *const c_char,
+    pub argv: *const *mut c_char,
+    pub envp: *const *mut c_char,
+    pub cwd: *const c_char,
+    pub stdin_mode: u32,
+    pub stdout_mode: u32,
+    pub stderr_mode: u32,
+    pub reserved: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct luminal_process {
+    pub pid: i32,
+    pub pidfd: i32,
+    pub stdin_fd: i32,
+    pub stdout_fd: i32,
+    pub stderr_fd: i32,
+    pub reserved: i32,
+}
+
 /// Opaque sending handle of a channel.
 #[repr(C)]
 pub struct luminal_sender {
@@ -602,4 +683,159 @@ declare_library! {
     ) -> luminal_status;
     pub fn luminal_plugin_close(p: *mut luminal_plugin, timeout_ns: u64) -> luminal_status;
     pub fn luminal_plugin_scope(p: *mut luminal_plugin) -> *mut luminal_scope;
+
+    // Addresses, names and more sockets
+    pub fn luminal_socket_addr_parse(ip: *const c_char, port: u16, out: *mut luminal_socket_addr) -> luminal_status;
+    pub fn luminal_socket_addr_unix(
+        path: *const c_char,
+        path_len: usize,
+        out: *mut luminal_socket_addr,
+    ) -> luminal_status;
+    pub fn luminal_resolve(
+        rt: *mut luminal_runtime,
+        host: *const c_char,
+        port: u16,
+        list: *mut luminal_addr_list,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_addr_list_release(list: *mut luminal_addr_list);
+    pub fn luminal_tcp_listen_addr(
+        addr: *const luminal_socket_addr,
+        backlog: i32,
+        flags: u32,
+        fd: *mut i32,
+        bound: *mut luminal_socket_addr,
+        result: *mut luminal_io_result,
+    ) -> luminal_status;
+    pub fn luminal_tcp_connect_host(
+        rt: *mut luminal_runtime,
+        host: *const c_char,
+        port: u16,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_tcp_connect_addr(
+        rt: *mut luminal_runtime,
+        addr: *const luminal_socket_addr,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_unix_listen(
+        addr: *const luminal_socket_addr,
+        backlog: i32,
+        fd: *mut i32,
+        result: *mut luminal_io_result,
+    ) -> luminal_status;
+    pub fn luminal_unix_connect(
+        rt: *mut luminal_runtime,
+        addr: *const luminal_socket_addr,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_socket_local_addr(fd: i32, out: *mut luminal_socket_addr, result: *mut luminal_io_result) -> luminal_status;
+    pub fn luminal_socket_peer_addr(fd: i32, out: *mut luminal_socket_addr, result: *mut luminal_io_result) -> luminal_status;
+    pub fn luminal_socket_set_option(
+        fd: i32,
+        option: luminal_socket_option,
+        value: i64,
+        result: *mut luminal_io_result,
+    ) -> luminal_status;
+    pub fn luminal_socket_get_option(
+        fd: i32,
+        option: luminal_socket_option,
+        value: *mut i64,
+        result: *mut luminal_io_result,
+    ) -> luminal_status;
+    pub fn luminal_fd_ready(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        interest: u32,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_udp_bind(
+        addr: *const luminal_socket_addr,
+        flags: u32,
+        fd: *mut i32,
+        bound: *mut luminal_socket_addr,
+        result: *mut luminal_io_result,
+    ) -> luminal_status;
+    pub fn luminal_udp_connect(fd: i32, addr: *const luminal_socket_addr, result: *mut luminal_io_result) -> luminal_status;
+    pub fn luminal_udp_send_to(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        buf: *const c_void,
+        len: usize,
+        to: *const luminal_socket_addr,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_udp_recv_from(
+        rt: *mut luminal_runtime,
+        fd: i32,
+        buf: *mut c_void,
+        len: usize,
+        from: *mut luminal_socket_addr,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+
+    // Paths
+    pub fn luminal_fs_stat(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        info: *mut luminal_file_info,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_rename(
+        rt: *mut luminal_runtime,
+        from: *const c_char,
+        to: *const c_char,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_unlink(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_mkdir(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        mode: u32,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_remove_dir(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_fs_read_dir(
+        rt: *mut luminal_runtime,
+        path: *const c_char,
+        list: *mut luminal_dir_list,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_dir_list_release(list: *mut luminal_dir_list);
+
+    // Child processes
+    pub fn luminal_process_spawn(
+        options: *const luminal_process_options,
+        process: *mut luminal_process,
+        result: *mut luminal_io_result,
+    ) -> luminal_status;
+    pub fn luminal_process_wait(
+        rt: *mut luminal_runtime,
+        process: *const luminal_process,
+        result: *mut luminal_io_result,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_process_kill(process: *const luminal_process, signo: i32, result: *mut luminal_io_result) -> luminal_status;
+    pub fn luminal_process_release(process: *mut luminal_process);
 }

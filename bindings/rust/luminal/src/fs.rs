@@ -604,3 +604,123 @@ impl fmt::Debug for Mmap {
         f.debug_struct("Mmap").field("len", &self.raw.len).finish()
     }
 }
+
+/// The size, mode and modification time of the file at `path`, links followed (`luminal_fs_stat`: statx on
+/// io_uring).
+pub async fn metadata<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> io::Result<Metadata> {
+    let rt = rt.as_ref();
+    let p = c_path(path.as_ref())?;
+    let (info, extra) = crate::addr::slot(ffi::luminal_file_info::default());
+    let info_addr = info as usize; // heap memory the Op owns (kept out of the future: Send)
+                                   // SAFETY: the path is copied by the call; `info` is owned by the Op and freed after the runtime's future.
+    let mut op = Op::new(rt, Some(extra), |res, out| unsafe {
+        ffi::luminal_fs_stat(rt.as_raw(), p.as_ptr(), info_addr as *mut _, res, out)
+    })?;
+    (&mut op).await?;
+    // SAFETY: completed: the runtime wrote it and let go of it.
+    let i = unsafe { *(op.extra_ptr() as *const ffi::luminal_file_info) };
+    Ok(Metadata { len: i.size, mode: i.mode, mtime_ns: i.mtime_ns })
+}
+
+/// Renames `from` to `to`, replacing a file there (`luminal_fs_rename`).
+pub async fn rename<R: AsRef<Runtime> + ?Sized>(
+    rt: &R,
+    from: impl AsRef<Path>,
+    to: impl AsRef<Path>,
+) -> io::Result<()> {
+    let rt = rt.as_ref();
+    let (f, t) = (c_path(from.as_ref())?, c_path(to.as_ref())?);
+    // SAFETY: the paths are copied by the call.
+    let op =
+        Op::new(rt, None, |res, out| unsafe { ffi::luminal_fs_rename(rt.as_raw(), f.as_ptr(), t.as_ptr(), res, out) })?;
+    op.await.map(drop)
+}
+
+/// Removes a file (`luminal_fs_unlink`).
+pub async fn remove_file<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> io::Result<()> {
+    let rt = rt.as_ref();
+    let p = c_path(path.as_ref())?;
+    // SAFETY: the path is copied by the call.
+    let op = Op::new(rt, None, |res, out| unsafe { ffi::luminal_fs_unlink(rt.as_raw(), p.as_ptr(), res, out) })?;
+    op.await.map(drop)
+}
+
+/// Creates a directory with mode 0o777 before the umask (`luminal_fs_mkdir`); `AlreadyExists` if something is there.
+pub async fn create_dir<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> io::Result<()> {
+    let rt = rt.as_ref();
+    let p = c_path(path.as_ref())?;
+    // SAFETY: the path is copied by the call.
+    let op = Op::new(rt, None, |res, out| unsafe { ffi::luminal_fs_mkdir(rt.as_raw(), p.as_ptr(), 0o777, res, out) })?;
+    op.await.map(drop)
+}
+
+/// Removes an empty directory (`luminal_fs_remove_dir`).
+pub async fn remove_dir<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> io::Result<()> {
+    let rt = rt.as_ref();
+    let p = c_path(path.as_ref())?;
+    // SAFETY: the path is copied by the call.
+    let op = Op::new(rt, None, |res, out| unsafe { ffi::luminal_fs_remove_dir(rt.as_raw(), p.as_ptr(), res, out) })?;
+    op.await.map(drop)
+}
+
+/// One entry of [`read_dir`].
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    name: std::ffi::OsString,
+    kind: u32,
+}
+
+impl DirEntry {
+    /// The entry's name (not its path).
+    pub fn file_name(&self) -> &std::ffi::OsStr {
+        &self.name
+    }
+
+    /// Its type as readdir(3) reports it (`DT_REG` 8, `DT_DIR` 4, `DT_LNK` 10, ..., `DT_UNKNOWN` 0).
+    pub fn kind(&self) -> u32 {
+        self.kind
+    }
+
+    /// A directory (as readdir reports it; `DT_UNKNOWN` file systems need [`metadata`]).
+    pub fn is_dir(&self) -> bool {
+        self.kind == 4
+    }
+
+    /// A regular file (as readdir reports it).
+    pub fn is_file(&self) -> bool {
+        self.kind == 8
+    }
+}
+
+/// The entries of the directory at `path`, but "." and ".." (`luminal_fs_read_dir`, on the blocking pool).
+pub async fn read_dir<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> io::Result<Vec<DirEntry>> {
+    unsafe fn free(p: *mut c_void) {
+        let p = p as *mut ffi::luminal_dir_list;
+        // SAFETY: the Box made below, freed once; a zeroed list is ignored by the release.
+        unsafe {
+            ffi::luminal_dir_list_release(p);
+            drop(Box::from_raw(p));
+        }
+    }
+    let rt = rt.as_ref();
+    let p = c_path(path.as_ref())?;
+    let list = Box::into_raw(Box::new(ffi::luminal_dir_list { entries: std::ptr::null_mut(), count: 0 }));
+    let list_addr = list as usize; // heap memory the Op owns (kept out of the future: Send)
+    let extra = Extra { ptr: list as *mut c_void, free };
+    // SAFETY: the path is copied by the call; the list is owned by the Op and released after the runtime's future.
+    let mut op = Op::new(rt, Some(extra), |res, out| unsafe {
+        ffi::luminal_fs_read_dir(rt.as_raw(), p.as_ptr(), list_addr as *mut _, res, out)
+    })?;
+    (&mut op).await?;
+    // SAFETY: completed: the runtime filled the list; it lives until the Op is dropped.
+    let l = unsafe { &*(op.extra_ptr() as *const ffi::luminal_dir_list) };
+    let mut out = Vec::with_capacity(l.count);
+    for i in 0..l.count {
+        // SAFETY: `count` entries, each with a NUL-terminated name inside the list's allocation.
+        let e = unsafe { &*l.entries.add(i) };
+        // SAFETY: as above.
+        let name = unsafe { std::ffi::CStr::from_ptr(e.name) };
+        out.push(DirEntry { name: std::ffi::OsStr::from_bytes(name.to_bytes()).to_os_string(), kind: e.kind });
+    }
+    Ok(out)
+}

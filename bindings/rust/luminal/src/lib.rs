@@ -106,6 +106,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+mod addr;
 mod await_raw;
 mod blocking;
 mod combine;
@@ -115,12 +116,14 @@ mod hooks;
 mod metrics;
 pub mod ffi;
 pub mod fs;
+pub mod io;
 mod io_op;
 mod join_set;
 pub mod library;
 pub mod net;
 pub mod plugin;
 mod priority;
+pub mod process;
 mod runtime;
 mod scope;
 mod spawn;

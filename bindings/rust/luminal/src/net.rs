@@ -1,4 +1,5 @@
-//! Streams on the runtime's IO backend: TCP over IPv4 ([`TcpListener`], [`TcpStream`]) and pipes ([`pipe`]).
+//! Sockets and streams on the runtime's IO backend: TCP over IPv4 and IPv6 ([`TcpListener`], [`TcpStream`]), Unix sockets,
+//! UDP, and pipes ([`pipe`]).
 //!
 //! ```no_run
 //! use luminal::{net, Runtime};
@@ -28,34 +29,75 @@
 //! (share the stream in an `Arc`). The buffer-safety rules of [`fs`](crate::fs#buffer-safety) hold here too:
 //! dropping a pending read or write waits until the kernel let go of the buffer.
 //!
-//! Only IPv4 is supported by the runtime; addresses are given as anything [`ToSocketAddrs`] (the first IPv4
-//! address is used; a host name is resolved synchronously by the standard library, so prefer literal addresses
-//! inside tasks, or resolve in [`Runtime::spawn_blocking`]).
+//! Addresses are IPv4 or IPv6. Names are resolved by the runtime on its blocking pool ([`lookup_host`], and
+//! [`TcpStream::connect`] with anything [`ToAddrs`]: a `SocketAddr`, `"host:port"`, `("host", port)`), never
+//! on a worker. [`TcpListener::bind`] and [`UdpSocket::bind`] take addresses (a literal like `"[::1]:0"`).
+//! Every stream implements the crate's [`AsyncRead`](crate::io::AsyncRead) / [`AsyncWrite`](crate::io::AsyncWrite)
+//! and splits into owned halves ([`TcpStream::into_split`]). Unix sockets: [`UnixListener`], [`UnixStream`];
+//! datagrams: [`UdpSocket`].
 
+mod addrs;
+mod split;
+mod udp;
+mod unix;
+
+pub use addrs::{lookup_host, ToAddrs};
+pub use split::{OwnedReadHalf, OwnedWriteHalf};
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};
+
+use crate::addr;
 use crate::ffi;
+use crate::io::{poll_read_impl, poll_write_impl, PollIo};
 use crate::io_op::{status_error, with_owned_buffer, Op};
 use crate::Runtime;
-use std::ffi::{c_void, CString};
+use std::ffi::c_void;
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-fn v4(addr: impl ToSocketAddrs) -> io::Result<SocketAddrV4> {
-    for a in addr.to_socket_addrs()? {
-        if let SocketAddr::V4(a) = a {
-            return Ok(a);
-        }
-    }
-    Err(io::Error::new(io::ErrorKind::InvalidInput, "luminal supports IPv4 addresses only"))
+/// The first address of `addr` (a literal resolves without blocking).
+fn first_addr(addr: impl ToSocketAddrs) -> io::Result<SocketAddr> {
+    addr.to_socket_addrs()?.next().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address given"))
 }
 
-fn ip_cstring(a: &SocketAddrV4) -> CString {
-    CString::new(a.ip().to_string()).expect("an IP address has no NUL")
+/// `luminal_socket_set_option` on `fd`.
+pub(crate) fn set_option(fd: RawFd, option: ffi::luminal_socket_option, value: i64) -> io::Result<()> {
+    let mut err = ffi::luminal_io_result::default();
+    // SAFETY: an out-pointer to a local.
+    check(unsafe { ffi::luminal_socket_set_option(fd, option, value, &mut err) }, &err)
+}
+
+/// `luminal_socket_get_option` on `fd`.
+pub(crate) fn get_option(fd: RawFd, option: ffi::luminal_socket_option) -> io::Result<i64> {
+    let (mut v, mut err) = (0i64, ffi::luminal_io_result::default());
+    // SAFETY: out-pointers to locals.
+    check(unsafe { ffi::luminal_socket_get_option(fd, option, &mut v, &mut err) }, &err)?;
+    Ok(v)
+}
+
+/// The local (or peer) address of socket `fd`, raw.
+pub(crate) fn socket_name(fd: RawFd, peer: bool) -> io::Result<ffi::luminal_socket_addr> {
+    let (mut a, mut err) = (addr::empty(), ffi::luminal_io_result::default());
+    // SAFETY: out-pointers to locals.
+    let st = unsafe {
+        if peer {
+            ffi::luminal_socket_peer_addr(fd, &mut a, &mut err)
+        } else {
+            ffi::luminal_socket_local_addr(fd, &mut a, &mut err)
+        }
+    };
+    check(st, &err)?;
+    Ok(a)
+}
+
+pub(crate) fn ip_name(fd: RawFd, peer: bool) -> io::Result<SocketAddr> {
+    addr::from_raw(&socket_name(fd, peer)?).ok_or_else(|| io::Error::other("not an IP socket"))
 }
 
 /// The plain calls (listen, shutdown, pipe) report like the futures: the status, and the errno in the result.
-fn check(status: ffi::luminal_status, result: &ffi::luminal_io_result) -> io::Result<()> {
+pub(crate) fn check(status: ffi::luminal_status, result: &ffi::luminal_io_result) -> io::Result<()> {
     if status == ffi::LUMINAL_OK {
         Ok(())
     } else {
@@ -63,15 +105,16 @@ fn check(status: ffi::luminal_status, result: &ffi::luminal_io_result) -> io::Re
     }
 }
 
-/// A TCP listener (`luminal_tcp_listen`); closed on drop.
+/// A TCP listener (`luminal_tcp_listen_addr`); closed on drop.
 pub struct TcpListener {
     fd: OwnedFd,
     rt: Runtime,
-    addr: SocketAddrV4,
+    addr: SocketAddr,
 }
 
 impl TcpListener {
-    /// Listens on an IPv4 address ("127.0.0.1:0": port 0 picks a free port; see [`local_addr`](Self::local_addr)),
+    /// Listens on an IPv4 or IPv6 address ("127.0.0.1:0", "[::1]:0": port 0 picks a free port; see
+    /// [`local_addr`](Self::local_addr)); an IPv6 address takes IPv6 only (see [`bind_with`](Self::bind_with)),
     /// with a backlog of 1024. Binding does not block, so this is a plain function.
     pub fn bind<R: AsRef<Runtime> + ?Sized>(rt: &R, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         TcpListener::bind_with_backlog(rt, addr, 1024)
@@ -83,19 +126,29 @@ impl TcpListener {
         addr: impl ToSocketAddrs,
         backlog: i32,
     ) -> io::Result<TcpListener> {
-        let a = v4(addr)?;
-        let ip = ip_cstring(&a);
-        let (mut fd, mut port, mut err) = (-1, 0u16, ffi::luminal_io_result::default());
-        // SAFETY: out-pointers to locals; the ip string is borrowed for the call.
-        check(unsafe { ffi::luminal_tcp_listen(ip.as_ptr(), a.port(), backlog, &mut fd, &mut port, &mut err) }, &err)?;
-        // SAFETY: a new listening socket.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(TcpListener { fd, rt: rt.as_ref().clone(), addr: SocketAddrV4::new(*a.ip(), port) })
+        TcpListener::bind_with(rt, first_addr(addr)?, backlog, 0)
     }
 
-    /// The address it listens on, with the actual port.
+    /// A listener on `addr` with `luminal_bind_flags` (`ffi::LUMINAL_BIND_DUAL_STACK`: an IPv6 address takes IPv4
+    /// too; `ffi::LUMINAL_BIND_REUSEPORT`).
+    pub fn bind_with<R: AsRef<Runtime> + ?Sized>(
+        rt: &R,
+        addr: SocketAddr,
+        backlog: i32,
+        flags: u32,
+    ) -> io::Result<TcpListener> {
+        let a = addr::to_raw(&addr);
+        let (mut fd, mut bound, mut err) = (-1, addr::empty(), ffi::luminal_io_result::default());
+        // SAFETY: the address is read during the call; out-pointers to locals.
+        check(unsafe { ffi::luminal_tcp_listen_addr(&a, backlog, flags, &mut fd, &mut bound, &mut err) }, &err)?;
+        // SAFETY: a new listening socket.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(TcpListener { fd, rt: rt.as_ref().clone(), addr: addr::from_raw(&bound).unwrap_or(addr) })
+    }
+
+    /// The address it listens at (with the actual port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        SocketAddr::V4(self.addr)
+        self.addr
     }
 
     /// The port it listens on.
@@ -112,7 +165,7 @@ impl TcpListener {
         .fd_result();
         let fd = op.await?;
         // SAFETY: a new connected socket.
-        Ok(TcpStream { s: Stream { fd: unsafe { OwnedFd::from_raw_fd(fd as RawFd) }, rt: self.rt.clone() } })
+        Ok(TcpStream::from_fd(&self.rt, unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
     }
 }
 
@@ -129,9 +182,9 @@ impl fmt::Debug for TcpListener {
 }
 
 /// A socket or pipe end read and written through the runtime.
-struct Stream {
-    fd: OwnedFd,
-    rt: Runtime,
+pub(crate) struct Stream {
+    pub(crate) fd: OwnedFd,
+    pub(crate) rt: Runtime,
 }
 
 impl Stream {
@@ -219,27 +272,74 @@ impl Stream {
 /// A TCP connection; closed on drop.
 pub struct TcpStream {
     s: Stream,
+    io: PollIo,
 }
 
 impl TcpStream {
-    /// Connects to an IPv4 address (`luminal_tcp_connect`).
-    pub async fn connect<R: AsRef<Runtime> + ?Sized>(rt: &R, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+    /// Connects to `addr`: an address, or a host and port resolved on the blocking pool ([`lookup_host`]), each
+    /// address tried in turn until one connects (`luminal_tcp_connect_addr`); the last error otherwise.
+    pub async fn connect<R: AsRef<Runtime> + ?Sized>(rt: &R, addr: impl ToAddrs) -> io::Result<TcpStream> {
         let rt = rt.as_ref();
-        let a = v4(addr)?;
-        let ip = ip_cstring(&a);
-        // SAFETY: the ip string is copied or used during the call; result/out are the Op's.
-        let op = Op::new(rt, None, |res, out| unsafe {
-            ffi::luminal_tcp_connect(rt.as_raw(), ip.as_ptr(), a.port(), res, out)
-        })?
-        .fd_result();
-        let fd = op.await?;
-        // SAFETY: a new connected socket.
-        Ok(TcpStream { s: Stream { fd: unsafe { OwnedFd::from_raw_fd(fd as RawFd) }, rt: rt.clone() } })
+        let addrs = addrs::resolve(rt, addr).await?;
+        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to");
+        for a in &addrs {
+            match TcpStream::connect_addr(rt, a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
-    /// Wraps a connected socket (e.g. a `std::net::TcpStream` converted with `OwnedFd::from`).
+    async fn connect_addr(rt: &Runtime, a: &SocketAddr) -> io::Result<TcpStream> {
+        let raw = addr::to_raw(a);
+        // SAFETY: the address is copied by the call; result/out are the Op's.
+        let op = Op::new(rt, None, |res, out| unsafe { ffi::luminal_tcp_connect_addr(rt.as_raw(), &raw, res, out) })?
+            .fd_result();
+        let fd = op.await?;
+        // SAFETY: a new connected socket.
+        Ok(TcpStream::from_fd(rt, unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
+    }
+
+    /// Wraps a connected socket the caller owns (non-blocking or not).
     pub fn from_fd<R: AsRef<Runtime> + ?Sized>(rt: &R, fd: OwnedFd) -> TcpStream {
-        TcpStream { s: Stream { fd, rt: rt.as_ref().clone() } }
+        TcpStream { s: Stream { fd, rt: rt.as_ref().clone() }, io: PollIo::default() }
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        ip_name(self.s.fd.as_raw_fd(), true)
+    }
+
+    /// This end's address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        ip_name(self.s.fd.as_raw_fd(), false)
+    }
+
+    /// `TCP_NODELAY`: send small writes at once instead of coalescing them (Nagle's algorithm off).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        set_option(self.s.fd.as_raw_fd(), ffi::LUMINAL_SOCKOPT_NODELAY, on as i64)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        get_option(self.s.fd.as_raw_fd(), ffi::LUMINAL_SOCKOPT_NODELAY).map(|v| v != 0)
+    }
+
+    /// `SO_KEEPALIVE`.
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        set_option(self.s.fd.as_raw_fd(), ffi::LUMINAL_SOCKOPT_KEEPALIVE, on as i64)
+    }
+
+    /// `SO_LINGER`: `None` off, else how long `close` waits for unsent data (`Some(0)`: reset the connection).
+    pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
+        let v = linger.map_or(-1, |d| d.as_secs().min(i32::MAX as u64) as i64);
+        set_option(self.s.fd.as_raw_fd(), ffi::LUMINAL_SOCKOPT_LINGER, v)
+    }
+
+    /// Splits into a read half and a write half that can move to different tasks.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::split(self.s)
     }
 
     /// Reads what is available into `buf` (at least 1 byte; 0 once the peer closed its side).
@@ -326,15 +426,21 @@ pub fn pipe<R: AsRef<Runtime> + ?Sized>(rt: &R) -> io::Result<(PipeReader, PipeW
     check(unsafe { ffi::luminal_pipe(fds.as_mut_ptr(), &mut err) }, &err)?;
     // SAFETY: two new fds.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok((PipeReader { s: Stream { fd: r, rt: rt.clone() } }, PipeWriter { s: Stream { fd: w, rt: rt.clone() } }))
+    Ok((PipeReader::from_fd(rt, r), PipeWriter::from_fd(rt, w)))
 }
 
 /// The read end of a [`pipe`]; closed on drop.
 pub struct PipeReader {
     s: Stream,
+    io: PollIo,
 }
 
 impl PipeReader {
+    /// A reader over an fd the caller owns (a pipe's read end, a child's stdout...), non-blocking or not.
+    pub fn from_fd<R: AsRef<Runtime> + ?Sized>(rt: &R, fd: OwnedFd) -> PipeReader {
+        PipeReader { s: Stream { fd, rt: rt.as_ref().clone() }, io: PollIo::default() }
+    }
+
     /// Reads what is available (at least 1 byte; 0 once every writer is closed).
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.s.read(buf).await
@@ -354,9 +460,15 @@ impl PipeReader {
 /// The write end of a [`pipe`]; closed on drop.
 pub struct PipeWriter {
     s: Stream,
+    io: PollIo,
 }
 
 impl PipeWriter {
+    /// A writer over an fd the caller owns (a pipe's write end, a child's stdin...).
+    pub fn from_fd<R: AsRef<Runtime> + ?Sized>(rt: &R, fd: OwnedFd) -> PipeWriter {
+        PipeWriter { s: Stream { fd, rt: rt.as_ref().clone() }, io: PollIo::default() }
+    }
+
     /// Writes up to `buf.len()` bytes; returns how many (`EPIPE` once the reader is closed).
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
         self.s.write(buf).await
@@ -394,3 +506,20 @@ macro_rules! fd_impls {
 }
 fd_impls!(PipeReader);
 fd_impls!(PipeWriter);
+
+/// `shutdown(SHUT_WR)` for a socket's `poll_close`.
+pub(crate) fn shutdown_write(fd: RawFd) -> io::Result<()> {
+    let mut err = ffi::luminal_io_result::default();
+    // SAFETY: an out-pointer to a local.
+    check(unsafe { ffi::luminal_stream_shutdown(fd, 1, &mut err) }, &err)
+}
+
+/// A pipe's `poll_close`: nothing to shut down (dropping the writer closes it).
+pub(crate) fn nothing(_: RawFd) -> io::Result<()> {
+    Ok(())
+}
+
+poll_read_impl!(TcpStream);
+poll_write_impl!(TcpStream, shutdown_write);
+poll_read_impl!(PipeReader);
+poll_write_impl!(PipeWriter, nothing);

@@ -189,7 +189,7 @@ fn tcp_echo_on_both_backends() {
         let rt2 = rt.clone();
         let e = rt.block_on(async move { net::TcpStream::connect(&rt2, addr).await.unwrap_err() });
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{b:?}: {e}");
-        assert!(net::TcpListener::bind(&rt, "[::1]:0").is_err()); // IPv6: not supported
+        assert!(net::TcpListener::bind(&rt, "not an address").is_err());
     }
 }
 

@@ -1,7 +1,7 @@
 namespace Luminal.Io.Pool;
 
 /// <summary>
-/// luminal_tcp_connect on the pool backend, without a thread waiting: TryNow creates a non-blocking socket and
+/// luminal_tcp_connect (and _connect_addr, luminal_unix_connect) on the pool backend, without a thread waiting: TryNow creates a non-blocking socket and
 /// connects; EINPROGRESS (the usual answer) waits in the <see cref="Reactor"/> until the socket is writable, and
 /// TryNow then asks SO_ERROR how it went. (A connect in progress used to hold a pool thread.) Run does the same on a
 /// pool thread where the reactor is unavailable. The socket lives in <see cref="ConnectArgs.Fd"/> until it becomes
@@ -16,9 +16,9 @@ static unsafe class Connect
         if (op.CancelRequested) return -Libc.ECANCELED;
         ref ConnectArgs a = ref op.Args<ConnectArgs>();
         if (a.Fd >= 0) return Outcome(ref a); // writable: connected, or failed
-        int fd = Libc.Socket(Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0);
+        int fd = Libc.Socket(a.Addr->Family, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0);
         if (fd < 0) return -Libc.Errno;
-        if (Libc.Connect(fd, a.Addr, (uint)sizeof(Libc.SockaddrIn)) == 0) return fd;
+        if (Libc.Connect(fd, a.Addr->Raw, a.Addr->Len) == 0) return fd;
         int e = Libc.Errno;
         if (e != Libc.EINPROGRESS)
         {

@@ -1,7 +1,7 @@
 namespace Luminal.Io.Uring;
 
 /// <summary>
-/// luminal_tcp_connect on io_uring: a socket is created first (socket(2) never blocks), then IORING_OP_CONNECT to
+/// luminal_tcp_connect, luminal_tcp_connect_addr and luminal_unix_connect on io_uring: a socket is created first (socket(2) never blocks), then IORING_OP_CONNECT to
 /// the address in <see cref="ConnectArgs"/>. The result is the socket; on failure it is closed here. A connect
 /// cancelled before it finished leaves its socket in the args, for <see cref="ConnectArgs.Release"/>.
 /// </summary>
@@ -11,7 +11,7 @@ static unsafe class Connect
 
     static long CreateSocket(IoOp op)
     {
-        int fd = Libc.Socket(Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0);
+        int fd = Libc.Socket(op.Args<ConnectArgs>().Addr->Family, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0);
         if (fd < 0) return -Libc.Errno;
         op.Args<ConnectArgs>().Fd = fd;
         return UringOp.Pending;
@@ -22,8 +22,8 @@ static unsafe class Connect
         ref ConnectArgs a = ref op.Args<ConnectArgs>();
         sqe->Opcode = Sqe.OpConnect;
         sqe->Fd = a.Fd;
-        sqe->Addr = (ulong)a.Addr;
-        sqe->Off = (ulong)sizeof(Libc.SockaddrIn);
+        sqe->Addr = (ulong)a.Addr->Raw;
+        sqe->Off = a.Addr->Len;
     }
 
     /// <summary>Also called when the ring refused the SQE (res = that error).</summary>
