@@ -15,6 +15,9 @@ enum SyncKind
     SetMember,                                // one task of a set (internal: its token is the task's join waker)
     JoinNextOp, JoinAllOp, SelectOp, DrainOp, // futures (task_set_join_next, join_all, select, scope_drain)
     Plugin,                                   // handle (luminal_plugin_*; Target is a Plugins.Plugin)
+    OneshotCell,                              // a oneshot's shared state (internal; Target is its Runtime)
+    OneshotSender, OneshotReceiver,           // handles (luminal_oneshot_*; Target is the cell)
+    OneshotRecvOp,                            // future (luminal_oneshot_recv; Target is the cell)
 }
 
 /// <summary>
@@ -46,6 +49,8 @@ sealed class SyncSlot : GenerationSlot
     internal nint ResultPtr;     // luminal_status* (borrowed until completion)
     internal nint MessageOut;    // recv: void** (borrowed until completion)
     internal ulong Count;        // acquire: permits asked; wait: the notify_all generation at creation
+    internal long State;         // oneshot cell: its lock-free state word (see Oneshot)
+    internal nint DropFn;        // oneshot cell: drop_message
 
     public ulong Token => Handles.Token.Make(Handles.Token.Sync, Index, Volatile.Read(ref Generation));
 
@@ -59,6 +64,8 @@ sealed class SyncSlot : GenerationSlot
         s.Waker = 0;
         s.Message = s.ResultPtr = s.MessageOut = 0;
         s.Count = 0;
+        s.State = 0;
+        s.DropFn = 0;
         Volatile.Write(ref s.Target, target);
         Volatile.Write(ref s.Kind, (int)kind); // release: a lookup that sees the kind sees the fields above
         return s;
