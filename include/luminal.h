@@ -570,6 +570,10 @@ LUMINAL_API luminal_status luminal_semaphore_close(luminal_semaphore *s);
  * double releases are ignored. */
 LUMINAL_API void luminal_semaphore_release(luminal_semaphore *s);
 
+/* Diagnostics (tests, benchmarks): the number of garbage collections the library's managed heap has run so far.
+ * Creating, using and releasing channels, oneshots, notifies and semaphores does not move it once warm. */
+LUMINAL_API uint64_t luminal_debug_gc_count(void);
+
 /* ---------------------------------------------------------------------------------------------------------------
  * Priorities and the blocking pool
  *

@@ -335,6 +335,7 @@ declare_library! {
     ) -> luminal_status;
     pub fn luminal_oneshot_try_recv(rx: *mut luminal_oneshot_receiver, msg: *mut *mut c_void) -> luminal_status;
     pub fn luminal_oneshot_receiver_release(rx: *mut luminal_oneshot_receiver);
+    pub fn luminal_debug_gc_count() -> u64;
     pub fn luminal_notify_new(rt: *mut luminal_runtime, out: *mut *mut luminal_notify) -> luminal_status;
     pub fn luminal_notify_one(n: *mut luminal_notify) -> luminal_status;
     pub fn luminal_notify_all(n: *mut luminal_notify) -> luminal_status;
