@@ -418,7 +418,11 @@ LUMINAL_API luminal_status luminal_scope_stats(luminal_scope *scope, luminal_sco
  *    delivers its message and drops it with drop_message exactly once; dropping an acquire returns any permits
  *    granted to it; dropping a notify_wait woken by notify_one passes the notification on.
  *  - No allocation per message or operation once warm: waiter records are pooled; a channel's queue is a ring in
- *    native memory that doubles while it fills (up to the capacity; an unbounded channel without limit).
+ *    native memory that doubles while it fills (up to the capacity; an unbounded channel without limit). Channels,
+ *    oneshots, notifies and semaphores themselves come from pools too: making and releasing them allocates nothing
+ *    once warm.
+ *  - A handle must not be released while another thread still uses it; if it is, the other call answers
+ *    LUMINAL_E_INVALID_HANDLE or acts as it would have before the release, never on another object.
  * ------------------------------------------------------------------------------------------------------------- */
 
 typedef struct luminal_sender luminal_sender;       /* one sending handle of a channel (clone for more senders) */

@@ -445,7 +445,11 @@ int main(int argc, char **argv) {
   for (size_t w = 0; w < sizeof all / sizeof all[0]; w++) {
     int selected = argc == 1;
     for (int a = 1; a < argc; a++) selected |= strcmp(argv[a], all[w].name) == 0;
-    if (selected) all[w].run();
+    if (!selected) continue;
+    uint64_t gcs = luminal_debug_gc_count();
+    all[w].run();
+    /* BENCH_GC=1: the library's garbage collections during the workload (warm-up included), on stderr */
+    if (env("BENCH_GC", 0)) fprintf(stderr, "%s\tgcs\t%llu\n", all[w].name, (unsigned long long)(luminal_debug_gc_count() - gcs));
   }
   luminal_runtime_release(rt);
   return 0;

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.InteropServices;
+using System.Threading;
 using Luminal.Sync;
 
 namespace Luminal.Interop;
@@ -16,8 +17,10 @@ static unsafe partial class Exports
         generation = 0;
         if (handle == 0) return Status.InvalidArgument;
         if (SyncSlot.Resolve(handle, kind, out generation) is not SyncSlot s) return Status.InvalidHandle;
-        SyncSlot c = (SyncSlot)s.Target!;
-        if (((Runtime)c.Target!).IsForked) return Status.Forked;
+        // Both reads may see a handle released meanwhile (its cell recycled): refused like a stale token.
+        if (Volatile.Read(ref s.Target) is not SyncSlot c || Volatile.Read(ref c.Target) is not Runtime runtime)
+            return Status.InvalidHandle;
+        if (runtime.IsForked) return Status.Forked;
         slot = s;
         cell = c;
         return Status.Ok;
@@ -36,7 +39,7 @@ static unsafe partial class Exports
             SyncSlot? cell = SyncSlot.Create(SyncKind.OneshotCell, runtime);
             if (cell is null) return (int)Status.NoMemory;
             cell.DropFn = (nint)dropMessage;
-            cell.State = Oneshot.Tx | Oneshot.Rx;
+            Oneshot.Start(cell);
             SyncSlot? sender = SyncSlot.Create(SyncKind.OneshotSender, cell);
             SyncSlot? receiver = sender is null ? null : SyncSlot.Create(SyncKind.OneshotReceiver, cell);
             if (receiver is null)
@@ -99,13 +102,13 @@ static unsafe partial class Exports
         {
             if (output != null) *output = default;
             if (msg == null || result == null || output == null) return (int)Status.InvalidArgument;
-            Status s = ResolveOneshot(rx, SyncKind.OneshotReceiver, out _, out SyncSlot cell, out _);
+            Status s = ResolveOneshot(rx, SyncKind.OneshotReceiver, out SyncSlot slot, out SyncSlot cell, out uint generation);
             if (s != Status.Ok) return (int)s;
             if (SyncSlot.Create(SyncKind.OneshotRecvOp, cell) is not SyncSlot op) return (int)Status.NoMemory;
-            if (!Oneshot.BeginRecv(cell))
+            if ((s = Oneshot.BeginRecv(cell, slot, generation)) != Status.Ok)
             {
                 if (op.TryRetire(op.Generation)) op.Recycle();
-                return (int)Status.AlreadyTaken;
+                return (int)s;
             }
             op.MessageOut = (nint)msg;
             op.ResultPtr = (nint)result;
@@ -122,9 +125,9 @@ static unsafe partial class Exports
         {
             if (msg == null) return (int)Status.InvalidArgument;
             *msg = 0;
-            Status s = ResolveOneshot(rx, SyncKind.OneshotReceiver, out _, out SyncSlot cell, out _);
+            Status s = ResolveOneshot(rx, SyncKind.OneshotReceiver, out SyncSlot slot, out SyncSlot cell, out uint generation);
             if (s != Status.Ok) return (int)s;
-            s = Oneshot.TryRecv(cell, out nint m);
+            s = Oneshot.TryRecv(cell, slot, generation, out nint m);
             *msg = m;
             return (int)s;
         }

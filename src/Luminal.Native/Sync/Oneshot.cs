@@ -15,6 +15,10 @@ namespace Luminal.Sync;
 ///  - The receiver side is alive while Rx or Op is set. Sent is set only while it is alive; the caller whose CAS
 ///    ends the receiver side with Sent and not Taken drops the message (exactly once: the CAS decides who).
 ///  - Message is written by the sender before it sets Sent and never again; read only after Sent was seen.
+///  - The epoch also goes on across the cell's lives (<see cref="Start"/>), so a state word is never seen twice: a
+///    receiver-side call that read the state while its handle was still live (checked after the read) acts on its
+///    own oneshot or its CAS fails, even if the handle is released and the cell reused meanwhile (a contract breach,
+///    but never one that touches another oneshot).
 ///  - Waker is written by the recv future only while Waiting is clear, then published by a CAS setting Waiting and
 ///    a new epoch. A waker reads Waker between reading the state and its CAS on that state: if the CAS succeeds, no
 ///    re-registration happened in between (it would have cleared Waiting, and setting it again bumps the epoch), so
@@ -26,6 +30,13 @@ static class Oneshot
     public const long Sent = 1, Taken = 2, Waiting = 4, Tx = 8, Rx = 16, Op = 32;
     const long Flags = 0xFF, Epoch = 0x100;
     const long Refs = Tx | Rx | Op;
+
+    /// <summary>A new life of <paramref name="cell"/> (fresh from the pool): sender and receiver handles, an epoch
+    /// above every one of its earlier lives.</summary>
+    public static void Start(SyncSlot cell) =>
+        Volatile.Write(ref cell.State, ((cell.State & ~Flags) + Epoch) | Tx | Rx);
+
+    static bool Released(SyncSlot handle, uint generation) => Volatile.Read(ref handle.Generation) != generation;
 
     /// <summary>Ends one ref bit. Returns the message to drop (if this ended the receiver side with a value never
     /// received) and whether the caller must recycle the cell (it ended the last ref).</summary>
@@ -81,12 +92,13 @@ static class Oneshot
     }
 
     /// <summary>try_recv: takes the value if it was sent and not taken.</summary>
-    public static Status TryRecv(SyncSlot cell, out nint msg)
+    public static Status TryRecv(SyncSlot cell, SyncSlot rx, uint generation, out nint msg)
     {
         msg = 0;
         while (true)
         {
             long s = Volatile.Read(ref cell.State);
+            if (Released(rx, generation)) return Status.InvalidHandle; // s may be of the cell's next life
             if ((s & Taken) != 0) return Status.Closed;
             if ((s & Sent) == 0) return (s & Tx) == 0 ? Status.Closed : Status.Empty;
             nint m = cell.Message;
@@ -96,14 +108,16 @@ static class Oneshot
         }
     }
 
-    /// <summary>A recv future is made: false if another one of this oneshot is still live.</summary>
-    public static bool BeginRecv(SyncSlot cell)
+    /// <summary>A recv future is made through <paramref name="rx"/>: ALREADY_TAKEN if another one of this oneshot
+    /// is still live.</summary>
+    public static Status BeginRecv(SyncSlot cell, SyncSlot rx, uint generation)
     {
         while (true)
         {
             long s = Volatile.Read(ref cell.State);
-            if ((s & Op) != 0) return false;
-            if (Interlocked.CompareExchange(ref cell.State, s | Op, s) == s) return true;
+            if (Released(rx, generation)) return Status.InvalidHandle;
+            if ((s & Op) != 0) return Status.AlreadyTaken;
+            if (Interlocked.CompareExchange(ref cell.State, s | Op, s) == s) return Status.Ok;
         }
     }
 

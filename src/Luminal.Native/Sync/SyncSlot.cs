@@ -64,8 +64,7 @@ sealed class SyncSlot : GenerationSlot
         s.Waker = 0;
         s.Message = s.ResultPtr = s.MessageOut = 0;
         s.Count = 0;
-        s.State = 0;
-        s.DropFn = 0;
+        s.DropFn = 0; // State is kept: a oneshot cell's epoch goes on across its lives (see Oneshot)
         Volatile.Write(ref s.Target, target);
         Volatile.Write(ref s.Kind, (int)kind); // release: a lookup that sees the kind sees the fields above
         return s;
