@@ -25,7 +25,8 @@ enum SyncKind
 /// semaphore, or the state of one of their futures, which is also its node in a waiter list (intrusive, doubly
 /// linked: unlinking a dropped waiter is O(1), and waiting allocates nothing once the pool is warm).
 ///
-/// Every field but the slot's identity is read and written under the lock of <see cref="Target"/>.
+/// Every field but the slot's identity is read and written under the lock of <see cref="Target"/>, except for the
+/// oneshot kinds, which have no lock: their cell's State word is changed only by compare-and-swap (see Oneshot).
 /// A freed slot has Kind None and no Target, so a forged token carrying the next generation resolves to nothing.
 /// </summary>
 sealed class SyncSlot : GenerationSlot
