@@ -579,7 +579,11 @@ LUMINAL_API luminal_status luminal_scope_stats(luminal_scope *scope, luminal_sco
  *    delivers its message and drops it with drop_message exactly once; dropping an acquire returns any permits
  *    granted to it; dropping a notify_wait woken by notify_one passes the notification on.
  *  - No allocation per message or operation once warm: waiter records are pooled; a channel's queue is a ring in
- *    native memory that doubles while it fills (up to the capacity; an unbounded channel without limit).
+ *    native memory that doubles while it fills (up to the capacity; an unbounded channel without limit). Channels,
+ *    oneshots, notifies and semaphores themselves come from pools too: making and releasing them allocates nothing
+ *    once warm.
+ *  - A handle must not be released while another thread still uses it; if it is, the other call answers
+ *    LUMINAL_E_INVALID_HANDLE or acts as it would have before the release, never on another object.
  * ------------------------------------------------------------------------------------------------------------- */
 
 typedef struct luminal_sender luminal_sender;       /* one sending handle of a channel (clone for more senders) */
@@ -638,8 +642,50 @@ LUMINAL_API luminal_status luminal_channel_recv(luminal_receiver *rx, void **msg
  * LUMINAL_E_INVALID_ARGUMENT (rx or msg NULL), LUMINAL_E_INVALID_HANDLE. Never blocks. */
 LUMINAL_API luminal_status luminal_channel_try_recv(luminal_receiver *rx, void **msg);
 
-/* A oneshot is a channel of capacity 1 with one sender: it costs the same (one queue slot, two handles), so there
- * is no separate type. */
+/* A oneshot: one value from one sender to one receiver. A channel of capacity 1 would do, but costs ~10x more per
+ * use (a lock, a queue, a send and a release call); a oneshot is one lock-free cell with a state word, its send
+ * releases the sender, and nothing is allocated per oneshot once warm. The sync rules above hold (handles, futures,
+ * borrowed out-parameters, fork), with these differences: luminal_oneshot_send takes the message only when it
+ * returns LUMINAL_OK (as luminal_channel_try_send); drop_message runs only for a value sent and never received
+ * (the receiver and its recv future released first). */
+typedef struct luminal_oneshot_sender luminal_oneshot_sender;     /* the sending handle: sends once */
+typedef struct luminal_oneshot_receiver luminal_oneshot_receiver; /* the receiving handle */
+
+/* Creates a oneshot; `drop_message` (may be NULL) is called exactly once for a value sent and never received, on the
+ * thread that releases the receiver side last, outside every lock. On LUMINAL_OK, *tx and *rx are owned handles
+ * (*tx is released by luminal_oneshot_send or luminal_oneshot_sender_release; *rx by
+ * luminal_oneshot_receiver_release). LUMINAL_E_INVALID_ARGUMENT (rt, tx or rx NULL), LUMINAL_E_INVALID_HANDLE,
+ * LUMINAL_E_SHUTDOWN. */
+LUMINAL_API luminal_status luminal_oneshot_new(luminal_runtime *rt, luminal_drop_fn drop_message,
+                                               luminal_oneshot_sender **tx, luminal_oneshot_receiver **rx);
+
+/* Sends `msg` and releases tx (whatever the result, for a valid tx): LUMINAL_OK (msg is taken; a pending recv is
+ * woken), LUMINAL_E_CLOSED (the receiver and its recv future are gone: msg stays the caller's),
+ * LUMINAL_E_INVALID_ARGUMENT (tx NULL), LUMINAL_E_INVALID_HANDLE (released or already sent: msg stays the caller's).
+ * Never blocks. */
+LUMINAL_API luminal_status luminal_oneshot_send(luminal_oneshot_sender *tx, void *msg);
+
+/* Releases a sender that did not send: the receiver gets LUMINAL_E_CLOSED. NULL, stale or double releases (also
+ * after luminal_oneshot_send) are ignored. */
+LUMINAL_API void luminal_oneshot_sender_release(luminal_oneshot_sender *tx);
+
+/* Makes a future that receives the value: *result = LUMINAL_OK with *msg (now the caller's), or LUMINAL_E_CLOSED
+ * (*msg = NULL) if the sender was released without sending or the value was received already. While pending it
+ * keeps the receiver side open (as the handle does). `msg` and `result` are borrowed until completion. At most one
+ * recv future of a oneshot exists at a time. Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (rx, msg, result or out
+ * NULL), LUMINAL_E_INVALID_HANDLE, LUMINAL_E_ALREADY_TAKEN (another recv future of this oneshot is not dropped yet). */
+LUMINAL_API luminal_status luminal_oneshot_recv(luminal_oneshot_receiver *rx, void **msg, luminal_status *result,
+                                                luminal_future *out);
+
+/* Takes the value now: LUMINAL_OK (*msg is the caller's), LUMINAL_E_EMPTY (not sent yet), LUMINAL_E_CLOSED (the
+ * sender was released without sending, or the value was received already); *msg = NULL unless OK.
+ * LUMINAL_E_INVALID_ARGUMENT (rx or msg NULL), LUMINAL_E_INVALID_HANDLE. Never blocks. */
+LUMINAL_API luminal_status luminal_oneshot_try_recv(luminal_oneshot_receiver *rx, void **msg);
+
+/* Releases the receiver. If no recv future is pending, the receiver side is gone: a later send answers
+ * LUMINAL_E_CLOSED, and a value sent and never received is dropped with drop_message (on this thread). NULL, stale or
+ * double releases are ignored. */
+LUMINAL_API void luminal_oneshot_receiver_release(luminal_oneshot_receiver *rx);
 
 /* Creates a notify; *out is an owned handle (release it with luminal_notify_release).
  * LUMINAL_E_INVALID_ARGUMENT (rt or out NULL), LUMINAL_E_INVALID_HANDLE, LUMINAL_E_SHUTDOWN. */
@@ -688,6 +734,10 @@ LUMINAL_API luminal_status luminal_semaphore_close(luminal_semaphore *s);
 /* Releases the handle; the semaphore is closed first (pending acquires get LUMINAL_E_CLOSED). NULL, stale or
  * double releases are ignored. */
 LUMINAL_API void luminal_semaphore_release(luminal_semaphore *s);
+
+/* Diagnostics (tests, benchmarks): the number of garbage collections the library's managed heap has run so far.
+ * Creating, using and releasing channels, oneshots, notifies and semaphores does not move it once warm. */
+LUMINAL_API uint64_t luminal_debug_gc_count(void);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Priorities and the blocking pool

@@ -157,17 +157,25 @@ static int recv_msg(luminal_receiver *rx, luminal_future *f, luminal_status *res
   return 1;
 }
 
-/* A oneshot is a Luminal channel of capacity 1 (the header: it costs the same as a separate type would). */
-static void oneshot_new(luminal_context *cx, luminal_sender **tx, luminal_receiver **rx) {
-  luminal_channel_options o = {.struct_size = sizeof o, .capacity = 1};
-  check(luminal_channel_new(luminal_context_runtime(cx), &o, tx, rx));
+/* Receives a oneshot's value: try_recv, else a recv future kept in `*f` across polls (f->poll NULL: none). */
+static int recv_once(luminal_oneshot_receiver *rx, luminal_future *f, luminal_status *res, void **msg,
+                     luminal_context *cx) {
+  if (!f->poll) {
+    luminal_status st = luminal_oneshot_try_recv(rx, msg);
+    if (st == LUMINAL_OK) return 1;
+    if (st != LUMINAL_E_EMPTY) check(st);
+    check(luminal_oneshot_recv(rx, msg, res, f));
+  }
+  if (!await_fut(f, cx)) return 0;
+  check(*res);
+  return 1;
 }
 
-/* ---- ping_pong: 1,000 pairs of tasks, ping sends over a oneshot channel, pong answers on another ---- */
+/* ---- ping_pong: 1,000 pairs of tasks, ping sends over a oneshot, pong answers on another ---- */
 typedef struct {
   int started;
-  luminal_sender *ping_tx, *pong_tx;
-  luminal_receiver *ping_rx, *pong_rx;
+  luminal_oneshot_sender *ping_tx, *pong_tx;
+  luminal_oneshot_receiver *ping_rx, *pong_rx;
   luminal_future recv_ping, recv_pong; /* pending recvs (poll NULL: none) */
   luminal_status res_ping, res_pong;
 } pair;
@@ -175,11 +183,9 @@ static luminal_poll pong_task(void *s, luminal_context *cx, void **out) {
   (void)out;
   pair *p = s; /* owned by the ping task, which waits for our answer: not touched after the send */
   void *msg;
-  if (!recv_msg(p->ping_rx, &p->recv_ping, &p->res_ping, &msg, cx)) return LUMINAL_POLL_PENDING;
-  luminal_receiver_release(p->ping_rx);
-  luminal_sender *tx = p->pong_tx;
-  check(luminal_channel_try_send(tx, (void *)1));
-  luminal_sender_release(tx);
+  if (!recv_once(p->ping_rx, &p->recv_ping, &p->res_ping, &msg, cx)) return LUMINAL_POLL_PENDING;
+  luminal_oneshot_receiver_release(p->ping_rx);
+  check(luminal_oneshot_send(p->pong_tx, (void *)1)); /* also releases the sender */
   return LUMINAL_POLL_READY;
 }
 static luminal_poll ping_task(void *s, luminal_context *cx, void **out) {
@@ -187,15 +193,15 @@ static luminal_poll ping_task(void *s, luminal_context *cx, void **out) {
   pair *p = s;
   if (!p->started) {
     p->started = 1;
-    oneshot_new(cx, &p->ping_tx, &p->ping_rx);
-    oneshot_new(cx, &p->pong_tx, &p->pong_rx);
+    luminal_runtime *r = luminal_context_runtime(cx);
+    check(luminal_oneshot_new(r, NULL, &p->ping_tx, &p->ping_rx));
+    check(luminal_oneshot_new(r, NULL, &p->pong_tx, &p->pong_rx));
     check(luminal_context_spawn(cx, future(pong_task, p), NULL));
-    check(luminal_channel_try_send(p->ping_tx, (void *)1));
-    luminal_sender_release(p->ping_tx);
+    check(luminal_oneshot_send(p->ping_tx, (void *)1));
   }
   void *msg;
-  if (!recv_msg(p->pong_rx, &p->recv_pong, &p->res_pong, &msg, cx)) return LUMINAL_POLL_PENDING;
-  luminal_receiver_release(p->pong_rx);
+  if (!recv_once(p->pong_rx, &p->recv_pong, &p->res_pong, &msg, cx)) return LUMINAL_POLL_PENDING;
+  luminal_oneshot_receiver_release(p->pong_rx);
   if (atomic_fetch_sub_explicit(&rem, 1, memory_order_relaxed) == 1) done_signal();
   return LUMINAL_POLL_READY;
 }
@@ -439,7 +445,11 @@ int main(int argc, char **argv) {
   for (size_t w = 0; w < sizeof all / sizeof all[0]; w++) {
     int selected = argc == 1;
     for (int a = 1; a < argc; a++) selected |= strcmp(argv[a], all[w].name) == 0;
-    if (selected) all[w].run();
+    if (!selected) continue;
+    uint64_t gcs = luminal_debug_gc_count();
+    all[w].run();
+    /* BENCH_GC=1: the library's garbage collections during the workload (warm-up included), on stderr */
+    if (env("BENCH_GC", 0)) fprintf(stderr, "%s\tgcs\t%llu\n", all[w].name, (unsigned long long)(luminal_debug_gc_count() - gcs));
   }
   luminal_runtime_release(rt);
   return 0;

@@ -106,6 +106,20 @@ int main(int argc, char **argv) {
   CHECK(atomic_load(&g_dropped) == 0);
   CHECK(luminal_channel_try_recv(rx, (void **)&m) == LUMINAL_E_CLOSED);
   luminal_receiver_release(rx);
+  /* each plugin reports over a oneshot the host made (its sender crosses the boundary, taken by the plugin) */
+  for (int i = 0; i < 2; i++) {
+    luminal_oneshot_sender *otx;
+    luminal_oneshot_receiver *orx;
+    CHECK(luminal_oneshot_new(rt, NULL, &otx, &orx) == LUMINAL_OK);
+    CHECK(pl[i]->report(pl[i], otx) == LUMINAL_OK);
+    void *got = NULL, *output = (void *)1;
+    luminal_status res = LUMINAL_PENDING;
+    luminal_future f;
+    CHECK(luminal_oneshot_recv(orx, &got, &res, &f) == LUMINAL_OK);
+    CHECK(luminal_block_on(rt, f, &output) == LUMINAL_OK && output == NULL);
+    CHECK(res == LUMINAL_OK && (uintptr_t)got == (uintptr_t)tasks * per + 1);
+    luminal_oneshot_receiver_release(orx);
+  }
 
   /* ---- round 2: the host stops receiving half-way and releases the receiver ---- */
   uint64_t made_before = a.made() + b.made();

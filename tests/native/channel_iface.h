@@ -31,6 +31,9 @@ struct chan_link {
   uint64_t (*made)(void);
   long (*live)(void);
   const luminal_plugin_host *host;
+  /* report: spawns a task into the plugin's scope that sends, over the oneshot `tx` (taken), the number of messages
+   * this plugin made so far, as a pointer-sized integer + 1 (a oneshot's sender crossing the boundary). */
+  luminal_status (*report)(chan_link *l, luminal_oneshot_sender *tx);
   /* written by the plugin's fini */
   int fini_calls;
   uint64_t made_at_fini;

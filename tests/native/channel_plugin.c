@@ -110,6 +110,22 @@ static luminal_status start(chan_link *l, luminal_sender *tx, uint32_t tasks, ui
   return LUMINAL_OK;
 }
 
+static luminal_poll report_poll(void *state, luminal_context *cx, void **output) {
+  (void)cx;
+  *output = NULL;
+  luminal_status st = luminal_oneshot_send(state, (void *)(uintptr_t)(atomic_load(&g_made) + 1)); /* releases it */
+  if (st != LUMINAL_OK) fail("oneshot_send", st);
+  return LUMINAL_POLL_READY;
+}
+
+static void report_drop(void *state) { luminal_oneshot_sender_release(state); } /* ignored after the send */
+
+static luminal_status report(chan_link *l, luminal_oneshot_sender *tx) {
+  luminal_future f = {tx, report_poll, report_drop, NULL};
+  luminal_spawn_options o = {sizeof o, l->host->scope, 0};
+  return luminal_spawn_with(l->host->runtime, f, &o, NULL); /* takes f also on failure */
+}
+
 static uint64_t made(void) { return atomic_load(&g_made); }
 static long live(void) { return atomic_load(&g_live); }
 
@@ -119,6 +135,7 @@ LUMINAL_PLUGIN_EXPORT luminal_status luminal_plugin_init(const luminal_plugin_ho
   l->start = start;
   l->made = made;
   l->live = live;
+  l->report = report;
   l->host = host;
   *plugin_state = l;
   return LUMINAL_OK;

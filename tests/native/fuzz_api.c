@@ -143,6 +143,7 @@ enum fn_id {
   F_NOTIFY_ALL, F_NOTIFY_WAIT, F_SEM_NEW, F_SEM_ACQUIRE, F_SEM_TRY_ACQUIRE, F_SEM_ADD, F_SEM_CLOSE, F_SYNC_RESULT,
   F_SET_NEW, F_SET_SPAWN, F_SET_JOIN_NEXT, F_SET_ABORT_ALL, F_SET_RESULT, F_JOIN_ALL, F_SELECT, F_SCOPE_DRAIN,
   F_METRICS, F_WORKER_METRICS, F_RUNTIME_RUN, F_WAKEUP_FD, F_NEXT_DEADLINE, F_ADVANCE,
+  F_ONESHOT_NEW, F_ONESHOT_SEND, F_ONESHOT_RECV, F_ONESHOT_TRY_RECV,
   F_COUNT
 };
 
@@ -206,6 +207,10 @@ static const struct {
     [F_SEM_CLOSE] = {"luminal_semaphore_close", OK_ | IARG | IHND | FORK, ""},
     [F_SYNC_RESULT] = {"sync future *result", OK_ | CLSD | IARG | IHND | FORK | B(LUMINAL_E_NO_MEMORY) | B(LUMINAL_E_INTERNAL),
                        "OK / CLOSED; the runtime-provided-future rule for a NULL, stale or forged context"},
+    [F_ONESHOT_NEW] = {"luminal_oneshot_new", OK_ | IARG | IHND | SHUT | FORK, ""},
+    [F_ONESHOT_SEND] = {"luminal_oneshot_send", OK_ | CLSD | IARG | IHND | FORK, ""},
+    [F_ONESHOT_RECV] = {"luminal_oneshot_recv", OK_ | TAKEN | IARG | IHND | FORK, ""},
+    [F_ONESHOT_TRY_RECV] = {"luminal_oneshot_try_recv", OK_ | EMPT | CLSD | IARG | IHND | FORK, ""},
     /* Task sets, join_all, select, scope_drain: the Sync rules again. */
     [F_SET_NEW] = {"luminal_task_set_new", OK_ | IARG | IHND | SHUT | FORK, ""},
     [F_SET_SPAWN] = {"luminal_task_set_spawn", OK_ | IARG | IHND | SHUT | FORK, "as luminal_spawn_with"},
@@ -2405,12 +2410,120 @@ static int run_sync_fut(uint64_t *r, luminal_runtime *rt, luminal_future f, int 
   return s == LUMINAL_OK ? 1 : 0;
 }
 
+/* A oneshot: one value, received, refused or dropped with the receiver exactly once; misuse of its handles. */
+static void op_oneshot(uint64_t *r, luminal_runtime *rt, int kind) {
+  int is_null;
+  luminal_oneshot_sender *tx = NULL;
+  luminal_oneshot_receiver *rx = NULL;
+  int s = chk(F_ONESHOT_NEW, luminal_oneshot_new(rt, msg_drop, &tx, &rx), "oneshot_new");
+  check_bad_rt_status(F_ONESHOT_NEW, s, kind, "oneshot_new");
+  if (s != LUMINAL_OK) return;
+  int sent = 0, tx_gone = 0, rx_gone = 0, taken = 0;
+  for (int k = 0, n = 1 + (int)rn(r, 8); k < n; k++) {
+    switch (rn(r, 7)) {
+    case 0: { /* send (releases the sender) */
+      if (tx_gone) break;
+      void *m = msg_new();
+      s = chk(F_ONESHOT_SEND, luminal_oneshot_send(tx, m), "oneshot_send");
+      expect(F_ONESHOT_SEND, s, rx_gone ? LUMINAL_E_CLOSED : LUMINAL_OK, "oneshot_send");
+      if (s == LUMINAL_OK) sent = 1;
+      else msg_free(m); /* taken only on OK */
+      tx_gone = 1;
+      grave_put(&g_dead_sync, tx);
+      break;
+    }
+    case 1: /* the sender goes without sending */
+      if (tx_gone) break;
+      luminal_oneshot_sender_release(tx);
+      luminal_oneshot_sender_release(tx); /* double release: ignored */
+      grave_put(&g_dead_sync, tx);
+      tx_gone = 1;
+      break;
+    case 2: { /* try_recv */
+      if (rx_gone) break;
+      void *m = (void *)1;
+      s = chk(F_ONESHOT_TRY_RECV, luminal_oneshot_try_recv(rx, &m), "oneshot_try_recv");
+      expect(F_ONESHOT_TRY_RECV, s, sent && !taken ? LUMINAL_OK : taken || tx_gone ? LUMINAL_E_CLOSED : LUMINAL_E_EMPTY,
+             "oneshot_try_recv");
+      if (s == LUMINAL_OK) {
+        msg_free(m);
+        taken = 1;
+      } else if (m != NULL) FZ_FAIL("oneshot_try_recv left *msg set on %d", s);
+      break;
+    }
+    case 3: { /* a recv future (a second one at the same time is refused) */
+      if (rx_gone) break;
+      void *m = (void *)1;
+      luminal_status res = 99;
+      luminal_future f, g;
+      s = chk(F_ONESHOT_RECV, luminal_oneshot_recv(rx, &m, &res, &f), "oneshot_recv");
+      expect(F_ONESHOT_RECV, s, LUMINAL_OK, "oneshot_recv");
+      if (chance(r, 4)) {
+        memset(&g, 0xAB, sizeof g);
+        expect(F_ONESHOT_RECV, luminal_oneshot_recv(rx, &m, &res, &g), LUMINAL_E_ALREADY_TAKEN, "second oneshot_recv");
+        if (g.state || g.poll || g.drop) FZ_FAIL("oneshot_recv failed without zeroing *out");
+      }
+      int done = run_sync_fut(r, rt, f, (sent && !taken) || taken || tx_gone, "oneshot recv future");
+      if (done) chk(F_SYNC_RESULT, res, "oneshot recv result");
+      if (done == 1) {
+        expect(F_SYNC_RESULT, res, sent && !taken ? LUMINAL_OK : LUMINAL_E_CLOSED, "oneshot recv result");
+        if (res == LUMINAL_OK) {
+          msg_free(m);
+          taken = 1;
+        } else if (m != NULL) FZ_FAIL("a CLOSED oneshot recv left *msg set");
+      }
+      if (done == 2 && res == LUMINAL_OK) FZ_FAIL("a oneshot recv polled with a bad context answered OK");
+      break;
+    }
+    case 4: /* the receiver goes (a value sent and not taken is dropped now) */
+      if (rx_gone) break;
+      luminal_oneshot_receiver_release(rx);
+      grave_put(&g_dead_sync, rx);
+      rx_gone = 1;
+      break;
+    default: { /* misuse: NULL, released, forged or wrong-kind handles */
+      void *bad = bad_sync(r, rx_gone ? NULL : rx, &is_null); /* our receiver where a sender is expected */
+      void *m = msg_new();
+      check_bad_sync(F_ONESHOT_SEND, chk(F_ONESHOT_SEND, luminal_oneshot_send(bad, m), "oneshot_send bad"), is_null,
+                     "oneshot_send bad");
+      msg_free(m); /* never taken by a bad sender */
+      bad = bad_sync(r, tx_gone ? NULL : tx, &is_null); /* our sender where a receiver is expected */
+      void *got = (void *)1;
+      luminal_status res;
+      luminal_future f;
+      check_bad_sync(F_ONESHOT_TRY_RECV, chk(F_ONESHOT_TRY_RECV, luminal_oneshot_try_recv(bad, &got), "try_recv bad"),
+                     is_null, "oneshot_try_recv bad");
+      memset(&f, 0xAB, sizeof f);
+      check_bad_sync(F_ONESHOT_RECV, chk(F_ONESHOT_RECV, luminal_oneshot_recv(bad, &got, &res, &f), "recv bad"),
+                     is_null, "oneshot_recv bad");
+      if (f.state || f.poll || f.drop) FZ_FAIL("oneshot_recv failed without zeroing *out");
+      if (!tx_gone) /* a sender is no channel sender */
+        expect(F_CHANNEL_TRY_SEND, luminal_channel_try_send((luminal_sender *)tx, &got), LUMINAL_E_INVALID_HANDLE,
+               "oneshot sender as channel sender");
+      break;
+    }
+    }
+  }
+  if (!tx_gone) {
+    luminal_oneshot_sender_release(tx);
+    grave_put(&g_dead_sync, tx);
+  }
+  if (!rx_gone) {
+    luminal_oneshot_receiver_release(rx);
+    luminal_oneshot_receiver_release(rx); /* double release: ignored */
+    grave_put(&g_dead_sync, rx);
+  }
+}
+
 static void op_sync(fz_thread *t) {
   uint64_t *r = &t->rng;
   rt_life *life;
   int kind, is_null;
   luminal_runtime *rt = pick_rt(t, &life, &kind);
-  switch (rn(r, 3)) {
+  switch (rn(r, 4)) {
+  case 3:
+    op_oneshot(r, rt, kind);
+    break;
   case 0: { /* a channel */
     luminal_channel_options o = {sizeof o, rn(r, 4), msg_drop};
     int bad_args = 0;

@@ -71,12 +71,14 @@ static unsafe partial class Exports
                 if (size >= (nuint)((byte*)&o.DropMessage - (byte*)&o) + (nuint)sizeof(nint))
                     drop = opts->DropMessage;
             }
-            Channel ch = new(runtime, capacity, drop);
+            if (Channel.Rent(runtime, capacity, drop) is not Channel ch) return (int)Status.NoMemory;
             SyncSlot? sender = SyncSlot.Create(SyncKind.Sender, ch);
             SyncSlot? receiver = sender is null ? null : SyncSlot.Create(SyncKind.Receiver, ch);
             if (receiver is null)
             {
                 if (sender is not null && sender.TryRetire(sender.Generation)) sender.Recycle();
+                ch.ReleaseSender();
+                ch.ReleaseReceiver();
                 return (int)Status.NoMemory;
             }
             *tx = (nint)sender!.Token;
@@ -91,9 +93,9 @@ static unsafe partial class Exports
     {
         try
         {
-            if (ResolveSync(tx, SyncKind.Sender, out SyncSlot slot, out _) != Status.Ok) return 0;
+            if (ResolveSync(tx, SyncKind.Sender, out SyncSlot slot, out uint generation) != Status.Ok) return 0;
             Channel ch = (Channel)slot.Target!;
-            if (!ch.AddSender()) return 0;
+            if (!ch.AddSender(slot, generation)) return 0;
             if (SyncSlot.Create(SyncKind.Sender, ch) is SyncSlot clone) return (nint)clone.Token;
             ch.ReleaseSender();
             return 0;
@@ -126,16 +128,16 @@ static unsafe partial class Exports
         try
         {
             if (output != null) *output = default;
-            Status s = ResolveSync(tx, SyncKind.Sender, out SyncSlot slot, out _);
+            Status s = ResolveSync(tx, SyncKind.Sender, out SyncSlot slot, out uint generation);
             if (s != Status.Ok) return (int)s; // no channel, so no drop_message: the message stays the caller's
             ch = (Channel)slot.Target!;
             if (result == null || output == null) { ch.DropMessage(msg); return (int)Status.InvalidArgument; }
             if (SyncSlot.Create(SyncKind.SendOp, ch) is not SyncSlot op) { ch.DropMessage(msg); return (int)Status.NoMemory; }
-            if (!ch.BeginSend(op, msg, (nint)result))
+            if (!ch.BeginSend(slot, generation, op, msg, (nint)result))
             {
-                // The last sender went between the lookup and here (the handle was released concurrently).
+                // The handle was released concurrently (its channel may live on as another one): as a released
+                // sender, it has no channel, so the message stays the caller's.
                 if (op.TryRetire(op.Generation)) op.Recycle();
-                ch.DropMessage(msg);
                 return (int)Status.InvalidHandle;
             }
             SyncFutures.Fill(output, op, &SyncFutures.PollSend, &SyncFutures.DropSend);
@@ -149,8 +151,8 @@ static unsafe partial class Exports
     {
         try
         {
-            Status s = ResolveSync(tx, SyncKind.Sender, out SyncSlot slot, out _);
-            return s != Status.Ok ? (int)s : (int)((Channel)slot.Target!).TrySend(msg);
+            Status s = ResolveSync(tx, SyncKind.Sender, out SyncSlot slot, out uint generation);
+            return s != Status.Ok ? (int)s : (int)((Channel)slot.Target!).TrySend(slot, generation, msg);
         }
         catch (Exception e) { return Fail(e); }
     }
@@ -162,11 +164,15 @@ static unsafe partial class Exports
         {
             if (output != null) *output = default;
             if (msg == null || result == null || output == null) return (int)Status.InvalidArgument;
-            Status s = ResolveSync(rx, SyncKind.Receiver, out SyncSlot slot, out _);
+            Status s = ResolveSync(rx, SyncKind.Receiver, out SyncSlot slot, out uint generation);
             if (s != Status.Ok) return (int)s;
             Channel ch = (Channel)slot.Target!;
             if (SyncSlot.Create(SyncKind.RecvOp, ch) is not SyncSlot op) return (int)Status.NoMemory;
-            ch.BeginRecv(op, (nint)msg, (nint)result);
+            if (!ch.BeginRecv(slot, generation, op, (nint)msg, (nint)result))
+            {
+                if (op.TryRetire(op.Generation)) op.Recycle();
+                return (int)Status.InvalidHandle;
+            }
             SyncFutures.Fill(output, op, &SyncFutures.PollRecv, &SyncFutures.DropRecv);
             return (int)Status.Ok;
         }
@@ -180,9 +186,9 @@ static unsafe partial class Exports
         {
             if (msg == null) return (int)Status.InvalidArgument;
             *msg = 0;
-            Status s = ResolveSync(rx, SyncKind.Receiver, out SyncSlot slot, out _);
+            Status s = ResolveSync(rx, SyncKind.Receiver, out SyncSlot slot, out uint generation);
             if (s != Status.Ok) return (int)s;
-            s = ((Channel)slot.Target!).TryRecv(out nint m);
+            s = ((Channel)slot.Target!).TryRecv(slot, generation, out nint m);
             *msg = m;
             return (int)s;
         }
@@ -200,7 +206,8 @@ static unsafe partial class Exports
             *output = 0;
             Status s = ResolveLiveRuntime(rt, out Runtime runtime);
             if (s != Status.Ok) return (int)s;
-            if (SyncSlot.Create(SyncKind.Notify, new Notify(runtime)) is not SyncSlot slot) return (int)Status.NoMemory;
+            if (Notify.Rent(runtime) is not Notify n) return (int)Status.NoMemory;
+            if (SyncSlot.Create(SyncKind.Notify, n) is not SyncSlot slot) { n.Unref(); return (int)Status.NoMemory; }
             *output = (nint)slot.Token;
             return (int)Status.Ok;
         }
@@ -212,9 +219,8 @@ static unsafe partial class Exports
     {
         try
         {
-            Status s = ResolveSync(n, SyncKind.Notify, out SyncSlot slot, out _);
-            if (s == Status.Ok) ((Notify)slot.Target!).NotifyOne();
-            return (int)s;
+            Status s = ResolveSync(n, SyncKind.Notify, out SyncSlot slot, out uint generation);
+            return s != Status.Ok ? (int)s : (int)((Notify)slot.Target!).NotifyOne(slot, generation);
         }
         catch (Exception e) { return Fail(e); }
     }
@@ -224,9 +230,8 @@ static unsafe partial class Exports
     {
         try
         {
-            Status s = ResolveSync(n, SyncKind.Notify, out SyncSlot slot, out _);
-            if (s == Status.Ok) ((Notify)slot.Target!).NotifyAll();
-            return (int)s;
+            Status s = ResolveSync(n, SyncKind.Notify, out SyncSlot slot, out uint generation);
+            return s != Status.Ok ? (int)s : (int)((Notify)slot.Target!).NotifyAll(slot, generation);
         }
         catch (Exception e) { return Fail(e); }
     }
@@ -238,11 +243,15 @@ static unsafe partial class Exports
         {
             if (output == null) return (int)Status.InvalidArgument;
             *output = default;
-            Status s = ResolveSync(n, SyncKind.Notify, out SyncSlot slot, out _);
+            Status s = ResolveSync(n, SyncKind.Notify, out SyncSlot slot, out uint generation);
             if (s != Status.Ok) return (int)s;
             Notify notify = (Notify)slot.Target!;
             if (SyncSlot.Create(SyncKind.WaitOp, notify) is not SyncSlot op) return (int)Status.NoMemory;
-            notify.BeginWait(op);
+            if (!notify.BeginWait(slot, generation, op))
+            {
+                if (op.TryRetire(op.Generation)) op.Recycle();
+                return (int)Status.InvalidHandle;
+            }
             SyncFutures.Fill(output, op, &SyncFutures.PollWait, &SyncFutures.DropWait);
             return (int)Status.Ok;
         }
@@ -256,7 +265,12 @@ static unsafe partial class Exports
         catch { /* see luminal_sender_release */ }
     }
 
-    static void OnNotifyReleased(object n) => ((Notify)n).NotifyAll(); // nobody can notify the waiters any more
+    static void OnNotifyReleased(object target)
+    {
+        Notify n = (Notify)target;
+        n.NotifyAll(null, 0); // nobody can notify the waiters any more
+        n.Unref();
+    }
 
     // ---- semaphore -----------------------------------------------------------------------------------------
 
@@ -269,7 +283,8 @@ static unsafe partial class Exports
             *output = 0;
             Status s = ResolveLiveRuntime(rt, out Runtime runtime);
             if (s != Status.Ok) return (int)s;
-            if (SyncSlot.Create(SyncKind.Semaphore, new Semaphore(runtime, permits)) is not SyncSlot slot) return (int)Status.NoMemory;
+            if (Semaphore.Rent(runtime, permits) is not Semaphore sem) return (int)Status.NoMemory;
+            if (SyncSlot.Create(SyncKind.Semaphore, sem) is not SyncSlot slot) { sem.Unref(); return (int)Status.NoMemory; }
             *output = (nint)slot.Token;
             return (int)Status.Ok;
         }
@@ -283,9 +298,15 @@ static unsafe partial class Exports
         {
             if (output != null) *output = default;
             if (result == null || output == null) return (int)Status.InvalidArgument;
-            Status s = ResolveSync(sem, SyncKind.Semaphore, out SyncSlot slot, out _);
+            Status s = ResolveSync(sem, SyncKind.Semaphore, out SyncSlot slot, out uint generation);
             if (s != Status.Ok) return (int)s;
-            if (SyncSlot.Create(SyncKind.AcquireOp, slot.Target!) is not SyncSlot op) return (int)Status.NoMemory;
+            Semaphore semaphore = (Semaphore)slot.Target!;
+            if (SyncSlot.Create(SyncKind.AcquireOp, semaphore) is not SyncSlot op) return (int)Status.NoMemory;
+            if (!semaphore.TryAddRef(slot, generation))
+            {
+                if (op.TryRetire(op.Generation)) op.Recycle();
+                return (int)Status.InvalidHandle;
+            }
             op.Count = n;
             op.ResultPtr = (nint)result;
             SyncFutures.Fill(output, op, &SyncFutures.PollAcquire, &SyncFutures.DropAcquire);
@@ -299,8 +320,8 @@ static unsafe partial class Exports
     {
         try
         {
-            Status s = ResolveSync(sem, SyncKind.Semaphore, out SyncSlot slot, out _);
-            return s != Status.Ok ? (int)s : (int)((Semaphore)slot.Target!).TryAcquire(n);
+            Status s = ResolveSync(sem, SyncKind.Semaphore, out SyncSlot slot, out uint generation);
+            return s != Status.Ok ? (int)s : (int)((Semaphore)slot.Target!).TryAcquire(slot, generation, n);
         }
         catch (Exception e) { return Fail(e); }
     }
@@ -310,8 +331,8 @@ static unsafe partial class Exports
     {
         try
         {
-            Status s = ResolveSync(sem, SyncKind.Semaphore, out SyncSlot slot, out _);
-            return s != Status.Ok ? (int)s : (int)((Semaphore)slot.Target!).AddPermits(n);
+            Status s = ResolveSync(sem, SyncKind.Semaphore, out SyncSlot slot, out uint generation);
+            return s != Status.Ok ? (int)s : (int)((Semaphore)slot.Target!).AddPermits(slot, generation, n);
         }
         catch (Exception e) { return Fail(e); }
     }
@@ -321,9 +342,8 @@ static unsafe partial class Exports
     {
         try
         {
-            Status s = ResolveSync(sem, SyncKind.Semaphore, out SyncSlot slot, out _);
-            if (s == Status.Ok) ((Semaphore)slot.Target!).Close();
-            return (int)s;
+            Status s = ResolveSync(sem, SyncKind.Semaphore, out SyncSlot slot, out uint generation);
+            return s != Status.Ok ? (int)s : (int)((Semaphore)slot.Target!).Close(slot, generation);
         }
         catch (Exception e) { return Fail(e); }
     }
@@ -335,5 +355,10 @@ static unsafe partial class Exports
         catch { /* see luminal_sender_release */ }
     }
 
-    static void OnSemaphoreReleased(object sem) => ((Semaphore)sem).Close(); // nobody can add permits any more
+    static void OnSemaphoreReleased(object target)
+    {
+        Semaphore sem = (Semaphore)target;
+        sem.Close(null, 0); // nobody can add permits any more
+        sem.Unref();
+    }
 }

@@ -24,13 +24,12 @@ namespace Luminal.Sync;
 ///    sending, the ring is detached and its messages dropped (outside the lock), waiting senders are woken to fail.
 ///  - Wakes and drop_message calls happen outside the lock (user code may call back into the channel).
 /// </summary>
-sealed unsafe class Channel : SyncObject
+sealed unsafe class Channel : PooledSyncObject
 {
-    // A System.Threading.Lock, not Monitor on an object: under NativeAOT a contended Monitor inflates, allocating a
-    // lock object and a sync-table entry per contended primitive (seen in the ping_pong profile, under try_send).
-    readonly Lock _lock = new();
-    readonly nuint _capacity; // 0 = unbounded
-    readonly delegate* unmanaged<void*, void> _dropMessage;
+    static readonly Handles.SlotTable<Channel> Pool = new(() => new Channel());
+
+    nuint _capacity; // 0 = unbounded
+    delegate* unmanaged<void*, void> _dropMessage;
 
     nint* _ring;   // null once closed for sending (detached) or before the first message
     nuint _mask;   // ring size - 1 (a power of two)
@@ -38,13 +37,28 @@ sealed unsafe class Channel : SyncObject
     long _senders, _receivers;
     WaiterList _sendWaiters, _recvWaiters; // structs, mutated in place: never readonly, never copied
 
-    public Channel(Runtime runtime, nuint capacity, delegate* unmanaged<void*, void> dropMessage) : base(runtime)
+    /// <summary>A channel from the pool (or new while the pool grows) with one sender and one receiver handle;
+    /// null if the pool is full.</summary>
+    public static Channel? Rent(Runtime runtime, nuint capacity, delegate* unmanaged<void*, void> dropMessage)
     {
-        _capacity = capacity;
-        _dropMessage = dropMessage;
-        _senders = 1;
-        _receivers = 1;
+        if (Pool.Allocate() is not Channel ch) return null;
+        lock (ch._lock)
+        {
+            ch._capacity = capacity;
+            ch._dropMessage = dropMessage;
+            ch._ring = null;
+            ch._mask = ch._head = ch._len = ch._reserved = 0;
+            ch._senders = 1;
+            ch._receivers = 1;
+            ch._sendWaiters = default;
+            ch._recvWaiters = default;
+            ch.Begin(runtime, 2);
+        }
+        return ch;
     }
+
+    // Every reference is gone, so _receivers is 0 and the ring was freed when it got there (CloseForSending).
+    protected override void Return() => Pool.Free(this);
 
     public void DropMessage(nint msg)
     {
@@ -102,21 +116,26 @@ sealed unsafe class Channel : SyncObject
 
     // ---- handles -----------------------------------------------------------------------------------------
 
-    public bool AddSender()
+    /// <summary>A cloned sender handle (one more sender and reference); false if <paramref name="handle"/> was
+    /// released meanwhile.</summary>
+    public bool AddSender(SyncSlot handle, uint generation)
     {
         lock (_lock)
         {
-            if (_senders == 0) return false;
+            if (_senders == 0 || !AddRefLocked(handle, generation)) return false;
             _senders++;
             return true;
         }
     }
 
+    /// <summary>A sender handle is released (after its token was retired): the last sender closes the channel for
+    /// the receiver; then the handle's reference goes.</summary>
     public void ReleaseSender()
     {
         bool closing;
         lock (_lock) closing = --_senders == 0;
         if (closing) WakeAllReceivers();
+        Unref();
     }
 
     public void ReleaseReceiver()
@@ -124,6 +143,7 @@ sealed unsafe class Channel : SyncObject
         bool closing;
         lock (_lock) closing = --_receivers == 0;
         if (closing) CloseForSending();
+        Unref();
     }
 
     /// <summary>The last sender went: every waiting recv future is woken (it answers CLOSED once the ring is empty).</summary>
@@ -175,12 +195,13 @@ sealed unsafe class Channel : SyncObject
 
     // ---- plain calls -----------------------------------------------------------------------------------------
 
-    public Status TrySend(nint msg)
+    public Status TrySend(SyncSlot handle, uint generation, nint msg)
     {
         Span<ulong> buffer = stackalloc ulong[1];
         WakeBatch wakes = new(buffer);
         lock (_lock)
         {
+            if (Stale(handle, generation)) return Status.InvalidHandle;
             if (_receivers == 0) return Status.Closed;
             if (!HasRoom) return Status.Full;
             Push(msg);
@@ -190,13 +211,14 @@ sealed unsafe class Channel : SyncObject
         return Status.Ok;
     }
 
-    public Status TryRecv(out nint msg)
+    public Status TryRecv(SyncSlot handle, uint generation, out nint msg)
     {
         msg = 0;
         Span<ulong> buffer = stackalloc ulong[1];
         WakeBatch wakes = new(buffer);
         lock (_lock)
         {
+            if (Stale(handle, generation)) return Status.InvalidHandle;
             if (_receivers == 0) return Status.Closed;
             if (_len == 0) return _senders == 0 ? Status.Closed : Status.Empty;
             msg = Pop();
@@ -208,31 +230,34 @@ sealed unsafe class Channel : SyncObject
 
     // ---- futures ---------------------------------------------------------------------------------------------
 
-    /// <summary>Registers a new send future (it counts as a sender until it completes). False if no sender is
-    /// left (cannot happen through a live handle).</summary>
-    public bool BeginSend(SyncSlot op, nint msg, nint result)
+    /// <summary>Registers a new send future (it counts as a sender until it completes, and as a reference until
+    /// it is dropped). False if <paramref name="handle"/> was released meanwhile (then nothing is registered).</summary>
+    public bool BeginSend(SyncSlot handle, uint generation, SyncSlot op, nint msg, nint result)
     {
         op.Message = msg;
         op.HasMessage = true;
         op.ResultPtr = result;
         lock (_lock)
         {
-            if (_senders == 0) return false;
+            if (_senders == 0 || !AddRefLocked(handle, generation)) return false;
             _senders++;
             op.HoldsRef = true;
         }
         return true;
     }
 
-    public void BeginRecv(SyncSlot op, nint msgOut, nint result)
+    /// <summary>Registers a new recv future (a receiver until it completes, a reference until it is dropped).</summary>
+    public bool BeginRecv(SyncSlot handle, uint generation, SyncSlot op, nint msgOut, nint result)
     {
         op.MessageOut = msgOut;
         op.ResultPtr = result;
         lock (_lock)
         {
+            if (!AddRefLocked(handle, generation)) return false;
             _receivers++;
             op.HoldsRef = true;
         }
+        return true;
     }
 
     /// <summary>A send future's poll. Returns Pending, or the outcome (then the message is queued, or handed back

@@ -11,28 +11,53 @@ namespace Luminal.Sync;
 /// A wait future notified by notify_one and dropped before it saw it passes the notification on (to the next waiter,
 /// or back into the permit), so a cancelled waiter never swallows a notify_one.
 /// </summary>
-sealed class Notify : SyncObject
+sealed class Notify : PooledSyncObject
 {
-    // A System.Threading.Lock, not Monitor on an object: under NativeAOT a contended Monitor inflates, allocating a
-    // lock object and a sync-table entry per contended primitive (seen in the ping_pong profile, under try_send).
-    readonly Lock _lock = new();
+    static readonly Handles.SlotTable<Notify> Pool = new(() => new Notify());
+
     bool _permit;
     ulong _allGeneration;
     WaiterList _waiters; // a struct, mutated in place: never readonly, never copied
 
-    public Notify(Runtime runtime) : base(runtime) { }
-
-    public void BeginWait(SyncSlot op)
+    /// <summary>A notify from the pool with its one handle's reference; null if the pool is full.</summary>
+    public static Notify? Rent(Runtime runtime)
     {
-        lock (_lock) op.Count = _allGeneration;
+        if (Pool.Allocate() is not Notify n) return null;
+        lock (n._lock)
+        {
+            n._permit = false;
+            n._allGeneration = 0;
+            n._waiters = default;
+            n.Begin(runtime, 1);
+        }
+        return n;
     }
 
-    public void NotifyOne()
+    protected override void Return() => Pool.Free(this);
+
+    /// <summary>Registers a wait future made through <paramref name="handle"/> (a reference until it is dropped);
+    /// false if the handle was released meanwhile.</summary>
+    public bool BeginWait(SyncSlot handle, uint generation, SyncSlot op)
+    {
+        lock (_lock)
+        {
+            if (!AddRefLocked(handle, generation)) return false;
+            op.Count = _allGeneration;
+            return true;
+        }
+    }
+
+    public Status NotifyOne(SyncSlot handle, uint generation)
     {
         Span<ulong> buffer = stackalloc ulong[1];
         WakeBatch wakes = new(buffer);
-        lock (_lock) GiveOne(ref wakes);
+        lock (_lock)
+        {
+            if (Stale(handle, generation)) return Status.InvalidHandle;
+            GiveOne(ref wakes);
+        }
         wakes.WakeAll();
+        return Status.Ok;
     }
 
     void GiveOne(ref WakeBatch wakes)
@@ -48,10 +73,15 @@ sealed class Notify : SyncObject
 
     /// <summary>Wakes every wait future made before this call (in rounds of a stack buffer; futures made after it
     /// carry the new generation and stay).</summary>
-    public void NotifyAll()
+    /// <summary>notify_all through <paramref name="handle"/> (null: the release of the last handle).</summary>
+    public Status NotifyAll(SyncSlot? handle, uint handleGeneration)
     {
         ulong generation;
-        lock (_lock) generation = ++_allGeneration;
+        lock (_lock)
+        {
+            if (Stale(handle, handleGeneration)) return Status.InvalidHandle;
+            generation = ++_allGeneration;
+        }
         Span<ulong> buffer = stackalloc ulong[WakeBatch.Capacity];
         while (true)
         {
@@ -68,7 +98,7 @@ sealed class Notify : SyncObject
                 more = _waiters.Head is SyncSlot h && h.Count < generation;
             }
             wakes.WakeAll();
-            if (!more) return;
+            if (!more) return Status.Ok;
         }
     }
 

@@ -10,24 +10,35 @@ namespace Luminal.Sync;
 /// waiter is granted (Granted), under <see cref="_lock"/>; an acquire future dropped after its grant but before its
 /// READY poll gives them back, so a cancelled acquire never loses permits. Close wakes every waiter (CLOSED).
 /// </summary>
-sealed class Semaphore : SyncObject
+sealed class Semaphore : PooledSyncObject
 {
-    // A System.Threading.Lock, not Monitor on an object: under NativeAOT a contended Monitor inflates, allocating a
-    // lock object and a sync-table entry per contended primitive (seen in the ping_pong profile, under try_send).
-    readonly Lock _lock = new();
+    static readonly Handles.SlotTable<Semaphore> Pool = new(() => new Semaphore());
+
     ulong _permits;
     bool _closed;
     WaiterList _waiters; // a struct, mutated in place: never readonly, never copied
 
-    public Semaphore(Runtime runtime, ulong permits) : base(runtime)
+    /// <summary>A semaphore from the pool with its one handle's reference; null if the pool is full.</summary>
+    public static Semaphore? Rent(Runtime runtime, ulong permits)
     {
-        _permits = permits;
+        if (Pool.Allocate() is not Semaphore sem) return null;
+        lock (sem._lock)
+        {
+            sem._permits = permits;
+            sem._closed = false;
+            sem._waiters = default;
+            sem.Begin(runtime, 1);
+        }
+        return sem;
     }
 
-    public Status TryAcquire(uint n)
+    protected override void Return() => Pool.Free(this);
+
+    public Status TryAcquire(SyncSlot handle, uint generation, uint n)
     {
         lock (_lock)
         {
+            if (Stale(handle, generation)) return Status.InvalidHandle;
             if (_closed) return Status.Closed;
             if (!_waiters.IsEmpty || _permits < n) return Status.Empty;
             _permits -= n;
@@ -37,10 +48,11 @@ sealed class Semaphore : SyncObject
 
     /// <summary>Adds permits and serves the waiters they satisfy. Ignored after close; INVALID_ARGUMENT if the
     /// count would overflow 2^64 - 1 (nothing is added).</summary>
-    public Status AddPermits(ulong n)
+    public Status AddPermits(SyncSlot handle, uint generation, ulong n)
     {
         lock (_lock)
         {
+            if (Stale(handle, generation)) return Status.InvalidHandle;
             if (_closed) return Status.Ok;
             if (_permits + n < _permits) return Status.InvalidArgument;
             _permits += n;
@@ -73,7 +85,8 @@ sealed class Semaphore : SyncObject
         }
     }
 
-    public void Close()
+    /// <summary>Closes it through <paramref name="handle"/> (null: the release of its handle).</summary>
+    public Status Close(SyncSlot? handle, uint generation)
     {
         Span<ulong> buffer = stackalloc ulong[WakeBatch.Capacity];
         while (true)
@@ -82,12 +95,14 @@ sealed class Semaphore : SyncObject
             bool more;
             lock (_lock)
             {
+                if (Stale(handle, generation)) return Status.InvalidHandle;
+                handle = null; // checked once: later rounds continue the same close
                 _closed = true;
                 while (!wakes.IsFull && _waiters.PopFront() is SyncSlot w) wakes.Add(w.Waker);
                 more = !_waiters.IsEmpty;
             }
             wakes.WakeAll();
-            if (!more) return;
+            if (!more) return Status.Ok;
         }
     }
 

@@ -87,6 +87,7 @@ static unsafe class SyncFutures
             ch.DropSend(op, out bool drop, out nint msg);
             op.Recycle();
             if (drop) ch.DropMessage(msg);
+            ch.Unref(); // the future's reference (the channel may go back to its pool)
         }
         catch { /* drop has no status; at worst a slot or a message leaks, never a double drop */ }
     }
@@ -128,6 +129,7 @@ static unsafe class SyncFutures
             Channel ch = (Channel)op.Target!;
             ch.DropRecv(op);
             op.Recycle();
+            ch.Unref();
         }
         catch { /* see DropSend */ }
     }
@@ -158,6 +160,7 @@ static unsafe class SyncFutures
             Notify n = (Notify)op.Target!;
             n.DropWait(op);
             op.Recycle();
+            n.Unref();
         }
         catch { /* see DropSend */ }
     }
@@ -197,6 +200,7 @@ static unsafe class SyncFutures
             Semaphore sem = (Semaphore)op.Target!;
             sem.DropAcquire(op);
             op.Recycle();
+            sem.Unref();
         }
         catch { /* see DropSend */ }
     }

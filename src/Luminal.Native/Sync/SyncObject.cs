@@ -1,8 +1,72 @@
+using System.Threading;
+using Luminal.Handles;
+
 namespace Luminal.Sync;
 
 /// <summary>What every runtime-owned sync object (channel, notify, semaphore, task set) has: the runtime it was made
-/// on, checked for fork before anything takes its locks.</summary>
-abstract class SyncObject(Runtime runtime)
+/// on, checked for fork before anything takes its locks. A <see cref="Slot"/> so that the pooled kinds
+/// (<see cref="PooledSyncObject"/>) can live in a <see cref="SlotTable{T}"/>.</summary>
+abstract class SyncObject : Slot
 {
-    internal readonly Runtime Runtime = runtime;
+    internal Runtime Runtime = null!; // set before the object is handed out; fixed until it is recycled
+
+    protected SyncObject() { }
+    protected SyncObject(Runtime runtime) => Runtime = runtime;
+}
+
+/// <summary>
+/// A channel, notify or semaphore: reused from a pool instead of allocated per object, so creating and releasing
+/// them allocates no managed memory once warm (a GC would freeze the host's threads). The object is returned to its
+/// pool when its last reference goes: every handle and every future made on it counts (a future until it is dropped,
+/// not merely completed, so a late poll or drop still finds its own object).
+///
+/// A handle released on one thread while another thread still uses it (a contract breach) must not act on the
+/// object's next life: calls made through a handle check, under <see cref="_lock"/>, that the handle's generation
+/// is still the one they resolved (<see cref="Stale"/>): the release retires the handle before it drops its
+/// reference, so a call that passes the check runs while the handle's reference is still held.
+/// </summary>
+abstract class PooledSyncObject : SyncObject
+{
+    // A System.Threading.Lock, not Monitor on an object: under NativeAOT a contended Monitor inflates, allocating a
+    // lock object and a sync-table entry per contended primitive (seen in the ping_pong profile, under try_send).
+    // Allocated once per pooled object, kept across reuses.
+    protected readonly Lock _lock = new();
+    int _refs; // under _lock
+
+    /// <summary>Starts a new life with <paramref name="refs"/> references (its handles).</summary>
+    protected void Begin(Runtime runtime, int refs)
+    {
+        Runtime = runtime;
+        _refs = refs;
+    }
+
+    /// <summary>True if <paramref name="handle"/> no longer carries <paramref name="generation"/> (released). Null
+    /// handle: a call made by the runtime itself, not through a handle (never stale). Under <see cref="_lock"/>.</summary>
+    protected static bool Stale(SyncSlot? handle, uint generation) =>
+        handle is not null && Volatile.Read(ref handle.Generation) != generation;
+
+    /// <summary>One more reference (a future or a cloned handle being made through <paramref name="handle"/>);
+    /// false if the handle was released meanwhile. Under <see cref="_lock"/>.</summary>
+    protected bool AddRefLocked(SyncSlot? handle, uint generation)
+    {
+        if (Stale(handle, generation)) return false;
+        _refs++;
+        return true;
+    }
+
+    public bool TryAddRef(SyncSlot handle, uint generation)
+    {
+        lock (_lock) return AddRefLocked(handle, generation);
+    }
+
+    /// <summary>Drops a reference; the last one returns the object to its pool. The caller touches it no more.</summary>
+    public void Unref()
+    {
+        bool last;
+        lock (_lock) last = --_refs == 0;
+        if (last) Return();
+    }
+
+    /// <summary>Back to the pool (everything it held is released by then).</summary>
+    protected abstract void Return();
 }

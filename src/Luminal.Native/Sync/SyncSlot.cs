@@ -15,6 +15,9 @@ enum SyncKind
     SetMember,                                // one task of a set (internal: its token is the task's join waker)
     JoinNextOp, JoinAllOp, SelectOp, DrainOp, // futures (task_set_join_next, join_all, select, scope_drain)
     Plugin,                                   // handle (luminal_plugin_*; Target is a Plugins.Plugin)
+    OneshotCell,                              // a oneshot's shared state (internal; Target is its Runtime)
+    OneshotSender, OneshotReceiver,           // handles (luminal_oneshot_*; Target is the cell)
+    OneshotRecvOp,                            // future (luminal_oneshot_recv; Target is the cell)
 }
 
 /// <summary>
@@ -22,7 +25,8 @@ enum SyncKind
 /// semaphore, or the state of one of their futures, which is also its node in a waiter list (intrusive, doubly
 /// linked: unlinking a dropped waiter is O(1), and waiting allocates nothing once the pool is warm).
 ///
-/// Every field but the slot's identity is read and written under the lock of <see cref="Target"/>.
+/// Every field but the slot's identity is read and written under the lock of <see cref="Target"/>, except for the
+/// oneshot kinds, which have no lock: their cell's State word is changed only by compare-and-swap (see Oneshot).
 /// A freed slot has Kind None and no Target, so a forged token carrying the next generation resolves to nothing.
 /// </summary>
 sealed class SyncSlot : GenerationSlot
@@ -46,6 +50,8 @@ sealed class SyncSlot : GenerationSlot
     internal nint ResultPtr;     // luminal_status* (borrowed until completion)
     internal nint MessageOut;    // recv: void** (borrowed until completion)
     internal ulong Count;        // acquire: permits asked; wait: the notify_all generation at creation
+    internal long State;         // oneshot cell: its lock-free state word (see Oneshot)
+    internal nint DropFn;        // oneshot cell: drop_message
 
     public ulong Token => Handles.Token.Make(Handles.Token.Sync, Index, Volatile.Read(ref Generation));
 
@@ -59,6 +65,7 @@ sealed class SyncSlot : GenerationSlot
         s.Waker = 0;
         s.Message = s.ResultPtr = s.MessageOut = 0;
         s.Count = 0;
+        s.DropFn = 0; // State is kept: a oneshot cell's epoch goes on across its lives (see Oneshot)
         Volatile.Write(ref s.Target, target);
         Volatile.Write(ref s.Kind, (int)kind); // release: a lookup that sees the kind sees the fields above
         return s;

@@ -345,6 +345,16 @@ pub struct luminal_sender {
 pub struct luminal_receiver {
     _private: [u8; 0],
 }
+/// Opaque sending handle of a oneshot.
+#[repr(C)]
+pub struct luminal_oneshot_sender {
+    _private: [u8; 0],
+}
+/// Opaque receiving handle of a oneshot.
+#[repr(C)]
+pub struct luminal_oneshot_receiver {
+    _private: [u8; 0],
+}
 /// Opaque notify handle.
 #[repr(C)]
 pub struct luminal_notify {
@@ -498,6 +508,23 @@ declare_library! {
         out: *mut luminal_future,
     ) -> luminal_status;
     pub fn luminal_channel_try_recv(rx: *mut luminal_receiver, msg: *mut *mut c_void) -> luminal_status;
+    pub fn luminal_oneshot_new(
+        rt: *mut luminal_runtime,
+        drop_message: Option<luminal_drop_fn>,
+        tx: *mut *mut luminal_oneshot_sender,
+        rx: *mut *mut luminal_oneshot_receiver,
+    ) -> luminal_status;
+    pub fn luminal_oneshot_send(tx: *mut luminal_oneshot_sender, msg: *mut c_void) -> luminal_status;
+    pub fn luminal_oneshot_sender_release(tx: *mut luminal_oneshot_sender);
+    pub fn luminal_oneshot_recv(
+        rx: *mut luminal_oneshot_receiver,
+        msg: *mut *mut c_void,
+        result: *mut luminal_status,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_oneshot_try_recv(rx: *mut luminal_oneshot_receiver, msg: *mut *mut c_void) -> luminal_status;
+    pub fn luminal_oneshot_receiver_release(rx: *mut luminal_oneshot_receiver);
+    pub fn luminal_debug_gc_count() -> u64;
     pub fn luminal_notify_new(rt: *mut luminal_runtime, out: *mut *mut luminal_notify) -> luminal_status;
     pub fn luminal_notify_one(n: *mut luminal_notify) -> luminal_status;
     pub fn luminal_notify_all(n: *mut luminal_notify) -> luminal_status;

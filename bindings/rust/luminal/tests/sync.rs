@@ -290,6 +290,76 @@ fn oneshot_send_recv_close() {
     assert_eq!(rx.try_recv(), Err(oneshot::TryRecvError::Closed));
 }
 
+/// The native oneshot: a value sent and never received is dropped exactly once (with the receiver, or with a
+/// pending poll's receiver); try_recv after a pending poll; awaited inside a task (direct polls) and outside.
+#[test]
+fn oneshot_drops_and_pending_polls() {
+    struct D(Arc<AtomicUsize>);
+    impl Drop for D {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rt = rt(2);
+    let drops = Arc::new(AtomicUsize::new(0));
+    // sent, never received
+    let (tx, rx) = oneshot::channel::<D>(&rt);
+    tx.send(D(drops.clone())).ok().unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    drop(rx);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    // refused: handed back, dropped by us
+    let (tx, rx) = oneshot::channel::<D>(&rt);
+    drop(rx);
+    let back = tx.send(D(drops.clone())).err().unwrap();
+    drop(back);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    // a pending poll, then the value, then try_recv takes it
+    let (tx, mut rx) = oneshot::channel::<u32>(&rt);
+    let (tx2, rx2) = oneshot::channel::<u32>(&rt);
+    let (polled_tx, polled_rx) = std::sync::mpsc::channel::<()>();
+    let h = rt.spawn(async move {
+        assert!(poll_once(&mut rx).await.is_none());
+        polled_tx.send(()).unwrap();
+        let go = rx2.await.unwrap();
+        assert_eq!(go, 1);
+        loop {
+            match rx.try_recv() {
+                Ok(v) => return v,
+                Err(oneshot::TryRecvError::Empty) => luminal::yield_now().await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    polled_rx.recv().unwrap();
+    tx.send(77).unwrap();
+    tx2.send(1).unwrap();
+    assert_eq!(rt.block_on(h).unwrap(), 77);
+    // a pending poll dropped with its receiver after the send: the value dropped once
+    let (tx, mut rx) = oneshot::channel::<D>(&rt);
+    let d2 = drops.clone();
+    let h = rt.spawn(async move {
+        assert!(poll_once(&mut rx).await.is_none());
+        rx
+    });
+    let rx = rt.block_on(h).unwrap();
+    tx.send(D(d2)).ok().unwrap();
+    drop(rx);
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+    // many, across tasks, awaited inside tasks
+    let hs: Vec<_> = (0..200u32)
+        .map(|i| {
+            let (tx, rx) = oneshot::channel::<u32>(&rt);
+            let h = rt.spawn(rx);
+            rt.spawn(async move { tx.send(i).unwrap() });
+            h
+        })
+        .collect();
+    for (i, h) in hs.into_iter().enumerate() {
+        assert_eq!(rt.block_on(h).unwrap(), Ok(i as u32));
+    }
+}
+
 #[test]
 fn notify_one_stores_a_permit_and_waiters_wake() {
     let rt = rt(2);

@@ -1,31 +1,91 @@
-//! A one-value channel: a Luminal channel of capacity 1 with one sender (the C contract has no separate type: it
-//! costs the same), so the raw sender can cross a plugin boundary like an [`mpsc`] one.
-use super::mpsc::{self, RecvOp, TryRecvError as MpscTryRecvError, TrySendError};
-use crate::await_raw::AwaitRaw;
-use crate::Runtime;
+//! A one-value channel on `luminal_oneshot_*`: one lock-free cell in the runtime per oneshot (no lock, no queue),
+//! its send releases the sender. The value travels as a `Box<T>` passed as the oneshot's `void*`; the oneshot's
+//! `drop_message` frees a value sent and never received, so every value is dropped exactly once.
+use super::RawFut;
+use crate::await_raw::{AwaitRaw, RawPoll};
+use crate::ffi::{self, luminal_context, luminal_oneshot_receiver, luminal_oneshot_sender, luminal_runtime};
+use crate::{Runtime, RuntimeError};
+use std::ffi::c_void;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
+
+/// The oneshot's `drop_message`: frees a value sent and never received.
+unsafe extern "C" fn drop_value<T>(p: *mut c_void) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: every value of a `channel::<T>` oneshot is a leaked `Box<T>`; the runtime calls drop_message at most
+    // once, for a value nobody received. A panicking destructor must not unwind into the runtime.
+    let value = unsafe { Box::from_raw(p as *mut T) };
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+/// Takes the value out of a received message.
+///
+/// # Safety
+/// `p` must be a value of a `channel::<T>` oneshot, now the caller's.
+unsafe fn take_value<T>(p: *mut c_void) -> T {
+    // SAFETY: the caller's contract.
+    *unsafe { Box::from_raw(p as *mut T) }
+}
 
 /// Makes a oneshot channel on `rt` (which hosts the receiver's helper task outside a task). Panics if the runtime
 /// refuses (shut down).
 pub fn channel<T: Send + 'static>(rt: &(impl AsRef<Runtime> + ?Sized)) -> (Sender<T>, Receiver<T>) {
-    let (tx, rx) = mpsc::channel(rt, 1);
-    (Sender { inner: tx }, Receiver { inner: Some(rx), op: None })
+    let rt = rt.as_ref();
+    let (mut tx, mut rx) = (ptr::null_mut(), ptr::null_mut());
+    // SAFETY: `rt` is a runtime handle (a stale one is reported).
+    let st = unsafe { ffi::luminal_oneshot_new(rt.as_raw(), Some(drop_value::<T>), &mut tx, &mut rx) };
+    if let Err(e) = RuntimeError::check(st) {
+        panic!("luminal::sync::oneshot::channel: the runtime refused the oneshot: {e}");
+    }
+    let (Some(tx), Some(rx)) = (NonNull::new(tx), NonNull::new(rx)) else {
+        panic!("luminal::sync::oneshot::channel: no handles");
+    };
+    (Sender { raw: tx, _t: PhantomData }, Receiver { raw: Some(rx), home: rt.home(), op: None })
 }
 
 /// Sends the one value.
-#[derive(Debug)]
 pub struct Sender<T> {
-    inner: mpsc::Sender<T>,
+    raw: NonNull<luminal_oneshot_sender>,
+    _t: PhantomData<fn(T) -> T>,
 }
+
+// SAFETY: the C handle may be used from any thread; sending takes `self`.
+unsafe impl<T: Send> Send for Sender<T> {}
+// SAFETY: `&Sender` gives access to nothing.
+unsafe impl<T: Send> Sync for Sender<T> {}
 
 impl<T: Send + 'static> Sender<T> {
     /// Sends `value` (never waits); `Err(value)` if the receiver is gone.
     pub fn send(self, value: T) -> Result<(), T> {
-        // One sender, one value, capacity 1: never full.
-        self.inner.try_send(value).map_err(TrySendError::into_inner)
+        let raw = self.raw.as_ptr();
+        std::mem::forget(self); // the send releases the handle, whatever its result
+        let p = Box::into_raw(Box::new(value)) as *mut c_void;
+        // SAFETY: our own live sender, used once; the value is taken only on OK.
+        match unsafe { ffi::luminal_oneshot_send(raw, p) } {
+            ffi::LUMINAL_OK => Ok(()),
+            // SAFETY: refused: the box is still ours.
+            _ => Err(unsafe { take_value(p) }),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        // SAFETY: our own handle, not sent on (send forgets self); released once. The receiver gets CLOSED.
+        unsafe { ffi::luminal_oneshot_sender_release(self.raw.as_ptr()) }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("oneshot::Sender").field("raw", &self.raw).finish()
     }
 }
 
@@ -59,27 +119,52 @@ impl std::error::Error for TryRecvError {}
 
 /// Receives the one value: a `Future<Output = Result<T, RecvError>>`. Dropping it drops an unreceived value.
 pub struct Receiver<T: Send + 'static> {
-    /// `None` once the value was received.
-    inner: Option<mpsc::Receiver<T>>,
+    /// `None` once the value was received (or the oneshot found closed).
+    raw: Option<NonNull<luminal_oneshot_receiver>>,
+    home: *mut luminal_runtime,
     op: Option<AwaitRaw<RecvOp<T>>>,
 }
 
+// SAFETY: the C handle may be used from any thread; every method takes `&mut self`.
+unsafe impl<T: Send + 'static> Send for Receiver<T> {}
+// SAFETY: `&Receiver` gives access to nothing.
+unsafe impl<T: Send + 'static> Sync for Receiver<T> {}
 impl<T: Send + 'static> Unpin for Receiver<T> {}
 
 impl<T: Send + 'static> Receiver<T> {
     /// Takes the value now if it was sent.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let rx = self.inner.as_mut().ok_or(TryRecvError::Closed)?;
+        let raw = self.raw.ok_or(TryRecvError::Closed)?;
         if let Some(op) = self.op.take() {
-            rx.recover(op); // a value a pending poll received comes out first
-        }
-        match rx.try_recv() {
-            Ok(v) => {
-                self.inner = None;
-                Ok(v)
+            // A value a pending poll received comes out first; else the C future is dropped (it held nothing).
+            if let Some(v) = op.into_source().and_then(|mut s| s.got.take()) {
+                self.finish();
+                // SAFETY: the value the C future handed over, ours now.
+                return Ok(unsafe { take_value(v.as_ptr()) });
             }
-            Err(MpscTryRecvError::Empty) => Err(TryRecvError::Empty),
-            Err(MpscTryRecvError::Disconnected) => Err(TryRecvError::Closed),
+        }
+        let mut msg = ptr::null_mut();
+        // SAFETY: our own live receiver.
+        match unsafe { ffi::luminal_oneshot_try_recv(raw.as_ptr(), &mut msg) } {
+            ffi::LUMINAL_OK => {
+                self.finish();
+                // SAFETY: received: the value is ours.
+                Ok(unsafe { take_value(msg) })
+            }
+            ffi::LUMINAL_E_EMPTY => Err(TryRecvError::Empty),
+            _ => {
+                self.finish();
+                Err(TryRecvError::Closed)
+            }
+        }
+    }
+
+    /// Releases the handle (the value is taken, or there is none).
+    fn finish(&mut self) {
+        self.op = None;
+        if let Some(raw) = self.raw.take() {
+            // SAFETY: our own handle, released once (taken out of the option).
+            unsafe { ffi::luminal_oneshot_receiver_release(raw.as_ptr()) }
         }
     }
 }
@@ -89,23 +174,102 @@ impl<T: Send + 'static> Future for Receiver<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let rx = this.inner.as_mut().expect("a oneshot Receiver was polled after it completed");
-        let v = std::task::ready!(rx.poll_recv(&mut this.op, cx));
-        this.inner = None;
-        Poll::Ready(v.ok_or(RecvError))
+        let raw = this.raw.expect("a oneshot Receiver was polled after it completed");
+        if this.op.is_none() {
+            match this.try_recv() {
+                Ok(v) => return Poll::Ready(Ok(v)),
+                Err(TryRecvError::Closed) => return Poll::Ready(Err(RecvError)),
+                Err(TryRecvError::Empty) => {}
+            }
+            let outs = Box::into_raw(Box::new(RecvOuts { msg: ptr::null_mut(), result: ffi::LUMINAL_E_CLOSED }));
+            let mut fut = RawFut::empty();
+            // SAFETY: a live receiver; `outs` is heap memory owned by the `RecvOp` below, freed only after the C
+            // future is dropped.
+            let st = unsafe {
+                ffi::luminal_oneshot_recv(raw.as_ptr(), &mut (*outs).msg, &mut (*outs).result, &mut fut)
+            };
+            let src = RecvOp::<T> { fut: RawFut::new(fut), outs, got: None, _t: PhantomData };
+            if st != ffi::LUMINAL_OK {
+                drop(src);
+                this.finish();
+                return Poll::Ready(Err(RecvError));
+            }
+            this.op = Some(AwaitRaw::new(src, this.home));
+        }
+        let a = this.op.as_mut().expect("set above");
+        let st = std::task::ready!(Pin::new(&mut *a).poll(cx));
+        let got = a.source_mut(|s| s.got.take()).flatten();
+        this.finish();
+        Poll::Ready(match (st, got) {
+            // SAFETY: the value the C future handed over, ours now.
+            (ffi::LUMINAL_OK, Some(v)) => Ok(unsafe { take_value(v.as_ptr()) }),
+            _ => Err(RecvError),
+        })
     }
 }
 
 impl<T: Send + 'static> Drop for Receiver<T> {
     fn drop(&mut self) {
-        // The op first (its C future holds the channel open for senders), then the receiver handle.
-        self.op = None;
-        self.inner = None;
+        // The op first (a value it received is dropped with it; its C future keeps the receiver side open), then the
+        // handle (a value sent and never received goes to drop_message).
+        self.finish();
     }
 }
 
 impl<T: Send + 'static> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("oneshot::Receiver").field("done", &self.inner.is_none()).finish()
+        f.debug_struct("oneshot::Receiver").field("done", &self.raw.is_none()).finish()
+    }
+}
+
+struct RecvOuts {
+    msg: *mut c_void,
+    result: ffi::luminal_status,
+}
+
+/// The C recv future, its borrowed out-parameters, and a value it received that nobody claimed yet.
+struct RecvOp<T> {
+    fut: RawFut,
+    outs: *mut RecvOuts,
+    got: Option<NonNull<c_void>>,
+    _t: PhantomData<fn(T) -> T>,
+}
+
+// SAFETY: `outs` is owned heap memory; `got` is a boxed `T: Send`.
+unsafe impl<T: Send> Send for RecvOp<T> {}
+
+impl<T: Send + 'static> RawPoll for RecvOp<T> {
+    type Output = ffi::luminal_status;
+
+    unsafe fn poll_raw(&mut self, lcx: *mut luminal_context) -> Poll<ffi::luminal_status> {
+        // SAFETY: `lcx` is live (the caller's contract).
+        match unsafe { self.fut.poll(lcx) } {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => {
+                // SAFETY: the C future wrote `outs` at completion and was dropped: nobody else touches them.
+                let (st, msg) = unsafe { ((*self.outs).result, (*self.outs).msg) };
+                if st == ffi::LUMINAL_OK {
+                    self.got = NonNull::new(msg); // never NULL: every value is a box
+                }
+                Poll::Ready(st)
+            }
+        }
+    }
+
+    fn helper_failed(&mut self, _e: RuntimeError) -> ffi::luminal_status {
+        self.fut.drop_now(); // a recv that never completed holds nothing
+        ffi::LUMINAL_E_CLOSED
+    }
+}
+
+impl<T> Drop for RecvOp<T> {
+    fn drop(&mut self) {
+        self.fut.drop_now();
+        // SAFETY: allocated in `poll`, freed once, after the C future that borrowed it is gone.
+        drop(unsafe { Box::from_raw(self.outs) });
+        if let Some(msg) = self.got.take() {
+            // SAFETY: a value received and never claimed: ours; freed once.
+            unsafe { drop_value::<T>(msg.as_ptr()) }
+        }
     }
 }
