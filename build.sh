@@ -10,6 +10,12 @@
 #   ./build.sh dist       write build/dist/luminal-VERSION-RID.tar.gz (a relocatable install tree, stripped)
 #   ./build.sh soak       the long fuzz pass (fuzz_api, 4 seeds, 10^6+ calls) and the soak program (RSS, fds and
 #                         threads over LUMSOAK_SECONDS, default 300; fails on unbounded growth): slow, not part of test
+#
+# --rid RID (any mode but bench and soak) builds for another architecture: on linux-x64, `--rid linux-arm64`
+# cross-compiles libluminal (NativeAOT, linked by clang-14 against the aarch64 cross libc) into
+# build/linux-arm64/lib, cross-builds the C tests and examples (cmake/toolchains/aarch64-linux-gnu.cmake) into
+# build/linux-arm64/cmake, and `test` runs them under qemu-user (the NUnit and Rust tests belong to the host run).
+# `test` on linux-x64 also runs the arm64 CTest label `arm64-ci` under qemu (LUMINAL_SKIP_ARM64=1 leaves it out).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -23,6 +29,34 @@ case "$(uname -s)" in
   *) echo "use build.ps1 on Windows" >&2; exit 1 ;;
 esac
 [ "$(uname -m)" = aarch64 ] && RID=linux-arm64
+HOST_RID=$RID
+
+# Arguments: the mode, its PREFIX for install, and --rid RID anywhere.
+ARGS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rid) [ $# -ge 2 ] || { echo "--rid needs a value (linux-x64, linux-arm64)" >&2; exit 2; }; RID=$2; shift 2 ;;
+    --rid=*) RID=${1#--rid=}; shift ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+set -- "${ARGS[@]+"${ARGS[@]}"}"
+
+# Where a build for $RID goes: the host's in build/lib and build/cmake (as always), another's in build/$RID/.
+rid_dirs() {
+  if [ "$RID" = "$HOST_RID" ]; then
+    OUT=$BUILD; CROSS=""
+  else
+    OUT=$BUILD/$RID
+    case "$HOST_RID>$RID" in
+      "linux-x64>linux-arm64") CROSS=aarch64-linux-gnu ;;
+      *) echo "cannot build for $RID on $HOST_RID (cross builds: linux-x64 -> linux-arm64)" >&2; exit 2 ;;
+    esac
+  fi
+  LIBDIR=$OUT/lib
+  CMAKEDIR=$OUT/cmake
+}
+rid_dirs
 
 need_apt() { # need_apt <command-or-file> <package>...
   local probe=$1; shift
@@ -38,18 +72,31 @@ header_define() { sed -n "s/^#define LUMINAL_$1 \([0-9]*\).*/\1/p" include/lumin
 VERSION="$(header_define VERSION_MAJOR).$(header_define VERSION_MINOR).$(header_define VERSION_PATCH)"
 MAJOR=$(header_define VERSION_MAJOR)
 
+# The cross toolchain: a C compiler and binutils for the target, its libc (the sysroot, /usr/$CROSS), clang-14 as
+# NativeAOT's linker driver (NativeAOT passes --target=$CROSS, which gcc does not take; clang finds the cross gcc's
+# crt files and libraries and links with $CROSS-ld) and qemu-user to run the result.
+need_cross() {
+  [ -n "$CROSS" ] || return 0
+  need_apt "$CROSS-gcc" gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross
+  need_apt clang-14 clang-14
+  need_apt qemu-aarch64-static qemu-user-static
+}
+
 build_lib() {
   echo "== libluminal $VERSION ($RID, $CONFIG)"
-  dotnet publish src/Luminal.Native -c "$CONFIG" -r "$RID" -o "$BUILD/native" --nologo -v quiet -clp:ErrorsOnly
-  mkdir -p "$BUILD/lib"
+  local cross_args=()
+  if [ -n "$CROSS" ]; then need_cross; cross_args=(-p:CppCompilerAndLinker=clang-14); fi
+  dotnet publish src/Luminal.Native -c "$CONFIG" -r "$RID" -o "$OUT/native" "${cross_args[@]+"${cross_args[@]}"}" \
+    --nologo -v quiet -clp:ErrorsOnly
+  mkdir -p "$LIBDIR"
   local real=$LIBNAME
   [ "$LIBNAME" = libluminal.so ] && real=libluminal.so.$VERSION
   # Copy, then rename: programs still running the old library keep their (unlinked) file intact.
-  cp "$BUILD/native/Luminal.Native${LIBNAME##*luminal}" "$BUILD/lib/$real.tmp"
-  mv -f "$BUILD/lib/$real.tmp" "$BUILD/lib/$real"
+  cp "$OUT/native/Luminal.Native${LIBNAME##*luminal}" "$LIBDIR/$real.tmp"
+  mv -f "$LIBDIR/$real.tmp" "$LIBDIR/$real"
   if [ "$real" != "$LIBNAME" ]; then # the soname link (what programs load) and the link-time name
-    ln -sfn "$real" "$BUILD/lib/libluminal.so.$MAJOR"
-    ln -sfn "libluminal.so.$MAJOR" "$BUILD/lib/$LIBNAME"
+    ln -sfn "$real" "$LIBDIR/libluminal.so.$MAJOR"
+    ln -sfn "libluminal.so.$MAJOR" "$LIBDIR/$LIBNAME"
   fi
 }
 
