@@ -55,6 +55,9 @@ rid_dirs() {
   fi
   LIBDIR=$OUT/lib
   CMAKEDIR=$OUT/cmake
+  EMU=() # what runs the target's programs here
+  [ -n "$CROSS" ] && EMU=(qemu-aarch64-static -L "/usr/$CROSS")
+  return 0
 }
 rid_dirs
 
@@ -100,41 +103,81 @@ build_lib() {
   fi
 }
 
+# The layout probe (tests/layout): the runtime's kernel struct layouts and constants as compiled for $RID, which
+# the CTest case native.kernel_layout compares with that architecture's C headers.
+build_layout_probe() {
+  echo "== layout probe ($RID)"
+  local cross_args=()
+  [ -n "$CROSS" ] && cross_args=(-p:CppCompilerAndLinker=clang-14)
+  dotnet publish tests/layout -c "$CONFIG" -r "$RID" -o "$OUT/layout-probe" "${cross_args[@]+"${cross_args[@]}"}" \
+    --nologo -v quiet -clp:ErrorsOnly
+}
+
 build_native() {
   need_apt cmake cmake
-  need_apt valgrind valgrind   # before configuring: CMake registers the valgrind test only if it finds it
-  need_apt clang-14 clang-14   # the ABI check parses the header with it
-  need_apt pkg-config pkg-config # the consumer tests build a program the pkg-config way
-  echo "== C/C++ (cmake)"
-  cmake -S . -B "$BUILD/cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMINAL_LIB_DIR="$BUILD/lib" >/dev/null
-  cmake --build "$BUILD/cmake" -j "$(nproc)" >/dev/null
+  if [ -z "$CROSS" ]; then
+    need_apt valgrind valgrind   # before configuring: CMake registers the valgrind test only if it finds it
+    need_apt clang-14 clang-14   # the ABI check parses the header with it
+    need_apt pkg-config pkg-config # the consumer tests build a program the pkg-config way
+  fi
+  need_cross
+  local toolchain=()
+  [ -n "$CROSS" ] && toolchain=(-DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchains/$CROSS.cmake")
+  echo "== C/C++ (cmake, $RID)"
+  cmake -S . -B "$CMAKEDIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMINAL_LIB_DIR="$LIBDIR" \
+    "${toolchain[@]+"${toolchain[@]}"}" | { grep -E "^-- Luminal tests:" || true; }
+  cmake --build "$CMAKEDIR" -j "$(nproc)" >/dev/null
+}
+
+# Rust for another architecture needs that target's std (rustup target add aarch64-unknown-linux-gnu), which this
+# machine cannot download: the Rust side is built and tested on the host only.
+rust_skipped() {
+  [ -n "$CROSS" ] || return 1
+  echo "== Rust: skipped for $RID (no aarch64-unknown-linux-gnu std here; the host run builds and tests it)"
 }
 
 build_rust() {
   [ -d bindings/rust ] || return 0
+  rust_skipped && return 0
   echo "== Rust (cargo)"
-  export LUMINAL_LIB_DIR="$BUILD/lib"
+  export LUMINAL_LIB_DIR="$LIBDIR"
   (cd bindings/rust && cargo build --release --offline --workspace --all-targets -q)
 }
 
 run_examples() {
-  echo "== examples"
-  for e in "$BUILD"/cmake/examples/c/example_*; do
+  echo "== examples ($RID${CROSS:+, under ${EMU[0]}})"
+  for e in "$CMAKEDIR"/examples/c/example_*; do
     [ -x "$e" ] || continue
-    echo "-- $(basename "$e")"; "$e"
+    echo "-- $(basename "$e")"; "${EMU[@]+"${EMU[@]}"}" "$e"
   done
-  if [ -x bindings/rust/run-examples.sh ]; then bindings/rust/run-examples.sh; fi
+  if [ -z "$CROSS" ] && [ -x bindings/rust/run-examples.sh ]; then bindings/rust/run-examples.sh; fi
 }
 
 run_tests() {
-  echo "== managed tests (NUnit)"
-  dotnet test tests/managed -c "$CONFIG" --nologo -v quiet
-  echo "== native tests (CTest)"
-  (cd "$BUILD/cmake" && ctest --output-on-failure -j 2 -LE soak)
-  if [ -d bindings/rust ]; then
-    echo "== Rust tests (cargo test)"
-    (cd bindings/rust && LUMINAL_LIB_DIR="$BUILD/lib" cargo test --release --offline --workspace -q)
+  if [ -n "$CROSS" ]; then
+    echo "== NUnit: runs on the host (./build.sh test); it checks the managed code, the same for every RID"
+  else
+    echo "== managed tests (NUnit)"
+    dotnet test tests/managed -c "$CONFIG" --nologo -v quiet
   fi
+  echo "== native tests (CTest, $RID${CROSS:+, under ${EMU[0]}})"
+  (cd "$CMAKEDIR" && ctest --output-on-failure -j 2 -LE soak)
+  if [ -d bindings/rust ] && ! rust_skipped; then
+    echo "== Rust tests (cargo test)"
+    (cd bindings/rust && LUMINAL_LIB_DIR="$LIBDIR" cargo test --release --offline --workspace -q)
+  fi
+}
+
+# Part of the host's `test` on linux-x64: libluminal cross-built for linux-arm64 and the CTest label arm64-ci (the
+# layout check, the examples, a few cases per area; about a minute) under qemu-user. The whole arm64 suite under
+# emulation takes several minutes: `./build.sh test --rid linux-arm64`. LUMINAL_SKIP_ARM64=1 leaves this out.
+run_arm64_ci() {
+  [ "$HOST_RID" = linux-x64 ] && [ "$RID" = linux-x64 ] && [ "${LUMINAL_SKIP_ARM64:-0}" != 1 ] || return 0
+  RID=linux-arm64; rid_dirs
+  build_lib; build_layout_probe; build_native
+  echo "== native tests, linux-arm64 subset (CTest label arm64-ci, under ${EMU[0]})"
+  (cd "$CMAKEDIR" && ctest --output-on-failure -j 2 -L arm64-ci)
+  RID=$HOST_RID; rid_dirs
 }
 
 # The install tree (headers, versioned library and links, CMake package, pkg-config file) under $1. Only the
@@ -142,8 +185,8 @@ run_tests() {
 install_tree() {
   need_apt cmake cmake
   echo "== install into $1"
-  cmake -S . -B "$BUILD/cmake-install" -DLUMINAL_BUILD_TESTS=OFF -DLUMINAL_LIB_DIR="$BUILD/lib" >/dev/null
-  cmake --install "$BUILD/cmake-install" --prefix "$1" >/dev/null
+  cmake -S . -B "$OUT/cmake-install" -DLUMINAL_BUILD_TESTS=OFF -DLUMINAL_LIB_DIR="$LIBDIR" >/dev/null
+  cmake --install "$OUT/cmake-install" --prefix "$1" >/dev/null
 }
 
 # build/dist/luminal-VERSION-RID.tar.gz: the install tree with a stripped library, its debug symbols in a separate
@@ -153,10 +196,12 @@ dist() {
   rm -rf "$stage" && mkdir -p "$stage/$name"
   install_tree "$stage/$name"
   local lib="$stage/$name/lib/libluminal.so.$VERSION"
+  local objcopy=objcopy strip=strip # the target's binutils: the host's do not read another architecture
+  [ -n "$CROSS" ] && objcopy=$CROSS-objcopy strip=$CROSS-strip
   if [ -f "$lib" ]; then
-    objcopy --only-keep-debug "$lib" "$lib.debug"
-    strip --strip-unneeded "$lib"
-    (cd "$(dirname "$lib")" && objcopy --add-gnu-debuglink="$(basename "$lib").debug" "$(basename "$lib")")
+    $objcopy --only-keep-debug "$lib" "$lib.debug"
+    $strip --strip-unneeded "$lib"
+    (cd "$(dirname "$lib")" && $objcopy --add-gnu-debuglink="$(basename "$lib").debug" "$(basename "$lib")")
   fi
   cp LICENSE README.md CHANGELOG.md "$stage/$name/"
   tar -C "$stage" -czf "$BUILD/dist/$name.tar.gz" "$name"
@@ -166,16 +211,18 @@ dist() {
 
 run_soak() {
   echo "== long fuzz pass and soak (CTest label soak; LUMSOAK_SECONDS=${LUMSOAK_SECONDS:-300})"
-  (cd "$BUILD/cmake" && ctest --output-on-failure -V -L soak)
+  (cd "$CMAKEDIR" && ctest --output-on-failure -V -L soak)
 }
 
-case "${1:-all}" in
+MODE=${1:-all}
+case "$MODE" in bench|soak) [ -z "$CROSS" ] || { echo "$MODE runs on the host's architecture only" >&2; exit 2; } ;; esac
+case "$MODE" in
   lib) build_lib ;;
   all) build_lib; build_native; build_rust; run_examples ;;
-  test) build_lib; build_native; build_rust; run_tests ;;
+  test) build_lib; build_layout_probe; build_native; build_rust; run_tests; run_arm64_ci ;;
   bench) build_lib; build_native; build_rust; exec bench/run.sh ;;
   install) build_lib; install_tree "${2:-/usr/local}" ;;
   dist) build_lib; dist ;;
   soak) build_lib; build_native; run_soak ;;
-  *) echo "usage: $0 [all|test|lib|bench|soak|install [PREFIX]|dist]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|test|lib|bench|soak|install [PREFIX]|dist] [--rid linux-x64|linux-arm64]" >&2; exit 2 ;;
 esac
