@@ -54,14 +54,13 @@ else()
 endif()
 
 # The cases that need io_uring itself (not an IO_TEST: those simply run on pool only above).
-set(LUMINAL_TESTS_NEEDING_IO_URING native.io_env_forces_pool native.io_env_read_at_creation native.io_backends_agree
-  native.io_uring_demanded_but_forbidden_is_unsupported)
+set(LUMINAL_TESTS_NEEDING_IO_URING native.io_env_forces_pool native.io_env_read_at_creation native.io_backends_agree)
 # The cases qemu-user cannot run, and why.
 set(LUMINAL_TESTS_NOT_UNDER_EMULATION
   "native.io_uring_demanded_but_forbidden_is_unsupported|qemu-user refuses PR_SET_SECCOMP (its filter would apply to the emulator's own system calls)"
   "native.io_many_waiting_pipes_need_no_thread_each.pool|qemu-user 7.2 has no preadv2 (RWF_NOWAIT): blocking-mode pipes take the pool-thread fallback, which the byte this test steals can block"
   "native.sleep_100k_concurrent|its lateness bound is for native speed (spawning the 100,000 sleeps alone takes seconds under qemu)"
-  "native.fork_inherited_runtime_is_refused|under qemu-user the forked child hangs most runs, its threads spinning in sched_yield (natively it passes: see the README, Platforms)")
+  "native.fork_inherited_runtime_is_refused|under qemu-user the forked child often hangs, its threads spinning in sched_yield: so does the x86_64 build under qemu-x86_64, while natively it passes")
 
 # The emulated subset CI runs (label arm64-ci; `ctest -L arm64-ci`): the layout check, the examples, and one or
 # two cases per area that exercise the code whose correctness depends on the architecture (futex parking and
