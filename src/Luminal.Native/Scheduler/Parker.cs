@@ -128,10 +128,11 @@ sealed unsafe class Parker : Handles.Slot
 /// <summary>The Linux futex system call, for <see cref="Parker"/>.</summary>
 static unsafe partial class Futex
 {
-    const int WaitPrivate = 128 | 0, WakePrivate = 128 | 1;
+    // internal: tests/layout checks these against the kernel headers on each architecture.
+    internal const int WaitPrivate = 128 | 0, WakePrivate = 128 | 1;
 
     // The system call's number differs per architecture (asm/unistd.h): x86_64 202, arm64 98.
-    static readonly long SysFutex = RuntimeInformation.ProcessArchitecture switch
+    internal static readonly long SysFutex = RuntimeInformation.ProcessArchitecture switch
     {
         Architecture.X64 => 202,
         Architecture.Arm64 => 98,
@@ -141,7 +142,7 @@ static unsafe partial class Futex
     public static readonly bool Supported = OperatingSystem.IsLinux() && SysFutex > 0;
 
     [StructLayout(LayoutKind.Sequential)]
-    struct Timespec { public long Sec, Nsec; }
+    internal struct Timespec { public long Sec, Nsec; }
 
     [LibraryImport("libc", EntryPoint = "syscall")]
     private static partial long Syscall(long number, int* addr, int op, int value, Timespec* timeout, nint addr2, int value3);

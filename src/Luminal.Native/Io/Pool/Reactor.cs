@@ -22,14 +22,15 @@ namespace Luminal.Io.Pool;
 /// </summary>
 sealed unsafe partial class Reactor
 {
-    const int EpollCtlAdd = 1, EpollCtlMod = 3, EpollCloexec = 0x80000, EfdCloexec = 0x80000, EfdNonblock = 0x800;
-    const uint EpollIn = 0x1, EpollOut = 0x4, EpollErr = 0x8, EpollHup = 0x10, EpollRdHup = 0x2000,
+    // internal, as EventSize and DataOffset: tests/layout checks them against the kernel headers per architecture.
+    internal const int EpollCtlAdd = 1, EpollCtlMod = 3, EpollCloexec = 0x80000, EfdCloexec = 0x80000, EfdNonblock = 0x800;
+    internal const uint EpollIn = 0x1, EpollOut = 0x4, EpollErr = 0x8, EpollHup = 0x10, EpollRdHup = 0x2000,
         EpollOneShot = 1u << 30;
     const ulong WakeMark = ulong.MaxValue; // the event data of the eventfd that stops the thread
 
     // struct epoll_event is packed (12 bytes, data at 4) on x86_64 only; elsewhere it is 16 bytes, data at 8.
-    static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
-    static readonly int DataOffset = EventSize - 8;
+    internal static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+    internal static readonly int DataOffset = EventSize - 8;
 
     static void PutEvent(byte* e, uint events, ulong data)
     {

@@ -11,20 +11,21 @@ namespace Luminal.Io.Uring;
 /// </summary>
 sealed unsafe partial class Ring : IDisposable
 {
-    const long SysSetup = 425, SysEnter = 426;
-    const uint EnterGetEvents = 1, EnterExtArg = 8;
-    const uint FeatSingleMmap = 1, FeatExtArg = 1 << 8;
-    const long OffSqRing = 0, OffCqRing = 0x8000000, OffSqes = 0x10000000;
-    const int ProtRW = 3, MapShared = 1, MapPopulate = 0x8000;
+    // internal, as the structs below: tests/layout checks them against the kernel headers on each architecture.
+    internal const long SysSetup = 425, SysEnter = 426;
+    internal const uint EnterGetEvents = 1, EnterExtArg = 8;
+    internal const uint FeatSingleMmap = 1, FeatExtArg = 1 << 8;
+    internal const long OffSqRing = 0, OffCqRing = 0x8000000, OffSqes = 0x10000000;
+    internal const int ProtRW = 3, MapShared = 1, MapPopulate = 0x8000;
 
     [StructLayout(LayoutKind.Sequential)]
-    struct SqOffsets { public uint Head, Tail, RingMask, RingEntries, Flags, Dropped, Array, Resv1; public ulong UserAddr; }
+    internal struct SqOffsets { public uint Head, Tail, RingMask, RingEntries, Flags, Dropped, Array, Resv1; public ulong UserAddr; }
 
     [StructLayout(LayoutKind.Sequential)]
-    struct CqOffsets { public uint Head, Tail, RingMask, RingEntries, Overflow, Cqes, Flags, Resv1; public ulong UserAddr; }
+    internal struct CqOffsets { public uint Head, Tail, RingMask, RingEntries, Overflow, Cqes, Flags, Resv1; public ulong UserAddr; }
 
     [StructLayout(LayoutKind.Sequential)]
-    struct Params
+    internal struct Params
     {
         public uint SqEntries, CqEntries, Flags, SqThreadCpu, SqThreadIdle, Features, WqFd, Resv0, Resv1, Resv2;
         public SqOffsets SqOff;
@@ -44,10 +45,10 @@ sealed unsafe partial class Ring : IDisposable
     private static partial int Munmap(void* addr, nuint len);
 
     [StructLayout(LayoutKind.Sequential)]
-    struct GetEventsArg { public ulong SigMask; public uint SigMaskSize, Pad; public ulong Ts; }
+    internal struct GetEventsArg { public ulong SigMask; public uint SigMaskSize, Pad; public ulong Ts; }
 
     [StructLayout(LayoutKind.Sequential)]
-    struct KernelTimespec { public long Sec, Nsec; }
+    internal struct KernelTimespec { public long Sec, Nsec; }
 
     readonly int _fd;
     bool _disposed; // under _submitLock; waits and reaps check it too (see UringBackend)

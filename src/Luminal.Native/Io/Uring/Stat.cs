@@ -9,7 +9,9 @@ namespace Luminal.Io.Uring;
 /// </summary>
 static unsafe class Stat
 {
-    const uint AtEmptyPath = 0x1000, StatxBasicStats = 0x7FF;
+    // internal: tests/layout checks them against <linux/stat.h> on each architecture.
+    internal const uint AtEmptyPath = 0x1000, StatxBasicStats = 0x7FF;
+    internal const int StatxSize = 256, StatxMode = 28, StatxFileSize = 40, StatxMtimeSec = 112, StatxMtimeNsec = 120;
     static readonly byte* EmptyPath = (byte*)NativeMemory.AllocZeroed(1);
 
     public static UringOp Row => new(&Prepare, finish: &Finish);
@@ -17,7 +19,7 @@ static unsafe class Stat
     static void Prepare(Sqe* sqe, IoOp op)
     {
         ref StatArgs a = ref op.Args<StatArgs>();
-        if (a.Statx == null) a.Statx = NativeMemory.AllocZeroed(256); // struct statx is 256 bytes
+        if (a.Statx == null) a.Statx = NativeMemory.AllocZeroed(StatxSize);
         sqe->Opcode = Sqe.OpStatx;
         sqe->Fd = a.Fd;
         sqe->Addr = (ulong)EmptyPath;
@@ -31,10 +33,10 @@ static unsafe class Stat
         if (res < 0) return res;
         ref StatArgs a = ref op.Args<StatArgs>();
         byte* stx = (byte*)a.Statx;
-        a.Info->Mode = *(ushort*)(stx + 28);
+        a.Info->Mode = *(ushort*)(stx + StatxMode);
         a.Info->Reserved = 0;
-        a.Info->Size = *(ulong*)(stx + 40);
-        a.Info->MtimeNs = *(long*)(stx + 112) * 1_000_000_000 + *(uint*)(stx + 120);
+        a.Info->Size = *(ulong*)(stx + StatxFileSize);
+        a.Info->MtimeNs = *(long*)(stx + StatxMtimeSec) * 1_000_000_000 + *(uint*)(stx + StatxMtimeNsec);
         return 0;
     }
 }
