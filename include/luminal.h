@@ -115,6 +115,12 @@ typedef enum luminal_status {
 /* A static English description of `s` ("ok", "invalid handle", ...). Never NULL, also for unknown values. */
 LUMINAL_API const char *luminal_status_str(luminal_status s);
 
+/* Diagnostic, for benchmarks and tests (not for program logic; it may move into a statistics struct): how many
+ * garbage collections the library's own managed heap has run since the process loaded it (every collection counts
+ * once, whatever its generation). The runtime is built to cause none once warm, nor while its number of live tasks
+ * grows; a collection pauses every thread that is inside a Luminal call. Never fails; any thread. */
+LUMINAL_API uint64_t luminal_debug_gc_count(void);
+
 /* ---------------------------------------------------------------------------------------------------------------
  * Handles
  * ------------------------------------------------------------------------------------------------------------- */

@@ -79,6 +79,8 @@ sealed unsafe class Runtime
     readonly int _forkGeneration = Fork.Generation; // see Fork
     int _liveWorkers;
     int _owners = 1; // owning luminal_runtime* handles
+    /// <summary>How tasks (native memory) name this runtime: see <see cref="TaskRuntimes"/>.</summary>
+    internal readonly int TaskRuntimeId;
 
     Runtime(int workers, int maxBlocking, int blockingKeepAliveMs)
     {
@@ -87,6 +89,7 @@ sealed unsafe class Runtime
         Idle = new Idle(workers);
         Timers = new Time.TimerDriver(this);
         _liveWorkers = workers;
+        TaskRuntimeId = TaskRuntimes.Register(this);
     }
 
     public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
@@ -148,7 +151,7 @@ sealed unsafe class Runtime
     public void RemoveOwner()
     {
         if (Interlocked.Decrement(ref _owners) != 0) return;
-        if (Shutdown(ulong.MaxValue) == Status.Ok) RuntimeHandles.Release(BorrowedToken);
+        if (Shutdown(ulong.MaxValue) == Status.Ok) ReleaseBorrowedToken();
         // On a worker thread the workers finish the shutdown themselves; the borrowed token stays valid (stale
         // contexts can't reach anything: every queue refuses work).
     }
@@ -164,8 +167,11 @@ sealed unsafe class Runtime
     {
         taskToken = 0;
         if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
-        RawTask? task = RawTask.Create(this, future, wantHandle, slots: local?.TaskSlots);
-        if (task is null) { DropFuture(future); return Status.NoMemory; }
+        if (RawTask.Create(this, future, wantHandle, slots: local?.TaskSlots) is not RawTask task)
+        {
+            DropFuture(future);
+            return Status.NoMemory;
+        }
         CountSpawned(local);
         task.Fn = fn;
         task.Priority = (byte)priority;
@@ -298,12 +304,12 @@ sealed unsafe class Runtime
         Volatile.Read(ref _io)?.CancelAll();
         foreach (Injector injector in Injectors)
         {
-            for (RawTask? t = injector.Close(); t is not null;)
+            for (RawTask? chain = injector.Close(); chain is RawTask t;)
             {
                 RawTask? next = t.Next;
                 t.Next = null;
                 t.Run(cx);
-                t = next;
+                chain = next;
             }
         }
         // The task table is process-wide (tokens carry no runtime): sweep it for this runtime's idle tasks, but stop
@@ -316,7 +322,14 @@ sealed unsafe class Runtime
         }
         Volatile.Read(ref _io)?.Stop();
         _terminated.Set();
-        if (Volatile.Read(ref _owners) == 0) RuntimeHandles.Release(BorrowedToken);
+        if (Volatile.Read(ref _owners) == 0) ReleaseBorrowedToken();
+    }
+
+    /// <summary>The runtime's last token goes: nothing can reach it any more (and every task of it has finished).</summary>
+    void ReleaseBorrowedToken()
+    {
+        RuntimeHandles.Release(BorrowedToken);
+        TaskRuntimes.Unregister(TaskRuntimeId);
     }
 
     /// <summary>Nanoseconds to a Monitor-style timeout: -1 for "forever", rounded up to whole milliseconds.</summary>

@@ -68,7 +68,7 @@ sealed unsafe class Worker
             {
                 _rt.Driver.Poll(); // due timers and IO completions wake their tasks (into this worker's queue)
                 RawTask? task = NextTask() ?? Search();
-                if (task is not null) RunTask(task);
+                if (task is RawTask t) RunTask(t);
                 else Park();
             }
             if (_searching) { _searching = false; _rt.Idle.StopSearching(); }
@@ -136,17 +136,14 @@ sealed unsafe class Worker
         Injector injector = _rt.Injectors[level];
         if (injector.IsEmpty) return null;
         int max = Math.Min(injector.Count / _rt.Workers.Length + 1, LocalQueue.Capacity / 2);
-        RawTask? chain = injector.PopBatch(max, out _);
-        if (chain is null) return null;
-        RawTask first = chain;
-        chain = first.Next;
+        if (injector.PopBatch(max, out _) is not RawTask first) return null;
+        RawTask? chain = first.Next;
         first.Next = null;
-        while (chain is not null)
+        while (chain is RawTask t)
         {
-            RawTask next = chain.Next!;
-            chain.Next = null;
-            Locals[level].Push(chain, injector);
-            chain = next;
+            chain = t.Next;
+            t.Next = null;
+            Locals[level].Push(t, injector);
         }
         return first;
     }
@@ -185,8 +182,7 @@ sealed unsafe class Worker
         for (int lifoPolls = 0; ; lifoPolls++)
         {
             if (task.Run(_cx)) ScheduleYielded(task);
-            RawTask? next = _lifo;
-            if (next is null) return;
+            if (_lifo is not RawTask next) return;
             _lifo = null;
             if (lifoPolls >= MaxLifoPolls || _rt.IsShutdown || MoreUrgentWaiting(next.Priority))
             {
@@ -214,8 +210,8 @@ sealed unsafe class Worker
     {
         RawTask? previous = _lifo;
         _lifo = task;
-        if (previous is null) return;
-        PushLocal(previous);
+        if (previous is not RawTask displaced) return;
+        PushLocal(displaced);
         _rt.NotifyOne();
     }
 
