@@ -34,6 +34,7 @@ sealed unsafe class Worker
     }
     public readonly Parker Parker = Parker.Rent(); // kept for the runtime's life (it may be unparked late)
     RawTask? _lifo;         // the task most recently woken by this worker: runs next (cache-hot message passing)
+    readonly Deferred _deferred = new(); // yielded tasks: they run after the global queue was looked at
     Context _cx = null!;    // this worker's luminal_context (a new token per poll)
     bool _searching;
     uint _tick;
@@ -75,6 +76,8 @@ sealed unsafe class Worker
             // Shutdown: every queued task is dropped (Run cancels once the runtime is shut down), including one
             // that a completion reaped while parking left in the LIFO slot.
             if (_lifo is RawTask woken) { _lifo = null; woken.Run(_cx); }
+            for (int level = 0; level < Priority.Levels; level++)
+                for (RawTask? c = _deferred.TakeLevel(level, out _); c is RawTask t;) { c = t.Next; t.Next = null; t.Run(_cx); }
             foreach (LocalQueue local in Locals)
                 while (local.Pop() is RawTask t) t.Run(_cx);
             _rt.WorkerExited(_cx);
@@ -95,9 +98,12 @@ sealed unsafe class Worker
         {
             // Anti-starvation: the least urgent level goes first now and then (see Priority).
             for (int level = Priority.Levels - 1; level >= 0; level--)
-                if ((Locals[level].Pop() ?? TakeInjected(level)) is RawTask starved) return starved;
+                if ((Locals[level].Pop() ?? TakeInjected(level) ?? TakeDeferred(level)) is RawTask starved) return starved;
         }
         bool globalFirst = _tick % GlobalQueueInterval == 0;
+        // Yielded tasks join the local queue now and then too, or work that keeps arriving (a ping-pong through
+        // the LIFO slot) would hold them back for ever.
+        if (globalFirst) FlushDeferred();
         for (int level = 0; level < Priority.Levels; level++)
         {
             // Fairness: every so often the global queue goes first, and a batch of it joins the local queue, so
@@ -105,7 +111,8 @@ sealed unsafe class Worker
             RawTask? task = globalFirst
                 ? TakeInjected(level) ?? Locals[level].Pop()
                 : Locals[level].Pop() ?? TakeInjected(level);
-            if (task is not null) return task;
+            // Yielded tasks last: after the global queue, so a foreign wake is not stuck behind busy yielders.
+            if ((task ?? TakeDeferred(level)) is RawTask found) return found;
         }
         return null;
     }
@@ -123,7 +130,7 @@ sealed unsafe class Worker
     bool MoreUrgentWaiting(int level)
     {
         for (int l = 0; l < level; l++)
-            if (!Locals[l].IsEmpty || !_rt.Injectors[l].IsEmpty) return true;
+            if (!Locals[l].IsEmpty || !_rt.Injectors[l].IsEmpty || _deferred.Any(l)) return true;
         return false;
     }
 
@@ -195,11 +202,40 @@ sealed unsafe class Worker
         }
     }
 
-    /// <summary>A task that woke itself during its poll goes behind every other runnable task.</summary>
-    void ScheduleYielded(RawTask task)
+    /// <summary>A task that woke itself during its poll goes behind every other runnable task of its level, the
+    /// global queue's included (see <see cref="Deferred"/>).</summary>
+    void ScheduleYielded(RawTask task) => _deferred.Push(task);
+
+    void FlushDeferred()
     {
-        PushLocal(task);
-        _rt.NotifyOne();
+        bool any = false;
+        for (int level = 0; level < Priority.Levels; level++)
+        {
+            for (RawTask? chain = _deferred.TakeLevel(level, out _); chain is RawTask t; any = true)
+            {
+                chain = t.Next;
+                t.Next = null;
+                PushLocal(t);
+            }
+        }
+        if (any) _rt.NotifyOne();
+    }
+
+    /// <summary>Runs the first yielded task of a level and queues the others locally, where idle workers may steal
+    /// them (so one is woken when there are several).</summary>
+    RawTask? TakeDeferred(int level)
+    {
+        if (_deferred.TakeLevel(level, out int n) is not RawTask first) return null;
+        RawTask? chain = first.Next;
+        first.Next = null;
+        while (chain is RawTask t)
+        {
+            chain = t.Next;
+            t.Next = null;
+            PushLocal(t);
+        }
+        if (n > 1) _rt.NotifyOne();
+        return first;
     }
 
     /// <summary>Has a task been woken into this worker's LIFO slot (it runs next)? This worker's thread only.</summary>
