@@ -82,8 +82,10 @@ for round in $(seq "$BENCH_ROUNDS"); do
   echo "-- round $round of $BENCH_ROUNDS"
   # Priority latency (~15 s) and timers (~3 s): Luminal from C, and tokio's counterpart of the priority workload.
   if has "$SUITES" priority; then
-    has "$PEERS" luminal-c && run luminal-c "$OUT/bench_priority" levels && run luminal-c "$OUT/bench_priority" flat
-    has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-priority
+    has "$PEERS" luminal-c && run luminal-c "$OUT/bench_priority" levels && run luminal-c "$OUT/bench_priority" flat \
+      && run luminal-c "$OUT/bench_priority" busy
+    has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-priority \
+      && run tokio rust-tokio/target/release/bench-tokio-priority busy
   fi
   if has "$SUITES" timers && has "$PEERS" luminal-c; then
     for w in accuracy timers tasks; do run luminal-c "$OUT/bench_timers" "$w"; done

@@ -34,7 +34,7 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
     internal delegate* unmanaged<void*, void*> Fn { get => _p->Fn; set => _p->Fn = value; } // spawn_fn tasks: called once with Future.State
     ref void* _output => ref _p->Output;
     /// <summary>Link in the injector's list.</summary>
-    internal RawTask? Next { get => Link(_p->Next); set => _p->Next = IndexOf(value); }
+    internal RawTask? Next { get => Link(_p->Next); set => _p->Next = CellOf(value); }
     /// <summary>A block_on task: scheduling it unparks this thread instead of queueing.</summary>
     internal Parker? BlockOn
     {
@@ -50,13 +50,13 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
         set => _p->Scope = value is null ? 0 : value.Index + 1;
     }
     /// <summary>The scope's member list, under the scope's lock.</summary>
-    internal RawTask? ScopePrev { get => Link(_p->ScopePrev); set => _p->ScopePrev = IndexOf(value); }
-    internal RawTask? ScopeNext { get => Link(_p->ScopeNext); set => _p->ScopeNext = IndexOf(value); }
+    internal RawTask? ScopePrev { get => Link(_p->ScopePrev); set => _p->ScopePrev = CellOf(value); }
+    internal RawTask? ScopeNext { get => Link(_p->ScopeNext); set => _p->ScopeNext = CellOf(value); }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static RawTask? Link(int link) => link == 0 ? null : TaskTable.Get(link - 1);
+    static RawTask? Link(TaskCell* cell) => cell == null ? null : new RawTask(cell);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static int IndexOf(RawTask? task) => task is RawTask t ? t._p->Index + 1 : 0;
+    static TaskCell* CellOf(RawTask? task) => task is RawTask t ? t._p : null;
 
     // Join notification, without a lock on the common path: the joiner publishes its waker (or its presence) and
     // then reads the state; Finish publishes Closed and then takes the waker (or sees the waiters). Both sides use

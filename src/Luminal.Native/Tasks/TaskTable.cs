@@ -9,10 +9,10 @@ namespace Luminal.Tasks;
 /// <summary>
 /// One task's storage, in native memory (see <see cref="TaskTable"/>): no field is a managed reference, so a million
 /// live tasks cost the GC nothing to allocate, trace or move. What was an object reference is an index: the runtime
-/// by its <see cref="TaskRuntimes"/> id, the block_on parker, the scope and the list links by slot index + 1
-/// (0 = none).
+/// by its <see cref="TaskRuntimes"/> id, the block_on parker and the scope by slot index + 1 (0 = none), and the
+/// list links are pointers to other cells (which never move).
 /// </summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential, Size = 128)] // two whole cache lines: no task shares a line with the next
 unsafe struct TaskCell
 {
     public long State;          // generation:32 | flags:32 (TaskState); the only word transitions CAS
@@ -23,12 +23,12 @@ unsafe struct TaskCell
     public NativeFuture Future;
     public delegate* unmanaged<void*, void*> Fn;
     public void* Output;
+    public TaskCell* Next;      // queue link (injector, deferred list); cells never move, so a pointer is stable
+    public TaskCell* ScopePrev, ScopeNext; // the scope's member list
     public ulong JoinWaker;     // see RawTask's join notification
     public int JoinWaiters;
-    public int Next;            // injector list link
     public int BlockOn;         // Parker slot
     public int Scope;           // Scopes.Scope slot
-    public int ScopePrev, ScopeNext;
     public byte Priority;
     public byte Blocking;
 }
@@ -53,9 +53,6 @@ static unsafe class TaskTable
 
     /// <summary>Slots ever created (the table's high-water mark).</summary>
     public static int Count => Volatile.Read(ref _count);
-
-    /// <summary>Bytes of native memory the table holds (whole chunks).</summary>
-    public static long ReservedBytes => (long)((Count + ChunkSize - 1) >> ChunkBits) * ChunkSize * sizeof(TaskCell);
 
     /// <summary>The live task a token names (tag, index range and generation all match), or null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
