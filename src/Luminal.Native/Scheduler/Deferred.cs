@@ -20,6 +20,7 @@ sealed class Deferred
     /// <summary>Are tasks of <paramref name="level"/> held here?</summary>
     public bool Any(int level) => _count[level] != 0;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Push(RawTask task)
     {
         int level = task.Priority;

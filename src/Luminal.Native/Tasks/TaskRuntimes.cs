@@ -38,6 +38,7 @@ static class TaskRuntimes
     }
 
     /// <summary>The runtime of id <paramref name="id"/>, or null (none, or gone).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static Runtime? Get(int id)
     {
         // A reader holding the array from before a growth still finds every id registered before it: ids handed

@@ -126,12 +126,13 @@ static unsafe class TaskTable
             TaskCell* chunk = Chunks[index >> ChunkBits];
             if (chunk == null)
             {
-                // Native, zeroed, cache-line aligned; an allocation failure throws (callers map it to a status).
+                // Native, cache-line aligned; an allocation failure throws (callers map it to a status). Not
+                // cleared here: each cell is, when first handed out (no 512 KiB memset inside one spawn call).
                 chunk = (TaskCell*)NativeMemory.AlignedAlloc((nuint)(ChunkSize * sizeof(TaskCell)), 64);
-                NativeMemory.Clear(chunk, (nuint)(ChunkSize * sizeof(TaskCell)));
                 Chunks[index >> ChunkBits] = chunk;
             }
             TaskCell* cell = chunk + (index & (ChunkSize - 1));
+            *cell = default;
             cell->Index = index;
             cell->NextFree = -1;
             cell->Generation = 1;
