@@ -203,8 +203,15 @@ sealed unsafe class Worker
     }
 
     /// <summary>A task that woke itself during its poll goes behind every other runnable task of its level, the
-    /// global queue's included (see <see cref="Deferred"/>).</summary>
-    void ScheduleYielded(RawTask task) => _deferred.Push(task);
+    /// global queue's included (see <see cref="Deferred"/>) — when every worker is awake. While one is parked, the
+    /// task goes to the local queue instead and that worker is woken to steal it (a deferred task is invisible to
+    /// thieves, and a parked worker would take a foreign wake at once anyway).</summary>
+    void ScheduleYielded(RawTask task)
+    {
+        if (_rt.Idle.UnparkedCount == _rt.Workers.Length) { _deferred.Push(task); return; }
+        PushLocal(task);
+        _rt.NotifyOne();
+    }
 
     void FlushDeferred()
     {
