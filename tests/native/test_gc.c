@@ -2,7 +2,8 @@
  * test_gc.c — the runtime's own work causes no garbage collection (issue 15): a collection pauses every host
  * thread inside a Luminal call. Growing the number of live tasks to 250,000 and back must not run one, because
  * task slots live in native memory (Tasks/TaskTable.cs), not in managed objects.
- * Counted with luminal_debug_gc_count (a diagnostic export). No timing assertion.
+ * Counted with luminal_debug_gc_count (a diagnostic export). No timing assertion. The same with tasks that each
+ * await a luminal_sleep: timers are native cells too (Time/TimerEntry.cs).
  */
 #include "test_util.h"
 
@@ -71,6 +72,53 @@ TEST(gc_none_while_live_tasks_grow) {
   CHECK_MSG(after == grown, "%" PRIu64 " collections while the tasks were reused", after - grown);
   tu_runtime_done(rt);
   free(gc_cells);
+}
+
+/* A task awaiting one sleep: forwards to the runtime's sleep future and counts its own drop. */
+typedef struct gc_sleeper {
+  luminal_future sleep;
+} gc_sleeper;
+
+static luminal_poll gc_sleeper_poll(void *state, luminal_context *cx, void **output) {
+  gc_sleeper *s = state;
+  if (s->sleep.poll(s->sleep.state, cx, output) == LUMINAL_POLL_PENDING) {
+    atomic_fetch_add(&gc_parked, 1); /* counts polls that left the timer pending */
+    return LUMINAL_POLL_PENDING;
+  }
+  *output = NULL;
+  return LUMINAL_POLL_READY;
+}
+
+static void gc_sleeper_drop(void *state) {
+  gc_sleeper *s = state;
+  if (s->sleep.drop) s->sleep.drop(s->sleep.state);
+  atomic_fetch_add(&gc_dropped, 1);
+}
+
+static void gc_sleep_round(luminal_runtime *rt, gc_sleeper *sleepers, int n) {
+  atomic_store(&gc_parked, 0);
+  atomic_store(&gc_dropped, 0);
+  for (int i = 0; i < n; i++) {
+    CHECK_ST(luminal_sleep(rt, MS_NS(1000), &sleepers[i].sleep), LUMINAL_OK);
+    luminal_future f = {&sleepers[i], gc_sleeper_poll, gc_sleeper_drop, NULL};
+    CHECK_ST(luminal_spawn(rt, f, NULL), LUMINAL_OK);
+  }
+  WAIT_UNTIL(atomic_load(&gc_dropped) == n);
+}
+
+TEST(gc_none_while_sleeping_tasks_grow) {
+  enum { N = 200000 };
+  gc_sleeper *sleepers = calloc(N, sizeof(gc_sleeper));
+  CHECK(sleepers != NULL);
+  luminal_runtime *rt = tu_runtime(2);
+  gc_sleep_round(rt, sleepers, 100); /* warm-up */
+  uint64_t before = luminal_debug_gc_count();
+  gc_sleep_round(rt, sleepers, N); /* up to 200,000 tasks and timers live at once (1 s sleeps) */
+  uint64_t grown = luminal_debug_gc_count();
+  CHECK(atomic_load(&gc_parked) > 0);
+  CHECK_MSG(grown == before, "%" PRIu64 " collections while 200,000 sleeping tasks became live", grown - before);
+  tu_runtime_done(rt);
+  free(sleepers);
 }
 
 TEST(gc_count_export) {

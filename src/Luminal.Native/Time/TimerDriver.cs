@@ -114,10 +114,9 @@ sealed class TimerDriver : Scheduler.Driver
         int n = 0;
         lock (_lock)
         {
-            for (WheelEntry? e = _wheel.Advance(NowTick()); e is not null;)
+            for (TimerEntry? e = _wheel.Advance(NowTick()); e is TimerEntry entry;)
             {
-                var entry = (TimerEntry)e;
-                e = e.WheelNext;
+                e = entry.WheelNext;
                 entry.WheelNext = null;
                 entry.Fired = true;
                 if (entry.Waker == 0) continue;
