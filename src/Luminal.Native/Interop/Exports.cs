@@ -74,6 +74,13 @@ static unsafe partial class Exports
         catch { return UnknownStatusName; } // a lookup in a dictionary nobody writes cannot throw; never NULL
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "luminal_debug_gc_count")]
+    static ulong DebugGcCount()
+    {
+        try { return (ulong)GC.CollectionCount(0); } // a gen0 count includes every gen1 and gen2 collection
+        catch { return 0; } // CollectionCount(0) does not throw; an export must not let anything escape
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "luminal_status_str")]
     static byte* StatusStr(int status)
     {

@@ -318,6 +318,7 @@ declare_library! {
     pub fn luminal_version() -> *const c_char;
     pub fn luminal_status_str(s: luminal_status) -> *const c_char;
     pub fn luminal_status_name(s: luminal_status) -> *const c_char;
+    pub fn luminal_debug_gc_count() -> u64;
 
     pub fn luminal_runtime_new(opts: *const luminal_runtime_options, out: *mut *mut luminal_runtime) -> luminal_status;
     pub fn luminal_runtime_clone(rt: *mut luminal_runtime) -> *mut luminal_runtime;
