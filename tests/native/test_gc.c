@@ -74,6 +74,54 @@ TEST(gc_none_while_live_tasks_grow) {
   free(gc_cells);
 }
 
+/* The same with every observer on (issue 16's task hook, thread hooks, metrics read while the tasks are live):
+ * observing adds no managed allocation per task, and its counts stay exact. */
+static atomic_long gc_events[5];
+
+static void gc_task_hook(void *user, luminal_task_event event, uint64_t task_id, uint32_t priority, uint64_t scope,
+                         int32_t worker) {
+  (void)user, (void)task_id, (void)priority, (void)scope, (void)worker;
+  if ((unsigned)event < 5) atomic_fetch_add(&gc_events[event], 1);
+}
+
+static void gc_thread_hook(void *user, luminal_thread_kind kind, uint32_t index) { (void)user, (void)kind, (void)index; }
+
+TEST(gc_none_while_observed_tasks_grow) {
+  gc_cells = calloc(GC_TASKS, sizeof(gc_cell));
+  CHECK(gc_cells != NULL);
+  for (int i = 0; i < 5; i++) atomic_store(&gc_events[i], 0);
+  luminal_runtime_options o = tu_options(2);
+  o.task_hook = gc_task_hook;
+  o.on_thread_start = gc_thread_hook;
+  o.on_thread_stop = gc_thread_hook;
+  luminal_runtime *rt = tu_runtime_with(&o);
+  tu_counters c;
+  tu_counters_init(&c);
+  for (int i = 0; i < 100; i++) { /* warm-up, as above */
+    luminal_task *t = NULL;
+    CHECK_ST(luminal_spawn(rt, tf_yield(&c, 2), &t), LUMINAL_OK);
+    CHECK_ST(luminal_task_join(t, UINT64_MAX, NULL), LUMINAL_OK);
+    luminal_task_release(t);
+  }
+  luminal_runtime_metrics m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  CHECK_ST(luminal_runtime_get_metrics(rt, &m), LUMINAL_OK);
+  uint64_t before = luminal_debug_gc_count();
+  gc_grow_and_shrink(rt);
+  CHECK_ST(luminal_runtime_get_metrics(rt, &m), LUMINAL_OK);
+  uint64_t after = luminal_debug_gc_count();
+  CHECK_MSG(after == before, "%" PRIu64 " collections while 250,000 observed tasks became live", after - before);
+  CHECK_EQ(m.tasks_spawned, 100 + GC_TASKS);
+  CHECK_EQ(atomic_load(&gc_events[LUMINAL_TASK_SPAWNED]), 100 + GC_TASKS);
+  /* A task's drop runs before its COMPLETED event and the metric's count: wait for the last ones. */
+  WAIT_UNTIL(atomic_load(&gc_events[LUMINAL_TASK_COMPLETED]) == 100 + GC_TASKS);
+  CHECK_EQ(atomic_load(&gc_events[LUMINAL_TASK_POLL_START]), atomic_load(&gc_events[LUMINAL_TASK_POLL_END]));
+  CHECK_EQ(atomic_load(&gc_events[LUMINAL_TASK_CANCELLED]), 0);
+  tu_runtime_done(rt);
+  free(gc_cells);
+}
+
 /* A task awaiting one sleep: forwards to the runtime's sleep future and counts its own drop. */
 typedef struct gc_sleeper {
   luminal_future sleep;

@@ -36,10 +36,13 @@ sealed class Deferred
         get
         {
             int n = 0;
-            for (int level = 0; level < _count.Length; level++) n += System.Threading.Volatile.Read(ref _count[level]);
+            for (int level = 0; level < _count.Length; level++) n += CountAt(level);
             return n;
         }
     }
+
+    /// <summary>Tasks of one level held here (a snapshot, like <see cref="Count"/>).</summary>
+    public int CountAt(int level) => System.Threading.Volatile.Read(ref _count[level]);
 
     /// <summary>Takes the chain of one level (linked through Next), or null.</summary>
     public RawTask? TakeLevel(int level, out int n)

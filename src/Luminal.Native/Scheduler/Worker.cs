@@ -241,6 +241,9 @@ sealed unsafe class Worker
         busy = (ulong)Math.Max(0, alive - p);
     }
 
+    /// <summary>Tasks of <paramref name="level"/> in this worker's local queue and deferred yields (a snapshot: metrics).</summary>
+    public int QueuedAt(int level) => Math.Max(0, Locals[level].Count) + _deferred.CountAt(level);
+
     /// <summary>Tasks in this worker's queues, LIFO slot and deferred yields (read from another thread: a snapshot).</summary>
     public int QueueDepth()
     {
