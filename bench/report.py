@@ -129,6 +129,8 @@ def us(v):
 PRIO = [("luminal-c", "levels", "Luminal, interactive task USER_INTERACTIVE, busy tasks BACKGROUND"),
         ("luminal-c", "flat", "Luminal, all tasks at one (the default) level"),
         ("tokio", "flat", "tokio 1.24 (one level)")]
+BUSY = [("luminal-c", "busy", "Luminal, default level: woken every ~100 µs, busy polls of 20 µs"),
+        ("tokio", "busy", "tokio 1.24, the same")]
 if any(vals.get((p, f"priority_{c}_p99_ns")) is not None for p, c, _ in PRIO):
     def pv(p, c, stat):
         return vals.get((p, f"priority_{c}_{stat}"))
@@ -155,6 +157,21 @@ if any(vals.get((p, f"priority_{c}_p99_ns")) is not None for p, c, _ in PRIO):
         f"(here: at least 10x under) the one-level and tokio p99: {'met ✅' if met else 'not met ❌'}.",
         "",
     ]
+    bl, bt = (pv(p, c, "p99_ns") for p, c, _ in BUSY)
+    if bl is not None:
+        bmet = bt is not None and bl <= 2 * bt
+        md += [
+            "Foreign wakes under load (`bench_priority busy`, issue 15): the same at the default level, woken every "
+            "~100 µs (+0-20 µs) while the busy polls spin 20 µs.",
+            "",
+            "| configuration | p50 µs | p99 µs | max µs | background polls/s | skipped wakes |",
+            "|---|---:|---:|---:|---:|---:|",
+            *(f"| {what} | {us(pv(p, c, 'p50_ns'))} | {us(pv(p, c, 'p99_ns'))} | {us(pv(p, c, 'max_ns'))} | "
+              f"{fmt(pv(p, c, 'bg_polls_per_s'))} | {fmt(pv(p, c, 'skipped_wakes'))} |" for p, c, what in BUSY),
+            "",
+            f"Target: Luminal's p99 within 2x of tokio's: {'met ✅' if bmet else 'not met ❌'}.",
+            "",
+        ]
     print("\npriority latency (us)      p50      p99      max")
     for p, c, what in PRIO:
         print(f"  {p + ' ' + c:22}" + "".join(us(pv(p, c, s)).rjust(9) for s in ("p50_ns", "p99_ns", "max_ns")))
@@ -195,6 +212,44 @@ if any(vals.get(("luminal-c", m)) is not None for m, *_ in TIMERS):
     print("\ntimers")
     for m, _, f, unit in TIMERS:
         print(f"  {m:40}{f(vals.get(('luminal-c', m))).rjust(10)} {unit}")
+
+# No GC caused by the runtime, and idle IO for free (c/bench_gc.c, bench_luminal.c with BENCH_IO_FIRST=1)
+GC = [
+    ("gc_grow_round1_collections", "collections while 1M pending tasks become live and finish (slot table grows)"),
+    ("gc_grow_round2_collections", "the same again (slots reused)"),
+    ("gc_grow_round1_s", "seconds for the first round"),
+    ("gc_storm_collections", "collections during the same growth while a host thread reads a file"),
+    ("gc_storm_spawn_p50_ns", "the spawning host thread's luminal_spawn, p50 ns"),
+    ("gc_storm_spawn_p99_ns", "p99 ns"),
+    ("gc_storm_spawn_p9999_ns", "p99.99 ns"),
+    ("gc_storm_spawn_max_ns", "max ns (worst round)"),
+]
+if any(vals.get(("luminal-c", m)) is not None for m, _ in GC):
+    g = [vals.get(("luminal-c", m)) for m in ("gc_grow_round1_collections", "gc_storm_collections")]
+    p9999 = vals.get(("luminal-c", "gc_storm_spawn_p9999_ns"))
+    idle = [(w, vals.get(("luminal-c", w)), vals.get(("luminal-c", w + "_after_io")))
+            for w in ("yield_many", "spawn_many_local", "spawn_many_remote_idle")]
+    md += [
+        "## Garbage collections and idle IO",
+        "",
+        "`c/bench_gc.c` (issue 15): a collection in libluminal pauses every host thread inside a Luminal call, so "
+        "the runtime's own work, growth included, must cause none. Counted with `luminal_debug_gc_count`.",
+        "",
+        "| metric | what | value |",
+        "|---|---|---:|",
+        *(f"| {m} | {what} | {fmt(vals.get(('luminal-c', m)))} |" for m, what in GC),
+        "",
+        f"Target: no collection {'met ✅' if all(x == 0 for x in g if x is not None) else 'not met ❌'}; "
+        f"spawn p99.99 under 50 µs: {'n/a' if p9999 is None else ('met ✅' if p9999 <= 50_000 else 'not met ❌')}.",
+        "",
+        "Idle IO (`BENCH_IO_FIRST=1`: one file read before the workloads, so the io_uring ring exists with nothing "
+        "in flight), ns per op:",
+        "",
+        "| workload | no IO yet | after one IO operation |",
+        "|---|---:|---:|",
+        *(f"| {w} | {fmt(a)} | {fmt(b)} |" for w, a, b in idle),
+        "",
+    ]
 
 # IO (c/bench_io.c, rust-tokio/src/bin/bench-tokio-io.rs, cat)
 IO_FILE = [  # peer, metric, label

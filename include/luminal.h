@@ -127,6 +127,13 @@ LUMINAL_API const char *luminal_status_str(luminal_status s);
  * that is not a luminal_status. Never NULL. */
 LUMINAL_API const char *luminal_status_name(luminal_status s);
 
+/* Diagnostic, for benchmarks and tests (not for program logic; it may move into a statistics struct): how many
+ * garbage collections the library's own managed heap has run since the process loaded it (every collection counts
+ * once, whatever its generation). The runtime is built to cause none once warm, nor while its number of live tasks
+ * grows, nor when channels, oneshots, notifies and semaphores are created, used and released; a collection pauses
+ * every thread that is inside a Luminal call. Never fails; any thread. */
+LUMINAL_API uint64_t luminal_debug_gc_count(void);
+
 /* ---------------------------------------------------------------------------------------------------------------
  * Handles
  * ------------------------------------------------------------------------------------------------------------- */
@@ -369,8 +376,9 @@ LUMINAL_API luminal_runtime *luminal_context_runtime(luminal_context *cx);
 LUMINAL_API const luminal_waker *luminal_context_waker(luminal_context *cx);
 
 /* A cooperative yield in one call: the task being polled is polled again after the other runnable tasks of its
- * priority, exactly as if the poll had called luminal_waker_wake_by_ref(luminal_context_waker(cx)); return PENDING
- * after it (a READY poll ignores the request). Call it on the thread running the poll, during the poll. A future
+ * priority, those queued from outside the workers included (yielding tasks never hold up a foreign wake), exactly
+ * as if the poll had called luminal_waker_wake_by_ref(luminal_context_waker(cx)); return PENDING after it (a READY
+ * poll ignores the request). Call it on the thread running the poll, during the poll. A future
  * that polls other futures with its own cx (a combinator) yields the whole task when one of them yields.
  * Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT if cx is NULL, LUMINAL_E_INVALID_HANDLE if cx is stale (its poll
  * has returned) or forged; a request that arrives after its poll returned is ignored. */
@@ -735,9 +743,6 @@ LUMINAL_API luminal_status luminal_semaphore_close(luminal_semaphore *s);
  * double releases are ignored. */
 LUMINAL_API void luminal_semaphore_release(luminal_semaphore *s);
 
-/* Diagnostics (tests, benchmarks): the number of garbage collections the library's managed heap has run so far.
- * Creating, using and releasing channels, oneshots, notifies and semaphores does not move it once warm. */
-LUMINAL_API uint64_t luminal_debug_gc_count(void);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Priorities and the blocking pool

@@ -6,9 +6,12 @@
  * (wakes its own waker, returns PENDING). ../rust-tokio/src/bin/bench-tokio-priority.rs is the same workload on
  * tokio (which has one level).
  *
- * Usage: bench_priority [levels|flat]...  (default: both, each in a fresh process)
+ * Usage: bench_priority [levels|flat|busy]...  (default: all three, each in a fresh process)
  *   levels: interactive task at LUMINAL_PRIORITY_USER_INTERACTIVE, background ones at LUMINAL_PRIORITY_BACKGROUND
  *   flat:   every task at the default level
+ *   busy:   every task at the default level, woken every ~100 us (+0-20 us) while the background polls spin 20 us:
+ *           the foreign-wake scenario of issue 15 (a default-priority wake must not wait for the global queue's
+ *           turn); `bench-tokio-priority busy` is its tokio counterpart
  * Prints `priority_<config>_<stat><TAB>value<TAB>samples` lines: p50/p99/max wake-to-run latency in ns, the
  * background polls per second (proof that the workers were busy) and the wakes the thread had to skip because
  * the task had not run yet since the previous one.
@@ -23,7 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { WARMUP_WAKES = 100, SPIN_NS = 50000 };
+enum { WARMUP_WAKES = 100 };
+static uint64_t spin_ns = 50000, period_ns = 1000000; /* busy: 20 us, 100 us */
 
 static void check(luminal_status s) {
   if (s != LUMINAL_OK) { fprintf(stderr, "luminal: %s\n", luminal_status_str(s)); exit(1); }
@@ -55,7 +59,7 @@ static luminal_poll background(void *s, luminal_context *cx, void **out) {
   (void)s, (void)out;
   if (atomic_load_explicit(&stop, memory_order_relaxed)) return LUMINAL_POLL_READY;
   uint64_t start = now_ns();
-  while (now_ns() - start < SPIN_NS) {}
+  while (now_ns() - start < spin_ns) {}
   atomic_fetch_add_explicit(&bg_polls, 1, memory_order_relaxed);
   luminal_context_yield(cx); /* yield: poll me again after the others */
   return LUMINAL_POLL_PENDING;
@@ -78,14 +82,15 @@ static luminal_poll interactive(void *s, luminal_context *cx, void **out) {
   return LUMINAL_POLL_PENDING;
 }
 
-/* The outside thread: every ~1 ms, wake the interactive task (if it has run since the last wake). The sleep gets
- * 0-50 us of jitter so the wakes do not phase-lock with the 50 us background polls (which would flatter p50). */
+/* The outside thread: every ~1 ms (busy: 100 us), wake the interactive task (if it has run since the last wake).
+ * The sleep gets 0-50 us (busy: 0-20 us) of jitter, one poll's length, so the wakes do not phase-lock with the
+ * background polls (which would flatter p50). */
 static void *waker_thread(void *arg) {
   (void)arg;
   uint32_t rnd = 2463534242u;
   while (!atomic_load(&finished)) {
     rnd ^= rnd << 13, rnd ^= rnd >> 17, rnd ^= rnd << 5; /* xorshift32 */
-    struct timespec ms = {0, 1000000 + rnd % 50000};
+    struct timespec ms = {0, (long)(period_ns + rnd % spin_ns)};
     clock_nanosleep(CLOCK_MONOTONIC, 0, &ms, NULL);
     luminal_waker *w = atomic_exchange(&slot, NULL);
     if (!w) { atomic_fetch_add(&skipped, 1); continue; }
@@ -97,7 +102,8 @@ static void *waker_thread(void *arg) {
 
 static void run(const char *config) {
   int levels = strcmp(config, "levels") == 0;
-  if (!levels && strcmp(config, "flat") != 0) { fprintf(stderr, "unknown config %s\n", config); exit(2); }
+  if (strcmp(config, "busy") == 0) spin_ns = 20000, period_ns = 100000;
+  else if (!levels && strcmp(config, "flat") != 0) { fprintf(stderr, "unknown config %s\n", config); exit(2); }
   int workers = env("BENCH_WORKERS", 2);
   size_t wakes = (size_t)env("BENCH_PRIORITY_WAKES", 2000);
   total = WARMUP_WAKES + wakes;
@@ -147,9 +153,9 @@ static void run(const char *config) {
 int main(int argc, char **argv) {
   if (argc == 2) { run(argv[1]); return 0; }
   /* Several configurations (or none = both): each in a fresh process, one after the other. */
-  static const char *dflt[] = {"levels", "flat"};
+  static const char *dflt[] = {"levels", "flat", "busy"};
   const char **configs = argc > 1 ? (const char **)argv + 1 : dflt;
-  int count = argc > 1 ? argc - 1 : 2;
+  int count = argc > 1 ? argc - 1 : 3;
   char self[2048] = {0}, cmd[4096];
   if (readlink("/proc/self/exe", self, sizeof self - 1) < 0) return 1;
   for (int i = 0; i < count; i++) {

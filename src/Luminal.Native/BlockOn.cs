@@ -18,8 +18,7 @@ static unsafe class BlockOn
         Context? cx = Context.Acquire(rt, -1);
         if (cx is null) { Runtime.DropFuture(future); return Status.NoMemory; }
         Parker parker = Parker.Rent();
-        RawTask? task = RawTask.Create(rt, future, wantHandle: true, blockOn: parker);
-        if (task is null) { parker.Return(); cx.Release(); Runtime.DropFuture(future); return Status.NoMemory; }
+        if (RawTask.Create(rt, future, wantHandle: true, blockOn: parker) is not RawTask task) { parker.Return(); cx.Release(); Runtime.DropFuture(future); return Status.NoMemory; }
         rt.CountSpawned(null);
         if (rt.TaskHook != null) rt.TaskEventAt(Observe.TaskEvent.Spawned, task, task.TaskToken, null);
         uint generation = (uint)(task.TaskToken >> 32);

@@ -128,7 +128,7 @@ sealed unsafe partial class Runtime
             m.ParkedNs += parked;
             for (int level = 0; level < Priority.Levels; level++)
             {
-                int n = Math.Max(0, w.Locals[level].Count);
+                int n = w.QueuedAt(level); // its deferred yields too: they are its own queue's tasks
                 m.LocalQueueDepth += (ulong)n;
                 ready[level] += (ulong)n;
             }

@@ -95,6 +95,8 @@ sealed unsafe partial class Runtime
     readonly int _forkGeneration = Fork.Generation; // see Fork
     int _liveWorkers;
     int _owners = 1; // owning luminal_runtime* handles
+    /// <summary>How tasks (native memory) name this runtime: see <see cref="TaskRuntimes"/>.</summary>
+    internal readonly int TaskRuntimeId;
 
     Runtime(int workers, int maxBlocking, int blockingKeepAliveMs, bool currentThread = false, bool paused = false,
         ulong seed = 0)
@@ -105,11 +107,14 @@ sealed unsafe partial class Runtime
         Timers = new Time.TimerDriver(this, paused);
         CountsIo = paused;
         _liveWorkers = workers;
+        TaskRuntimeId = TaskRuntimes.Register(this);
         if (!currentThread) return;
         // No workers: its driving threads stand in for one worker, which "exits" once, at shutdown.
         _liveWorkers = 1;
-        CurrentThread = Scheduler.CurrentThread.Create(this, seed)
-            ?? throw new OutOfMemoryException("no eventfd or context for a current-thread runtime");
+        CurrentThread = Scheduler.CurrentThread.Create(this, seed);
+        if (CurrentThread is not null) return;
+        TaskRuntimes.Unregister(TaskRuntimeId); // never handed out: nothing else will release its id
+        throw new OutOfMemoryException("no eventfd or context for a current-thread runtime");
     }
 
     public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
@@ -193,7 +198,7 @@ sealed unsafe partial class Runtime
     public void RemoveOwner()
     {
         if (Interlocked.Decrement(ref _owners) != 0) return;
-        if (Shutdown(ulong.MaxValue) == Status.Ok) RuntimeHandles.Release(BorrowedToken);
+        if (Shutdown(ulong.MaxValue) == Status.Ok) ReleaseBorrowedToken();
         // On a worker thread the workers finish the shutdown themselves; the borrowed token stays valid (stale
         // contexts can't reach anything: every queue refuses work).
     }
@@ -209,8 +214,11 @@ sealed unsafe partial class Runtime
     {
         taskToken = 0;
         if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
-        RawTask? task = RawTask.Create(this, future, wantHandle, slots: local?.TaskSlots);
-        if (task is null) { DropFuture(future); return Status.NoMemory; }
+        if (RawTask.Create(this, future, wantHandle, slots: local?.TaskSlots) is not RawTask task)
+        {
+            DropFuture(future);
+            return Status.NoMemory;
+        }
         CountSpawned(local);
         task.Fn = fn;
         task.Priority = (byte)priority;
@@ -367,12 +375,12 @@ sealed unsafe partial class Runtime
         Volatile.Read(ref _io)?.CancelAll();
         foreach (Injector injector in Injectors)
         {
-            for (RawTask? t = injector.Close(); t is not null;)
+            for (RawTask? chain = injector.Close(); chain is RawTask t;)
             {
                 RawTask? next = t.Next;
                 t.Next = null;
                 t.Run(cx);
-                t = next;
+                chain = next;
             }
         }
         // The task table is process-wide (tokens carry no runtime): sweep it for this runtime's idle tasks, but stop
@@ -386,7 +394,14 @@ sealed unsafe partial class Runtime
         Volatile.Read(ref _io)?.Stop();
         Detach();
         _terminated.Set();
-        if (Volatile.Read(ref _owners) == 0) RuntimeHandles.Release(BorrowedToken);
+        if (Volatile.Read(ref _owners) == 0) ReleaseBorrowedToken();
+    }
+
+    /// <summary>The runtime's last token goes: nothing can reach it any more (and every task of it has finished).</summary>
+    void ReleaseBorrowedToken()
+    {
+        RuntimeHandles.Release(BorrowedToken);
+        TaskRuntimes.Unregister(TaskRuntimeId);
     }
 
     /// <summary>Nanoseconds to a Monitor-style timeout: -1 for "forever", rounded up to whole milliseconds.</summary>

@@ -49,12 +49,12 @@ public unsafe class PriorityTests
     static int SpawnChild(void* s, void* cx, void** output)
     {
         Runtime rt = TestSupport.RuntimeOf(cx);
-        RawTask parent = RawTask.FromToken(TestSupport.WakerOf(cx), Token.Waker, out _)!;
+        RawTask parent = RawTask.FromToken(TestSupport.WakerOf(cx), Token.Waker, out _)!.Value;
         NativeFuture f = default;
         f.Poll = &LogId;
         rt.Spawn(f, null, true, rt.CurrentWorker(), out ulong child, parent.Scope, parent.Priority);
         _childToken = child;
-        _childPriority = RawTask.FromToken(child, Token.Task, out _)!.Priority;
+        _childPriority = RawTask.FromToken(child, Token.Task, out _)!.Value.Priority;
         return 1;
     }
 

@@ -10,7 +10,7 @@ namespace Luminal.Tests;
 /// <summary>The worker's ring queue and the global injector, in-process.</summary>
 public class QueueTests
 {
-    static RawTask[] Tasks(int n) => Enumerable.Range(0, n).Select(_ => new RawTask()).ToArray();
+    static RawTask[] Tasks(int n) => Enumerable.Range(0, n).Select(TaskTable.Standalone).ToArray(); // native cells, never freed
 
     [Test]
     public void LocalQueueIsFifo()
@@ -20,7 +20,7 @@ public class QueueTests
         RawTask[] ts = Tasks(100);
         foreach (RawTask t in ts) q.Push(t, inj);
         Assert.That(q.Count, Is.EqualTo(100));
-        foreach (RawTask t in ts) Assert.That(q.Pop(), Is.SameAs(t));
+        foreach (RawTask t in ts) Assert.That(q.Pop(), Is.EqualTo(t));
         Assert.That(q.Pop(), Is.Null);
         Assert.That(inj.IsEmpty);
     }
@@ -38,9 +38,9 @@ public class QueueTests
         RawTask? chain = inj.PopBatch(1000, out int n);
         Assert.That(n, Is.EqualTo(LocalQueue.Capacity / 2 + 1));
         var got = new List<RawTask>();
-        for (RawTask? t = chain; t is not null; t = t.Next) got.Add(t);
+        for (RawTask? c = chain; c is RawTask t; c = t.Next) got.Add(t);
         Assert.That(got, Is.EqualTo(ts.Take(LocalQueue.Capacity / 2).Append(ts[^1])));
-        for (int i = LocalQueue.Capacity / 2; i < LocalQueue.Capacity; i++) Assert.That(q.Pop(), Is.SameAs(ts[i]));
+        for (int i = LocalQueue.Capacity / 2; i < LocalQueue.Capacity; i++) Assert.That(q.Pop(), Is.EqualTo(ts[i]));
     }
 
     [Test]
@@ -55,7 +55,7 @@ public class QueueTests
         Assert.That(first, Is.Not.Null);
         Assert.That(b.Count + 1 + a.Count, Is.EqualTo(10));
         Assert.That(b.Count + 1, Is.EqualTo(5));
-        var seen = new HashSet<RawTask> { first! };
+        var seen = new HashSet<RawTask> { first!.Value };
         while (a.Pop() is RawTask t) Assert.That(seen.Add(t));
         while (b.Pop() is RawTask t) Assert.That(seen.Add(t));
         Assert.That(seen, Has.Count.EqualTo(10));
@@ -72,7 +72,6 @@ public class QueueTests
         var inj = new Injector();
         RawTask[] ts = Tasks(total);
         var counts = new int[total];
-        for (int i = 0; i < total; i++) ts[i].Index = i;
         int done = 0;
         void Take(RawTask t) => Interlocked.Increment(ref counts[t.Index]);
 
@@ -94,7 +93,7 @@ public class QueueTests
         while (owner.Pop() is RawTask t) Take(t);
         Volatile.Write(ref done, 1);
         foreach (Thread th in thieves) th.Join();
-        for (RawTask? t = inj.PopBatch(int.MaxValue, out _); t is not null; t = t.Next) Take(t);
+        for (RawTask? c = inj.PopBatch(int.MaxValue, out _); c is RawTask t; c = t.Next) Take(t);
         Assert.That(counts.All(c => c == 1), $"lost: {counts.Count(c => c == 0)}, duplicated: {counts.Count(c => c > 1)}");
     }
 
@@ -106,9 +105,9 @@ public class QueueTests
         foreach (RawTask t in ts) Assert.That(inj.Push(t));
         RawTask? all = inj.Close();
         int n = 0;
-        for (RawTask? t = all; t is not null; t = t.Next) Assert.That(t, Is.SameAs(ts[n++]));
+        for (RawTask? c = all; c is RawTask t; c = t.Next) Assert.That(t, Is.EqualTo(ts[n++]));
         Assert.That(n, Is.EqualTo(3));
-        Assert.That(inj.Push(new RawTask()), Is.False);
+        Assert.That(inj.Push(TaskTable.Standalone(0)), Is.False);
         Assert.That(inj.IsEmpty);
     }
 

@@ -91,7 +91,7 @@ public unsafe class SchedulerTests
         return 0;
     }
 
-    static RawTask Task(ulong token, out uint generation) => RawTask.FromToken(token, Token.Task, out generation)!;
+    static RawTask Task(ulong token, out uint generation) => RawTask.FromToken(token, Token.Task, out generation)!.Value;
 
 
     [Test]

@@ -29,7 +29,7 @@ static unsafe class TestSupport
     /// <summary>Waits for a task, takes its output and releases the handle (like luminal_task_join + release).</summary>
     public static Status Join(ulong token, out nint output, int timeoutMs = 30_000)
     {
-        RawTask t = RawTask.FromToken(token, Token.Task, out uint gen)!;
+        RawTask t = RawTask.FromToken(token, Token.Task, out uint gen)!.Value;
         output = 0;
         if (!t.WaitFinished(gen, timeoutMs)) return Status.TimedOut;
         void* o;

@@ -172,7 +172,7 @@ sealed class SlotTable<T> where T : Slot
 /// slots: refilled from the shared stack <see cref="Refill"/> at a time, handed back whole when full. Only the
 /// owning thread touches it; <see cref="SlotTable{T}.ReturnAll"/> when the thread ends.
 /// </summary>
-sealed class SlotCache<T> where T : Slot
+sealed class SlotCache<T> // T: a Slot, or Tasks.RawTask (whose slots are native: Tasks.TaskTable)
 {
     internal const int Max = 256, Refill = 32;
     internal int Head = -1, Tail = -1, Count;

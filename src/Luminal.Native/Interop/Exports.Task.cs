@@ -132,7 +132,7 @@ static unsafe partial class Exports
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Status ResolveTask(nint t, out RawTask task, out uint generation)
     {
-        task = null!;
+        task = default;
         generation = 0;
         if (t == 0) return Status.InvalidArgument;
         if (RawTask.FromToken((ulong)t, Token.Task, out generation) is not RawTask found || !found.HandleLive(generation))

@@ -111,7 +111,7 @@ sealed unsafe class BlockingPool
             for (int i = 0; i < n; i++)
             {
                 RawTask t = q.Dequeue();
-                if (ReferenceEquals(t, task) && !found) found = true;
+                if (t == task && !found) found = true;
                 else q.Enqueue(t);
             }
             return found;
@@ -120,7 +120,7 @@ sealed unsafe class BlockingPool
 
     RawTask? Dequeue()
     {
-        foreach (Queue<RawTask> q in _queues) if (q.TryDequeue(out RawTask? t)) return t;
+        foreach (Queue<RawTask> q in _queues) if (q.TryDequeue(out RawTask t)) return t;
         return null;
     }
 
@@ -161,7 +161,7 @@ sealed unsafe class BlockingPool
                     if (task is not null) break;
                 }
             }
-            task.Run(null); // a blocking task calls fn(arg): no poll, no context
+            task.Value.Run(null); // a blocking task calls fn(arg): no poll, no context
         }
     }
 

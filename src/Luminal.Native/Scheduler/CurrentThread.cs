@@ -195,12 +195,12 @@ sealed unsafe class CurrentThread
         if (_rt.IsShutdown) { Runtime.DropFuture(future); return Status.Shutdown; }
         Status s = Enter();
         if (s != Status.Ok) { Runtime.DropFuture(future); return s; }
-        RawTask? task;
+        RawTask task;
         uint generation;
         try
         {
-            task = RawTask.Create(_rt, future, wantHandle: true);
-            if (task is null) { Runtime.DropFuture(future); return Status.NoMemory; }
+            if (RawTask.Create(_rt, future, wantHandle: true) is not RawTask created) { Runtime.DropFuture(future); return Status.NoMemory; }
+            task = created;
             _rt.CountSpawned(null);
             generation = (uint)(task.TaskToken >> 32);
             Requeue(task); // it is SCHEDULED: its first poll comes in queue order, like any spawned task

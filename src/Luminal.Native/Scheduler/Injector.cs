@@ -31,7 +31,7 @@ sealed class Injector
         lock (_lock)
         {
             if (_closed) return false;
-            if (_tail is null) _head = first; else _tail.Next = first;
+            if (_tail is RawTask tail) tail.Next = first; else _head = first;
             _tail = last;
             Volatile.Write(ref _count, _count + n);
             return true;
@@ -45,11 +45,10 @@ sealed class Injector
         if (IsEmpty) return null;
         lock (_lock)
         {
-            RawTask? first = _head;
-            if (first is null) return null;
+            if (_head is not RawTask first) return null;
             RawTask last = first;
             n = 1;
-            while (n < max && last.Next is not null) { last = last.Next; n++; }
+            while (n < max && last.Next is RawTask next) { last = next; n++; }
             _head = last.Next;
             if (_head is null) _tail = null;
             last.Next = null;
@@ -65,11 +64,11 @@ sealed class Injector
         if (IsEmpty) return null;
         lock (_lock)
         {
-            if (_head is null) return null;
-            RawTask? prev = null, t = _head;
-            for (ulong i = random % (ulong)_count; i > 0; i--) { prev = t; t = t!.Next; }
-            if (prev is null) _head = t!.Next; else prev.Next = t!.Next;
-            if (ReferenceEquals(_tail, t)) _tail = prev;
+            if (_head is not RawTask t) return null;
+            RawTask? prev = null;
+            for (ulong i = random % (ulong)_count; i > 0 && t.Next is RawTask next; i--) { prev = t; t = next; }
+            if (prev is RawTask p) p.Next = t.Next; else _head = t.Next;
+            if (_tail == t) _tail = prev;
             t.Next = null;
             Volatile.Write(ref _count, _count - 1);
             return t;

@@ -16,7 +16,7 @@ sealed class LocalQueue
     public const int Capacity = 256;
     const int Mask = Capacity - 1;
 
-    readonly RawTask?[] _buffer = new RawTask?[Capacity];
+    readonly RawTask[] _buffer = new RawTask[Capacity];
     long _head; // (steal << 32) | real — written by the owner's pop and by thieves, always with CAS
     int _tail;  // written only by the owner (release); read by thieves (acquire)
 
@@ -67,16 +67,16 @@ sealed class LocalQueue
         // Claim the oldest half by moving both positions past it; fails if a thief got there first.
         long expected = Pack(head, head);
         if (Interlocked.CompareExchange(ref _head, Pack(head + half, head + half), expected) != expected) return false;
-        RawTask? first = null, last = null;
-        for (uint i = 0; i < half; i++)
+        RawTask first = _buffer[head & Mask], last = first;
+        for (uint i = 1; i < half; i++)
         {
-            RawTask t = _buffer[(head + i) & Mask]!;
-            if (first is null) first = t; else last!.Next = t;
+            RawTask t = _buffer[(head + i) & Mask];
+            last.Next = t;
             last = t;
         }
-        last!.Next = task;
+        last.Next = task;
         task.Next = null;
-        overflow.PushBatch(first!, task, (int)half + 1);
+        overflow.PushBatch(first, task, (int)half + 1);
         return true;
     }
 
@@ -138,7 +138,7 @@ sealed class LocalQueue
         }
 
         n--;
-        RawTask ret = dst._buffer[(dstTail + n) & Mask]!;
+        RawTask ret = dst._buffer[(dstTail + n) & Mask];
         if (n > 0) Volatile.Write(ref dst._tail, (int)(dstTail + n)); // release: publish the stolen entries
         return ret;
     }

@@ -29,6 +29,9 @@ sealed unsafe class Parker : Handles.Slot
     /// <summary>A parker for the calling thread to sleep on; give it back with <see cref="Return"/>.</summary>
     public static Parker Rent() => Pool.Allocate() ?? throw new OutOfMemoryException("parker table is full");
 
+    /// <summary>The parker in pool slot <paramref name="index"/> (a block_on task names its thread's parker so).</summary>
+    public static Parker FromIndex(int index) => Pool.Get(index)!;
+
     public void Return()
     {
         Interlocked.Exchange(ref *_state, Empty); // a pending notification was meant for the previous user

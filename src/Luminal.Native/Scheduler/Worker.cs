@@ -43,6 +43,7 @@ sealed unsafe class Worker
     }
     public readonly Parker Parker = Parker.Rent(); // kept for the runtime's life (it may be unparked late)
     RawTask? _lifo;         // the task most recently woken by this worker: runs next (cache-hot message passing)
+    readonly Deferred _deferred = new(); // yielded tasks: they run after the global queue was looked at
     Context _cx = null!;    // this worker's luminal_context (a new token per poll)
     bool _searching;
     uint _tick;
@@ -79,13 +80,15 @@ sealed unsafe class Worker
             {
                 _rt.Driver.Poll(); // due timers and IO completions wake their tasks (into this worker's queue)
                 RawTask? task = NextTask() ?? Search();
-                if (task is not null) RunTask(task);
+                if (task is RawTask t) RunTask(t);
                 else Park();
             }
             if (_searching) { _searching = false; _rt.Idle.StopSearching(); }
             // Shutdown: every queued task is dropped (Run cancels once the runtime is shut down), including one
             // that a completion reaped while parking left in the LIFO slot.
             if (_lifo is RawTask woken) { _lifo = null; woken.Run(_cx); }
+            for (int level = 0; level < Priority.Levels; level++)
+                for (RawTask? c = _deferred.TakeLevel(level, out _); c is RawTask t;) { c = t.Next; t.Next = null; t.Run(_cx); }
             foreach (LocalQueue local in Locals)
                 while (local.Pop() is RawTask t) t.Run(_cx);
             _rt.WorkerExited(_cx);
@@ -108,9 +111,12 @@ sealed unsafe class Worker
         {
             // Anti-starvation: the least urgent level goes first now and then (see Priority).
             for (int level = Priority.Levels - 1; level >= 0; level--)
-                if ((Locals[level].Pop() ?? TakeInjected(level)) is RawTask starved) return starved;
+                if ((Locals[level].Pop() ?? TakeInjected(level) ?? TakeDeferred(level)) is RawTask starved) return starved;
         }
         bool globalFirst = _tick % GlobalQueueInterval == 0;
+        // Yielded tasks join the local queue now and then too, or work that keeps arriving (a ping-pong through
+        // the LIFO slot) would hold them back for ever.
+        if (globalFirst) FlushDeferred();
         for (int level = 0; level < Priority.Levels; level++)
         {
             // Fairness: every so often the global queue goes first, and a batch of it joins the local queue, so
@@ -118,7 +124,8 @@ sealed unsafe class Worker
             RawTask? task = globalFirst
                 ? TakeInjected(level) ?? Locals[level].Pop()
                 : Locals[level].Pop() ?? TakeInjected(level);
-            if (task is not null) return task;
+            // Yielded tasks last: after the global queue, so a foreign wake is not stuck behind busy yielders.
+            if ((task ?? TakeDeferred(level)) is RawTask found) return found;
         }
         return null;
     }
@@ -136,7 +143,7 @@ sealed unsafe class Worker
     bool MoreUrgentWaiting(int level)
     {
         for (int l = 0; l < level; l++)
-            if (!Locals[l].IsEmpty || !_rt.Injectors[l].IsEmpty) return true;
+            if (!Locals[l].IsEmpty || !_rt.Injectors[l].IsEmpty || _deferred.Any(l)) return true;
         return false;
     }
 
@@ -149,17 +156,14 @@ sealed unsafe class Worker
         Injector injector = _rt.Injectors[level];
         if (injector.IsEmpty) return null;
         int max = Math.Min(injector.Count / _rt.Workers.Length + 1, LocalQueue.Capacity / 2);
-        RawTask? chain = injector.PopBatch(max, out _);
-        if (chain is null) return null;
-        RawTask first = chain;
-        chain = first.Next;
+        if (injector.PopBatch(max, out _) is not RawTask first) return null;
+        RawTask? chain = first.Next;
         first.Next = null;
-        while (chain is not null)
+        while (chain is RawTask t)
         {
-            RawTask next = chain.Next!;
-            chain.Next = null;
-            Locals[level].Push(chain, injector);
-            chain = next;
+            chain = t.Next;
+            t.Next = null;
+            Locals[level].Push(t, injector);
         }
         return first;
     }
@@ -202,8 +206,7 @@ sealed unsafe class Worker
         for (int lifoPolls = 0; ; lifoPolls++)
         {
             if (task.Run(_cx)) ScheduleYielded(task);
-            RawTask? next = _lifo;
-            if (next is null) return;
+            if (_lifo is not RawTask next) return;
             _lifo = null;
             if (lifoPolls >= MaxLifoPolls || _rt.IsShutdown || MoreUrgentWaiting(next.Priority))
             {
@@ -216,9 +219,13 @@ sealed unsafe class Worker
         }
     }
 
-    /// <summary>A task that woke itself during its poll goes behind every other runnable task.</summary>
+    /// <summary>A task that woke itself during its poll goes behind every other runnable task of its level, the
+    /// global queue's included (see <see cref="Deferred"/>) — when every worker is awake. While one is parked, the
+    /// task goes to the local queue instead and that worker is woken to steal it (a deferred task is invisible to
+    /// thieves, and a parked worker would take a foreign wake at once anyway).</summary>
     void ScheduleYielded(RawTask task)
     {
+        if (_rt.Idle.UnparkedCount == _rt.Workers.Length) { _deferred.Push(task); return; }
         PushLocal(task);
         _rt.NotifyOne();
     }
@@ -234,12 +241,47 @@ sealed unsafe class Worker
         busy = (ulong)Math.Max(0, alive - p);
     }
 
-    /// <summary>Tasks in this worker's queues and LIFO slot (read from another thread: a snapshot).</summary>
+    /// <summary>Tasks of <paramref name="level"/> in this worker's local queue and deferred yields (a snapshot: metrics).</summary>
+    public int QueuedAt(int level) => Math.Max(0, Locals[level].Count) + _deferred.CountAt(level);
+
+    /// <summary>Tasks in this worker's queues, LIFO slot and deferred yields (read from another thread: a snapshot).</summary>
     public int QueueDepth()
     {
-        int n = Volatile.Read(ref _lifo) is null ? 0 : 1;
+        int n = (_lifo.HasValue ? 1 : 0) + _deferred.Count; // racy reads: a snapshot
         foreach (LocalQueue local in Locals) n += Math.Max(0, local.Count);
         return n;
+    }
+
+    void FlushDeferred()
+    {
+        bool any = false;
+        for (int level = 0; level < Priority.Levels; level++)
+        {
+            for (RawTask? chain = _deferred.TakeLevel(level, out _); chain is RawTask t; any = true)
+            {
+                chain = t.Next;
+                t.Next = null;
+                PushLocal(t);
+            }
+        }
+        if (any) _rt.NotifyOne();
+    }
+
+    /// <summary>Runs the first yielded task of a level and queues the others locally, where idle workers may steal
+    /// them (so one is woken when there are several).</summary>
+    RawTask? TakeDeferred(int level)
+    {
+        if (_deferred.TakeLevel(level, out int n) is not RawTask first) return null;
+        RawTask? chain = first.Next;
+        first.Next = null;
+        while (chain is RawTask t)
+        {
+            chain = t.Next;
+            t.Next = null;
+            PushLocal(t);
+        }
+        if (n > 1) _rt.NotifyOne();
+        return first;
     }
 
     /// <summary>Has a task been woken into this worker's LIFO slot (it runs next)? This worker's thread only.</summary>
@@ -250,8 +292,8 @@ sealed unsafe class Worker
     {
         RawTask? previous = _lifo;
         _lifo = task;
-        if (previous is null) return;
-        PushLocal(previous);
+        if (previous is not RawTask displaced) return;
+        PushLocal(displaced);
         _rt.NotifyOne();
     }
 

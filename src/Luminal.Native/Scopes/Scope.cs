@@ -62,7 +62,7 @@ sealed class Scope : GenerationSlot
             task.Scope = this;
             task.ScopePrev = null;
             task.ScopeNext = _members;
-            if (_members is not null) _members.ScopePrev = task;
+            if (_members is RawTask head) head.ScopePrev = task;
             _members = task;
             _active++;
             _spawned++;
@@ -142,9 +142,9 @@ sealed class Scope : GenerationSlot
     {
         lock (_lock)
         {
-            if (task.ScopePrev is not null) task.ScopePrev.ScopeNext = task.ScopeNext;
+            if (task.ScopePrev is RawTask prev) prev.ScopeNext = task.ScopeNext;
             else if (_members == task) _members = task.ScopeNext;
-            if (task.ScopeNext is not null) task.ScopeNext.ScopePrev = task.ScopePrev;
+            if (task.ScopeNext is RawTask next) next.ScopePrev = task.ScopePrev;
             task.ScopePrev = task.ScopeNext = null;
             task.Scope = null;
             if (_orphaned && _members is null) { _orphaned = false; Runtime = null; Table.Free(this); }
@@ -158,7 +158,7 @@ sealed class Scope : GenerationSlot
         lock (_lock)
         {
             _closed = true;
-            for (RawTask? t = _members; t is not null; t = t.ScopeNext)
+            for (RawTask? m = _members; m is RawTask t; m = t.ScopeNext)
                 members.Add((t, TaskState.Generation(t.State)));
         }
         // Outside the lock: aborting may drop a future right here (shut-down runtime), which leaves the scope.

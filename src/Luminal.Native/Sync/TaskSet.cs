@@ -50,7 +50,7 @@ sealed unsafe class TaskSet : SyncObject
             if (released) Free(member);
             else { _running.PushBack(member); _len++; }
         }
-        RawTask task = RawTask.FromToken(taskToken, Token.Task, out uint generation)!; // we hold its handle
+        RawTask task = RawTask.FromToken(taskToken, Token.Task, out uint generation)!.Value; // we hold its handle
         if (released)
         {
             task.RequestAbort(generation);

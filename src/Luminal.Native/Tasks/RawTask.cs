@@ -1,5 +1,5 @@
-using System.Runtime.CompilerServices;
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using Luminal.Handles;
 using Luminal.Interop;
@@ -10,37 +10,82 @@ namespace Luminal.Tasks;
 
 /// <summary>
 /// One task: the future's four C fields, its output, queue link and join bookkeeping, and one 64-bit state word
-/// (<c>generation:32 | flags:32</c>, flags in <see cref="TaskState"/>). Task objects are pooled in
-/// <see cref="Table"/> — spawning allocates nothing once the pool is warm — and a token's generation must match
-/// the state word's, so handles and wakers of a finished task can never touch the task that reuses its slot.
+/// (<c>generation:32 | flags:32</c>, flags in <see cref="TaskState"/>). A task is a slot of <see cref="TaskTable"/>
+/// in native memory (<see cref="TaskCell"/>); this is a pointer to it with the task's behaviour. Slots are pooled
+/// — spawning allocates nothing once the pool is warm, and growing the pool allocates no managed memory — and a
+/// token's generation must match the state word's, so handles and wakers of a finished task can never touch the
+/// task that reuses its slot.
 /// </summary>
-sealed unsafe class RawTask : Slot
+readonly unsafe struct RawTask : IEquatable<RawTask>
 {
-    public static readonly SlotTable<RawTask> Table = new(() => new RawTask());
+    readonly TaskCell* _p;
 
-    long _state = WithGeneration(1, Free | Closed);
+    internal RawTask(TaskCell* cell) => _p = cell;
 
-    internal Runtime? Runtime;
-    internal NativeFuture Future;
-    internal delegate* unmanaged<void*, void*> Fn; // spawn_fn tasks: called once with Future.State
-    void* _output;
-    internal RawTask? Next;  // link in the injector's list
-    internal Parker? BlockOn; // a block_on task: scheduling it unparks this thread instead of queueing
-    internal byte Priority;   // level (Scheduler.Priority); a woken task keeps it
-    internal bool Blocking;   // runs on the blocking pool, never on a worker
-    internal Scopes.Scope? Scope;        // set by Scope.Enter before the task is queued
-    internal RawTask? ScopePrev, ScopeNext; // the scope's member list, under the scope's lock
+    internal TaskCell* Cell => _p;
+    public int Index => _p->Index;
+
+    internal Runtime? Runtime
+    {
+        get => TaskRuntimes.Get(_p->RuntimeId);
+        set => _p->RuntimeId = value?.TaskRuntimeId ?? 0;
+    }
+    internal ref NativeFuture Future => ref _p->Future;
+    internal delegate* unmanaged<void*, void*> Fn { get => _p->Fn; set => _p->Fn = value; } // spawn_fn tasks: called once with Future.State
+    ref void* _output => ref _p->Output;
+    /// <summary>Link in the injector's list.</summary>
+    internal RawTask? Next { get => Link(_p->Next); set => _p->Next = CellOf(value); }
+    /// <summary>A block_on task: scheduling it unparks this thread instead of queueing.</summary>
+    internal Parker? BlockOn
+    {
+        get => _p->BlockOn == 0 ? null : Parker.FromIndex(_p->BlockOn - 1);
+        set => _p->BlockOn = value is null ? 0 : value.Index + 1;
+    }
+    internal byte Priority { get => _p->Priority; set => _p->Priority = value; } // level (Scheduler.Priority); a woken task keeps it
+    internal bool Blocking { get => _p->Blocking != 0; set => _p->Blocking = value ? (byte)1 : (byte)0; } // runs on the blocking pool
+    /// <summary>Set by Scope.Enter before the task is queued.</summary>
+    internal Scopes.Scope? Scope
+    {
+        get => _p->Scope == 0 ? null : Scopes.Scope.Table.Get(_p->Scope - 1);
+        set => _p->Scope = value is null ? 0 : value.Index + 1;
+    }
+    /// <summary>The scope's member list, under the scope's lock.</summary>
+    internal RawTask? ScopePrev { get => Link(_p->ScopePrev); set => _p->ScopePrev = CellOf(value); }
+    internal RawTask? ScopeNext { get => Link(_p->ScopeNext); set => _p->ScopeNext = CellOf(value); }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static RawTask? Link(TaskCell* cell) => cell == null ? null : new RawTask(cell);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TaskCell* CellOf(RawTask? task) => task is RawTask t ? t._p : null;
+
     // Join notification, without a lock on the common path: the joiner publishes its waker (or its presence) and
     // then reads the state; Finish publishes Closed and then takes the waker (or sees the waiters). Both sides use
     // interlocked operations (full fences), so at least one of them sees the other: never a lost wake-up, at
-    // worst one spurious wake.
-    ulong _joinWaker;         // waker token registered by luminal_task_poll, or a task set's member token
-    int _joinWaiters;         // threads blocked in WaitFinished (they sleep on JoinLock)
+    // worst one spurious wake. _joinWaker: waker token registered by luminal_task_poll, or a task set's member
+    // token; _joinWaiters: threads blocked in WaitFinished (they sleep on JoinLock).
+    ref ulong _joinWaker => ref _p->JoinWaker;
+    ref int _joinWaiters => ref _p->JoinWaiters;
+    ref long _state => ref _p->State;
 
-    // Blocked joiners sleep on one of a few shared locks picked by slot index, not on lock(this) (the object is
-    // reused task after task) nor on a lock object per task (32 bytes more per pending task). A pulse wakes every
-    // waiter on the stripe; each re-checks its own task and generation (WaitFinished), so sharing is only a
-    // spurious wake-up, and blocking joins are the rare path.
+    public bool Equals(RawTask other) => _p == other._p;
+    public override bool Equals(object? obj) => obj is RawTask t && Equals(t);
+    public override int GetHashCode() => ((nint)_p).GetHashCode();
+    public static bool operator ==(RawTask a, RawTask b) => a._p == b._p;
+    public static bool operator !=(RawTask a, RawTask b) => a._p != b._p;
+
+    /// <summary>The process-wide table of task slots (kept for the callers that sweep or stash slots).</summary>
+    public static class Table
+    {
+        public static int Count => TaskTable.Count;
+        public static RawTask? Get(int index) => TaskTable.Get(index);
+        public static RawTask? Allocate(SlotCache<RawTask>? cache = null) => TaskTable.Allocate(cache);
+        public static void Free(RawTask task, SlotCache<RawTask>? cache = null) => TaskTable.Free(task, cache);
+        public static void ReturnAll(SlotCache<RawTask> cache) => TaskTable.ReturnAll(cache);
+    }
+
+    // Blocked joiners sleep on one of a few shared locks picked by slot index, not on a lock object per task (32
+    // bytes more per pending task). A pulse wakes every waiter on the stripe; each re-checks its own task and
+    // generation (WaitFinished), so sharing is only a spurious wake-up, and blocking joins are the rare path.
     static readonly object[] JoinLocks = NewJoinLocks();
     object JoinLock => JoinLocks[Index & (JoinLocks.Length - 1)];
 
@@ -62,8 +107,7 @@ sealed unsafe class RawTask : Slot
     public static RawTask? Create(Runtime runtime, in NativeFuture future, bool wantHandle, Parker? blockOn = null,
         SlotCache<RawTask>? slots = null)
     {
-        RawTask? t = Table.Allocate(slots);
-        if (t is null) return null;
+        if (TaskTable.Allocate(slots) is not RawTask t) return null;
         t.Runtime = runtime;
         t.Future = future;
         t.Fn = null;
@@ -77,7 +121,7 @@ sealed unsafe class RawTask : Slot
 
     /// <summary>The live task a token names (tag, index and generation all match), or null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static RawTask? FromToken(ulong token, uint tag, out uint generation) => Table.FromToken(token, tag, out generation);
+    public static RawTask? FromToken(ulong token, uint tag, out uint generation) => TaskTable.FromToken(token, tag, out generation);
 
     // ---- waking -------------------------------------------------------------------------------------------------
 
@@ -132,7 +176,9 @@ sealed unsafe class RawTask : Slot
     public bool Run(Context? cx)
     {
         // A worker's own context: recycle into its slot stash and count on its counters (only that thread touches them).
-        Worker? worker = cx is not null && cx.WorkerIndex >= 0 ? Runtime!.Workers[cx.WorkerIndex] : null;
+        // (No runtime: its last token went while a racing spawn made this task; it can only be dropped.)
+        Runtime? runtime = Runtime;
+        Worker? worker = cx is not null && cx.WorkerIndex >= 0 && runtime is not null ? runtime.Workers[cx.WorkerIndex] : null;
         long s = Volatile.Read(ref _state);
         bool cancel;
         while (true)
@@ -141,10 +187,9 @@ sealed unsafe class RawTask : Slot
             if (seen == s) break;
             s = seen;
         }
-        Runtime rt = Runtime!;
-        if (cancel || rt.IsShutdown
+        if (cancel || runtime is null || runtime.IsShutdown
             // Observers (task hook, plugin check): one branch when there are none. A refused call is a cancel.
-            || (rt.PollObserved && !rt.PollStarting(this, TaskToken, Fn != null ? (void*)Fn : (void*)Future.Poll, worker)))
+            || (runtime.PollObserved && !runtime.PollStarting(this, TaskToken, Fn != null ? (void*)Fn : (void*)Future.Poll, worker)))
         {
             DropFuture();
             Finish(completed: false, worker);
@@ -170,7 +215,7 @@ sealed unsafe class RawTask : Slot
         }
         if (scope is not null) scope.CountPoll(Time.Clock.NowNs() - pollStart);
         if (worker is not null) worker.Counted.Polls++; // before Finish publishes: a joiner then sees the count
-        if (rt.TaskHook != null) rt.TaskEventAt(Observe.TaskEvent.PollEnd, this, TaskToken, worker);
+        if (runtime.TaskHook != null) runtime.TaskEventAt(Observe.TaskEvent.PollEnd, this, TaskToken, worker);
 
         if (ready)
         {
@@ -196,7 +241,8 @@ sealed unsafe class RawTask : Slot
         Future.State = null;
         Future.Poll = null;
         Future.Drop = null;
-        if (f.Drop != null && (!Runtime!.DebugPlugins || Observe.PluginCheck.Callable(f.Drop, "drop", Scope, Runtime.Log)))
+        // (No runtime: see Run; nothing to check the plugin against.)
+        if (f.Drop != null && (Runtime is not Runtime rt || !rt.DebugPlugins || Observe.PluginCheck.Callable(f.Drop, "drop", Scope, rt.Log)))
             f.Drop(f.State);
     }
 
@@ -204,9 +250,12 @@ sealed unsafe class RawTask : Slot
     /// <paramref name="worker"/>: the worker whose thread is running this, if any.</summary>
     void Finish(bool completed, Worker? worker)
     {
-        Runtime!.CountFinished(worker, completed);
-        if (Runtime.TaskHook != null)
-            Runtime.TaskEventAt(completed ? Observe.TaskEvent.Completed : Observe.TaskEvent.Cancelled, this, TaskToken, worker);
+        if (Runtime is Runtime rt)
+        {
+            rt.CountFinished(worker, completed);
+            if (rt.TaskHook != null)
+                rt.TaskEventAt(completed ? Observe.TaskEvent.Completed : Observe.TaskEvent.Cancelled, this, TaskToken, worker);
+        }
         long s = Volatile.Read(ref _state);
         bool notifyJoiner;
         while (true)
@@ -272,7 +321,7 @@ sealed unsafe class RawTask : Slot
         scope?.Unlink(this);
         long recycled = Recycled(state);
         Volatile.Write(ref _state, recycled);
-        Volatile.Write(ref Generation, TaskState.Generation(recycled)); // the lookup's mirror (Slot.Generation)
+        Volatile.Write(ref _p->Generation, TaskState.Generation(recycled)); // the lookup's mirror (TaskCell.Generation)
         Table.Free(this, slots);
     }
 

@@ -11,10 +11,10 @@ static class Waker
 {
     public static void Wake(ulong token)
     {
-        RawTask? t = RawTask.FromToken(token, Token.Waker, out uint generation);
         // An inherited runtime (fork) has no threads to run the task, and its locks may be held by threads that
         // are gone: leave it alone.
-        if (t is not null && t.Runtime is Runtime rt && !rt.IsForked) t.Wake(generation);
+        if (RawTask.FromToken(token, Token.Waker, out uint generation) is RawTask t && t.Runtime is Runtime rt && !rt.IsForked)
+            t.Wake(generation);
     }
 
     /// <summary>Does the token name a task in its current generation (finished tasks included, until their slot is

@@ -19,8 +19,7 @@ static unsafe class SleepFuture
         Status s = Exports.ResolveRuntime(rt, out Runtime runtime);
         if (s != Status.Ok) return s;
         if (runtime.IsShutdown) return Status.Shutdown;
-        TimerEntry? e = TimerEntry.Create(runtime, deadlineNs);
-        if (e is null) return Status.NoMemory;
+        if (TimerEntry.Create(runtime, deadlineNs) is not TimerEntry e) return Status.NoMemory;
         output->State = (void*)e.Token;
         output->Poll = &Poll;
         output->Drop = &Drop;

@@ -33,8 +33,9 @@ static unsafe class TimeoutFuture
             Runtime.DropFuture(inner); // takes the inner future also on failure
             return s;
         }
-        e!.Inner = inner;
-        output->State = (void*)e.Token;
+        TimerEntry entry = e!.Value;
+        entry.Inner = inner;
+        output->State = (void*)entry.Token;
         output->Poll = &Poll;
         output->Drop = &Drop;
         output->DropOutput = inner.DropOutput;

@@ -144,29 +144,42 @@ sealed class TimerDriver : Scheduler.Driver
         FireExpired(now);
     }
 
-    void FireExpired(ulong nowTick)
+    unsafe void FireExpired(ulong nowTick)
     {
         // The wakers are collected under the lock and woken after it: a wake can run user code (a shut-down
-        // runtime drops the woken task's future), which may drop other timers and so take this lock.
+        // runtime drops the woken task's future), which may drop other timers and so take this lock. Beyond 64,
+        // they go to native memory (malloc), never to a managed list: firing many timers at once must not make
+        // garbage (issue 15).
         Span<ulong> wakers = stackalloc ulong[64];
-        System.Collections.Generic.List<ulong>? more = null;
-        int n = 0;
-        lock (_lock)
+        ulong* more = null;
+        int n = 0, moreCount = 0, moreCapacity = 0;
+        try
         {
-            for (WheelEntry? e = _wheel.Advance(nowTick); e is not null;)
+            lock (_lock)
             {
-                var entry = (TimerEntry)e;
-                e = e.WheelNext;
-                entry.WheelNext = null;
-                entry.Fired = true;
-                if (entry.Waker == 0) continue;
-                if (n < wakers.Length) wakers[n++] = entry.Waker;
-                else (more ??= new()).Add(entry.Waker);
+                for (TimerEntry? e = _wheel.Advance(nowTick); e is TimerEntry entry;)
+                {
+                    e = entry.WheelNext;
+                    entry.WheelNext = null;
+                    entry.Fired = true;
+                    if (entry.Waker == 0) continue;
+                    if (n < wakers.Length) { wakers[n++] = entry.Waker; continue; }
+                    if (moreCount == moreCapacity)
+                    {
+                        moreCapacity = Math.Max(256, moreCapacity * 2);
+                        more = (ulong*)System.Runtime.InteropServices.NativeMemory.Realloc(more, (nuint)moreCapacity * sizeof(ulong));
+                    }
+                    more[moreCount++] = entry.Waker;
+                }
+                UpdateNext();
             }
-            UpdateNext();
+            for (int i = 0; i < n; i++) Tasks.Waker.Wake(wakers[i]);
+            for (int i = 0; i < moreCount; i++) Tasks.Waker.Wake(more[i]);
         }
-        for (int i = 0; i < n; i++) Tasks.Waker.Wake(wakers[i]);
-        if (more is not null) foreach (ulong w in more) Tasks.Waker.Wake(w);
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(more);
+        }
     }
 
     /// <summary>

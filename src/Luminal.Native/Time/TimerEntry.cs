@@ -1,30 +1,76 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
 using Luminal.Handles;
 using Luminal.Interop;
+using Luminal.Tasks;
 
 namespace Luminal.Time;
 
-/// <summary>
-/// The state of a runtime-provided future (sleep or timeout), pooled in <see cref="Table"/> and named by a token
-/// in luminal_future.state, so a future dropped twice or polled after its drop is detected instead of touching
-/// freed memory.
-/// </summary>
-sealed class TimerEntry : WheelEntry
+/// <summary>One timer's storage, in native memory (see <see cref="TimerEntry"/>): no managed reference, so a
+/// million pending sleeps cost the GC nothing (issue 15). The runtime is named by its <see cref="TaskRuntimes"/> id,
+/// the wheel's links are cell pointers (cells never move).</summary>
+[StructLayout(LayoutKind.Sequential)]
+unsafe struct TimerCell
 {
-    public static readonly SlotTable<TimerEntry> Table = new(() => new TimerEntry());
+    public uint Generation;      // retired by a CAS (GenerationSlot's rule)
+    public int Index;
+    public int NextFree;         // free-list link; meaningful only while the slot is free
+    public int RuntimeId;        // TaskRuntimes id, 0 = none
+    public ulong Waker;          // under the driver's lock
+    public NativeFuture Inner;   // luminal_timeout: the wrapped future (Poll == null once dropped)
+    public ulong DeadlineNs;     // the exact deadline (DeadlineTick is it rounded up to the wheel's tick)
+    public ulong DeadlineTick;
+    public TimerCell* WheelPrev, WheelNext;
+    public int WheelLevel, WheelSlot; // WheelLevel -1: not in the wheel
+    public byte Fired;           // under the driver's lock
+}
 
-    internal Runtime? Runtime;
-    internal ulong Waker;     // under the driver's lock
-    internal bool Fired;      // under the driver's lock
-    internal NativeFuture Inner; // luminal_timeout: the wrapped future (Poll == null once dropped)
+/// <summary>
+/// The state of a runtime-provided future (sleep or timeout), a pooled native cell named by a token in
+/// luminal_future.state, so a future dropped twice or polled after its drop is detected instead of touching freed
+/// memory. The pool (<see cref="Allocate"/>, <see cref="Free"/>) follows <see cref="SlotTable{T}"/>: chunks that
+/// never move, looked up without a lock, a lock-free free stack with an ABA counter; growing it allocates native
+/// memory only.
+/// </summary>
+readonly unsafe struct TimerEntry : IEquatable<TimerEntry>
+{
+    readonly TimerCell* _p;
 
-    public ulong Token => Handles.Token.Make(Handles.Token.Future, Index, Generation);
+    TimerEntry(TimerCell* cell) => _p = cell;
 
-    internal ulong DeadlineNs; // the exact deadline (DeadlineTick is it rounded up to the wheel's tick)
+    public int Index => _p->Index;
+    internal ref uint Generation => ref _p->Generation;
+    internal Runtime? Runtime
+    {
+        get => TaskRuntimes.Get(_p->RuntimeId);
+        set => _p->RuntimeId = value?.TaskRuntimeId ?? 0;
+    }
+    internal ref ulong Waker => ref _p->Waker;
+    internal bool Fired { get => _p->Fired != 0; set => _p->Fired = value ? (byte)1 : (byte)0; }
+    internal ref NativeFuture Inner => ref _p->Inner;
+    internal ref ulong DeadlineNs => ref _p->DeadlineNs;
+    internal ref ulong DeadlineTick => ref _p->DeadlineTick;
+    internal TimerEntry? WheelPrev { get => Of(_p->WheelPrev); set => _p->WheelPrev = CellOf(value); }
+    internal TimerEntry? WheelNext { get => Of(_p->WheelNext); set => _p->WheelNext = CellOf(value); }
+    internal ref int WheelLevel => ref _p->WheelLevel;
+    internal ref int WheelSlot => ref _p->WheelSlot;
+
+    static TimerEntry? Of(TimerCell* cell) => cell == null ? null : new TimerEntry(cell);
+    static TimerCell* CellOf(TimerEntry? e) => e is TimerEntry t ? t._p : null;
+
+    public bool Equals(TimerEntry other) => _p == other._p;
+    public override bool Equals(object? obj) => obj is TimerEntry t && Equals(t);
+    public override int GetHashCode() => ((nint)_p).GetHashCode();
+    public static bool operator ==(TimerEntry a, TimerEntry b) => a._p == b._p;
+    public static bool operator !=(TimerEntry a, TimerEntry b) => a._p != b._p;
+
+    public ulong Token => Handles.Token.Make(Handles.Token.Future, Index, Volatile.Read(ref _p->Generation));
 
     public static TimerEntry? Create(Runtime runtime, ulong deadlineNs)
     {
-        TimerEntry? e = Table.Allocate();
-        if (e is null) return null;
+        if (Allocate() is not TimerEntry e) return null;
         e.Runtime = runtime;
         e.DeadlineNs = deadlineNs;
         e.DeadlineTick = runtime.Timers.TickAtOrAfter(deadlineNs);
@@ -34,8 +80,12 @@ sealed class TimerEntry : WheelEntry
         return e;
     }
 
-    public static TimerEntry? FromToken(ulong token, out uint generation) =>
-        Table.FromToken(token, Handles.Token.Future, out generation);
+    public static TimerEntry? FromToken(ulong token, out uint generation)
+    {
+        if (!Handles.Token.TryDecode(token, Handles.Token.Future, out int index, out generation)) return null;
+        TimerCell* cell = Cell(index);
+        return cell != null && Volatile.Read(ref cell->Generation) == generation ? new TimerEntry(cell) : null;
+    }
 
     /// <summary>
     /// Takes the entry out of the wheel and returns it to the pool. Only the caller whose generation CAS wins
@@ -43,11 +93,80 @@ sealed class TimerEntry : WheelEntry
     /// </summary>
     public bool TryRelease(uint generation)
     {
-        if (!TryRetire(generation)) return false;
+        if (Interlocked.CompareExchange(ref _p->Generation, Generations.Next(generation), generation) != generation)
+            return false;
         Runtime?.Timers.Cancel(this);
         Runtime = null;
         Inner = default;
-        Table.Free(this);
+        Free(this);
         return true;
+    }
+
+    // ---- the pool -----------------------------------------------------------------------------------------------
+
+    const int ChunkBits = 12, ChunkSize = 1 << ChunkBits, MaxChunks = (Handles.Token.MaxIndex + 1) >> ChunkBits;
+    static readonly TimerCell** Chunks = (TimerCell**)NativeMemory.AllocZeroed((nuint)MaxChunks, (nuint)sizeof(TimerCell*));
+    static readonly object GrowLock = new();
+    static int _count;     // slots ever created
+    static long _freeHead; // (pop counter << 32) | (index + 1); 0 = empty
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TimerCell* Cell(int index)
+    {
+        if ((uint)index >= (uint)Volatile.Read(ref _count)) return null; // acquire: the cell is initialised
+        return Chunks[index >> ChunkBits] + (index & (ChunkSize - 1));
+    }
+
+    static TimerEntry? Allocate()
+    {
+        // The counter in the head changes on every pop, so a stale NextFree read loses the CAS.
+        while (true)
+        {
+            long head = Volatile.Read(ref _freeHead);
+            int index = (int)(uint)head - 1;
+            if (index < 0) break;
+            TimerCell* cell = Cell(index);
+            long next = ((head >> 32) + 1 << 32) | (uint)(Volatile.Read(ref cell->NextFree) + 1);
+            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return new TimerEntry(cell);
+        }
+        lock (GrowLock)
+        {
+            int index = _count;
+            if (index > Handles.Token.MaxIndex) return null;
+            TimerCell* chunk = Chunks[index >> ChunkBits];
+            if (chunk == null)
+            {
+                chunk = (TimerCell*)NativeMemory.AlignedAlloc((nuint)(ChunkSize * sizeof(TimerCell)), 64);
+                Chunks[index >> ChunkBits] = chunk;
+            }
+            TimerCell* cell = chunk + (index & (ChunkSize - 1));
+            *cell = default;
+            cell->Index = index;
+            cell->NextFree = -1;
+            cell->Generation = 1;
+            cell->WheelLevel = -1;
+            Volatile.Write(ref _count, index + 1); // release: publishes the cell before lookups accept the index
+            return new TimerEntry(cell);
+        }
+    }
+
+    static void Free(TimerEntry e)
+    {
+        while (true)
+        {
+            long head = Volatile.Read(ref _freeHead);
+            Volatile.Write(ref e._p->NextFree, (int)(uint)head - 1);
+            long next = (head & unchecked((long)0xFFFF_FFFF_0000_0000)) | (uint)(e._p->Index + 1);
+            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return;
+        }
+    }
+
+    /// <summary>For tests of the wheel: an entry outside the pool with this deadline tick; never freed.</summary>
+    internal static TimerEntry Standalone(ulong deadlineTick)
+    {
+        var cell = (TimerCell*)NativeMemory.AllocZeroed((nuint)sizeof(TimerCell));
+        cell->WheelLevel = -1;
+        cell->DeadlineTick = deadlineTick;
+        return new TimerEntry(cell);
     }
 }

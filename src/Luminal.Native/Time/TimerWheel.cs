@@ -3,21 +3,14 @@ using System.Numerics;
 
 namespace Luminal.Time;
 
-/// <summary>A timer in the wheel: an intrusive doubly-linked list node (O(1) insert and remove).</summary>
-abstract class WheelEntry : Handles.GenerationSlot
-{
-    internal ulong DeadlineTick;
-    internal WheelEntry? WheelPrev, WheelNext;
-    internal int WheelLevel = -1, WheelSlot; // WheelLevel -1: not in the wheel
-}
-
 /// <summary>
 /// A hierarchical timing wheel (after the Varghese–Lauck design tokio uses): 6 levels of 64 slots; a slot at
 /// level L spans 64^L ticks, so the wheel covers 64^6 ticks. An entry goes to the level of the highest bit in which
 /// its deadline differs from the wheel's current time, so every entry at a lower level expires before any entry at
 /// a higher level; when time reaches a higher-level slot its entries move down ("cascade") until they fire.
 /// Insert and remove are O(1); finding the next expiry is O(levels) with one 64-bit occupancy mask per level.
-/// Not thread-safe: <see cref="TimerDriver"/> holds a lock around it.
+/// Entries are <see cref="TimerEntry"/> cells, linked through their own WheelPrev/WheelNext (O(1) insert and
+/// remove). Not thread-safe: <see cref="TimerDriver"/> holds a lock around it.
 /// </summary>
 sealed class TimerWheel
 {
@@ -25,7 +18,7 @@ sealed class TimerWheel
     const int SlotBits = 6, Slots = 1 << SlotBits;
     public const ulong MaxSpan = (1UL << (Levels * SlotBits)) - 1;
 
-    readonly WheelEntry?[] _heads = new WheelEntry?[Levels * Slots];
+    readonly TimerEntry?[] _heads = new TimerEntry?[Levels * Slots];
     readonly ulong[] _occupied = new ulong[Levels];
     ulong _elapsed; // the wheel's time: every entry's deadline is > _elapsed
     int _count;
@@ -34,31 +27,31 @@ sealed class TimerWheel
     public int Count => _count;
 
     /// <summary>Inserts an entry; false (not inserted) if its deadline is not after the wheel's time.</summary>
-    public bool Insert(WheelEntry e)
+    public bool Insert(TimerEntry e)
     {
         if (e.DeadlineTick <= _elapsed) return false;
         ulong deadline = e.DeadlineTick - _elapsed > MaxSpan ? _elapsed + MaxSpan : e.DeadlineTick;
         int level = LevelFor(_elapsed, deadline);
         int slot = (int)((deadline >> (level * SlotBits)) & (Slots - 1));
-        ref WheelEntry? head = ref _heads[level * Slots + slot];
+        ref TimerEntry? head = ref _heads[level * Slots + slot];
         e.WheelLevel = level;
         e.WheelSlot = slot;
         e.WheelPrev = null;
         e.WheelNext = head;
-        if (head is not null) head.WheelPrev = e;
+        if (head is TimerEntry first) first.WheelPrev = e;
         head = e;
         _occupied[level] |= 1UL << slot;
         _count++;
         return true;
     }
 
-    public void Remove(WheelEntry e)
+    public void Remove(TimerEntry e)
     {
         if (e.WheelLevel < 0) return;
         int index = e.WheelLevel * Slots + e.WheelSlot;
-        if (e.WheelPrev is not null) e.WheelPrev.WheelNext = e.WheelNext;
+        if (e.WheelPrev is TimerEntry prev) prev.WheelNext = e.WheelNext;
         else _heads[index] = e.WheelNext;
-        if (e.WheelNext is not null) e.WheelNext.WheelPrev = e.WheelPrev;
+        if (e.WheelNext is TimerEntry next) next.WheelPrev = e.WheelPrev;
         if (_heads[index] is null) _occupied[e.WheelLevel] &= ~(1UL << e.WheelSlot);
         e.WheelPrev = e.WheelNext = null;
         e.WheelLevel = -1;
@@ -101,21 +94,21 @@ sealed class TimerWheel
     /// Advances the wheel to <paramref name="now"/>, handing every entry whose deadline is ≤ now to
     /// <paramref name="fire"/> as a chain linked through WheelNext (already removed from the wheel).
     /// </summary>
-    public WheelEntry? Advance(ulong now)
+    public TimerEntry? Advance(ulong now)
     {
-        WheelEntry? fired = null;
+        TimerEntry? fired = null;
         while (true)
         {
             ulong expiration = NextSlot(out int level, out int slot);
             if (expiration > now) break;
             _elapsed = expiration;
             int index = level * Slots + slot;
-            WheelEntry? e = _heads[index];
+            TimerEntry? chain = _heads[index];
             _heads[index] = null;
             _occupied[level] &= ~(1UL << slot);
-            while (e is not null)
+            while (chain is TimerEntry e)
             {
-                WheelEntry? next = e.WheelNext;
+                TimerEntry? next = e.WheelNext;
                 _count--;
                 e.WheelLevel = -1;
                 e.WheelPrev = null;
@@ -124,7 +117,7 @@ sealed class TimerWheel
                     e.WheelNext = fired;
                     fired = e;
                 }
-                e = next;
+                chain = next;
             }
         }
         if (now > _elapsed) _elapsed = now;

@@ -15,7 +15,7 @@ static class LocalQueueSystematic
     static RawTask[] MakePool(int n)
     {
         var pool = new RawTask[n];
-        for (int i = 0; i < n; i++) pool[i] = new RawTask { Index = i };
+        for (int i = 0; i < n; i++) pool[i] = TaskTable.Standalone(i);
         return pool;
     }
 
@@ -32,14 +32,14 @@ static class LocalQueueSystematic
 
         public void Take(RawTask? t)
         {
-            if (t is null) return;
-            int n = ++_taken[t.Index];
-            Specification.Assert(n == 1, $"task {t.Index} handed out {n} times");
+            if (t is not RawTask task) return;
+            int n = ++_taken[task.Index];
+            Specification.Assert(n == 1, $"task {task.Index} handed out {n} times");
         }
 
         public void Drain(LocalQueue q) { while (q.Pop() is RawTask t) Take(t); }
 
-        public void Drain(Injector inj) { for (RawTask? t = inj.PopBatch(int.MaxValue, out _); t is not null; t = t.Next) Take(t); }
+        public void Drain(Injector inj) { for (RawTask? c = inj.PopBatch(int.MaxValue, out _); c is RawTask t; c = t.Next) Take(t); }
 
         public void AssertAllTakenOnce(int n)
         {

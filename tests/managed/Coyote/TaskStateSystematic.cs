@@ -31,7 +31,7 @@ static unsafe class TaskStateSystematic
     static RawTask Spawn(Probe* p, bool handle, out uint generation)
     {
         NativeFuture f = Probe.Future(p);
-        RawTask t = RawTask.Create(Rt, f, handle)!;
+        RawTask t = RawTask.Create(Rt, f, handle)!.Value;
         generation = Generation(t.State);
         Queue.Push(t);
         return t;
@@ -63,8 +63,8 @@ static unsafe class TaskStateSystematic
         Specification.Assert(Generation(s) == generation + 1 && (s & FlagMask) == (Free | Closed),
             $"slot not recycled exactly once: generation {Generation(s)} (was {generation}), flags {s & FlagMask:x}");
         // A second Free would have pushed the slot onto the free list twice: two allocations would return it.
-        RawTask a = RawTask.Table.Allocate()!, b = RawTask.Table.Allocate()!;
-        Specification.Assert(!ReferenceEquals(a, b), "the free list hands out one slot twice (freed twice)");
+        RawTask a = RawTask.Table.Allocate()!.Value, b = RawTask.Table.Allocate()!.Value;
+        Specification.Assert(a != b, "the free list hands out one slot twice (freed twice)");
         RawTask.Table.Free(b);
         RawTask.Table.Free(a);
     }
@@ -249,7 +249,7 @@ static unsafe class TaskStateSystematic
         Probe* p2 = Probe.New(readyAfter: 0);
         Context cx = NewContext();
         RawTask t1 = Spawn(p1, handle: true, out uint gen1);
-        RawTask? t2 = null;
+        RawTask t2 = default;
         uint gen2 = 0;
         Par.Run(() =>
         {
@@ -258,7 +258,7 @@ static unsafe class TaskStateSystematic
             t1.TakeOutput(gen1, &output);
             Specification.Assert(t1.ReleaseHandle(gen1), "the first task's handle was released by a stale token");
             t2 = Spawn(p2, handle: true, out gen2);
-            Specification.Assert(ReferenceEquals(t1, t2), "the slot was not reused (test setup)");
+            Specification.Assert(t1 == t2, "the slot was not reused (test setup)");
             Work(cx); // first poll: PENDING, idle until its event
             p2->Event = 1;
             t2.Wake(gen2);
@@ -272,7 +272,7 @@ static unsafe class TaskStateSystematic
         });
         Work(cx);
         void* o2;
-        Specification.Assert(t2!.TakeOutput(gen2, &o2) == Status.Ok && o2 == p2, "the new task was disturbed");
+        Specification.Assert(t2.TakeOutput(gen2, &o2) == Status.Ok && o2 == p2, "the new task was disturbed");
         Specification.Assert(p2->Polls == 2, $"the new task was polled {p2->Polls} times, not 2");
         AssertDroppedOnce(p1);
         AssertDroppedOnce(p2);

@@ -4,6 +4,8 @@
 //! keep every worker busy: each poll spins ~50 us on the clock, then yields (wakes its own waker, returns Pending).
 //! Prints `priority_flat_<stat><TAB>value<TAB>samples` lines (p50/p99/max ns, background polls per second, skipped
 //! wakes). env: BENCH_WORKERS (2), BENCH_PRIORITY_WAKES (2000 measured wakes, after 100 warm-up wakes).
+//! `bench-tokio-priority busy`: woken every ~100 us (+0-20 us) while the polls spin 20 us and yield with
+//! `tokio::task::yield_now` (C's `busy`; lines `priority_busy_*`).
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{mpsc, Arc, Mutex};
@@ -11,7 +13,6 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 const WARMUP_WAKES: usize = 100;
-const SPIN: Duration = Duration::from_micros(50);
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -28,6 +29,10 @@ struct Shared {
 }
 
 fn main() {
+    let busy = std::env::args().nth(1).as_deref() == Some("busy");
+    let config = if busy { "busy" } else { "flat" };
+    let (spin, period) = if busy { (20_000u64, 100_000u64) } else { (50_000, 1_000_000) };
+    let spin_d = Duration::from_nanos(spin);
     let workers = env("BENCH_WORKERS", 2);
     let wakes = env("BENCH_PRIORITY_WAKES", 2000);
     let total = WARMUP_WAKES + wakes;
@@ -36,12 +41,25 @@ fn main() {
 
     for _ in 0..4 * workers {
         let sh = sh.clone();
+        if busy {
+            // tokio::task::yield_now, which defers the yielded task until the worker has looked at its other work
+            // and the injection queue (what luminal_context_yield now does too).
+            rt.spawn(async move {
+                while !sh.stop.load(Relaxed) {
+                    let start = Instant::now();
+                    while start.elapsed() < spin_d {}
+                    sh.bg_polls.fetch_add(1, Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            });
+            continue;
+        }
         rt.spawn(poll_fn(move |cx| {
             if sh.stop.load(Relaxed) {
                 return Poll::Ready(());
             }
             let start = Instant::now();
-            while start.elapsed() < SPIN {}
+            while start.elapsed() < spin_d {}
             sh.bg_polls.fetch_add(1, Relaxed);
             cx.waker().wake_by_ref(); // yield: wake myself, return pending
             Poll::Pending
@@ -76,7 +94,7 @@ fn main() {
             rnd ^= rnd << 13;
             rnd ^= rnd >> 17;
             rnd ^= rnd << 5;
-            std::thread::sleep(Duration::from_nanos(1_000_000 + (rnd % 50_000) as u64));
+            std::thread::sleep(Duration::from_nanos(period + (rnd as u64 % spin)));
             let Some(w) = th_sh.slot.lock().unwrap().take() else {
                 th_sh.skipped.fetch_add(1, Relaxed);
                 continue;
@@ -97,9 +115,9 @@ fn main() {
     let v = &mut v[WARMUP_WAKES..];
     v.sort_unstable();
     let n = v.len();
-    println!("priority_flat_p50_ns\t{}\t{n}", v[n / 2]);
-    println!("priority_flat_p99_ns\t{}\t{n}", v[n * 99 / 100]);
-    println!("priority_flat_max_ns\t{}\t{n}", v[n - 1]);
-    println!("priority_flat_bg_polls_per_s\t{:.0}\t{n}", polls as f64 / secs);
-    println!("priority_flat_skipped_wakes\t{}\t{n}", sh.skipped.load(Relaxed));
+    println!("priority_{config}_p50_ns\t{}\t{n}", v[n / 2]);
+    println!("priority_{config}_p99_ns\t{}\t{n}", v[n * 99 / 100]);
+    println!("priority_{config}_max_ns\t{}\t{n}", v[n - 1]);
+    println!("priority_{config}_bg_polls_per_s\t{:.0}\t{n}", polls as f64 / secs);
+    println!("priority_{config}_skipped_wakes\t{}\t{n}", sh.skipped.load(Relaxed));
 }

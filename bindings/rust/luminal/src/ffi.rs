@@ -409,6 +409,7 @@ declare_library! {
     pub fn luminal_version() -> *const c_char;
     pub fn luminal_status_str(s: luminal_status) -> *const c_char;
     pub fn luminal_status_name(s: luminal_status) -> *const c_char;
+    pub fn luminal_debug_gc_count() -> u64;
 
     pub fn luminal_runtime_new(opts: *const luminal_runtime_options, out: *mut *mut luminal_runtime) -> luminal_status;
     pub fn luminal_runtime_clone(rt: *mut luminal_runtime) -> *mut luminal_runtime;
@@ -524,7 +525,6 @@ declare_library! {
     ) -> luminal_status;
     pub fn luminal_oneshot_try_recv(rx: *mut luminal_oneshot_receiver, msg: *mut *mut c_void) -> luminal_status;
     pub fn luminal_oneshot_receiver_release(rx: *mut luminal_oneshot_receiver);
-    pub fn luminal_debug_gc_count() -> u64;
     pub fn luminal_notify_new(rt: *mut luminal_runtime, out: *mut *mut luminal_notify) -> luminal_status;
     pub fn luminal_notify_one(n: *mut luminal_notify) -> luminal_status;
     pub fn luminal_notify_all(n: *mut luminal_notify) -> luminal_status;

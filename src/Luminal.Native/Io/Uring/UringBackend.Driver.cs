@@ -1,3 +1,4 @@
+using System.Threading;
 using Luminal.Scheduler;
 
 namespace Luminal.Io.Uring;
@@ -10,7 +11,15 @@ sealed partial class UringBackend
 {
     const long WatchNs = 1_000_000; // how often a watching worker looks at the ring (see Park)
 
-    public override void Poll() => ReapAvailable();
+    /// <summary>Every turn of every worker's loop. Idle IO must cost nothing there (issue 15): with no request in
+    /// flight there is no completion anyone waits for, so one read of the counter is the whole check — no stack
+    /// buffers, no lock. (A poke's or a cancel's completion, which nobody counts, stays in the ring until the next
+    /// reap: the worker sleeping in the ring reaps it itself, see Sleep.)</summary>
+    public override void Poll()
+    {
+        if (Volatile.Read(ref _inFlight) == 0) return;
+        ReapAvailable();
+    }
 
     public override void Park(Worker worker, long timeoutNs, bool othersAwake)
     {

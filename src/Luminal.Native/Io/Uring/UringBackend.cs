@@ -141,6 +141,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// Completions are copied out under the lock and handled after it (handling wakes tasks, which can run user
     /// code that drops other operations and reaps again).
     /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the batch buffers are written before they are read
     public int ReapAvailable()
     {
         Span<Ring.Cqe> batch = stackalloc Ring.Cqe[64];
