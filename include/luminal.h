@@ -88,7 +88,7 @@ extern "C" {
 /* Compile-time ABI version; compare with luminal_abi_version() to detect a library older than this header. It
  * changes when a function, struct or constant changes meaning or layout; adding functions bumps it too (a program
  * built against the newer header may call them). */
-#define LUMINAL_ABI_VERSION 4
+#define LUMINAL_ABI_VERSION 5
 
 /* The ABI version the loaded library implements. Never fails. */
 LUMINAL_API uint32_t luminal_abi_version(void);

@@ -13,7 +13,7 @@ pub const LUMINAL_VERSION_MAJOR: u32 = 0;
 pub const LUMINAL_VERSION_MINOR: u32 = 2;
 pub const LUMINAL_VERSION_PATCH: u32 = 0;
 pub const LUMINAL_VERSION_HEX: u32 = 0x00_02_00;
-pub const LUMINAL_ABI_VERSION: u32 = 4;
+pub const LUMINAL_ABI_VERSION: u32 = 5;
 
 pub type luminal_status = i32;
 pub const LUMINAL_OK: luminal_status = 0;
