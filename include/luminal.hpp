@@ -80,6 +80,11 @@ class error : public std::exception {
   int os_error_;
 };
 
+// The library's version string and ABI version (compare abi_version() with LUMINAL_ABI_VERSION: a library older
+// than this header may lack functions).
+inline const char *version() noexcept { return luminal_version(); }
+inline uint32_t abi_version() noexcept { return luminal_abi_version(); }
+
 // The enumerator's name ("LUMINAL_E_TIMED_OUT"; "LUMINAL_STATUS_UNKNOWN" for a value the library does not know).
 inline const char *status_name(luminal_status s) noexcept { return luminal_status_name(s); }
 

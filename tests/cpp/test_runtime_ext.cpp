@@ -35,6 +35,8 @@ TEST(status_names) {
   CHECK(std::strcmp(luminal::status_name(LUMINAL_E_TIMED_OUT), "LUMINAL_E_TIMED_OUT") == 0);
   CHECK(std::strcmp(luminal::status_name(LUMINAL_OK), "LUMINAL_OK") == 0);
   CHECK(std::strcmp(luminal::status_name(luminal_status(12345)), "LUMINAL_STATUS_UNKNOWN") == 0);
+  CHECK(luminal::abi_version() == LUMINAL_ABI_VERSION);
+  CHECK(std::strcmp(luminal::version(), LUMINAL_VERSION_STRING) == 0);
 }
 
 TEST(metrics_wrappers) {
