@@ -128,3 +128,19 @@ TEST(plugin_misuse) {
   CHECK(tu::status_of([&] { luminal::plugin q(r, path, &s3); }) == LUMINAL_E_SHUTDOWN);
   CHECK(s3.fini_calls == 0);
 }
+
+// The destructor on one of the runtime's workers cannot wait (LUMINAL_E_WOULD_DEADLOCK): it closes with timeout 0,
+// which unloads a plugin with nothing running.
+TEST(plugin_destroyed_on_a_worker) {
+  auto r = tu::rt(2);
+  cp_shared s; // no tasks
+  luminal::plugin p(r, path, &s);
+  luminal::plugin *pp = &p;
+  CHECK(luminal::spawn(r, [pp] {
+          CHECK(tu::status_of([pp] { pp->close(std::chrono::seconds(1)); }) == LUMINAL_E_WOULD_DEADLOCK);
+          luminal::plugin local(std::move(*pp)); // destroyed here, on the worker
+          return 1;
+        }).join() == 1);
+  CHECK(!p);
+  check_unloaded(s);
+}
