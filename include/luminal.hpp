@@ -2,8 +2,9 @@
 //
 // Two layers:
 //  - C++17: RAII owners for every handle (runtime + builder, join_handle<T>, raw_join_handle, future, scope, waker,
-//    context, sender/receiver, oneshot, notify, semaphore, task_set), spawn of callables and of any object with a
-//    `poll(luminal_context*)` member.
+//    context, sender/receiver, oneshot, notify, semaphore, task_set, plugin), spawn of callables and of any object
+//    with a `poll(luminal_context*)` member; runtime metrics, observer hooks, current-thread runtimes and the paused
+//    clock (runtime::builder, runtime::run / advance / now); LUMINAL_CPP_PLUGIN(Type) to write a plugin as a class.
 //  - C++20 (when the compiler has coroutines, `__cpp_impl_coroutine`): luminal::task<T>, a coroutine that runs as
 //    one Luminal task; co_await join handles, sleep, timeout, every IO operation, channels, notify, semaphore,
 //    yield_now; spawn(rt, task<T>) -> join_handle<T>, block_on(rt, task<T>) -> T.
@@ -44,6 +45,7 @@
 #define LUMINAL_HPP
 
 #include "luminal.h"
+#include "luminal_plugin.h"
 
 #include <chrono>
 #include <cstdint>
@@ -77,6 +79,14 @@ class error : public std::exception {
   luminal_status status_;
   int os_error_;
 };
+
+// The library's version string and ABI version (compare abi_version() with LUMINAL_ABI_VERSION: a library older
+// than this header may lack functions).
+inline const char *version() noexcept { return luminal_version(); }
+inline uint32_t abi_version() noexcept { return luminal_abi_version(); }
+
+// The enumerator's name ("LUMINAL_E_TIMED_OUT"; "LUMINAL_STATUS_UNKNOWN" for a value the library does not know).
+inline const char *status_name(luminal_status s) noexcept { return luminal_status_name(s); }
 
 // Throws luminal::error unless s is LUMINAL_OK.
 inline void check(luminal_status s) {
@@ -178,6 +188,50 @@ class runtime {
   uint32_t worker_count() const noexcept { return luminal_runtime_worker_count(h_); }
   luminal_io_backend io_backend() const noexcept { return luminal_runtime_io_backend(h_); }
 
+  // Observing (luminal_runtime_get_metrics / _get_worker_metrics): snapshots; work after shutdown too. Throws for a
+  // bad handle, and worker_metrics for an index >= worker_count() (LUMINAL_E_INVALID_ARGUMENT).
+  luminal_runtime_metrics metrics() const {
+    luminal_runtime_metrics m{};
+    m.struct_size = sizeof m;
+    check(luminal_runtime_get_metrics(h_, &m));
+    return m;
+  }
+  luminal_worker_metrics worker_metrics(uint32_t index) const {
+    luminal_worker_metrics m{};
+    m.struct_size = sizeof m;
+    check(luminal_runtime_get_worker_metrics(h_, index, &m));
+    return m;
+  }
+
+  // Current-thread runtimes (builder().current_thread()): runs the ready tasks on this thread, at most max_polls
+  // polls (0 = no limit) and about max_time of real time (0 = no limit); returns the number of polls made. Never
+  // waits and never advances a paused clock. Throws LUMINAL_E_INVALID_ARGUMENT on a multi-thread runtime,
+  // LUMINAL_E_BUSY (another thread drives it), LUMINAL_E_WOULD_DEADLOCK (inside one of its polls), LUMINAL_E_SHUTDOWN.
+  uint32_t run(uint32_t max_polls = 0, duration max_time = duration::zero()) const {
+    uint32_t polled = 0;
+    check(luminal_runtime_run(h_, max_polls, detail::to_ns(max_time), &polled));
+    return polled;
+  }
+  // The fd to watch for readability in an event loop (owned by the runtime: never read, write or close it).
+  // Current-thread runtimes only (else throws LUMINAL_E_INVALID_ARGUMENT); LUMINAL_E_SHUTDOWN once shut down.
+  int wakeup_fd() const {
+    int fd = -1;
+    check(luminal_runtime_wakeup_fd(h_, &fd));
+    return fd;
+  }
+  // When the earliest timer is due, on the runtime's clock (compare with now()); nullopt when no timer is set.
+  std::optional<duration> next_deadline() const {
+    uint64_t d = 0;
+    check(luminal_runtime_next_deadline_ns(h_, &d));
+    if (d == UINT64_MAX) return std::nullopt;
+    return duration(static_cast<duration::rep>(d));
+  }
+  // The runtime's clock (luminal_runtime_now_ns): the monotonic clock, or a paused clock's time. 0 for a bad handle.
+  duration now() const noexcept { return duration(static_cast<duration::rep>(luminal_runtime_now_ns(h_))); }
+  // Moves a paused clock forward by d, firing the timers on the way and running what they wake (outside a poll).
+  // Throws LUMINAL_E_INVALID_ARGUMENT (clock not paused), LUMINAL_E_BUSY, LUMINAL_E_SHUTDOWN.
+  void advance(duration d) const { check(luminal_runtime_advance(h_, detail::to_ns(d))); }
+
  private:
   runtime(luminal_runtime *h, int) noexcept : h_(h) {}
   luminal_runtime *h_ = nullptr;
@@ -194,6 +248,25 @@ class runtime::builder {
     return o_.blocking_keep_alive_ms = static_cast<uint32_t>(d.count()), *this;
   }
   builder &io_backend(luminal_io_backend b) noexcept { return o_.io_backend = b, *this; }
+  // Observers: plain function pointers plus a user pointer (no std::function: they are called on the runtime's
+  // threads, inline, and must not throw; see luminal.h "Observing a runtime"). level 0 = LUMINAL_LOG_INFO.
+  builder &log(luminal_log_fn fn, void *user, luminal_log_level level = luminal_log_level(0)) noexcept {
+    return o_.log = fn, o_.log_user = user, o_.log_level = level, *this;
+  }
+  builder &thread_hooks(luminal_thread_hook_fn on_start, luminal_thread_hook_fn on_stop, void *user) noexcept {
+    return o_.on_thread_start = on_start, o_.on_thread_stop = on_stop, o_.thread_hook_user = user, *this;
+  }
+  builder &task_hook(luminal_task_hook_fn fn, void *user) noexcept {
+    return o_.task_hook = fn, o_.task_hook_user = user, *this;
+  }
+  builder &debug_plugins(bool on = true) noexcept { return o_.debug_plugins = on ? 1 : 0, *this; }
+  // Current-thread runtimes, the paused clock, seeded runs (paused clock and seed need the current-thread flavor:
+  // build() throws LUMINAL_E_INVALID_ARGUMENT otherwise).
+  builder &flavor(luminal_flavor f) noexcept { return o_.flavor = f, *this; }
+  builder &current_thread() noexcept { return flavor(LUMINAL_FLAVOR_CURRENT_THREAD); }
+  builder &clock(luminal_clock c) noexcept { return o_.clock = c, *this; }
+  builder &paused_clock() noexcept { return clock(LUMINAL_CLOCK_PAUSED); }
+  builder &seed(uint64_t s) noexcept { return o_.seed = s, *this; }
   luminal_runtime_options options() const noexcept {
     luminal_runtime_options o = o_;
     o.thread_name = name_.empty() ? nullptr : name_.c_str(); // copied by luminal_runtime_new
@@ -292,6 +365,7 @@ class spawn_options {
   spawn_options() noexcept : o_{} { o_.struct_size = sizeof o_; }
   spawn_options &priority(luminal_priority p) noexcept { return o_.priority = p, *this; }
   spawn_options &in(const scope &s) noexcept;
+  spawn_options &in(luminal_scope *s) noexcept { return o_.scope = s, *this; } // a borrowed scope (a plugin's)
   const luminal_spawn_options *get() const noexcept { return &o_; }
 
  private:
@@ -553,6 +627,139 @@ class scope {
 };
 
 inline spawn_options &spawn_options::in(const scope &s) noexcept { return o_.scope = s.get(), *this; }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Plugins (the contract: include/luminal_plugin.h)
+// ---------------------------------------------------------------------------------------------------------------
+
+// Host side: an owned loaded plugin (luminal_plugin_open / luminal_plugin_close). Move-only.
+//
+// The destructor closes it and waits without limit for its scope to drain (the plugin's tasks are aborted; the wait
+// is for polls and drops already running), then fini runs and the library is unloaded; errors are ignored. So:
+//  - never destroy it inside the plugin's own code (it would wait for itself forever);
+//  - destroyed on one of the runtime's workers, it closes with timeout 0: unloaded if nothing of the plugin is
+//    running at that instant, else the plugin stays loaded for good (safe, leaked): call close() elsewhere first;
+//  - after a fork(), in the child, it does nothing (the child leaves the plugin loaded, LUMINAL_E_FORKED).
+// Call close(timeout) yourself to bound the wait or to see errors.
+class plugin {
+ public:
+  plugin() = default;
+  // Loads the library at path and runs its init on this thread (not on a worker of rt). Throws luminal::error:
+  // LUMINAL_E_IO (cannot be loaded; dlerror() tells why), LUMINAL_E_NOT_PLUGIN, LUMINAL_E_PLUGIN_INIT (its init
+  // failed: a C++ plugin's constructor threw), LUMINAL_E_SHUTDOWN, LUMINAL_E_WOULD_DEADLOCK, a bad handle.
+  plugin(runtime_ref rt, const char *path, void *host_data = nullptr) {
+    check(luminal_plugin_open(rt.handle, path, host_data, &p_));
+  }
+  plugin(runtime_ref rt, const std::string &path, void *host_data = nullptr) : plugin(rt, path.c_str(), host_data) {}
+  static plugin adopt(luminal_plugin *owned) noexcept {
+    plugin p;
+    p.p_ = owned;
+    return p;
+  }
+  plugin(plugin &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  plugin &operator=(plugin o) noexcept { // the plugin held before is closed (by o's destructor)
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~plugin() {
+    if (!p_) return;
+    if (luminal_plugin_close(p_, UINT64_MAX) == LUMINAL_E_WOULD_DEADLOCK) luminal_plugin_close(p_, 0);
+  }
+
+  // Unloads it: true once fini ran and the library was unloaded (this object is then empty); false at the timeout
+  // (nullopt = wait forever): a poll or drop of its tasks was still running, fini not called, the scope stays
+  // closed; call again. Throws LUMINAL_E_INVALID_ARGUMENT when empty (closed already, moved from),
+  // LUMINAL_E_WOULD_DEADLOCK (a non-zero timeout on one of the runtime's workers), LUMINAL_E_FORKED.
+  bool close(std::optional<duration> timeout = std::nullopt) {
+    luminal_status s = luminal_plugin_close(p_, detail::to_timeout_ns(timeout));
+    if (s == LUMINAL_E_TIMED_OUT) return false;
+    check(s);
+    p_ = nullptr;
+    return true;
+  }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  luminal_plugin *get() const noexcept { return p_; }
+  luminal_plugin *release() noexcept { return std::exchange(p_, nullptr); }
+  // Its scope, borrowed until close (luminal_plugin_scope): NULL when empty.
+  luminal_scope *scope() const noexcept { return luminal_plugin_scope(p_); }
+  // Its scope's counters (live tasks, polls, poll time). Throws when empty.
+  luminal_scope_counters stats() const {
+    luminal_scope_counters c{};
+    c.struct_size = sizeof c;
+    luminal_scope *s = scope();
+    check(s ? luminal_scope_stats(s, &c) : LUMINAL_E_INVALID_ARGUMENT);
+    return c;
+  }
+
+ private:
+  luminal_plugin *p_ = nullptr;
+};
+
+// Plugin side: what a C++ plugin's class receives (a view of luminal_plugin_host, valid until fini returns).
+class plugin_host {
+ public:
+  explicit plugin_host(const luminal_plugin_host *h) noexcept : h_(h) { o_.in(h->scope); }
+  plugin_host(const plugin_host &) = delete;
+  plugin_host &operator=(const plugin_host &) = delete;
+  runtime_ref runtime() const noexcept { return h_->runtime; } // borrowed: clone it (luminal::runtime) to keep it
+  luminal_scope *scope() const noexcept { return h_->scope; }
+  void *host_data() const noexcept { return h_->host_data; }
+  uint32_t abi_version() const noexcept { return h_->abi_version; }
+  // Spawn options putting a task into the plugin's scope: luminal::spawn(host.runtime(), t(), &host.options()).
+  const spawn_options &options() const noexcept { return o_; }
+  const luminal_plugin_host *get() const noexcept { return h_; }
+
+ private:
+  const luminal_plugin_host *h_;
+  spawn_options o_;
+};
+
+namespace detail {
+template <class P>
+struct plugin_instance {
+  plugin_host host;
+  P plugin;
+  explicit plugin_instance(const luminal_plugin_host *h) : host(h), plugin(host) {}
+};
+// Exceptions never cross into the library: a throwing constructor becomes an error status (the host then gets
+// LUMINAL_E_PLUGIN_INIT; fini is not called, what the constructor spawned into the scope is cancelled by the
+// library before it unloads), and fini swallows what a noexcept(false) destructor throws.
+template <class P>
+luminal_status plugin_init(const luminal_plugin_host *h, void **state) noexcept {
+  if (!h || !state) return LUMINAL_E_INVALID_ARGUMENT;
+  try {
+    *state = new plugin_instance<P>(h);
+    return LUMINAL_OK;
+  } catch (const error &e) {
+    return e.status() == LUMINAL_OK ? LUMINAL_E_INTERNAL : e.status();
+  } catch (const std::bad_alloc &) {
+    return LUMINAL_E_NO_MEMORY;
+  } catch (...) { // any other exception: the host only sees LUMINAL_E_PLUGIN_INIT anyway
+    return LUMINAL_E_INTERNAL;
+  }
+}
+template <class P>
+void plugin_fini(void *state) noexcept {
+  try {
+    delete static_cast<plugin_instance<P> *>(state);
+  } catch (...) { // a destructor declared noexcept(false) threw: nobody to give it to
+  }
+}
+} // namespace detail
+
+// Defines luminal_plugin_init and luminal_plugin_fini (exported, C linkage) for a class: init constructs
+// Type(const luminal::plugin_host &) (the reference stays valid until the object is destroyed), fini destroys it.
+// By the time the destructor runs, every task the plugin spawned into its scope has been dropped (their frames
+// destroyed); the destructor must stop whatever else could call into the library (threads, callbacks).
+// Use once per plugin library, at namespace scope. Build the library with -fvisibility=hidden (its copies of this
+// header's inline functions stay its own) and, with g++, -fno-gnu-unique: task<T> uses std::noop_coroutine, whose
+// static frame libstdc++ makes a STB_GNU_UNIQUE symbol, and glibc never unloads a library holding one (dlclose
+// returns, the code stays mapped). clang emits no such symbols.
+#define LUMINAL_CPP_PLUGIN(Type)                                                                                     \
+  LUMINAL_PLUGIN_EXPORT luminal_status luminal_plugin_init(const luminal_plugin_host *host, void **plugin_state) {   \
+    return ::luminal::detail::plugin_init<Type>(host, plugin_state);                                                 \
+  }                                                                                                                  \
+  LUMINAL_PLUGIN_EXPORT void luminal_plugin_fini(void *plugin_state) { ::luminal::detail::plugin_fini<Type>(plugin_state); }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Sync: channels of T, oneshot, notify, semaphore, task_set (their awaitable operations are in the C++20 part)

@@ -10,8 +10,12 @@ mkdir -p "$out"
 t=$src/tests/cpp
 flags=(-Wall -Wextra -Werror -O1 -g -I"$src/include" -I"$t" -L"$lib" -lluminal -Wl,-rpath,"$lib" -pthread)
 echo "== $cxx -std=c++17"
-"$cxx" -std=c++17 "$t/test_main.cpp" "$t/test_wrappers.cpp" "${flags[@]}" -o "$out/cpp_tests17"
+"$cxx" -std=c++17 "$t/test_main.cpp" "$t/test_wrappers.cpp" "$t/test_runtime_ext.cpp" "${flags[@]}" -o "$out/cpp_tests17"
 "$out/cpp_tests17" --all
 echo "== $cxx -std=c++20"
-"$cxx" -std=c++20 "$t/test_main.cpp" "$t/test_wrappers.cpp" "$t/test_tasks.cpp" "${flags[@]}" -o "$out/cpp_tests"
+unique=(); [ "$id" = GNU ] || unique=(-fno-gnu-unique) # g++ (see LUMINAL_CPP_PLUGIN in luminal.hpp)
+"$cxx" -std=c++20 -shared -fPIC -fvisibility=hidden -fvisibility-inlines-hidden "${unique[@]}" "$t/coro_plugin.cpp" \
+  "${flags[@]}" -o "$out/libcpp_coro_plugin.so"
+"$cxx" -std=c++20 "$t/test_main.cpp" "$t/test_wrappers.cpp" "$t/test_runtime_ext.cpp" "$t/test_tasks.cpp" \
+  "$t/test_plugins.cpp" -DCPP_CORO_PLUGIN_PATH="\"$out/libcpp_coro_plugin.so\"" "${flags[@]}" -ldl -o "$out/cpp_tests"
 "$out/cpp_tests" --all

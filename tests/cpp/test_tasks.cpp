@@ -522,3 +522,23 @@ TEST(user_awaitable_and_block_on_awaitable) {
   CHECK(block_on(r, stream_read(rd, buf, 2)) == 2 && buf[1] == 'y');
   close(rd), close(wr);
 }
+
+// A paused clock (current-thread runtime): block_on auto-advances it when nothing is runnable, so a one-hour
+// co_await luminal::sleep completes at once, and the runtime's clock moved by exactly the time slept.
+TEST(paused_clock_hour_sleep) {
+  auto r = luminal::runtime::builder().current_thread().paused_clock().build();
+  auto t0 = r.now();
+  auto hour = [](luminal::runtime_ref rt) -> luminal::task<int> {
+    co_await luminal::sleep(std::chrono::hours(1));
+    auto inner = luminal::spawn(rt, []() -> luminal::task<int> {
+      co_await luminal::sleep(std::chrono::minutes(30));
+      co_return 2;
+    }());
+    co_return 1 + co_await inner;
+  };
+  auto wall0 = std::chrono::steady_clock::now();
+  CHECK(luminal::block_on(r, hour(r)) == 3);
+  CHECK(r.now() - t0 >= std::chrono::minutes(90));
+  CHECK(r.now() - t0 < std::chrono::minutes(91));
+  CHECK(std::chrono::steady_clock::now() - wall0 < std::chrono::minutes(10)); // not really waited
+}
