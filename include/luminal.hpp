@@ -2,7 +2,8 @@
 //
 // Two layers:
 //  - C++17: RAII owners for every handle (runtime + builder, join_handle<T>, raw_join_handle, future, scope, waker,
-//    context, sender/receiver, oneshot, notify, semaphore, task_set, plugin), spawn of callables and of any object
+//    context, sender/receiver, oneshot, notify, semaphore, task_set, plugin, addr_list, dir_list, process), plain
+//    socket calls (addresses, listeners, options, UDP bind/connect), spawn of callables and of any object
 //    with a `poll(luminal_context*)` member; runtime metrics, observer hooks, current-thread runtimes and the paused
 //    clock (runtime::builder, runtime::run / advance / now); LUMINAL_CPP_PLUGIN(Type) to write a plugin as a class.
 //  - C++20 (when the compiler has coroutines, `__cpp_impl_coroutine`): luminal::task<T>, a coroutine that runs as
@@ -35,8 +36,8 @@
 // task<T> object inside its parent's frame, and goes with it.
 //
 // Not wrapped (call the C functions; luminal::future owns what they make and co_await luminal::await_future(f)
-// polls it inside a task): luminal_spawn_blocking (its output has no drop function, so a typed result would leak
-// when nobody joins), luminal_join_all and luminal_select.
+// polls it inside a task): luminal_spawn_blocking and luminal_spawn_blocking_with (their output has no drop
+// function, so a typed result would leak when nobody joins), luminal_join_all and luminal_select.
 //
 // Contexts: a luminal_context* is valid only during one poll, and the runtime keeps none in thread-locals; neither
 // does this header. A coroutine's awaitables get the context of the current poll from the root task's promise (set
@@ -54,6 +55,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -87,6 +89,9 @@ inline uint32_t abi_version() noexcept { return luminal_abi_version(); }
 
 // The enumerator's name ("LUMINAL_E_TIMED_OUT"; "LUMINAL_STATUS_UNKNOWN" for a value the library does not know).
 inline const char *status_name(luminal_status s) noexcept { return luminal_status_name(s); }
+
+// Diagnostic (luminal_debug_gc_count): collections of the library's managed heap so far (not for program logic).
+inline uint64_t debug_gc_count() noexcept { return luminal_debug_gc_count(); }
 
 // Throws luminal::error unless s is LUMINAL_OK.
 inline void check(luminal_status s) {
@@ -862,29 +867,84 @@ std::pair<sender<T>, receiver<T>> channel(runtime_ref rt, size_t capacity) {
   return p;
 }
 
-// A oneshot: a channel of capacity 1 whose one sender sends once (the C API has no separate type: same cost).
+// A oneshot (luminal_oneshot_*): one value of T from one sender to one receiver; both ends move-only. The value is
+// boxed (one allocation); one sent and never received is deleted by the runtime's drop_message.
+template <class T>
+class oneshot_sender;
+template <class T>
+class oneshot_receiver;
+template <class T>
+std::pair<oneshot_sender<T>, oneshot_receiver<T>> oneshot(runtime_ref rt);
+
 template <class T>
 class oneshot_sender {
  public:
   oneshot_sender() = default;
-  explicit oneshot_sender(sender<T> tx) noexcept : tx_(std::move(tx)) {}
-  // Sends v and gives up the sender: true, or false if the receiver is gone (v is dropped).
-  bool send(T v) && {
-    sender<T> tx = std::move(tx_);
-    return tx.try_send(std::move(v)) == LUMINAL_OK; // capacity 1 and one message: never FULL
+  oneshot_sender(oneshot_sender &&o) noexcept : tx_(std::exchange(o.tx_, nullptr)) {}
+  oneshot_sender &operator=(oneshot_sender o) noexcept {
+    std::swap(tx_, o.tx_);
+    return *this;
   }
-  explicit operator bool() const noexcept { return tx_.get() != nullptr; }
+  ~oneshot_sender() { luminal_oneshot_sender_release(tx_); } // unsent: the receiver gets closed
+  // Sends v and gives up the sender: true, or false if the receiver is gone (v is dropped). Throws
+  // luminal::error(LUMINAL_E_INVALID_ARGUMENT) on an empty (moved-from or already used) sender.
+  bool send(T v) && {
+    luminal_oneshot_sender *tx = std::exchange(tx_, nullptr); // released by the send whatever it answers
+    auto *box = new T(std::move(v));
+    luminal_status s = luminal_oneshot_send(tx, box);
+    if (s == LUMINAL_OK) return true;
+    delete box; // not taken: still ours
+    if (s == LUMINAL_E_CLOSED) return false;
+    throw error(s);
+  }
+  explicit operator bool() const noexcept { return tx_ != nullptr; }
+  luminal_oneshot_sender *get() const noexcept { return tx_; }
 
  private:
-  sender<T> tx_;
+  friend std::pair<oneshot_sender<T>, oneshot_receiver<T>> oneshot<T>(runtime_ref);
+  luminal_oneshot_sender *tx_ = nullptr;
 };
+
 template <class T>
-using oneshot_receiver = receiver<T>;
+class oneshot_receiver {
+ public:
+  oneshot_receiver() = default;
+  oneshot_receiver(oneshot_receiver &&o) noexcept : rx_(std::exchange(o.rx_, nullptr)) {}
+  oneshot_receiver &operator=(oneshot_receiver o) noexcept {
+    std::swap(rx_, o.rx_);
+    return *this;
+  }
+  ~oneshot_receiver() { luminal_oneshot_receiver_release(rx_); }
+  // LUMINAL_OK (out holds the value), LUMINAL_E_EMPTY (not sent yet), LUMINAL_E_CLOSED (the sender went without
+  // sending, or the value was taken already); other statuses throw luminal::error.
+  luminal_status try_recv(T &out) {
+    void *m = nullptr;
+    luminal_status s = luminal_oneshot_try_recv(rx_, &m);
+    if (s == LUMINAL_OK) {
+      std::unique_ptr<T> box(static_cast<T *>(m));
+      out = std::move(*box);
+    } else if (s != LUMINAL_E_EMPTY && s != LUMINAL_E_CLOSED) {
+      throw error(s);
+    }
+    return s;
+  }
+  luminal_oneshot_receiver *get() const noexcept { return rx_; }
+#ifdef LUMINAL_HPP_COROUTINES
+  // co_await rx.recv(): the value, or nullopt if the sender went without sending (or it was taken already). One
+  // recv at a time: a second concurrent one throws luminal::error(LUMINAL_E_ALREADY_TAKEN).
+  auto recv() const;
+#endif
+
+ private:
+  friend std::pair<oneshot_sender<T>, oneshot_receiver<T>> oneshot<T>(runtime_ref);
+  luminal_oneshot_receiver *rx_ = nullptr;
+};
 
 template <class T>
 std::pair<oneshot_sender<T>, oneshot_receiver<T>> oneshot(runtime_ref rt) {
-  auto [tx, rx] = channel<T>(rt, 1);
-  return {oneshot_sender<T>(std::move(tx)), std::move(rx)};
+  std::pair<oneshot_sender<T>, oneshot_receiver<T>> p;
+  check(luminal_oneshot_new(rt.handle, &detail::delete_message<T>, &p.first.tx_, &p.second.rx_));
+  return p;
 }
 
 // A notify (one stored permit, as tokio's Notify): move-only.
@@ -1003,6 +1063,180 @@ inline std::pair<int32_t, int32_t> make_pipe() {
   if (s != LUMINAL_OK) throw error(s, r.os_error);
   return {fds[0], fds[1]};
 }
+
+namespace detail {
+inline void io_check(luminal_status s, const luminal_io_result &r) {
+  if (s != LUMINAL_OK) throw error(s, s == LUMINAL_E_IO ? r.os_error : 0);
+}
+} // namespace detail
+
+// ---- addresses, more sockets (plain calls: they throw luminal::error, with the errno for LUMINAL_E_IO) --------
+
+// A sockaddr_in / _in6 / _un as the kernel takes it (cast raw; len bytes in use, 0 = none).
+using socket_addr = luminal_socket_addr;
+
+// ip:port from an IPv4 or IPv6 literal (never resolves; co_await luminal::resolve does).
+inline socket_addr socket_addr_parse(const char *ip, uint16_t port) {
+  socket_addr a{};
+  check(luminal_socket_addr_parse(ip, port, &a));
+  return a;
+}
+// A Unix socket path (a first byte NUL: a Linux abstract name; every byte of `path` counts).
+inline socket_addr socket_addr_unix(std::string_view path) {
+  socket_addr a{};
+  check(luminal_socket_addr_unix(path.data(), path.size(), &a));
+  return a;
+}
+
+// A socket and the address it is bound to (tcp_listen_addr, udp_bind).
+struct bound_socket {
+  int32_t fd;
+  socket_addr addr;
+};
+// A TCP listener on addr (IPv4 or IPv6; port 0 = any), flags = luminal_bind_flags.
+inline bound_socket tcp_listen_addr(const socket_addr &addr, int32_t backlog = 128, uint32_t flags = 0) {
+  bound_socket b{-1, {}};
+  luminal_io_result r{};
+  detail::io_check(luminal_tcp_listen_addr(&addr, backlog, flags, &b.fd, &b.addr, &r), r);
+  return b;
+}
+// A Unix stream listener (the path must not exist yet); accept with tcp_accept.
+inline int32_t unix_listen(const socket_addr &addr, int32_t backlog = 128) {
+  int32_t fd = -1;
+  luminal_io_result r{};
+  detail::io_check(luminal_unix_listen(&addr, backlog, &fd, &r), r);
+  return fd;
+}
+inline socket_addr socket_local_addr(int32_t fd) {
+  socket_addr a{};
+  luminal_io_result r{};
+  detail::io_check(luminal_socket_local_addr(fd, &a, &r), r);
+  return a;
+}
+inline socket_addr socket_peer_addr(int32_t fd) {
+  socket_addr a{};
+  luminal_io_result r{};
+  detail::io_check(luminal_socket_peer_addr(fd, &a, &r), r);
+  return a;
+}
+inline void socket_set_option(int32_t fd, luminal_socket_option option, int64_t value) {
+  luminal_io_result r{};
+  detail::io_check(luminal_socket_set_option(fd, option, value, &r), r);
+}
+inline int64_t socket_get_option(int32_t fd, luminal_socket_option option) {
+  int64_t v = 0;
+  luminal_io_result r{};
+  detail::io_check(luminal_socket_get_option(fd, option, &v, &r), r);
+  return v;
+}
+// A UDP socket bound to addr (port 0 = any), flags = luminal_bind_flags.
+inline bound_socket udp_bind(const socket_addr &addr, uint32_t flags = 0) {
+  bound_socket b{-1, {}};
+  luminal_io_result r{};
+  detail::io_check(luminal_udp_bind(&addr, flags, &b.fd, &b.addr, &r), r);
+  return b;
+}
+// The default peer of a UDP socket (it then receives only from it).
+inline void udp_connect(int32_t fd, const socket_addr &addr) {
+  luminal_io_result r{};
+  detail::io_check(luminal_udp_connect(fd, &addr, &r), r);
+}
+
+// The addresses co_await luminal::resolve found: move-only, freed by the destructor.
+class addr_list {
+ public:
+  addr_list() noexcept : l_{} {}
+  explicit addr_list(luminal_addr_list l) noexcept : l_(l) {}
+  addr_list(addr_list &&o) noexcept : l_(std::exchange(o.l_, luminal_addr_list{})) {}
+  addr_list &operator=(addr_list o) noexcept {
+    std::swap(l_, o.l_);
+    return *this;
+  }
+  ~addr_list() { luminal_addr_list_release(&l_); }
+  size_t size() const noexcept { return l_.count; }
+  const socket_addr &operator[](size_t i) const noexcept { return l_.addrs[i]; }
+  const socket_addr *begin() const noexcept { return l_.addrs; }
+  const socket_addr *end() const noexcept { return l_.addrs + l_.count; }
+
+ private:
+  luminal_addr_list l_;
+};
+
+// The entries of a directory (co_await luminal::fs_read_dir): move-only, freed by the destructor. An entry's kind
+// is a d_type value (DT_REG, DT_DIR...).
+class dir_list {
+ public:
+  dir_list() noexcept : l_{} {}
+  explicit dir_list(luminal_dir_list l) noexcept : l_(l) {}
+  dir_list(dir_list &&o) noexcept : l_(std::exchange(o.l_, luminal_dir_list{})) {}
+  dir_list &operator=(dir_list o) noexcept {
+    std::swap(l_, o.l_);
+    return *this;
+  }
+  ~dir_list() { luminal_dir_list_release(&l_); }
+  size_t size() const noexcept { return l_.count; }
+  const luminal_dir_entry &operator[](size_t i) const noexcept { return l_.entries[i]; }
+  const luminal_dir_entry *begin() const noexcept { return l_.entries; }
+  const luminal_dir_entry *end() const noexcept { return l_.entries + l_.count; }
+
+ private:
+  luminal_dir_list l_;
+};
+
+// A spawned child process (luminal_process_spawn): move-only. The destructor closes the pidfd and the pipe ends
+// still held (take_*_fd to keep one) and does not wait: co_await p.wait() reaps it (a child never waited for stays
+// a zombie until this process exits).
+class process {
+ public:
+  process() noexcept : p_{-1, -1, -1, -1, -1, -1} {}
+  // Spawns what `o` describes (struct_size 0 is taken as sizeof o).
+  static process spawn(luminal_process_options o) {
+    if (o.struct_size == 0) o.struct_size = sizeof o;
+    process p;
+    luminal_io_result r{};
+    detail::io_check(luminal_process_spawn(&o, &p.p_, &r), r);
+    return p;
+  }
+  // Spawns path (searched in PATH without a '/') with argv (NULL-terminated, argv[0] first; NULL = {path}).
+  static process spawn(const char *path, char *const *argv, luminal_stdio in = LUMINAL_STDIO_INHERIT,
+                       luminal_stdio out = LUMINAL_STDIO_INHERIT, luminal_stdio err = LUMINAL_STDIO_INHERIT) {
+    luminal_process_options o{};
+    o.struct_size = sizeof o;
+    o.path = path, o.argv = argv;
+    o.stdin_mode = in, o.stdout_mode = out, o.stderr_mode = err;
+    return spawn(o);
+  }
+  process(process &&o) noexcept : process() { std::swap(p_, o.p_); }
+  process &operator=(process o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~process() {
+    if (p_.pid > 0) luminal_process_release(&p_);
+  }
+  int32_t pid() const noexcept { return p_.pid; }
+  // The parent's pipe ends (-1 when not a pipe); still owned by this object.
+  int32_t stdin_fd() const noexcept { return p_.stdin_fd; }
+  int32_t stdout_fd() const noexcept { return p_.stdout_fd; }
+  int32_t stderr_fd() const noexcept { return p_.stderr_fd; }
+  // Takes a pipe end: the caller closes it (e.g. stdin, to give the child end of file).
+  int32_t take_stdin_fd() noexcept { return std::exchange(p_.stdin_fd, -1); }
+  int32_t take_stdout_fd() noexcept { return std::exchange(p_.stdout_fd, -1); }
+  int32_t take_stderr_fd() noexcept { return std::exchange(p_.stderr_fd, -1); }
+  // Sends signal signo (0: only checks the child is there); throws luminal::error (ESRCH once reaped).
+  void kill(int32_t signo) const {
+    luminal_io_result r{};
+    detail::io_check(luminal_process_kill(&p_, signo, &r), r);
+  }
+  const luminal_process &get() const noexcept { return p_; }
+#ifdef LUMINAL_HPP_COROUTINES
+  // co_await p.wait(): the wait status (WIFEXITED / WEXITSTATUS...), once the child exits; reaps it.
+  auto wait() const;
+#endif
+
+ private:
+  luminal_process p_;
+};
 
 // A whole file mapped read-only (luminal_file_map): move-only, unmapped by the destructor.
 class mapped_file {
@@ -1614,6 +1848,210 @@ inline task<void> stream_write_all(int32_t fd, const void *buf, size_t len) {
   }
 }
 
+// ---- names, more sockets, paths, child processes -------------------------------------------------------------
+
+namespace io_detail {
+struct resolve : detail::c_future_awaitable<resolve> {
+  resolve() = default;
+  resolve(resolve &&) = default;
+  const char *host;
+  uint16_t port;
+  luminal_addr_list list{};
+  ~resolve() {
+    drop();                           // a list the future still owns goes with it
+    luminal_addr_list_release(&list); // filled but never handed over (zeroed lists are ignored)
+  }
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_resolve(r, host, port, &list, &io, f); }
+  addr_list await_resume() {
+    io_value();
+    return addr_list(std::exchange(list, luminal_addr_list{}));
+  }
+};
+// tcp_connect_host, tcp_connect_addr, unix_connect: -> the connected fd. The address is kept here by value.
+struct connect_op : detail::c_future_awaitable<connect_op> {
+  enum kind_t { host, tcp, unix_stream } kind;
+  const char *name;
+  uint16_t port;
+  socket_addr addr;
+  luminal_status make(luminal_runtime *r, luminal_future *f) {
+    switch (kind) {
+    case host: return luminal_tcp_connect_host(r, name, port, &io, f);
+    case tcp: return luminal_tcp_connect_addr(r, &addr, &io, f);
+    default: return luminal_unix_connect(r, &addr, &io, f);
+    }
+  }
+  int32_t await_resume() const { return static_cast<int32_t>(io_value()); }
+};
+struct fd_ready : detail::c_future_awaitable<fd_ready> {
+  int32_t fd;
+  uint32_t interest;
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_fd_ready(r, fd, interest, &io, f); }
+  uint32_t await_resume() const { return static_cast<uint32_t>(io_value()); }
+};
+struct udp_send_to : detail::c_future_awaitable<udp_send_to> {
+  int32_t fd;
+  const void *buf;
+  size_t len;
+  bool has_to;
+  socket_addr to;
+  luminal_status make(luminal_runtime *r, luminal_future *f) {
+    return luminal_udp_send_to(r, fd, buf, len, has_to ? &to : nullptr, &io, f);
+  }
+  size_t await_resume() const { return static_cast<size_t>(io_value()); }
+};
+} // namespace io_detail
+
+// A datagram received by udp_recv_from: its size and its sender.
+struct datagram {
+  size_t size;
+  socket_addr from;
+};
+
+namespace io_detail {
+struct udp_recv_from : detail::c_future_awaitable<udp_recv_from> {
+  udp_recv_from() = default;
+  udp_recv_from(udp_recv_from &&) = default;
+  int32_t fd;
+  void *buf;
+  size_t len;
+  socket_addr from{};
+  ~udp_recv_from() { drop(); } // before `from` goes
+  luminal_status make(luminal_runtime *r, luminal_future *f) {
+    return luminal_udp_recv_from(r, fd, buf, len, &from, &io, f);
+  }
+  datagram await_resume() const { return datagram{static_cast<size_t>(io_value()), from}; }
+};
+struct fs_stat : detail::c_future_awaitable<fs_stat> {
+  fs_stat() = default;
+  fs_stat(fs_stat &&) = default;
+  const char *path;
+  luminal_file_info info{};
+  ~fs_stat() { drop(); } // before `info` goes
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_fs_stat(r, path, &info, &io, f); }
+  luminal_file_info await_resume() const { return io_value(), info; }
+};
+// rename, unlink, mkdir, rmdir: nothing to return.
+struct fs_op : detail::c_future_awaitable<fs_op> {
+  enum kind_t { rename, unlink, mkdir, remove_dir } kind;
+  const char *path;
+  const char *to;
+  uint32_t mode;
+  luminal_status make(luminal_runtime *r, luminal_future *f) {
+    switch (kind) {
+    case rename: return luminal_fs_rename(r, path, to, &io, f);
+    case unlink: return luminal_fs_unlink(r, path, &io, f);
+    case mkdir: return luminal_fs_mkdir(r, path, mode, &io, f);
+    default: return luminal_fs_remove_dir(r, path, &io, f);
+    }
+  }
+  void await_resume() const { io_value(); }
+};
+struct fs_read_dir : detail::c_future_awaitable<fs_read_dir> {
+  fs_read_dir() = default;
+  fs_read_dir(fs_read_dir &&) = default;
+  const char *path;
+  luminal_dir_list list{};
+  ~fs_read_dir() {
+    drop();
+    luminal_dir_list_release(&list);
+  }
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_fs_read_dir(r, path, &list, &io, f); }
+  dir_list await_resume() {
+    io_value();
+    return dir_list(std::exchange(list, luminal_dir_list{}));
+  }
+};
+struct process_wait : detail::c_future_awaitable<process_wait> {
+  const luminal_process *p;
+  luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_process_wait(r, p, &io, f); }
+  int await_resume() const { return static_cast<int>(io_value()); }
+};
+} // namespace io_detail
+
+// -> host's addresses (a name or an IP literal; getaddrinfo on the blocking pool), port set, at least one.
+inline io_detail::resolve resolve(const char *host, uint16_t port) {
+  io_detail::resolve a;
+  a.host = host, a.port = port;
+  return a;
+}
+// -> the connected fd: host a name or an IP literal, each address tried in turn.
+inline io_detail::connect_op tcp_connect_host(const char *host, uint16_t port) {
+  io_detail::connect_op a;
+  a.kind = io_detail::connect_op::host, a.name = host, a.port = port, a.addr = socket_addr{};
+  return a;
+}
+inline io_detail::connect_op tcp_connect_addr(const socket_addr &addr) {
+  io_detail::connect_op a;
+  a.kind = io_detail::connect_op::tcp, a.name = nullptr, a.port = 0, a.addr = addr;
+  return a;
+}
+inline io_detail::connect_op unix_connect(const socket_addr &addr) {
+  io_detail::connect_op a;
+  a.kind = io_detail::connect_op::unix_stream, a.name = nullptr, a.port = 0, a.addr = addr;
+  return a;
+}
+// -> the luminal_ready bits that hold once fd is ready for interest (LUMINAL_READY_READABLE or _WRITABLE).
+inline io_detail::fd_ready fd_ready(int32_t fd, luminal_ready interest) {
+  io_detail::fd_ready a;
+  a.fd = fd, a.interest = static_cast<uint32_t>(interest);
+  return a;
+}
+// -> bytes sent: one datagram to `to`, or to the connected peer (udp_connect) with udp_send.
+inline io_detail::udp_send_to udp_send_to(int32_t fd, const void *buf, size_t len, const socket_addr &to) {
+  io_detail::udp_send_to a;
+  a.fd = fd, a.buf = buf, a.len = len, a.has_to = true, a.to = to;
+  return a;
+}
+inline io_detail::udp_send_to udp_send(int32_t fd, const void *buf, size_t len) {
+  io_detail::udp_send_to a;
+  a.fd = fd, a.buf = buf, a.len = len, a.has_to = false, a.to = socket_addr{};
+  return a;
+}
+// -> one datagram (truncated to len) and its sender.
+inline io_detail::udp_recv_from udp_recv_from(int32_t fd, void *buf, size_t len) {
+  io_detail::udp_recv_from a;
+  a.fd = fd, a.buf = buf, a.len = len;
+  return a;
+}
+// stat(2) of a path (links followed).
+inline io_detail::fs_stat fs_stat(const char *path) {
+  io_detail::fs_stat a;
+  a.path = path;
+  return a;
+}
+inline io_detail::fs_op fs_rename(const char *from, const char *to) {
+  io_detail::fs_op a;
+  a.kind = io_detail::fs_op::rename, a.path = from, a.to = to, a.mode = 0;
+  return a;
+}
+inline io_detail::fs_op fs_unlink(const char *path) {
+  io_detail::fs_op a;
+  a.kind = io_detail::fs_op::unlink, a.path = path, a.to = nullptr, a.mode = 0;
+  return a;
+}
+inline io_detail::fs_op fs_mkdir(const char *path, uint32_t mode = 0777) {
+  io_detail::fs_op a;
+  a.kind = io_detail::fs_op::mkdir, a.path = path, a.to = nullptr, a.mode = mode;
+  return a;
+}
+inline io_detail::fs_op fs_remove_dir(const char *path) {
+  io_detail::fs_op a;
+  a.kind = io_detail::fs_op::remove_dir, a.path = path, a.to = nullptr, a.mode = 0;
+  return a;
+}
+// -> every entry but "." and "..", in the file system's order.
+inline io_detail::fs_read_dir fs_read_dir(const char *path) {
+  io_detail::fs_read_dir a;
+  a.path = path;
+  return a;
+}
+// The process must outlive the co_await (its pidfd is used until the child exits).
+inline auto process::wait() const {
+  io_detail::process_wait a;
+  a.p = &p_;
+  return a;
+}
+
 // ---- sync awaitables -----------------------------------------------------------------------------------------
 
 namespace detail {
@@ -1639,6 +2077,20 @@ struct recv_awaitable : c_future_awaitable<recv_awaitable<T>> {
   luminal_receiver *rx;
   luminal_status make(luminal_runtime *, luminal_future *f) {
     return luminal_channel_recv(rx, &this->msg, &this->status, f);
+  }
+  static constexpr bool needs_runtime = false;
+  std::optional<T> await_resume() {
+    if (this->status == LUMINAL_E_CLOSED) return std::nullopt;
+    check(this->status);
+    std::unique_ptr<T> box(static_cast<T *>(std::exchange(this->msg, nullptr)));
+    return std::optional<T>(std::move(*box));
+  }
+};
+template <class T>
+struct oneshot_recv_awaitable : c_future_awaitable<oneshot_recv_awaitable<T>> {
+  luminal_oneshot_receiver *rx;
+  luminal_status make(luminal_runtime *, luminal_future *f) {
+    return luminal_oneshot_recv(rx, &this->msg, &this->status, f);
   }
   static constexpr bool needs_runtime = false;
   std::optional<T> await_resume() {
@@ -1705,6 +2157,12 @@ inline auto notify::wait() const {
 inline auto semaphore::acquire(uint32_t n) const {
   detail::acquire_awaitable a;
   a.s = s_, a.n = n;
+  return a;
+}
+template <class T>
+auto oneshot_receiver<T>::recv() const {
+  detail::oneshot_recv_awaitable<T> a;
+  a.rx = rx_;
   return a;
 }
 template <class T>

@@ -17,5 +17,5 @@ unique=(); [ "$id" = GNU ] || unique=(-fno-gnu-unique) # g++ (see LUMINAL_CPP_PL
 "$cxx" -std=c++20 -shared -fPIC -fvisibility=hidden -fvisibility-inlines-hidden "${unique[@]}" "$t/coro_plugin.cpp" \
   "${flags[@]}" -o "$out/libcpp_coro_plugin.so"
 "$cxx" -std=c++20 "$t/test_main.cpp" "$t/test_wrappers.cpp" "$t/test_runtime_ext.cpp" "$t/test_tasks.cpp" \
-  "$t/test_plugins.cpp" -DCPP_CORO_PLUGIN_PATH="\"$out/libcpp_coro_plugin.so\"" "${flags[@]}" -ldl -o "$out/cpp_tests"
+  "$t/test_plugins.cpp" "$t/test_io_ext.cpp" -DCPP_CORO_PLUGIN_PATH="\"$out/libcpp_coro_plugin.so\"" "${flags[@]}" -ldl -o "$out/cpp_tests"
 "$out/cpp_tests" --all

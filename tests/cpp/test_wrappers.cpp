@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace luminal;
@@ -317,4 +318,51 @@ TEST(handles_adopt_and_release) {
   luminal_task *t = h.release();
   CHECK(!h && t != nullptr);
   luminal_task_release(t);
+}
+
+TEST(oneshot_plain_calls_and_drops) {
+  runtime r = tu::rt();
+  auto ends = oneshot<int>(r); // not a structured binding: C++17 lambdas cannot capture those
+  oneshot_sender<int> &tx = ends.first;
+  oneshot_receiver<int> &rx = ends.second;
+  int v = 0;
+  CHECK(rx.try_recv(v) == LUMINAL_E_EMPTY);
+  oneshot_sender<int> moved = std::move(tx);
+  CHECK(!tx && bool(moved));
+  CHECK(tu::status_of([&] { std::move(tx).send(1); }) == LUMINAL_E_INVALID_ARGUMENT);
+  { auto drop = std::move(moved); } // released unsent: closed
+  CHECK(rx.try_recv(v) == LUMINAL_E_CLOSED);
+
+  tu::counts c;
+  {
+    auto [tx2, rx2] = oneshot<tu::probe>(r);
+    { auto drop = std::move(rx2); }
+    CHECK(!std::move(tx2).send(tu::probe(c))); // the receiver is gone: not taken, deleted here
+  }
+  CHECK(c.made == c.gone);
+  {
+    auto [tx3, rx3] = oneshot<tu::probe>(r);
+    CHECK(std::move(tx3).send(tu::probe(c)));
+  } // sent, never received: deleted by drop_message when the receiver goes
+  CHECK(c.made == c.gone);
+}
+
+TEST(socket_plain_calls) {
+  runtime r = tu::rt();
+  bound_socket l = tcp_listen_addr(socket_addr_parse("127.0.0.1", 0), 16, LUMINAL_BIND_REUSEPORT);
+  CHECK(l.fd >= 0 && l.addr.len > 0);
+  CHECK(socket_local_addr(l.fd).len == l.addr.len);
+  socket_set_option(l.fd, LUMINAL_SOCKOPT_RECV_BUFFER, 8192);
+  CHECK(socket_get_option(l.fd, LUMINAL_SOCKOPT_RECV_BUFFER) >= 8192);
+  CHECK(tu::status_of([&] { socket_set_option(l.fd, LUMINAL_SOCKOPT_RECV_BUFFER, 0); }) ==
+        LUMINAL_E_INVALID_ARGUMENT);
+  CHECK(tu::status_of([&] { socket_peer_addr(l.fd); }) == LUMINAL_E_IO); // ENOTCONN
+  CHECK(tu::status_of([&] { udp_bind(socket_addr_unix("/tmp/x")); }) == LUMINAL_E_INVALID_ARGUMENT);
+  CHECK(tu::status_of([&] { unix_listen(l.addr); }) == LUMINAL_E_INVALID_ARGUMENT);
+  socket_addr abstract = socket_addr_unix(std::string_view("\0luminal-cpp-abstract", 21));
+  int32_t u = unix_listen(abstract);
+  CHECK(u >= 0);
+  close(u);
+  close(l.fd);
+  CHECK(debug_gc_count() < UINT64_MAX);
 }
