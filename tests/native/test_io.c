@@ -1416,11 +1416,17 @@ IO_TEST(io_drop_completed_unread) {
     }
     ws[i].inner_live = 1;
     ws[i].mode = 1;
-    ws[i].sleep_ms = 300;
+    ws[i].sleep_ms = 1000;
     ts[i] = tu_spawn(rt, cw_future(&ws[i]));
   }
-  tu_sleep_ms(150);
-  CHECK_MSG(count_open_fds() > fds0, "no operation has produced an fd after 150 ms");
+  /* Some operation produces an fd well before the wrappers drop them (1 s): look for it until 0.9 s (a fixed short
+   * wait failed on a loaded machine). */
+  int seen_fd = 0;
+  for (int waited = 0; waited < 900 && !seen_fd; waited += 10) {
+    if (count_open_fds() > fds0) seen_fd = 1;
+    else tu_sleep_ms(10);
+  }
+  CHECK_MSG(seen_fd, "no operation has produced an fd after 0.9 s");
   int completed_first = 0;
   for (int i = 0; i < N; i++) {
     void *out = NULL;
