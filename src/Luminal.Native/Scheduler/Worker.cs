@@ -16,8 +16,7 @@ namespace Luminal.Scheduler;
 sealed unsafe class Worker
 {
     const int GlobalQueueInterval = 61; // tokio's value: a prime, so it doesn't beat with task patterns
-    const int MaxLifoPolls = 3;         // consecutive LIFO-slot polls before the slot's task goes to the back: tokio's
-                                        // value; 64 let ping-ponging IO pairs starve others (bench/NOTES.md, many connections)
+    const int MaxLifoPolls = 64;        // consecutive LIFO-slot polls before the slot's task goes to the back
 
     readonly Runtime _rt;
     public readonly int Index;
