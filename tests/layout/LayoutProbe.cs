@@ -61,7 +61,6 @@ static unsafe class Probe
         Ring.Params p = default;
         Ring.GetEventsArg ga = default;
         Libc.Stat st = default;
-        Libc.SockaddrIn sin = default;
         Libc.PollFd pfd = default;
         Libc.IoVec iov = default;
         return new (string, long)[]
@@ -153,9 +152,17 @@ static unsafe class Probe
             ("stat.st_mtim.tv_sec", Off(ref st, ref Unsafe.As<long, byte>(ref st.MtimeSec))),
             ("stat.st_mtim.tv_nsec", Off(ref st, ref Unsafe.As<long, byte>(ref st.MtimeNsec))),
             // sockets, poll, iovec (Io/Libc.cs)
-            ("sockaddr_in.size", sizeof(Libc.SockaddrIn)),
-            ("sockaddr_in.sin_port", Off(ref sin, ref Unsafe.As<ushort, byte>(ref sin.PortBigEndian))),
-            ("sockaddr_in.sin_addr", Off(ref sin, ref Unsafe.As<uint, byte>(ref sin.Addr))),
+            // socket addresses (Io/SocketAddr.cs writes them by offset)
+            ("sockaddr_in.size", NativeSocketAddr.Inet4Len),
+            ("sockaddr_in.sin_port", NativeSocketAddr.PortOffset),
+            ("sockaddr_in.sin_addr", NativeSocketAddr.Inet4AddrOffset),
+            ("sockaddr_in6.size", NativeSocketAddr.Inet6Len),
+            ("sockaddr_in6.sin6_port", NativeSocketAddr.PortOffset),
+            ("sockaddr_in6.sin6_addr", NativeSocketAddr.Inet6AddrOffset),
+            ("sockaddr_in6.sin6_scope_id", NativeSocketAddr.Inet6ScopeOffset),
+            ("sockaddr_un.sun_path", NativeSocketAddr.UnixPathOffset),
+            ("sockaddr_un.sun_path.size", NativeSocketAddr.UnixPathMax),
+            ("sockaddr_storage.size", NativeSocketAddr.Capacity),
             ("pollfd.size", sizeof(Libc.PollFd)),
             ("pollfd.events", Off(ref pfd, ref Unsafe.As<short, byte>(ref pfd.Events))),
             ("pollfd.revents", Off(ref pfd, ref Unsafe.As<short, byte>(ref pfd.Revents))),

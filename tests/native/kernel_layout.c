@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,6 +145,13 @@ static truth truths[] = {
     SZ("sockaddr_in.size", struct sockaddr_in),
     OFF("sockaddr_in.sin_port", struct sockaddr_in, sin_port),
     OFF("sockaddr_in.sin_addr", struct sockaddr_in, sin_addr),
+    SZ("sockaddr_in6.size", struct sockaddr_in6),
+    OFF("sockaddr_in6.sin6_port", struct sockaddr_in6, sin6_port),
+    OFF("sockaddr_in6.sin6_addr", struct sockaddr_in6, sin6_addr),
+    OFF("sockaddr_in6.sin6_scope_id", struct sockaddr_in6, sin6_scope_id),
+    OFF("sockaddr_un.sun_path", struct sockaddr_un, sun_path),
+    VAL("sockaddr_un.sun_path.size", sizeof(((struct sockaddr_un *)0)->sun_path)),
+    SZ("sockaddr_storage.size", struct sockaddr_storage),
     SZ("pollfd.size", struct pollfd),
     OFF("pollfd.events", struct pollfd, events),
     OFF("pollfd.revents", struct pollfd, revents),

@@ -191,7 +191,7 @@ static unsafe partial class Exports
                 return Report(result, Status.InvalidArgument);
             NativeSocketAddr bound;
             int r = Listen(&addr, Libc.SOCK_STREAM, backlog, 0, fd, &bound, result);
-            if (r == (int)Status.Ok && boundPort != null) *boundPort = Libc.Htons(*(ushort*)(bound.Raw + 2)); // same offset in sockaddr_in and _in6
+            if (r == (int)Status.Ok && boundPort != null) *boundPort = Libc.Htons(*(ushort*)(bound.Raw + Io.NativeSocketAddr.PortOffset)); // same offset in sockaddr_in and _in6
             return r;
         }
         catch (Exception e) { return Report(result, (Status)Fail(e)); }

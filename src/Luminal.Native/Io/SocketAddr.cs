@@ -13,7 +13,12 @@ namespace Luminal.Io;
 unsafe struct NativeSocketAddr
 {
     public const int Capacity = 128; // sizeof(struct sockaddr_storage)
-    const int UnixPathOffset = 2, UnixPathMax = 108;
+    // The kernel's layouts, written by hand (checked per architecture by tests/native/kernel_layout.c through the
+    // layout probe): sin_port / sin6_port at 2, sin_addr at 4 (sockaddr_in is 16 bytes), sin6_addr at 8 and
+    // sin6_scope_id at 24 (sockaddr_in6 is 28), sun_path at 2 (108 bytes).
+    internal const int PortOffset = 2, Inet4AddrOffset = 4, Inet4Len = 16;
+    internal const int Inet6AddrOffset = 8, Inet6ScopeOffset = 24, Inet6Len = 28;
+    internal const int UnixPathOffset = 2, UnixPathMax = 108;
 
     public uint Len;
     public uint Reserved;
@@ -27,8 +32,8 @@ unsafe struct NativeSocketAddr
         ushort f = Family;
         return f switch
         {
-            Libc.AF_INET when Len >= 16 && Len <= Capacity => f,
-            Libc.AF_INET6 when Len >= 28 && Len <= Capacity => f,
+            Libc.AF_INET when Len >= Inet4Len && Len <= Capacity => f,
+            Libc.AF_INET6 when Len >= Inet6Len && Len <= Capacity => f,
             Libc.AF_UNIX when Len > UnixPathOffset && Len <= UnixPathOffset + UnixPathMax => f,
             _ => 0,
         };
@@ -42,11 +47,11 @@ unsafe struct NativeSocketAddr
         addr = default;
         fixed (byte* raw = addr.Raw)
         {
-            *(ushort*)(raw + 2) = Libc.Htons(port);
-            if (Libc.InetPton(Libc.AF_INET, text, raw + 4) == 1)
+            *(ushort*)(raw + PortOffset) = Libc.Htons(port);
+            if (Libc.InetPton(Libc.AF_INET, text, raw + Inet4AddrOffset) == 1)
             {
                 *(ushort*)raw = Libc.AF_INET;
-                addr.Len = 16;
+                addr.Len = Inet4Len;
                 return true;
             }
             // IPv6: an optional [bracket] pair and %scope, copied out so inet_pton sees the bare address.
@@ -78,10 +83,10 @@ unsafe struct NativeSocketAddr
             if (bracket != (text[i] == (byte)']')) return false;
             if (bracket) i++;
             if (text[i] != 0) return false;
-            if (Libc.InetPton(Libc.AF_INET6, buf, raw + 8) != 1) return false;
+            if (Libc.InetPton(Libc.AF_INET6, buf, raw + Inet6AddrOffset) != 1) return false;
             *(ushort*)raw = Libc.AF_INET6;
-            *(uint*)(raw + 24) = scope;
-            addr.Len = 28;
+            *(uint*)(raw + Inet6ScopeOffset) = scope;
+            addr.Len = Inet6Len;
             return true;
         }
     }
