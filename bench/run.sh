@@ -7,7 +7,7 @@
 #   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"; luminal-cpp is
 #   cpp/bench_luminal.cpp, the same workloads with luminal::task<T>),
 #   BENCH_SUITES ("main priority timers io": the peer workloads (with the sync ones: mpsc, semaphore), c/bench_priority.c + its tokio counterpart,
-#   c/bench_timers.c + c/bench_gc.c + bench_luminal_c's `_after_io` rows, c/bench_io.c + rust-tokio's bench-tokio-io + `cat` + c/bench_shutdown.c; a subset writes its
+#   c/bench_timers.c + c/bench_gc.c + bench_luminal_c's `_after_io` rows, c/bench_io.c + rust-tokio's bench-tokio-io + `cat` + c/bench_shutdown.c, conns: c/bench_conns.c + rust-tokio's bench-tokio-conns; a subset writes its
 #   report to results/partial/, leaving results/RESULTS.md alone), BENCH_IO_REPS (3 file reads per process after 1
 #   warm-up), BENCH_IO_TCP_REPS (1 echo run of BENCH_IO_MSGS=100000 messages per process), BENCH_SHUTDOWN_OPS
 #   (100000 reads in flight at shutdown), BENCH_SHUTDOWN_REPS (5 shutdowns per process)
@@ -18,8 +18,8 @@ ROOT=$(cd .. && pwd)
 OUT=$BENCH/out          # build products (ignored by git)
 RES=$BENCH/results      # what gets committed
 export BENCH_WORKERS=${BENCH_WORKERS:-2} BENCH_REPS=${BENCH_REPS:-25} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-3}
-SUITES=${BENCH_SUITES:-"main priority timers io"}
-[ "$SUITES" = "main priority timers io" ] || RES=$RES/partial
+SUITES=${BENCH_SUITES:-"main priority timers io conns"}
+[ "$SUITES" = "main priority timers io conns" ] || RES=$RES/partial
 export BENCH_IO_REPS=${BENCH_IO_REPS:-3} BENCH_IO_TCP_REPS=${BENCH_IO_TCP_REPS:-1}
 IOFILE=$OUT/io-1GiB.bin # made by bench_io, deleted at the end
 trap 'rm -f "$IOFILE"' EXIT
@@ -46,7 +46,7 @@ cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/bench_lum
   -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
 g++ -O2 -g -std=c++20 -Wall -Wextra -I"$ROOT/include" cpp/bench_luminal.cpp -o "$OUT/bench_luminal_cpp" \
   -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
-for prog in bench_priority bench_timers bench_io bench_shutdown bench_gc; do
+for prog in bench_priority bench_timers bench_io bench_shutdown bench_gc bench_conns; do
   cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/$prog.c -o "$OUT/$prog" \
     -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
 done
@@ -117,6 +117,11 @@ for round in $(seq "$BENCH_ROUNDS"); do
     has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-io "$IOFILE" tcp
     # Shutdown with 100k pipe reads in flight (~5 s a round).
     for b in uring pool; do has "$PEERS" luminal-c && run luminal-c "$OUT/bench_shutdown" $b; done
+  fi
+  # Many connections (~25 s a round): a 64-connection echo and 10k idle connections (c/bench_conns.c).
+  if has "$SUITES" conns; then
+    for part in echo64_uring echo64_pool idle_uring idle_pool; do has "$PEERS" luminal-c && run luminal-c "$OUT/bench_conns" $part; done
+    for part in echo64 idle; do has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-conns $part; done
   fi
   has "$SUITES" main || continue
   for w in $WORKLOADS; do

@@ -1713,6 +1713,62 @@ IO_TEST(io_tcp_echo) {
   tu_runtime_done(rt);
 }
 
+/* A listener in blocking mode (made by hand, not by luminal_tcp_listen): accept never blocks the polling thread
+ * (io_uring tries accept4 on the submitting thread only for a non-blocking listener): with no connection it waits
+ * (here: times out, the thread free), with one waiting it completes; the new socket is non-blocking, close-on-exec.
+ * And a non-blocking listener with several connections waiting: each accept takes one (io_uring: the accept4 try). */
+IO_TEST(io_accept_blocking_listener) {
+  luminal_runtime *rt = io_rt();
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK(lfd >= 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
+  CHECK(listen(lfd, 4) == 0);
+  CHECK(getsockname(lfd, (struct sockaddr *)&sa, &len) == 0);
+  luminal_io_result r;
+  luminal_future accept, timed;
+  void *out = NULL;
+  CHECK_ST(luminal_tcp_accept(rt, lfd, &r, &accept), LUMINAL_OK);
+  CHECK_ST(luminal_timeout(rt, accept, MS_NS(20), &timed), LUMINAL_OK);
+  CHECK_ST(luminal_block_on(rt, timed, &out), LUMINAL_OK);
+  CHECK(out == LUMINAL_TIMED_OUT_OUTPUT);
+  int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK(c >= 0);
+  CHECK(connect(c, (struct sockaddr *)&sa, sizeof sa) == 0);
+  int fd = (int)OKV(IO_ACCEPT(rt, lfd));
+  CHECK(fd >= 0);
+  CHECK((fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+  CHECK((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+  close(fd);
+  close(c);
+  close(lfd);
+
+  int32_t nlfd = -1;
+  uint16_t port = 0;
+  CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 8, &nlfd, &port, NULL), LUMINAL_OK);
+  int cs[3];
+  sa.sin_port = htons(port);
+  for (int i = 0; i < 3; i++) {
+    cs[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(cs[i] >= 0);
+    CHECK(connect(cs[i], (struct sockaddr *)&sa, sizeof sa) == 0);
+  }
+  for (int i = 0; i < 3; i++) {
+    int a = (int)OKV(IO_ACCEPT(rt, nlfd));
+    CHECK(a >= 0);
+    CHECK((fcntl(a, F_GETFL) & O_NONBLOCK) != 0);
+    close(a);
+  }
+  CHECK_MSG(accept4(nlfd, NULL, NULL, SOCK_NONBLOCK) < 0 && errno == EAGAIN, "a connection was accepted twice");
+  for (int i = 0; i < 3; i++) close(cs[i]);
+  close(nlfd);
+  tu_runtime_done(rt);
+}
+
 typedef struct pipe_writer {
   luminal_runtime *rt;
   int fd;

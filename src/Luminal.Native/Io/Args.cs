@@ -27,7 +27,7 @@ unsafe struct OpenArgs
 struct FdArgs
 {
     public int Fd;
-    public int Mode; // accept on the pool: how the listener can be accepted from without blocking (Pool/Accept.cs)
+    public int Mode; // accept: how the listener can be accepted from without blocking (Pool/Accept.cs, Uring/Accept.cs)
 
     /// <summary>Accept: an accepted socket nobody took.</summary>
     public static void ReleaseFd(IoOp op, long raw, bool unread)
