@@ -29,7 +29,11 @@
  *    freed when the thread exits. A runtime adds its worker threads (a current-thread runtime: none, but one
  *    eventfd), a blocking-pool thread per concurrent blocking
  *    call (they exit when idle), and at the first IO operation an io_uring fd or, on the pool backend, an epoll
- *    fd, an eventfd and one reactor thread; all of them go when the runtime is shut down. An atfork handler is
+ *    fd, an eventfd and one reactor thread; all of them go when the runtime is shut down. The first
+ *    luminal_signal_listen starts .NET's signal handling, kept from then on: one thread reading a pipe (two fds)
+ *    that its handlers write to, and handlers for SIGINT, SIGQUIT and SIGCONT that keep their behaviour (a handler
+ *    the host had installed before is called; at SIG_DFL the default action still happens) but show in sigaction;
+ *    deliveries to listeners run on .NET thread-pool threads (they exit when idle). An atfork handler is
  *    registered at the first runtime (see fork below). Nothing else: no other fds, no environment changes.
  *  - fork(): a child process inherits a copy of every runtime but none of its threads (and an io_uring instance it
  *    shares with the parent). In the child, every call on an inherited runtime, or on its tasks, scopes, contexts
@@ -1261,6 +1265,46 @@ LUMINAL_API luminal_status luminal_process_kill(const luminal_process *process, 
 /* Closes the pidfd and every pipe end `process` still holds (set a field to -1 first to keep that fd) and marks
  * them -1. Does not wait: a child never waited for stays a zombie until this process exits. NULL is ignored. */
 LUMINAL_API void luminal_process_release(luminal_process *process);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Signals
+ *
+ * A listener receives the deliveries of one POSIX signal to this process (kill, raise, a terminal's ^C...).
+ * Several listeners, of one runtime or of several, may listen to the same signal: each sees every delivery. A
+ * delivery completes every recv future pending on a listener; with none pending it is remembered for the next
+ * recv, and further deliveries before that recv coalesce into it (as signalfd's standard signals do): a recv tells
+ * "at least one delivery since the last recv", not how many. A delivery that arrives while a signal has no
+ * listener at all takes the signal's disposition in force then (the default action for SIGUSR1 ends the process)
+ * and is not kept for listeners made later.
+ * How: the first listener of a signal installs .NET's handler for it (System.Runtime.InteropServices.
+ * PosixSignalRegistration: the handler only writes the signal number to a pipe; .NET's signal thread reads it and
+ * the listeners are completed on a .NET thread-pool thread, so no Luminal code runs in signal context and no thread
+ * needs the signal blocked). While a signal has listeners, a handler the host had installed for it before is still
+ * called first (.NET chains to it), and the default action does not happen. Releasing the last listener of a signal
+ * restores the disposition that was in force before its first (SIG_DFL, SIG_IGN or the host's handler). The host's
+ * handlers for other signals are never touched. Handles and futures follow the sync rules above (generation-checked
+ * handles, exactly-once drops, LUMINAL_E_FORKED in a forked child: a listener is not inherited as a live one).
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct luminal_signal luminal_signal; /* one listener of one signal, owned by one holder */
+
+/* Starts listening to `signo` (1..64, except SIGKILL, SIGSTOP, the faults SIGILL, SIGTRAP, SIGBUS, SIGFPE and
+ * SIGSEGV, and 32..34 which glibc and .NET's garbage collector use); *out is an owned handle (release it with
+ * luminal_signal_release). LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (out NULL, signo refused), LUMINAL_E_INVALID_HANDLE,
+ * LUMINAL_E_SHUTDOWN, LUMINAL_E_FORKED, LUMINAL_E_NO_MEMORY, LUMINAL_E_INTERNAL (.NET refused the signal). */
+LUMINAL_API luminal_status luminal_signal_listen(luminal_runtime *rt, int32_t signo, luminal_signal **out);
+
+/* Makes a future that completes at the next delivery (at once if one arrived since the last recv completed):
+ * *result = LUMINAL_OK; or LUMINAL_E_CLOSED once the listener is released. Any number of recv futures may be
+ * pending on one listener: a delivery completes them all. A recv dropped after it was completed by a delivery but
+ * before it returned it gives the delivery back to the listener. `result` is borrowed until completion (output
+ * NULL). Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (sig, result or out NULL), LUMINAL_E_INVALID_HANDLE,
+ * LUMINAL_E_FORKED. */
+LUMINAL_API luminal_status luminal_signal_recv(luminal_signal *sig, luminal_status *result, luminal_future *out);
+
+/* Stops listening: pending recv futures complete with LUMINAL_E_CLOSED; the last listener of its signal restores
+ * the previous disposition. NULL, stale or double releases are ignored. */
+LUMINAL_API void luminal_signal_release(luminal_signal *sig);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Plugins: loading, running and safely unloading shared libraries that spawn onto the host's runtime

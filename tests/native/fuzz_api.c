@@ -144,6 +144,11 @@ enum fn_id {
   F_SET_NEW, F_SET_SPAWN, F_SET_JOIN_NEXT, F_SET_ABORT_ALL, F_SET_RESULT, F_JOIN_ALL, F_SELECT, F_SCOPE_DRAIN,
   F_METRICS, F_WORKER_METRICS, F_RUNTIME_RUN, F_WAKEUP_FD, F_NEXT_DEADLINE, F_ADVANCE,
   F_ONESHOT_NEW, F_ONESHOT_SEND, F_ONESHOT_RECV, F_ONESHOT_TRY_RECV,
+  F_RESOLVE, F_TCP_CONNECT_HOST, F_TCP_CONNECT_ADDR, F_UNIX_CONNECT, F_FD_READY, F_UDP_SEND_TO, F_UDP_RECV_FROM,
+  F_FS_STAT, F_FS_RENAME, F_FS_UNLINK, F_FS_MKDIR, F_FS_REMOVE_DIR, F_FS_READ_DIR, F_PROCESS_WAIT,
+  F_TCP_LISTEN_ADDR, F_UNIX_LISTEN, F_UDP_BIND, F_UDP_CONNECT, F_SOCKET_LOCAL_ADDR, F_SOCKET_PEER_ADDR,
+  F_SOCKET_SET_OPTION, F_SOCKET_GET_OPTION, F_PROCESS_SPAWN, F_PROCESS_KILL, F_SOCKET_ADDR_PARSE, F_SOCKET_ADDR_UNIX,
+  F_SIGNAL_LISTEN, F_SIGNAL_RECV,
   F_COUNT
 };
 
@@ -211,6 +216,36 @@ static const struct {
     [F_ONESHOT_SEND] = {"luminal_oneshot_send", OK_ | CLSD | IARG | IHND | FORK, ""},
     [F_ONESHOT_RECV] = {"luminal_oneshot_recv", OK_ | TAKEN | IARG | IHND | FORK, ""},
     [F_ONESHOT_TRY_RECV] = {"luminal_oneshot_try_recv", OK_ | EMPT | CLSD | IARG | IHND | FORK, ""},
+    /* IO breadth: futures as the IO section; plain calls OK / IO / bad argument / UNSUPPORTED. */
+    [F_RESOLVE] = {"luminal_resolve", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_TCP_CONNECT_HOST] = {"luminal_tcp_connect_host", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_TCP_CONNECT_ADDR] = {"luminal_tcp_connect_addr", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_UNIX_CONNECT] = {"luminal_unix_connect", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FD_READY] = {"luminal_fd_ready", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_UDP_SEND_TO] = {"luminal_udp_send_to", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_UDP_RECV_FROM] = {"luminal_udp_recv_from", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FS_STAT] = {"luminal_fs_stat", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FS_RENAME] = {"luminal_fs_rename", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FS_UNLINK] = {"luminal_fs_unlink", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FS_MKDIR] = {"luminal_fs_mkdir", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FS_REMOVE_DIR] = {"luminal_fs_remove_dir", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_FS_READ_DIR] = {"luminal_fs_read_dir", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_PROCESS_WAIT] = {"luminal_process_wait", OK_ | IARG | IHND | UNSUP | SHUT, ""},
+    [F_TCP_LISTEN_ADDR] = {"luminal_tcp_listen_addr", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_UNIX_LISTEN] = {"luminal_unix_listen", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_UDP_BIND] = {"luminal_udp_bind", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_UDP_CONNECT] = {"luminal_udp_connect", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_SOCKET_LOCAL_ADDR] = {"luminal_socket_local_addr", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_SOCKET_PEER_ADDR] = {"luminal_socket_peer_addr", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_SOCKET_SET_OPTION] = {"luminal_socket_set_option", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_SOCKET_GET_OPTION] = {"luminal_socket_get_option", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_PROCESS_SPAWN] = {"luminal_process_spawn", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_PROCESS_KILL] = {"luminal_process_kill", OK_ | EIO_ | IARG | UNSUP, ""},
+    [F_SOCKET_ADDR_PARSE] = {"luminal_socket_addr_parse", OK_ | IARG | UNSUP, ""},
+    [F_SOCKET_ADDR_UNIX] = {"luminal_socket_addr_unix", OK_ | IARG, ""},
+    /* Signals: the sync rules. */
+    [F_SIGNAL_LISTEN] = {"luminal_signal_listen", OK_ | IARG | IHND | SHUT | FORK | B(LUMINAL_E_NO_MEMORY) | B(LUMINAL_E_INTERNAL), ""},
+    [F_SIGNAL_RECV] = {"luminal_signal_recv", OK_ | IARG | IHND | FORK, ""},
     /* Task sets, join_all, select, scope_drain: the Sync rules again. */
     [F_SET_NEW] = {"luminal_task_set_new", OK_ | IARG | IHND | SHUT | FORK, ""},
     [F_SET_SPAWN] = {"luminal_task_set_spawn", OK_ | IARG | IHND | SHUT | FORK, "as luminal_spawn_with"},
@@ -2178,7 +2213,7 @@ static void op_libfut(fz_thread *t) {
   luminal_io_result res;
   char buf[16];
   int s;
-  switch (rn(r, 9)) {
+  switch (rn(r, 12)) {
   case 0:
     {
       int null_out = chance(r, 20);
@@ -2297,6 +2332,97 @@ static void op_libfut(fz_thread *t) {
         close(fd);
       }
     }
+    break;
+  }
+  case 9: { /* the IO breadth futures with a bad argument each (or a bad runtime): refused, nothing made */
+    luminal_socket_addr a;
+    luminal_addr_list al;
+    luminal_file_info fi;
+    luminal_dir_list dl;
+    luminal_process pr = {-1, -1, -1, -1, -1, 0};
+    memset(&a, 0, sizeof a);
+    const char *p = g_tmp_path;
+#define FZ_BAD(fn, call, what)                                                                                      \
+  do {                                                                                                             \
+    s = chk(fn, call, what);                                                                                       \
+    if (s == LUMINAL_OK) FZ_FAIL(#fn " with a bad argument returned OK [%s]", what);                               \
+  } while (0)
+    FZ_BAD(F_RESOLVE, luminal_resolve(rt, NULL, 80, &al, &res, &f), "NULL host");
+    FZ_BAD(F_RESOLVE, luminal_resolve(rt, "localhost", 80, NULL, &res, &f), "NULL list");
+    FZ_BAD(F_TCP_CONNECT_HOST, luminal_tcp_connect_host(rt, chance(r, 2) ? NULL : "", 1, &res, &f), "no host");
+    FZ_BAD(F_TCP_CONNECT_ADDR, luminal_tcp_connect_addr(rt, chance(r, 2) ? NULL : &a, &res, &f), "bad addr");
+    FZ_BAD(F_UNIX_CONNECT, luminal_unix_connect(rt, chance(r, 2) ? NULL : &a, &res, &f), "bad addr");
+    FZ_BAD(F_FD_READY, luminal_fd_ready(rt, 0, 1, &res, NULL), "NULL out");
+    FZ_BAD(F_UDP_SEND_TO, luminal_udp_send_to(rt, 0, NULL, 8, NULL, &res, &f), "NULL buf");
+    FZ_BAD(F_UDP_RECV_FROM, luminal_udp_recv_from(rt, 0, NULL, 8, NULL, &res, &f), "NULL buf");
+    FZ_BAD(F_FS_STAT, luminal_fs_stat(rt, chance(r, 2) ? NULL : p, NULL, &res, &f), "NULL");
+    FZ_BAD(F_FS_RENAME, luminal_fs_rename(rt, p, NULL, &res, &f), "NULL to");
+    FZ_BAD(F_FS_UNLINK, luminal_fs_unlink(rt, NULL, &res, &f), "NULL path");
+    FZ_BAD(F_FS_MKDIR, luminal_fs_mkdir(rt, NULL, 0700, &res, &f), "NULL path");
+    FZ_BAD(F_FS_REMOVE_DIR, luminal_fs_remove_dir(rt, NULL, &res, &f), "NULL path");
+    FZ_BAD(F_FS_READ_DIR, luminal_fs_read_dir(rt, p, chance(r, 2) ? NULL : &dl, NULL, &f), "NULL");
+    FZ_BAD(F_PROCESS_WAIT, luminal_process_wait(rt, chance(r, 2) ? NULL : &pr, &res, &f), "bad process");
+    if (kind) { /* a bad runtime wins over nothing else wrong */
+      memset(&fi, 0, sizeof fi);
+      s = chk(F_FS_STAT, luminal_fs_stat(rt, p, &fi, &res, &f), "bad rt");
+      check_bad_rt_status(F_FS_STAT, s, kind, "luminal_fs_stat");
+      if (s == LUMINAL_OK) f.drop(f.state);
+    }
+    break;
+  }
+  case 10: { /* the plain IO breadth calls with bad arguments */
+    luminal_socket_addr a;
+    luminal_io_result err;
+    int32_t fd = -1;
+    int64_t v = 0;
+    luminal_process pr = {-1, -1, -1, -1, -1, 0};
+    luminal_process_options po;
+    memset(&po, 0, sizeof po);
+    po.struct_size = sizeof po;
+    expect(F_SOCKET_ADDR_PARSE, luminal_socket_addr_parse(chance(r, 2) ? NULL : "not-an-ip", 1, &a),
+           LUMINAL_E_INVALID_ARGUMENT, "bad ip");
+    expect(F_SOCKET_ADDR_PARSE, luminal_socket_addr_parse("127.0.0.1", 1, NULL), LUMINAL_E_INVALID_ARGUMENT, "NULL");
+    expect(F_SOCKET_ADDR_PARSE, luminal_socket_addr_parse("127.0.0.1", 0, &a), LUMINAL_OK, "ok");
+    expect(F_SOCKET_ADDR_UNIX, luminal_socket_addr_unix("a\0b", 3, &a), LUMINAL_E_INVALID_ARGUMENT, "NUL inside");
+    expect(F_SOCKET_ADDR_UNIX, luminal_socket_addr_unix(NULL, 3, &a), LUMINAL_E_INVALID_ARGUMENT, "NULL");
+    FZ_BAD(F_TCP_LISTEN_ADDR, luminal_tcp_listen_addr(chance(r, 2) ? NULL : &a, 1, 0, NULL, NULL, &err), "NULL fd");
+    FZ_BAD(F_UNIX_LISTEN, luminal_unix_listen(NULL, 1, &fd, &err), "NULL addr");
+    FZ_BAD(F_UDP_BIND, luminal_udp_bind(NULL, 0, &fd, NULL, &err), "NULL addr");
+    FZ_BAD(F_UDP_CONNECT, luminal_udp_connect(-1, chance(r, 2) ? NULL : &a, &err), "bad");
+    FZ_BAD(F_SOCKET_LOCAL_ADDR, luminal_socket_local_addr(-1, chance(r, 2) ? NULL : &a, &err), "bad");
+    FZ_BAD(F_SOCKET_PEER_ADDR, luminal_socket_peer_addr(-1, chance(r, 2) ? NULL : &a, &err), "bad");
+    FZ_BAD(F_SOCKET_SET_OPTION, luminal_socket_set_option(-1, (luminal_socket_option)rn(r, 1000), 1, &err), "bad");
+    FZ_BAD(F_SOCKET_GET_OPTION, luminal_socket_get_option(-1, (luminal_socket_option)rn(r, 1000), chance(r, 2) ? NULL : &v, &err), "bad");
+    FZ_BAD(F_PROCESS_SPAWN, luminal_process_spawn(chance(r, 2) ? NULL : &po, &pr, &err), "no path");
+    FZ_BAD(F_PROCESS_KILL, luminal_process_kill(chance(r, 2) ? NULL : &pr, 0, &err), "no pid");
+#undef FZ_BAD
+    luminal_process_release(NULL);
+    luminal_process_release(&pr);
+    luminal_addr_list_release(NULL);
+    luminal_dir_list_release(NULL);
+    break;
+  }
+  case 11: { /* signals: bad arguments and handles, a listener's recv dropped unpolled (SIGUSR2 is never sent) */
+    luminal_signal *sg = NULL;
+    luminal_status st;
+    s = chk(F_SIGNAL_LISTEN, luminal_signal_listen(rt, chance(r, 2) ? SIGKILL : 0, &sg), "bad signo");
+    if (s == LUMINAL_OK) FZ_FAIL("signal_listen(bad signo) returned OK");
+    void *bad = chance(r, 2) ? NULL : (void *)forged(r, chance(r, 2) ? 0x1 : rn(r, 16));
+    expect(F_SIGNAL_RECV, luminal_signal_recv((luminal_signal *)bad, &st, &f),
+           bad ? LUMINAL_E_INVALID_HANDLE : LUMINAL_E_INVALID_ARGUMENT, "bad listener");
+    luminal_signal_release((luminal_signal *)bad);
+    s = chk(F_SIGNAL_LISTEN, luminal_signal_listen(rt, SIGUSR2, &sg), "thread");
+    if (kind) check_bad_rt_status(F_SIGNAL_LISTEN, s, kind, "luminal_signal_listen");
+    if (s != LUMINAL_OK) break;
+    s = chk(F_SIGNAL_RECV, luminal_signal_recv(sg, &st, &f), "thread");
+    if (chance(r, 2)) luminal_signal_release(sg);
+    if (s == LUMINAL_OK) {
+      f.drop(f.state);
+      f.drop(f.state);
+    }
+    luminal_signal_release(sg);
+    expect(F_SIGNAL_RECV, luminal_signal_recv(sg, &st, &f), LUMINAL_E_INVALID_HANDLE, "released listener");
+    luminal_signal_release(sg);
     break;
   }
   case 7: { /* IO on a runtime that is (maybe) shut down */

@@ -165,6 +165,45 @@ static unsafe class SyncFutures
         catch { /* see DropSend */ }
     }
 
+    // ---- signal_recv ---------------------------------------------------------------------------------------
+
+    [UnmanagedCallersOnly]
+    public static int PollSignalRecv(void* state, void* cx, void** output)
+    {
+        *output = null;
+        SyncSlot? op = null;
+        try
+        {
+            if ((op = SyncSlot.Resolve((nint)state, SyncKind.SignalRecvOp, out _)) is null) return 1;
+            SignalListener l = (SignalListener)op.Target!;
+            if (l.Runtime.IsForked) { SetResult(op, Status.Forked); return 1; }
+            Status check = Context.Check((nint)cx, out _, out ulong waker);
+            if (check != Status.Ok) { l.DropRecv(op); SetResult(op, check); return 1; }
+            if (!l.PollRecv(op, waker, out Status result)) return 0;
+            SetResult(op, result);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            if (op is not null) SetResult(op, FailureOf(e));
+            return 1;
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    public static void DropSignalRecv(void* state)
+    {
+        try
+        {
+            if (Retire(state, SyncKind.SignalRecvOp) is not SyncSlot op) return;
+            SignalListener l = (SignalListener)op.Target!;
+            l.DropRecv(op);
+            op.Recycle();
+            l.Unref();
+        }
+        catch { /* see DropSend */ }
+    }
+
     // ---- semaphore_acquire ---------------------------------------------------------------------------------
 
     [UnmanagedCallersOnly]

@@ -18,6 +18,7 @@ enum SyncKind
     OneshotCell,                              // a oneshot's shared state (internal; Target is its Runtime)
     OneshotSender, OneshotReceiver,           // handles (luminal_oneshot_*; Target is the cell)
     OneshotRecvOp,                            // future (luminal_oneshot_recv; Target is the cell)
+    SignalListener, SignalRecvOp,             // handle and future (luminal_signal_*; Target is a SignalListener)
 }
 
 /// <summary>

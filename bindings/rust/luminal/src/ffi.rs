@@ -355,6 +355,11 @@ pub struct luminal_oneshot_sender {
 pub struct luminal_oneshot_receiver {
     _private: [u8; 0],
 }
+/// Opaque listener of one signal.
+#[repr(C)]
+pub struct luminal_signal {
+    _private: [u8; 0],
+}
 /// Opaque notify handle.
 #[repr(C)]
 pub struct luminal_notify {
@@ -530,6 +535,15 @@ declare_library! {
     pub fn luminal_notify_all(n: *mut luminal_notify) -> luminal_status;
     pub fn luminal_notify_wait(n: *mut luminal_notify, out: *mut luminal_future) -> luminal_status;
     pub fn luminal_notify_release(n: *mut luminal_notify);
+
+    // Signals
+    pub fn luminal_signal_listen(rt: *mut luminal_runtime, signo: i32, out: *mut *mut luminal_signal) -> luminal_status;
+    pub fn luminal_signal_recv(
+        sig: *mut luminal_signal,
+        result: *mut luminal_status,
+        out: *mut luminal_future,
+    ) -> luminal_status;
+    pub fn luminal_signal_release(sig: *mut luminal_signal);
     pub fn luminal_semaphore_new(rt: *mut luminal_runtime, permits: u64, out: *mut *mut luminal_semaphore) -> luminal_status;
     pub fn luminal_semaphore_acquire(
         s: *mut luminal_semaphore,

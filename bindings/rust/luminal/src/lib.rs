@@ -126,6 +126,7 @@ mod priority;
 pub mod process;
 mod runtime;
 mod scope;
+pub mod signal;
 mod spawn;
 pub mod sync;
 pub mod task;
