@@ -2,20 +2,22 @@
 //
 // Two layers:
 //  - C++17: RAII owners for every handle (runtime + builder, join_handle<T>, raw_join_handle, future, scope, waker,
-//    context, sender/receiver, oneshot, notify, semaphore, task_set, plugin, addr_list, dir_list, process), plain
-//    socket calls (addresses, listeners, options, UDP bind/connect), spawn of callables and of any object
-//    with a `poll(luminal_context*)` member; runtime metrics, observer hooks, current-thread runtimes and the paused
-//    clock (runtime::builder, runtime::run / advance / now); LUMINAL_CPP_PLUGIN(Type) to write a plugin as a class.
+//    context, sender/receiver, oneshot, notify, semaphore, task_set, plugin, addr_list, dir_list, process,
+//    signal_listener), plain socket calls (addresses, listeners, options, UDP bind/connect), spawn of callables and
+//    of any object with a `poll(luminal_context*)` member; runtime metrics, observer hooks, current-thread runtimes
+//    and the paused clock (runtime::builder, runtime::run / advance / now); LUMINAL_CPP_PLUGIN(Type) to write a
+//    plugin as a class.
 //  - C++20 (when the compiler has coroutines, `__cpp_impl_coroutine`): luminal::task<T>, a coroutine that runs as
 //    one Luminal task; co_await join handles, sleep, timeout, every IO operation, channels, notify, semaphore,
-//    yield_now; spawn(rt, task<T>) -> join_handle<T>, block_on(rt, task<T>) -> T.
+//    signal_listener::recv, yield_now; spawn(rt, task<T>) -> join_handle<T>, block_on(rt, task<T>) -> T.
 //
 // Errors are exceptions: luminal::error (a std::exception carrying the luminal_status, and the errno for IO).
 // Why not an expected-style result: constructors (runtime, scope, channels) cannot return one; co_await chains
 // would need a check after every await, which coroutines make noisy (no `?` operator in C++); std::expected is
 // C++23 and we support C++17; and the Rust binding's panics already set the model "failure travels to the joiner".
-// Conditions that are normal outcomes are not errors: a closed channel (recv -> nullopt, send -> false), a full or
-// empty try_send / try_recv (a status), a timeout (nullopt), a shutdown that timed out (false).
+// Conditions that are normal outcomes are not errors: a closed channel (recv -> nullopt, send -> false; a released
+// signal_listener's recv -> false likewise), a full or empty try_send / try_recv (a status), a timeout (nullopt),
+// a shutdown that timed out (false).
 //
 // Exceptions never cross into the runtime. Every function the runtime calls (poll, drop, drop_output, drop_message)
 // is noexcept: a poll catches what escapes a coroutine or a callable and stores it in the task's output, and
@@ -993,6 +995,37 @@ class semaphore {
 
  private:
   luminal_semaphore *s_ = nullptr;
+};
+
+// A listener of one POSIX signal (luminal_signal_listen; see the header's Signals section): move-only; releasing
+// it stops listening (pending recvs end with false) and the last listener of a signal restores its disposition.
+// Each listener sees every delivery; deliveries between two recvs coalesce into one.
+class signal_listener {
+ public:
+  signal_listener() noexcept = default; // empty: recv throws LUMINAL_E_INVALID_ARGUMENT
+  // Throws luminal::error: LUMINAL_E_INVALID_ARGUMENT (signo refused: SIGKILL, SIGSTOP, faults, 32..34, out of
+  // 1..64), LUMINAL_E_INTERNAL (.NET refused it), LUMINAL_E_SHUTDOWN, LUMINAL_E_INVALID_HANDLE...
+  static signal_listener listen(runtime_ref rt, int signo) {
+    signal_listener l;
+    check(luminal_signal_listen(rt.handle, signo, &l.s_));
+    return l;
+  }
+  signal_listener(signal_listener &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  signal_listener &operator=(signal_listener o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~signal_listener() { luminal_signal_release(s_); }
+  luminal_signal *get() const noexcept { return s_; }
+#ifdef LUMINAL_HPP_COROUTINES
+  // co_await l.recv(): true at the next delivery (at once if one came since the last recv); false once the listener
+  // is released meanwhile (LUMINAL_E_CLOSED: a normal outcome, as a closed channel's send -> false). Throws
+  // luminal::error for an empty or stale listener.
+  auto recv() const;
+#endif
+
+ private:
+  luminal_signal *s_ = nullptr;
 };
 
 #ifdef LUMINAL_HPP_COROUTINES
@@ -2117,6 +2150,16 @@ struct acquire_awaitable : c_future_awaitable<acquire_awaitable> {
     return true;
   }
 };
+struct signal_recv_awaitable : c_future_awaitable<signal_recv_awaitable> {
+  luminal_signal *sig;
+  luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_signal_recv(sig, &status, f); }
+  static constexpr bool needs_runtime = false;
+  bool await_resume() const {
+    if (status == LUMINAL_E_CLOSED) return false;
+    check(status);
+    return true;
+  }
+};
 template <class T>
 struct join_next_awaitable : c_future_awaitable<join_next_awaitable<T>> {
   luminal_task_set *set;
@@ -2152,6 +2195,11 @@ auto receiver<T>::recv() const {
 inline auto notify::wait() const {
   detail::notify_awaitable a;
   a.n = n_;
+  return a;
+}
+inline auto signal_listener::recv() const {
+  detail::signal_recv_awaitable a;
+  a.sig = s_;
   return a;
 }
 inline auto semaphore::acquire(uint32_t n) const {

@@ -1,6 +1,7 @@
 // The C++20 part of luminal.hpp: luminal::task<T>, its awaitables, exceptions at the poll boundary, and frames
 // destroyed exactly once (completion, abort, scope close, shutdown).
 #include "test_util.hpp"
+#include <csignal>
 
 #include <cerrno>
 #include <cstring>
@@ -306,6 +307,37 @@ TEST(notify_async) {
   n.notify_one(); // stored permit: the next wait completes at once
   block_on(r, waiter(n, woke));
   CHECK(woke == 5);
+}
+
+TEST(signal_listener_async) {
+  runtime r = tu::rt();
+  signal_listener a = signal_listener::listen(r, SIGUSR1), b = signal_listener::listen(r, SIGUSR1);
+  auto both = [](const signal_listener &x, const signal_listener &y) -> task<bool> {
+    bool gx = co_await x.recv(), gy = co_await y.recv();
+    co_return gx && gy;
+  };
+  join_handle<bool> h = spawn(r, both(a, b));
+  CHECK(std::raise(SIGUSR1) == 0); // pending or remembered: each listener sees the delivery
+  CHECK(h.join());
+  // An empty listener: recv throws.
+  auto on_empty = [](const signal_listener &x) -> task<bool> { co_return co_await x.recv(); };
+  signal_listener empty;
+  CHECK(tu::status_of([&] { block_on(r, on_empty(empty)); }) == LUMINAL_E_INVALID_ARGUMENT);
+}
+
+TEST(signal_listener_recv_after_release) {
+  // A current-thread runtime, so the recv is surely pending before the release.
+  runtime r = runtime::builder().current_thread().build();
+  signal_listener l = signal_listener::listen(r, SIGUSR1);
+  int got = -1;
+  auto waiter = [](const signal_listener &x, int &g) -> task<void> { g = (co_await x.recv()) ? 1 : 0; };
+  join_handle<void> h = spawn(r, waiter(l, got));
+  r.run();
+  CHECK(got == -1);
+  l = signal_listener(); // released: the pending recv completes with false (LUMINAL_E_CLOSED)
+  r.run();
+  CHECK(got == 0);
+  h.join();
 }
 
 TEST(semaphore_async) {

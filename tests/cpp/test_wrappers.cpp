@@ -1,5 +1,6 @@
 // The C++17 part of luminal.hpp: RAII owners, spawn of callables and poll objects, errors, sync handles' plain calls.
 #include "test_util.hpp"
+#include <csignal>
 
 #include <stdexcept>
 #include <string>
@@ -227,6 +228,23 @@ TEST(notify_and_semaphore_plain_calls) {
   CHECK(s.try_acquire() == LUMINAL_OK);
   s.close();
   CHECK(s.try_acquire() == LUMINAL_E_CLOSED);
+}
+
+TEST(signal_listener_listen_misuse_move) {
+  runtime r = tu::rt();
+  CHECK(tu::status_of([&] { signal_listener::listen(r, SIGKILL); }) == LUMINAL_E_INVALID_ARGUMENT);
+  CHECK(tu::status_of([&] { signal_listener::listen(r, 0); }) == LUMINAL_E_INVALID_ARGUMENT);
+  CHECK(tu::status_of([&] { signal_listener::listen(r, 65); }) == LUMINAL_E_INVALID_ARGUMENT);
+  CHECK(tu::status_of([&] { signal_listener::listen(runtime_ref(), SIGUSR1); }) == LUMINAL_E_INVALID_ARGUMENT);
+  signal_listener a = signal_listener::listen(r, SIGUSR1);
+  signal_listener b = signal_listener::listen(r, SIGUSR1); // several listeners of one signal
+  CHECK(a.get() != nullptr && b.get() != nullptr && a.get() != b.get());
+  signal_listener moved = std::move(a);
+  CHECK(moved.get() != nullptr && a.get() == nullptr);
+  b = std::move(moved); // b's listener is released; b now holds moved's
+  CHECK(b.get() != nullptr && moved.get() == nullptr);
+  b = signal_listener(); // released: the last listener of SIGUSR1, its disposition is restored
+  CHECK(b.get() == nullptr);
 }
 
 TEST(task_set_plain_calls) {
