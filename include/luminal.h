@@ -1303,7 +1303,11 @@ LUMINAL_API luminal_status luminal_signal_listen(luminal_runtime *rt, int32_t si
 LUMINAL_API luminal_status luminal_signal_recv(luminal_signal *sig, luminal_status *result, luminal_future *out);
 
 /* Stops listening: pending recv futures complete with LUMINAL_E_CLOSED; the last listener of its signal restores
- * the previous disposition. NULL, stale or double releases are ignored. */
+ * the previous disposition. NULL, stale or double releases are ignored.
+ * Deliveries are handed to listeners by .NET's signal thread, a moment after the kernel delivered them: one that is
+ * still on its way when the last listener is released gets the restored disposition, which for a signal at SIG_DFL
+ * whose default action terminates (SIGUSR1, SIGUSR2, SIGTERM...) ends the process. Install your own handler (or
+ * SIG_IGN) before listening if such a signal may still arrive around the release. */
 LUMINAL_API void luminal_signal_release(luminal_signal *sig);
 
 /* ---------------------------------------------------------------------------------------------------------------

@@ -4,14 +4,21 @@ use luminal::{signal, Runtime};
 use std::time::Duration;
 
 extern "C" {
+    fn signal(sig: i32, handler: extern "C" fn(i32)) -> usize;
     fn raise(sig: i32) -> i32;
     fn kill(pid: i32, sig: i32) -> i32;
     fn getpid() -> i32;
 }
 const SIGUSR2: i32 = 12;
 
+extern "C" fn host_handler(_: i32) {}
+
 #[test]
 fn listeners_see_every_delivery() {
+    // The host's own handler, installed first: a delivery still on its way when the last listener goes is handled
+    // by the disposition that release restores (this one) instead of SIGUSR2's default action, termination.
+    // SAFETY: installs a handler that does nothing.
+    unsafe { signal(SIGUSR2, host_handler) };
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     let mut a = signal::listen(&rt, SIGUSR2).unwrap();
     let mut b = signal::listen(&rt, SIGUSR2).unwrap();
