@@ -103,6 +103,19 @@ if cpp_goals:
     md += ["Goal of the C++ layer: Luminal-C++ (`cpp/bench_luminal.cpp`, luminal::task<T>) no more than 20% above "
            "Luminal-from-C (≤ 1.20).", "", "| workload | luminal-cpp / luminal-c |", "|---|---:|", *cpp_goals, ""]
 
+# Issue 15's spawn goal: Luminal-from-C within 1.5x of .NET's cheapest spawn, a plain ThreadPool work item.
+SPAWN = ["spawn_many_local", "spawn_many_remote_idle", "spawn_many_remote_busy", "chained_spawn"]
+items_goals = []
+for m in SPAWN + ["ping_pong", "yield_many"]:
+    c, it = vals.get(("luminal-c", m)), vals.get(("dotnet-items", m))
+    if c and it:
+        goal = f"{'✅' if c / it <= 1.5 else '❌'}" if m in SPAWN else "(no goal)"
+        items_goals.append(f"| {m} | {c / it:.2f} {goal} |")
+if items_goals:
+    md += ["Spawning against .NET work items (`dotnet-items`: `ThreadPool.UnsafeQueueUserWorkItem`, no Task, no "
+           "await, no join; `dotnet/WorkItems.cs`). Goal: Luminal-from-C within 1.5x on the spawn workloads.", "",
+           "| workload | luminal-c / dotnet-items |", "|---|---:|", *items_goals, ""]
+
 # The sync primitives' own goal (issue 13): Luminal-from-C at or under tokio::sync on tokio.
 SYNC = ["ping_pong", "mpsc_1to1", "mpsc_4to1", "semaphore_contended"]
 if any(ratio("luminal-c", m) is not None for m in SYNC):

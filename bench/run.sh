@@ -56,6 +56,9 @@ LUMINAL_RUST=ok
 (cd rust-luminal && LUMINAL_LIB_DIR="$ROOT/build/lib" cargo build --release --offline -q) || LUMINAL_RUST=failed
 dotnet publish dotnet -c Release -o "$OUT/dotnet-jit" --nologo -v quiet -clp:ErrorsOnly
 dotnet publish dotnet -c Release -r linux-x64 -p:PublishAot=true -o "$OUT/dotnet-aot" --nologo -v quiet -clp:ErrorsOnly
+# The same AOT program with the spawn workloads as plain ThreadPool work items (dotnet/WorkItems.cs).
+printf '#!/bin/sh\nBENCH_DOTNET_ITEMS=1 exec "%s" "$@"\n' "$OUT/dotnet-aot/bench-dotnet" > "$OUT/dotnet-items"
+chmod +x "$OUT/dotnet-items"
 
 # peer name -> program. The order is the column order of the table.
 declare -A PROG=(
@@ -65,9 +68,10 @@ declare -A PROG=(
   [tokio]=rust-tokio/target/release/bench-tokio
   [dotnet-aot]=$OUT/dotnet-aot/bench-dotnet
   [dotnet-jit]=$OUT/dotnet-jit/bench-dotnet
+  [dotnet-items]=$OUT/dotnet-items
   [tbb]=$OUT/bench_tbb
 )
-PEERS=${BENCH_PEERS:-"luminal-rust luminal-c luminal-cpp tokio dotnet-aot dotnet-jit tbb"}
+PEERS=${BENCH_PEERS:-"luminal-rust luminal-c luminal-cpp tokio dotnet-aot dotnet-jit dotnet-items tbb"}
 WORKLOADS="spawn_many_local spawn_many_remote_idle spawn_many_remote_busy yield_many ping_pong chained_spawn
            spawn_join pending_task_bytes idle_cpu"
 # The sync primitives (channels, semaphore): only Luminal (C, Rust) and tokio::sync on tokio have them.

@@ -2,6 +2,8 @@
 // benches/rt_multi_threaded.rs; see ../rust-tokio for the reference). The pool is pinned to BENCH_WORKERS threads.
 // Prints one line per workload: `name<TAB>value<TAB>reps` (value: median ns per op unless the name says otherwise).
 // Usage: bench-dotnet [workload...]; env BENCH_REPS, BENCH_WARMUP, BENCH_WORKERS.
+// BENCH_DOTNET_ITEMS=1 (run.sh's `dotnet-items` peer) runs the spawn workloads as plain ThreadPool work items
+// instead (WorkItems.cs): no Task, no await, no join — the floor a runtime's spawn path is compared against.
 using System.Diagnostics;
 
 static class Bench
@@ -19,7 +21,7 @@ static class Bench
     static int Env(string name, int dflt) => int.TryParse(Environment.GetEnvironmentVariable(name), out int v) ? v : dflt;
 
     /// <summary>Runs f Warmup times, then Reps times; prints the median of (elapsed ns / ops).</summary>
-    static void Measure(string name, int ops, Action f)
+    internal static void Measure(string name, int ops, Action f)
     {
         for (int i = 0; i < Warmup; i++) f();
         var v = new double[Reps];
@@ -170,6 +172,7 @@ static class Bench
             ("pending_task_bytes", PendingTaskBytes),
             ("idle_cpu", IdleCpu),
         };
+        if (Environment.GetEnvironmentVariable("BENCH_DOTNET_ITEMS") == "1") all = WorkItems.Workloads(Measure, Workers);
         foreach (var (name, run) in all)
             if (args.Length == 0 || args.Contains(name)) run();
     }
