@@ -431,65 +431,72 @@ impl OpenOptions {
 
 /// Reads the whole file at `path` into a buffer the runtime allocates and sizes (`luminal_file_read_all`).
 pub async fn read<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> io::Result<Buffer> {
-    let mut op = read_all_op(rt.as_ref(), path.as_ref())?;
-    (&mut op).await?;
-    // SAFETY: completed; we take the buffer over and zero the slot so the Op's cleanup ignores it.
-    let b = unsafe {
-        std::ptr::replace(
-            op.extra_ptr() as *mut ffi::luminal_buffer,
-            ffi::luminal_buffer { data: std::ptr::null_mut(), len: 0 },
-        )
-    };
-    Ok(Buffer { raw: b })
-}
-
-fn read_all_op(rt: &Runtime, path: &Path) -> io::Result<Op> {
-    let path = c_path(path)?;
-    let buf = Box::into_raw(Box::new(ffi::luminal_buffer { data: std::ptr::null_mut(), len: 0 }));
-    unsafe fn free(p: *mut c_void) {
-        let b = p as *mut ffi::luminal_buffer;
-        // SAFETY: `p` is the Box made above, freed once by the Op after the runtime's future is gone; the buffer
-        // in it is an unclaimed result (or zeroed, which the runtime ignores).
-        unsafe {
-            ffi::luminal_buffer_release(b);
-            drop(Box::from_raw(b));
-        }
-    }
-    let extra = Extra { ptr: buf as *mut c_void, free };
-    // SAFETY: the path is copied; `buf` is owned by the Op and freed after the runtime's future.
-    Op::new(rt, Some(extra), |res, out| unsafe {
-        ffi::luminal_file_read_all(rt.as_raw(), path.as_ptr(), buf, res, out)
-    })
+    let raw = run_out_cell(rt.as_ref(), path.as_ref(), ffi::luminal_file_read_all).await?;
+    Ok(Buffer { raw })
 }
 
 /// Maps the whole regular file at `path` read-only (`luminal_file_map`): zero copies.
 pub async fn map<R: AsRef<Runtime> + ?Sized>(rt: &R, path: impl AsRef<Path>) -> io::Result<Mmap> {
-    let mut op = map_op(rt.as_ref(), path.as_ref())?;
-    (&mut op).await?;
-    // SAFETY: as in `read`.
-    let v = unsafe {
-        std::ptr::replace(
-            op.extra_ptr() as *mut ffi::luminal_view,
-            ffi::luminal_view { data: std::ptr::null(), len: 0 },
-        )
-    };
-    Ok(Mmap { raw: v })
+    let raw = run_out_cell(rt.as_ref(), path.as_ref(), ffi::luminal_file_map).await?;
+    Ok(Mmap { raw })
 }
 
-fn map_op(rt: &Runtime, path: &Path) -> io::Result<Op> {
+/// A result the runtime writes into a cell the caller provides and later releases (a buffer, a mapped view).
+trait OutCell: Sized {
+    /// What a cell holds before the runtime fills it and after it is taken over: release ignores it.
+    const EMPTY: Self;
+    /// Frees what an unclaimed cell holds (`luminal_buffer_release`, `luminal_view_release`).
+    unsafe fn release(cell: *mut Self);
+}
+
+impl OutCell for ffi::luminal_buffer {
+    const EMPTY: Self = ffi::luminal_buffer { data: std::ptr::null_mut(), len: 0 };
+    unsafe fn release(cell: *mut Self) {
+        // SAFETY: the caller passes a cell the runtime filled (or EMPTY, which it ignores).
+        unsafe { ffi::luminal_buffer_release(cell) }
+    }
+}
+
+impl OutCell for ffi::luminal_view {
+    const EMPTY: Self = ffi::luminal_view { data: std::ptr::null(), len: 0 };
+    unsafe fn release(cell: *mut Self) {
+        // SAFETY: as for the buffer (an unclaimed view is unmapped).
+        unsafe { ffi::luminal_view_release(cell) }
+    }
+}
+
+type OutCellStart<T> = unsafe fn(
+    *mut ffi::luminal_runtime,
+    *const std::os::raw::c_char,
+    *mut T,
+    *mut ffi::luminal_io_result,
+    *mut ffi::luminal_future,
+) -> ffi::luminal_status;
+
+/// Runs a path operation that answers through an out-cell (`start`: luminal_file_read_all or luminal_file_map)
+/// and takes the filled cell over.
+async fn run_out_cell<T: OutCell>(rt: &Runtime, path: &Path, start: OutCellStart<T>) -> io::Result<T> {
+    let mut op = out_cell_op(rt, path, start)?;
+    (&mut op).await?;
+    // SAFETY: completed; we take the cell over and leave EMPTY behind so the Op's cleanup ignores it.
+    Ok(unsafe { std::ptr::replace(op.extra_ptr() as *mut T, T::EMPTY) })
+}
+
+fn out_cell_op<T: OutCell>(rt: &Runtime, path: &Path, start: OutCellStart<T>) -> io::Result<Op> {
     let path = c_path(path)?;
-    let view = Box::into_raw(Box::new(ffi::luminal_view { data: std::ptr::null(), len: 0 }));
-    unsafe fn free(p: *mut c_void) {
-        let v = p as *mut ffi::luminal_view;
-        // SAFETY: as in `read_all_op` (an unclaimed view is unmapped, a zeroed one ignored).
+    let cell = Box::into_raw(Box::new(T::EMPTY));
+    unsafe fn free<T: OutCell>(p: *mut c_void) {
+        let cell = p as *mut T;
+        // SAFETY: `p` is the Box made above, freed once by the Op after the runtime's future is gone; what is in
+        // it is an unclaimed result (or EMPTY, which release ignores).
         unsafe {
-            ffi::luminal_view_release(v);
-            drop(Box::from_raw(v));
+            T::release(cell);
+            drop(Box::from_raw(cell));
         }
     }
-    let extra = Extra { ptr: view as *mut c_void, free };
-    // SAFETY: as in `read_all_op`.
-    Op::new(rt, Some(extra), |res, out| unsafe { ffi::luminal_file_map(rt.as_raw(), path.as_ptr(), view, res, out) })
+    let extra = Extra { ptr: cell as *mut c_void, free: free::<T> };
+    // SAFETY: the path is copied; `cell` is owned by the Op and freed after the runtime's future.
+    Op::new(rt, Some(extra), |res, out| unsafe { start(rt.as_raw(), path.as_ptr(), cell, res, out) })
 }
 
 /// Writes `data` to the file at `path`, creating or truncating it.
