@@ -592,6 +592,8 @@ typedef struct fz_fut {
   rt_life *life;           /* the runtime it was spawned onto (NULL: block_on or unknown) */
   fz_scope *scope;         /* the scope it belongs to, or NULL */
   luminal_context *last_cx; /* published at the next poll or drop */
+  int nested;              /* polled inside another poll (a combinator's child): its context is the parent's, which may
+                            * still be live at the child's next poll or drop, so it is never published as stale */
   luminal_task *child;     /* owned join handle of a child (chaos) */
   fz_scope *child_scope;
   int child_okind;
@@ -889,6 +891,7 @@ static made_fut make_fut(uint64_t *r, luminal_runtime *rt, int completes, int de
     luminal_future t;
     int st = chk(F_TIMEOUT, luminal_timeout(rt, m.fut, rn(r, 3000000), &t), "make_fut");
     if (st == LUMINAL_OK) {
+      f->nested = 1; /* polled, and dropped at the deadline, inside the timeout's poll */
       m.fut = t;
       m.okind = O_BOX_OR_TIMEOUT;
       m.completes = 1;
@@ -1384,6 +1387,7 @@ static void chaos_ops(fz_fut *f, luminal_context *cx) {
     case 17: { /* a timeout around a pending-forever future: inner dropped at the deadline or with the timeout */
       fz_fut *c = fut_new(r, K_FOREVER, 9);
       c->on_block_on = f->on_block_on; /* polled inline, by this very poll */
+      c->nested = 1;
       c->life = f->life;
       luminal_future t;
       int s = chk(F_TIMEOUT, luminal_timeout(rt, fut_wrap(c), rn(r, 2) ? 0 : 500000, &t), "in poll");
@@ -1403,7 +1407,7 @@ static void chaos_ops(fz_fut *f, luminal_context *cx) {
       expect(F_CONTEXT_YIELD, luminal_context_yield(cx), LUMINAL_OK, "own cx");
       break;
     case 19: { /* save this context: published as stale after this poll returned */
-      f->last_cx = cx;
+      if (!f->nested) f->last_cx = cx;
       break;
     }
     case 20: { /* the borrowed runtime handle: fine to use, never release */
@@ -3048,6 +3052,7 @@ static void op_combine(fz_thread *t, luminal_runtime *rt, rt_life *life, int kin
   for (size_t i = 0; i < n; i++) {
     kids[i] = set_child(r, completes, life);
     kids[i]->on_block_on = 1; /* polled inside the combinator: by this thread's block_on, never on a worker */
+    kids[i]->nested = 1;
     futs[i] = fut_wrap(kids[i]);
   }
   /* 0: rt NULL, 1: futs NULL, 2: outputs / winner NULL, 3: out NULL, 4: a child's poll NULL, 5: a bad rt. */
