@@ -5,6 +5,7 @@
  * Counted with luminal_debug_gc_count (a diagnostic export). No timing assertion. The same with tasks that each
  * await a luminal_sleep: timers are native cells too (Time/TimerEntry.cs). And with 100,000 pending stream reads
  * on both IO backends: IO operations are native cells too (Io/IoOp.cs), and so is the pool reactor's per-fd table.
+ * And with a scope of 100,000 pending tasks closed (its member list is copied into native memory).
  */
 #include "test_io_util.h"
 
@@ -256,6 +257,42 @@ IO_TEST(gc_none_while_io_operations_grow) {
   for (int p = 0; p < PIPES; p++) close(fds[p][0]), close(fds[p][1]);
   free(readers);
   free(fds);
+}
+
+static void gc_scope_round(luminal_runtime *rt, int n) {
+  luminal_scope *scope = NULL;
+  CHECK_ST(luminal_scope_new(rt, &scope), LUMINAL_OK);
+  atomic_store(&gc_parked, 0);
+  atomic_store(&gc_dropped, 0);
+  memset(gc_cells, 0, sizeof(gc_cell) * (size_t)n);
+  luminal_spawn_options so;
+  memset(&so, 0, sizeof so);
+  so.struct_size = sizeof so;
+  so.scope = scope;
+  for (int i = 0; i < n; i++) {
+    luminal_future f = {&gc_cells[i], gc_poll, gc_drop, NULL};
+    CHECK_ST(luminal_spawn_with(rt, f, &so, NULL), LUMINAL_OK);
+  }
+  WAIT_UNTIL(atomic_load(&gc_parked) == n);
+  CHECK_ST(luminal_scope_close(scope, UINT64_MAX), LUMINAL_OK); /* aborts every member */
+  CHECK_EQ(atomic_load(&gc_dropped), n);
+  luminal_scope_release(scope);
+  for (int i = 0; i < n; i++) luminal_waker_release(gc_cells[i].waker);
+}
+
+TEST(gc_none_while_a_large_scope_closes) {
+  enum { N = 100000 };
+  gc_cells = calloc(N, sizeof(gc_cell));
+  CHECK(gc_cells != NULL);
+  luminal_runtime *rt = tu_runtime(2);
+  gc_scope_round(rt, 100); /* warm-up */
+  uint64_t before = luminal_debug_gc_count();
+  gc_scope_round(rt, N);
+  gc_scope_round(rt, N);
+  uint64_t after = luminal_debug_gc_count();
+  CHECK_MSG(after == before, "%" PRIu64 " collections while scopes of 100,000 tasks closed", after - before);
+  tu_runtime_done(rt);
+  free(gc_cells);
 }
 
 TEST(gc_count_export) {
