@@ -236,9 +236,13 @@ GC = [
     ("gc_storm_spawn_p99_ns", "p99 ns"),
     ("gc_storm_spawn_p9999_ns", "p99.99 ns"),
     ("gc_storm_spawn_max_ns", "max ns (worst round)"),
+    ("gc_io_round1_collections", "collections while 100k stream reads on pipes become pending and complete"),
+    ("gc_io_round2_collections", "the same again (operation slots reused)"),
+    ("gc_io_round1_s", "seconds for the first IO round"),
 ]
 if any(vals.get(("luminal-c", m)) is not None for m, _ in GC):
-    g = [vals.get(("luminal-c", m)) for m in ("gc_grow_round1_collections", "gc_storm_collections")]
+    g = [vals.get(("luminal-c", m)) for m in ("gc_grow_round1_collections", "gc_storm_collections",
+                                               "gc_io_round1_collections")]
     p9999 = vals.get(("luminal-c", "gc_storm_spawn_p9999_ns"))
     idle = [(w, vals.get(("luminal-c", w)), vals.get(("luminal-c", w + "_after_io")))
             for w in ("yield_many", "spawn_many_local", "spawn_many_remote_idle")]

@@ -101,7 +101,7 @@ for round in $(seq "$BENCH_ROUNDS"); do
   if has "$SUITES" timers && has "$PEERS" luminal-c; then
     for w in accuracy timers tasks; do run luminal-c "$OUT/bench_timers" "$w"; done
     # Collections while live tasks grow to 1M, and host spawn latency meanwhile (with file IO) (~10 s).
-    for w in grow storm; do run luminal-c "$OUT/bench_gc" "$w"; done
+    for w in grow storm io; do run luminal-c "$OUT/bench_gc" "$w"; done
     # Idle IO is free: the scheduler workloads once more after one IO operation (names get `_after_io`).
     BENCH_IO_FIRST=1 run luminal-c "$OUT/bench_luminal_c" yield_many spawn_many_local spawn_many_remote_idle
   fi

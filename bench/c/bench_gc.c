@@ -7,8 +7,12 @@
  *   storm: the same growth to 1,000,000 live tasks while another host thread reads a file through the runtime
  *          (luminal_file_read_at, 64 KiB, in a block_on loop); each luminal_spawn call of the spawning thread is
  *          timed (CLOCK_MONOTONIC): p50/p99/p99.99/max in ns, and the collections during the storm.
- * Prints `gc_<part>_<stat><TAB>value<TAB>samples` lines. Usage: bench_gc [grow|storm]... (default both, each in a
- * fresh process). env: BENCH_WORKERS (2), BENCH_GC_TASKS (1000000), BENCH_GC_FILE (a 4 MiB file made under /tmp). */
+ *   io:    a host thread starts 100,000 one-byte stream reads on pipes (20 per pipe, RLIMIT_NOFILE raised as far as
+ *          the hard limit allows), each awaited by a task, waits until all are in flight at once, then writes one
+ *          byte per read; twice. Prints the collections each round caused and the seconds it took.
+ * Prints `gc_<part>_<stat><TAB>value<TAB>samples` lines. Usage: bench_gc [grow|storm|io]... (default all, each in a
+ * fresh process). env: BENCH_WORKERS (2), BENCH_GC_TASKS (1000000), BENCH_GC_READS (100000), BENCH_GC_FILE (a 4 MiB
+ * file made under /tmp). */
 #include "luminal.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +103,74 @@ static int make_file(void) {
   return fd;
 }
 
+/* ---- pending stream reads (io) ---- */
+typedef struct pending_read { luminal_future read; luminal_io_result result; char byte; } pending_read;
+
+static luminal_poll read_poll(void *s, luminal_context *cx, void **out) {
+  pending_read *r = s;
+  if (r->read.poll(r->read.state, cx, out) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  *out = NULL;
+  return LUMINAL_POLL_READY;
+}
+static void read_drop(void *s) {
+  pending_read *r = s;
+  r->read.drop(r->read.state);
+  atomic_fetch_add(&dropped, 1);
+}
+
+static uint64_t io_in_flight(luminal_runtime *rt) {
+  luminal_runtime_metrics m = {.struct_size = sizeof m};
+  check(luminal_runtime_get_metrics(rt, &m), "luminal_runtime_get_metrics");
+  return m.io_in_flight;
+}
+
+/* n reads, per_pipe on each pipe of fds, all in flight at once; then one byte per read. */
+static void reads_grow_and_shrink(luminal_runtime *rt, pending_read *reads, int (*fds)[2], int n, int per_pipe) {
+  int pipes = (n + per_pipe - 1) / per_pipe;
+  atomic_store(&dropped, 0);
+  for (int i = 0; i < n; i++) {
+    check(luminal_stream_read(rt, fds[i % pipes][0], &reads[i].byte, 1, &reads[i].result, &reads[i].read),
+          "luminal_stream_read");
+    luminal_future f = {&reads[i], read_poll, read_drop, NULL};
+    check(luminal_spawn(rt, f, NULL), "luminal_spawn");
+  }
+  while (io_in_flight(rt) < (uint64_t)n) usleep(1000);
+  static char ones[64];
+  memset(ones, 1, sizeof ones);
+  for (int p = 0; p < pipes; p++) {
+    int k = n / pipes + (p < n % pipes);
+    if (write(fds[p][1], ones, (size_t)k) != k) { perror("write"); exit(1); }
+  }
+  while (atomic_load(&dropped) < n) usleep(1000);
+}
+
+static void run_io(luminal_runtime *rt) {
+  int n = env("BENCH_GC_READS", 100000), per_pipe = 20, pipes = (n + per_pipe - 1) / per_pipe;
+  struct rlimit lim;
+  getrlimit(RLIMIT_NOFILE, &lim);
+  rlim_t want = (rlim_t)(2 * pipes + 256);
+  if (lim.rlim_cur < want) {
+    lim.rlim_cur = lim.rlim_max < want ? lim.rlim_max : want;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < want) { fprintf(stderr, "RLIMIT_NOFILE %lu: too low for %d pipes\n", (unsigned long)lim.rlim_cur, pipes); exit(1); }
+  int(*fds)[2] = calloc((size_t)pipes, sizeof *fds);
+  pending_read *reads = calloc((size_t)n, sizeof *reads);
+  for (int p = 0; p < pipes; p++)
+    if (pipe(fds[p]) != 0) { perror("pipe"); exit(1); }
+  reads_grow_and_shrink(rt, reads, fds, 100, 2); /* warm-up: the backend and its threads */
+  for (int round = 1; round <= 2; round++) {
+    uint64_t g0 = luminal_debug_gc_count(), t0 = now_ns();
+    reads_grow_and_shrink(rt, reads, fds, n, per_pipe);
+    double secs = (now_ns() - t0) / 1e9;
+    printf("gc_io_round%d_collections\t%llu\t%d\n", round, (unsigned long long)(luminal_debug_gc_count() - g0), n);
+    printf("gc_io_round%d_s\t%.3f\t%d\n", round, secs, n);
+  }
+  for (int p = 0; p < pipes; p++) close(fds[p][0]), close(fds[p][1]);
+  free(reads);
+  free(fds);
+}
+
 static void run(const char *part) {
   int n = env("BENCH_GC_TASKS", 1000000);
   cells = calloc((size_t)n, sizeof(cell));
@@ -105,7 +178,9 @@ static void run(const char *part) {
   luminal_runtime_options opts = {.struct_size = sizeof opts, .worker_threads = (uint32_t)env("BENCH_WORKERS", 2)};
   check(luminal_runtime_new(&opts, &rt), "luminal_runtime_new");
   grow_and_shrink(rt, 1000, NULL); /* warm-up: what is made once */
-  if (strcmp(part, "grow") == 0) {
+  if (strcmp(part, "io") == 0) {
+    run_io(rt);
+  } else if (strcmp(part, "grow") == 0) {
     for (int round = 1; round <= 2; round++) {
       uint64_t g0 = luminal_debug_gc_count(), t0 = now_ns();
       grow_and_shrink(rt, n, NULL);
@@ -147,9 +222,9 @@ static void run(const char *part) {
 
 int main(int argc, char **argv) {
   if (argc == 2) { run(argv[1]); return 0; }
-  static const char *dflt[] = {"grow", "storm"};
+  static const char *dflt[] = {"grow", "storm", "io"};
   const char **parts = argc > 1 ? (const char **)argv + 1 : dflt;
-  int count = argc > 1 ? argc - 1 : 2;
+  int count = argc > 1 ? argc - 1 : 3;
   char self[2048] = {0}, cmd[4096];
   if (readlink("/proc/self/exe", self, sizeof self - 1) < 0) return 1;
   for (int i = 0; i < count; i++) {

@@ -401,7 +401,30 @@ sealed unsafe partial class Runtime
     void ReleaseBorrowedToken()
     {
         RuntimeHandles.Release(BorrowedToken);
-        TaskRuntimes.Unregister(TaskRuntimeId);
+        if (Interlocked.Exchange(ref _tokensGone, 1) == 0) ReleaseIoRef(); // unregisters once no IO operation is left
+    }
+
+    // IO operations (native cells, Io/IoOp.cs) name their runtime by its TaskRuntimes id, and a dropped one still
+    // needs its runtime and backend (a drop after the last release waits for its buffer): the id stays registered
+    // while the tokens or any operation live. One reference for the tokens, one per live operation.
+    int _ioRefs = 1, _tokensGone;
+
+    /// <summary>A new IO operation names this runtime; false once the runtime is unreachable.</summary>
+    internal bool AddIoRef()
+    {
+        int n = Volatile.Read(ref _ioRefs);
+        while (n > 0)
+        {
+            int seen = Interlocked.CompareExchange(ref _ioRefs, n + 1, n);
+            if (seen == n) return true;
+            n = seen;
+        }
+        return false;
+    }
+
+    internal void ReleaseIoRef()
+    {
+        if (Interlocked.Decrement(ref _ioRefs) == 0) TaskRuntimes.Unregister(TaskRuntimeId);
     }
 
     /// <summary>Nanoseconds to a Monitor-style timeout: -1 for "forever", rounded up to whole milliseconds.</summary>

@@ -3,9 +3,14 @@
  * thread inside a Luminal call. Growing the number of live tasks to 250,000 and back must not run one, because
  * task slots live in native memory (Tasks/TaskTable.cs), not in managed objects.
  * Counted with luminal_debug_gc_count (a diagnostic export). No timing assertion. The same with tasks that each
- * await a luminal_sleep: timers are native cells too (Time/TimerEntry.cs).
+ * await a luminal_sleep: timers are native cells too (Time/TimerEntry.cs). And with 100,000 pending stream reads
+ * on both IO backends: IO operations are native cells too (Io/IoOp.cs), and so is the pool reactor's per-fd table.
+ * And with a scope of 100,000 pending tasks closed (its member list is copied into native memory).
  */
-#include "test_util.h"
+#include "test_io_util.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 enum { GC_TASKS = 250000 };
 
@@ -167,6 +172,127 @@ TEST(gc_none_while_sleeping_tasks_grow) {
   CHECK_MSG(grown == before, "%" PRIu64 " collections while 200,000 sleeping tasks became live", grown - before);
   tu_runtime_done(rt);
   free(sleepers);
+}
+
+/* A task awaiting one stream read of one byte (forwards to the runtime's read future, counts its own drop). */
+typedef struct gc_reader {
+  luminal_future read;
+  luminal_io_result result;
+  char byte;
+} gc_reader;
+
+static luminal_poll gc_reader_poll(void *state, luminal_context *cx, void **output) {
+  gc_reader *r = state;
+  if (r->read.poll(r->read.state, cx, output) == LUMINAL_POLL_PENDING) {
+    atomic_fetch_add(&gc_parked, 1); /* counts polls that left the read pending */
+    return LUMINAL_POLL_PENDING;
+  }
+  *output = NULL;
+  return LUMINAL_POLL_READY;
+}
+
+static void gc_reader_drop(void *state) {
+  gc_reader *r = state;
+  if (r->read.drop) r->read.drop(r->read.state);
+  atomic_fetch_add(&gc_dropped, 1);
+}
+
+static uint64_t gc_io_in_flight(luminal_runtime *rt) {
+  luminal_runtime_metrics m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  CHECK_ST(luminal_runtime_get_metrics(rt, &m), LUMINAL_OK);
+  return m.io_in_flight;
+}
+
+/* `per_pipe` pending one-byte reads on each of `pipes` pipes, all in flight at once; then one byte per read is
+ * written, so every read completes with 1. */
+static void gc_read_round(luminal_runtime *rt, gc_reader *readers, int (*fds)[2], int pipes, int per_pipe) {
+  int n = pipes * per_pipe;
+  atomic_store(&gc_parked, 0);
+  atomic_store(&gc_dropped, 0);
+  for (int i = 0; i < n; i++) {
+    gc_reader *r = &readers[i];
+    memset(&r->result, 0x5A, sizeof r->result);
+    CHECK_ST(luminal_stream_read(rt, fds[i % pipes][0], &r->byte, 1, &r->result, &r->read), LUMINAL_OK);
+    luminal_future f = {r, gc_reader_poll, gc_reader_drop, NULL};
+    CHECK_ST(luminal_spawn(rt, f, NULL), LUMINAL_OK);
+  }
+  WAIT_UNTIL(gc_io_in_flight(rt) == (uint64_t)n); /* every read submitted and in flight at once */
+  char ones[64];
+  memset(ones, 1, sizeof ones);
+  CHECK(per_pipe <= (int)sizeof ones);
+  for (int p = 0; p < pipes; p++) CHECK_EQ(write(fds[p][1], ones, (size_t)per_pipe), per_pipe);
+  WAIT_UNTIL(atomic_load(&gc_dropped) == n);
+  for (int i = 0; i < n; i++) {
+    CHECK_ST(readers[i].result.status, LUMINAL_OK);
+    CHECK_EQ(readers[i].result.value, 1);
+  }
+}
+
+IO_TEST(gc_none_while_io_operations_grow) {
+  enum { PIPES = 5000, PER_PIPE = 20, N = PIPES * PER_PIPE };
+  struct rlimit lim;
+  CHECK(getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  if (lim.rlim_cur < 2 * PIPES + 256 && lim.rlim_max >= 2 * PIPES + 256) {
+    lim.rlim_cur = 2 * PIPES + 256;
+    CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0);
+  }
+  CHECK_MSG(lim.rlim_cur >= 2 * PIPES + 256, "RLIMIT_NOFILE %lu is too low for %d pipes", (unsigned long)lim.rlim_cur,
+            PIPES);
+  int(*fds)[2] = calloc(PIPES, sizeof *fds);
+  gc_reader *readers = calloc(N, sizeof(gc_reader));
+  CHECK(fds != NULL && readers != NULL);
+  for (int p = 0; p < PIPES; p++) CHECK(pipe(fds[p]) == 0);
+  luminal_runtime *rt = iou_runtime(2);
+  gc_read_round(rt, readers, fds, 50, 2); /* warm-up: the backend, its threads and statics */
+  uint64_t before = luminal_debug_gc_count();
+  gc_read_round(rt, readers, fds, PIPES, PER_PIPE); /* up to 100,000 reads in flight at once */
+  uint64_t grown = luminal_debug_gc_count();
+  gc_read_round(rt, readers, fds, PIPES, PER_PIPE); /* and again: the operations' slots are reused */
+  uint64_t after = luminal_debug_gc_count();
+  CHECK_MSG(grown == before, "%" PRIu64 " collections while 100,000 stream reads became pending", grown - before);
+  CHECK_MSG(after == grown, "%" PRIu64 " collections while the reads' slots were reused", after - grown);
+  tu_runtime_done(rt);
+  for (int p = 0; p < PIPES; p++) close(fds[p][0]), close(fds[p][1]);
+  free(readers);
+  free(fds);
+}
+
+static void gc_scope_round(luminal_runtime *rt, int n) {
+  luminal_scope *scope = NULL;
+  CHECK_ST(luminal_scope_new(rt, &scope), LUMINAL_OK);
+  atomic_store(&gc_parked, 0);
+  atomic_store(&gc_dropped, 0);
+  memset(gc_cells, 0, sizeof(gc_cell) * (size_t)n);
+  luminal_spawn_options so;
+  memset(&so, 0, sizeof so);
+  so.struct_size = sizeof so;
+  so.scope = scope;
+  for (int i = 0; i < n; i++) {
+    luminal_future f = {&gc_cells[i], gc_poll, gc_drop, NULL};
+    CHECK_ST(luminal_spawn_with(rt, f, &so, NULL), LUMINAL_OK);
+  }
+  WAIT_UNTIL(atomic_load(&gc_parked) == n);
+  CHECK_ST(luminal_scope_close(scope, UINT64_MAX), LUMINAL_OK); /* aborts every member */
+  CHECK_EQ(atomic_load(&gc_dropped), n);
+  luminal_scope_release(scope);
+  for (int i = 0; i < n; i++) luminal_waker_release(gc_cells[i].waker);
+}
+
+TEST(gc_none_while_a_large_scope_closes) {
+  enum { N = 100000 };
+  gc_cells = calloc(N, sizeof(gc_cell));
+  CHECK(gc_cells != NULL);
+  luminal_runtime *rt = tu_runtime(2);
+  gc_scope_round(rt, 100); /* warm-up */
+  uint64_t before = luminal_debug_gc_count();
+  gc_scope_round(rt, N);
+  gc_scope_round(rt, N);
+  uint64_t after = luminal_debug_gc_count();
+  CHECK_MSG(after == before, "%" PRIu64 " collections while scopes of 100,000 tasks closed", after - before);
+  tu_runtime_done(rt);
+  free(gc_cells);
 }
 
 TEST(gc_count_export) {

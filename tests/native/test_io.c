@@ -2260,6 +2260,10 @@ IO_TEST(io_three_reads_on_one_socket) {
   for (int i = 0; i < 3; i++) {
     usleep(20 * 1000);
     CHECK_EQ(write(sv[1], "x", 1), 1);
+    /* One byte at a time: each read asks for more than one, so two bytes waiting together (a write landing before
+     * the previous byte's reader ran, under load) would both go to one reader and leave another waiting forever. */
+    WAIT_UNTIL(luminal_task_is_finished(t[0]) + luminal_task_is_finished(t[1]) + luminal_task_is_finished(t[2]) ==
+               i + 1);
   }
   for (int i = 0; i < 3; i++) {
     uint64_t v = tu_join_value(t[i]);

@@ -12,15 +12,14 @@ static unsafe partial class Exports
     /// <summary>Common checks and the operation object; on failure *output is zeroed and nothing is allocated.</summary>
     static Status BeginIo(nint rt, IoKind kind, NativeIoResult* result, NativeFuture* output, out IoOp op)
     {
-        op = null!;
+        op = default;
         if (output != null) *output = default;
         if (output == null || result == null) return Status.InvalidArgument;
         Status s = ResolveRuntime(rt, out Runtime runtime);
         if (s != Status.Ok) return s;
         if (!OperatingSystem.IsLinux()) return Status.Unsupported;
         if (runtime.IsShutdown) return Status.Shutdown;
-        IoOp? created = IoOp.Create(runtime, kind, result);
-        if (created is null) return Status.NoMemory;
+        if (IoOp.Create(runtime, kind, result) is not IoOp created) return Status.NoMemory;
         op = created;
         return Status.Ok;
     }

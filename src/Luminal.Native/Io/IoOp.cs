@@ -1,8 +1,11 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Luminal.Handles;
 using Luminal.Interop;
+using Luminal.Scheduler;
+using Luminal.Tasks;
 
 namespace Luminal.Io;
 
@@ -17,79 +20,149 @@ struct NativeIoResult
 }
 
 /// <summary>
-/// One IO operation: what to do (its kind, and its own argument struct from Args.cs, e.g. ReadAtArgs), where the
-/// answer goes (the caller's luminal_io_result), and its lifecycle. Pooled and named by a token in the future's
-/// state, like timers. What each kind does on each backend is in its own files (see <see cref="Operations"/>).
-///
-/// Lifecycle (under lock(this)): Idle → Submitted (at the first poll) → Completed (the backend reports the raw
-/// result: ≥ 0 a value, &lt; 0 a negated errno). Dropping a Submitted operation asks the backend to cancel it, then
-/// waits for Completed: only then has the kernel (or the pool thread) let go of the caller's buffer.
+/// One IO operation's storage, in native memory (see <see cref="IoOp"/>): no field is a managed reference, so
+/// 100,000 pending reads cost the GC nothing to allocate or trace (issue 15). The runtime is named by its
+/// <see cref="TaskRuntimes"/> id (kept registered while any of its operations lives, see Runtime.IoRefs), the
+/// reactor's waiter list links cells by pointer (cells never move).
 /// </summary>
-sealed unsafe class IoOp : GenerationSlot
+[StructLayout(LayoutKind.Sequential)]
+unsafe struct IoCell
 {
-    public static readonly SlotTable<IoOp> Table = new(() => new IoOp());
+    public long State;              // generation:32 | flags:32 (IoOp's lifecycle); the low half is a futex word
+    public uint Generation;         // retired by a CAS (GenerationSlot's rule)
+    public int Index;
+    public int NextFree;            // free-list link; meaningful only while the slot is free
+    public int RuntimeId;           // TaskRuntimes id
+    public NativeIoResult* Result;  // the caller's
+    public ulong Waker;             // the awaiting task's waker; taken by the completer
+    public long Raw;                // the result (≥ 0, or -errno); written before Completed is published
+    public ulong PoolTask;          // pool backend: the blocking task that runs the call (a task token)
+    public IoCell* NextWaiter;      // pool backend: the next operation waiting in the reactor on the same fd
+    public long SubmitOrder;        // io_uring backend: when it entered the ring (shutdown cancels newest first)
+    public uint PoolClaim;          // pool backend: this generation while its call is queued, 0 once claimed
+    public int WaitFd;              // pool backend: the fd the reactor waits on for this operation
+    public int Priority;
+    public IoKind Kind;
+    public byte WaitRead;           // ... readable (else writable)
+    public byte WaitThenRun;        // ... and once ready, make the call on a pool thread (it may block)
+    public byte ResultTaken;        // poller and dropper only (never concurrent)
+    public byte HoldsClock;         // in Runtime.IoHoldingClock until its result is taken or it is dropped
+    public IoOp.ArgsStorage Args;   // the kind's argument struct (Args&lt;T&gt;)
+}
 
-    const int Idle = 0, Submitted = 1, Completed = 2;
+/// <summary>
+/// One IO operation: what to do (its kind, and its own argument struct from Args.cs, e.g. ReadAtArgs), where the
+/// answer goes (the caller's luminal_io_result), and its lifecycle. A pooled native cell (<see cref="IoCell"/>)
+/// named by a token in the future's state, like timers; this is a pointer to it with the operation's behaviour.
+/// What each kind does on each backend is in its own files (see <see cref="Operations"/>).
+///
+/// Lifecycle, in one state word (<c>generation:32 | flags:32</c>, every change a CAS or an exchange, no lock):
+/// Idle → Submitted (at the first poll) → Completed (the backend reports the raw result: ≥ 0 a value, &lt; 0 a
+/// negated errno). Dropping a Submitted operation asks the backend to cancel it, then waits for Completed: only
+/// then has the kernel (or the pool thread) let go of the caller's buffer. The completer publishes Completed with
+/// <see cref="Busy"/> set and clears it once it has taken the waker and is done with the cell; a drop frees the
+/// cell only after that, so a completer never touches a reused cell. A dropper that must wait sleeps on the state
+/// word (a futex: cells never move) with <see cref="Sleeper"/> set, which tells the completer to wake it. The
+/// generation in the word makes a stale cancel request (shutdown's sweep of the table) fail its CAS instead of
+/// flagging the operation that reuses the cell.
+/// </summary>
+readonly unsafe struct IoOp : IEquatable<IoOp>
+{
+    const long Idle = 0, Submitted = 1, Completed = 2, PhaseMask = 3;
+    const long Busy = 4;       // the completer still uses the cell (Completed is set)
+    const long Sleeper = 8;    // a dropper sleeps on the word until Completed without Busy
+    const long Cancel = 16;    // CancelRequested
+    const long FlagsMask = 0xFFFF_FFFF;
 
-    internal Runtime Runtime = null!;
-    internal IoBackend Backend = null!;
-    internal IoKind Kind;
-    internal NativeIoResult* Result;  // the caller's
-    internal int Priority;
-    ArgsStorage _args;                // the kind's argument struct (Args&lt;T&gt;)
-    internal ulong PoolTask;          // pool backend: the blocking task that runs the call (a task token)
-    uint _poolClaim;                  // pool backend: this generation while its call is queued, 0 once claimed
-    internal int WaitFd;              // pool backend: the fd the reactor waits on for this operation
-    internal bool WaitRead;           // ... readable (else writable)
-    internal bool WaitThenRun;        // ... and once ready, make the call on a pool thread (it may block)
-    internal IoOp? NextWaiter;        // pool backend: the next operation waiting in the reactor on the same fd
-    internal long SubmitOrder;        // io_uring backend: when it entered the ring (shutdown cancels newest first)
-    internal volatile bool CancelRequested;
-    // Guards the lifecycle; the dropper waits on it. A field, not lock(this): the object is pooled, reused op after op.
-    readonly object _lock = new();
-    int _state;
-    bool _resultTaken;
-    bool _holdsClock; // in Runtime.IoHoldingClock (paused clocks, file operations) until its result is taken or dropped
-    long _raw;
-    ulong _waker;
+    readonly IoCell* _p;
 
-    public ulong Token => Handles.Token.Make(Handles.Token.Io, Index, Volatile.Read(ref Generation));
+    IoOp(IoCell* cell) => _p = cell;
 
+    public int Index => _p->Index;
+    internal ref uint Generation => ref _p->Generation;
+    /// <summary>The runtime that made the operation (registered while the operation lives: never null then).</summary>
+    internal Runtime Runtime => TaskRuntimes.Get(_p->RuntimeId)!;
+    /// <summary>Where it goes: the runtime's backend (started by <see cref="Create"/>, never replaced).</summary>
+    internal IoBackend Backend => Runtime.IoIfStarted!;
+    internal IoKind Kind => _p->Kind;
+    internal NativeIoResult* Result => _p->Result;
+    internal ref int Priority => ref _p->Priority;
+    internal ref ulong PoolTask => ref _p->PoolTask;
+    internal ref int WaitFd => ref _p->WaitFd;
+    internal bool WaitRead { get => _p->WaitRead != 0; set => _p->WaitRead = value ? (byte)1 : (byte)0; }
+    internal bool WaitThenRun { get => _p->WaitThenRun != 0; set => _p->WaitThenRun = value ? (byte)1 : (byte)0; }
+    internal IoOp? NextWaiter { get => Of(_p->NextWaiter); set => _p->NextWaiter = CellOf(value); }
+    internal ref long SubmitOrder => ref _p->SubmitOrder;
+
+    /// <summary>Cancel was asked for (a drop, a backend's cancel, shutdown's sweep): the operation must not start
+    /// anything new. Set only while the operation is in flight; cleared when the cell is reused.</summary>
+    internal bool CancelRequested
+    {
+        get => (Volatile.Read(ref _p->State) & Cancel) != 0;
+        set { if (value) Interlocked.Or(ref _p->State, Cancel); }
+    }
+
+    static IoOp? Of(IoCell* cell) => cell == null ? null : new IoOp(cell);
+    static IoCell* CellOf(IoOp? op) => op is IoOp o ? o._p : null;
+
+    public bool Equals(IoOp other) => _p == other._p;
+    public override bool Equals(object? obj) => obj is IoOp o && Equals(o);
+    public override int GetHashCode() => ((nint)_p).GetHashCode();
+    public static bool operator ==(IoOp a, IoOp b) => a._p == b._p;
+    public static bool operator !=(IoOp a, IoOp b) => a._p != b._p;
+
+    public ulong Token => Handles.Token.Make(Handles.Token.Io, Index, Volatile.Read(ref _p->Generation));
+
+    long Phase => Volatile.Read(ref _p->State) & PhaseMask;
+    /// <summary>The state word's flags half, as the futex sees it (little-endian: the low half is at the start).</summary>
+    int* FutexWord => (int*)&_p->State;
+
+    /// <summary>A new operation of <paramref name="runtime"/> (whose backend this starts); null when the table is
+    /// full or the runtime is gone.</summary>
     public static IoOp? Create(Runtime runtime, IoKind kind, NativeIoResult* result)
     {
-        IoOp? op = Table.Allocate();
-        if (op is null) return null;
-        op.Runtime = runtime;
-        op.Backend = runtime.Io;
-        op.Kind = kind;
-        op.Result = result;
-        op.Priority = Scheduler.Priority.Default;
-        op._args = default;
-        op.PoolTask = 0;
-        op._poolClaim = 0;
-        op.WaitFd = -1;
-        op.WaitRead = op.WaitThenRun = false;
-        op.CancelRequested = false;
-        op._state = Idle;
-        op._resultTaken = false;
-        op._holdsClock = false;
-        op._raw = 0;
-        op._waker = 0;
+        IoBackend backend = runtime.Io; // started before the operation exists: Backend reads it, never starts it
+        _ = backend;
+        if (!runtime.AddIoRef()) return null; // released: nothing may name it any more
+        if (Allocate() is not IoOp op) { runtime.ReleaseIoRef(); return null; }
+        IoCell* p = op._p;
+        uint generation = Volatile.Read(ref p->Generation);
+        p->RuntimeId = runtime.TaskRuntimeId;
+        p->Kind = kind;
+        p->Result = result;
+        p->Priority = Scheduler.Priority.Default;
+        p->Args = default;
+        p->PoolTask = 0;
+        p->PoolClaim = 0;
+        p->WaitFd = -1;
+        p->WaitRead = p->WaitThenRun = 0;
+        p->NextWaiter = null;
+        p->ResultTaken = p->HoldsClock = 0;
+        p->Raw = 0;
+        p->Waker = 0;
+        p->SubmitOrder = 0;
+        // Release: the fields above before the state that names this generation (the sweep reads it first).
+        Volatile.Write(ref p->State, (long)generation << 32 | Idle);
         return op;
     }
 
     [InlineArray(6)]
-    struct ArgsStorage { ulong _word; }
+    internal struct ArgsStorage { ulong _word; }
 
     /// <summary>This operation's arguments, as its kind's struct (Args.cs).</summary>
     public ref T Args<T>() where T : unmanaged
     {
-        if (sizeof(T) > sizeof(ArgsStorage)) throw new System.InvalidOperationException("IoOp: argument struct too large");
-        return ref Unsafe.As<ArgsStorage, T>(ref _args);
+        if (sizeof(T) > sizeof(ArgsStorage)) throw new InvalidOperationException("IoOp: argument struct too large");
+        return ref Unsafe.As<ArgsStorage, T>(ref _p->Args);
     }
 
     /// <summary>The live operation a future state (or io_uring user_data) names, or null.</summary>
-    public static IoOp? FromToken(ulong token, out uint generation) => Table.FromToken(token, Handles.Token.Io, out generation);
+    public static IoOp? FromToken(ulong token, out uint generation)
+    {
+        if (!Handles.Token.TryDecode(token, Handles.Token.Io, out int index, out generation)) return null;
+        IoCell* cell = Cell(index);
+        return cell != null && Volatile.Read(ref cell->Generation) == generation ? new IoOp(cell) : null;
+    }
 
     /// <summary>Hands the future to the caller: state = our token, poll/drop = ours, no drop_output.</summary>
     public void Fill(NativeFuture* output)
@@ -100,20 +173,28 @@ sealed unsafe class IoOp : GenerationSlot
         output->DropOutput = null;
     }
 
-    public bool IsCompleted { get { lock (_lock) return _state == Completed; } }
+    /// <summary>The backend has reported the result (the completer may still be finishing with the cell).</summary>
+    public bool IsCompleted => Phase == Completed;
 
     /// <summary>
     /// Shutdown: flags the operation cancelled if it is in flight on <paramref name="backend"/> (true), so a
-    /// backend can cancel all of its operations at once instead of one drop at a time.
+    /// backend can cancel all of its operations at once instead of one drop at a time. Called on any cell of the
+    /// table: the CAS names the state's generation, so an operation that completed and whose cell was reused
+    /// meanwhile is left alone.
     /// </summary>
     public bool RequestCancelIfInFlight(IoBackend backend)
     {
-        lock (_lock)
+        long s = Volatile.Read(ref _p->State);
+        // Submitted operations are live and keep their backend until they complete (Drop waits for that).
+        if ((s & PhaseMask) != Submitted || (uint)(s >> 32) != Volatile.Read(ref _p->Generation)) return false;
+        if (!ReferenceEquals(TaskRuntimes.Get(_p->RuntimeId)?.IoIfStarted, backend)) return false;
+        while (true)
         {
-            // Submitted operations are live and keep their backend until they complete (Drop waits for that).
-            if (_state != Submitted || !ReferenceEquals(Backend, backend)) return false;
-            CancelRequested = true;
-            return true;
+            long seen = Interlocked.CompareExchange(ref _p->State, s | Cancel, s);
+            if (seen == s) return true;
+            // Only flags of this generation may have changed (Sleeper, Cancel); anything else: not ours to flag.
+            if ((seen & ~(Sleeper | Cancel)) != (s & ~(Sleeper | Cancel))) return false;
+            s = seen;
         }
     }
 
@@ -123,12 +204,12 @@ sealed unsafe class IoOp : GenerationSlot
     /// it; the other does nothing. The claim names this generation, so a late claim for an operation that has since
     /// been dropped and reused can never win.
     /// </summary>
-    public void ArmPoolClaim() => Volatile.Write(ref _poolClaim, Volatile.Read(ref Generation));
+    public void ArmPoolClaim() => Volatile.Write(ref _p->PoolClaim, Volatile.Read(ref _p->Generation));
 
     /// <summary>Claims the queued pool call of generation <paramref name="generation"/>; false if someone else
     /// did, or it is not queued for a pool thread.</summary>
     public bool TryClaimPoolCall(uint generation) =>
-        generation != 0 && Interlocked.CompareExchange(ref _poolClaim, 0, generation) == generation; // full fence: one winner
+        generation != 0 && Interlocked.CompareExchange(ref _p->PoolClaim, 0, generation) == generation; // full fence: one winner
 
     /// <summary>
     /// Cancel before the pool call started: if this claims it, the operation completes as cancelled at once (the
@@ -151,10 +232,27 @@ sealed unsafe class IoOp : GenerationSlot
         return -Libc.EAGAIN;
     }
 
-    /// <summary>Blocks until the backend has reported the result.</summary>
+    /// <summary>Blocks until the backend has reported the result and the completer is done with the cell: spins
+    /// briefly, then sleeps on the state word (the completer wakes it, see <see cref="Sleeper"/>).</summary>
     public void WaitCompleted()
     {
-        lock (_lock) while (_state != Completed) Monitor.Wait(_lock);
+        var spin = new SpinWait();
+        while (true)
+        {
+            long s = Volatile.Read(ref _p->State);
+            if ((s & PhaseMask) == Completed && (s & Busy) == 0) return;
+            if (!spin.NextSpinWillYield || !Futex.Supported) { spin.SpinOnce(sleep1Threshold: -1); continue; }
+            if ((s & Sleeper) == 0 && Interlocked.CompareExchange(ref _p->State, s | Sleeper, s) != s) continue;
+            Futex.Wait(FutexWord, (int)(s | Sleeper), -1); // returns at once if the word changed meanwhile
+        }
+    }
+
+    /// <summary>Waits until a completer that published Completed is done with the cell (a few instructions; it
+    /// may be preempted, so this yields). Nothing to wait for on an operation that never completed.</summary>
+    void WaitQuiet()
+    {
+        var spin = new SpinWait();
+        while ((Volatile.Read(ref _p->State) & Busy) != 0) spin.SpinOnce(sleep1Threshold: -1);
     }
 
     /// <summary>A copy of a string argument, in native memory the operation owns until it is dropped.</summary>
@@ -187,81 +285,89 @@ sealed unsafe class IoOp : GenerationSlot
     /// </summary>
     public ulong CompleteWithoutWake(long raw)
     {
-        lock (_lock)
+        Runtime runtime = Runtime; // read while the operation is surely live
+        _p->Raw = raw;             // published by the exchange below
+        long s = Volatile.Read(ref _p->State);
+        while (true)
         {
-            if (_state == Submitted) Interlocked.Decrement(ref Runtime.IoInFlight); // metrics: io_in_flight
-            _raw = raw;
-            _state = Completed;
-            Monitor.PulseAll(_lock);
-            return _waker;
+            long seen = Interlocked.CompareExchange(ref _p->State, (s & ~PhaseMask) | Completed | Busy, s);
+            if (seen == s) break;
+            s = seen;
         }
+        if ((s & PhaseMask) == Submitted) Interlocked.Decrement(ref runtime.IoInFlight); // metrics: io_in_flight
+        // After Completed is published: a poller that stored its waker before it saw Submitted is seen here (both
+        // sides exchange, full fences), and one that stores it later sees Completed itself.
+        ulong waker = Interlocked.Exchange(ref _p->Waker, 0);
+        // Done with the cell: from here a drop may free it. Clears Sleeper too, waking the dropper that set it.
+        s = Interlocked.And(ref _p->State, ~(Busy | Sleeper));
+        if ((s & Sleeper) != 0) Futex.WakeOne(FutexWord);
+        return waker;
     }
 
     [UnmanagedCallersOnly]
     static int PollFn(void* state, void* cx, void** output)
     {
-        IoOp? op = null;
+        IoOp op = default;
         try
         {
             *output = null;
-            op = FromToken((ulong)state, out _);
-            if (op is null) return 1; // polled after its drop: detected, harmless (luminal.h)
+            if (FromToken((ulong)state, out _) is not IoOp found) return 1; // polled after its drop: detected, harmless (luminal.h)
+            op = found;
+            Runtime runtime = op.Runtime;
             // The rule for runtime-provided futures (luminal.h): what cannot work completes now, with the reason.
             Status refused = Context.Check((nint)cx, out _, out ulong waker);
-            if (refused == Status.Ok && op.Runtime.IsForked) refused = Status.Forked;
+            if (refused == Status.Ok && runtime.IsForked) refused = Status.Forked;
             if (refused != Status.Ok) return op.Refuse(refused, output);
-            lock (op._lock)
+            long phase = op.Phase;
+            if (phase == Completed) return op.TakeResult(output);
+            if (phase != Idle) return op.AwaitCompletion(waker, output);
+            // The first poll: only the poller changes an Idle operation (a future is polled by one thread at a time).
+            IoCell* p = op._p;
+            // The priority of the task awaiting the operation travels into the request.
+            if (Tasks.RawTask.FromToken(waker, Handles.Token.Waker, out _) is Tasks.RawTask task) p->Priority = task.Priority;
+            if (runtime.CountsIo && !WaitsForPeer(p->Kind))
             {
-                if (op._state == Completed)
-                {
-                    op.WriteResult();
-                    op._resultTaken = true;
-                    op.ReleaseClock();
-                    *output = op.Result;
-                    return 1;
-                }
-                if (op._state != Idle)
-                {
-                    op._waker = waker;
-                    return 0;
-                }
-                op._state = Submitted;
-                Interlocked.Increment(ref op.Runtime.IoInFlight); // metrics: io_in_flight
-                if (op.Runtime.CountsIo && !WaitsForPeer(op.Kind))
-                {
-                    op._holdsClock = true;
-                    Interlocked.Increment(ref op.Runtime.IoHoldingClock);
-                }
-                // The priority of the task awaiting the operation travels into the request.
-                if (Tasks.RawTask.FromToken(waker, Handles.Token.Waker, out _) is Tasks.RawTask task)
-                    op.Priority = task.Priority;
+                p->HoldsClock = 1;
+                Interlocked.Increment(ref runtime.IoHoldingClock);
             }
+            Interlocked.Increment(ref runtime.IoInFlight); // metrics: io_in_flight (before any completion's decrement)
+            Interlocked.Or(ref p->State, Submitted);
             // No waker yet: an operation that completes right here must not wake the task being polled (it would
             // be polled again for nothing, and a worker would nudge another one awake for it).
-            op.Backend.Submit(op);
+            IoBackend backend = runtime.IoIfStarted!;
+            backend.Submit(op);
             // Operations often complete at once (a cached read, data already in the socket, room to send): reap
             // here and finish in this same poll instead of waking the task from another thread.
-            op.Backend.Poll(); // the driver hands out what completed (io_uring: reaps; the pool: nothing to do)
-            lock (op._lock)
-            {
-                if (op._state != Completed)
-                {
-                    op._waker = waker; // under the lock Complete takes: a later completion sees it
-                    return 0;
-                }
-                op.WriteResult();
-                op._resultTaken = true;
-                op.ReleaseClock();
-                *output = op.Result;
-                return 1;
-            }
+            backend.Poll(); // the driver hands out what completed (io_uring: reaps; the pool: nothing to do)
+            return op.AwaitCompletion(waker, output);
         }
         catch
         {
             // Internal failure: the same rule. (If the operation was submitted, its completion still comes and the
             // drop waits for it as usual.)
-            return op is null ? 1 : op.Refuse(Status.Internal, output);
+            return op._p == null ? 1 : op.Refuse(Status.Internal, output);
         }
+    }
+
+    /// <summary>Submitted: the result if it has come, else registers <paramref name="waker"/> for the completion.</summary>
+    int AwaitCompletion(ulong waker, void** output)
+    {
+        if (Phase == Completed) return TakeResult(output);
+        Interlocked.Exchange(ref _p->Waker, waker); // full fence: then read the phase (the completer's mirror image)
+        if (Phase != Completed) return 0;
+        // Completed meanwhile: take the waker back if the completer did not (else it wakes the task once more).
+        Interlocked.CompareExchange(ref _p->Waker, 0, waker);
+        return TakeResult(output);
+    }
+
+    /// <summary>Completed: the result into the caller's struct; the future is ready.</summary>
+    int TakeResult(void** output)
+    {
+        WriteResult();
+        _p->ResultTaken = 1;
+        ReleaseClock();
+        *output = _p->Result;
+        return 1;
     }
 
     /// <summary>Completes the future without doing the operation, reporting <paramref name="status"/> in the
@@ -275,10 +381,12 @@ sealed unsafe class IoOp : GenerationSlot
 
     void WriteResult()
     {
-        if (Result == null) return;
-        if (_raw >= 0) { Result->Status = (int)Status.Ok; Result->OsError = 0; Result->Value = (ulong)_raw; }
-        else if (-_raw == Libc.ECANCELED) { Result->Status = (int)Status.Cancelled; Result->OsError = 0; Result->Value = 0; }
-        else { Result->Status = (int)Status.Io; Result->OsError = (int)-_raw; Result->Value = 0; }
+        NativeIoResult* result = Result;
+        if (result == null) return;
+        long raw = _p->Raw;
+        if (raw >= 0) { result->Status = (int)Status.Ok; result->OsError = 0; result->Value = (ulong)raw; }
+        else if (-raw == Libc.ECANCELED) { result->Status = (int)Status.Cancelled; result->OsError = 0; result->Value = 0; }
+        else { result->Status = (int)Status.Io; result->OsError = (int)-raw; result->Value = 0; }
     }
 
     [UnmanagedCallersOnly]
@@ -301,32 +409,100 @@ sealed unsafe class IoOp : GenerationSlot
     static bool WaitsForPeer(IoKind kind) =>
         kind is IoKind.StreamRead or IoKind.StreamWrite or IoKind.Accept or IoKind.Connect;
 
-    /// <summary>Under the lock: the operation no longer holds a paused clock still (see Runtime.ExternalWorkPending).</summary>
+    /// <summary>Poller or dropper (never both at once): the operation no longer holds a paused clock still (see
+    /// Runtime.ExternalWorkPending).</summary>
     void ReleaseClock()
     {
-        if (!_holdsClock) return;
-        _holdsClock = false;
+        if (_p->HoldsClock == 0) return;
+        _p->HoldsClock = 0;
         Interlocked.Decrement(ref Runtime.IoHoldingClock);
     }
 
     void Drop(uint generation)
     {
-        bool inFlight;
-        lock (_lock) inFlight = _state == Submitted;
-        if (inFlight)
+        if (Phase == Submitted)
         {
             // Cancel, then wait until the kernel or the pool thread is done with the caller's buffer.
             CancelRequested = true;
-            Backend.Cancel(this);
-            Backend.WaitCompleted(this);
+            IoBackend backend = Backend;
+            backend.Cancel(this);
+            backend.WaitCompleted(this);
         }
-        if (!TryRetire(generation)) return;
-        lock (_lock) ReleaseClock();
+        WaitQuiet(); // the completer is done with the cell
+        if (Interlocked.CompareExchange(ref _p->Generation, Generations.Next(generation), generation) != generation) return;
+        Runtime runtime = Runtime;
+        ReleaseClock();
         // What the operation holds (a path copy, scratch memory) and, if nobody read a successful result, what that
         // result owns: an fd, a mapping, a buffer.
-        Operations.Of(Kind).Release(this, _raw, _state == Completed && !_resultTaken);
-        Runtime = null!;
-        Backend = null!;
-        Table.Free(this);
+        Operations.Of(Kind).Release(this, _p->Raw, Phase == Completed && _p->ResultTaken == 0);
+        Free(this);
+        runtime.ReleaseIoRef(); // last: may unregister the runtime (its id then names nothing)
+    }
+
+    // ---- the pool -----------------------------------------------------------------------------------------------
+
+    /// <summary>The process-wide table of operation cells (for the backends' shutdown sweeps).</summary>
+    public static class Table
+    {
+        public static int Count => Volatile.Read(ref _count);
+        public static IoOp? Get(int index) { IoCell* cell = Cell(index); return cell == null ? null : new IoOp(cell); }
+    }
+
+    const int ChunkBits = 12, ChunkSize = 1 << ChunkBits, MaxChunks = (Handles.Token.MaxIndex + 1) >> ChunkBits;
+    // Allocated once (512 KiB of pointers, zero pages until touched); chunks never move and are never freed.
+    static readonly IoCell** Chunks = (IoCell**)NativeMemory.AllocZeroed((nuint)MaxChunks, (nuint)sizeof(IoCell*));
+    static readonly object GrowLock = new();
+    static int _count;     // slots ever created
+    static long _freeHead; // (pop counter << 32) | (index + 1); 0 = empty
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static IoCell* Cell(int index)
+    {
+        if ((uint)index >= (uint)Volatile.Read(ref _count)) return null; // acquire: the cell is initialised
+        return Chunks[index >> ChunkBits] + (index & (ChunkSize - 1));
+    }
+
+    static IoOp? Allocate()
+    {
+        // The counter in the head changes on every pop, so a stale NextFree read loses the CAS.
+        while (true)
+        {
+            long head = Volatile.Read(ref _freeHead);
+            int index = (int)(uint)head - 1;
+            if (index < 0) break;
+            IoCell* cell = Cell(index);
+            long next = ((head >> 32) + 1 << 32) | (uint)(Volatile.Read(ref cell->NextFree) + 1);
+            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return new IoOp(cell);
+        }
+        lock (GrowLock)
+        {
+            int index = _count;
+            if (index > Handles.Token.MaxIndex) return null;
+            IoCell* chunk = Chunks[index >> ChunkBits];
+            if (chunk == null)
+            {
+                // Native, cache-line aligned; an allocation failure throws (callers map it to a status).
+                chunk = (IoCell*)NativeMemory.AlignedAlloc((nuint)(ChunkSize * sizeof(IoCell)), 64);
+                Chunks[index >> ChunkBits] = chunk;
+            }
+            IoCell* cell = chunk + (index & (ChunkSize - 1));
+            *cell = default;
+            cell->Index = index;
+            cell->NextFree = -1;
+            cell->Generation = 1;
+            Volatile.Write(ref _count, index + 1); // release: publishes the cell before lookups accept the index
+            return new IoOp(cell);
+        }
+    }
+
+    static void Free(IoOp op)
+    {
+        while (true)
+        {
+            long head = Volatile.Read(ref _freeHead);
+            Volatile.Write(ref op._p->NextFree, (int)(uint)head - 1);
+            long next = (head & unchecked((long)0xFFFF_FFFF_0000_0000)) | (uint)(op._p->Index + 1);
+            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return;
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using System.Threading;
 using Luminal.Handles;
 using Luminal.Tasks;
@@ -151,22 +152,34 @@ sealed class Scope : GenerationSlot
         }
     }
 
+    struct Member { public RawTask Task; public uint Generation; }
+
     /// <summary>luminal_scope_close: see the class comment. Can be called again after a timeout.</summary>
-    public Status Close(int timeoutMs)
+    public unsafe Status Close(int timeoutMs)
     {
-        var members = new List<(RawTask Task, uint Generation)>();
-        lock (_lock)
+        // The members as they are now, in native memory (a scope of 100,000 tasks closes without a managed
+        // allocation, issue 15; the list may change once the lock is let go).
+        Member* members = null;
+        int count = 0;
+        try
         {
-            _closed = true;
-            for (RawTask? m = _members; m is RawTask t; m = t.ScopeNext)
-                members.Add((t, TaskState.Generation(t.State)));
+            lock (_lock)
+            {
+                _closed = true;
+                for (RawTask? m = _members; m is RawTask t; m = t.ScopeNext) count++;
+                if (count > 0) members = (Member*)NativeMemory.Alloc((nuint)count, (nuint)sizeof(Member));
+                int i = 0;
+                for (RawTask? m = _members; m is RawTask t; m = t.ScopeNext)
+                    members[i++] = new Member { Task = t, Generation = TaskState.Generation(t.State) };
+            }
+            // Outside the lock: aborting may drop a future right here (shut-down runtime), which leaves the scope.
+            for (int i = 0; i < count; i++)
+            {
+                members[i].Task.AbortInternal(members[i].Generation);
+                members[i].Task.DropUnclaimedOutput(members[i].Generation);
+            }
         }
-        // Outside the lock: aborting may drop a future right here (shut-down runtime), which leaves the scope.
-        foreach ((RawTask task, uint generation) in members)
-        {
-            task.AbortInternal(generation);
-            task.DropUnclaimedOutput(generation);
-        }
+        finally { if (members != null) NativeMemory.Free(members); }
         long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
         lock (_lock)
         {

@@ -80,7 +80,7 @@ sealed unsafe partial class Reactor
         public void Add(IoOp op)
         {
             op.NextWaiter = null;
-            if (Tail is null) Head = op; else Tail.NextWaiter = op;
+            if (Tail is IoOp tail) tail.NextWaiter = op; else Head = op;
             Tail = op;
         }
 
@@ -94,8 +94,7 @@ sealed unsafe partial class Reactor
 
         public IoOp? Take()
         {
-            IoOp? op = Head;
-            if (op is null) return null;
+            if (Head is not IoOp op) return null;
             Head = op.NextWaiter;
             if (Head is null) Tail = null;
             op.NextWaiter = null;
@@ -104,10 +103,10 @@ sealed unsafe partial class Reactor
 
         public bool Remove(IoOp op)
         {
-            for (IoOp? prev = null, o = Head; o is not null; prev = o, o = o.NextWaiter)
+            for (IoOp? prev = null, at = Head; at is IoOp o; prev = o, at = o.NextWaiter)
             {
                 if (o != op) continue;
-                if (prev is null) Head = o.NextWaiter; else prev.NextWaiter = o.NextWaiter;
+                if (prev is IoOp p) p.NextWaiter = o.NextWaiter; else Head = o.NextWaiter;
                 if (Tail == o) Tail = prev;
                 o.NextWaiter = null;
                 return true;
@@ -118,8 +117,28 @@ sealed unsafe partial class Reactor
 
     readonly int _epfd, _wakeFd;
     readonly object _lock = new();
-    readonly Dictionary<int, Waiters> _fds = new();
+    // Under _lock: the waiters by fd number, in native memory (a server with 100,000 connections grows it without a
+    // managed allocation, issue 15); grown by doubling, never shrunk, freed when the thread ends.
+    Waiters* _fds;
+    int _fdCapacity;
     bool _stopping; // under _lock: nothing may wait any more
+
+    /// <summary>Under _lock: the waiters of <paramref name="fd"/>, the table grown to hold it.</summary>
+    ref Waiters WaitersOf(int fd)
+    {
+        if (fd >= _fdCapacity)
+        {
+            int capacity = Math.Max(64, _fdCapacity);
+            while (capacity <= fd) capacity *= 2;
+            _fds = (Waiters*)NativeMemory.Realloc(_fds, (nuint)capacity * (nuint)sizeof(Waiters));
+            NativeMemory.Clear(_fds + _fdCapacity, (nuint)(capacity - _fdCapacity) * (nuint)sizeof(Waiters));
+            _fdCapacity = capacity;
+        }
+        return ref _fds[fd];
+    }
+
+    /// <summary>Under _lock: the waiters of <paramref name="fd"/>, or a null ref if it never had any.</summary>
+    ref Waiters WaitersIfAny(int fd) => ref (uint)fd < (uint)_fdCapacity ? ref _fds[fd] : ref Unsafe.NullRef<Waiters>();
 
     readonly Action<IoOp> _fallback; // where an operation goes that cannot wait here any more (the pool)
 
@@ -176,7 +195,7 @@ sealed unsafe partial class Reactor
         lock (_lock)
         {
             if (_stopping) return false;
-            ref Waiters w = ref CollectionsMarshal.GetValueRefOrAddDefault(_fds, op.WaitFd, out _);
+            ref Waiters w = ref WaitersOf(op.WaitFd);
             // Operations still waiting on this number may belong to a file that was closed since (its epoll
             // registration went with it, and the number may now name another file): evict such waiters.
             if (w.Registered && w.Any && !Register(op.WaitFd, ref w, probe: true))
@@ -206,12 +225,11 @@ sealed unsafe partial class Reactor
     /// <summary>Completes every operation of a chain (outside _lock: completing wakes tasks).</summary>
     static void CompleteAll(IoOp? chain, long raw, ref Wakes wakes)
     {
-        while (chain is not null)
+        while (chain is IoOp op)
         {
-            IoOp next = chain.NextWaiter!;
-            chain.NextWaiter = null; // before Complete: once completed, the operation may be reused at once
-            wakes.Complete(chain, raw);
-            chain = next;
+            chain = op.NextWaiter;
+            op.NextWaiter = null; // before Complete: once completed, the operation may be reused at once
+            wakes.Complete(op, raw);
         }
     }
 
@@ -221,7 +239,7 @@ sealed unsafe partial class Reactor
     {
         lock (_lock)
         {
-            ref Waiters w = ref CollectionsMarshal.GetValueRefOrNullRef(_fds, op.WaitFd);
+            ref Waiters w = ref WaitersIfAny(op.WaitFd);
             if (Unsafe.IsNullRef(ref w)) return false;
             if (!(op.WaitRead ? w.Readers.Remove(op) : w.Writers.Remove(op))) return false;
         }
@@ -237,8 +255,7 @@ sealed unsafe partial class Reactor
         {
             if (_stopping) return;
             _stopping = true;
-            foreach (int fd in _fds.Keys) CollectionsMarshal.GetValueRefOrNullRef(_fds, fd).TakeAllOnto(ref taken);
-            _fds.Clear();
+            for (int fd = 0; fd < _fdCapacity; fd++) _fds[fd].TakeAllOnto(ref taken);
         }
         var wakes = new Wakes(stackalloc ulong[64]);
         CompleteAll(taken, -Libc.ECANCELED, ref wakes);
@@ -271,6 +288,13 @@ sealed unsafe partial class Reactor
     done:
         Libc.Close(_wakeFd);
         Libc.Close(_epfd);
+        lock (_lock)
+        {
+            // Stopping emptied it; nothing adds to it any more.
+            NativeMemory.Free(_fds);
+            _fds = null;
+            _fdCapacity = 0;
+        }
     }
 
     void Dispatch(int fd, uint generation, uint events)
@@ -278,7 +302,7 @@ sealed unsafe partial class Reactor
         IoOp? reader = null, writer = null, gone = null;
         lock (_lock)
         {
-            ref Waiters w = ref CollectionsMarshal.GetValueRefOrNullRef(_fds, fd);
+            ref Waiters w = ref WaitersIfAny(fd);
             if (Unsafe.IsNullRef(ref w) || w.Generation != generation) return; // an event of a closed file
             if ((events & (EpollIn | EpollErr | EpollHup | EpollRdHup)) != 0) reader = w.Readers.Take();
             if ((events & (EpollOut | EpollErr | EpollHup)) != 0) writer = w.Writers.Take();
@@ -290,12 +314,11 @@ sealed unsafe partial class Reactor
         {
             Retry(reader, ref wakes);
             Retry(writer, ref wakes);
-            while (gone is not null)
+            while (gone is IoOp op)
             {
-                IoOp next = gone.NextWaiter!;
-                gone.NextWaiter = null;
-                Retry(gone, ref wakes);
-                gone = next;
+                gone = op.NextWaiter;
+                op.NextWaiter = null;
+                Retry(op, ref wakes);
             }
         }
         finally { wakes.WakeAll(); } // what completed must be woken even if a retry failed
@@ -305,9 +328,9 @@ sealed unsafe partial class Reactor
     /// queue — here, or (stopping, or the fd cannot be registered any more) on the pool, which also reports errors
     /// of the fd itself. An fd that only a blocking call can read (<see cref="NonBlocking.Blocking"/>) gets its
     /// call on the pool: the reactor thread never makes one.</summary>
-    void Retry(IoOp? op, ref Wakes wakes)
+    void Retry(IoOp? waiter, ref Wakes wakes)
     {
-        if (op is null) return;
+        if (waiter is not IoOp op) return;
         if (op.WaitThenRun) { _fallback(op); return; }
         long r = Operations.Of(op.Kind).Pool.TryNow(op); // the operation's own try (it may ask to wait again)
         if (r != -Libc.EAGAIN) wakes.Complete(op, r);
