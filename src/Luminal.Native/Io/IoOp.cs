@@ -241,7 +241,7 @@ sealed unsafe class IoOp : GenerationSlot
             op.Backend.Submit(op);
             // Operations often complete at once (a cached read, data already in the socket, room to send): reap
             // here and finish in this same poll instead of waking the task from another thread.
-            op.Backend.Poll(); // the driver hands out what completed (io_uring: reaps; the pool: nothing to do)
+            op.Backend.PollAfterSubmit(op); // the driver hands out what completed (io_uring: reaps; the pool: nothing to do)
             lock (op._lock)
             {
                 if (op._state != Completed)

@@ -19,9 +19,10 @@ static unsafe class StreamRead
         return n >= 0 ? n : ToRingIfWouldBlock(Libc.Errno);
     }
 
-    /// <summary>Would block, or not a socket: submit (StreamWrite's try uses this too).</summary>
+    /// <summary>Would block (the SQE may wait for the worker's next flush, see UringBackend.Submit), or not a socket
+    /// (a pipe: submit now, it may complete inside the enter). StreamWrite's try uses this too.</summary>
     public static long ToRingIfWouldBlock(int errno) =>
-        errno is Libc.EAGAIN or Libc.EINTR or Libc.ENOTSOCK ? UringOp.Pending : -errno;
+        errno is Libc.EAGAIN or Libc.EINTR ? UringBackend.WouldBlock : errno == Libc.ENOTSOCK ? UringOp.Pending : -errno;
 
     static void Prepare(Sqe* sqe, IoOp op)
     {
