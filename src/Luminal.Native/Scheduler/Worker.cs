@@ -88,12 +88,12 @@ sealed unsafe class Worker
                 // turns, and before looking elsewhere for work: submit what this worker's polls queued, reap.
                 _rt.Driver.FireDue();
                 bool io = ++_ioTurns >= IoPollInterval;
-                if (io) { _ioTurns = 0; _rt.IoIfStarted?.Poll(); }
+                if (io) { _ioTurns = 0; IoTurn(); }
                 RawTask? task = NextTask();
-                if (task is null && !io && _rt.IoIfStarted is Io.IoBackend backend)
+                if (task is null && !io && _rt.IoIfStarted is not null)
                 {
                     _ioTurns = 0;
-                    backend.Poll();
+                    IoTurn();
                     task = NextTask();
                 }
                 task ??= Search();
@@ -118,6 +118,8 @@ sealed unsafe class Worker
             _rt.ThreadStopping(Observe.ThreadKind.Worker, Index);
         }
     }
+
+    void IoTurn() => _rt.IoIfStarted?.Poll();
 
     RawTask? NextTask()
     {

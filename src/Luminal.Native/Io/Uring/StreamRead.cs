@@ -15,8 +15,12 @@ static unsafe class StreamRead
     {
         if (op.CancelRequested) return -Libc.ECANCELED;
         ref StreamArgs a = ref op.Args<StreamArgs>();
+        if (RecvHint.SkipTry(a.Fd)) return UringBackend.WouldBlock;
         nint n = Libc.Recv(a.Fd, a.Buffer, (nuint)a.Length, Libc.MSG_DONTWAIT);
-        return n >= 0 ? n : ToRingIfWouldBlock(Libc.Errno);
+        if (n >= 0) return n;
+        int e = Libc.Errno;
+        if (e == Libc.EAGAIN) RecvHint.WouldBlock(a.Fd);
+        return ToRingIfWouldBlock(e);
     }
 
     /// <summary>Would block (the SQE may wait for the worker's next flush, see UringBackend.Submit), or not a socket
