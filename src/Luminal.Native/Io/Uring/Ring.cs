@@ -57,6 +57,7 @@ sealed unsafe partial class Ring : IDisposable
     /// <summary>The kernel can bound a completion wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11).</summary>
     public readonly bool HasTimedWait;
     readonly object _submitLock = new();
+    int _queued;      // entries filled but not taken by the kernel (see HasQueued)
     readonly void* _sqMap, _cqMap;
     readonly nuint _sqMapLen, _cqMapLen, _sqesLen;
     readonly uint* _sqHead, _sqTail, _sqArray, _cqHead, _cqTail;
@@ -145,12 +146,13 @@ sealed unsafe partial class Ring : IDisposable
             {
                 uint before = Volatile.Read(ref *_sqHead);
                 long n = Syscall6(SysEnter, _fd, tail + 1 - before, 0, 0, null, 0);
-                if ((int)(Volatile.Read(ref *_sqHead) - (tail + 1)) >= 0) return 0; // ours was taken
+                if ((int)(Volatile.Read(ref *_sqHead) - (tail + 1)) >= 0) { CountQueued(); return 0; } // ours was taken
                 int e = n > 0 ? 0 : n == 0 ? Libc.EAGAIN : Marshal.GetLastPInvokeError();
                 if (e is 0 or Libc.EINTR) continue; // progress (an earlier entry failed its prep), or a signal
                 // Not taken (EBUSY with a completion backlog, EAGAIN, ...): take ours back — the last entry — or
                 // the next enter would hand the kernel this stale one, whose buffer the caller is about to free.
                 Volatile.Write(ref *_sqTail, tail);
+                CountQueued();
                 return -e;
             }
         }
@@ -171,12 +173,17 @@ sealed unsafe partial class Ring : IDisposable
                 return -Libc.EBUSY;
             Fill(tail, prepare, state);
             Volatile.Write(ref *_sqTail, tail + 1); // release (the kernel reads it at the next enter)
+            CountQueued();
             return 0;
         }
     }
 
-    /// <summary>Are entries queued that the kernel has not taken yet? (A racy hint, no lock.)</summary>
-    public bool HasQueued => Volatile.Read(ref *_sqTail) != Volatile.Read(ref *_sqHead);
+    /// <summary>Are entries queued that the kernel has not taken yet? (A racy hint without the lock — and without
+    /// touching the mapped ring, which may be unmapped by now: the count is kept by the locked operations.)</summary>
+    public bool HasQueued => Volatile.Read(ref _queued) != 0;
+
+    /// <summary>Under the lock, after any change of the ring's tail or an enter: what is still queued.</summary>
+    void CountQueued() => Volatile.Write(ref _queued, (int)(*_sqTail - Volatile.Read(ref *_sqHead)));
 
     /// <summary>Submits every queued entry with one io_uring_enter. Entries the kernel does not take (EBUSY with a
     /// completion backlog, EAGAIN) stay queued for the next flush: their operations are still in flight.</summary>
@@ -191,11 +198,12 @@ sealed unsafe partial class Ring : IDisposable
         while (true)
         {
             uint pending = *_sqTail - Volatile.Read(ref *_sqHead);
-            if (pending == 0) return 0;
+            if (pending == 0) { CountQueued(); return 0; }
             long n = Syscall6(SysEnter, _fd, pending, 0, 0, null, 0);
-            if (n >= 0) return (int)n;
-            int e = Marshal.GetLastPInvokeError();
-            if (e != Libc.EINTR) return -e;
+            int e = n >= 0 ? 0 : Marshal.GetLastPInvokeError();
+            if (e == Libc.EINTR) continue;
+            CountQueued();
+            return n >= 0 ? (int)n : -e;
         }
     }
 
@@ -234,6 +242,7 @@ sealed unsafe partial class Ring : IDisposable
                 uint taken = Volatile.Read(ref *_sqHead) - head;
                 uint ours = taken > queued ? taken - queued : 0;
                 if (ours < n) Volatile.Write(ref *_sqTail, tail + ours);
+                CountQueued();
                 return ours > 0 ? (int)ours : r < 0 ? -e : -Libc.EAGAIN;
             }
         }
@@ -281,6 +290,7 @@ sealed unsafe partial class Ring : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            _queued = 0;
         }
         Munmap(_sqes, _sqesLen);
         if (_cqMap != _sqMap) Munmap(_cqMap, _cqMapLen);
