@@ -75,6 +75,9 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// non-worker's submit or a cancel flushes too, and a cancel always reaches the kernel after its target.
     /// Threads that are not this runtime's workers (luminal_block_on's caller, a blocking-pool thread, the
     /// current-thread runtime's driver, C code polling by hand) have no loop to flush for them: they enter at once.
+    /// (A task that busy-waits on an operation inside one poll, polling it again and again, no longer moves it along
+    /// on its worker — as with tokio, whose driver is not polled inside a task's poll either; the parked watcher
+    /// flushes within a millisecond if another worker exists.)
     /// </summary>
     public override void Submit(IoOp op)
     {
