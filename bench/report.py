@@ -358,9 +358,10 @@ if any(vals.get(("luminal-c", m)) is not None for m, _ in IO_SHUTDOWN):
         v = vals.get(("luminal-c", m))
         print(f"  {m:40}{'n/a' if v is None else f'{v:.1f}':>12}")
 
-# Many connections (c/bench_conns.c, rust-tokio/src/bin/bench-tokio-conns.rs): min / median over the rounds.
-CONNS_COLS = [("luminal-c", "uring", "Luminal io_uring"), ("luminal-c", "pool", "Luminal blocking pool"),
-              ("tokio", "tokio", "tokio 1.24")]
+# Many connections (c/bench_conns.c, rust-luminal/src/bin/bench-luminal-conns.rs, rust-tokio/src/bin/bench-tokio-conns.rs):
+# min / median over the rounds.
+CONNS_COLS = [("luminal-c", "uring", "Luminal-C io_uring"), ("luminal-c", "pool", "Luminal-C blocking pool"),
+              ("luminal-rust", "uring", "Luminal-Rust io_uring"), ("tokio", "tokio", "tokio 1.24")]
 CONNS_ROWS = [("echo64", "msgs_per_s", "64-conn echo: messages/s (all connections)"),
               ("echo64", "slowest_share", "64-conn echo: slowest connection / mean (1 = fair)"),
               ("echo64", "cpu_us_per_msg", "64-conn echo: process CPU µs per message"),
@@ -375,7 +376,8 @@ def conns_cell(peer, w, b, m):
     f = lambda x: f"{x:.2f}" if 0 < abs(x) < 10 else fmt(x)  # shares and per-message figures need decimals
     return "n/a" if not v else f"{f(v[0])} / {f(v[len(v) // 2])}"
 if any((p, f"conns_echo64_{b}_msgs_per_s") in runs for p, b, _ in CONNS_COLS):
-    md += ["**Many connections** (`c/bench_conns.c`, `rust-tokio/src/bin/bench-tokio-conns.rs`): 64 client tasks "
+    md += ["**Many connections** (`c/bench_conns.c`, `rust-luminal/src/bin/bench-luminal-conns.rs`, "
+           "`rust-tokio/src/bin/bench-tokio-conns.rs`): 64 client tasks "
            "ping-ponging 64-byte messages with 64 server tasks over loopback (2 s counted after all connected); "
            "10,000 connections from a child process, each served by a task parked in a 4 KiB read. Backlog 1024 "
            "(tokio's default). Each cell: min / median over the rounds (a fresh process each).", "",

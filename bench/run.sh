@@ -7,7 +7,7 @@
 #   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"; luminal-cpp is
 #   cpp/bench_luminal.cpp, the same workloads with luminal::task<T>),
 #   BENCH_SUITES ("main priority timers io": the peer workloads (with the sync ones: mpsc, semaphore), c/bench_priority.c + its tokio counterpart,
-#   c/bench_timers.c + c/bench_gc.c + bench_luminal_c's `_after_io` rows, c/bench_io.c + rust-tokio's bench-tokio-io + `cat` + c/bench_shutdown.c, conns: c/bench_conns.c + rust-tokio's bench-tokio-conns; a subset writes its
+#   c/bench_timers.c + c/bench_gc.c + bench_luminal_c's `_after_io` rows, c/bench_io.c + rust-tokio's bench-tokio-io + `cat` + c/bench_shutdown.c, conns: c/bench_conns.c + rust-luminal's bench-luminal-conns + rust-tokio's bench-tokio-conns; a subset writes its
 #   report to results/partial/, leaving results/RESULTS.md alone), BENCH_IO_REPS (3 file reads per process after 1
 #   warm-up), BENCH_IO_TCP_REPS (1 echo run of BENCH_IO_MSGS=100000 messages per process), BENCH_SHUTDOWN_OPS
 #   (100000 reads in flight at shutdown), BENCH_SHUTDOWN_REPS (5 shutdowns per process)
@@ -125,6 +125,9 @@ for round in $(seq "$BENCH_ROUNDS"); do
   # Many connections (~25 s a round): a 64-connection echo and 10k idle connections (c/bench_conns.c).
   if has "$SUITES" conns; then
     for part in echo64_uring echo64_pool idle_uring idle_pool; do has "$PEERS" luminal-c && run luminal-c "$OUT/bench_conns" $part; done
+    for part in echo64_uring idle_uring; do
+      has "$PEERS" luminal-rust && run luminal-rust rust-luminal/target/release/bench-luminal-conns $part
+    done
     for part in echo64 idle; do has "$PEERS" tokio && run tokio rust-tokio/target/release/bench-tokio-conns $part; done
   fi
   has "$SUITES" main || continue

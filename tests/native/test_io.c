@@ -1985,6 +1985,64 @@ IO_TEST(io_completion_not_held_up_by_a_long_poll_after_a_wake) {
   tu_runtime_done(rt);
 }
 
+/* io_uring: a socket read that would block is only queued by the worker that polls it, and submitted at that
+ * worker's next IO turn. A worker that never runs out of work (a task yielding in a loop) must still take IO turns
+ * (every few dozen turns of its loop): the read's SQE reaches the kernel, its completion is reaped, the reader
+ * finishes while the yielder keeps yielding. One worker, so nobody else can do it. The same on the pool. */
+typedef struct busy_reader {
+  int fd;
+  atomic_int submitted, done;
+  luminal_io_result r;
+  luminal_future op;
+} busy_reader;
+
+static luminal_poll cb_read_on_worker(tf *f, luminal_context *cx, void **out) {
+  busy_reader *b = (busy_reader *)f->user;
+  if (!atomic_load(&b->submitted)) {
+    static char buf[4];
+    CHECK_ST(luminal_stream_read(luminal_context_runtime(cx), b->fd, buf, sizeof buf, &b->r, &b->op), LUMINAL_OK);
+    atomic_store(&b->submitted, 1);
+  }
+  void *res = NULL;
+  if (b->op.poll(b->op.state, cx, &res) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  b->op.drop(b->op.state);
+  CHECK_EQ(b->r.value, 1);
+  atomic_store(&b->done, 1);
+  *out = tu_box_new(f->c, 1);
+  return LUMINAL_POLL_READY;
+}
+
+static luminal_poll cb_yield_until_read(tf *f, luminal_context *cx, void **out) {
+  busy_reader *b = (busy_reader *)f->user;
+  static uint64_t t0;
+  if (!t0) t0 = tu_now_ns();
+  if (!atomic_load(&b->done) && tu_now_ns() - t0 < 20ull * 1000000000ull) {
+    luminal_waker_wake_by_ref(luminal_context_waker(cx)); /* runnable again at once: the worker never idles */
+    return LUMINAL_POLL_PENDING;
+  }
+  *out = tu_box_new(f->c, atomic_load(&b->done) ? 2 : 0);
+  return LUMINAL_POLL_READY;
+}
+
+IO_TEST(io_queued_read_completes_while_its_worker_stays_busy) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 1);
+  tu_counters c = TU_COUNTERS_INIT;
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  busy_reader b = {.fd = sv[0]};
+  atomic_init(&b.submitted, 0), atomic_init(&b.done, 0);
+  luminal_task *reader = tu_spawn(rt, tf_make(&c, cb_read_on_worker, &b, 0));
+  WAIT_UNTIL(atomic_load(&b.submitted));
+  luminal_task *yielder = tu_spawn(rt, tf_make(&c, cb_yield_until_read, &b, 0));
+  usleep(10 * 1000);
+  CHECK_EQ(write(sv[1], "r", 1), 1);
+  CHECK_EQ(tu_join_value(reader), 1);
+  CHECK_EQ(tu_join_value(yielder), 2); /* the read finished while the yielder was still yielding */
+  close(sv[0]);
+  close(sv[1]);
+  tu_runtime_done(rt);
+}
+
 /* Many sockets waiting for data must not need a thread each: with the blocking pool capped at 2 threads, 16
  * pending reads wait, and the one whose data arrives completes (on io_uring they wait in the kernel anyway). */
 typedef struct waiting_read {

@@ -19,6 +19,10 @@ abstract unsafe class IoBackend : Scheduler.Driver
     /// <summary>Starts the operation; it reports back through <see cref="IoOp.Complete"/> exactly once.</summary>
     public abstract void Submit(IoOp op);
 
+    /// <summary>Right after the poll that submitted <paramref name="op"/>: hand out what completed at once (io_uring:
+    /// reaps what the submitting enter completed).</summary>
+    public virtual void PollAfterSubmit(IoOp op) => Poll();
+
     /// <summary>Asks for an in-flight operation to end early (its Complete still comes, maybe with -ECANCELED).</summary>
     public abstract void Cancel(IoOp op);
 

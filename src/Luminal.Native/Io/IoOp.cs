@@ -338,7 +338,7 @@ readonly unsafe struct IoOp : IEquatable<IoOp>
             backend.Submit(op);
             // Operations often complete at once (a cached read, data already in the socket, room to send): reap
             // here and finish in this same poll instead of waking the task from another thread.
-            backend.Poll(); // the driver hands out what completed (io_uring: reaps; the pool: nothing to do)
+            backend.PollAfterSubmit(op); // the driver hands out what completed (io_uring: reaps; the pool: nothing to do)
             return op.AwaitCompletion(waker, output);
         }
         catch

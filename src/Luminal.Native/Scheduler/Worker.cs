@@ -17,6 +17,11 @@ sealed unsafe class Worker
 {
     const int GlobalQueueInterval = 61; // tokio's value: a prime, so it doesn't beat with task patterns
     const int MaxLifoPolls = 64;        // consecutive LIFO-slot polls before the slot's task goes to the back
+    // Turns between two IO turns of a busy worker (tokio's event_interval; a worker out of work does one at once).
+    // Reaping on every turn made the 64-connection echo unfair (the slowest connection got 0.005-0.5 of the mean):
+    // the connections whose completions happened to be reaped first kept the LIFO slot, the rest waited in the
+    // queue; reaped as a batch, the woken tasks queue up in completion order and run in turn (issue 15).
+    const int IoPollInterval = 61;
 
     readonly Runtime _rt;
     public readonly int Index;
@@ -47,6 +52,7 @@ sealed unsafe class Worker
     Context _cx = null!;    // this worker's luminal_context (a new token per poll)
     bool _searching;
     uint _tick;
+    int _ioTurns;           // turns since this worker's last IO turn (see IoPollInterval)
     uint _rng;
     Thread? _thread;
     public int ManagedThreadId;
@@ -78,8 +84,19 @@ sealed unsafe class Worker
         {
             while (!_rt.IsShutdown)
             {
-                _rt.Driver.Poll(); // due timers and IO completions wake their tasks (into this worker's queue)
-                RawTask? task = NextTask() ?? Search();
+                // Due timers wake their tasks (into this worker's queue) on every turn; IO every IoPollInterval
+                // turns, and before looking elsewhere for work: submit what this worker's polls queued, reap.
+                _rt.Driver.FireDue();
+                bool io = ++_ioTurns >= IoPollInterval;
+                if (io) { _ioTurns = 0; IoTurn(); }
+                RawTask? task = NextTask();
+                if (task is null && !io && _rt.IoIfStarted is not null)
+                {
+                    _ioTurns = 0;
+                    IoTurn();
+                    task = NextTask();
+                }
+                task ??= Search();
                 if (task is RawTask t) RunTask(t);
                 else Park();
             }
@@ -101,6 +118,8 @@ sealed unsafe class Worker
             _rt.ThreadStopping(Observe.ThreadKind.Worker, Index);
         }
     }
+
+    void IoTurn() => _rt.IoIfStarted?.Poll();
 
     RawTask? NextTask()
     {

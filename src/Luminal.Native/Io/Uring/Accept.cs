@@ -33,7 +33,7 @@ static unsafe class Accept
             if (fd >= 0) return fd;
             int e = Libc.Errno;
             if (e == Libc.EINTR) continue;
-            return e == Libc.EAGAIN ? UringOp.Pending : -e;
+            return e == Libc.EAGAIN ? UringBackend.WouldBlock : -e;
         }
     }
 

@@ -6,7 +6,8 @@ namespace Luminal.Io.Uring;
 
 /// <summary>
 /// One io_uring instance through the raw system calls (no liburing): io_uring_setup, the three mmap'ed regions
-/// (submission ring, completion ring, SQE array), io_uring_enter. Submissions take a lock (any thread may submit);
+/// (submission ring, completion ring, SQE array), io_uring_enter. Submissions take a lock (any thread may submit,
+/// at once or queued for the next flush);
 /// completions are reaped by one thread (<see cref="UringBackend"/>).
 /// </summary>
 sealed unsafe partial class Ring : IDisposable
@@ -56,6 +57,7 @@ sealed unsafe partial class Ring : IDisposable
     /// <summary>The kernel can bound a completion wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11).</summary>
     public readonly bool HasTimedWait;
     readonly object _submitLock = new();
+    int _queued;      // entries filled but not taken by the kernel (see HasQueued)
     readonly void* _sqMap, _cqMap;
     readonly nuint _sqMapLen, _cqMapLen, _sqesLen;
     readonly uint* _sqHead, _sqTail, _sqArray, _cqHead, _cqTail;
@@ -123,69 +125,125 @@ sealed unsafe partial class Ring : IDisposable
         return ring is not null;
     }
 
-    /// <summary>Fills one SQE (zeroed first) under the submission lock and submits it at once.</summary>
+    /// <summary>
+    /// Fills one SQE (zeroed first) under the submission lock and submits it at once, with whatever the workers
+    /// queued before it (<see cref="Queue"/>: the kernel takes entries in order, so one enter submits them all).
+    /// 0 once the kernel took ours, else a negated errno (ours is taken back; entries queued before it stay queued).
+    /// </summary>
     public int Submit<TState>(delegate*<Sqe*, TState, void> prepare, TState state)
     {
         lock (_submitLock)
         {
             if (_disposed) return -Libc.ECANCELED;
             uint tail = *_sqTail;
-            // Without SQPOLL io_uring_enter consumes what we queue (or we roll it back below), so the ring only
-            // fills if something is badly wrong: refuse rather than overwrite an entry the kernel has not read.
-            if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries) return -Libc.EBUSY;
-            uint index = tail & _sqMask;
-            Sqe* sqe = &_sqes[index];
-            *sqe = default;
-            prepare(sqe, state);
-            _sqArray[index] = index;
+            // Without SQPOLL the kernel only reads entries inside io_uring_enter: a full ring means queued entries
+            // it refused; one more try, then refuse rather than overwrite an entry the kernel has not read.
+            if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries && (EnterQueued() < 0 || tail - Volatile.Read(ref *_sqHead) >= _sqEntries))
+                return -Libc.EBUSY;
+            Fill(tail, prepare, state);
             Volatile.Write(ref *_sqTail, tail + 1); // release: the kernel reads the SQE after seeing the tail
             while (true)
             {
-                long n = Syscall6(SysEnter, _fd, 1, 0, 0, null, 0);
-                if (n > 0) return 0;
-                int e = n == 0 ? Libc.EAGAIN : Marshal.GetLastPInvokeError();
-                if (e == Libc.EINTR) continue;
-                // Not taken (EBUSY with a completion backlog, EAGAIN, ...): take the entry back, or the next
-                // submission would hand the kernel this stale one, whose buffer the caller is about to free.
-                if (Volatile.Read(ref *_sqHead) != tail + 1) Volatile.Write(ref *_sqTail, tail);
+                uint before = Volatile.Read(ref *_sqHead);
+                long n = Syscall6(SysEnter, _fd, tail + 1 - before, 0, 0, null, 0);
+                if ((int)(Volatile.Read(ref *_sqHead) - (tail + 1)) >= 0) { CountQueued(); return 0; } // ours was taken
+                int e = n > 0 ? 0 : n == 0 ? Libc.EAGAIN : Marshal.GetLastPInvokeError();
+                if (e is 0 or Libc.EINTR) continue; // progress (an earlier entry failed its prep), or a signal
+                // Not taken (EBUSY with a completion backlog, EAGAIN, ...): take ours back — the last entry — or
+                // the next enter would hand the kernel this stale one, whose buffer the caller is about to free.
+                Volatile.Write(ref *_sqTail, tail);
+                CountQueued();
                 return -e;
             }
         }
     }
 
     /// <summary>
-    /// Fills one SQE per state (as many as the submission ring has room for) and submits them with one
-    /// io_uring_enter. Returns how many the kernel took — the rest were taken back, submit them again — or a
-    /// negated errno when it took none. (Cancelling thousands of operations one enter each is what made shutdown
-    /// slow.)
+    /// Fills one SQE without entering the kernel: the next <see cref="Flush"/> (a worker's loop, or any
+    /// <see cref="Submit"/>) submits it, with everything else queued, in one io_uring_enter. 0, or a negated errno
+    /// (the ring is gone, or full even after submitting what it holds).
+    /// </summary>
+    public int Queue<TState>(delegate*<Sqe*, TState, void> prepare, TState state)
+    {
+        lock (_submitLock)
+        {
+            if (_disposed) return -Libc.ECANCELED;
+            uint tail = *_sqTail;
+            if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries && (EnterQueued() < 0 || tail - Volatile.Read(ref *_sqHead) >= _sqEntries))
+                return -Libc.EBUSY;
+            Fill(tail, prepare, state);
+            Volatile.Write(ref *_sqTail, tail + 1); // release (the kernel reads it at the next enter)
+            CountQueued();
+            return 0;
+        }
+    }
+
+    /// <summary>Are entries queued that the kernel has not taken yet? (A racy hint without the lock — and without
+    /// touching the mapped ring, which may be unmapped by now: the count is kept by the locked operations.)</summary>
+    public bool HasQueued => Volatile.Read(ref _queued) != 0;
+
+    /// <summary>Under the lock, after any change of the ring's tail or an enter: what is still queued.</summary>
+    void CountQueued() => Volatile.Write(ref _queued, (int)(*_sqTail - Volatile.Read(ref *_sqHead)));
+
+    /// <summary>Submits every queued entry with one io_uring_enter. Entries the kernel does not take (EBUSY with a
+    /// completion backlog, EAGAIN) stay queued for the next flush: their operations are still in flight.</summary>
+    public int Flush()
+    {
+        lock (_submitLock) return _disposed ? 0 : EnterQueued();
+    }
+
+    /// <summary>Under the lock: enters the kernel with everything queued. How many it took, or a negated errno.</summary>
+    int EnterQueued()
+    {
+        while (true)
+        {
+            uint pending = *_sqTail - Volatile.Read(ref *_sqHead);
+            if (pending == 0) { CountQueued(); return 0; }
+            long n = Syscall6(SysEnter, _fd, pending, 0, 0, null, 0);
+            int e = n >= 0 ? 0 : Marshal.GetLastPInvokeError();
+            if (e == Libc.EINTR) continue;
+            CountQueued();
+            return n >= 0 ? (int)n : -e;
+        }
+    }
+
+    void Fill<TState>(uint tail, delegate*<Sqe*, TState, void> prepare, TState state)
+    {
+        uint index = tail & _sqMask;
+        Sqe* sqe = &_sqes[index];
+        *sqe = default;
+        prepare(sqe, state);
+        _sqArray[index] = index;
+    }
+
+    /// <summary>
+    /// Fills one SQE per state (as many as the submission ring has room for) and submits them — after whatever was
+    /// queued — with one io_uring_enter. Returns how many of ours the kernel took — the rest were taken back, submit
+    /// them again — or a negated errno when it took none. (Cancelling thousands of operations one enter each is
+    /// what made shutdown slow.)
     /// </summary>
     public int SubmitBatch<TState>(delegate*<Sqe*, TState, void> prepare, ReadOnlySpan<TState> states)
     {
         lock (_submitLock)
         {
             if (_disposed) return -Libc.ECANCELED;
-            // Every submission leaves the ring empty (taken, or rolled back), so head == tail here.
-            uint head = Volatile.Read(ref *_sqHead), tail = *_sqTail;
-            uint n = Math.Min((uint)states.Length, _sqEntries - (tail - head));
+            uint head = Volatile.Read(ref *_sqHead), tail = *_sqTail, queued = tail - head;
+            uint n = Math.Min((uint)states.Length, _sqEntries - queued);
             if (n == 0) return -Libc.EBUSY;
-            for (uint i = 0; i < n; i++)
-            {
-                uint index = (tail + i) & _sqMask;
-                Sqe* sqe = &_sqes[index];
-                *sqe = default;
-                prepare(sqe, states[(int)i]);
-                _sqArray[index] = index;
-            }
+            for (uint i = 0; i < n; i++) Fill(tail + i, prepare, states[(int)i]);
             Volatile.Write(ref *_sqTail, tail + n); // release: the kernel reads the SQEs after seeing the tail
             while (true)
             {
-                long r = Syscall6(SysEnter, _fd, n, 0, 0, null, 0);
+                long r = Syscall6(SysEnter, _fd, queued + n, 0, 0, null, 0);
                 int e = r < 0 ? Marshal.GetLastPInvokeError() : 0;
                 if (r < 0 && e == Libc.EINTR) continue;
-                // What the kernel did not take goes back, as in Submit (a later enter would run stale entries).
+                // What the kernel did not take (a suffix: it takes entries in order) goes back, as in Submit; the
+                // entries queued before ours stay queued.
                 uint taken = Volatile.Read(ref *_sqHead) - head;
-                if (taken < n) Volatile.Write(ref *_sqTail, tail + taken);
-                return taken > 0 ? (int)taken : r < 0 ? -e : -Libc.EAGAIN;
+                uint ours = taken > queued ? taken - queued : 0;
+                if (ours < n) Volatile.Write(ref *_sqTail, tail + ours);
+                CountQueued();
+                return ours > 0 ? (int)ours : r < 0 ? -e : -Libc.EAGAIN;
             }
         }
     }
@@ -232,6 +290,7 @@ sealed unsafe partial class Ring : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            _queued = 0;
         }
         Munmap(_sqes, _sqesLen);
         if (_cqMap != _sqMap) Munmap(_cqMap, _cqMapLen);

@@ -16,7 +16,7 @@ static unsafe class SendTo
     {
         if (op.CancelRequested) return -Libc.ECANCELED;
         long n = Datagram.TryNow(ref op.Args<DatagramArgs>(), send: true);
-        return n == -Libc.EAGAIN ? UringOp.Pending : n;
+        return n == -Libc.EAGAIN ? UringBackend.WouldBlock : n;
     }
 
     static void Prepare(Sqe* sqe, IoOp op)

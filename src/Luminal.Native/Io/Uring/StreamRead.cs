@@ -15,13 +15,18 @@ static unsafe class StreamRead
     {
         if (op.CancelRequested) return -Libc.ECANCELED;
         ref StreamArgs a = ref op.Args<StreamArgs>();
+        if (RecvHint.SkipTry(a.Fd)) return UringBackend.WouldBlock;
         nint n = Libc.Recv(a.Fd, a.Buffer, (nuint)a.Length, Libc.MSG_DONTWAIT);
-        return n >= 0 ? n : ToRingIfWouldBlock(Libc.Errno);
+        if (n >= 0) return n;
+        int e = Libc.Errno;
+        if (e == Libc.EAGAIN) RecvHint.WouldBlock(a.Fd);
+        return ToRingIfWouldBlock(e);
     }
 
-    /// <summary>Would block, or not a socket: submit (StreamWrite's try uses this too).</summary>
+    /// <summary>Would block (the SQE may wait for the worker's next flush, see UringBackend.Submit), or not a socket
+    /// (a pipe: submit now, it may complete inside the enter). StreamWrite's try uses this too.</summary>
     public static long ToRingIfWouldBlock(int errno) =>
-        errno is Libc.EAGAIN or Libc.EINTR or Libc.ENOTSOCK ? UringOp.Pending : -errno;
+        errno is Libc.EAGAIN or Libc.EINTR ? UringBackend.WouldBlock : errno == Libc.ENOTSOCK ? UringOp.Pending : -errno;
 
     static void Prepare(Sqe* sqe, IoOp op)
     {

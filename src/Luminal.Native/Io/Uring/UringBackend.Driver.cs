@@ -11,18 +11,26 @@ sealed partial class UringBackend
 {
     const long WatchNs = 1_000_000; // how often a watching worker looks at the ring (see Park)
 
-    /// <summary>Every turn of every worker's loop. Idle IO must cost nothing there (issue 15): with no request in
+    /// <summary>A worker's IO turn (every Worker.IoPollInterval turns of its loop, and when it runs out of work),
+    /// and the other pollers (the current-thread runtime's loop): submits what the workers queued, then reaps.
+    /// Idle IO must cost nothing there (issue 15): with no request in
     /// flight there is no completion anyone waits for, so one read of the counter is the whole check — no stack
     /// buffers, no lock. (A poke's or a cancel's completion, which nobody counts, stays in the ring until the next
     /// reap: the worker sleeping in the ring reaps it itself, see Sleep.)</summary>
     public override void Poll()
     {
         if (Volatile.Read(ref _inFlight) == 0) return;
+        Flush(); // what this worker's polls queued (Submit)
         ReapAvailable();
     }
 
     public override void Park(Worker worker, long timeoutNs, bool othersAwake)
     {
+        // Nothing queued may wait for this worker's next turn: it is about to sleep. (The loop flushed before it
+        // looked for work to steal; this covers a flush the kernel refused — EBUSY/EAGAIN leave entries queued —
+        // by watching: the watcher's loop flushes again every millisecond.)
+        Flush();
+        if (_ring.HasQueued && (ulong)timeoutNs > WatchNs) timeoutNs = WatchNs;
         if (TryBeginWait(worker.Index, othersAwake))
         {
             // This worker sleeps in the ring: completions wake it directly.

@@ -10,7 +10,8 @@ namespace Luminal.Io.Uring;
 ///
 /// Completions are reaped by the workers themselves, so an idle runtime sleeps in one place: a worker that parks
 /// while the ring exists becomes the ring's waiter and sleeps in io_uring_enter (bounded by the next timer), not
-/// on its futex; unparking it posts a NOP. Busy workers reap what is there once per scheduling tick. Whoever
+/// on its futex; unparking it posts a NOP. Busy workers submit what they queued and reap what is there every few
+/// turns of their loop (Worker.IoPollInterval) and whenever they run out of work. Whoever
 /// reaps wakes the tasks, so on a worker they land in its own queue. (Kernels without timed waits, before 5.11,
 /// get a reaper thread instead.)
 /// </summary>
@@ -54,18 +55,29 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
 
     public override uint Kind => UringKind;
 
+    /// <summary>From an operation's Begin: its non-blocking try would block (EAGAIN), so the SQE is unlikely to
+    /// complete inside the enter that submits it — a worker queues it for its next flush (see <see cref="Submit"/>).</summary>
+    internal const long WouldBlock = long.MinValue + 1;
+
     /// <summary>
     /// Starts an operation: its row (<see cref="Operations"/>) says what to do before the ring (Begin: a check, a
     /// socket to create, a non-blocking try that may be the whole operation), and fills the SQE (Prepare).
     ///
-    /// One io_uring_enter per SQE, not one per poll for all the SQEs it queued: the poll that submits reaps at once
-    /// (IoOp.PollFn), so an operation the kernel completes inside the enter (a cached read, an accept with a
-    /// connection waiting, a pipe read with data) is ready in that same poll, with no wake and no second poll. A
-    /// combinator that polls N operations in one poll pays N enters for that. Deferring the enter to the end of the
-    /// task's poll would save N-1 of them but needs a flush point after every poll — the worker loop (Worker.cs,
-    /// whose per-turn ReapAvailable is the only such point today) and every thread that polls outside a worker
-    /// (luminal_block_on's caller, a blocking-pool thread, C code polling by hand) — and turns each inline
-    /// completion into a wake. That flush belongs in the driver seam the worker parks in (issue 11), not here.
+    /// When to enter the kernel. An operation that may complete inside io_uring_enter (a cached file read, an
+    /// open, a pipe read with data) is submitted at once: the poll that submits reaps right after
+    /// (<see cref="PollAfterSubmit"/>), so it is ready in that same poll, with no wake and no second poll. An
+    /// operation whose non-blocking try just said "would block" (<see cref="WouldBlock"/>: a socket read or write,
+    /// an accept) waits for data from a peer anyway: on a worker thread its SQE is only queued, and the worker's
+    /// loop submits everything queued with one enter at its next IO turn (Worker.Main: every
+    /// <c>IoPollInterval</c> turns, and whenever it runs out of work, before it steals or parks) — in a busy
+    /// server one enter then carries the reads of many connections (issue 15: the 64-connection echo entered the
+    /// kernel 0.81 times per message). Any enter submits all queued entries (the kernel takes them in order), so a
+    /// non-worker's submit or a cancel flushes too, and a cancel always reaches the kernel after its target.
+    /// Threads that are not this runtime's workers (luminal_block_on's caller, a blocking-pool thread, the
+    /// current-thread runtime's driver, C code polling by hand) have no loop to flush for them: they enter at once.
+    /// (A task that busy-waits on an operation inside one poll, polling it again and again, no longer moves it along
+    /// on its worker — as with tokio, whose driver is not polled inside a task's poll either; the parked watcher
+    /// flushes within a millisecond if another worker exists.)
     /// </summary>
     public override void Submit(IoOp op)
     {
@@ -73,10 +85,12 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         if (row.RunsOnPool) { _pool.Submit(op); return; }
         if (_stopping) { op.Complete(-Libc.ECANCELED); return; }
         long now = row.Begin == null ? UringOp.Pending : row.Begin(op);
-        if (now != UringOp.Pending) { op.Complete(now); return; } // done (or refused) without the ring
+        if (now != UringOp.Pending && now != WouldBlock) { op.Complete(now); return; } // done (or refused) without the ring
+        bool queue = now == WouldBlock && _runtime.CurrentWorker() is not null;
         Interlocked.Increment(ref _inFlight);
-        op.SubmitOrder = Interlocked.Increment(ref _submitOrder);
-        int r = _ring.Submit(&Prepare, op);
+        // The low bit tells PollAfterSubmit that nothing entered the kernel (the order is for CancelAll).
+        op.SubmitOrder = Interlocked.Increment(ref _submitOrder) * 2 + (queue ? 1 : 0);
+        int r = queue ? _ring.Queue(&Prepare, op) : _ring.Submit(&Prepare, op);
         if (r < 0)
         {
             Interlocked.Decrement(ref _inFlight);
@@ -84,6 +98,19 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
             return;
         }
         if (_reaper is null) EnsureWatched();
+    }
+
+    /// <summary>Right after the poll that submitted <paramref name="op"/>: reap what its enter completed (an
+    /// operation that was only queued entered nothing: its completion comes with the worker's next IO turn).</summary>
+    public override void PollAfterSubmit(IoOp op)
+    {
+        if ((op.SubmitOrder & 1) == 0) Poll();
+    }
+
+    /// <summary>Submits what the workers queued (see <see cref="Submit"/>) with one enter.</summary>
+    public void Flush()
+    {
+        if (_ring.HasQueued) _ring.Flush();
     }
 
     static void Prepare(Sqe* sqe, IoOp op)
@@ -110,6 +137,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     public override void WaitCompleted(IoOp op)
     {
         if (OnPool(op)) { base.WaitCompleted(op); return; }
+        Flush(); // its SQE may still be queued (the cancel's enter submits it too; this is for a wait without one)
         while (!op.IsCompleted)
         {
             if (ReapAvailable() == 0 && !op.IsCompleted)
@@ -214,6 +242,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// <summary>The waiting worker sleeps here until a completion (or a poke) arrives, then reaps.</summary>
     public void Sleep(long timeoutNs)
     {
+        Flush();
         if (ReapAvailable() > 0) return;
         _ring.WaitForCompletion(timeoutNs);
         ReapAvailable();
@@ -260,7 +289,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         // A cancel (a drop's, or CancelAll's) can only have found the first request: do not start another one.
         if (op.CancelRequested) return -Libc.ECANCELED;
         Interlocked.Increment(ref _inFlight);
-        op.SubmitOrder = Interlocked.Increment(ref _submitOrder);
+        op.SubmitOrder = Interlocked.Increment(ref _submitOrder) * 2;
         int r = _ring.Submit(&Prepare, op);
         if (r < 0) Interlocked.Decrement(ref _inFlight);
         return r < 0 ? r : UringOp.Pending;
