@@ -31,9 +31,12 @@ pub use semaphore::{
     Acquire, AcquireError, Mutex, MutexGuard, Semaphore, SemaphorePermit, TryAcquireError, TryLockError,
 };
 
+use crate::await_raw::RawPoll;
 use crate::ffi;
+use crate::RuntimeError;
 use std::ffi::c_void;
-use std::ptr;
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
 use std::task::Poll;
 
 /// An owned C future (`luminal_future`) dropped exactly once: when it completes, or with this value.
@@ -86,5 +89,90 @@ impl RawFut {
 impl Drop for RawFut {
     fn drop(&mut self) {
         self.drop_now();
+    }
+}
+
+/// Where a C recv future (`luminal_channel_recv`, `luminal_oneshot_recv`) writes its outcome: borrowed by the C
+/// future until it is dropped, so it lives on the heap, owned by its [`RecvOp`].
+struct RecvOuts {
+    msg: *mut c_void,
+    result: ffi::luminal_status,
+}
+
+/// A C recv future, its out-parameters, and the message it received until the Rust side claims it ([`Self::take`]);
+/// one shape for channels and oneshots, which differ only in how a message is dropped (`drop_msg`: the
+/// primitive's `drop_message`, for a message received and never claimed).
+pub(crate) struct RecvOp<T> {
+    fut: RawFut,
+    outs: *mut RecvOuts,
+    got: Option<NonNull<c_void>>,
+    drop_msg: unsafe extern "C" fn(*mut c_void),
+    _t: PhantomData<fn(T) -> T>,
+}
+
+// SAFETY: `outs` is owned heap memory; `got` is a message carrying a `T: Send`.
+unsafe impl<T: Send> Send for RecvOp<T> {}
+
+impl<T> RecvOp<T> {
+    /// Makes the C future with `make(msg_out, result_out, future_out)` (a `luminal_*_recv` call); its status if
+    /// that fails (nothing is held then).
+    ///
+    /// # Safety
+    /// `make` must be a `luminal_*_recv` call on a live receiver whose messages `drop_msg` drops.
+    pub(crate) unsafe fn start(
+        drop_msg: unsafe extern "C" fn(*mut c_void),
+        make: impl FnOnce(*mut *mut c_void, *mut ffi::luminal_status, *mut ffi::luminal_future) -> ffi::luminal_status,
+    ) -> Result<RecvOp<T>, ffi::luminal_status> {
+        let outs = Box::into_raw(Box::new(RecvOuts { msg: ptr::null_mut(), result: ffi::LUMINAL_E_CLOSED }));
+        let mut fut = RawFut::empty();
+        // SAFETY: `outs` is heap memory owned by the op below, freed only after the C future is dropped.
+        let st = unsafe { make(&mut (*outs).msg, &mut (*outs).result, &mut fut) };
+        let op = RecvOp { fut: RawFut::new(fut), outs, got: None, drop_msg, _t: PhantomData };
+        if st != ffi::LUMINAL_OK {
+            return Err(st); // the op goes: an empty future, its outs freed
+        }
+        Ok(op)
+    }
+
+    /// The message received (after `Ready(LUMINAL_OK)`), now the caller's; None if there is none.
+    pub(crate) fn take(&mut self) -> Option<NonNull<c_void>> {
+        self.got.take()
+    }
+}
+
+impl<T: Send + 'static> RawPoll for RecvOp<T> {
+    type Output = ffi::luminal_status;
+
+    unsafe fn poll_raw(&mut self, lcx: *mut ffi::luminal_context) -> Poll<ffi::luminal_status> {
+        // SAFETY: `lcx` is live (the caller's contract).
+        match unsafe { self.fut.poll(lcx) } {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => {
+                // SAFETY: the C future wrote `outs` at completion and was dropped: nobody else touches them.
+                let (st, msg) = unsafe { ((*self.outs).result, (*self.outs).msg) };
+                if st == ffi::LUMINAL_OK {
+                    self.got = NonNull::new(msg); // never NULL: every message is a box
+                }
+                Poll::Ready(st)
+            }
+        }
+    }
+
+    fn helper_failed(&mut self, _e: RuntimeError) -> ffi::luminal_status {
+        self.fut.drop_now(); // a recv that never completed holds nothing
+        ffi::LUMINAL_E_CLOSED
+    }
+}
+
+impl<T> Drop for RecvOp<T> {
+    fn drop(&mut self) {
+        self.fut.drop_now();
+        // SAFETY: allocated in `start`, freed once, after the C future that borrowed it is gone.
+        drop(unsafe { Box::from_raw(self.outs) });
+        if let Some(msg) = self.got.take() {
+            // Received and never claimed (its receiver is going): dropped as the primitive drops it.
+            // SAFETY: the message is ours; `drop_msg` frees it exactly once.
+            unsafe { (self.drop_msg)(msg.as_ptr()) }
+        }
     }
 }

@@ -16,7 +16,7 @@
 //! close, or the future cancelled) the value is dropped with the cell's last reference. So the value is dropped
 //! exactly once, and a refused send returns it — the C runtime calls a send future's `drop_message` only from
 //! that future's own poll or drop, so the value is in the cell when the future sees `CLOSED`.
-use super::RawFut;
+use super::{RawFut, RecvOp};
 use crate::await_raw::{AwaitRaw, RawPoll};
 use crate::ffi::{self, luminal_context, luminal_receiver, luminal_runtime, luminal_sender};
 use crate::{Runtime, RuntimeError};
@@ -399,23 +399,17 @@ impl<T: Send + 'static> Receiver<T> {
                 Err(TryRecvError::Disconnected) => return Poll::Ready(None),
                 Err(TryRecvError::Empty) => {}
             }
-            let outs = Box::new(RecvOuts { msg: ptr::null_mut(), result: ffi::LUMINAL_E_CLOSED });
-            let outs = Box::into_raw(outs);
-            let mut fut = RawFut::empty();
-            // SAFETY: a live receiver; `outs` is heap memory owned by the `RecvOp` below, freed only after the C
-            // future is dropped.
-            let st = unsafe {
-                ffi::luminal_channel_recv(self.raw.as_ptr(), &mut (*outs).msg, &mut (*outs).result, &mut fut)
-            };
-            let src = RecvOp::<T> { fut: RawFut::new(fut), outs, got: None, _t: PhantomData };
-            if st != ffi::LUMINAL_OK {
-                return Poll::Ready(None);
-            }
+            let raw = self.raw.as_ptr();
+            // SAFETY: a live receiver; the out-parameters are the op's, live until its C future is dropped.
+            let make = |msg, res, fut| unsafe { ffi::luminal_channel_recv(raw, msg, res, fut) };
+            // SAFETY: a recv on a `channel::<T>` channel, whose messages `drop_node::<T>` drops.
+            let src = unsafe { RecvOp::<T>::start(drop_node::<T>, make) };
+            let Ok(src) = src else { return Poll::Ready(None) };
             *op = Some(AwaitRaw::new(src, self.home));
         }
         let a = op.as_mut().expect("set above");
         let st = std::task::ready!(Pin::new(&mut *a).poll(cx));
-        let got = a.source_mut(|s| s.got.take()).flatten();
+        let got = a.source_mut(|s| s.take()).flatten();
         *op = None;
         Poll::Ready(match (st, got) {
             // SAFETY: the message the C future handed over, ours now.
@@ -427,7 +421,7 @@ impl<T: Send + 'static> Receiver<T> {
     /// Puts back what a dropped op had received (at the front: it was the oldest message).
     pub(crate) fn recover(&mut self, op: AwaitRaw<RecvOp<T>>) {
         if let Some(mut src) = op.into_source() {
-            if let Some(msg) = src.got.take() {
+            if let Some(msg) = src.take() {
                 // SAFETY: the message the C future handed over, ours now.
                 self.stash = Some(unsafe { take_node(msg.as_ptr()) });
             }
@@ -445,60 +439,6 @@ impl<T> Drop for Receiver<T> {
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver").field("raw", &self.raw).finish()
-    }
-}
-
-struct RecvOuts {
-    msg: *mut c_void,
-    result: ffi::luminal_status,
-}
-
-/// The C recv future, its out-parameters, and the message it received until the [`Recv`] claims it.
-pub(crate) struct RecvOp<T> {
-    fut: RawFut,
-    outs: *mut RecvOuts,
-    got: Option<NonNull<c_void>>,
-    _t: PhantomData<fn(T) -> T>,
-}
-
-// SAFETY: `outs` is owned heap memory; `got` is a message of `T: Send`.
-unsafe impl<T: Send> Send for RecvOp<T> {}
-
-impl<T: Send + 'static> RawPoll for RecvOp<T> {
-    type Output = ffi::luminal_status;
-
-    unsafe fn poll_raw(&mut self, lcx: *mut luminal_context) -> Poll<ffi::luminal_status> {
-        // SAFETY: `lcx` is live (the caller's contract).
-        match unsafe { self.fut.poll(lcx) } {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => {
-                // SAFETY: the C future wrote `outs` at completion and was dropped: nobody else touches them.
-                let (st, msg) = unsafe { ((*self.outs).result, (*self.outs).msg) };
-                if st == ffi::LUMINAL_OK {
-                    // Never NULL: every message is a boxed node.
-                    self.got = NonNull::new(msg);
-                }
-                Poll::Ready(st)
-            }
-        }
-    }
-
-    fn helper_failed(&mut self, _e: RuntimeError) -> ffi::luminal_status {
-        self.fut.drop_now(); // a recv that never completed holds nothing
-        ffi::LUMINAL_E_CLOSED
-    }
-}
-
-impl<T> Drop for RecvOp<T> {
-    fn drop(&mut self) {
-        self.fut.drop_now();
-        // SAFETY: allocated in `poll_recv`, freed once, after the C future that borrowed it is gone.
-        drop(unsafe { Box::from_raw(self.outs) });
-        if let Some(msg) = self.got.take() {
-            // Received and never claimed (the receiver itself is going): drop it.
-            // SAFETY: the message is ours; `drop_node` frees a node exactly once.
-            unsafe { drop_node::<T>(msg.as_ptr()) }
-        }
     }
 }
 

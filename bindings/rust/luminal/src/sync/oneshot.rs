@@ -1,9 +1,9 @@
 //! A one-value channel on `luminal_oneshot_*`: one lock-free cell in the runtime per oneshot (no lock, no queue),
 //! its send releases the sender. The value travels as a `Box<T>` passed as the oneshot's `void*`; the oneshot's
 //! `drop_message` frees a value sent and never received, so every value is dropped exactly once.
-use super::RawFut;
-use crate::await_raw::{AwaitRaw, RawPoll};
-use crate::ffi::{self, luminal_context, luminal_oneshot_receiver, luminal_oneshot_sender, luminal_runtime};
+use super::RecvOp;
+use crate::await_raw::AwaitRaw;
+use crate::ffi::{self, luminal_oneshot_receiver, luminal_oneshot_sender, luminal_runtime};
 use crate::{Runtime, RuntimeError};
 use std::ffi::c_void;
 use std::fmt;
@@ -181,24 +181,19 @@ impl<T: Send + 'static> Future for Receiver<T> {
                 Err(TryRecvError::Closed) => return Poll::Ready(Err(RecvError)),
                 Err(TryRecvError::Empty) => {}
             }
-            let outs = Box::into_raw(Box::new(RecvOuts { msg: ptr::null_mut(), result: ffi::LUMINAL_E_CLOSED }));
-            let mut fut = RawFut::empty();
-            // SAFETY: a live receiver; `outs` is heap memory owned by the `RecvOp` below, freed only after the C
-            // future is dropped.
-            let st = unsafe {
-                ffi::luminal_oneshot_recv(raw.as_ptr(), &mut (*outs).msg, &mut (*outs).result, &mut fut)
-            };
-            let src = RecvOp::<T> { fut: RawFut::new(fut), outs, got: None, _t: PhantomData };
-            if st != ffi::LUMINAL_OK {
-                drop(src);
+            // SAFETY: a live receiver; the out-parameters are the op's, live until its C future is dropped.
+            let make = |msg, res, fut| unsafe { ffi::luminal_oneshot_recv(raw.as_ptr(), msg, res, fut) };
+            // SAFETY: a recv on a oneshot of `T`, whose value `drop_value::<T>` drops.
+            let src = unsafe { RecvOp::<T>::start(drop_value::<T>, make) };
+            let Ok(src) = src else {
                 this.finish();
                 return Poll::Ready(Err(RecvError));
-            }
+            };
             this.op = Some(AwaitRaw::new(src, this.home));
         }
         let a = this.op.as_mut().expect("set above");
         let st = std::task::ready!(Pin::new(&mut *a).poll(cx));
-        let got = a.source_mut(|s| s.got.take()).flatten();
+        let got = a.source_mut(|s| s.take()).flatten();
         this.finish();
         Poll::Ready(match (st, got) {
             // SAFETY: the value the C future handed over, ours now.
@@ -219,57 +214,5 @@ impl<T: Send + 'static> Drop for Receiver<T> {
 impl<T: Send + 'static> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("oneshot::Receiver").field("done", &self.raw.is_none()).finish()
-    }
-}
-
-struct RecvOuts {
-    msg: *mut c_void,
-    result: ffi::luminal_status,
-}
-
-/// The C recv future, its borrowed out-parameters, and a value it received that nobody claimed yet.
-struct RecvOp<T> {
-    fut: RawFut,
-    outs: *mut RecvOuts,
-    got: Option<NonNull<c_void>>,
-    _t: PhantomData<fn(T) -> T>,
-}
-
-// SAFETY: `outs` is owned heap memory; `got` is a boxed `T: Send`.
-unsafe impl<T: Send> Send for RecvOp<T> {}
-
-impl<T: Send + 'static> RawPoll for RecvOp<T> {
-    type Output = ffi::luminal_status;
-
-    unsafe fn poll_raw(&mut self, lcx: *mut luminal_context) -> Poll<ffi::luminal_status> {
-        // SAFETY: `lcx` is live (the caller's contract).
-        match unsafe { self.fut.poll(lcx) } {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => {
-                // SAFETY: the C future wrote `outs` at completion and was dropped: nobody else touches them.
-                let (st, msg) = unsafe { ((*self.outs).result, (*self.outs).msg) };
-                if st == ffi::LUMINAL_OK {
-                    self.got = NonNull::new(msg); // never NULL: every value is a box
-                }
-                Poll::Ready(st)
-            }
-        }
-    }
-
-    fn helper_failed(&mut self, _e: RuntimeError) -> ffi::luminal_status {
-        self.fut.drop_now(); // a recv that never completed holds nothing
-        ffi::LUMINAL_E_CLOSED
-    }
-}
-
-impl<T> Drop for RecvOp<T> {
-    fn drop(&mut self) {
-        self.fut.drop_now();
-        // SAFETY: allocated in `poll`, freed once, after the C future that borrowed it is gone.
-        drop(unsafe { Box::from_raw(self.outs) });
-        if let Some(msg) = self.got.take() {
-            // SAFETY: a value received and never claimed: ours; freed once.
-            unsafe { drop_value::<T>(msg.as_ptr()) }
-        }
     }
 }
