@@ -242,6 +242,7 @@ static luminal_poll producer_task(void *s, luminal_context *cx, void **out) {
     }
     if (p->left == 0) {
       luminal_sender_release(p->tx);
+      done_signal(); /* the next run resets prod[]: it must wait for this task too, not only for the consumer */
       return LUMINAL_POLL_READY;
     }
     luminal_status st = luminal_channel_try_send(p->tx, (void *)1);
@@ -284,7 +285,7 @@ static void mpsc_run(int producers) {
     prod[i].left = MSGS / (size_t)producers;
     check(luminal_spawn(rt, future(producer_task, &prod[i]), NULL));
   }
-  done_wait(1);
+  done_wait(1 + producers);
   luminal_receiver_release(cons.rx);
 }
 static void mpsc_1(void) { mpsc_run(1); }
