@@ -2,6 +2,7 @@ using System;
 using System.Runtime.InteropServices;
 using Luminal.Interop;
 using Luminal.Time;
+using System.Runtime.CompilerServices;
 
 namespace Luminal.Sync;
 
@@ -41,6 +42,53 @@ static unsafe class SyncFutures
     {
         if (SyncSlot.Resolve((nint)state, kind, out uint generation) is not SyncSlot op) return null;
         return ((SyncObject)op.Target!).Runtime.IsForked || !op.TryRetire(generation) ? null : op;
+    }
+
+    /// <summary>
+    /// The poll every result-reporting future shares (recv, acquire, signal_recv): a stale token completes touching
+    /// nothing; a forked runtime or a bad context completes with that status after the kind's
+    /// <paramref name="cancel"/> gave up what it held; otherwise the kind's <paramref name="step"/> decides.
+    /// <paramref name="hasOutput"/>: the future has a MessageOut (NULL until a result is there).
+    /// </summary>
+    static int PollOp(void* state, void* cx, SyncKind kind, bool hasOutput,
+        delegate*<object, SyncSlot, ulong, out nint, Status> step, delegate*<object, SyncSlot, void> cancel)
+    {
+        SyncSlot? op = null;
+        try
+        {
+            if ((op = SyncSlot.Resolve((nint)state, kind, out _)) is null) return 1;
+            object target = op.Target!;
+            if (hasOutput) *(nint*)op.MessageOut = 0;
+            if (((SyncObject)target).Runtime.IsForked) { SetResult(op, Status.Forked); return 1; } // its locks may be held by lost threads
+            Status check = Context.Check((nint)cx, out _, out ulong waker);
+            if (check != Status.Ok) { cancel(target, op); SetResult(op, check); return 1; }
+            Status st = step(target, op, waker, out nint result);
+            if (st == Status.Pending) return 0;
+            if (hasOutput) *(nint*)op.MessageOut = result;
+            SetResult(op, st);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            if (op is not null) SetResult(op, FailureOf(e));
+            return 1;
+        }
+    }
+
+    /// <summary>The drop every future but send's shares: retire the token (one drop wins), the kind's
+    /// <paramref name="cancel"/> under its primitive's lock, recycle the slot, then the future's reference on a
+    /// pooled primitive.</summary>
+    static void DropOp(void* state, SyncKind kind, delegate*<object, SyncSlot, void> cancel)
+    {
+        try
+        {
+            if (Retire(state, kind) is not SyncSlot op) return;
+            object target = op.Target!;
+            cancel(target, op);
+            op.Recycle();
+            (target as PooledSyncObject)?.Unref(); // the channel, notify, semaphore or listener may go back to its pool
+        }
+        catch { /* drop has no status; at worst a slot leaks, never a double drop */ }
     }
 
     // ---- send ----------------------------------------------------------------------------------------------
@@ -98,43 +146,16 @@ static unsafe class SyncFutures
     public static int PollRecv(void* state, void* cx, void** output)
     {
         *output = null;
-        SyncSlot? op = null;
-        try
-        {
-            if ((op = SyncSlot.Resolve((nint)state, SyncKind.RecvOp, out _)) is null) return 1;
-            Channel ch = (Channel)op.Target!;
-            *(nint*)op.MessageOut = 0;
-            if (ch.Runtime.IsForked) { SetResult(op, Status.Forked); return 1; }
-            Status check = Context.Check((nint)cx, out _, out ulong waker);
-            if (check != Status.Ok) { ch.DropRecv(op); SetResult(op, check); return 1; }
-            Status st = ch.PollRecv(op, waker, out nint msg);
-            if (st == Status.Pending) return 0;
-            *(nint*)op.MessageOut = msg;
-            SetResult(op, st);
-            return 1;
-        }
-        catch (Exception e)
-        {
-            if (op is not null) SetResult(op, FailureOf(e));
-            return 1;
-        }
+        return PollOp(state, cx, SyncKind.RecvOp, true, &RecvStep, &RecvCancel);
     }
 
     [UnmanagedCallersOnly]
-    public static void DropRecv(void* state)
-    {
-        try
-        {
-            if (Retire(state, SyncKind.RecvOp) is not SyncSlot op) return;
-            Channel ch = (Channel)op.Target!;
-            ch.DropRecv(op);
-            op.Recycle();
-            ch.Unref();
-        }
-        catch { /* see DropSend */ }
-    }
+    public static void DropRecv(void* state) => DropOp(state, SyncKind.RecvOp, &RecvCancel);
 
-    // ---- notify_wait ---------------------------------------------------------------------------------------
+    static Status RecvStep(object ch, SyncSlot op, ulong waker, out nint msg) => Unsafe.As<Channel>(ch).PollRecv(op, waker, out msg);
+    static void RecvCancel(object ch, SyncSlot op) => Unsafe.As<Channel>(ch).DropRecv(op);
+
+    // ---- notify_wait (no result: a failure completes with LUMINAL_FAILED_OUTPUT) ----------------------------
 
     [UnmanagedCallersOnly]
     public static int PollWait(void* state, void* cx, void** output)
@@ -152,18 +173,9 @@ static unsafe class SyncFutures
     }
 
     [UnmanagedCallersOnly]
-    public static void DropWait(void* state)
-    {
-        try
-        {
-            if (Retire(state, SyncKind.WaitOp) is not SyncSlot op) return;
-            Notify n = (Notify)op.Target!;
-            n.DropWait(op);
-            op.Recycle();
-            n.Unref();
-        }
-        catch { /* see DropSend */ }
-    }
+    public static void DropWait(void* state) => DropOp(state, SyncKind.WaitOp, &WaitCancel);
+
+    static void WaitCancel(object n, SyncSlot op) => Unsafe.As<Notify>(n).DropWait(op);
 
     // ---- signal_recv ---------------------------------------------------------------------------------------
 
@@ -171,38 +183,19 @@ static unsafe class SyncFutures
     public static int PollSignalRecv(void* state, void* cx, void** output)
     {
         *output = null;
-        SyncSlot? op = null;
-        try
-        {
-            if ((op = SyncSlot.Resolve((nint)state, SyncKind.SignalRecvOp, out _)) is null) return 1;
-            SignalListener l = (SignalListener)op.Target!;
-            if (l.Runtime.IsForked) { SetResult(op, Status.Forked); return 1; }
-            Status check = Context.Check((nint)cx, out _, out ulong waker);
-            if (check != Status.Ok) { l.DropRecv(op); SetResult(op, check); return 1; }
-            if (!l.PollRecv(op, waker, out Status result)) return 0;
-            SetResult(op, result);
-            return 1;
-        }
-        catch (Exception e)
-        {
-            if (op is not null) SetResult(op, FailureOf(e));
-            return 1;
-        }
+        return PollOp(state, cx, SyncKind.SignalRecvOp, false, &SignalStep, &SignalCancel);
     }
 
     [UnmanagedCallersOnly]
-    public static void DropSignalRecv(void* state)
+    public static void DropSignalRecv(void* state) => DropOp(state, SyncKind.SignalRecvOp, &SignalCancel);
+
+    static Status SignalStep(object l, SyncSlot op, ulong waker, out nint unused)
     {
-        try
-        {
-            if (Retire(state, SyncKind.SignalRecvOp) is not SyncSlot op) return;
-            SignalListener l = (SignalListener)op.Target!;
-            l.DropRecv(op);
-            op.Recycle();
-            l.Unref();
-        }
-        catch { /* see DropSend */ }
+        unused = 0;
+        return Unsafe.As<SignalListener>(l).PollRecv(op, waker, out Status result) ? result : Status.Pending;
     }
+
+    static void SignalCancel(object l, SyncSlot op) => Unsafe.As<SignalListener>(l).DropRecv(op);
 
     // ---- semaphore_acquire ---------------------------------------------------------------------------------
 
@@ -210,39 +203,19 @@ static unsafe class SyncFutures
     public static int PollAcquire(void* state, void* cx, void** output)
     {
         *output = null;
-        SyncSlot? op = null;
-        try
-        {
-            if ((op = SyncSlot.Resolve((nint)state, SyncKind.AcquireOp, out _)) is null) return 1;
-            Semaphore sem = (Semaphore)op.Target!;
-            if (sem.Runtime.IsForked) { SetResult(op, Status.Forked); return 1; }
-            Status check = Context.Check((nint)cx, out _, out ulong waker);
-            if (check != Status.Ok) { sem.DropAcquire(op); SetResult(op, check); return 1; }
-            Status st = sem.PollAcquire(op, waker);
-            if (st == Status.Pending) return 0;
-            SetResult(op, st);
-            return 1;
-        }
-        catch (Exception e)
-        {
-            if (op is not null) SetResult(op, FailureOf(e));
-            return 1;
-        }
+        return PollOp(state, cx, SyncKind.AcquireOp, false, &AcquireStep, &AcquireCancel);
     }
 
     [UnmanagedCallersOnly]
-    public static void DropAcquire(void* state)
+    public static void DropAcquire(void* state) => DropOp(state, SyncKind.AcquireOp, &AcquireCancel);
+
+    static Status AcquireStep(object sem, SyncSlot op, ulong waker, out nint unused)
     {
-        try
-        {
-            if (Retire(state, SyncKind.AcquireOp) is not SyncSlot op) return;
-            Semaphore sem = (Semaphore)op.Target!;
-            sem.DropAcquire(op);
-            op.Recycle();
-            sem.Unref();
-        }
-        catch { /* see DropSend */ }
+        unused = 0;
+        return Unsafe.As<Semaphore>(sem).PollAcquire(op, waker);
     }
+
+    static void AcquireCancel(object sem, SyncSlot op) => Unsafe.As<Semaphore>(sem).DropAcquire(op);
 
     // ---- task_set_join_next --------------------------------------------------------------------------------
 
@@ -273,15 +246,7 @@ static unsafe class SyncFutures
     }
 
     [UnmanagedCallersOnly]
-    public static void DropJoinNext(void* state)
-    {
-        try
-        {
-            if (Retire(state, SyncKind.JoinNextOp) is not SyncSlot op) return;
-            TaskSet set = (TaskSet)op.Target!;
-            set.DropJoinNext(op);
-            op.Recycle();
-        }
-        catch { /* see DropSend */ }
-    }
+    public static void DropJoinNext(void* state) => DropOp(state, SyncKind.JoinNextOp, &JoinNextCancel);
+
+    static void JoinNextCancel(object set, SyncSlot op) => Unsafe.As<TaskSet>(set).DropJoinNext(op);
 }
