@@ -19,9 +19,7 @@ static unsafe partial class Exports
         if (s != Status.Ok) return s;
         if (!OperatingSystem.IsLinux()) return Status.Unsupported;
         if (runtime.IsShutdown) return Status.Shutdown;
-        if (IoOp.Create(runtime, kind, result) is not IoOp created) return Status.NoMemory;
-        op = created;
-        return Status.Ok;
+        return IoOp.Create(runtime, kind, result, out op);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "luminal_runtime_io_backend")]

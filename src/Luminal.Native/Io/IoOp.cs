@@ -117,14 +117,17 @@ readonly unsafe struct IoOp : IEquatable<IoOp>
     /// <summary>The state word's flags half, as the futex sees it (little-endian: the low half is at the start).</summary>
     int* FutexWord => (int*)&_p->State;
 
-    /// <summary>A new operation of <paramref name="runtime"/> (whose backend this starts); null when the table is
-    /// full or the runtime is gone.</summary>
-    public static IoOp? Create(Runtime runtime, IoKind kind, NativeIoResult* result)
+    /// <summary>A new operation of <paramref name="runtime"/> (whose backend this starts): NoMemory when the table
+    /// is full, InvalidHandle when the runtime's last handle went since the caller resolved it (a release racing
+    /// this call on another thread).</summary>
+    public static Status Create(Runtime runtime, IoKind kind, NativeIoResult* result, out IoOp op)
     {
+        op = default;
         IoBackend backend = runtime.Io; // started before the operation exists: Backend reads it, never starts it
         _ = backend;
-        if (!runtime.AddIoRef()) return null; // released: nothing may name it any more
-        if (Allocate() is not IoOp op) { runtime.ReleaseIoRef(); return null; }
+        if (!runtime.AddIoRef()) return Status.InvalidHandle; // released: nothing may name it any more
+        if (Allocate() is not IoOp made) { runtime.ReleaseIoRef(); return Status.NoMemory; }
+        op = made;
         IoCell* p = op._p;
         uint generation = Volatile.Read(ref p->Generation);
         p->RuntimeId = runtime.TaskRuntimeId;
@@ -143,7 +146,7 @@ readonly unsafe struct IoOp : IEquatable<IoOp>
         p->SubmitOrder = 0;
         // Release: the fields above before the state that names this generation (the sweep reads it first).
         Volatile.Write(ref p->State, (long)generation << 32 | Idle);
-        return op;
+        return Status.Ok;
     }
 
     [InlineArray(6)]
