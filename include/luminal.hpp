@@ -26,10 +26,11 @@
 // are still destroyed by the unwinding and the exception has nobody to go to, but g++ 12 and clang 14 skip the
 // frame's own deallocation when destroy() unwinds, so that frame's memory is leaked: don't throw from destructors).
 //
-// Allocation: spawning a task<T> allocates its coroutine frame (operator new) and nothing else on the C++ side: the
+// Allocation: spawning a task<T> allocates its coroutine frame and nothing else on the C++ side: the
 // result (value or exception) lives in the frame's promise, and the output handed to the joiner is a pointer into
 // that frame (the frame is freed by whoever takes the output: join, co_await, or the runtime's drop_output for an
-// unjoined task). Beyond that there is only the runtime's own task record, which it recycles. A task awaited inline
+// unjoined task). Frames come from a lock-free pool per module (detail::frame_pool: bounded, freed at exit or
+// unload; LUMINAL_FRAME_POOL=0 turns it off), not from a malloc per task. Beyond that there is only the runtime's own task record, which it recycles. A task awaited inline
 // (co_await child_task()) is a second frame, not a second Luminal task. spawn(rt, callable) and spawn_poll(rt, obj)
 // allocate one box (the object and its result). Channels of T allocate one box per message (the T).
 //
