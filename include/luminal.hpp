@@ -1362,8 +1362,8 @@ namespace detail {
 //  - ABA: the stack head is generation:32 | index+1:32 and every successful CAS bumps the generation, so a pop that
 //    read a stale `next` fails its CAS. The links (`next`) live in the pool object itself, never in block memory,
 //    so a racing pop only ever reads static memory (no use-after-free, even while chunks are being freed at exit).
-//  - Bounded: at most 32 chunks per class (2,048 frames; 4.7 MB if every class fills up); past that, frames come
-//    from malloc and go back to free at once. Chunks are kept for the module's lifetime: memory returns when the
+//  - Bounded: at most 1 MiB of chunks per class (16,384 frames of 64 bytes ... 2,048 of 512; 8 MiB if every class
+//    fills up); past that, frames come from malloc and go back to free at once. Chunks are kept for the module's lifetime: memory returns when the
 //    module goes (exit, or dlclose of a plugin): an atexit handler, registered by the first chunk, frees them if
 //    every block is back in the pool; if some frame still lives (a runtime still running at exit), it leaks them
 //    instead (frees after that go nowhere, allocations go to malloc).
@@ -1378,7 +1378,10 @@ namespace detail {
 // Under AddressSanitizer pooled blocks are poisoned, so a use of a freed frame is still reported.
 class LUMINAL_HPP_HIDDEN frame_pool {
  public:
-  static constexpr size_t unit = 64, classes = 8, per_chunk = 64, max_chunks = 32;
+  static constexpr size_t unit = 64, classes = 8, per_chunk = 64, class_bytes = size_t(1) << 20;
+  static constexpr size_t max_chunks = class_bytes / unit / per_chunk; // of the smallest class
+  // The bound of class c (frames of up to (c + 1) * 64 - 16 bytes).
+  static constexpr size_t max_frames(size_t c) noexcept { return class_bytes / ((c + 1) * unit); }
   // at_exit: registered with atexit when the first chunk is made (the module's pool: close_frame_pool).
   constexpr explicit frame_pool(void (*at_exit)() = nullptr) noexcept : at_exit_(at_exit) {}
 
@@ -1421,7 +1424,7 @@ class LUMINAL_HPP_HIDDEN frame_pool {
       size_t back = 0, total = 0;
       while (sc.pop() != none) back++;
       uint32_t k = sc.chunks.load();
-      if (k > max_chunks) k = max_chunks;
+      if (k > max_frames(c) / per_chunk) k = static_cast<uint32_t>(max_frames(c) / per_chunk);
       for (uint32_t j = 0; j < k; j++) total += sc.chunk[j].load() ? per_chunk : 0;
       if (back != total) continue; // a frame still lives: leave its chunks
       for (uint32_t j = 0; j < k; j++) {
@@ -1470,8 +1473,10 @@ class LUMINAL_HPP_HIDDEN frame_pool {
   // A new chunk for class c: its first block is returned (index in i), the others pushed. nullptr: at the bound.
   header *grow(size_t c, uint32_t &i) noexcept {
     size_class &sc = class_[c];
-    uint32_t k = sc.chunks.fetch_add(1);
-    if (k >= max_chunks) return nullptr;
+    uint32_t k = sc.chunks.load(std::memory_order_relaxed);
+    if (k >= max_frames(c) / per_chunk) return nullptr; // (checked first, so the counter stays near the bound)
+    k = sc.chunks.fetch_add(1);
+    if (k >= max_frames(c) / per_chunk) return nullptr;
     auto *m = static_cast<unsigned char *>(std::malloc(per_chunk * (c + 1) * unit));
     if (!m) return nullptr;
     if (at_exit_ && !registered_.exchange(true)) std::atexit(at_exit_);

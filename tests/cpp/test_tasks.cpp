@@ -604,7 +604,7 @@ TEST(frame_pool_reuses_bounds_and_falls_back) {
   pool->deallocate(a);
   // More live frames of one class than the bound, and frames above the biggest class: malloc'ed, freed to free.
   std::vector<unsigned char *> live;
-  for (size_t i = 0; i < frame_pool::max_chunks * frame_pool::per_chunk + 100; i++) {
+  for (size_t i = 0; i < frame_pool::max_frames(1) + 100; i++) { // 100 bytes: class 1
     auto *p = static_cast<unsigned char *>(pool->allocate(100));
     std::memset(p, static_cast<int>(i), 100);
     live.push_back(p);
