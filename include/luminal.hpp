@@ -1382,10 +1382,10 @@ class LUMINAL_HPP_HIDDEN frame_pool {
   static constexpr size_t max_chunks = class_bytes / unit / per_chunk; // of the smallest class
   // The bound of class c (frames of up to (c + 1) * 64 - 16 bytes).
   static constexpr size_t max_frames(size_t c) noexcept { return class_bytes / ((c + 1) * unit); }
-  // at_exit: registered with atexit when the first chunk is made (the module's pool: close_frame_pool).
-  constexpr explicit frame_pool(void (*at_exit)() = nullptr) noexcept : at_exit_(at_exit) {}
 
-  void *allocate(size_t n) {
+  // at_exit: registered with atexit when the first chunk is made (the module's pool: close_frame_pool). The pool
+  // has no such member: all zeros, the module's pool is in .bss, not 0.5 MB of .data in every module.
+  void *allocate(size_t n, void (*at_exit)() = nullptr) {
     size_t c = (n + sizeof(header) - 1) / unit;
     header *h = nullptr;
     if (c < classes && !closed_.load(std::memory_order_relaxed)) {
@@ -1395,7 +1395,7 @@ class LUMINAL_HPP_HIDDEN frame_pool {
         h = sc.block(i, c);
         LUMINAL_HPP_UNPOISON(h, (c + 1) * unit);
       } else {
-        h = grow(c, i);
+        h = grow(c, i, at_exit);
       }
       if (h) *h = header{i, static_cast<uint32_t>(c)};
     }
@@ -1471,7 +1471,7 @@ class LUMINAL_HPP_HIDDEN frame_pool {
   };
 
   // A new chunk for class c: its first block is returned (index in i), the others pushed. nullptr: at the bound.
-  header *grow(size_t c, uint32_t &i) noexcept {
+  header *grow(size_t c, uint32_t &i, void (*at_exit)()) noexcept {
     size_class &sc = class_[c];
     uint32_t k = sc.chunks.load(std::memory_order_relaxed);
     if (k >= max_frames(c) / per_chunk) return nullptr; // (checked first, so the counter stays near the bound)
@@ -1479,7 +1479,7 @@ class LUMINAL_HPP_HIDDEN frame_pool {
     if (k >= max_frames(c) / per_chunk) return nullptr;
     auto *m = static_cast<unsigned char *>(std::malloc(per_chunk * (c + 1) * unit));
     if (!m) return nullptr;
-    if (at_exit_ && !registered_.exchange(true)) std::atexit(at_exit_);
+    if (at_exit && !registered_.exchange(true)) std::atexit(at_exit);
     sc.chunk[k].store(m, std::memory_order_release);
     uint32_t base = k * per_chunk;
     for (uint32_t j = base + 1; j + 1 < base + per_chunk; j++) sc.next[j].store(j + 2, std::memory_order_relaxed);
@@ -1490,12 +1490,11 @@ class LUMINAL_HPP_HIDDEN frame_pool {
   }
   alignas(64) std::atomic<bool> closed_{false};
   std::atomic<bool> registered_{false};
-  void (*at_exit_)();
   size_class class_[classes];
 };
-LUMINAL_HPP_HIDDEN inline void close_frame_pool();
-LUMINAL_HPP_HIDDEN inline frame_pool frame_pool_instance{&close_frame_pool}; // one per module: see above
-inline void close_frame_pool() { frame_pool_instance.close(); }
+LUMINAL_HPP_HIDDEN inline frame_pool frame_pool_instance; // one per module: see above
+LUMINAL_HPP_HIDDEN inline void close_frame_pool() { frame_pool_instance.close(); }
+LUMINAL_HPP_HIDDEN inline void *allocate_frame(size_t n) { return frame_pool_instance.allocate(n, &close_frame_pool); }
 
 // Something a suspended task waits on: the task's poll polls it (noexcept: failures are kept for await_resume)
 // and resumes the coroutine once it returns true.
@@ -1513,7 +1512,7 @@ struct promise_base {
 
 #if LUMINAL_FRAME_POOL
   // Every coroutine frame of a task<T> (root or inline-awaited): see frame_pool.
-  LUMINAL_HPP_HIDDEN static void *operator new(std::size_t n) { return frame_pool_instance.allocate(n); }
+  LUMINAL_HPP_HIDDEN static void *operator new(std::size_t n) { return allocate_frame(n); }
   LUMINAL_HPP_HIDDEN static void operator delete(void *p) noexcept { frame_pool_instance.deallocate(p); }
 #endif
 
