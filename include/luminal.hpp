@@ -1428,9 +1428,10 @@ class LUMINAL_HPP_HIDDEN frame_pool {
       for (uint32_t j = 0; j < k; j++) total += sc.chunk[j].load() ? per_chunk : 0;
       if (back != total) continue; // a frame still lives: leave its chunks
       for (uint32_t j = 0; j < k; j++) {
-        unsigned char *m = sc.chunk[j].exchange(nullptr);
-        LUMINAL_HPP_UNPOISON(m, per_chunk * (c + 1) * unit);
-        std::free(m);
+        if (unsigned char *m = sc.chunk[j].exchange(nullptr)) { // (null: its malloc failed)
+          LUMINAL_HPP_UNPOISON(m, per_chunk * (c + 1) * unit);
+          std::free(m);
+        }
       }
     }
   }
