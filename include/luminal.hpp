@@ -26,15 +26,17 @@
 // are still destroyed by the unwinding and the exception has nobody to go to, but g++ 12 and clang 14 skip the
 // frame's own deallocation when destroy() unwinds, so that frame's memory is leaked: don't throw from destructors).
 //
-// Allocation: spawning a task<T> allocates its coroutine frame (operator new) and nothing else on the C++ side: the
+// Allocation: spawning a task<T> allocates its coroutine frame and nothing else on the C++ side: the
 // result (value or exception) lives in the frame's promise, and the output handed to the joiner is a pointer into
 // that frame (the frame is freed by whoever takes the output: join, co_await, or the runtime's drop_output for an
-// unjoined task). Beyond that there is only the runtime's own task record, which it recycles. A task awaited inline
+// unjoined task). Frames come from a lock-free pool per module (detail::frame_pool: bounded, freed at exit or
+// unload; LUMINAL_FRAME_POOL=0 turns it off), not from a malloc per task. Beyond that there is only the runtime's own task record, which it recycles. A task awaited inline
 // (co_await child_task()) is a second frame, not a second Luminal task. spawn(rt, callable) and spawn_poll(rt, obj)
 // allocate one box (the object and its result). Channels of T allocate one box per message (the T).
 //
 // Frames are destroyed exactly once: by the joiner after completion (or drop_output if unjoined), or by the
-// runtime's drop on abort, scope close, shutdown or a failed spawn. An inline-awaited child frame is owned by the
+// runtime's drop on abort, scope close, shutdown or a failed spawn (for spawn_detached, always by the drop: such a
+// task has no output). An inline-awaited child frame is owned by the
 // task<T> object inside its parent's frame, and goes with it.
 //
 // Not wrapped (call the C functions; luminal::future owns what they make and co_await luminal::await_future(f)
@@ -50,8 +52,10 @@
 #include "luminal.h"
 #include "luminal_plugin.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <new>
@@ -64,6 +68,32 @@
 #if defined(__cpp_impl_coroutine) && __cpp_impl_coroutine >= 201902L && __has_include(<coroutine>)
 #include <coroutine>
 #define LUMINAL_HPP_COROUTINES 1
+#ifndef LUMINAL_FRAME_POOL
+#define LUMINAL_FRAME_POOL 1 // coroutine frames from detail::frame_pool (0: plain operator new/delete)
+#endif
+#endif
+
+// The frame pool's symbols stay in the module (executable or shared object) that includes this header.
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+#define LUMINAL_HPP_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define LUMINAL_HPP_HIDDEN
+#endif
+// Under AddressSanitizer, pooled frames are poisoned.
+#if defined(__SANITIZE_ADDRESS__)
+#define LUMINAL_HPP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LUMINAL_HPP_ASAN 1
+#endif
+#endif
+#if defined(LUMINAL_HPP_ASAN) && __has_include(<sanitizer/asan_interface.h>)
+#include <sanitizer/asan_interface.h>
+#define LUMINAL_HPP_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define LUMINAL_HPP_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define LUMINAL_HPP_POISON(p, n) ((void)(p), (void)(n))
+#define LUMINAL_HPP_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
 namespace luminal {
@@ -1321,6 +1351,152 @@ class buffer {
 
 namespace detail {
 
+// ---- coroutine frame pool --------------------------------------------------------------------------------------
+// Why: a task's frame is allocated by the spawning thread and freed by the worker that completes it; through glibc
+// that is the slow path on both sides (tcache overflows at 7 blocks, the rest goes through the arena), and the C
+// program it is compared with allocates nothing. So promise_base's operator new/delete take frames from this pool.
+//
+// Shape: 8 size classes of 64-byte steps (frames up to 496 bytes; bigger ones go to malloc), each a lock-free
+// stack (Treiber) of block indices. Blocks are carved from chunks of 64 blocks; a 16-byte header before the frame
+// says which class and index it is (or that it came from malloc). No thread-locals (the header keeps none).
+//  - ABA: the stack head is generation:32 | index+1:32 and every successful CAS bumps the generation, so a pop that
+//    read a stale `next` fails its CAS. The links (`next`) live in the pool object itself, never in block memory,
+//    so a racing pop only ever reads static memory (no use-after-free, even while chunks are being freed at exit).
+//  - Bounded: at most 1 MiB of chunks per class (16,384 frames of 64 bytes ... 2,048 of 512; 8 MiB if every class
+//    fills up); past that, frames come from malloc and go back to free at once. Chunks are kept for the module's lifetime: memory returns when the
+//    module goes (exit, or dlclose of a plugin): an atexit handler, registered by the first chunk, frees them if
+//    every block is back in the pool; if some frame still lives (a runtime still running at exit), it leaks them
+//    instead (frees after that go nowhere, allocations go to malloc).
+//  - One pool per module (executable or shared object), not per process: everything here is hidden
+//    (LUMINAL_HPP_HIDDEN), so a plugin's copy of this header never binds to the host's pool and vice versa. A
+//    plugin's frames are allocated and freed by the plugin's own code (its coroutines' ramp and destroy
+//    functions), into the plugin's pool; luminal_plugin_close has destroyed them all (scope drained) before fini
+//    and the unload, and the unload (dlclose) runs the atexit handler registered with the plugin's __dso_handle,
+//    which frees the plugin's chunks. (A runtime-exported allocator would need new C functions and a call into the
+//    library per frame; a per-module pool needs neither.)
+//  - Define LUMINAL_FRAME_POOL=0 to use plain operator new/delete for frames.
+// Under AddressSanitizer pooled blocks are poisoned, so a use of a freed frame is still reported.
+class LUMINAL_HPP_HIDDEN frame_pool {
+ public:
+  static constexpr size_t unit = 64, classes = 8, per_chunk = 64, class_bytes = size_t(1) << 20;
+  static constexpr size_t max_chunks = class_bytes / unit / per_chunk; // of the smallest class
+  // The bound of class c (frames of up to (c + 1) * 64 - 16 bytes).
+  static constexpr size_t max_frames(size_t c) noexcept { return class_bytes / ((c + 1) * unit); }
+
+  // at_exit: registered with atexit when the first chunk is made (the module's pool: close_frame_pool). The pool
+  // has no such member: all zeros, the module's pool is in .bss, not 0.5 MB of .data in every module.
+  void *allocate(size_t n, void (*at_exit)() = nullptr) {
+    size_t c = (n + sizeof(header) - 1) / unit;
+    header *h = nullptr;
+    if (c < classes && !closed_.load(std::memory_order_relaxed)) {
+      size_class &sc = class_[c];
+      uint32_t i = sc.pop();
+      if (i != none) {
+        h = sc.block(i, c);
+        LUMINAL_HPP_UNPOISON(h, (c + 1) * unit);
+      } else {
+        h = grow(c, i, at_exit);
+      }
+      if (h) *h = header{i, static_cast<uint32_t>(c)};
+    }
+    if (!h) {
+      h = static_cast<header *>(std::malloc(n + sizeof(header)));
+      if (!h) throw std::bad_alloc();
+      *h = header{none, none};
+    }
+    return h + 1;
+  }
+
+  void deallocate(void *p) noexcept {
+    header *h = static_cast<header *>(p) - 1;
+    header hd = *h;
+    if (hd.cls == none) return std::free(h);
+    if (closed_.load(std::memory_order_relaxed)) return; // after close: see the top
+    LUMINAL_HPP_POISON(h, (hd.cls + 1) * unit);
+    class_[hd.cls].push(hd.index, hd.index);
+  }
+
+  // The atexit handler: frees the chunks of every class whose blocks are all back.
+  void close() noexcept {
+    closed_.store(true);
+    for (size_t c = 0; c < classes; c++) {
+      size_class &sc = class_[c];
+      size_t back = 0, total = 0;
+      while (sc.pop() != none) back++;
+      uint32_t k = sc.chunks.load();
+      if (k > max_frames(c) / per_chunk) k = static_cast<uint32_t>(max_frames(c) / per_chunk);
+      for (uint32_t j = 0; j < k; j++) total += sc.chunk[j].load() ? per_chunk : 0;
+      if (back != total) continue; // a frame still lives: leave its chunks
+      for (uint32_t j = 0; j < k; j++) {
+        if (unsigned char *m = sc.chunk[j].exchange(nullptr)) { // (null: its malloc failed)
+          LUMINAL_HPP_UNPOISON(m, per_chunk * (c + 1) * unit);
+          std::free(m);
+        }
+      }
+    }
+  }
+
+ private:
+  static constexpr uint32_t none = UINT32_MAX;
+  struct alignas(16) header {
+    uint32_t index; // in the class; none: from malloc
+    uint32_t cls;   // none: from malloc
+  };
+  struct size_class {
+    alignas(64) std::atomic<uint64_t> head{0};                 // generation:32 | (top index + 1):32 (0: empty)
+    std::atomic<uint32_t> chunks{0};                           // chunk slots reserved
+    std::atomic<unsigned char *> chunk[max_chunks]{};          // published before any of their blocks is pushed
+    std::atomic<uint32_t> next[max_chunks * per_chunk]{};      // link below each free block (index + 1)
+
+    header *block(uint32_t i, size_t c) const noexcept {
+      return reinterpret_cast<header *>(chunk[i / per_chunk].load(std::memory_order_acquire) +
+                                        (i % per_chunk) * (c + 1) * unit);
+    }
+    uint32_t pop() noexcept {
+      uint64_t h = head.load(std::memory_order_acquire);
+      for (;;) {
+        uint32_t top = static_cast<uint32_t>(h);
+        if (top == 0) return none;
+        uint64_t to = (((h >> 32) + 1) << 32) | next[top - 1].load(std::memory_order_relaxed);
+        if (head.compare_exchange_weak(h, to, std::memory_order_acquire, std::memory_order_acquire)) return top - 1;
+      }
+    }
+    // Pushes the run first..last, already linked first -> ... -> last.
+    void push(uint32_t first, uint32_t last) noexcept {
+      uint64_t h = head.load(std::memory_order_relaxed);
+      do {
+        next[last].store(static_cast<uint32_t>(h), std::memory_order_relaxed);
+      } while (!head.compare_exchange_weak(h, (((h >> 32) + 1) << 32) | (first + 1), std::memory_order_release,
+                                           std::memory_order_relaxed));
+    }
+  };
+
+  // A new chunk for class c: its first block is returned (index in i), the others pushed. nullptr: at the bound.
+  header *grow(size_t c, uint32_t &i, void (*at_exit)()) noexcept {
+    size_class &sc = class_[c];
+    uint32_t k = sc.chunks.load(std::memory_order_relaxed);
+    if (k >= max_frames(c) / per_chunk) return nullptr; // (checked first, so the counter stays near the bound)
+    k = sc.chunks.fetch_add(1);
+    if (k >= max_frames(c) / per_chunk) return nullptr;
+    auto *m = static_cast<unsigned char *>(std::malloc(per_chunk * (c + 1) * unit));
+    if (!m) return nullptr;
+    if (at_exit && !registered_.exchange(true)) std::atexit(at_exit);
+    sc.chunk[k].store(m, std::memory_order_release);
+    uint32_t base = k * per_chunk;
+    for (uint32_t j = base + 1; j + 1 < base + per_chunk; j++) sc.next[j].store(j + 2, std::memory_order_relaxed);
+    LUMINAL_HPP_POISON(m + (c + 1) * unit, (per_chunk - 1) * (c + 1) * unit);
+    sc.push(base + 1, base + per_chunk - 1);
+    i = base;
+    return reinterpret_cast<header *>(m);
+  }
+  alignas(64) std::atomic<bool> closed_{false};
+  std::atomic<bool> registered_{false};
+  size_class class_[classes];
+};
+LUMINAL_HPP_HIDDEN inline frame_pool frame_pool_instance; // one per module: see above
+LUMINAL_HPP_HIDDEN inline void close_frame_pool() { frame_pool_instance.close(); }
+LUMINAL_HPP_HIDDEN inline void *allocate_frame(size_t n) { return frame_pool_instance.allocate(n, &close_frame_pool); }
+
 // Something a suspended task waits on: the task's poll polls it (noexcept: failures are kept for await_resume)
 // and resumes the coroutine once it returns true.
 struct waiter {
@@ -1335,6 +1511,12 @@ struct promise_base {
   waiter *waiting = nullptr;                    // what the suspended task waits on
   std::coroutine_handle<> resume_at;            // the innermost suspended coroutine
 
+#if LUMINAL_FRAME_POOL
+  // Every coroutine frame of a task<T> (root or inline-awaited): see frame_pool.
+  LUMINAL_HPP_HIDDEN static void *operator new(std::size_t n) { return allocate_frame(n); }
+  LUMINAL_HPP_HIDDEN static void operator delete(void *p) noexcept { frame_pool_instance.deallocate(p); }
+#endif
+
   // Parks w (already polled once, pending) and suspends h.
   void park(waiter *w, std::coroutine_handle<> h) noexcept {
     root->waiting = w;
@@ -1346,6 +1528,18 @@ template <class A, class = void>
 struct is_luminal_awaitable : std::false_type {};
 template <class A>
 struct is_luminal_awaitable<A, std::void_t<typename std::decay_t<A>::is_luminal_awaitable>> : std::true_type {};
+
+// What every awaitable of this header shares: the marker await_transform checks, no await_ready shortcut (the
+// work starts in await_suspend, which has the coroutine and so the root promise: the poll's context and the
+// place to park).
+struct awaitable_base {
+  using is_luminal_awaitable = void;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  static promise_base &root(std::coroutine_handle<P> h) noexcept {
+    return *h.promise().root;
+  }
+};
 
 template <class T>
 struct promise;
@@ -1400,7 +1594,10 @@ struct promise : promise_base, promise_result<T> {
   }
   static void free_frame(void *p) noexcept { destroy_frame(handle::from_promise(*static_cast<promise *>(p))); }
 
-  // The luminal_future of a root task: state = this promise.
+  // The luminal_future of a root task: state = this promise. Detached (spawn_detached: nobody can take the
+  // output): no output and no drop_output, and drop frees the frame whether done or not; that saves the runtime's
+  // drop_output call (a transition out of managed code) per task.
+  template <bool Detached = false>
   static luminal_poll poll(void *state, luminal_context *cx, void **out) noexcept {
     auto &p = *static_cast<promise *>(state);
     if (p.waiting) {
@@ -1411,17 +1608,21 @@ struct promise : promise_base, promise_result<T> {
     p.resume_at.resume(); // cannot throw: unhandled_exception keeps what escapes the coroutine
     p.cx = nullptr;
     if (!handle::from_promise(p).done()) return LUMINAL_POLL_PENDING;
-    *out = &p.result; // the frame now belongs to the output: freed by its taker (join, co_await, drop_output)
+    // The frame now belongs to the output: freed by its taker (join, co_await, drop_output).
+    if constexpr (!Detached) *out = &p.result;
     return LUMINAL_POLL_READY;
   }
   static void drop(void *state) noexcept {
     auto h = handle::from_promise(*static_cast<promise *>(state));
     if (!h.done()) destroy_frame(h); // done: the output owns the frame
   }
+  static void drop_detached(void *state) noexcept { destroy_frame(handle::from_promise(*static_cast<promise *>(state))); }
 };
 } // namespace detail
 
 template <class T = void>
+class task;
+template <class T>
 class [[nodiscard]] task {
  public:
   using promise_type = detail::promise<T>;
@@ -1444,7 +1645,13 @@ class [[nodiscard]] task {
   future into_future() && noexcept {
     auto &p = std::exchange(h_, nullptr).promise();
     p.resume_at = handle::from_promise(p);
-    return future(luminal_future{&p, &promise_type::poll, &promise_type::drop, &detail::drop_output<T>});
+    return future(luminal_future{&p, &promise_type::template poll<>, &promise_type::drop, &detail::drop_output<T>});
+  }
+  // The same for a task whose output nobody takes (spawn_detached): no output; the runtime's drop frees the frame.
+  future into_detached_future() && noexcept {
+    auto &p = std::exchange(h_, nullptr).promise();
+    p.resume_at = handle::from_promise(p);
+    return future(luminal_future{&p, &promise_type::template poll<true>, &promise_type::drop_detached, nullptr});
   }
 
   // co_await child(): runs the child inline in this task; returns its value or rethrows its exception.
@@ -1484,16 +1691,14 @@ T take_output(void *out) {
 // Base of an awaitable you write yourself: derive (CRTP), implement `bool poll(luminal_context *cx) noexcept`
 // (true = done; pending = it arranged for cx's waker to be woken) and `R await_resume()`.
 template <class D>
-struct poll_awaitable : detail::waiter {
-  using is_luminal_awaitable = void;
+struct poll_awaitable : detail::waiter, detail::awaitable_base {
   poll_awaitable() noexcept : detail::waiter{&poll_thunk} {}
   poll_awaitable(const poll_awaitable &) noexcept : detail::waiter{&poll_thunk} {}
-  bool await_ready() const noexcept { return false; }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) {
-    detail::promise_base &root = *h.promise().root;
-    if (static_cast<D *>(this)->start(root.cx)) return false; // done at once: no suspension
-    root.park(this, h);
+    detail::promise_base &r = root(h);
+    if (static_cast<D *>(this)->start(r.cx)) return false; // done at once: no suspension
+    r.park(this, h);
     return true;
   }
   // First poll; may throw (then the co_await throws). Default: poll().
@@ -1506,10 +1711,35 @@ struct poll_awaitable : detail::waiter {
 };
 
 namespace detail {
+template <class A>
+using await_result_t = decltype(std::declval<A &&>().await_resume());
+template <class T>
+using timeout_result_t = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
+
+// A typed task output as an optional result: its value (void: true).
+template <class T>
+timeout_result_t<T> take_some(void *out) {
+  if constexpr (std::is_void_v<T>) {
+    take_output<void>(out);
+    return true;
+  } else {
+    return take_output<T>(out);
+  }
+}
+
+// Out-parameter storage of a C future awaitable beyond its own (Out of c_future_awaitable): none.
+struct no_out {
+  void release() noexcept {}
+};
+
 // An awaitable over a C future made by the runtime (made at the start of the co_await, dropped by the destructor).
-// The out-parameters the C side borrows until completion live here, so they outlive the future.
-template <class D>
-struct c_future_awaitable : poll_awaitable<c_future_awaitable<D>> {
+// D states only its kind: `luminal_status make(luminal_runtime *, luminal_future *)` (or `make(luminal_future *)`
+// for the sync handles' futures, made without a runtime: derive from sync_future_awaitable) and `await_resume()`.
+// The out-parameters the C side borrows until completion live here, so they outlive the future: the common ones as
+// members, D's own in Out (a base, so the destructor drops the future before they go; Out::release then frees what
+// the C side filled in but nobody took).
+template <class D, class Out = no_out>
+struct c_future_awaitable : poll_awaitable<c_future_awaitable<D, Out>>, Out {
   runtime_ref rt;                  // nullptr: the runtime of the task's poll
   luminal_future fut{};
   void *output = nullptr;
@@ -1518,39 +1748,68 @@ struct c_future_awaitable : poll_awaitable<c_future_awaitable<D>> {
   void *msg = nullptr;
 
   c_future_awaitable() = default;
-  c_future_awaitable(c_future_awaitable &&o) noexcept : rt(o.rt), fut(std::exchange(o.fut, luminal_future{})) {}
-  ~c_future_awaitable() { drop(); }
+  c_future_awaitable(c_future_awaitable &&o) noexcept
+      : Out(std::exchange(static_cast<Out &>(o), Out{})), rt(o.rt), fut(std::exchange(o.fut, luminal_future{})) {}
+  ~c_future_awaitable() {
+    drop();
+    Out::release();
+  }
   void drop() noexcept {
     if (fut.drop) fut.drop(fut.state);
     fut = luminal_future{};
   }
-  static constexpr bool needs_runtime = true; // the sync handles' futures are made without one
+  static constexpr bool needs_runtime = true;
   bool start(luminal_context *cx) {
-    luminal_runtime *r = rt.handle;
-    if (!r && D::needs_runtime) r = luminal_context_runtime(cx);
-    check(static_cast<D *>(this)->make(r, &fut));
+    D &self = static_cast<D &>(*this);
+    if constexpr (D::needs_runtime) {
+      check(self.make(rt.handle ? rt.handle : luminal_context_runtime(cx), &fut));
+    } else {
+      check(self.make(&fut));
+    }
     return poll(cx);
   }
   bool poll(luminal_context *cx) noexcept { return fut.poll(fut.state, cx, &output) == LUMINAL_POLL_READY; }
-  // For sleep and other futures whose failure is LUMINAL_FAILED_OUTPUT.
+
+  // What await_resume makes of the outcome, by kind:
+  // sleep and other futures whose failure is LUMINAL_FAILED_OUTPUT.
   void check_output() const {
     if (output == LUMINAL_FAILED_OUTPUT) throw error(LUMINAL_E_SHUTDOWN);
   }
+  // IO: the value, or luminal::error with the errno.
   uint64_t io_value() const {
     if (io.status != LUMINAL_OK) throw error(io.status, io.os_error);
     return io.value;
   }
+  // A sync operation (send, acquire, signal recv): false once closed, else throws unless OK.
+  bool open() const {
+    if (status == LUMINAL_E_CLOSED) return false;
+    check(status);
+    return true;
+  }
+  // A received message (a boxed T): nullopt once closed.
+  template <class T>
+  std::optional<T> take_message() {
+    if (status == LUMINAL_E_CLOSED) return std::nullopt;
+    check(status);
+    std::unique_ptr<T> box(static_cast<T *>(std::exchange(msg, nullptr)));
+    return std::optional<T>(std::move(*box));
+  }
+};
+
+// A C future awaitable over a sync handle (channel, notify, semaphore, signal, task set, scope): its future is made
+// without a runtime, by `luminal_status make(luminal_future *)`.
+template <class D, class Out = no_out>
+struct sync_future_awaitable : c_future_awaitable<D, Out> {
+  static constexpr bool needs_runtime = false;
 };
 } // namespace detail
 
 // co_await luminal::this_context(): the luminal_context* of the current poll (valid until the next suspension).
-struct this_context {
-  using is_luminal_awaitable = void;
+struct this_context : detail::awaitable_base {
   luminal_context *cx = nullptr;
-  bool await_ready() const noexcept { return false; }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    cx = h.promise().root->cx;
+    cx = root(h).cx;
     return false;
   }
   luminal_context *await_resume() const noexcept { return cx; }
@@ -1562,14 +1821,12 @@ struct current_runtime : this_context {
 };
 
 // co_await luminal::yield_now(): lets the other runnable tasks of this priority run first.
-struct yield_now {
-  using is_luminal_awaitable = void;
-  bool await_ready() const noexcept { return false; }
+struct yield_now : detail::awaitable_base {
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
-    detail::promise_base &root = *h.promise().root;
-    check(luminal_context_yield(root.cx));
-    root.park(nullptr, h); // nothing to poll: the next poll resumes h at once
+    detail::promise_base &r = root(h);
+    check(luminal_context_yield(r.cx));
+    r.park(nullptr, h); // nothing to poll: the next poll resumes h at once
   }
   void await_resume() const noexcept {}
 };
@@ -1595,11 +1852,6 @@ inline sleep sleep_until(runtime_ref rt, uint64_t deadline_ns) {
 
 namespace detail {
 template <class A>
-using await_result_t = decltype(std::declval<A &&>().await_resume());
-template <class T>
-using timeout_result_t = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
-
-template <class A>
 task<await_result_t<A>> await_in_task(A a) {
   co_return co_await std::move(a);
 }
@@ -1615,12 +1867,7 @@ struct timeout_awaitable : c_future_awaitable<timeout_awaitable<T>> {
   timeout_result_t<T> await_resume() {
     this->check_output();
     if (this->output == LUMINAL_TIMED_OUT_OUTPUT) return {};
-    if constexpr (std::is_void_v<T>) {
-      take_output<void>(std::exchange(this->output, nullptr));
-      return true;
-    } else {
-      return take_output<T>(std::exchange(this->output, nullptr));
-    }
+    return take_some<T>(std::exchange(this->output, nullptr));
   }
 };
 } // namespace detail
@@ -1698,11 +1945,11 @@ join_handle<T> spawn(context cx, task<T> t, const spawn_options *o = nullptr) {
 // Without a join handle: the output is dropped when the task completes.
 template <class T>
 void spawn_detached(runtime_ref rt, task<T> t, const spawn_options *o = nullptr) {
-  check(detail::spawn_raw(rt.handle, std::move(t).into_future().release(), o, nullptr));
+  check(detail::spawn_raw(rt.handle, std::move(t).into_detached_future().release(), o, nullptr));
 }
 template <class T>
 void spawn_detached(context cx, task<T> t, const spawn_options *o = nullptr) {
-  check(detail::spawn_raw(cx.get(), std::move(t).into_future().release(), o, nullptr));
+  check(detail::spawn_raw(cx.get(), std::move(t).into_detached_future().release(), o, nullptr));
 }
 // Runs t to completion on this thread (not on one of rt's workers): its value, or rethrows its exception.
 template <class T>
@@ -1723,6 +1970,32 @@ auto block_on(runtime_ref rt, A &&awaitable) {
 // LUMINAL_E_CANCELLED when cut short by shutdown). Buffers and paths are borrowed until the co_await completes.
 
 namespace io_detail {
+// Out-parameter storage (c_future_awaitable's Out) for the operations that fill in more than an io result.
+struct info_out {
+  luminal_file_info info{};
+  void release() noexcept {}
+};
+struct view_out {
+  luminal_view view{};
+  void release() noexcept { luminal_view_release(&view); } // filled but never handed over (zeroed views are ignored)
+};
+struct buffer_out {
+  luminal_buffer buf{};
+  void release() noexcept { luminal_buffer_release(&buf); }
+};
+struct addr_list_out {
+  luminal_addr_list list{};
+  void release() noexcept { luminal_addr_list_release(&list); } // filled but never handed over (zeroed: ignored)
+};
+struct dir_list_out {
+  luminal_dir_list list{};
+  void release() noexcept { luminal_dir_list_release(&list); }
+};
+struct from_out {
+  socket_addr from{};
+  void release() noexcept {}
+};
+
 struct file_open : detail::c_future_awaitable<file_open> {
   const char *path;
   int32_t flags;
@@ -1738,12 +2011,8 @@ struct fd_op : detail::c_future_awaitable<fd_op> {
   luminal_status make(luminal_runtime *r, luminal_future *f) { return fn(r, fd, &io, f); }
   int32_t await_resume() const { return static_cast<int32_t>(io_value()); }
 };
-struct file_stat : detail::c_future_awaitable<file_stat> {
-  file_stat() = default;
-  file_stat(file_stat &&) = default;
+struct file_stat : detail::c_future_awaitable<file_stat, info_out> {
   int32_t fd;
-  luminal_file_info info{};
-  ~file_stat() { drop(); } // before `info` goes
   luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_file_stat(r, fd, &info, &io, f); }
   luminal_file_info await_resume() const { return io_value(), info; }
 };
@@ -1759,30 +2028,16 @@ struct rw_at : detail::c_future_awaitable<rw_at> {
   }
   size_t await_resume() const { return static_cast<size_t>(io_value()); }
 };
-struct file_map : detail::c_future_awaitable<file_map> {
-  file_map() = default;
-  file_map(file_map &&) = default;
+struct file_map : detail::c_future_awaitable<file_map, view_out> {
   const char *path;
-  luminal_view view{};
-  ~file_map() {
-    drop();
-    luminal_view_release(&view); // filled but never handed over (zeroed views are ignored)
-  }
   luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_file_map(r, path, &view, &io, f); }
   mapped_file await_resume() {
     io_value();
     return mapped_file(std::exchange(view, luminal_view{}));
   }
 };
-struct read_all : detail::c_future_awaitable<read_all> {
-  read_all() = default;
-  read_all(read_all &&) = default;
+struct read_all : detail::c_future_awaitable<read_all, buffer_out> {
   const char *path;
-  luminal_buffer buf{};
-  ~read_all() {
-    drop();
-    luminal_buffer_release(&buf);
-  }
   luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_file_read_all(r, path, &buf, &io, f); }
   buffer await_resume() {
     io_value();
@@ -1884,16 +2139,9 @@ inline task<void> stream_write_all(int32_t fd, const void *buf, size_t len) {
 // ---- names, more sockets, paths, child processes -------------------------------------------------------------
 
 namespace io_detail {
-struct resolve : detail::c_future_awaitable<resolve> {
-  resolve() = default;
-  resolve(resolve &&) = default;
+struct resolve : detail::c_future_awaitable<resolve, addr_list_out> {
   const char *host;
   uint16_t port;
-  luminal_addr_list list{};
-  ~resolve() {
-    drop();                           // a list the future still owns goes with it
-    luminal_addr_list_release(&list); // filled but never handed over (zeroed lists are ignored)
-  }
   luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_resolve(r, host, port, &list, &io, f); }
   addr_list await_resume() {
     io_value();
@@ -1941,25 +2189,17 @@ struct datagram {
 };
 
 namespace io_detail {
-struct udp_recv_from : detail::c_future_awaitable<udp_recv_from> {
-  udp_recv_from() = default;
-  udp_recv_from(udp_recv_from &&) = default;
+struct udp_recv_from : detail::c_future_awaitable<udp_recv_from, from_out> {
   int32_t fd;
   void *buf;
   size_t len;
-  socket_addr from{};
-  ~udp_recv_from() { drop(); } // before `from` goes
   luminal_status make(luminal_runtime *r, luminal_future *f) {
     return luminal_udp_recv_from(r, fd, buf, len, &from, &io, f);
   }
   datagram await_resume() const { return datagram{static_cast<size_t>(io_value()), from}; }
 };
-struct fs_stat : detail::c_future_awaitable<fs_stat> {
-  fs_stat() = default;
-  fs_stat(fs_stat &&) = default;
+struct fs_stat : detail::c_future_awaitable<fs_stat, info_out> {
   const char *path;
-  luminal_file_info info{};
-  ~fs_stat() { drop(); } // before `info` goes
   luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_fs_stat(r, path, &info, &io, f); }
   luminal_file_info await_resume() const { return io_value(), info; }
 };
@@ -1979,15 +2219,8 @@ struct fs_op : detail::c_future_awaitable<fs_op> {
   }
   void await_resume() const { io_value(); }
 };
-struct fs_read_dir : detail::c_future_awaitable<fs_read_dir> {
-  fs_read_dir() = default;
-  fs_read_dir(fs_read_dir &&) = default;
+struct fs_read_dir : detail::c_future_awaitable<fs_read_dir, dir_list_out> {
   const char *path;
-  luminal_dir_list list{};
-  ~fs_read_dir() {
-    drop();
-    luminal_dir_list_release(&list);
-  }
   luminal_status make(luminal_runtime *r, luminal_future *f) { return luminal_fs_read_dir(r, path, &list, &io, f); }
   dir_list await_resume() {
     io_value();
@@ -2089,93 +2322,53 @@ inline auto process::wait() const {
 
 namespace detail {
 template <class T>
-struct send_awaitable : c_future_awaitable<send_awaitable<T>> {
+struct send_awaitable : sync_future_awaitable<send_awaitable<T>> {
   luminal_sender *tx;
   std::optional<T> value;
-  luminal_status make(luminal_runtime *, luminal_future *f) {
+  luminal_status make(luminal_future *f) {
     auto *box = new T(std::move(*value));
     luminal_status s = luminal_channel_send(tx, box, &this->status, f);
     if (s == LUMINAL_E_INVALID_ARGUMENT || s == LUMINAL_E_INVALID_HANDLE) delete box; // no channel: still ours
     return s;
   }
-  static constexpr bool needs_runtime = false;
-  bool await_resume() const {
-    if (this->status == LUMINAL_E_CLOSED) return false;
-    check(this->status);
-    return true;
-  }
+  bool await_resume() const { return this->open(); }
 };
 template <class T>
-struct recv_awaitable : c_future_awaitable<recv_awaitable<T>> {
+struct recv_awaitable : sync_future_awaitable<recv_awaitable<T>> {
   luminal_receiver *rx;
-  luminal_status make(luminal_runtime *, luminal_future *f) {
-    return luminal_channel_recv(rx, &this->msg, &this->status, f);
-  }
-  static constexpr bool needs_runtime = false;
-  std::optional<T> await_resume() {
-    if (this->status == LUMINAL_E_CLOSED) return std::nullopt;
-    check(this->status);
-    std::unique_ptr<T> box(static_cast<T *>(std::exchange(this->msg, nullptr)));
-    return std::optional<T>(std::move(*box));
-  }
+  luminal_status make(luminal_future *f) { return luminal_channel_recv(rx, &this->msg, &this->status, f); }
+  std::optional<T> await_resume() { return this->template take_message<T>(); }
 };
 template <class T>
-struct oneshot_recv_awaitable : c_future_awaitable<oneshot_recv_awaitable<T>> {
+struct oneshot_recv_awaitable : sync_future_awaitable<oneshot_recv_awaitable<T>> {
   luminal_oneshot_receiver *rx;
-  luminal_status make(luminal_runtime *, luminal_future *f) {
-    return luminal_oneshot_recv(rx, &this->msg, &this->status, f);
-  }
-  static constexpr bool needs_runtime = false;
-  std::optional<T> await_resume() {
-    if (this->status == LUMINAL_E_CLOSED) return std::nullopt;
-    check(this->status);
-    std::unique_ptr<T> box(static_cast<T *>(std::exchange(this->msg, nullptr)));
-    return std::optional<T>(std::move(*box));
-  }
+  luminal_status make(luminal_future *f) { return luminal_oneshot_recv(rx, &this->msg, &this->status, f); }
+  std::optional<T> await_resume() { return this->template take_message<T>(); }
 };
-struct notify_awaitable : c_future_awaitable<notify_awaitable> {
+struct notify_awaitable : sync_future_awaitable<notify_awaitable> {
   luminal_notify *n;
-  luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_notify_wait(n, f); }
-  static constexpr bool needs_runtime = false;
+  luminal_status make(luminal_future *f) { return luminal_notify_wait(n, f); }
   void await_resume() const { check_output(); }
 };
-struct acquire_awaitable : c_future_awaitable<acquire_awaitable> {
+struct acquire_awaitable : sync_future_awaitable<acquire_awaitable> {
   luminal_semaphore *s;
   uint32_t n;
-  luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_semaphore_acquire(s, n, &status, f); }
-  static constexpr bool needs_runtime = false;
-  bool await_resume() const {
-    if (status == LUMINAL_E_CLOSED) return false;
-    check(status);
-    return true;
-  }
+  luminal_status make(luminal_future *f) { return luminal_semaphore_acquire(s, n, &status, f); }
+  bool await_resume() const { return open(); }
 };
-struct signal_recv_awaitable : c_future_awaitable<signal_recv_awaitable> {
+struct signal_recv_awaitable : sync_future_awaitable<signal_recv_awaitable> {
   luminal_signal *sig;
-  luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_signal_recv(sig, &status, f); }
-  static constexpr bool needs_runtime = false;
-  bool await_resume() const {
-    if (status == LUMINAL_E_CLOSED) return false;
-    check(status);
-    return true;
-  }
+  luminal_status make(luminal_future *f) { return luminal_signal_recv(sig, &status, f); }
+  bool await_resume() const { return open(); }
 };
 template <class T>
-struct join_next_awaitable : c_future_awaitable<join_next_awaitable<T>> {
+struct join_next_awaitable : sync_future_awaitable<join_next_awaitable<T>> {
   luminal_task_set *set;
-  luminal_status make(luminal_runtime *, luminal_future *f) {
-    return luminal_task_set_join_next(set, &this->msg, &this->status, f);
-  }
-  static constexpr bool needs_runtime = false;
+  luminal_status make(luminal_future *f) { return luminal_task_set_join_next(set, &this->msg, &this->status, f); }
   timeout_result_t<T> await_resume() {
     if (this->status == LUMINAL_E_EMPTY) return {};
     check(this->status);
-    if constexpr (std::is_void_v<T>) {
-      take_output<void>(std::exchange(this->msg, nullptr));
-      return true;
-    } else {
-      return take_output<T>(std::exchange(this->msg, nullptr));
-    }
+    return take_some<T>(std::exchange(this->msg, nullptr));
   }
 };
 } // namespace detail
@@ -2225,11 +2418,10 @@ auto task_set<T>::join_next() const {
 }
 
 // co_await luminal::drain(scope): until every task of the scope has finished (nothing is cancelled).
-struct drain : detail::c_future_awaitable<drain> {
+struct drain : detail::sync_future_awaitable<drain> {
   luminal_scope *s;
-  static constexpr bool needs_runtime = false;
   explicit drain(const scope &sc) noexcept : s(sc.get()) {}
-  luminal_status make(luminal_runtime *, luminal_future *f) { return luminal_scope_drain(s, f); }
+  luminal_status make(luminal_future *f) { return luminal_scope_drain(s, f); }
   void await_resume() const { check_output(); }
 };
 

@@ -2,7 +2,7 @@
 // include/luminal.hpp): the cost of the C++ layer over Luminal-from-C. Same output format:
 // `name<TAB>value<TAB>reps` (median ns per op unless the name says otherwise).
 // Usage: bench_luminal_cpp [workload...]; env BENCH_REPS, BENCH_WARMUP, BENCH_WORKERS.
-// Each task is one coroutine frame (operator new) where the C program's tasks need no allocation.
+// Each task is one coroutine frame (from luminal.hpp's frame pool) where the C program's tasks need no allocation.
 #include "luminal.hpp"
 
 #include <algorithm>
