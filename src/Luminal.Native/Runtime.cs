@@ -218,7 +218,7 @@ sealed unsafe partial class Runtime
     {
         taskToken = 0;
         if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
-        byte storage = inlineSize == 0 ? TaskStorage.None : TaskStorage.KindFor(inlineSize);
+        byte storage = inlineSize == 0 ? TaskStorage.None : TaskStorage.KindFor(inlineSize, inlineAlign);
         void* separate = null;
         if (storage == TaskStorage.Separate)
         {

@@ -15,21 +15,22 @@ namespace Luminal.Tasks;
 /// </summary>
 static unsafe class TaskStorage
 {
-    /// <summary>Largest alignment a state may ask for: area slots are 64-byte aligned (areas are cache-line
-    /// aligned and each class size is a multiple of 64).</summary>
+    /// <summary>Largest alignment a state may ask for: areas are cache-line aligned, so a slot is aligned to its
+    /// class size up to 64 (a state aligned more than its class's slots goes to the next class).</summary>
     public const nuint MaxAlign = 64;
     /// <summary>Largest state accepted at all (a bigger one is refused: the caller keeps it boxed itself).</summary>
     public const nuint MaxSize = 1 << 20;
     /// <summary><see cref="TaskCell.Storage"/>: no runtime-owned storage / a block of its own.</summary>
     public const byte None = 0, Separate = 0xFF;
 
-    // Class k (stored as k + 1) holds states up to Class0 << (2 * k) bytes: 64 and 256. Two classes keep a pending
-    // tiny task at 128 + 64 bytes (about what the boxed state cost before) while typical small futures fit too.
-    const int Classes = 2, Class0 = 64;
+    // Class k (stored as k + 1) holds states up to 32, 64 or 256 bytes: a pending tiny task (a Rust future holding
+    // an Arc) costs 128 + 32 bytes, about what the boxed state cost before, while typical small futures fit too.
+    // A slot index that served several classes keeps pages of each (at most 352 bytes per peak task).
+    const int Classes = 3;
     static readonly byte** Areas = (byte**)NativeMemory.AllocZeroed((nuint)(Classes * TaskTable.MaxChunks), (nuint)sizeof(byte*));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static int ClassSize(int k) => Class0 << (2 * k);
+    static int ClassSize(int k) => k == 0 ? 32 : k == 1 ? 64 : 256;
 
     /// <summary>Reserves the area chunks of task chunk <paramref name="chunk"/> (under TaskTable's grow lock,
     /// before the chunk's first slot is published). Throws OutOfMemoryException, as the task chunk does.</summary>
@@ -43,13 +44,14 @@ static unsafe class TaskStorage
         }
     }
 
-    /// <summary>The storage kind for a state of <paramref name="size"/> bytes: a class (1-based), or
-    /// <see cref="Separate"/>. The caller has checked size &lt;= MaxSize and align &lt;= MaxAlign.</summary>
+    /// <summary>The storage kind for a state of <paramref name="size"/> bytes aligned to <paramref name="align"/>:
+    /// a class (1-based), or <see cref="Separate"/>. The caller has checked size &lt;= MaxSize and align &lt;=
+    /// MaxAlign.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static byte KindFor(nuint size)
+    public static byte KindFor(nuint size, nuint align)
     {
         for (int k = 0; k < Classes; k++)
-            if (size <= (nuint)ClassSize(k)) return (byte)(k + 1);
+            if (size <= (nuint)ClassSize(k) && align <= (nuint)ClassSize(k)) return (byte)(k + 1);
         return Separate;
     }
 
