@@ -181,7 +181,7 @@ pub const LUMINAL_FAILED_OUTPUT: *mut c_void = !8usize as *mut c_void;
 
 pub const LUMINAL_SPAWN_INLINE_SMALL: usize = 256;
 pub const LUMINAL_SPAWN_INLINE_MAX_ALIGN: usize = 64;
-pub const LUMINAL_SPAWN_INLINE_MAX_SIZE: usize = 1 << 20;
+pub const LUMINAL_SPAWN_INLINE_MAX_SIZE: usize = 1048576;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
