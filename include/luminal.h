@@ -788,6 +788,48 @@ LUMINAL_API luminal_status luminal_spawn_with(luminal_runtime *rt, luminal_futur
 LUMINAL_API luminal_status luminal_context_spawn_with(luminal_context *cx, luminal_future fut,
                                                       const luminal_spawn_options *opts, luminal_task **out);
 
+/* Spawning with the state inside the task: luminal_spawn_with, except that the future's state is not a pointer the
+ * caller allocated but `size` bytes at `state` that the runtime moves, by memcpy, into storage the task owns (no
+ * allocation per task for states up to LUMINAL_SPAWN_INLINE_SMALL bytes once the runtime is warm: the storage
+ * comes with the task's slot; a larger state gets a native block of its own, allocated at the spawn and freed with
+ * the slot). Meant for bindings whose future is a value (a Rust future before its first poll, a C++ callable):
+ * one task, no allocation of the caller's own.
+ *  - The bytes must be trivially relocatable: valid after a plain memcpy to another address (no pointer into
+ *    themselves). Every Rust value is, until it is pinned (a future is pinned by its first poll, after the move).
+ *  - On LUMINAL_OK the bytes at `state` are moved-from: the caller must not drop or use them again (it may reuse
+ *    the memory). From then on poll(copy, cx, output), drop(copy) and the task's output follow luminal_future's
+ *    contract, where `copy` is the runtime's copy: aligned to `align`, at a fixed address from the spawn until the
+ *    task's slot is recycled. That storage outlives drop(copy): it lasts until the task's output has been disposed
+ *    of (handed to a join, dropped by drop_output) and its join handle released (or, detached, until it finished).
+ *    A poll may therefore return a pointer into its own state as the output (to avoid another allocation); then
+ *    drop(copy) must leave the output alone, and whoever joins must take what the output points to before it
+ *    releases the join handle.
+ *  - Takes the state also on failure: every failing call calls drop(state) on the caller's bytes, in place, once,
+ *    before it returns (not when `state` is NULL or `drop` is NULL). drop is called exactly once in every case:
+ *    after the READY poll, on abort, scope close, shutdown, or at once when the spawn fails.
+ *  - `align`: a power of two, at most LUMINAL_SPAWN_INLINE_MAX_ALIGN (64); `size`: 1 to LUMINAL_SPAWN_INLINE_MAX_SIZE
+ *    (1 MiB). Outside those, or with `state` or `poll` NULL: LUMINAL_E_INVALID_ARGUMENT (keep such a state behind a
+ *    pointer and use luminal_spawn_with).
+ * Returns LUMINAL_OK, LUMINAL_E_INVALID_ARGUMENT (rt, state or poll NULL, size or align out of range, or options as
+ * for luminal_spawn_with), LUMINAL_E_INVALID_HANDLE (rt released or forged, a released or forged scope),
+ * LUMINAL_E_SHUTDOWN (the runtime is shut down, or the scope closed). `opts` borrowed, NULL = defaults; `out` as
+ * for luminal_spawn. */
+#define LUMINAL_SPAWN_INLINE_SMALL 256
+#define LUMINAL_SPAWN_INLINE_MAX_ALIGN 64
+#define LUMINAL_SPAWN_INLINE_MAX_SIZE ((size_t)1 << 20)
+LUMINAL_API luminal_status luminal_spawn_inline(luminal_runtime *rt, void *state, size_t size, size_t align,
+                                                luminal_poll_fn poll, luminal_drop_fn drop,
+                                                luminal_drop_fn drop_output, const luminal_spawn_options *opts,
+                                                luminal_task **out);
+
+/* luminal_spawn_inline from inside a poll, placed and inheriting as luminal_context_spawn_with does. Returns what
+ * luminal_spawn_inline and luminal_context_spawn_with return (LUMINAL_E_INVALID_ARGUMENT also for a NULL cx,
+ * LUMINAL_E_INVALID_HANDLE for a stale or forged cx). */
+LUMINAL_API luminal_status luminal_context_spawn_inline(luminal_context *cx, void *state, size_t size, size_t align,
+                                                        luminal_poll_fn poll, luminal_drop_fn drop,
+                                                        luminal_drop_fn drop_output,
+                                                        const luminal_spawn_options *opts, luminal_task **out);
+
 /* Runs fn(arg) on the runtime's blocking pool, never on a worker: for calls that block (file systems, DNS,
  * legacy APIs). The pool starts a thread when work arrives and none is idle, up to max_blocking_threads; beyond
  * that, work waits in a queue (most urgent priority first). The task is joined like any other; its output is

@@ -516,6 +516,20 @@ inline raw_join_handle spawn(runtime_ref rt, void *(*fn)(void *), void *arg) {
   check(luminal_spawn_fn(rt.handle, fn, arg, h.out_param()));
   return h;
 }
+// Spawns a poll state held by value (luminal_spawn_inline): `state` is copied into the task's own storage, no
+// allocation per task for states up to LUMINAL_SPAWN_INLINE_SMALL bytes. poll/drop/drop_output get the runtime's copy
+// (drop ends its life, it does not free it; see the header for an output that points into the state). Only for
+// trivially copyable states: the runtime moves them with memcpy. The state is dropped also on failure (check throws).
+template <class S, class = std::enable_if_t<std::is_trivially_copyable_v<S>>>
+raw_join_handle spawn_inline(runtime_ref rt, const S &state, luminal_poll_fn poll, luminal_drop_fn drop = nullptr,
+                             luminal_drop_fn drop_output = nullptr, const spawn_options *o = nullptr) {
+  raw_join_handle h;
+  S copy = state; // the runtime takes these bytes (drop(copy) on failure), the caller keeps `state`
+  check(luminal_spawn_inline(rt.handle, &copy, sizeof copy, alignof(S), poll, drop, drop_output, o ? o->get() : nullptr,
+                             h.out_param()));
+  return h;
+}
+
 // Runs a C future (taken) to completion on this thread; returns its output.
 inline void *block_on(runtime_ref rt, future f) {
   void *out = nullptr;

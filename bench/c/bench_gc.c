@@ -12,7 +12,12 @@
  *          byte per read; twice. Prints the collections each round caused and the seconds it took.
  * Prints `gc_<part>_<stat><TAB>value<TAB>samples` lines. Usage: bench_gc [grow|storm|io]... (default all, each in a
  * fresh process). env: BENCH_WORKERS (2), BENCH_GC_TASKS (1000000), BENCH_GC_READS (100000), BENCH_GC_FILE (a 4 MiB
- * file made under /tmp). */
+ * file made under /tmp).
+ * BENCH_GC_WHY=1 (storm): also reads the spawning thread's context-switch counts (getrusage(RUSAGE_THREAD), two
+ * system calls per spawn, so the p50 is not comparable) and prints how many calls took over 50 us and how many of
+ * those had the thread switched out meanwhile (descheduled: the OS, not Luminal, made them slow) or, on CPU, took
+ * page faults. */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "luminal.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -43,6 +48,15 @@ static int cmp_u64(const void *a, const void *b) {
 typedef struct cell { luminal_waker *waker; atomic_int go; } cell;
 static cell *cells;
 static atomic_long parked, dropped;
+static int why;                 /* BENCH_GC_WHY */
+static long slow_calls, slow_switched, slow_faulted;
+
+static long switches(long *faults) {
+  struct rusage u;
+  getrusage(RUSAGE_THREAD, &u);
+  *faults = u.ru_minflt + u.ru_majflt;
+  return u.ru_nvcsw + u.ru_nivcsw;
+}
 
 static luminal_poll pending_poll(void *s, luminal_context *cx, void **out) {
   cell *c = s;
@@ -61,9 +75,15 @@ static void grow_and_shrink(luminal_runtime *rt, int n, uint64_t *lat) {
   memset(cells, 0, sizeof(cell) * (size_t)n);
   for (int i = 0; i < n; i++) {
     luminal_future f = {&cells[i], pending_poll, count_drop, NULL};
+    long pf0 = 0, pf1 = 0, sw0 = why && lat ? switches(&pf0) : 0;
     uint64_t t0 = lat ? now_ns() : 0;
     check(luminal_spawn(rt, f, NULL), "luminal_spawn");
     if (lat) lat[i] = now_ns() - t0;
+    if (why && lat && lat[i] > 50000) {
+      slow_calls++;
+      if (switches(&pf1) != sw0) slow_switched++;
+      else if (pf1 != pf0) slow_faulted++; /* on CPU, but page faults (first touch of new table memory) */
+    }
   }
   while (atomic_load(&parked) < n) usleep(1000);
   for (int i = 0; i < n; i++) { atomic_store(&cells[i].go, 1); luminal_waker_wake(cells[i].waker); }
@@ -173,6 +193,7 @@ static void run_io(luminal_runtime *rt) {
 
 static void run(const char *part) {
   int n = env("BENCH_GC_TASKS", 1000000);
+  why = env("BENCH_GC_WHY", 0);
   cells = calloc((size_t)n, sizeof(cell));
   luminal_runtime *rt;
   luminal_runtime_options opts = {.struct_size = sizeof opts, .worker_threads = (uint32_t)env("BENCH_WORKERS", 2)};
@@ -209,6 +230,11 @@ static void run(const char *part) {
     printf("gc_storm_spawn_p9999_ns\t%llu\t%d\n", (unsigned long long)lat[(size_t)n * 9999 / 10000], n);
     printf("gc_storm_spawn_max_ns\t%llu\t%d\n", (unsigned long long)lat[n - 1], n);
     printf("gc_storm_file_reads\t%ld\t%d\n", reads, n);
+    if (why) {
+      printf("gc_storm_why_slow_calls\t%ld\t%d\n", slow_calls, n);
+      printf("gc_storm_why_slow_switched_out\t%ld\t%d\n", slow_switched, n);
+      printf("gc_storm_why_slow_page_faults\t%ld\t%d\n", slow_faulted, n);
+    }
     free(lat);
   } else {
     fprintf(stderr, "unknown part %s\n", part);

@@ -208,14 +208,26 @@ sealed unsafe partial class Runtime
     /// <summary>
     /// Spawns a task. Takes the future: on failure it is dropped here. <paramref name="local"/>: the worker whose
     /// thread is calling (its local queue is used), or null for the global queue.
+    /// <paramref name="inlineSize"/> != 0 (luminal_spawn_inline): future.State is the caller's bytes, checked
+    /// against TaskStorage's limits; they are copied into storage the task owns, and until then every failure
+    /// drops them where they are.
     /// </summary>
     public Status Spawn(in NativeFuture future, delegate* unmanaged<void*, void*> fn, bool wantHandle, Worker? local,
-        out ulong taskToken, Scopes.Scope? scope = null, int priority = Priority.Default, bool blocking = false)
+        out ulong taskToken, Scopes.Scope? scope = null, int priority = Priority.Default, bool blocking = false,
+        nuint inlineSize = 0, nuint inlineAlign = 0)
     {
         taskToken = 0;
         if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
-        if (RawTask.Create(this, future, wantHandle, slots: local?.TaskSlots) is not RawTask task)
+        byte storage = inlineSize == 0 ? TaskStorage.None : TaskStorage.KindFor(inlineSize, inlineAlign);
+        void* separate = null;
+        if (storage == TaskStorage.Separate)
         {
+            try { separate = TaskStorage.AllocateSeparate(inlineSize, inlineAlign); }
+            catch (OutOfMemoryException) { DropFuture(future); return Status.NoMemory; }
+        }
+        if (RawTask.Create(this, future, wantHandle, null, local?.TaskSlots, storage, separate, inlineSize) is not RawTask task)
+        {
+            if (separate != null) TaskStorage.FreeSeparate(separate);
             DropFuture(future);
             return Status.NoMemory;
         }

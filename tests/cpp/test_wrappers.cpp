@@ -1,5 +1,7 @@
 // The C++17 part of luminal.hpp: RAII owners, spawn of callables and poll objects, errors, sync handles' plain calls.
 #include "test_util.hpp"
+
+#include <atomic>
 #include <csignal>
 
 #include <stdexcept>
@@ -73,6 +75,37 @@ TEST(spawn_fn_and_raw_future) {
   CHECK(spawn(r, std::move(g)).join(std::chrono::seconds(5)) == nullptr);
   future never_spawned; // dropped by its destructor
   check(luminal_sleep(r.get(), 1000, never_spawned.out_param()));
+}
+
+// spawn_inline: a trivially copyable state copied into the task; dropped once also when the spawn throws.
+struct inline_sum {
+  std::atomic<int> *drops;
+  uintptr_t a, b;
+};
+static luminal_poll inline_sum_poll(void *st, luminal_context *, void **out) {
+  auto *s = static_cast<inline_sum *>(st);
+  *out = reinterpret_cast<void *>(s->a + s->b);
+  return LUMINAL_POLL_READY;
+}
+static void inline_sum_drop(void *st) { static_cast<inline_sum *>(st)->drops->fetch_add(1); }
+
+TEST(spawn_inline_state) {
+  std::atomic<int> drops{0};
+  {
+    runtime r = tu::rt();
+    raw_join_handle h = spawn_inline(r, inline_sum{&drops, 40, 2}, &inline_sum_poll, &inline_sum_drop);
+    CHECK(reinterpret_cast<uintptr_t>(h.join()) == 42);
+    CHECK(drops.load() == 1);
+    r.shutdown();
+    bool threw = false;
+    try {
+      spawn_inline(r, inline_sum{&drops, 1, 1}, &inline_sum_poll, &inline_sum_drop);
+    } catch (const error &e) {
+      threw = e.status() == LUMINAL_E_SHUTDOWN;
+    }
+    CHECK(threw);
+    CHECK(drops.load() == 2);
+  }
 }
 
 // A poll object: yields three times, then completes with the number of polls.

@@ -97,6 +97,33 @@ public class QueueTests
         Assert.That(counts.All(c => c == 1), $"lost: {counts.Count(c => c == 0)}, duplicated: {counts.Count(c => c > 1)}");
     }
 
+    /// <summary>Segments: a pushed chain comes back whole (no walk) when the caller has room for it, single pushes
+    /// share a segment that is cut to the fair share otherwise, and FIFO order holds across all of it.</summary>
+    [Test]
+    public void InjectorTakesWholeChainsAndKeepsFifoOrder()
+    {
+        var inj = new Injector();
+        RawTask[] ts = Tasks(300);
+        for (int i = 0; i < 5; i++) Assert.That(inj.Push(ts[i]));
+        for (int i = 5; i < 134; i++) ts[i].Next = i + 1 < 134 ? ts[i + 1] : null;
+        Assert.That(inj.PushBatch(ts[5], ts[133], 129));
+        for (int i = 134; i < 300; i++) Assert.That(inj.Push(ts[i]));
+        var got = new List<RawTask>();
+        void Drain(RawTask? c) { for (; c is RawTask t; c = t.Next) got.Add(t); }
+        Drain(inj.PopBatch(2, out int n)); // the singles' segment (5) is cut to the fair share
+        Assert.That(n, Is.EqualTo(2));
+        Drain(inj.PopBatch(2, out n, 200)); // 3 left of it: whole (room for 200), not joined by the next chain
+        Assert.That(n, Is.EqualTo(3));
+        Drain(inj.PopBatch(2, out n, 200)); // the chain of 129, whole
+        Assert.That(n, Is.EqualTo(129));
+        Drain(inj.PopBatch(10, out n)); // the later singles, cut
+        Assert.That(n, Is.EqualTo(10));
+        Drain(inj.PopBatch(int.MaxValue, out n)); // the rest
+        Assert.That(n, Is.EqualTo(156));
+        Assert.That(inj.IsEmpty);
+        Assert.That(got, Is.EqualTo(ts));
+    }
+
     [Test]
     public void ClosedInjectorRefusesAndReturnsEverything()
     {

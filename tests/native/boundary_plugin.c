@@ -104,6 +104,14 @@ static void state_drop(void *p) {
   atomic_fetch_sub(&g_live, 1);
 }
 
+/* Plugin B spawns with the state inside the task (luminal_spawn_inline): the runtime owns the bytes, the drop only
+ * ends their life. Plugin A keeps luminal_future states it allocates itself: both kinds cross the boundary. */
+#define BND_INLINE (BND_PLUGIN_ID == 'B')
+static void inline_drop(void *p) {
+  (void)p;
+  atomic_fetch_sub(&g_live, 1);
+}
+
 /* ---- the driver: spawned with luminal_spawn; spawns the role future with luminal_context_spawn, awaits it ---- */
 
 typedef struct driver_state {
@@ -118,13 +126,20 @@ static luminal_poll driver_poll(void *p, luminal_context *cx, void **out) {
   if (d->child == NULL) {
     if (luminal_runtime_worker_count(luminal_context_runtime(cx)) != luminal_runtime_worker_count(d->rt))
       fail("context runtime differs from the host's runtime");
-    role_state *s = (role_state *)calloc(1, sizeof *s);
-    if (!s) fail("out of memory");
-    s->pair = d->pair;
-    s->role = d->role;
+    luminal_status st;
     atomic_fetch_add(&g_live, 1);
-    luminal_future f = {s, role_poll, state_drop, NULL};
-    luminal_status st = luminal_context_spawn(cx, f, &d->child);
+    if (BND_INLINE) {
+      role_state s = {d->pair, d->role, 0, 0, 0};
+      st = luminal_context_spawn_inline(cx, &s, sizeof s, _Alignof(role_state), role_poll, inline_drop, NULL, NULL,
+                                        &d->child);
+    } else {
+      role_state *s = (role_state *)calloc(1, sizeof *s);
+      if (!s) fail("out of memory");
+      s->pair = d->pair;
+      s->role = d->role;
+      luminal_future f = {s, role_poll, state_drop, NULL};
+      st = luminal_context_spawn(cx, f, &d->child);
+    }
     if (st != LUMINAL_OK) fail(luminal_status_str(st));
   }
   void *o = NULL;
@@ -182,13 +197,26 @@ static luminal_status linger(bnd_link *l, bnd_slot *slot, int n) {
   luminal_runtime *rt = l->host->runtime;
   luminal_scope *scope = l->host->scope;
   for (int i = 0; i < n; i++) {
+    luminal_task *t = NULL;
+    if (BND_INLINE && i % 4 < 2) {
+      linger_state ls = {slot, i % 2};
+      atomic_fetch_add(&g_live, 1);
+      luminal_spawn_options o;
+      memset(&o, 0, sizeof o);
+      o.struct_size = sizeof o;
+      o.scope = scope;
+      luminal_status st = luminal_spawn_inline(rt, &ls, sizeof ls, _Alignof(linger_state), linger_poll, inline_drop,
+                                               output_drop, &o, &t);
+      if (st != LUMINAL_OK) return st;
+      luminal_task_release(t);
+      continue;
+    }
     linger_state *s = (linger_state *)calloc(1, sizeof *s);
     if (!s) return LUMINAL_E_NO_MEMORY;
     s->slot = slot;
     s->ready_at_once = i % 2;
     atomic_fetch_add(&g_live, 1);
     luminal_future f = {s, linger_poll, state_drop, output_drop};
-    luminal_task *t = NULL;
     luminal_status st = spawn_scoped(rt, scope, f, &t);
     if (st != LUMINAL_OK) return st;
     luminal_task_release(t);

@@ -148,7 +148,7 @@ enum fn_id {
   F_FS_STAT, F_FS_RENAME, F_FS_UNLINK, F_FS_MKDIR, F_FS_REMOVE_DIR, F_FS_READ_DIR, F_PROCESS_WAIT,
   F_TCP_LISTEN_ADDR, F_UNIX_LISTEN, F_UDP_BIND, F_UDP_CONNECT, F_SOCKET_LOCAL_ADDR, F_SOCKET_PEER_ADDR,
   F_SOCKET_SET_OPTION, F_SOCKET_GET_OPTION, F_PROCESS_SPAWN, F_PROCESS_KILL, F_SOCKET_ADDR_PARSE, F_SOCKET_ADDR_UNIX,
-  F_SIGNAL_LISTEN, F_SIGNAL_RECV,
+  F_SIGNAL_LISTEN, F_SIGNAL_RECV, F_SPAWN_INLINE, F_CONTEXT_SPAWN_INLINE,
   F_COUNT
 };
 
@@ -176,6 +176,8 @@ static const struct {
     [F_CONTEXT_SPAWN_WITH] = {"luminal_context_spawn_with", OK_ | SHUT | IARG | IHND, ""},
     [F_SPAWN_BLOCKING] = {"luminal_spawn_blocking", OK_ | SHUT | IARG | IHND, "joined like any other task"},
     [F_SPAWN_BLOCKING_WITH] = {"luminal_spawn_blocking_with", OK_ | SHUT | IARG | IHND, ""},
+    [F_SPAWN_INLINE] = {"luminal_spawn_inline", OK_ | SHUT | IARG | IHND, "as luminal_spawn_with"},
+    [F_CONTEXT_SPAWN_INLINE] = {"luminal_context_spawn_inline", OK_ | SHUT | IARG | IHND, "as luminal_context_spawn_with"},
     /* IO section: OK, a bad-argument status, SHUTDOWN; UNSUPPORTED off Linux. */
     [F_FILE_OPEN] = {"luminal_file_open", OK_ | IARG | IHND | UNSUP | SHUT, ""},
     [F_FILE_CLOSE] = {"luminal_file_close", OK_ | IARG | IHND | UNSUP | SHUT, ""},
@@ -657,6 +659,40 @@ static fz_fut *fut_new(uint64_t *r, int kind, int depth) {
 static luminal_future fut_wrap(fz_fut *f) {
   luminal_future fut = {f, fz_poll, fz_drop, box_drop_output};
   return fut;
+}
+
+/* luminal_spawn_inline (rt) / luminal_context_spawn_inline (use_cx: cx, which may be NULL or bad) of any luminal_future: the inline state is the
+ * luminal_future itself, padded to a random size (small class, large class, a block of its own), forwarding poll
+ * and drop; sometimes with bad size or alignment (*bad_args: INVALID_ARGUMENT is the only answer). */
+static luminal_poll fzi_poll(void *st, luminal_context *cx, void **out) {
+  luminal_future *f = st;
+  return f->poll(f->state, cx, out);
+}
+static void fzi_drop(void *st) {
+  luminal_future *f = st;
+  if (f->drop) f->drop(f->state);
+}
+static int fzi_spawn(uint64_t *r, luminal_runtime *rt, int use_cx, luminal_context *cx, luminal_future fut,
+                     const luminal_spawn_options *o, luminal_task **h, int *bad_args) {
+  _Alignas(64) unsigned char buf[6000];
+  memcpy(buf, &fut, sizeof fut);
+  static const size_t sizes[] = {sizeof(luminal_future), 64, 200, 256, 300, 5000};
+  static const size_t aligns[] = {8, 16, 64};
+  size_t size = sizes[rn(r, 6)], align = aligns[rn(r, 3)];
+  *bad_args = chance(r, 40);
+  if (*bad_args) {
+    switch (rn(r, 4)) {
+    case 0: size = 0; break;
+    case 1: align = 3; break;
+    case 2: align = 128; break;
+    default: size = SIZE_MAX; break;
+    }
+  }
+  luminal_poll_fn poll = fut.poll ? fzi_poll : NULL;
+  int s = use_cx ? luminal_context_spawn_inline(cx, buf, size, align, poll, fzi_drop, fut.drop_output, o, h)
+                 : luminal_spawn_inline(rt, buf, size, align, poll, fzi_drop, fut.drop_output, o, h);
+  memset(buf, 0xA5, sizeof buf); /* moved-from (or dropped): never read again */
+  return s;
 }
 
 /* A random future kind that completes by itself (for block_on), or any kind. */
@@ -1198,8 +1234,13 @@ static void chaos_ops(fz_fut *f, luminal_context *cx) {
       }
       luminal_task *t = NULL;
       int want_handle = !f->child && chance(r, 2);
-      int s = with ? chk(F_CONTEXT_SPAWN_WITH, luminal_context_spawn_with(cx, fut_wrap(c), o, want_handle ? &t : NULL), "in poll")
-                   : chk(F_CONTEXT_SPAWN, luminal_context_spawn(cx, fut_wrap(c), want_handle ? &t : NULL), "in poll");
+      int bad_args = 0, s;
+      if (with && chance(r, 2)) {
+        s = chk(F_CONTEXT_SPAWN_INLINE, fzi_spawn(r, NULL, 1, cx, fut_wrap(c), o, want_handle ? &t : NULL, &bad_args), "in poll");
+        if (bad_args) expect(F_CONTEXT_SPAWN_INLINE, s, LUMINAL_E_INVALID_ARGUMENT, "bad size or alignment, in poll");
+      } else
+        s = with ? chk(F_CONTEXT_SPAWN_WITH, luminal_context_spawn_with(cx, fut_wrap(c), o, want_handle ? &t : NULL), "in poll")
+                 : chk(F_CONTEXT_SPAWN, luminal_context_spawn(cx, fut_wrap(c), want_handle ? &t : NULL), "in poll");
       if (s == LUMINAL_OK && sc && f->life && sc->life && sc->life != f->life)
         FZ_FAIL("luminal_context_spawn_with accepted another runtime's scope");
       fut_handed(c, s == LUMINAL_OK, "luminal_context_spawn");
@@ -1747,10 +1788,14 @@ static void op_spawn(fz_thread *t) {
     int null_poll = chance(r, 50) && m.mine && !m.lib_ok;
     if (null_poll) m.fut.poll = NULL;
     int was_down = life && atomic_load(&life->shutdown_ok);
+    int inl = variant == 1 && chance(r, 2), bad_args = 0;
     if (variant == 0) s = chk(F_SPAWN, luminal_spawn(rt, m.fut, want ? &h : NULL), "thread");
-    else s = chk(F_SPAWN_WITH, luminal_spawn_with(rt, m.fut, o, want ? &h : NULL), "thread");
-    snprintf(what, sizeof what, "%s (rt kind %d)", variant ? "luminal_spawn_with" : "luminal_spawn", kind);
-    if (!null_poll && !o) check_bad_rt_status(variant ? F_SPAWN_WITH : F_SPAWN, s, kind, what);
+    else if (inl) {
+      s = chk(F_SPAWN_INLINE, fzi_spawn(r, rt, 0, NULL, m.fut, o, want ? &h : NULL, &bad_args), "thread");
+      if (bad_args) expect(F_SPAWN_INLINE, s, LUMINAL_E_INVALID_ARGUMENT, "bad size or alignment");
+    } else s = chk(F_SPAWN_WITH, luminal_spawn_with(rt, m.fut, o, want ? &h : NULL), "thread");
+    snprintf(what, sizeof what, "%s (rt kind %d)", inl ? "luminal_spawn_inline" : variant ? "luminal_spawn_with" : "luminal_spawn", kind);
+    if (!null_poll && !o && !bad_args) check_bad_rt_status(inl ? F_SPAWN_INLINE : variant ? F_SPAWN_WITH : F_SPAWN, s, kind, what);
     /* NULL poll: INVALID_ARGUMENT, or INVALID_HANDLE when the runtime (or the options' scope) was released by
      * another thread meanwhile: the header does not say which check comes first. Either way the future is taken. */
     if (null_poll && kind == 0 && s != LUMINAL_E_INVALID_ARGUMENT && s != LUMINAL_E_INVALID_HANDLE)
@@ -2466,8 +2511,12 @@ static void op_ctx(fz_thread *t) {
   int bad;
   const luminal_spawn_options *o = rand_opts(r, &ob, &sc, &bad);
   luminal_task *h = NULL;
-  s = chance(r, 2) ? chk(F_CONTEXT_SPAWN, luminal_context_spawn(bc, fut_wrap(c), &h), "stale/forged cx, thread")
-                   : chk(F_CONTEXT_SPAWN_WITH, luminal_context_spawn_with(bc, fut_wrap(c), o, &h), "stale/forged cx, thread");
+  int bad_args;
+  switch (rn(r, 3)) {
+  case 0: s = chk(F_CONTEXT_SPAWN, luminal_context_spawn(bc, fut_wrap(c), &h), "stale/forged cx, thread"); break;
+  case 1: s = chk(F_CONTEXT_SPAWN_WITH, luminal_context_spawn_with(bc, fut_wrap(c), o, &h), "stale/forged cx, thread"); break;
+  default: s = chk(F_CONTEXT_SPAWN_INLINE, fzi_spawn(r, NULL, 1, bc, fut_wrap(c), o, &h, &bad_args), "stale/forged cx, thread"); break;
+  }
   if (s == LUMINAL_OK) FZ_FAIL("context_spawn with a stale/forged context %p returned OK", (void *)bc);
   fut_handed(c, 0, "context_spawn(bad cx)");
 }

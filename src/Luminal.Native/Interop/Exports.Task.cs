@@ -39,7 +39,9 @@ static unsafe partial class Exports
         catch (Exception e) { return Fail(e); }
     }
 
-    static Status ContextSpawnCore(nint cx, in NativeFuture fut, NativeSpawnOptions* opts, nint* outTask)
+    /// <summary><paramref name="inlineSize"/> != 0: luminal_context_spawn_inline (already checked), see Runtime.Spawn.</summary>
+    static Status ContextSpawnCore(nint cx, in NativeFuture fut, NativeSpawnOptions* opts, nint* outTask,
+        nuint inlineSize = 0, nuint inlineAlign = 0)
     {
         if (outTask != null) *outTask = 0;
         Status s = Context.Check(cx, out Context context, out ulong waker);
@@ -56,7 +58,8 @@ static unsafe partial class Exports
         // must not touch another thread's queue).
         Worker? local = runtime.CurrentWorker();
         if (local is not null && local.Index != context!.WorkerIndex) local = null;
-        s = runtime.Spawn(fut, null, outTask != null, local, out ulong token, scope, priority);
+        s = runtime.Spawn(fut, null, outTask != null, local, out ulong token, scope, priority,
+            inlineSize: inlineSize, inlineAlign: inlineAlign);
         if (outTask != null) *outTask = (nint)token;
         return s;
     }

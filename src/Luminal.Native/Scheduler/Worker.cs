@@ -175,7 +175,9 @@ sealed unsafe class Worker
         Injector injector = _rt.Injectors[level];
         if (injector.IsEmpty) return null;
         int max = Math.Min(injector.Count / _rt.Workers.Length + 1, LocalQueue.Capacity / 2);
-        if (injector.PopBatch(max, out _) is not RawTask first) return null;
+        // A whole overflow chain may come at once (no walk under the injector's lock): the local queue has room
+        // for half its capacity plus the one run now; thieves spread it.
+        if (injector.PopBatch(max, out _, LocalQueue.Capacity / 2 + 1) is not RawTask first) return null;
         RawTask? chain = first.Next;
         first.Next = null;
         while (chain is RawTask t)

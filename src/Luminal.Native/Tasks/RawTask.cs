@@ -104,12 +104,22 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
 
     /// <summary>A new task (SCHEDULED: the caller queues it; HANDLE if a join handle is wanted), or null if the table
     /// is full. <paramref name="slots"/>: the calling worker's slot stash, if any.</summary>
+    /// <paramref name="storage"/> != None: future.State is the caller's <paramref name="size"/> bytes, moved into
+    /// the slot's area of that class or into <paramref name="separate"/> (see <see cref="TaskStorage"/>).
     public static RawTask? Create(Runtime runtime, in NativeFuture future, bool wantHandle, Parker? blockOn = null,
-        SlotCache<RawTask>? slots = null)
+        SlotCache<RawTask>? slots = null, byte storage = TaskStorage.None, void* separate = null, nuint size = 0)
     {
         if (TaskTable.Allocate(slots) is not RawTask t) return null;
         t.Runtime = runtime;
         t.Future = future;
+        if (storage != TaskStorage.None)
+        {
+            // The move: from here on the task owns the state (its drop runs on the copy, whatever happens next).
+            void* copy = separate != null ? separate : TaskStorage.Area(t.Index, storage);
+            Buffer.MemoryCopy(future.State, copy, size, size);
+            t.Future.State = copy;
+            t._p->Storage = storage;
+        }
         t.Fn = null;
         t.BlockOn = blockOn;
         t.Priority = Scheduler.Priority.Default;
@@ -238,7 +248,8 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
     void DropFuture()
     {
         NativeFuture f = Future;
-        Future.State = null;
+        // Runtime-owned storage (luminal_spawn_inline) stays until Recycle: the output may point into it.
+        if (_p->Storage == TaskStorage.None) Future.State = null;
         Future.Poll = null;
         Future.Drop = null;
         // (No runtime: see Run; nothing to check the plugin against.)
@@ -311,6 +322,9 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
         var dropOutput = Future.DropOutput;
         Scopes.Scope? scope = Scope;
         _output = null;
+        byte storage = _p->Storage;
+        void* separate = storage == TaskStorage.Separate ? Future.State : null;
+        _p->Storage = TaskStorage.None;
         Future = default;
         Fn = null;
         Runtime = null;
@@ -318,6 +332,9 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
         Next = null;
         _joinWaker = 0;
         if (OutputUnclaimed(state)) DisposeOutput(dropOutput, output, drop: true, scope);
+        // After the output is disposed of: an output nobody took may live in the state's storage (an area slot is
+        // reused with the task slot itself; see TaskStorage).
+        if (separate != null) TaskStorage.FreeSeparate(separate);
         scope?.Unlink(this);
         long recycled = Recycled(state);
         Volatile.Write(ref _state, recycled);

@@ -31,6 +31,7 @@ unsafe struct TaskCell
     public int Scope;           // Scopes.Scope slot
     public byte Priority;
     public byte Blocking;
+    public byte Storage;        // TaskStorage kind of Future.State: None (the caller's), a class, or Separate
 }
 
 /// <summary>
@@ -43,7 +44,7 @@ unsafe struct TaskCell
 /// </summary>
 static unsafe class TaskTable
 {
-    const int ChunkBits = 12, ChunkSize = 1 << ChunkBits, MaxChunks = (Token.MaxIndex + 1) >> ChunkBits;
+    internal const int ChunkBits = 12, ChunkSize = 1 << ChunkBits, MaxChunks = (Token.MaxIndex + 1) >> ChunkBits;
 
     // Allocated once (512 KiB of pointers, zero pages until touched).
     static readonly TaskCell** Chunks = (TaskCell**)NativeMemory.AllocZeroed((nuint)MaxChunks, (nuint)sizeof(TaskCell*));
@@ -129,6 +130,7 @@ static unsafe class TaskTable
                 // Native, cache-line aligned; an allocation failure throws (callers map it to a status). Not
                 // cleared here: each cell is, when first handed out (no 512 KiB memset inside one spawn call).
                 chunk = (TaskCell*)NativeMemory.AlignedAlloc((nuint)(ChunkSize * sizeof(TaskCell)), 64);
+                TaskStorage.ReserveChunk(index >> ChunkBits); // before the chunk is published: see TaskStorage
                 Chunks[index >> ChunkBits] = chunk;
             }
             TaskCell* cell = chunk + (index & (ChunkSize - 1));

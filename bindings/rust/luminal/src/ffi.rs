@@ -179,6 +179,10 @@ pub struct luminal_future {
 pub const LUMINAL_TIMED_OUT_OUTPUT: *mut c_void = !4usize as *mut c_void;
 pub const LUMINAL_FAILED_OUTPUT: *mut c_void = !8usize as *mut c_void;
 
+pub const LUMINAL_SPAWN_INLINE_SMALL: usize = 256;
+pub const LUMINAL_SPAWN_INLINE_MAX_ALIGN: usize = 64;
+pub const LUMINAL_SPAWN_INLINE_MAX_SIZE: usize = 1048576;
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct luminal_scope_counters {
@@ -600,6 +604,28 @@ declare_library! {
         rt: *mut luminal_runtime,
         f: Option<luminal_blocking_fn>,
         arg: *mut c_void,
+        out: *mut *mut luminal_task,
+    ) -> luminal_status;
+    pub fn luminal_spawn_inline(
+        rt: *mut luminal_runtime,
+        state: *mut c_void,
+        size: usize,
+        align: usize,
+        poll: Option<luminal_poll_fn>,
+        drop: Option<luminal_drop_fn>,
+        drop_output: Option<luminal_drop_fn>,
+        opts: *const luminal_spawn_options,
+        out: *mut *mut luminal_task,
+    ) -> luminal_status;
+    pub fn luminal_context_spawn_inline(
+        cx: *mut luminal_context,
+        state: *mut c_void,
+        size: usize,
+        align: usize,
+        poll: Option<luminal_poll_fn>,
+        drop: Option<luminal_drop_fn>,
+        drop_output: Option<luminal_drop_fn>,
+        opts: *const luminal_spawn_options,
         out: *mut *mut luminal_task,
     ) -> luminal_status;
     pub fn luminal_spawn_blocking_with(

@@ -128,6 +128,7 @@ mod runtime;
 mod scope;
 pub mod signal;
 mod spawn;
+mod task_inline;
 pub mod sync;
 pub mod task;
 pub mod testing;

@@ -65,6 +65,12 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    if crate::task_inline::fits::<F>() {
+        // The future moves into the runtime's task storage: no allocation here.
+        let task = crate::task_inline::spawn(target, future)?;
+        // SAFETY: a fresh owned handle of a task spawned by `task_inline::spawn::<F>`.
+        return Ok(unsafe { JoinHandle::from_inline_task::<F>(task, home) });
+    }
     let task = spawn_raw_future(target, into_raw_future(future))?;
     // SAFETY: a fresh owned handle of a task spawned by `into_raw_future::<F>`.
     Ok(unsafe { JoinHandle::from_raw_task::<F>(task, home) })

@@ -31,7 +31,7 @@ use std::ffi::c_void;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
+use std::mem::{self, ManuallyDrop};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr;
@@ -293,6 +293,9 @@ pub(crate) struct Join {
     drop_output: Option<ffi::luminal_drop_fn>,
     /// A failed spawn: the error to report.
     failed: Option<RuntimeError>,
+    /// An inline task (`task_inline`): its output lives in the runtime's storage of the task, which the join
+    /// handle keeps, so the handle goes with the output ([`Joined`]) until the output has been taken.
+    hold: bool,
 }
 
 // SAFETY: the task handle is a thread-safe runtime token; `drop_output` is a plain function.
@@ -304,15 +307,31 @@ pub(crate) struct Joined {
     status: ffi::luminal_status,
     out: *mut c_void,
     drop_output: Option<ffi::luminal_drop_fn>,
+    /// The join handle of an inline task, released once the output is taken or dropped (NULL otherwise).
+    held: Held,
+}
+
+/// An owned join handle released on drop: kept while an output in the task's own storage is in use.
+pub(crate) struct Held(*mut luminal_task);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: an owned handle; the task has finished.
+            unsafe { ffi::luminal_task_release(self.0) }
+        }
+    }
 }
 
 // SAFETY: the output is owned data handed over by the runtime (`Send` like the task's output).
 unsafe impl Send for Joined {}
 
 impl Joined {
-    fn into_raw(self) -> (ffi::luminal_status, *mut c_void) {
-        let me = ManuallyDrop::new(self);
-        (me.status, me.out)
+    /// The status, the output (now the caller's) and the join handle to release after the output was taken.
+    fn into_parts(self) -> (ffi::luminal_status, *mut c_void, Held) {
+        let mut me = ManuallyDrop::new(self);
+        let held = mem::replace(&mut me.held, Held(ptr::null_mut()));
+        (me.status, me.out, held)
     }
 }
 
@@ -324,12 +343,15 @@ impl Drop for Joined {
                 let _ = catch_unwind(AssertUnwindSafe(|| unsafe { d(self.out) }));
             }
         }
+        // Then `held` is dropped: the handle goes after the output.
     }
 }
 
 impl Join {
-    fn joined(&self, status: ffi::luminal_status, out: *mut c_void) -> Joined {
-        Joined { status, out, drop_output: self.drop_output }
+    fn joined(&mut self, status: ffi::luminal_status, out: *mut c_void) -> Joined {
+        // An inline task's output: the handle goes along (our `task` is NULL from here on; the join is over).
+        let held = if self.hold && status == ffi::LUMINAL_OK { mem::replace(&mut self.task, ptr::null_mut()) } else { ptr::null_mut() };
+        Joined { status, out, drop_output: self.drop_output, held: Held(held) }
     }
 }
 
@@ -380,8 +402,8 @@ impl Join {
     }
 
     fn is_finished(&self) -> bool {
-        // SAFETY: an owned handle (NULL gives 0).
-        self.failed.is_some() || unsafe { ffi::luminal_task_is_finished(self.task) != 0 }
+        // SAFETY: an owned handle (NULL gives 0; NULL after a join that handed the handle over: finished).
+        self.failed.is_some() || (self.hold && self.task.is_null()) || unsafe { ffi::luminal_task_is_finished(self.task) != 0 }
     }
 }
 
@@ -428,7 +450,7 @@ impl<T> JoinHandle<T> {
     /// A handle for a spawn that the runtime rejected: it resolves to the corresponding error (cancelled for a
     /// shut-down runtime).
     pub(crate) fn failed(e: RuntimeError) -> JoinHandle<T> {
-        let join = Join { task: ptr::null_mut(), drop_output: None, failed: Some(e) };
+        let join = Join { task: ptr::null_mut(), drop_output: None, failed: Some(e), hold: false };
         JoinHandle { fut: AwaitRaw::new(join, ptr::null_mut()), take: Take::Nothing, _output: PhantomData }
     }
 
@@ -441,8 +463,24 @@ impl<T> JoinHandle<T> {
     where
         F: Future<Output = T>,
     {
-        let join = Join { task, drop_output: Some(drop_cell_output::<F>), failed: None };
+        let join = Join { task, drop_output: Some(drop_cell_output::<F>), failed: None, hold: false };
         JoinHandle { fut: AwaitRaw::new(join, home), take: Take::Cell(take_cell_output::<F>), _output: PhantomData }
+    }
+
+    /// Wraps the owned handle of a task spawned by `task_inline::spawn::<F>` onto the runtime `home`.
+    ///
+    /// # Safety
+    /// `task` is an owned handle of a task spawned by `task_inline::spawn::<F>`, given up by the caller.
+    pub(crate) unsafe fn from_inline_task<F>(task: *mut luminal_task, home: *mut luminal_runtime) -> JoinHandle<T>
+    where
+        F: Future<Output = T>,
+    {
+        let join = Join { task, drop_output: Some(crate::task_inline::drop_output_fn::<F>()), failed: None, hold: true };
+        JoinHandle {
+            fut: AwaitRaw::new(join, home),
+            take: Take::Cell(crate::task_inline::take_output::<F>),
+            _output: PhantomData,
+        }
     }
 
     /// Wraps the owned handle of a blocking call whose result lands in `result`.
@@ -451,7 +489,7 @@ impl<T> JoinHandle<T> {
         home: *mut luminal_runtime,
         result: Arc<dyn BlockingResult<T>>,
     ) -> JoinHandle<T> {
-        let join = Join { task, drop_output: None, failed: None };
+        let join = Join { task, drop_output: None, failed: None, hold: false };
         JoinHandle { fut: AwaitRaw::new(join, home), take: Take::Blocking(result), _output: PhantomData }
     }
 
@@ -476,7 +514,8 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (status, out) = std::task::ready!(Pin::new(&mut self.fut).poll(cx)).into_raw();
+        // `_held`: an inline task's join handle, released at the end, after `take` moved the output out.
+        let (status, out, _held) = std::task::ready!(Pin::new(&mut self.fut).poll(cx)).into_parts();
         let r = match (&self.take, status) {
             (_, s) if s != ffi::LUMINAL_OK => Err(JoinError::from_status(s)),
             (Take::Cell(_), _) if out.is_null() => Err(JoinError::from_status(ffi::LUMINAL_E_INTERNAL)),
@@ -536,7 +575,7 @@ impl RawTask {
         home: *mut luminal_runtime,
         drop_output: Option<ffi::luminal_drop_fn>,
     ) -> RawTask {
-        RawTask { fut: AwaitRaw::new(Join { task, drop_output, failed: None }, home) }
+        RawTask { fut: AwaitRaw::new(Join { task, drop_output, failed: None, hold: false }, home) }
     }
 
     /// Gives the owned `luminal_task*` back (to hand it to C or to a plugin). Returns NULL if a fallback helper
@@ -563,7 +602,7 @@ impl Future for RawTask {
     type Output = Result<*mut c_void, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (status, out) = std::task::ready!(Pin::new(&mut self.fut).poll(cx)).into_raw();
+        let (status, out, _held) = std::task::ready!(Pin::new(&mut self.fut).poll(cx)).into_parts();
         Poll::Ready(if status == ffi::LUMINAL_OK { Ok(out) } else { Err(JoinError::from_status(status)) })
     }
 }

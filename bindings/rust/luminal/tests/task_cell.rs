@@ -1,5 +1,6 @@
-//! The task cell (one allocation per spawned task holding the future, then its output): every way a task can end
-//! drops its future exactly once, drops its output exactly once, and frees its cell exactly once.
+//! The task cell (the future, then its output: in the runtime's task storage, or one allocation per task for an
+//! over-aligned future): every way a task can end drops its future exactly once, drops its output exactly once,
+//! and frees its cell exactly once.
 mod common;
 /// Counts live Rust heap blocks, so a leaked or doubly freed cell shows.
 mod counting;
@@ -280,7 +281,36 @@ fn a_spawned_and_joined_task_allocates_once() {
         }
         thread_allocs() - before
     }));
-    assert_eq!(allocations.unwrap(), N, "one cell per task: future and output share it");
+    // The future moves into the runtime's task storage (luminal_spawn_inline), its output lives there too.
+    assert_eq!(allocations.unwrap(), 0, "no Rust allocation per task: future and output live in the task");
+
+    // A big future (beyond the runtime's small classes) too: the runtime gives it a native block of its own.
+    let allocations = rt.block_on(rt.spawn(async {
+        let before = thread_allocs();
+        for i in 0..N {
+            let big = [i as u8; 3000];
+            let h = luminal::spawn(async move {
+                luminal::yield_now().await;
+                big[i % 3000] as usize + big.len()
+            });
+            assert_eq!(h.await.unwrap(), (i as u8) as usize + 3000);
+        }
+        thread_allocs() - before
+    }));
+    assert_eq!(allocations.unwrap(), 0, "a big future: no Rust allocation either");
+
+    // Over-aligned futures (beyond LUMINAL_SPAWN_INLINE_MAX_ALIGN) keep the boxed cell: one allocation per task.
+    #[repr(align(128))]
+    struct Aligned(usize);
+    let allocations = rt.block_on(rt.spawn(async {
+        let before = thread_allocs();
+        for i in 0..N {
+            let a = Aligned(i);
+            assert_eq!(luminal::spawn(async move { std::hint::black_box(&a).0 }).await.unwrap(), i);
+        }
+        thread_allocs() - before
+    }));
+    assert_eq!(allocations.unwrap(), N, "one boxed cell per over-aligned task: future and output share it");
 }
 
 fn many_tasks_race_join_against_completion() {
