@@ -67,12 +67,16 @@ static luminal_poll ist_poll(void *state, luminal_context *cx, void **out) {
 }
 
 static luminal_task *spawn_ist(luminal_runtime *rt, tu_counters *c, uint64_t value, uint32_t pad, size_t align) {
-  _Alignas(64) static _Thread_local unsigned char buf[sizeof(ist) + 300000];
+  /* On the heap, not in a thread-local: 300 KB of static TLS is reserved on every thread's stack, and the .NET
+   * thread pool's 256 KB threads (its signal dispatch, in the signal tests) then cannot start at all. */
+  unsigned char *buf = aligned_alloc(64, (sizeof(ist) + 300000 + 63) / 64 * 64);
+  CHECK(buf != NULL);
   size_t n = ist_fill(buf, c, value, pad);
   luminal_task *t = NULL;
   CHECK_ST(luminal_spawn_inline(rt, buf, n, align, ist_poll, ist_drop, ist_drop_output, NULL, &t), LUMINAL_OK);
   CHECK(t != NULL);
   memset(buf, 0xEE, n); /* moved-from: the caller may reuse the bytes at once */
+  free(buf);
   return t;
 }
 
