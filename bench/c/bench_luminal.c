@@ -182,12 +182,12 @@ typedef struct {
   luminal_oneshot_receiver *ping_rx, *pong_rx;
   luminal_future recv_ping, recv_pong; /* pending recvs (poll NULL: none) */
   luminal_status res_ping, res_pong;
+  void *msg_ping, *msg_pong; /* the recvs' `msg` out-parameters: borrowed until completion, so not on a poll's stack */
 } pair;
 static luminal_poll pong_task(void *s, luminal_context *cx, void **out) {
   (void)out;
   pair *p = s; /* owned by the ping task, which waits for our answer: not touched after the send */
-  void *msg;
-  if (!recv_once(p->ping_rx, &p->recv_ping, &p->res_ping, &msg, cx)) return LUMINAL_POLL_PENDING;
+  if (!recv_once(p->ping_rx, &p->recv_ping, &p->res_ping, &p->msg_ping, cx)) return LUMINAL_POLL_PENDING;
   luminal_oneshot_receiver_release(p->ping_rx);
   check(luminal_oneshot_send(p->pong_tx, (void *)1)); /* also releases the sender */
   return LUMINAL_POLL_READY;
@@ -203,8 +203,7 @@ static luminal_poll ping_task(void *s, luminal_context *cx, void **out) {
     check(luminal_context_spawn(cx, future(pong_task, p), NULL));
     check(luminal_oneshot_send(p->ping_tx, (void *)1));
   }
-  void *msg;
-  if (!recv_once(p->pong_rx, &p->recv_pong, &p->res_pong, &msg, cx)) return LUMINAL_POLL_PENDING;
+  if (!recv_once(p->pong_rx, &p->recv_pong, &p->res_pong, &p->msg_pong, cx)) return LUMINAL_POLL_PENDING;
   luminal_oneshot_receiver_release(p->pong_rx);
   if (atomic_fetch_sub_explicit(&rem, 1, memory_order_relaxed) == 1) done_signal();
   return LUMINAL_POLL_READY;
@@ -259,13 +258,13 @@ typedef struct {
   size_t got;
   luminal_future recv;
   luminal_status res;
+  void *msg; /* recv's out-parameter: borrowed until the future completes, so it lives here, not on the poll's stack */
 } consumer;
 static luminal_poll consumer_task(void *s, luminal_context *cx, void **out) {
   (void)out;
   consumer *c = s;
-  void *msg;
   while (c->got < MSGS) {
-    if (!recv_msg(c->rx, &c->recv, &c->res, &msg, cx)) return LUMINAL_POLL_PENDING;
+    if (!recv_msg(c->rx, &c->recv, &c->res, &c->msg, cx)) return LUMINAL_POLL_PENDING;
     c->got++;
   }
   done_signal();
