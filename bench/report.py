@@ -148,7 +148,9 @@ if any(vals.get((p, f"priority_{c}_p99_ns")) is not None for p, c, _ in PRIO):
     def pv(p, c, stat):
         return vals.get((p, f"priority_{c}_{stat}"))
     lv, fl, tk = (pv(p, c, "p99_ns") for p, c, _ in PRIO)
-    met = lv is not None and lv <= 100_000 and all(o is None or lv * 10 <= o for o in (fl, tk))
+    # Against tokio only: since foreign wakes became prompt at every level (issue 15), Luminal's own one-level run
+    # is no longer a slow baseline to beat 10x; it stays in the table for comparison.
+    met = lv is not None and lv <= 100_000 and (tk is None or lv * 10 <= tk)
     md += [
         "## Priority latency",
         "",
@@ -167,7 +169,8 @@ if any(vals.get((p, f"priority_{c}_p99_ns")) is not None for p, c, _ in PRIO):
           f"{fmt(pv(p, c, 'bg_polls_per_s'))} | {fmt(pv(p, c, 'skipped_wakes'))} |" for p, c, what in PRIO),
         "",
         "Target: with priorities, p99 at most one background poll (~50 µs) + 50 µs = 100 µs, and far below "
-        f"(here: at least 10x under) the one-level and tokio p99: {'met ✅' if met else 'not met ❌'}.",
+        f"(here: at least 10x under) tokio's one-level p99: {'met ✅' if met else 'not met ❌'}. (Luminal's own "
+        "one level is prompt too since foreign wakes no longer wait for the 61-tick global-queue check, issue 15.)",
         "",
     ]
     bl, bt = (pv(p, c, "p99_ns") for p, c, _ in BUSY)
@@ -188,7 +191,7 @@ if any(vals.get((p, f"priority_{c}_p99_ns")) is not None for p, c, _ in PRIO):
     print("\npriority latency (us)      p50      p99      max")
     for p, c, what in PRIO:
         print(f"  {p + ' ' + c:22}" + "".join(us(pv(p, c, s)).rjust(9) for s in ("p50_ns", "p99_ns", "max_ns")))
-    print(f"  target (p99 <= 100 us, >= 10x under the others): {'met' if met else 'NOT met'}")
+    print(f"  target (p99 <= 100 us, >= 10x under tokio): {'met' if met else 'NOT met'}")
 
 # Timers (c/bench_timers.c)
 TIMERS = [
