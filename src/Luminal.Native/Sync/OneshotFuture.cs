@@ -17,29 +17,34 @@ static unsafe class OneshotFuture
         try
         {
             if ((op = SyncSlot.Resolve((nint)state, SyncKind.OneshotRecvOp, out _)) is null) return 1;
-            *(nint*)op.MessageOut = 0;
+            // *msg is written only on completion (as SyncFutures.PollOp does).
             // Polled after READY (a contract breach): its cell may be gone already, so nothing is touched.
-            if (op.Completed) { *(int*)op.ResultPtr = (int)Status.Closed; return 1; }
+            if (op.Completed) { Complete(op, 0, Status.Closed); return 1; }
             SyncSlot cell = (SyncSlot)op.Target!;
-            if (((Runtime)cell.Target!).IsForked) { *(int*)op.ResultPtr = (int)Status.Forked; return 1; }
+            if (((Runtime)cell.Target!).IsForked) { Complete(op, 0, Status.Forked); return 1; }
             Status check = Context.Check((nint)cx, out _, out ulong waker);
             if (check != Status.Ok)
             {
                 Oneshot.Complete(op, cell); // gives up its claim as a drop would
-                *(int*)op.ResultPtr = (int)check;
+                Complete(op, 0, check);
                 return 1;
             }
             Status st = Oneshot.PollRecv(op, cell, waker, out nint msg);
             if (st == Status.Pending) return 0;
-            *(nint*)op.MessageOut = msg;
-            *(int*)op.ResultPtr = (int)st;
+            Complete(op, msg, st);
             return 1;
         }
         catch (Exception e)
         {
-            if (op is not null) *(int*)op.ResultPtr = (int)(e is OutOfMemoryException ? Status.NoMemory : Status.Internal);
+            if (op is not null) Complete(op, 0, e is OutOfMemoryException ? Status.NoMemory : Status.Internal);
             return 1;
         }
+    }
+
+    static void Complete(SyncSlot op, nint msg, Status st)
+    {
+        *(nint*)op.MessageOut = msg;
+        *(int*)op.ResultPtr = (int)st;
     }
 
     [UnmanagedCallersOnly]

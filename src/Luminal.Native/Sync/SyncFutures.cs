@@ -58,21 +58,27 @@ static unsafe class SyncFutures
         {
             if ((op = SyncSlot.Resolve((nint)state, kind, out _)) is null) return 1;
             object target = op.Target!;
-            if (hasOutput) *(nint*)op.MessageOut = 0;
-            if (((SyncObject)target).Runtime.IsForked) { SetResult(op, Status.Forked); return 1; } // its locks may be held by lost threads
+            // The out-parameter is written only when the future completes: a caller that (against the contract)
+            // passed a pointer into a poll's stack frame is then not hit by every later poll as well.
+            if (((SyncObject)target).Runtime.IsForked) { Complete(op, hasOutput, 0, Status.Forked); return 1; } // its locks may be held by lost threads
             Status check = Context.Check((nint)cx, out _, out ulong waker);
-            if (check != Status.Ok) { cancel(target, op); SetResult(op, check); return 1; }
+            if (check != Status.Ok) { cancel(target, op); Complete(op, hasOutput, 0, check); return 1; }
             Status st = step(target, op, waker, out nint result);
             if (st == Status.Pending) return 0;
-            if (hasOutput) *(nint*)op.MessageOut = result;
-            SetResult(op, st);
+            Complete(op, hasOutput, result, st);
             return 1;
         }
         catch (Exception e)
         {
-            if (op is not null) SetResult(op, FailureOf(e));
+            if (op is not null) Complete(op, hasOutput, 0, FailureOf(e));
             return 1;
         }
+    }
+
+    static void Complete(SyncSlot op, bool hasOutput, nint output, Status st)
+    {
+        if (hasOutput) *(nint*)op.MessageOut = output;
+        SetResult(op, st);
     }
 
     /// <summary>The drop every future but send's shares: retire the token (one drop wins), the kind's
