@@ -2043,6 +2043,94 @@ IO_TEST(io_queued_read_completes_while_its_worker_stays_busy) {
   tu_runtime_done(rt);
 }
 
+/* io_uring ties a request to the thread whose io_uring_enter submitted it, and completes it with ECANCELED when that
+ * thread has exited by the time its wait ends. So a worker's queued read must never be submitted by another thread's
+ * enter: here a host thread submits its own read (a pipe: straight to the ring) while the worker holds a queued
+ * socket read inside one long poll, then the host thread exits; the socket read must still complete with the data
+ * (it failed CANCELLED when any enter submitted everything queued: io_tcp_echo's flake). The same on the pool. */
+typedef struct held_reader {
+  int fd;
+  atomic_int queued, release;
+  luminal_io_result r;
+  luminal_future op;
+  char buf[4];
+} held_reader;
+
+static luminal_poll cb_read_and_hold(tf *f, luminal_context *cx, void **out) {
+  held_reader *h = (held_reader *)f->user;
+  void *res = NULL;
+  if (!atomic_load(&h->queued)) {
+    CHECK_ST(luminal_stream_read(luminal_context_runtime(cx), h->fd, h->buf, sizeof h->buf, &h->r, &h->op), LUMINAL_OK);
+    CHECK(h->op.poll(h->op.state, cx, &res) == LUMINAL_POLL_PENDING); /* nothing there yet */
+    atomic_store(&h->queued, 1);
+    WAIT_UNTIL(atomic_load(&h->release)); /* no IO turn on this (the only) worker meanwhile */
+    return LUMINAL_POLL_PENDING;
+  }
+  if (h->op.poll(h->op.state, cx, &res) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  h->op.drop(h->op.state);
+  *out = tu_box_new(f->c, h->r.status == LUMINAL_OK ? h->r.value : 1000 + (uint64_t)-h->r.status);
+  return LUMINAL_POLL_READY;
+}
+
+typedef struct { luminal_runtime *rt; int fd; } pipe_reader_arg;
+static void *host_pipe_read(void *p) {
+  pipe_reader_arg *a = (pipe_reader_arg *)p;
+  char b[4];
+  CHECK_EQ(OKV(IO_SREAD(a->rt, a->fd, b, sizeof b)), 1);
+  return NULL;
+}
+
+IO_TEST(io_queued_read_outlives_a_host_thread_that_submitted) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 1);
+  tu_counters c = TU_COUNTERS_INIT;
+  int sv[2], pp[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  CHECK(pipe2(pp, O_CLOEXEC) == 0);
+  held_reader h = {.fd = sv[0]};
+  atomic_init(&h.queued, 0), atomic_init(&h.release, 0);
+  luminal_task *reader = tu_spawn(rt, tf_make(&c, cb_read_and_hold, &h, 0));
+  WAIT_UNTIL(atomic_load(&h.queued));
+  CHECK_EQ(write(pp[1], "p", 1), 1);
+  pthread_t th;
+  pipe_reader_arg a = {rt, pp[0]};
+  CHECK(pthread_create(&th, NULL, host_pipe_read, &a) == 0);
+  CHECK(pthread_join(th, NULL) == 0); /* gone: whatever its enters submitted is tied to a dead thread */
+  atomic_store(&h.release, 1);
+  usleep(20 * 1000);
+  CHECK_EQ(write(sv[1], "s", 1), 1);
+  CHECK_EQ(tu_join_value(reader), 1); /* the byte, not 1000 + CANCELLED */
+  close(sv[0]), close(sv[1]), close(pp[0]), close(pp[1]);
+  tu_runtime_done(rt);
+}
+
+/* A read dropped while its SQE is still queued (never seen by the kernel) ends at once as cancelled, on the
+ * dropping thread, without a flush: a byte written afterwards is still in the socket for the next reader. */
+static luminal_poll cb_read_then_drop(tf *f, luminal_context *cx, void **out) {
+  held_reader *h = (held_reader *)f->user;
+  void *res = NULL;
+  CHECK_ST(luminal_stream_read(luminal_context_runtime(cx), h->fd, h->buf, sizeof h->buf, &h->r, &h->op), LUMINAL_OK);
+  CHECK(h->op.poll(h->op.state, cx, &res) == LUMINAL_POLL_PENDING);
+  h->op.drop(h->op.state); /* returns: nothing in the kernel to wait for */
+  *out = tu_box_new(f->c, 7);
+  return LUMINAL_POLL_READY;
+}
+
+IO_TEST(io_queued_read_dropped_before_its_flush) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 1);
+  tu_counters c = TU_COUNTERS_INIT;
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  held_reader h = {.fd = sv[0]};
+  for (int i = 0; i < 50; i++) CHECK_EQ(tu_join_value(tu_spawn(rt, tf_make(&c, cb_read_then_drop, &h, 0))), 7);
+  usleep(10 * 1000); /* a read that had reached the kernel anyway would take the byte now */
+  CHECK_EQ(write(sv[1], "x", 1), 1);
+  char b = 0;
+  CHECK_EQ(read(sv[0], &b, 1), 1);
+  CHECK_EQ(b, 'x');
+  close(sv[0]), close(sv[1]);
+  tu_runtime_done(rt);
+}
+
 /* Many sockets waiting for data must not need a thread each: with the blocking pool capped at 2 threads, 16
  * pending reads wait, and the one whose data arrives completes (on io_uring they wait in the kernel anyway). */
 typedef struct waiting_read {

@@ -26,7 +26,7 @@ struct NativeIoResult
 /// reactor's waiter list links cells by pointer (cells never move).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-unsafe struct IoCell
+unsafe struct IoCell : IPoolCell<IoCell>
 {
     public long State;              // generation:32 | flags:32 (IoOp's lifecycle); the low half is a futex word
     public uint Generation;         // retired by a CAS (GenerationSlot's rule)
@@ -48,6 +48,10 @@ unsafe struct IoCell
     public byte ResultTaken;        // poller and dropper only (never concurrent)
     public byte HoldsClock;         // in Runtime.IoHoldingClock until its result is taken or it is dropped
     public IoOp.ArgsStorage Args;   // the kind's argument struct (Args&lt;T&gt;)
+
+    public static int* IndexOf(IoCell* cell) => &cell->Index;
+    public static int* NextFreeOf(IoCell* cell) => &cell->NextFree;
+    public static void Init(IoCell* cell) => cell->Generation = 1;
 }
 
 /// <summary>
@@ -447,65 +451,18 @@ readonly unsafe struct IoOp : IEquatable<IoOp>
     /// <summary>The process-wide table of operation cells (for the backends' shutdown sweeps).</summary>
     public static class Table
     {
-        public static int Count => Volatile.Read(ref _count);
+        public static int Count => NativeCellPool<IoCell>.Count;
         public static IoOp? Get(int index) { IoCell* cell = Cell(index); return cell == null ? null : new IoOp(cell); }
     }
 
-    const int ChunkBits = 12, ChunkSize = 1 << ChunkBits, MaxChunks = (Handles.Token.MaxIndex + 1) >> ChunkBits;
-    // Allocated once (512 KiB of pointers, zero pages until touched); chunks never move and are never freed.
-    static readonly IoCell** Chunks = (IoCell**)NativeMemory.AllocZeroed((nuint)MaxChunks, (nuint)sizeof(IoCell*));
-    static readonly object GrowLock = new();
-    static int _count;     // slots ever created
-    static long _freeHead; // (pop counter << 32) | (index + 1); 0 = empty
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static IoCell* Cell(int index)
-    {
-        if ((uint)index >= (uint)Volatile.Read(ref _count)) return null; // acquire: the cell is initialised
-        return Chunks[index >> ChunkBits] + (index & (ChunkSize - 1));
-    }
+    static IoCell* Cell(int index) => NativeCellPool<IoCell>.Cell(index);
 
     static IoOp? Allocate()
     {
-        // The counter in the head changes on every pop, so a stale NextFree read loses the CAS.
-        while (true)
-        {
-            long head = Volatile.Read(ref _freeHead);
-            int index = (int)(uint)head - 1;
-            if (index < 0) break;
-            IoCell* cell = Cell(index);
-            long next = ((head >> 32) + 1 << 32) | (uint)(Volatile.Read(ref cell->NextFree) + 1);
-            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return new IoOp(cell);
-        }
-        lock (GrowLock)
-        {
-            int index = _count;
-            if (index > Handles.Token.MaxIndex) return null;
-            IoCell* chunk = Chunks[index >> ChunkBits];
-            if (chunk == null)
-            {
-                // Native, cache-line aligned; an allocation failure throws (callers map it to a status).
-                chunk = (IoCell*)NativeMemory.AlignedAlloc((nuint)(ChunkSize * sizeof(IoCell)), 64);
-                Chunks[index >> ChunkBits] = chunk;
-            }
-            IoCell* cell = chunk + (index & (ChunkSize - 1));
-            *cell = default;
-            cell->Index = index;
-            cell->NextFree = -1;
-            cell->Generation = 1;
-            Volatile.Write(ref _count, index + 1); // release: publishes the cell before lookups accept the index
-            return new IoOp(cell);
-        }
+        IoCell* cell = NativeCellPool<IoCell>.Allocate();
+        return cell == null ? null : new IoOp(cell);
     }
 
-    static void Free(IoOp op)
-    {
-        while (true)
-        {
-            long head = Volatile.Read(ref _freeHead);
-            Volatile.Write(ref op._p->NextFree, (int)(uint)head - 1);
-            long next = (head & unchecked((long)0xFFFF_FFFF_0000_0000)) | (uint)(op._p->Index + 1);
-            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return;
-        }
-    }
+    static void Free(IoOp op) => NativeCellPool<IoCell>.Free(op._p);
 }

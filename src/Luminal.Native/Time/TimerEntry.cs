@@ -12,7 +12,7 @@ namespace Luminal.Time;
 /// million pending sleeps cost the GC nothing (issue 15). The runtime is named by its <see cref="TaskRuntimes"/> id,
 /// the wheel's links are cell pointers (cells never move).</summary>
 [StructLayout(LayoutKind.Sequential)]
-unsafe struct TimerCell
+unsafe struct TimerCell : IPoolCell<TimerCell>
 {
     public uint Generation;      // retired by a CAS (GenerationSlot's rule)
     public int Index;
@@ -25,6 +25,14 @@ unsafe struct TimerCell
     public TimerCell* WheelPrev, WheelNext;
     public int WheelLevel, WheelSlot; // WheelLevel -1: not in the wheel
     public byte Fired;           // under the driver's lock
+
+    public static int* IndexOf(TimerCell* cell) => &cell->Index;
+    public static int* NextFreeOf(TimerCell* cell) => &cell->NextFree;
+    public static void Init(TimerCell* cell)
+    {
+        cell->Generation = 1;
+        cell->WheelLevel = -1;
+    }
 }
 
 /// <summary>
@@ -104,62 +112,16 @@ readonly unsafe struct TimerEntry : IEquatable<TimerEntry>
 
     // ---- the pool -----------------------------------------------------------------------------------------------
 
-    const int ChunkBits = 12, ChunkSize = 1 << ChunkBits, MaxChunks = (Handles.Token.MaxIndex + 1) >> ChunkBits;
-    static readonly TimerCell** Chunks = (TimerCell**)NativeMemory.AllocZeroed((nuint)MaxChunks, (nuint)sizeof(TimerCell*));
-    static readonly object GrowLock = new();
-    static int _count;     // slots ever created
-    static long _freeHead; // (pop counter << 32) | (index + 1); 0 = empty
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static TimerCell* Cell(int index)
-    {
-        if ((uint)index >= (uint)Volatile.Read(ref _count)) return null; // acquire: the cell is initialised
-        return Chunks[index >> ChunkBits] + (index & (ChunkSize - 1));
-    }
+    static TimerCell* Cell(int index) => NativeCellPool<TimerCell>.Cell(index);
 
     static TimerEntry? Allocate()
     {
-        // The counter in the head changes on every pop, so a stale NextFree read loses the CAS.
-        while (true)
-        {
-            long head = Volatile.Read(ref _freeHead);
-            int index = (int)(uint)head - 1;
-            if (index < 0) break;
-            TimerCell* cell = Cell(index);
-            long next = ((head >> 32) + 1 << 32) | (uint)(Volatile.Read(ref cell->NextFree) + 1);
-            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return new TimerEntry(cell);
-        }
-        lock (GrowLock)
-        {
-            int index = _count;
-            if (index > Handles.Token.MaxIndex) return null;
-            TimerCell* chunk = Chunks[index >> ChunkBits];
-            if (chunk == null)
-            {
-                chunk = (TimerCell*)NativeMemory.AlignedAlloc((nuint)(ChunkSize * sizeof(TimerCell)), 64);
-                Chunks[index >> ChunkBits] = chunk;
-            }
-            TimerCell* cell = chunk + (index & (ChunkSize - 1));
-            *cell = default;
-            cell->Index = index;
-            cell->NextFree = -1;
-            cell->Generation = 1;
-            cell->WheelLevel = -1;
-            Volatile.Write(ref _count, index + 1); // release: publishes the cell before lookups accept the index
-            return new TimerEntry(cell);
-        }
+        TimerCell* cell = NativeCellPool<TimerCell>.Allocate();
+        return cell == null ? null : new TimerEntry(cell);
     }
 
-    static void Free(TimerEntry e)
-    {
-        while (true)
-        {
-            long head = Volatile.Read(ref _freeHead);
-            Volatile.Write(ref e._p->NextFree, (int)(uint)head - 1);
-            long next = (head & unchecked((long)0xFFFF_FFFF_0000_0000)) | (uint)(e._p->Index + 1);
-            if (Interlocked.CompareExchange(ref _freeHead, next, head) == head) return;
-        }
-    }
+    static void Free(TimerEntry e) => NativeCellPool<TimerCell>.Free(e._p);
 
     /// <summary>For tests of the wheel: an entry outside the pool with this deadline tick; never freed.</summary>
     internal static TimerEntry Standalone(ulong deadlineTick)

@@ -58,6 +58,7 @@ sealed unsafe partial class Ring : IDisposable
     public readonly bool HasTimedWait;
     readonly object _submitLock = new();
     int _queued;      // entries filled but not taken by the kernel (see HasQueued)
+    uint _fillTail;   // under _submitLock: entries [*_sqTail, _fillTail) are queued, not yet published (Queue)
     readonly void* _sqMap, _cqMap;
     readonly nuint _sqMapLen, _cqMapLen, _sqesLen;
     readonly uint* _sqHead, _sqTail, _sqArray, _cqHead, _cqTail;
@@ -126,32 +127,31 @@ sealed unsafe partial class Ring : IDisposable
     }
 
     /// <summary>
-    /// Fills one SQE (zeroed first) under the submission lock and submits it at once, with whatever the workers
-    /// queued before it (<see cref="Queue"/>: the kernel takes entries in order, so one enter submits them all).
-    /// 0 once the kernel took ours, else a negated errno (ours is taken back; entries queued before it stay queued).
+    /// Fills one SQE (zeroed first) under the submission lock and submits it at once, alone: entries the workers
+    /// queued (<see cref="Queue"/>) stay queued for a worker's <see cref="Flush"/>. The kernel ties a request to
+    /// the thread whose io_uring_enter submitted it, and a request whose thread has exited is completed with
+    /// ECANCELED when its wait ends; so a thread that may exit (a host thread, a blocking-pool thread) must never
+    /// submit another task's read (issue 15's batching did: io_tcp_echo's reads failed CANCELLED once their client
+    /// threads had gone). 0 once the kernel took ours, else a negated errno (ours is taken back).
     /// </summary>
     public int Submit<TState>(delegate*<Sqe*, TState, void> prepare, TState state)
     {
         lock (_submitLock)
         {
-            if (_disposed) return -Libc.ECANCELED;
-            uint tail = *_sqTail;
-            // Without SQPOLL the kernel only reads entries inside io_uring_enter: a full ring means queued entries
-            // it refused; one more try, then refuse rather than overwrite an entry the kernel has not read.
-            if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries && (EnterQueued() < 0 || tail - Volatile.Read(ref *_sqHead) >= _sqEntries))
-                return -Libc.EBUSY;
-            Fill(tail, prepare, state);
-            Volatile.Write(ref *_sqTail, tail + 1); // release: the kernel reads the SQE after seeing the tail
+            int filled = FillNextLocked(prepare, state, publish: true, out uint at);
+            if (filled != 0) return filled;
             while (true)
             {
                 uint before = Volatile.Read(ref *_sqHead);
-                long n = Syscall6(SysEnter, _fd, tail + 1 - before, 0, 0, null, 0);
-                if ((int)(Volatile.Read(ref *_sqHead) - (tail + 1)) >= 0) { CountQueued(); return 0; } // ours was taken
+                long n = Syscall6(SysEnter, _fd, at + 1 - before, 0, 0, null, 0);
+                if ((int)(Volatile.Read(ref *_sqHead) - (at + 1)) >= 0) { CountQueued(); return 0; } // ours was taken
                 int e = n > 0 ? 0 : n == 0 ? Libc.EAGAIN : Marshal.GetLastPInvokeError();
                 if (e is 0 or Libc.EINTR) continue; // progress (an earlier entry failed its prep), or a signal
-                // Not taken (EBUSY with a completion backlog, EAGAIN, ...): take ours back — the last entry — or
-                // the next enter would hand the kernel this stale one, whose buffer the caller is about to free.
-                Volatile.Write(ref *_sqTail, tail);
+                // Not taken (EBUSY with a completion backlog, EAGAIN, ...): take ours back — the last published
+                // entry — or the next enter would hand the kernel this stale one, whose buffer the caller is about
+                // to free.
+                Volatile.Write(ref *_sqTail, at);
+                RemoveUnpublishedAt(at);
                 CountQueued();
                 return -e;
             }
@@ -159,22 +159,72 @@ sealed unsafe partial class Ring : IDisposable
     }
 
     /// <summary>
-    /// Fills one SQE without entering the kernel: the next <see cref="Flush"/> (a worker's loop, or any
-    /// <see cref="Submit"/>) submits it, with everything else queued, in one io_uring_enter. 0, or a negated errno
-    /// (the ring is gone, or full even after submitting what it holds).
+    /// Fills one SQE without entering the kernel: a worker's next <see cref="Flush"/> submits it, with everything
+    /// else queued, in one io_uring_enter. 0, or a negated errno (the ring is gone, or full even after submitting
+    /// what it holds).
     /// </summary>
     public int Queue<TState>(delegate*<Sqe*, TState, void> prepare, TState state)
     {
         lock (_submitLock)
         {
-            if (_disposed) return -Libc.ECANCELED;
-            uint tail = *_sqTail;
-            if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries && (EnterQueued() < 0 || tail - Volatile.Read(ref *_sqHead) >= _sqEntries))
-                return -Libc.EBUSY;
-            Fill(tail, prepare, state);
-            Volatile.Write(ref *_sqTail, tail + 1); // release (the kernel reads it at the next enter)
-            CountQueued();
-            return 0;
+            int filled = FillNextLocked(prepare, state, publish: false, out _);
+            if (filled == 0) CountQueued();
+            return filled;
+        }
+    }
+
+    /// <summary>
+    /// Under the lock: fills an SQE, either queued (after the others, unpublished) or published at once at
+    /// position <paramref name="at"/> ahead of the queued ones — the queued entry that held that position moves
+    /// to the end (SQEs are copied, so slot i always belongs to ring position i mod size and the kernel's array
+    /// stays the identity). 0, or a negated errno: the ring is gone, or full even after submitting what it holds.
+    /// </summary>
+    int FillNextLocked<TState>(delegate*<Sqe*, TState, void> prepare, TState state, bool publish, out uint at)
+    {
+        at = 0;
+        if (_disposed) return -Libc.ECANCELED;
+        // Without SQPOLL the kernel only reads entries inside io_uring_enter: a full ring means entries not yet
+        // submitted; submit them all (only then may a queued one go with this thread), then refuse rather than
+        // overwrite an entry the kernel has not read.
+        if (_fillTail - Volatile.Read(ref *_sqHead) >= _sqEntries
+            && (EnterAllLocked() < 0 || _fillTail - Volatile.Read(ref *_sqHead) >= _sqEntries))
+            return -Libc.EBUSY;
+        uint published = *_sqTail;
+        at = publish ? published : _fillTail;
+        if (publish && published != _fillTail) Fill(_fillTail, &CopySqe, (nint)(&_sqes[published & _sqMask]));
+        Fill(at, prepare, state);
+        _fillTail++;
+        if (publish) Volatile.Write(ref *_sqTail, at + 1); // release: the kernel reads the SQE after seeing the tail
+        return 0;
+    }
+
+    static void CopySqe(Sqe* sqe, nint from) => *sqe = *(Sqe*)from;
+
+    /// <summary>Under the lock: drops the unpublished entry at <paramref name="position"/> (the last one takes its
+    /// place).</summary>
+    void RemoveUnpublishedAt(uint position)
+    {
+        uint last = --_fillTail;
+        if (position != last) _sqes[position & _sqMask] = _sqes[last & _sqMask];
+    }
+
+    /// <summary>
+    /// Takes a queued, not yet submitted entry for <paramref name="userData"/> back out of the ring (a dropped
+    /// operation whose request the kernel never saw: a cancel would arrive before it). True if it was there.
+    /// </summary>
+    public bool Unqueue(ulong userData)
+    {
+        lock (_submitLock)
+        {
+            if (_disposed) return false;
+            for (uint p = *_sqTail; p != _fillTail; p++)
+            {
+                if (_sqes[p & _sqMask].UserData != userData) continue;
+                RemoveUnpublishedAt(p);
+                CountQueued();
+                return true;
+            }
+            return false;
         }
     }
 
@@ -183,18 +233,21 @@ sealed unsafe partial class Ring : IDisposable
     public bool HasQueued => Volatile.Read(ref _queued) != 0;
 
     /// <summary>Under the lock, after any change of the ring's tail or an enter: what is still queued.</summary>
-    void CountQueued() => Volatile.Write(ref _queued, (int)(*_sqTail - Volatile.Read(ref *_sqHead)));
+    void CountQueued() => Volatile.Write(ref _queued, (int)(_fillTail - Volatile.Read(ref *_sqHead)));
 
-    /// <summary>Submits every queued entry with one io_uring_enter. Entries the kernel does not take (EBUSY with a
-    /// completion backlog, EAGAIN) stay queued for the next flush: their operations are still in flight.</summary>
+    /// <summary>Submits every queued entry with one io_uring_enter: for the workers' loops (threads that live as
+    /// long as the ring), see <see cref="Submit"/>. Entries the kernel does not take (EBUSY with a completion
+    /// backlog, EAGAIN) stay queued for the next flush: their operations are still in flight.</summary>
     public int Flush()
     {
-        lock (_submitLock) return _disposed ? 0 : EnterQueued();
+        lock (_submitLock) return _disposed ? 0 : EnterAllLocked();
     }
 
-    /// <summary>Under the lock: enters the kernel with everything queued. How many it took, or a negated errno.</summary>
-    int EnterQueued()
+    /// <summary>Under the lock: publishes everything queued and enters the kernel with it. How many it took, or a
+    /// negated errno.</summary>
+    int EnterAllLocked()
     {
+        Volatile.Write(ref *_sqTail, _fillTail); // release: the kernel reads the SQEs after seeing the tail
         while (true)
         {
             uint pending = *_sqTail - Volatile.Read(ref *_sqHead);
@@ -218,19 +271,21 @@ sealed unsafe partial class Ring : IDisposable
 
     /// <summary>
     /// Fills one SQE per state (as many as the submission ring has room for) and submits them — after whatever was
-    /// queued — with one io_uring_enter. Returns how many of ours the kernel took — the rest were taken back, submit
-    /// them again — or a negated errno when it took none. (Cancelling thousands of operations one enter each is
-    /// what made shutdown slow.)
+    /// queued, which goes with them: this is shutdown's cancel sweep, whose targets may be queued — with one
+    /// io_uring_enter. Returns how many of ours the kernel took — the rest were taken back, submit them again — or
+    /// a negated errno when it took none. (Cancelling thousands of operations one enter each is what made
+    /// shutdown slow.)
     /// </summary>
     public int SubmitBatch<TState>(delegate*<Sqe*, TState, void> prepare, ReadOnlySpan<TState> states)
     {
         lock (_submitLock)
         {
             if (_disposed) return -Libc.ECANCELED;
-            uint head = Volatile.Read(ref *_sqHead), tail = *_sqTail, queued = tail - head;
+            uint head = Volatile.Read(ref *_sqHead), tail = _fillTail, queued = tail - head;
             uint n = Math.Min((uint)states.Length, _sqEntries - queued);
             if (n == 0) return -Libc.EBUSY;
             for (uint i = 0; i < n; i++) Fill(tail + i, prepare, states[(int)i]);
+            _fillTail = tail + n;
             Volatile.Write(ref *_sqTail, tail + n); // release: the kernel reads the SQEs after seeing the tail
             while (true)
             {
@@ -238,10 +293,10 @@ sealed unsafe partial class Ring : IDisposable
                 int e = r < 0 ? Marshal.GetLastPInvokeError() : 0;
                 if (r < 0 && e == Libc.EINTR) continue;
                 // What the kernel did not take (a suffix: it takes entries in order) goes back, as in Submit; the
-                // entries queued before ours stay queued.
+                // entries queued before ours stay (published: the next enter takes them).
                 uint taken = Volatile.Read(ref *_sqHead) - head;
                 uint ours = taken > queued ? taken - queued : 0;
-                if (ours < n) Volatile.Write(ref *_sqTail, tail + ours);
+                if (ours < n) { _fillTail = tail + ours; Volatile.Write(ref *_sqTail, tail + ours); }
                 CountQueued();
                 return ours > 0 ? (int)ours : r < 0 ? -e : -Libc.EAGAIN;
             }

@@ -104,13 +104,16 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// operation that was only queued entered nothing: its completion comes with the worker's next IO turn).</summary>
     public override void PollAfterSubmit(IoOp op)
     {
-        if ((op.SubmitOrder & 1) == 0) Poll();
+        // Reap only: the submitter may be any thread, and queued entries are a worker's to submit (Ring.Submit).
+        if ((op.SubmitOrder & 1) == 0 && Volatile.Read(ref _inFlight) != 0) ReapAvailable();
     }
 
-    /// <summary>Submits what the workers queued (see <see cref="Submit"/>) with one enter.</summary>
+    /// <summary>Submits what the workers queued (see <see cref="Submit"/>) with one enter — on this runtime's
+    /// workers only: the kernel would tie those requests to any other caller's thread, which may exit (see
+    /// Ring.Submit).</summary>
     public void Flush()
     {
-        if (_ring.HasQueued) _ring.Flush();
+        if (_ring.HasQueued && _runtime.CurrentWorker() is not null) _ring.Flush();
     }
 
     static void Prepare(Sqe* sqe, IoOp op)
@@ -125,6 +128,15 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     public override void Cancel(IoOp op)
     {
         if (OnPool(op)) { _pool.Cancel(op); return; }
+        // Still queued for a worker's flush: the kernel never saw it (a cancel would reach it first and find
+        // nothing), so it ends here, as a failed CQE would end it.
+        if ((op.SubmitOrder & 1) != 0 && _ring.Unqueue(op.Token))
+        {
+            Interlocked.Decrement(ref _inFlight);
+            ref readonly UringOp row = ref Operations.Of(op.Kind).Uring;
+            op.Complete(row.Finish == null ? -Libc.ECANCELED : row.Finish(op, -Libc.ECANCELED));
+            return;
+        }
         // IORING_OP_ASYNC_CANCEL finds the request by its user_data; its own completion (user_data 0) is ignored:
         // what matters is the cancelled request's completion, which IoOp waits for.
         _ring.Submit(&PrepareCancel, op.Token);
@@ -137,7 +149,8 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     public override void WaitCompleted(IoOp op)
     {
         if (OnPool(op)) { base.WaitCompleted(op); return; }
-        Flush(); // its SQE may still be queued (the cancel's enter submits it too; this is for a wait without one)
+        // Not a flush: this may be any thread (see Ring.Submit); Cancel took the operation's own SQE out of the queue
+        // if it was still there, and queued entries are a worker's to submit.
         while (!op.IsCompleted)
         {
             if (ReapAvailable() == 0 && !op.IsCompleted)
