@@ -240,6 +240,16 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         _runtime.NotifyOne();
     }
 
+    /// <summary>Entries were queued by a thread that is not a worker: make a worker run its loop, which flushes
+    /// them (the one sleeping in the ring wakes for a NOP's completion; else a parked one is notified; awake workers
+    /// flush at their next IO turn anyway).</summary>
+    void WakeAFlusher()
+    {
+        int sleeper = Volatile.Read(ref _waiter);
+        if (sleeper >= 0 && _runtime.Workers[sleeper].Parker.IsParkedInSite) Wake();
+        else _runtime.NotifyOne();
+    }
+
     /// <summary>Are requests in flight (completions still to come)?</summary>
     public bool HasInFlight => Volatile.Read(ref _inFlight) > 0;
 
@@ -301,10 +311,15 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     {
         // A cancel (a drop's, or CancelAll's) can only have found the first request: do not start another one.
         if (op.CancelRequested) return -Libc.ECANCELED;
+        // Reaped by a thread that may exit (a dropper's wait, a block_on caller): queued for a worker instead, or
+        // the request would be tied to that thread (see Ring.Submit). The reaper thread and the current-thread
+        // runtime's driver submit themselves (no worker would flush for them).
+        bool queue = _runtime.Workers.Length > 0 && _reaper is null && _runtime.CurrentWorker() is null;
         Interlocked.Increment(ref _inFlight);
-        op.SubmitOrder = Interlocked.Increment(ref _submitOrder) * 2;
-        int r = _ring.Submit(&Prepare, op);
+        op.SubmitOrder = Interlocked.Increment(ref _submitOrder) * 2 + (queue ? 1 : 0);
+        int r = queue ? _ring.Queue(&Prepare, op) : _ring.Submit(&Prepare, op);
         if (r < 0) Interlocked.Decrement(ref _inFlight);
+        else if (queue) WakeAFlusher();
         return r < 0 ? r : UringOp.Pending;
     }
 
