@@ -110,42 +110,19 @@ static void yield_many() {
   done_wait(TASKS);
 }
 
-// ---- ping_pong: 1,000 pairs of tasks, ping sends over a one-shot channel, pong answers on another ----
-// The same hand-made one-shot as the C program (one sender, one receiving task), as a luminal::poll_awaitable.
-struct oneshot {
-  enum { EMPTY, WAITING, SENT };
-  std::atomic<int> state{EMPTY};
-  luminal_waker *waker = nullptr;
-  void send() {
-    if (state.exchange(SENT) == WAITING) luminal_waker_wake(waker);
-  }
-  struct received : luminal::poll_awaitable<received> {
-    oneshot *ch;
-    explicit received(oneshot *c) noexcept : ch(c) {}
-    bool poll(luminal_context *cx) noexcept { // false: not yet, the task's waker is registered
-      int s = ch->state.load();
-      if (s != EMPTY) return s == SENT;
-      ch->waker = luminal_waker_clone(luminal_context_waker(cx));
-      if (ch->state.compare_exchange_strong(s, WAITING)) return false;
-      luminal_waker_release(ch->waker); // sent meanwhile
-      return true;
-    }
-    void await_resume() const noexcept {}
-  };
-  received recv() { return received(this); }
-};
-struct pair {
-  oneshot ping, pong;
-};
-static task<void> pong_task(pair *p) {
-  co_await p->ping.recv();
-  p->pong.send();
+// ---- ping_pong: 1,000 pairs of tasks, ping sends over a oneshot, pong answers on another: the runtime's own
+// (luminal::oneshot<T>, over luminal_oneshot_*), as the C program uses luminal_oneshot_* and tokio its own ----
+static task<void> pong_task(luminal::oneshot_receiver<int> ping, luminal::oneshot_sender<int> pong) {
+  co_await ping.recv();
+  std::move(pong).send(1);
 }
 static task<void> ping_task() {
-  pair p; // in the frame: the pong task answers before we finish
-  luminal::spawn_detached(co_await luminal::this_context(), pong_task(&p));
-  p.ping.send();
-  co_await p.pong.recv();
+  luminal::context cx = co_await luminal::this_context();
+  auto [ping_tx, ping_rx] = luminal::oneshot<int>(cx.runtime());
+  auto [pong_tx, pong_rx] = luminal::oneshot<int>(cx.runtime());
+  luminal::spawn_detached(cx, pong_task(std::move(ping_rx), std::move(pong_tx)));
+  std::move(ping_tx).send(1);
+  co_await pong_rx.recv();
   if (rem.fetch_sub(1, std::memory_order_relaxed) == 1) done_signal();
 }
 static task<void> spawn_pings() {
