@@ -338,11 +338,15 @@ sealed unsafe partial class Runtime
         if (completed) CountCompletedElsewhere();
     }
 
-    /// <summary>Tasks whose future is still alive. Exact once the workers have stopped (their counters are then
-    /// final and were published by their exit), which is when shutdown's sweep reads it.</summary>
+    /// <summary>Tasks whose future is still alive, or more: never fewer. The workers' counters are final once they
+    /// have stopped (when shutdown's sweep reads this); other threads may still count. Finished is read before
+    /// spawned: a task counted finished by then was counted spawned too, while reading spawned first could miss a
+    /// spawn whose finish is then counted — one too few, and the sweep stopped before an idle task it had to drop
+    /// (the fuzzer's rare hang with futures never dropped, and its later wake found no runtime).</summary>
     long Unfinished()
     {
-        long n = Volatile.Read(ref _spawnedElsewhere) - Volatile.Read(ref _finishedElsewhere);
+        long finished = Volatile.Read(ref _finishedElsewhere);
+        long n = Volatile.Read(ref _spawnedElsewhere) - finished;
         foreach (Worker w in Workers) n += Volatile.Read(ref w.Counted.TasksSpawned) - Volatile.Read(ref w.Counted.TasksFinished);
         return n;
     }

@@ -149,7 +149,15 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
             s = seen;
         }
         // A running task is re-queued by its poller when the poll returns (a self-woken task goes behind the others).
-        if (act == WakeAction.Submit) Runtime!.Schedule(this);
+        if (act == WakeAction.Submit) ScheduleOrDrop();
+    }
+
+    /// <summary>We own SCHEDULED: queue the task on its runtime — or, if that runtime is gone (its last token went
+    /// and shutdown's sweep did not find this task idle), drop its future here: it can never run again.</summary>
+    void ScheduleOrDrop()
+    {
+        if (Runtime is Runtime rt) rt.Schedule(this);
+        else Run(null);
     }
 
     /// <summary>Requests cancellation (see luminal_task_abort). False if the handle is not live.</summary>
@@ -170,9 +178,9 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
             if (seen == s) break;
             s = seen;
         }
-        if (act == AbortAction.Submit) Runtime!.Schedule(this);
+        if (act == AbortAction.Submit) ScheduleOrDrop();
         // A blocking call still waiting for a pool thread (which may be busy for long): cancel it now.
-        else if (act == AbortAction.Queued && Blocking && Runtime!.Blocking.TryRemove(this)) Run(null);
+        else if (act == AbortAction.Queued && Blocking && Runtime is Runtime rt && rt.Blocking.TryRemove(this)) Run(null);
         return act != AbortAction.NotLive;
     }
 
