@@ -14,9 +14,9 @@
 //! Only the current sole user touches the cell: the poll (the runtime never polls concurrently), `drop(state)`
 //! (the runtime orders it after the poll and before anyone can take the output), the output's taker.
 
-use crate::ffi::{self, luminal_context, luminal_task};
+use crate::ffi::{self, luminal_context, luminal_runtime, luminal_task};
 use crate::spawn::{options, SpawnTarget};
-use crate::task::{poll_in_context, Output};
+use crate::task::{poll_in_context_of, Output};
 use crate::RuntimeError;
 use std::ffi::c_void;
 use std::future::Future;
@@ -33,6 +33,10 @@ const STAGE_EMPTY: u8 = 2;
 #[repr(C)]
 struct InlineCell<F: Future> {
     stage: u8,
+    /// `luminal_context_runtime` of this task's polls when the spawner knew it (a spawn from inside a poll: the
+    /// child runs on the spawner's runtime), else NULL: a spawn from this task's poll then needs no call to learn
+    /// it (see `context::runtime_of`).
+    home: *mut luminal_runtime,
     slot: Slot<F>,
 }
 
@@ -48,7 +52,9 @@ pub(crate) const fn fits<F: Future>() -> bool {
 }
 
 /// Spawns `future` (which must [`fit`](fits)) at `target`; the runtime takes it in every case.
-pub(crate) fn spawn<F>(target: SpawnTarget, future: F) -> Result<*mut luminal_task, RuntimeError>
+/// `home`: the runtime's borrowed token (see [`runtime_of`](crate::context::runtime_of)), kept in the cell for a
+/// spawn from inside a poll.
+pub(crate) fn spawn<F>(target: SpawnTarget, home: *mut luminal_runtime, future: F) -> Result<*mut luminal_task, RuntimeError>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -56,7 +62,15 @@ where
     debug_assert!(fits::<F>());
     // The runtime moves these bytes (memcpy) into its storage, or drops them in place on failure: either way they
     // are not ours any more once the call returns, so the cell is never dropped here.
-    let mut cell = ManuallyDrop::new(InlineCell::<F> { stage: STAGE_FUTURE, slot: Slot { future: ManuallyDrop::new(future) } });
+    // From inside a poll `home` is that poll's luminal_context_runtime; onto a runtime it is that too unless it is
+    // the runtime's own handle (`Runtime::home`'s fallback), which is not what the task's polls would be told.
+    let home = match target {
+        SpawnTarget::Context(_) | SpawnTarget::ContextWith(..) => home,
+        SpawnTarget::Runtime(rt) | SpawnTarget::With(rt, ..) if rt != home => home,
+        _ => ptr::null_mut(),
+    };
+    let mut cell =
+        ManuallyDrop::new(InlineCell::<F> { stage: STAGE_FUTURE, home, slot: Slot { future: ManuallyDrop::new(future) } });
     let state = &mut *cell as *mut InlineCell<F> as *mut c_void;
     let (size, align) = (mem::size_of::<InlineCell<F>>(), mem::align_of::<InlineCell<F>>());
     let (poll, drop, drop_output) = (Some(poll_inline::<F> as ffi::luminal_poll_fn), Some(drop_inline::<F> as ffi::luminal_drop_fn), Some(drop_output_inline::<F> as ffi::luminal_drop_fn));
@@ -100,8 +114,8 @@ unsafe extern "C" fn poll_inline<F: Future>(
         debug_assert_eq!((*cell).stage, STAGE_FUTURE);
         Pin::new_unchecked(&mut *(*cell).slot.future)
     };
-    // SAFETY: `cx` is the context of this poll.
-    match unsafe { poll_in_context(fut, cx) } {
+    // SAFETY: `cx` is the context of this poll; the cell's home is NULL or its runtime's borrowed token.
+    match unsafe { poll_in_context_of(fut, cx, (*cell).home) } {
         Poll::Pending => ffi::LUMINAL_POLL_PENDING,
         // SAFETY: still the sole user; the future is dropped once (stage EMPTY first) and the output written into
         // the bytes it left (the runtime keeps them until the output is disposed of and the handle released).
