@@ -116,7 +116,7 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
         {
             // The move: from here on the task owns the state (its drop runs on the copy, whatever happens next).
             void* copy = separate != null ? separate : TaskStorage.Area(t.Index, storage);
-            TaskStorage.Move(future.State, copy, size);
+            Buffer.MemoryCopy(future.State, copy, size, size);
             t.Future.State = copy;
             t._p->Storage = storage;
         }

@@ -64,19 +64,6 @@ static unsafe class TaskStorage
             + (nuint)(index & (TaskTable.ChunkSize - 1)) * (nuint)ClassSize(k);
     }
 
-    /// <summary>Copies a state into its storage. The small ones (a Rust future cell: a multiple of 8 bytes) word by
-    /// word, inlined: Buffer.MemoryCopy's call was a tenth of a tiny task's spawn.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Move(void* from, void* to, nuint size)
-    {
-        if (size <= 64 && (size & 7) == 0)
-        {
-            ulong* s = (ulong*)from, d = (ulong*)to;
-            for (nuint i = 0; i < size / 8; i++) d[i] = s[i];
-        }
-        else System.Buffer.MemoryCopy(from, to, size, size);
-    }
-
     /// <summary>A block of its own for a state above the largest class. Throws OutOfMemoryException.</summary>
     public static void* AllocateSeparate(nuint size, nuint align) => NativeMemory.AlignedAlloc(size, align < 16 ? 16 : align);
 
