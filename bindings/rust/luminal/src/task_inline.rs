@@ -2,8 +2,8 @@
 //! so a spawn allocates nothing on the Rust side (tokio and async-task make one allocation per task; this makes
 //! none once the runtime is warm, for futures of up to `LUMINAL_SPAWN_INLINE_SMALL` bytes).
 //!
-//! The state is an `InlineCell<F>`: a stage byte and a union of the future and its output, as the boxed
-//! `TaskCell` of the task module, without the owner count. The runtime owns the storage and keeps it until the
+//! The state is an `InlineCell<F>`: a stage byte, the runtime's token when known, and a union of the future and
+//! its output, as the boxed `TaskCell` of the task module, without the owner count. The runtime owns the storage and keeps it until the
 //! task's output is disposed of and its join handle released (see `luminal_spawn_inline` in luminal.h), so:
 //! * the READY poll drops the future in place, writes the output into the same bytes and hands the cell over as the
 //!   task's `void*` output;
