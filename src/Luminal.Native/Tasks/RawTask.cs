@@ -368,8 +368,9 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
 
     public bool IsFinished => (Volatile.Read(ref _state) & Closed) != 0;
 
-    /// <summary>Drops the join handle (detaches). False if it was not live.</summary>
-    public bool ReleaseHandle(uint generation) => ReleaseOwnership(Handle, generation);
+    /// <summary>Drops the join handle (detaches). False if it was not live. <paramref name="slots"/>: the calling
+    /// worker's slot stash, if the caller is one (the slot, if this was its last owner, goes there).</summary>
+    public bool ReleaseHandle(uint generation, SlotCache<RawTask>? slots = null) => ReleaseOwnership(Handle, generation, slots);
 
     /// <summary>Blocks until task <paramref name="generation"/> has finished (or its slot moved on to another task,
     /// which only a misused handle allows) or the timeout (ms, -1 = forever) passes; false on timeout.</summary>
