@@ -202,11 +202,7 @@ static unsafe partial class Exports
     {
         try
         {
-            // A join from a task (the usual case) releases on a worker: a slot recycled here goes to that worker's
-            // stash, where its next spawn takes it back while the cell is still in this core's cache, instead of
-            // through the shared free stack (a compare-and-swap out, a refill back, another cell each time).
-            if (ResolveTask(t, out RawTask task, out uint generation) == Status.Ok)
-                task.ReleaseHandle(generation, task.Runtime?.CurrentWorker()?.TaskSlots);
+            if (ResolveTask(t, out RawTask task, out uint generation) == Status.Ok) task.ReleaseHandleHere(generation);
         }
         catch { /* void export: nothing to report; at worst the task's slot is not recycled (a leak, never a reuse) */ }
     }
