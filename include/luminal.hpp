@@ -431,11 +431,17 @@ class task_handle_base {
     std::swap(t_, o.t_), std::swap(out_, o.out_), std::swap(ready_, o.ready_);
     return *this;
   }
-  ~task_handle_base() { luminal_task_release(t_); } // unjoined: the task runs on detached, its output is freed
+  // Unjoined: the task runs on detached, its output is freed. (Empty, e.g. moved from: no call, as in detach;
+  // each spawn made one, and a push_back of the handle another, through the runtime for nothing.)
+  ~task_handle_base() {
+    if (t_) luminal_task_release(t_);
+  }
   explicit operator bool() const noexcept { return t_ != nullptr; }
   bool is_finished() const noexcept { return luminal_task_is_finished(t_) != 0; }
   void abort() const noexcept { luminal_task_abort(t_); }
-  void detach() noexcept { luminal_task_release(std::exchange(t_, nullptr)); }
+  void detach() noexcept {
+    if (t_) luminal_task_release(std::exchange(t_, nullptr));
+  }
   luminal_task *get() const noexcept { return t_; }
   luminal_task *release() noexcept { return std::exchange(t_, nullptr); }
   luminal_task **out_param() noexcept { return detach(), &t_; }

@@ -31,6 +31,35 @@ static void check(luminal_status s) {
 static luminal_future future(luminal_poll_fn poll, void *state) {
   return (luminal_future){.state = state, .poll = poll};
 }
+/* BENCH_C_STATE=1: every task the spawn workloads spawn carries what a C++ or Rust task carries: a heap state
+ * (malloc'd by the spawner), a drop (called once, also after READY), and for joined tasks an output (the state
+ * itself, as a C++ frame holds its result) with a drop_output, taken and freed by the joiner. Tells the runtime's
+ * cost of such a task from the bindings' own (measured workload names get the suffix `_state`). */
+static int stateful;
+typedef struct { luminal_poll_fn inner; void *arg; int done; } task_state;
+static luminal_poll state_poll(void *s, luminal_context *cx, void **out) {
+  task_state *t = s;
+  luminal_poll r = t->inner(t->arg, cx, NULL);
+  if (r == LUMINAL_POLL_READY) t->done = 1, *out = t;
+  return r;
+}
+static void state_drop(void *s) {
+  if (!((task_state *)s)->done) free(s); /* done: the output owns it */
+}
+static void state_free(void *s) { free(s); }
+/* The future of a spawned task: plain (state = arg, nothing to drop), or as above (joined: with an output). */
+static luminal_future spawned(luminal_poll_fn poll, void *arg, int joined) {
+  if (!stateful) return future(poll, arg);
+  task_state *t = malloc(sizeof *t);
+  if (!t) exit(1);
+  *t = (task_state){poll, arg, 0};
+  return (luminal_future){.state = t, .poll = state_poll, .drop = joined ? state_drop : state_free,
+                          .drop_output = joined ? state_free : NULL};
+}
+/* A joined task's output: freed here (stateful), as a C++ joiner frees the frame. */
+static void take_free(void *out) {
+  if (stateful) free(out);
+}
 static uint64_t now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -80,7 +109,7 @@ static luminal_poll count_down(void *s, luminal_context *cx, void **out) {
 }
 static luminal_poll spawn_10k(void *s, luminal_context *cx, void **out) {
   (void)s, (void)out;
-  for (int i = 0; i < NUM_SPAWN; i++) check(luminal_context_spawn(cx, future(count_down, NULL), NULL));
+  for (int i = 0; i < NUM_SPAWN; i++) check(luminal_context_spawn(cx, spawned(count_down, NULL, 0), NULL));
   return LUMINAL_POLL_READY;
 }
 static void spawn_many_local(void) {
@@ -98,13 +127,15 @@ static luminal_poll empty(void *s, luminal_context *cx, void **out) {
 static luminal_poll join_all(void *s, luminal_context *cx, void **out) {
   (void)out;
   for (size_t *i = s; *i < NUM_SPAWN; ++*i) {
-    if (luminal_task_poll(handles[*i], cx, NULL) == LUMINAL_PENDING) return LUMINAL_POLL_PENDING;
+    void *out;
+    if (luminal_task_poll(handles[*i], cx, &out) == LUMINAL_PENDING) return LUMINAL_POLL_PENDING;
+    take_free(out);
     luminal_task_release(handles[*i]);
   }
   return LUMINAL_POLL_READY;
 }
 static void spawn_many_remote(void) {
-  for (int i = 0; i < NUM_SPAWN; i++) check(luminal_spawn(rt, future(empty, NULL), &handles[i]));
+  for (int i = 0; i < NUM_SPAWN; i++) check(luminal_spawn(rt, spawned(empty, NULL, 1), &handles[i]));
   size_t next = 0;
   check(luminal_block_on(rt, future(join_all, &next), NULL));
 }
@@ -344,7 +375,7 @@ static luminal_poll chain(void *s, luminal_context *cx, void **out) {
   (void)out;
   uintptr_t n = (uintptr_t)s;
   if (n == 0) done_signal();
-  else check(luminal_context_spawn(cx, future(chain, (void *)(n - 1)), NULL));
+  else check(luminal_context_spawn(cx, spawned(chain, (void *)(n - 1), 0), NULL));
   return LUMINAL_POLL_READY;
 }
 static void chained_spawn(void) {
@@ -361,9 +392,11 @@ static luminal_poll spawn_and_await(void *s, luminal_context *cx, void **out) {
     if (!l->child) {
       if (l->i == l->n) { done_signal(); return LUMINAL_POLL_READY; }
       l->t0 = now_ns();
-      check(luminal_context_spawn(cx, future(empty, NULL), &l->child));
+      check(luminal_context_spawn(cx, spawned(empty, NULL, 1), &l->child));
     }
-    if (luminal_task_poll(l->child, cx, NULL) == LUMINAL_PENDING) return LUMINAL_POLL_PENDING;
+    void *out;
+    if (luminal_task_poll(l->child, cx, &out) == LUMINAL_PENDING) return LUMINAL_POLL_PENDING;
+    take_free(out);
     l->samples[l->i++] = now_ns() - l->t0;
     luminal_task_release(l->child);
     l->child = NULL;
@@ -446,6 +479,7 @@ int main(int argc, char **argv) {
   if (reps < 1 || reps > 1000) return 2;
   luminal_runtime_options opts = {.struct_size = sizeof opts, .worker_threads = (uint32_t)workers};
   check(luminal_runtime_new(&opts, &rt));
+  if ((stateful = env("BENCH_C_STATE", 0))) suffix = "_state";
   if (env("BENCH_IO_FIRST", 0)) {
     /* One IO operation, then none: the ring exists but has nothing in flight. */
     static char buf[4096];

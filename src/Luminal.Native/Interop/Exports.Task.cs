@@ -202,7 +202,7 @@ static unsafe partial class Exports
     {
         try
         {
-            if (ResolveTask(t, out RawTask task, out uint generation) == Status.Ok) task.ReleaseHandle(generation);
+            if (ResolveTask(t, out RawTask task, out uint generation) == Status.Ok) task.ReleaseHandleHere(generation);
         }
         catch { /* void export: nothing to report; at worst the task's slot is not recycled (a leak, never a reuse) */ }
     }

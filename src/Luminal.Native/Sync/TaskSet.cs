@@ -115,7 +115,7 @@ sealed unsafe class TaskSet : SyncObject
         if (RawTask.FromToken(taskToken, Token.Task, out uint generation) is not RawTask task) return Status.Internal;
         void* o = null;
         Status s = task.TakeOutput(generation, &o);
-        task.ReleaseHandle(generation);
+        task.ReleaseHandleHere(generation);
         output = (nint)o;
         return s;
     }

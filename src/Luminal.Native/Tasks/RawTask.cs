@@ -379,6 +379,14 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
     /// <summary>Drops the join handle (detaches). False if it was not live.</summary>
     public bool ReleaseHandle(uint generation) => ReleaseOwnership(Handle, generation);
 
+    /// <summary>
+    /// <see cref="ReleaseHandle"/> for a join that completes on the calling thread (luminal_task_release, a task
+    /// set's join_next): on one of this runtime's workers a slot recycled here goes to that worker's stash, where
+    /// its next spawn takes it back while the cell is still in this core's cache, instead of through the shared
+    /// free stack (a compare-and-swap out, a refill burst back, another cell each time).
+    /// </summary>
+    public bool ReleaseHandleHere(uint generation) => ReleaseOwnership(Handle, generation, Runtime?.CurrentWorker()?.TaskSlots);
+
     /// <summary>Blocks until task <paramref name="generation"/> has finished (or its slot moved on to another task,
     /// which only a misused handle allows) or the timeout (ms, -1 = forever) passes; false on timeout.</summary>
     public bool WaitFinished(uint generation, long timeoutMs)

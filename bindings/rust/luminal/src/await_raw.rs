@@ -266,6 +266,11 @@ impl<S: RawPoll> Future for AwaitRaw<S> {
 
 impl<S: RawPoll> Drop for AwaitRaw<S> {
     fn drop(&mut self) {
+        // Direct (the common case): the source drops with the field. Matched by reference first: moving the whole
+        // mode out costs a store-forwarding stall per handle (its fields were just written one by one).
+        if !matches!(self.mode, Mode::Helper { .. }) {
+            return;
+        }
         if let Mode::Helper { shared, task } = std::mem::replace(&mut self.mode, Mode::Empty) {
             // Take the source and any unclaimed output out under the lock (a helper poll in progress finishes
             // first), and drop them here, synchronously, outside the lock.

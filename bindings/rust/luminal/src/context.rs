@@ -58,9 +58,10 @@ pub(crate) struct Enter {
 }
 
 impl Enter {
+    /// `rt`: `luminal_context_runtime(cx)` if the caller knows it already, else NULL (fetched when first asked).
     #[inline]
-    pub(crate) fn new(cx: *mut luminal_context) -> Enter {
-        Enter { prev: CURRENT.with(|c| c.replace(Current { cx, ..NOT_IN_A_POLL })) }
+    pub(crate) fn with_runtime(cx: *mut luminal_context, rt: *mut luminal_runtime) -> Enter {
+        Enter { prev: CURRENT.with(|c| c.replace(Current { cx, rt, ..NOT_IN_A_POLL })) }
     }
 }
 

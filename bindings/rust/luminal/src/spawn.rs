@@ -67,7 +67,7 @@ where
 {
     if crate::task_inline::fits::<F>() {
         // The future moves into the runtime's task storage: no allocation here.
-        let task = crate::task_inline::spawn(target, future)?;
+        let task = crate::task_inline::spawn(target, home, future)?;
         // SAFETY: a fresh owned handle of a task spawned by `task_inline::spawn::<F>`.
         return Ok(unsafe { JoinHandle::from_inline_task::<F>(task, home) });
     }

@@ -60,7 +60,21 @@ pub(crate) unsafe fn poll_in_context<F: Future>(
     fut: Pin<&mut F>,
     cx: *mut luminal_context,
 ) -> Poll<Result<F::Output, PanicPayload>> {
-    let _enter = Enter::new(cx);
+    // SAFETY: the caller's contract.
+    unsafe { poll_in_context_of(fut, cx, ptr::null_mut()) }
+}
+
+/// [`poll_in_context`] with `luminal_context_runtime(cx)` already known (`rt`; NULL: not known).
+///
+/// # Safety
+/// As for [`poll_in_context`]; `rt` is NULL or what `luminal_context_runtime(cx)` returns.
+#[inline]
+pub(crate) unsafe fn poll_in_context_of<F: Future>(
+    fut: Pin<&mut F>,
+    cx: *mut luminal_context,
+    rt: *mut luminal_runtime,
+) -> Poll<Result<F::Output, PanicPayload>> {
+    let _enter = Enter::with_runtime(cx, rt);
     // SAFETY: `cx` is live for this whole function (the caller's contract), and the Waker does not outlive it.
     let waker = unsafe { waker::for_context(cx) };
     let mut rcx = Context::from_waker(&waker);

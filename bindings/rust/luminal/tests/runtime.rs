@@ -85,6 +85,51 @@ fn nested_spawn_from_inside_tasks() {
     assert_eq!(rt.block_on(tree(10)), 1 << 10);
 }
 
+/// `Handle::current()` in a chain of tasks each spawned from the one before: it must name the runtime they run on
+/// at every level. The runtime's token is kept in a task's inline cell where it fits; these futures (a boxed
+/// future, a join handle held across an await) have room for it.
+fn current_at_depth(depth: u32) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>> {
+    Box::pin(async move {
+        let here = Handle::current().runtime().worker_count();
+        if depth > 0 {
+            let below = luminal::spawn(current_at_depth(depth - 1)).await.unwrap();
+            assert_eq!(below, here, "a child task saw another runtime than its parent at depth {depth}");
+        }
+        here
+    })
+}
+
+/// The same with futures whose cell has no room for the token (an Arc, a u64 and a u32: 24 bytes, the cell 32;
+/// with the token it would be 40, the next storage class): detached, each records what it sees.
+fn record_at_depth(seen: Arc<std::sync::Mutex<Vec<usize>>>, depth: u32, tag: u64) {
+    luminal::spawn(async move {
+        seen.lock().unwrap().push(Handle::current().runtime().worker_count() + tag as usize);
+        if depth > 0 {
+            record_at_depth(seen, depth - 1, tag);
+        }
+    });
+}
+
+#[test]
+fn handle_current_in_nested_tasks_names_their_runtime() {
+    let (one, three) = (rt(1), rt(3));
+    assert_eq!(three.block_on(three.spawn(current_at_depth(5))).unwrap(), 3);
+    assert_eq!(one.block_on(one.spawn(current_at_depth(5))).unwrap(), 1);
+    // From a task of the other runtime: onto `three` through its handle (a spawn onto a runtime, not a context).
+    let h = three.handle();
+    assert_eq!(one.block_on(one.spawn(async move { h.spawn(current_at_depth(3)).await.unwrap() })).unwrap(), 3);
+    for (rt, n) in [(&one, 1), (&three, 3)] {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        rt.block_on(async move { record_at_depth(s, 5, 0) });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.lock().unwrap().len() < 6 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(*seen.lock().unwrap(), vec![n; 6]);
+    }
+}
+
 #[test]
 fn handle_outside_a_task() {
     assert!(Handle::try_current().is_none());
