@@ -102,8 +102,12 @@ for round in $(seq "$BENCH_ROUNDS"); do
     for w in accuracy timers tasks; do run luminal-c "$OUT/bench_timers" "$w"; done
     # Collections while live tasks grow to 1M, and host spawn latency meanwhile (with file IO) (~10 s).
     for w in grow storm io; do run luminal-c "$OUT/bench_gc" "$w"; done
-    # Idle IO is free: the scheduler workloads once more after one IO operation (names get `_after_io`).
-    BENCH_IO_FIRST=1 run luminal-c "$OUT/bench_luminal_c" yield_many spawn_many_local spawn_many_remote_idle
+    # Idle IO is free: the scheduler workloads once more after one IO operation (names get `_after_io`), next to
+    # the same process without it (`_no_io`): compared with the main suite's rows, the two columns ran at different
+    # times (after bench_gc's 1M-task storm here) and in differently shaped processes.
+    for io in 0 1; do
+      BENCH_IO_FIRST=$io run luminal-c "$OUT/bench_luminal_c" yield_many spawn_many_local spawn_many_remote_idle
+    done
   fi
   # IO (~50 s a round): file reads (warm page cache) and a TCP echo, Luminal's two backends, tokio and cat.
   if has "$SUITES" io; then
