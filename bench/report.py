@@ -247,6 +247,10 @@ if any(vals.get(("luminal-c", m)) is not None for m, _ in GC):
     # The no-IO column from the same kind of process run next to the after-IO one (run.sh), else the main suite's.
     idle = [(w, vals.get(("luminal-c", w + "_no_io"), vals.get(("luminal-c", w))), vals.get(("luminal-c", w + "_after_io")))
             for w in ("yield_many", "spawn_many_local", "spawn_many_remote_idle")]
+    # c/bench_wake.c: a host thread wakes a parked worker (p50 ns)
+    idle += [(label, vals.get(("luminal-c", m + "_no_io")), vals.get(("luminal-c", m + "_after_io")))
+             for m, label in (("wake_spawn_call_ns", "wake a parked worker: the host's luminal_spawn call (p50)"),
+                              ("wake_spawn_to_run_ns", "wake a parked worker: spawn to the task running (p50)"))]
     md += [
         "## Garbage collections and idle IO",
         "",
