@@ -2043,6 +2043,87 @@ IO_TEST(io_queued_read_completes_while_its_worker_stays_busy) {
   tu_runtime_done(rt);
 }
 
+/* io_uring: a read queued by a worker must not enter the kernel on a host thread. The kernel ties a request to the
+ * thread whose io_uring_enter submitted it, and a waiting socket read whose submitter has exited completes with
+ * -ECANCELED when data comes: a host thread's submission that carried the worker's queued read, followed by that
+ * thread's exit, failed the read (io_tcp_echo.uring, ~1 run in 4). One worker: a task queues a read, another keeps
+ * the worker inside one poll (no IO turn), a pthread does one file read through the runtime and exits, then the data
+ * comes. The same on the pool. */
+typedef struct carried {
+  int fd, pfd;
+  atomic_int submitted, spinning, stop;
+  tu_counters *c;
+  luminal_task *spinner;
+  char buf[4];
+  luminal_io_result r;
+  luminal_future op;
+} carried;
+
+static luminal_poll cb_spin_until_stop(tf *f, luminal_context *cx, void **out) {
+  (void)cx;
+  carried *k = (carried *)f->user;
+  atomic_store(&k->spinning, 1);
+  uint64_t t0 = tu_now_ns(); /* bounded: the pthread's read must not wait for this worker forever */
+  while (!atomic_load(&k->stop) && tu_now_ns() - t0 < 5ull * 1000000000ull) {}
+  *out = tu_box_new(f->c, 1);
+  return LUMINAL_POLL_READY;
+}
+
+static luminal_poll cb_carried_read(tf *f, luminal_context *cx, void **out) {
+  carried *k = (carried *)f->user;
+  if (!atomic_load(&k->submitted)) {
+    CHECK_ST(luminal_stream_read(luminal_context_runtime(cx), k->fd, k->buf, sizeof k->buf, &k->r, &k->op),
+             LUMINAL_OK);
+    void *res = NULL;
+    CHECK(k->op.poll(k->op.state, cx, &res) == LUMINAL_POLL_PENDING); /* queued: no data yet */
+    /* The spinner takes the LIFO slot and runs right after this poll, before the worker's next IO turn. */
+    CHECK_ST(luminal_context_spawn(cx, tf_make(k->c, cb_spin_until_stop, k, 0), &k->spinner), LUMINAL_OK);
+    atomic_store(&k->submitted, 1);
+    return LUMINAL_POLL_PENDING;
+  }
+  void *res = NULL;
+  if (k->op.poll(k->op.state, cx, &res) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  k->op.drop(k->op.state);
+  *out = tu_box_new(f->c, k->r.status == LUMINAL_OK ? k->r.value : 1000 + (uint64_t)-k->r.status);
+  return LUMINAL_POLL_READY;
+}
+
+static luminal_runtime *g_carried_rt;
+static void *host_reads_once(void *p) {
+  carried *k = (carried *)p;
+  char b[64];
+  luminal_io_result r;
+  luminal_future f;
+  CHECK_ST(luminal_file_read_at(g_carried_rt, k->pfd, b, sizeof b, 0, &r, &f), LUMINAL_OK);
+  CHECK_ST(luminal_block_on(g_carried_rt, f, NULL), LUMINAL_OK);
+  CHECK_ST(r.status, LUMINAL_OK);
+  return NULL; /* the thread exits: requests its enters submitted are cancelled by the kernel */
+}
+
+IO_TEST(io_queued_read_survives_a_host_thread_exit) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 1);
+  g_carried_rt = rt;
+  tu_counters c = TU_COUNTERS_INIT;
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  carried k = {.fd = sv[0], .pfd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), .c = &c};
+  CHECK(k.pfd >= 0);
+  atomic_init(&k.submitted, 0), atomic_init(&k.spinning, 0), atomic_init(&k.stop, 0);
+  luminal_task *reader = tu_spawn(rt, tf_make(&c, cb_carried_read, &k, 0));
+  WAIT_UNTIL(atomic_load(&k.submitted) && atomic_load(&k.spinning));
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, host_reads_once, &k) == 0);
+  CHECK(pthread_join(th, NULL) == 0);
+  atomic_store(&k.stop, 1);
+  CHECK_EQ(tu_join_value(k.spinner), 1);
+  CHECK_EQ(write(sv[1], "r", 1), 1);
+  CHECK_EQ(tu_join_value(reader), 1); /* 1004: LUMINAL_E_CANCELLED, the read died with the host thread */
+  close(k.pfd);
+  close(sv[0]);
+  close(sv[1]);
+  tu_runtime_done(rt);
+}
+
 /* Many sockets waiting for data must not need a thread each: with the blocking pool capped at 2 threads, 16
  * pending reads wait, and the one whose data arrives completes (on io_uring they wait in the kernel anyway). */
 typedef struct waiting_read {

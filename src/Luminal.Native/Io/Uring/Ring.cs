@@ -132,25 +132,62 @@ sealed unsafe partial class Ring : IDisposable
     /// </summary>
     public int Submit<TState>(delegate*<Sqe*, TState, void> prepare, TState state)
     {
+        lock (_submitLock) return _disposed ? -Libc.ECANCELED : SubmitLocked(prepare, state);
+    }
+
+    int SubmitLocked<TState>(delegate*<Sqe*, TState, void> prepare, TState state)
+    {
+        // Under the submission lock, the ring not disposed.
+        uint tail = *_sqTail;
+        // Without SQPOLL the kernel only reads entries inside io_uring_enter: a full ring means queued entries
+        // it refused; one more try, then refuse rather than overwrite an entry the kernel has not read.
+        if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries && (EnterQueued() < 0 || tail - Volatile.Read(ref *_sqHead) >= _sqEntries))
+            return -Libc.EBUSY;
+        Fill(tail, prepare, state);
+        Volatile.Write(ref *_sqTail, tail + 1); // release: the kernel reads the SQE after seeing the tail
+        while (true)
+        {
+            uint before = Volatile.Read(ref *_sqHead);
+            long n = Syscall6(SysEnter, _fd, tail + 1 - before, 0, 0, null, 0);
+            if ((int)(Volatile.Read(ref *_sqHead) - (tail + 1)) >= 0) { CountQueued(); return 0; } // ours was taken
+            int e = n > 0 ? 0 : n == 0 ? Libc.EAGAIN : Marshal.GetLastPInvokeError();
+            if (e is 0 or Libc.EINTR) continue; // progress (an earlier entry failed its prep), or a signal
+            // Not taken (EBUSY with a completion backlog, EAGAIN, ...): take ours back — the last entry — or
+            // the next enter would hand the kernel this stale one, whose buffer the caller is about to free.
+            Volatile.Write(ref *_sqTail, tail);
+            CountQueued();
+            return -e;
+        }
+    }
+
+    /// <summary>
+    /// Like <see cref="Submit"/>, but the kernel takes this entry alone, ahead of the queued ones (they stay queued
+    /// for their worker's flush): for threads that may exit before the requests they submit complete. io_uring ties
+    /// a request to the thread whose enter submitted it, and a poll-armed request (a socket read waiting for data)
+    /// whose submitter has exited completes with -ECANCELED when it fires — so a host thread's enter that carried the
+    /// workers' queued reads made them fail with LUMINAL_E_CANCELLED once it exited (io_tcp_echo.uring failed ~1 run
+    /// in 4). The queued entries move up one slot (they are few: one IO turn's worth) and ours takes the head.
+    /// </summary>
+    public int SubmitAlone<TState>(delegate*<Sqe*, TState, void> prepare, TState state)
+    {
         lock (_submitLock)
         {
             if (_disposed) return -Libc.ECANCELED;
-            uint tail = *_sqTail;
-            // Without SQPOLL the kernel only reads entries inside io_uring_enter: a full ring means queued entries
-            // it refused; one more try, then refuse rather than overwrite an entry the kernel has not read.
-            if (tail - Volatile.Read(ref *_sqHead) >= _sqEntries && (EnterQueued() < 0 || tail - Volatile.Read(ref *_sqHead) >= _sqEntries))
-                return -Libc.EBUSY;
-            Fill(tail, prepare, state);
-            Volatile.Write(ref *_sqTail, tail + 1); // release: the kernel reads the SQE after seeing the tail
+            uint head = Volatile.Read(ref *_sqHead), tail = *_sqTail;
+            // Nothing queued: the plain path. A full ring (entries the kernel refused): carry them, as Submit does.
+            if (tail == head || tail - head >= _sqEntries) return SubmitLocked(prepare, state);
+            for (uint p = tail; p != head; p--) _sqes[p & _sqMask] = _sqes[(p - 1) & _sqMask];
+            _sqArray[tail & _sqMask] = tail & _sqMask; // the array is the identity map (Fill)
+            Fill(head, prepare, state);
+            Volatile.Write(ref *_sqTail, tail + 1); // release: the kernel reads the SQEs after seeing the tail
             while (true)
             {
-                uint before = Volatile.Read(ref *_sqHead);
-                long n = Syscall6(SysEnter, _fd, tail + 1 - before, 0, 0, null, 0);
-                if ((int)(Volatile.Read(ref *_sqHead) - (tail + 1)) >= 0) { CountQueued(); return 0; } // ours was taken
+                long n = Syscall6(SysEnter, _fd, 1, 0, 0, null, 0);
+                if (Volatile.Read(ref *_sqHead) != head) { CountQueued(); return 0; } // ours (the head) was taken
                 int e = n > 0 ? 0 : n == 0 ? Libc.EAGAIN : Marshal.GetLastPInvokeError();
-                if (e is 0 or Libc.EINTR) continue; // progress (an earlier entry failed its prep), or a signal
-                // Not taken (EBUSY with a completion backlog, EAGAIN, ...): take ours back — the last entry — or
-                // the next enter would hand the kernel this stale one, whose buffer the caller is about to free.
+                if (e is 0 or Libc.EINTR) continue;
+                // Not taken: the queued entries move back down, ours is dropped (see Submit).
+                for (uint p = head; p != tail; p++) _sqes[p & _sqMask] = _sqes[(p + 1) & _sqMask];
                 Volatile.Write(ref *_sqTail, tail);
                 CountQueued();
                 return -e;

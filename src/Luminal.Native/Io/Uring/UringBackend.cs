@@ -87,11 +87,13 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         if (_stopping) { op.Complete(-Libc.ECANCELED); return; }
         long now = row.Begin == null ? UringOp.Pending : row.Begin(op);
         if (now != UringOp.Pending && now != WouldBlock) { op.Complete(now); return; } // done (or refused) without the ring
-        bool queue = now == WouldBlock && _runtime.CurrentWorker() is not null;
+        bool onWorker = _runtime.CurrentWorker() is not null, queue = now == WouldBlock && onWorker;
         Interlocked.Increment(ref _inFlight);
         // The low bit tells PollAfterSubmit that nothing entered the kernel (the order is for CancelAll).
         op.SubmitOrder = Interlocked.Increment(ref _submitOrder) * 2 + (queue ? 1 : 0);
-        int r = queue ? _ring.Queue(&Prepare, op) : _ring.Submit(&Prepare, op);
+        // Only a worker's enter carries what the workers queued: the kernel cancels a waiting request when the
+        // thread that submitted it exits, and other threads may (see Ring.SubmitAlone).
+        int r = queue ? _ring.Queue(&Prepare, op) : onWorker ? _ring.Submit(&Prepare, op) : _ring.SubmitAlone(&Prepare, op);
         if (r < 0)
         {
             Interlocked.Decrement(ref _inFlight);
@@ -104,7 +106,8 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// operation that was only queued entered nothing: its completion comes with the worker's next IO turn).</summary>
     public override void PollAfterSubmit(IoOp op)
     {
-        if ((op.SubmitOrder & 1) == 0) Poll();
+        // A reap, not Poll: its flush would carry the workers' queued entries on this thread (see Submit).
+        if ((op.SubmitOrder & 1) == 0 && Volatile.Read(ref _inFlight) != 0) ReapAvailable();
         // Still in flight (queued, or the kernel did not complete it inside the enter): someone must look at the
         // ring. Not asked before the reap: a parked worker sleeps on its futex while nothing is in flight (see
         // Park), and an operation that completed at once (a cached read) must not wake it for nothing.
@@ -130,7 +133,9 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     {
         if (OnPool(op)) { _pool.Cancel(op); return; }
         // IORING_OP_ASYNC_CANCEL finds the request by its user_data; its own completion (user_data 0) is ignored:
-        // what matters is the cancelled request's completion, which IoOp waits for.
+        // what matters is the cancelled request's completion, which IoOp waits for. It carries the queued entries
+        // even from a host thread (its target may be among them and must reach the kernel first): the one carry
+        // left outside the workers (see Submit) — those requests fail if that thread exits before they complete.
         _ring.Submit(&PrepareCancel, op.Token);
     }
 
@@ -253,7 +258,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     }
 
     /// <summary>Wakes the worker sleeping in the ring (a NOP's completion ends its wait).</summary>
-    public void Wake() => _ring.Submit(&PrepareNop, PokeTag);
+    public void Wake() => _ring.SubmitAlone(&PrepareNop, PokeTag); // a NOP needs no order, and wakers may be any thread
 
     void ReapLoop()
     {
@@ -294,7 +299,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         if (op.CancelRequested) return -Libc.ECANCELED;
         Interlocked.Increment(ref _inFlight);
         op.SubmitOrder = Interlocked.Increment(ref _submitOrder) * 2;
-        int r = _ring.Submit(&Prepare, op);
+        int r = _runtime.CurrentWorker() is not null ? _ring.Submit(&Prepare, op) : _ring.SubmitAlone(&Prepare, op);
         if (r < 0) Interlocked.Decrement(ref _inFlight);
         else if (_reaper is null) EnsureWatched(); // the reaper may be no worker, and the workers asleep on futexes
         return r < 0 ? r : UringOp.Pending;
