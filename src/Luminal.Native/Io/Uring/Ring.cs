@@ -166,9 +166,10 @@ sealed unsafe partial class Ring : IDisposable
     /// a request to the thread whose enter submitted it, and a poll-armed request (a socket read waiting for data)
     /// whose submitter has exited completes with -ECANCELED when it fires — so a host thread's enter that carried the
     /// workers' queued reads made them fail with LUMINAL_E_CANCELLED once it exited (io_tcp_echo.uring failed ~1 run
-    /// in 4). The queued entries move up one slot (they are few: one IO turn's worth) and ours takes the head.
+    /// in 4). The queued entries move up one slot (they are few: one IO turn's worth) and ours takes the head —
+    /// after the queued entry whose user_data is <paramref name="takeAlong"/>, if there is one (a cancel's target).
     /// </summary>
-    public int SubmitAlone<TState>(delegate*<Sqe*, TState, void> prepare, TState state)
+    public int SubmitAlone<TState>(delegate*<Sqe*, TState, void> prepare, TState state, ulong takeAlong = 0)
     {
         lock (_submitLock)
         {
@@ -176,18 +177,32 @@ sealed unsafe partial class Ring : IDisposable
             uint head = Volatile.Read(ref *_sqHead), tail = *_sqTail;
             // Nothing queued: the plain path. A full ring (entries the kernel refused): carry them, as Submit does.
             if (tail == head || tail - head >= _sqEntries) return SubmitLocked(prepare, state);
-            for (uint p = tail; p != head; p--) _sqes[p & _sqMask] = _sqes[(p - 1) & _sqMask];
+            // A cancel takes its target along if that is still queued (the target must reach the kernel first).
+            uint lead = 0;
+            for (uint p = head; takeAlong != 0 && p != tail; p++)
+            {
+                if (_sqes[p & _sqMask].UserData != takeAlong) continue;
+                Sqe target = _sqes[p & _sqMask];
+                for (; p != head; p--) _sqes[p & _sqMask] = _sqes[(p - 1) & _sqMask];
+                _sqes[head & _sqMask] = target;
+                lead = 1;
+                break;
+            }
+            uint ours = head + lead; // the queued entries from here on move up one slot; ours goes here
+            for (uint p = tail; p != ours; p--) _sqes[p & _sqMask] = _sqes[(p - 1) & _sqMask];
             _sqArray[tail & _sqMask] = tail & _sqMask; // the array is the identity map (Fill)
-            Fill(head, prepare, state);
+            Fill(ours, prepare, state);
             Volatile.Write(ref *_sqTail, tail + 1); // release: the kernel reads the SQEs after seeing the tail
             while (true)
             {
-                long n = Syscall6(SysEnter, _fd, 1, 0, 0, null, 0);
-                if (Volatile.Read(ref *_sqHead) != head) { CountQueued(); return 0; } // ours (the head) was taken
+                uint taken = Volatile.Read(ref *_sqHead) - head;
+                if (taken > lead) { CountQueued(); return 0; } // ours was taken
+                long n = Syscall6(SysEnter, _fd, lead + 1 - taken, 0, 0, null, 0);
+                if (Volatile.Read(ref *_sqHead) - head > lead) { CountQueued(); return 0; }
                 int e = n > 0 ? 0 : n == 0 ? Libc.EAGAIN : Marshal.GetLastPInvokeError();
-                if (e is 0 or Libc.EINTR) continue;
-                // Not taken: the queued entries move back down, ours is dropped (see Submit).
-                for (uint p = head; p != tail; p++) _sqes[p & _sqMask] = _sqes[(p + 1) & _sqMask];
+                if (e is 0 or Libc.EINTR) continue; // progress (the target), or a signal
+                // Not taken: the entries after ours move back down, ours is dropped (see Submit).
+                for (uint p = ours; p != tail; p++) _sqes[p & _sqMask] = _sqes[(p + 1) & _sqMask];
                 Volatile.Write(ref *_sqTail, tail);
                 CountQueued();
                 return -e;

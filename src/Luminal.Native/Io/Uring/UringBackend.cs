@@ -133,10 +133,10 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     {
         if (OnPool(op)) { _pool.Cancel(op); return; }
         // IORING_OP_ASYNC_CANCEL finds the request by its user_data; its own completion (user_data 0) is ignored:
-        // what matters is the cancelled request's completion, which IoOp waits for. It carries the queued entries
-        // even from a host thread (its target may be among them and must reach the kernel first): the one carry
-        // left outside the workers (see Submit) — those requests fail if that thread exits before they complete.
-        _ring.Submit(&PrepareCancel, op.Token);
+        // what matters is the cancelled request's completion, which IoOp waits for. Off the workers it enters alone
+        // (see Submit), taking its target along if that is still queued: the target must reach the kernel first.
+        if (_runtime.CurrentWorker() is not null) _ring.Submit(&PrepareCancel, op.Token);
+        else _ring.SubmitAlone(&PrepareCancel, op.Token, takeAlong: op.Token);
     }
 
     /// <summary>
@@ -146,7 +146,9 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     public override void WaitCompleted(IoOp op)
     {
         if (OnPool(op)) { base.WaitCompleted(op); return; }
-        Flush(); // its SQE may still be queued (the cancel's enter submits it too; this is for a wait without one)
+        // Its SQE may still be queued if the cancel's enter was refused. Off the workers the cancel took it along
+        // (Cancel), and a flush would carry the workers' queued entries onto this thread: a worker's IO turn does.
+        if (_runtime.CurrentWorker() is not null) Flush();
         while (!op.IsCompleted)
         {
             if (ReapAvailable() == 0 && !op.IsCompleted)
