@@ -245,7 +245,8 @@ if any(vals.get(("luminal-c", m)) is not None for m, _ in GC):
                                                "gc_io_round1_collections")]
     p9999 = vals.get(("luminal-c", "gc_storm_spawn_p9999_ns"))
     # The no-IO column from the same kind of process run next to the after-IO one (run.sh), else the main suite's.
-    idle = [(w, vals.get(("luminal-c", w + "_no_io"), vals.get(("luminal-c", w))), vals.get(("luminal-c", w + "_after_io")))
+    idle = [(w, vals.get(("luminal-c", w + "_no_io"), vals.get(("luminal-c", w))),
+             vals.get(("luminal-c", w + "_after_io")))
             for w in ("yield_many", "spawn_many_local", "spawn_many_remote_idle")]
     # c/bench_wake.c: a host thread wakes a parked worker (p50 ns)
     idle += [(label, vals.get(("luminal-c", m + "_no_io")), vals.get(("luminal-c", m + "_after_io")))

@@ -133,7 +133,8 @@ sealed class TimerDriver : Scheduler.Driver
         EndPark(worker.Index);
     }
 
-    /// <summary>Cheap check for the workers' loop: fires due timers if the next deadline has passed (true then).</summary>
+    /// <summary>Cheap check for the workers' loop: fires due timers if the next deadline has passed (then true).
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public bool FireDue()
     {

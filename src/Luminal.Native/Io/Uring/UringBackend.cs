@@ -11,8 +11,8 @@ namespace Luminal.Io.Uring;
 /// Completions are reaped by the workers themselves, so an idle runtime sleeps in one place: a worker that parks
 /// while requests are in flight becomes the ring's waiter and sleeps in io_uring_enter (bounded by the next timer),
 /// not on its futex; unparking it posts a NOP. With nothing in flight workers park on their futexes, as before any
-/// IO (an idle ring costs the scheduler nothing, see Park). Busy workers submit what they queued and reap what is there every few
-/// turns of their loop (Worker.IoPollInterval) and whenever they run out of work. Whoever
+/// IO (an idle ring costs the scheduler nothing, see Park). Busy workers submit what they queued and reap what is
+/// there every few turns of their loop (Worker.IoPollInterval) and whenever they run out of work. Whoever
 /// reaps wakes the tasks, so on a worker they land in its own queue. (Kernels without timed waits, before 5.11,
 /// get a reaper thread instead.)
 /// </summary>
@@ -93,7 +93,9 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         op.SubmitOrder = Interlocked.Increment(ref _submitOrder) * 2 + (queue ? 1 : 0);
         // Only a worker's enter carries what the workers queued: the kernel cancels a waiting request when the
         // thread that submitted it exits, and other threads may (see Ring.SubmitAlone).
-        int r = queue ? _ring.Queue(&Prepare, op) : onWorker ? _ring.Submit(&Prepare, op) : _ring.SubmitAlone(&Prepare, op);
+        int r = queue ? _ring.Queue(&Prepare, op)
+            : onWorker ? _ring.Submit(&Prepare, op)
+            : _ring.SubmitAlone(&Prepare, op);
         if (r < 0)
         {
             Interlocked.Decrement(ref _inFlight);
