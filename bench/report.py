@@ -247,8 +247,14 @@ if any(vals.get(("luminal-c", m)) is not None for m, _ in GC):
     g = [vals.get(("luminal-c", m)) for m in ("gc_grow_round1_collections", "gc_storm_collections",
                                                "gc_io_round1_collections")]
     p9999 = vals.get(("luminal-c", "gc_storm_spawn_p9999_ns"))
-    idle = [(w, vals.get(("luminal-c", w)), vals.get(("luminal-c", w + "_after_io")))
+    # The no-IO column from the same kind of process run next to the after-IO one (run.sh), else the main suite's.
+    idle = [(w, vals.get(("luminal-c", w + "_no_io"), vals.get(("luminal-c", w))),
+             vals.get(("luminal-c", w + "_after_io")))
             for w in ("yield_many", "spawn_many_local", "spawn_many_remote_idle")]
+    # c/bench_wake.c: a host thread wakes a parked worker (p50 ns)
+    idle += [(label, vals.get(("luminal-c", m + "_no_io")), vals.get(("luminal-c", m + "_after_io")))
+             for m, label in (("wake_spawn_call_ns", "wake a parked worker: the host's luminal_spawn call (p50)"),
+                              ("wake_spawn_to_run_ns", "wake a parked worker: spawn to the task running (p50)"))]
     md += [
         "## Garbage collections and idle IO",
         "",
@@ -263,7 +269,8 @@ if any(vals.get(("luminal-c", m)) is not None for m, _ in GC):
         f"spawn p99.99 under 50 µs: {'n/a' if p9999 is None else ('met ✅' if p9999 <= 50_000 else 'not met ❌')}.",
         "",
         "Idle IO (`BENCH_IO_FIRST=1`: one file read before the workloads, so the io_uring ring exists with nothing "
-        "in flight), ns per op:",
+        "in flight; the no-IO column is the same process without the read, `BENCH_IO_FIRST=0`, run right before it), "
+        "ns per op:",
         "",
         "| workload | no IO yet | after one IO operation |",
         "|---|---:|---:|",

@@ -7,7 +7,7 @@
 #   peer; the table shows the median of their medians), BENCH_PEERS (all, e.g. "luminal-c tokio"; luminal-cpp is
 #   cpp/bench_luminal.cpp, the same workloads with luminal::task<T>),
 #   BENCH_SUITES ("main priority timers io": the peer workloads (with the sync ones: mpsc, semaphore), c/bench_priority.c + its tokio counterpart,
-#   c/bench_timers.c + c/bench_gc.c + bench_luminal_c's `_after_io` rows, c/bench_io.c + rust-tokio's bench-tokio-io + `cat` + c/bench_shutdown.c, conns: c/bench_conns.c + rust-luminal's bench-luminal-conns + rust-tokio's bench-tokio-conns; a subset writes its
+#   c/bench_timers.c + c/bench_gc.c + bench_luminal_c's `_no_io`/`_after_io` rows + c/bench_wake.c, c/bench_io.c + rust-tokio's bench-tokio-io + `cat` + c/bench_shutdown.c, conns: c/bench_conns.c + rust-luminal's bench-luminal-conns + rust-tokio's bench-tokio-conns; a subset writes its
 #   report to results/partial/, leaving results/RESULTS.md alone), BENCH_IO_REPS (3 file reads per process after 1
 #   warm-up), BENCH_IO_TCP_REPS (1 echo run of BENCH_IO_MSGS=100000 messages per process), BENCH_SHUTDOWN_OPS
 #   (100000 reads in flight at shutdown), BENCH_SHUTDOWN_REPS (5 shutdowns per process)
@@ -46,7 +46,7 @@ cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/bench_lum
   -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
 g++ -O2 -g -std=c++20 -Wall -Wextra -I"$ROOT/include" cpp/bench_luminal.cpp -o "$OUT/bench_luminal_cpp" \
   -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
-for prog in bench_priority bench_timers bench_io bench_shutdown bench_gc bench_conns; do
+for prog in bench_priority bench_timers bench_io bench_shutdown bench_gc bench_conns bench_wake; do
   cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -I"$ROOT/include" c/$prog.c -o "$OUT/$prog" \
     -L"$ROOT/build/lib" -lluminal -Wl,-rpath,"$ROOT/build/lib" -lpthread
 done
@@ -102,8 +102,14 @@ for round in $(seq "$BENCH_ROUNDS"); do
     for w in accuracy timers tasks; do run luminal-c "$OUT/bench_timers" "$w"; done
     # Collections while live tasks grow to 1M, and host spawn latency meanwhile (with file IO) (~10 s).
     for w in grow storm io; do run luminal-c "$OUT/bench_gc" "$w"; done
-    # Idle IO is free: the scheduler workloads once more after one IO operation (names get `_after_io`).
-    BENCH_IO_FIRST=1 run luminal-c "$OUT/bench_luminal_c" yield_many spawn_many_local spawn_many_remote_idle
+    # Idle IO is free: the scheduler workloads once more after one IO operation (names get `_after_io`), next to
+    # the same process without it (`_no_io`): compared with the main suite's rows, the two columns ran at different
+    # times (after bench_gc's 1M-task storm here) and in differently shaped processes.
+    # bench_wake: what waking a parked worker costs the host thread, and how long until the task runs (~2 s).
+    for io in 0 1; do
+      BENCH_IO_FIRST=$io run luminal-c "$OUT/bench_luminal_c" yield_many spawn_many_local spawn_many_remote_idle
+      BENCH_IO_FIRST=$io run luminal-c "$OUT/bench_wake"
+    done
   fi
   # IO (~50 s a round): file reads (warm page cache) and a TCP echo, Luminal's two backends, tokio and cat.
   if has "$SUITES" io; then

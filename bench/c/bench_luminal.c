@@ -3,7 +3,8 @@
  * `name<TAB>value<TAB>reps` (value: median ns per op unless the name says otherwise).
  * Usage: bench_luminal [workload...]; env BENCH_REPS, BENCH_WARMUP, BENCH_WORKERS, BENCH_IO_FIRST (1: one file read
  * through the runtime before the workloads, which starts its IO backend; names get the suffix `_after_io` — issue
- * 15: idle IO must cost the scheduler nothing).
+ * 15: idle IO must cost the scheduler nothing; 0: no IO, names get `_no_io` — the other column of that comparison,
+ * run as the same kind of process at the same point of run.sh).
  * A C future is a poll function plus a state pointer: tiny tasks need no allocation of their own. */
 #include "luminal.h"
 #include <fcntl.h>
@@ -21,7 +22,7 @@ enum { NUM_SPAWN = 10000, NUM_YIELD = 1000, TASKS = 200, NUM_PINGS = 1000, CHAIN
        LATENCY_SAMPLES = 2000 };
 
 static luminal_runtime *rt;
-static const char *suffix = ""; /* "_after_io" with BENCH_IO_FIRST=1 */
+static const char *suffix = ""; /* "_after_io" with BENCH_IO_FIRST=1, "_no_io" with BENCH_IO_FIRST=0 */
 static int warmup, reps, workers;
 static atomic_size_t rem; /* tasks left before the last one signals `done` */
 
@@ -491,6 +492,8 @@ int main(int argc, char **argv) {
     check(res.status);
     close(fd);
     suffix = "_after_io";
+  } else if (getenv("BENCH_IO_FIRST")) {
+    suffix = "_no_io";
   }
   for (size_t w = 0; w < sizeof all / sizeof all[0]; w++) {
     int selected = argc == 1;

@@ -614,7 +614,41 @@ typedef struct fz_fut {
   luminal_view view;
   luminal_buffer rbuf;
   uint16_t port;
+  struct fz_fut *live_prev, *live_next; /* the registry of live futures (the watchdog's report) */
 } fz_fut;
+
+/* Every future not dropped yet, so that a hang's report says which ones are stuck and where. */
+static pthread_mutex_t g_live_mu = PTHREAD_MUTEX_INITIALIZER;
+static fz_fut *g_live;
+
+static void live_add(fz_fut *f) {
+  pthread_mutex_lock(&g_live_mu);
+  f->live_next = g_live;
+  if (g_live) g_live->live_prev = f;
+  g_live = f;
+  pthread_mutex_unlock(&g_live_mu);
+}
+
+static void live_remove(fz_fut *f) {
+  pthread_mutex_lock(&g_live_mu);
+  if (f->live_prev) f->live_prev->live_next = f->live_next; else g_live = f->live_next;
+  if (f->live_next) f->live_next->live_prev = f->live_prev;
+  f->live_prev = f->live_next = NULL;
+  pthread_mutex_unlock(&g_live_mu);
+}
+
+static void live_report(void) {
+  pthread_mutex_lock(&g_live_mu);
+  int n = 0;
+  for (fz_fut *f = g_live; f && n < 60; f = f->live_next, n++)
+    fprintf(stderr,
+            "lumfuzz: live future %p kind %d depth %d must_complete %d on_block_on %d accepted %d polls %u/%u in_poll %d "
+            "nested %d io %d/%d pendread %d inner %d/%d child %p scope %p life %p\n",
+            (void *)f, f->kind, f->depth, f->must_complete, f->on_block_on, atomic_load(&f->accepted), f->polls,
+            f->target, atomic_load(&f->in_poll), f->nested, f->io_variant, f->io_step, f->io_pendread, f->has_inner,
+            f->has_inner2, (void *)f->child, (void *)f->scope, (void *)f->life);
+  pthread_mutex_unlock(&g_live_mu);
+}
 
 /* Freed dead states are kept a while, so a poll or drop after drop finds FUT_DEAD (ASan catches older ones). */
 #define QUAR 65536
@@ -653,6 +687,7 @@ static fz_fut *fut_new(uint64_t *r, int kind, int depth) {
   f->target = 1 + rn(r, 4);
   for (int i = 0; i < 4; i++) f->fds[i] = -1;
   atomic_fetch_add(&c_fut_created, 1);
+  live_add(f);
   return f;
 }
 
@@ -742,6 +777,7 @@ static void fz_drop(void *st) {
   if (f->rtclone) luminal_runtime_release(f->rtclone); /* may be the last handle, on a worker */
   if (f->scope) atomic_fetch_sub(&f->scope->live, 1);
   f->magic = FUT_DEAD;
+  live_remove(f);
   atomic_fetch_add(&c_fut_dropped, 1);
   if (atomic_exchange(&f->pin, 2) == 0) quarantine(f);
 }
@@ -3276,6 +3312,7 @@ static void *watchdog_thread(void *p) {
     snprintf(cmd, sizeof cmd, "gdb -p %d -batch -ex 'thread apply all bt 30' >&2 2>/dev/null", (int)getpid());
     if (system(cmd) != 0) fprintf(stderr, "lumfuzz: gdb failed\n");
   }
+  live_report();
   FZ_FAIL("watchdog: the run did not finish within %d s (a hang or deadlock); created %ld dropped %ld", g_watchdog_s,
           atomic_load(&c_fut_created), atomic_load(&c_fut_dropped));
 }

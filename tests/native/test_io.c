@@ -2131,6 +2131,168 @@ IO_TEST(io_queued_read_dropped_before_its_flush) {
   tu_runtime_done(rt);
 }
 
+/* io_uring: a read queued by a worker must not enter the kernel on a host thread. The kernel ties a request to the
+ * thread whose io_uring_enter submitted it, and a waiting socket read whose submitter has exited completes with
+ * -ECANCELED when data comes: a host thread's submission that carried the worker's queued read, followed by that
+ * thread's exit, failed the read (io_tcp_echo.uring, ~1 run in 4). One worker: a task queues a read, another keeps
+ * the worker inside one poll (no IO turn), a pthread does one file read through the runtime and drops one pending
+ * socket read (its cancel enters on that thread too) and exits, then the data comes. The same on the pool. */
+typedef struct carried {
+  int fd, pfd, idle_fd;
+  atomic_int submitted, spinning, stop;
+  tu_counters *c;
+  luminal_task *spinner;
+  char buf[4];
+  luminal_io_result r;
+  luminal_future op;
+} carried;
+
+static luminal_poll cb_spin_until_stop(tf *f, luminal_context *cx, void **out) {
+  (void)cx;
+  carried *k = (carried *)f->user;
+  atomic_store(&k->spinning, 1);
+  uint64_t t0 = tu_now_ns(); /* bounded: the pthread's read must not wait for this worker forever */
+  while (!atomic_load(&k->stop) && tu_now_ns() - t0 < 5ull * 1000000000ull) {}
+  *out = tu_box_new(f->c, 1);
+  return LUMINAL_POLL_READY;
+}
+
+static luminal_poll cb_carried_read(tf *f, luminal_context *cx, void **out) {
+  carried *k = (carried *)f->user;
+  if (!atomic_load(&k->submitted)) {
+    CHECK_ST(luminal_stream_read(luminal_context_runtime(cx), k->fd, k->buf, sizeof k->buf, &k->r, &k->op),
+             LUMINAL_OK);
+    void *res = NULL;
+    CHECK(k->op.poll(k->op.state, cx, &res) == LUMINAL_POLL_PENDING); /* queued: no data yet */
+    /* The spinner takes the LIFO slot and runs right after this poll, before the worker's next IO turn. */
+    CHECK_ST(luminal_context_spawn(cx, tf_make(k->c, cb_spin_until_stop, k, 0), &k->spinner), LUMINAL_OK);
+    atomic_store(&k->submitted, 1);
+    return LUMINAL_POLL_PENDING;
+  }
+  void *res = NULL;
+  if (k->op.poll(k->op.state, cx, &res) == LUMINAL_POLL_PENDING) return LUMINAL_POLL_PENDING;
+  k->op.drop(k->op.state);
+  *out = tu_box_new(f->c, k->r.status == LUMINAL_OK ? k->r.value : 1000 + (uint64_t)-k->r.status);
+  return LUMINAL_POLL_READY;
+}
+
+static luminal_runtime *g_carried_rt;
+static luminal_poll poll_once_then_drop(void *state, luminal_context *cx, void **out) {
+  luminal_future *inner = (luminal_future *)state;
+  void *o = NULL;
+  *out = (void *)(uintptr_t)(inner->poll(inner->state, cx, &o) == LUMINAL_POLL_PENDING);
+  inner->drop(inner->state);
+  return LUMINAL_POLL_READY;
+}
+static void *host_reads_once(void *p) {
+  carried *k = (carried *)p;
+  char b[64];
+  luminal_io_result r;
+  luminal_future f;
+  CHECK_ST(luminal_file_read_at(g_carried_rt, k->pfd, b, sizeof b, 0, &r, &f), LUMINAL_OK);
+  CHECK_ST(luminal_block_on(g_carried_rt, f, NULL), LUMINAL_OK);
+  CHECK_ST(r.status, LUMINAL_OK);
+  /* A socket read polled once and dropped: its cancel enters on this thread too (and must not carry either). */
+  void *out = NULL;
+  CHECK_ST(luminal_stream_read(g_carried_rt, k->idle_fd, b, sizeof b, &r, &f), LUMINAL_OK);
+  CHECK_ST(luminal_block_on(g_carried_rt, (luminal_future){.state = &f, .poll = poll_once_then_drop}, &out),
+           LUMINAL_OK);
+  CHECK(out == (void *)1); /* it was pending: dropped in flight */
+  return NULL; /* the thread exits: requests its enters submitted are cancelled by the kernel */
+}
+
+IO_TEST(io_queued_read_survives_a_host_thread_exit) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 1);
+  g_carried_rt = rt;
+  tu_counters c = TU_COUNTERS_INIT;
+  int sv[2], idle[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, idle) == 0);
+  carried k = {.fd = sv[0], .pfd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), .idle_fd = idle[0], .c = &c};
+  CHECK(k.pfd >= 0);
+  atomic_init(&k.submitted, 0), atomic_init(&k.spinning, 0), atomic_init(&k.stop, 0);
+  luminal_task *reader = tu_spawn(rt, tf_make(&c, cb_carried_read, &k, 0));
+  WAIT_UNTIL(atomic_load(&k.submitted) && atomic_load(&k.spinning));
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, host_reads_once, &k) == 0);
+  CHECK(pthread_join(th, NULL) == 0);
+  atomic_store(&k.stop, 1);
+  CHECK_EQ(tu_join_value(k.spinner), 1);
+  CHECK_EQ(write(sv[1], "r", 1), 1);
+  CHECK_EQ(tu_join_value(reader), 1); /* 1004: LUMINAL_E_CANCELLED, the read died with the host thread */
+  close(k.pfd);
+  close(sv[0]);
+  close(sv[1]);
+  close(idle[0]);
+  close(idle[1]);
+  tu_runtime_done(rt);
+}
+
+/* The same rule for a cancel entering on a host thread: its target, still queued by a worker, must go along with it
+ * (ahead of it), and nothing else. One worker: a task starts two socket reads (both queued, the worker never takes
+ * an IO turn: a spinner holds it) and hands the futures to the host, which drops one — the drop waits for that read's
+ * completion, so it returns only if the read reached the kernel with its cancel (a cancel without its target would
+ * never be answered: the drop hangs) — and then awaits the other. */
+typedef struct handed {
+  int fd_a, fd_b;
+  atomic_int ready, spinning, stop, spun;
+  tu_counters *c;
+  luminal_task *spinner;
+  char a[4], b[4];
+  luminal_io_result ra, rb;
+  luminal_future fa, fb;
+} handed;
+
+static luminal_poll cb_spin_handed(tf *f, luminal_context *cx, void **out) {
+  (void)cx;
+  handed *h = (handed *)f->user;
+  atomic_store(&h->spinning, 1);
+  uint64_t t0 = tu_now_ns();
+  while (!atomic_load(&h->stop) && tu_now_ns() - t0 < 5ull * 1000000000ull) {}
+  atomic_store(&h->spun, 1);
+  *out = tu_box_new(f->c, 1);
+  return LUMINAL_POLL_READY;
+}
+
+static luminal_poll cb_start_and_hand_over(tf *f, luminal_context *cx, void **out) {
+  handed *h = (handed *)f->user;
+  luminal_runtime *rt = luminal_context_runtime(cx);
+  void *o = NULL;
+  CHECK_ST(luminal_stream_read(rt, h->fd_a, h->a, sizeof h->a, &h->ra, &h->fa), LUMINAL_OK);
+  CHECK(h->fa.poll(h->fa.state, cx, &o) == LUMINAL_POLL_PENDING);
+  CHECK_ST(luminal_stream_read(rt, h->fd_b, h->b, sizeof h->b, &h->rb, &h->fb), LUMINAL_OK);
+  CHECK(h->fb.poll(h->fb.state, cx, &o) == LUMINAL_POLL_PENDING);
+  CHECK_ST(luminal_context_spawn(cx, tf_make(h->c, cb_spin_handed, h, 0), &h->spinner), LUMINAL_OK);
+  atomic_store(&h->ready, 1);
+  *out = tu_box_new(f->c, 1);
+  return LUMINAL_POLL_READY; /* the two read futures now belong to the host */
+}
+
+IO_TEST(io_queued_read_dropped_on_a_host_thread) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 1);
+  tu_counters c = TU_COUNTERS_INIT;
+  int sa[2], sb[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sa) == 0);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sb) == 0);
+  handed h = {.fd_a = sa[0], .fd_b = sb[0], .c = &c};
+  atomic_init(&h.ready, 0), atomic_init(&h.spinning, 0), atomic_init(&h.stop, 0), atomic_init(&h.spun, 0);
+  luminal_task *starter = tu_spawn(rt, tf_make(&c, cb_start_and_hand_over, &h, 0));
+  WAIT_UNTIL(atomic_load(&h.ready) && atomic_load(&h.spinning));
+  h.fa.drop(h.fa.state);          /* cancels read A from this thread, and waits for its completion */
+  CHECK(!atomic_load(&h.spun));   /* ... which did not need the worker's IO turn */
+  atomic_store(&h.stop, 1);
+  CHECK_EQ(tu_join_value(h.spinner), 1);
+  CHECK_EQ(tu_join_value(starter), 1);
+  CHECK_EQ(write(sb[1], "b", 1), 1);
+  void *out = NULL;
+  CHECK_ST(luminal_block_on(rt, h.fb, &out), LUMINAL_OK);
+  CHECK(out == &h.rb);
+  CHECK_ST(h.rb.status, LUMINAL_OK);
+  CHECK_EQ(h.rb.value, 1);
+  close(sa[0]), close(sa[1]), close(sb[0]), close(sb[1]);
+  tu_runtime_done(rt);
+}
+
 /* Many sockets waiting for data must not need a thread each: with the blocking pool capped at 2 threads, 16
  * pending reads wait, and the one whose data arrives completes (on io_uring they wait in the kernel anyway). */
 typedef struct waiting_read {

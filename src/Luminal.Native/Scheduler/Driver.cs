@@ -14,8 +14,8 @@ namespace Luminal.Scheduler;
 abstract class Driver
 {
     /// <summary>Hands what completed (IO completions, due timers) to its tasks, without blocking. Any thread;
-    /// cheap when nothing is due.</summary>
-    public virtual void Poll() { }
+    /// cheap when nothing is due. True if it handed anything out (tasks may have been woken: look again).</summary>
+    public virtual bool Poll() => false;
 
     /// <summary>
     /// Parks the calling worker (its own thread) until its parker is unparked, an event arrives, or

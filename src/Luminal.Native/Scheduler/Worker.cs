@@ -92,9 +92,10 @@ sealed unsafe class Worker
                 RawTask? task = NextTask();
                 if (task is null && !io && _rt.IoIfStarted is not null)
                 {
+                    // Out of work: an IO turn before stealing or parking; the queues again only if it woke tasks
+                    // (with nothing in flight it is one read, and this path is the same as before any IO).
                     _ioTurns = 0;
-                    IoTurn();
-                    task = NextTask();
+                    if (IoTurn()) task = NextTask();
                 }
                 task ??= Search();
                 if (task is RawTask t) RunTask(t);
@@ -119,7 +120,7 @@ sealed unsafe class Worker
         }
     }
 
-    void IoTurn() => _rt.IoIfStarted?.Poll();
+    bool IoTurn() => _rt.IoIfStarted?.Poll() ?? false;
 
     RawTask? NextTask()
     {

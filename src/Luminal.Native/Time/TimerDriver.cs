@@ -114,10 +114,10 @@ sealed class TimerDriver : Scheduler.Driver
 
     /// <summary>The outermost driver: due timers, then the IO backend's completions (if one has started).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public override void Poll()
+    public override bool Poll()
     {
-        FireDue();
-        _rt.IoIfStarted?.Poll();
+        bool fired = FireDue();
+        return (_rt.IoIfStarted?.Poll() ?? false) | fired;
     }
 
     /// <summary>
@@ -133,15 +133,17 @@ sealed class TimerDriver : Scheduler.Driver
         EndPark(worker.Index);
     }
 
-    /// <summary>Cheap check for the workers' loop: fires due timers if the next deadline has passed.</summary>
+    /// <summary>Cheap check for the workers' loop: fires due timers if the next deadline has passed (then true).
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public void FireDue()
+    public bool FireDue()
     {
         long next = Volatile.Read(ref _nextTick);
-        if (next == long.MaxValue) return;
+        if (next == long.MaxValue) return false;
         ulong now = NowTick();
-        if ((ulong)next > now) return;
+        if ((ulong)next > now) return false;
         FireExpired(now);
+        return true;
     }
 
     unsafe void FireExpired(ulong nowTick)

@@ -4,8 +4,8 @@ using Luminal.Scheduler;
 namespace Luminal.Io.Uring;
 
 /// <summary>
-/// io_uring as the scheduler's driver (see <see cref="Driver"/>): workers reap completions on every turn of their
-/// loop, and the last worker to go idle sleeps in the ring, so an idle runtime sleeps in one place.
+/// io_uring as the scheduler's driver (see <see cref="Driver"/>): workers reap completions in their IO turns, and
+/// while requests are in flight the last worker to go idle sleeps in the ring, so an idle runtime sleeps in one place.
 /// </summary>
 sealed partial class UringBackend
 {
@@ -17,15 +17,26 @@ sealed partial class UringBackend
     /// flight there is no completion anyone waits for, so one read of the counter is the whole check — no stack
     /// buffers, no lock. (A poke's or a cancel's completion, which nobody counts, stays in the ring until the next
     /// reap: the worker sleeping in the ring reaps it itself, see Sleep.)</summary>
-    public override void Poll()
+    public override bool Poll()
     {
-        if (Volatile.Read(ref _inFlight) == 0) return;
+        if (Volatile.Read(ref _inFlight) == 0) return false;
         Flush(); // what this worker's polls queued (Submit)
-        ReapAvailable();
+        return ReapAvailable() > 0;
     }
 
     public override void Park(Worker worker, long timeoutNs, bool othersAwake)
     {
+        // Nothing in flight (queued entries count too): there is no completion to wait for, so the worker sleeps on
+        // its futex as before any IO — a wake is then a futex wake, not a NOP submitted through the ring's lock and
+        // an io_uring_enter, a reap and the poke's bookkeeping; nor does it watch every millisecond (issue 15: idle IO
+        // must cost nothing). A submission after this read sees this worker parked (Idle.Park came first; both sides
+        // fence) and its EnsureWatched (PollAfterSubmit) wakes it, to sleep in the ring or watch.
+        if (Volatile.Read(ref _inFlight) == 0)
+        {
+            Interlocked.CompareExchange(ref _waiter, -1, worker.Index); // a role kept from the last wait
+            worker.Parker.Park(timeoutNs);
+            return;
+        }
         // Nothing queued may wait for this worker's next turn: it is about to sleep. (The loop flushed before it
         // looked for work to steal; this covers a flush the kernel refused — EBUSY/EAGAIN leave entries queued —
         // by watching: the watcher's loop flushes again every millisecond.)

@@ -9,8 +9,9 @@ namespace Luminal.Io.Uring;
 /// whole file have no single io_uring opcode and go to the pool backend.
 ///
 /// Completions are reaped by the workers themselves, so an idle runtime sleeps in one place: a worker that parks
-/// while the ring exists becomes the ring's waiter and sleeps in io_uring_enter (bounded by the next timer), not
-/// on its futex; unparking it posts a NOP. Busy workers submit what they queued and reap what is there every few
+/// while requests are in flight becomes the ring's waiter and sleeps in io_uring_enter (bounded by the next timer),
+/// not on its futex; unparking it posts a NOP. With nothing in flight workers park on their futexes, as before any
+/// IO (an idle ring costs the scheduler nothing, see Park). Busy workers submit what they queued and reap what is there every few
 /// turns of their loop (Worker.IoPollInterval) and whenever they run out of work. Whoever
 /// reaps wakes the tasks, so on a worker they land in its own queue. (Kernels without timed waits, before 5.11,
 /// get a reaper thread instead.)
@@ -97,7 +98,6 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
             op.Complete(row.Finish == null ? r : row.Finish(op, r)); // finished like a failed CQE (connect closes its socket)
             return;
         }
-        if (_reaper is null) EnsureWatched();
     }
 
     /// <summary>Right after the poll that submitted <paramref name="op"/>: reap what its enter completed (an
@@ -106,6 +106,10 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     {
         // Reap only: the submitter may be any thread, and queued entries are a worker's to submit (Ring.Submit).
         if ((op.SubmitOrder & 1) == 0 && Volatile.Read(ref _inFlight) != 0) ReapAvailable();
+        // Still in flight (queued, or the kernel did not complete it inside the enter): someone must look at the
+        // ring. Not asked before the reap: a parked worker sleeps on its futex while nothing is in flight (see
+        // Park), and an operation that completed at once (a cached read) must not wake it for nothing.
+        if (op.SubmitOrder != 0 && !op.IsCompleted && _reaper is null) EnsureWatched();
     }
 
     /// <summary>Submits what the workers queued (see <see cref="Submit"/>) with one enter — on this runtime's
@@ -320,6 +324,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         int r = queue ? _ring.Queue(&Prepare, op) : _ring.Submit(&Prepare, op);
         if (r < 0) Interlocked.Decrement(ref _inFlight);
         else if (queue) WakeAFlusher();
+        else if (_reaper is null) EnsureWatched(); // the reaper may be no worker, and the workers asleep on futexes
         return r < 0 ? r : UringOp.Pending;
     }
 
