@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using Luminal.Handles;
 using Luminal.Interop;
@@ -146,6 +147,10 @@ sealed unsafe partial class Runtime
     /// <summary>Hands out the runtime's tokens and starts its workers (if it has any).</summary>
     ulong Register(string threadName)
     {
+        // .NET opens /dev/urandom (and keeps it) the first time any object needs a hash code, which the first
+        // Monitor.Wait does (the blocking pool's threads wait so): do it now, so that the fd a runtime holds is
+        // there from its creation, not from its first blocking call (hosts compare fd counts around their work).
+        _ = RuntimeHelpers.GetHashCode(_started);
         int workers = Workers.Length;
         BorrowedToken = RuntimeHandles.Create(this);
         ulong owner = RuntimeHandles.Create(this);

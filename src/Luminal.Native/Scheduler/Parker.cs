@@ -159,4 +159,6 @@ static unsafe partial class Futex
     }
 
     public static void WakeOne(int* addr) => Syscall(SysFutex, addr, WakePrivate, 1, null, 0, 0);
+
+    public static void WakeAll(int* addr) => Syscall(SysFutex, addr, WakePrivate, int.MaxValue, null, 0, 0);
 }

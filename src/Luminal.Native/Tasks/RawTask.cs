@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using Luminal.Handles;
 using Luminal.Interop;
@@ -83,15 +84,21 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
         public static void ReturnAll(SlotCache<RawTask> cache) => TaskTable.ReturnAll(cache);
     }
 
-    // Blocked joiners sleep on one of a few shared locks picked by slot index, not on a lock object per task (32
-    // bytes more per pending task). A pulse wakes every waiter on the stripe; each re-checks its own task and
-    // generation (WaitFinished), so sharing is only a spurious wake-up, and blocking joins are the rare path.
-    static readonly object[] JoinLocks = NewJoinLocks();
-    object JoinLock => JoinLocks[Index & (JoinLocks.Length - 1)];
+    // Blocked joiners sleep on one of a few shared futex words picked by slot index, not on anything per task (32
+    // bytes more per pending task). A finish bumps its stripe's word and wakes every waiter on it; each re-checks
+    // its own task and generation (WaitFinished), so sharing is only a spurious wake-up, and blocking joins are the
+    // rare path. Futexes, not Monitor.Wait: NativeAOT's Monitor.Wait ties a condition to the object through a
+    // ConditionalWeakTable (an allocation, and the object's first hash code, which seeds .NET's Random: an fd on
+    // /dev/urandom opened in the middle of a host's first join). Monitor stays where there is no futex.
+    const int JoinStripes = 64;
+    static readonly int* JoinWords = (int*)NativeMemory.AllocZeroed(JoinStripes * 16, sizeof(int)); // 64 bytes apart
+    int* JoinWord => JoinWords + (Index & (JoinStripes - 1)) * 16;
+    static readonly object[] JoinLocks = Scheduler.Futex.Supported ? Array.Empty<object>() : NewJoinLocks();
+    object JoinLock => JoinLocks[Index & (JoinStripes - 1)];
 
     static object[] NewJoinLocks()
     {
-        var locks = new object[64];
+        var locks = new object[JoinStripes];
         for (int i = 0; i < locks.Length; i++) locks[i] = new object();
         return locks;
     }
@@ -297,8 +304,7 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
             // A task set's member token (Sync tag) instead of a task's waker: see Sync.TaskSet.
             if ((waker & 0xF) == Token.Sync) Sync.TaskSet.MemberFinished(waker);
             else if (waker != 0) Waker.Wake(waker);
-            if (Volatile.Read(ref _joinWaiters) > 0)
-                lock (JoinLock) Monitor.PulseAll(JoinLock); // the lock: a waiter between its check and its Wait holds it
+            if (Volatile.Read(ref _joinWaiters) > 0) WakeJoinWaiters();
         }
         ReleaseOwnership(Running, 0, worker?.TaskSlots);
     }
@@ -394,6 +400,21 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
         if (FinishedOrGone(generation)) return true;
         if (timeoutMs == 0) return false;
         long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
+        if (Scheduler.Futex.Supported)
+        {
+            int* word = JoinWord;
+            while (!FinishedOrGone(generation))
+            {
+                long left = deadline == long.MaxValue ? -1 : deadline - Environment.TickCount64;
+                if (deadline != long.MaxValue && left <= 0) return false;
+                int seen = Volatile.Read(ref *word);
+                Interlocked.Increment(ref _joinWaiters); // full fence, then the state is read again
+                // A finish after this re-check bumps the word first: the wait then returns at once.
+                if (!FinishedOrGone(generation)) Scheduler.Futex.Wait(word, seen, left < 0 ? -1 : left * 1_000_000);
+                Interlocked.Decrement(ref _joinWaiters);
+            }
+            return true;
+        }
         object joinLock = JoinLock;
         lock (joinLock)
         {
@@ -407,6 +428,16 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
             }
             return true;
         }
+    }
+
+    void WakeJoinWaiters()
+    {
+        if (Scheduler.Futex.Supported)
+        {
+            Interlocked.Increment(ref *JoinWord);
+            Scheduler.Futex.WakeAll(JoinWord);
+        }
+        else lock (JoinLock) Monitor.PulseAll(JoinLock); // the lock: a waiter between its check and its Wait holds it
     }
 
     bool FinishedOrGone(uint generation)
