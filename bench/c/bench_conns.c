@@ -19,6 +19,7 @@
  * TcpListener::bind default). */
 #define _GNU_SOURCE
 #include "luminal.h"
+#include "bench_util.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -48,12 +49,6 @@ static void check_io(const luminal_io_result *r, const char *what) {
     exit(1);
   }
 }
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-static int env(const char *name, int dflt) { const char *v = getenv(name); return v ? atoi(v) : dflt; }
 static void nodelay(int fd) { int one = 1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); }
 static long rss_bytes(void) {
   long size, res;

@@ -19,6 +19,7 @@
  * page faults. */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "luminal.h"
+#include "bench_util.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,16 +33,6 @@
 
 static void check(luminal_status s, const char *what) {
   if (s != LUMINAL_OK) { fprintf(stderr, "%s: %s\n", what, luminal_status_str(s)); exit(1); }
-}
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-static int env(const char *name, int dflt) { const char *v = getenv(name); return v ? atoi(v) : dflt; }
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
 }
 
 /* ---- a task that stays pending until told ---- */

@@ -22,6 +22,7 @@
  * once as warm-up): this measures the IO path's overhead, not the disk. */
 #define _GNU_SOURCE
 #include "luminal.h"
+#include "bench_util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -54,12 +55,6 @@ static void check_io(const luminal_io_result *r, const char *what) {
     exit(1);
   }
 }
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-static int env(const char *name, int dflt) { const char *v = getenv(name); return v ? atoi(v) : dflt; }
 static int cmp_dbl(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;

@@ -7,6 +7,7 @@
  * run as the same kind of process at the same point of run.sh).
  * A C future is a poll function plus a state pointer: tiny tasks need no allocation of their own. */
 #include "luminal.h"
+#include "bench_util.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,16 +61,6 @@ static luminal_future spawned(luminal_poll_fn poll, void *arg, int joined) {
 /* A joined task's output: freed here (stateful), as a C++ joiner frees the frame. */
 static void take_free(void *out) {
   if (stateful) free(out);
-}
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-static int env(const char *name, int dflt) { const char *v = getenv(name); return v ? atoi(v) : dflt; }
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
 }
 
 /* `done`: a counting signal from the tasks to the main thread (the Rust programs' mpsc channel). */
@@ -481,20 +472,8 @@ int main(int argc, char **argv) {
   luminal_runtime_options opts = {.struct_size = sizeof opts, .worker_threads = (uint32_t)workers};
   check(luminal_runtime_new(&opts, &rt));
   if ((stateful = env("BENCH_C_STATE", 0))) suffix = "_state";
-  if (env("BENCH_IO_FIRST", 0)) {
-    /* One IO operation, then none: the ring exists but has nothing in flight. */
-    static char buf[4096];
-    int fd = open("/proc/self/exe", O_RDONLY);
-    luminal_io_result res;
-    luminal_future f;
-    check(luminal_file_read_at(rt, fd, buf, sizeof buf, 0, &res, &f));
-    check(luminal_block_on(rt, f, NULL));
-    check(res.status);
-    close(fd);
-    suffix = "_after_io";
-  } else if (getenv("BENCH_IO_FIRST")) {
-    suffix = "_no_io";
-  }
+  const char *io_suffix = bench_io_first(rt); /* BENCH_IO_FIRST */
+  if (io_suffix) suffix = io_suffix;
   for (size_t w = 0; w < sizeof all / sizeof all[0]; w++) {
     int selected = argc == 1;
     for (int a = 1; a < argc; a++) selected |= strcmp(argv[a], all[w].name) == 0;

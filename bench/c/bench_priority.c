@@ -17,6 +17,7 @@
  * the task had not run yet since the previous one.
  * env: BENCH_WORKERS (2), BENCH_PRIORITY_WAKES (2000 measured wakes, after 100 warm-up wakes). */
 #include "luminal.h"
+#include "bench_util.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -31,16 +32,6 @@ static uint64_t spin_ns = 50000, period_ns = 1000000; /* busy: 20 us, 100 us */
 
 static void check(luminal_status s) {
   if (s != LUMINAL_OK) { fprintf(stderr, "luminal: %s\n", luminal_status_str(s)); exit(1); }
-}
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-static int env(const char *name, int dflt) { const char *v = getenv(name); return v ? atoi(v) : dflt; }
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
 }
 
 static atomic_bool stop;           /* background tasks finish at their next poll */

@@ -8,6 +8,7 @@
  * The reads share the pipes (several reads per pipe) so that the fds fit RLIMIT_NOFILE, raised to its hard limit. */
 #define _GNU_SOURCE
 #include "luminal.h"
+#include "bench_util.h"
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,17 +35,11 @@ static void die(const char *what, luminal_status s) {
   fprintf(stderr, "bench_shutdown: %s: %s\n", what, luminal_status_str(s));
   exit(1);
 }
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 static double cpu_ms(void) {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
   return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
 }
-static int env(const char *name, int dflt) { const char *v = getenv(name); return v ? atoi(v) : dflt; }
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;

@@ -9,6 +9,7 @@
  *             that every future was dropped exactly once).
  * Prints `timer_<name><TAB>value<TAB>count` lines. env: BENCH_WORKERS (2). */
 #include "luminal.h"
+#include "bench_util.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -24,7 +25,6 @@ static luminal_runtime *rt;
 static void check(luminal_status s) {
   if (s != LUMINAL_OK) { fprintf(stderr, "luminal: %s\n", luminal_status_str(s)); exit(1); }
 }
-static int env(const char *name, int dflt) { const char *v = getenv(name); return v ? atoi(v) : dflt; }
 static int cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return x < y ? -1 : x > y;

@@ -6,6 +6,7 @@
  * env: BENCH_WORKERS (2), BENCH_IO_FIRST (1: one file read through the runtime first, so its io_uring ring exists
  * with nothing in flight; names get `_after_io`; 0: names get `_no_io`). */
 #include "luminal.h"
+#include "bench_util.h"
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -16,16 +17,6 @@
 
 static atomic_uint_fast64_t ran; /* when the task ran (ns), 0 before */
 
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-static int env(const char *name, int dflt) { const char *v = getenv(name); return v ? atoi(v) : dflt; }
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
 static void check(luminal_status s) {
   if (s != LUMINAL_OK) { fprintf(stderr, "luminal: %s\n", luminal_status_str(s)); exit(1); }
 }
@@ -42,19 +33,8 @@ int main(void) {
   luminal_runtime_options opts = {.struct_size = sizeof opts, .worker_threads = (uint32_t)env("BENCH_WORKERS", 2)};
   check(luminal_runtime_new(&opts, &rt));
   const char *suffix = "";
-  if (env("BENCH_IO_FIRST", 0)) {
-    static char buf[4096];
-    int fd = open("/proc/self/exe", O_RDONLY);
-    luminal_io_result res;
-    luminal_future f;
-    check(luminal_file_read_at(rt, fd, buf, sizeof buf, 0, &res, &f));
-    check(luminal_block_on(rt, f, NULL));
-    check(res.status);
-    close(fd);
-    suffix = "_after_io";
-  } else if (getenv("BENCH_IO_FIRST")) {
-    suffix = "_no_io";
-  }
+  const char *io_suffix = bench_io_first(rt); /* BENCH_IO_FIRST */
+  if (io_suffix) suffix = io_suffix;
   uint64_t *call = malloc((size_t)n * sizeof *call), *run = malloc((size_t)n * sizeof *run);
   if (!call || !run) return 1;
   for (int i = 0; i < n; i++) {
