@@ -50,14 +50,19 @@ sealed class Semaphore : PooledSyncObject
     /// count would overflow 2^64 - 1 (nothing is added).</summary>
     public Status AddPermits(SyncSlot handle, uint generation, ulong n)
     {
-        lock (_lock)
+        Span<ulong> buffer = stackalloc ulong[WakeBatch.Capacity];
+        WakeBatch wakes = new(buffer);
+        bool more;
+        lock (_lock) // the first round of grants under the same lock (one lock round trip per release, not two)
         {
             if (Stale(handle, generation)) return Status.InvalidHandle;
             if (_closed) return Status.Ok;
             if (_permits + n < _permits) return Status.InvalidArgument;
             _permits += n;
+            more = GrantLocked(ref wakes);
         }
-        Serve();
+        wakes.WakeAll();
+        if (more) Serve();
         return Status.Ok;
     }
 
@@ -69,20 +74,24 @@ sealed class Semaphore : PooledSyncObject
         {
             WakeBatch wakes = new(buffer);
             bool more;
-            lock (_lock)
-            {
-                while (!wakes.IsFull && !_closed && _waiters.Head is SyncSlot w && w.Count <= _permits)
-                {
-                    _waiters.Remove(w);
-                    _permits -= w.Count;
-                    w.Granted = true;
-                    wakes.Add(w.Waker);
-                }
-                more = wakes.IsFull;
-            }
+            lock (_lock) more = GrantLocked(ref wakes);
             wakes.WakeAll();
             if (!more) return;
         }
+    }
+
+    /// <summary>Under the lock: grants waiters in order while their batches fit and the buffer has room. True if
+    /// the buffer filled (there may be more to grant).</summary>
+    bool GrantLocked(ref WakeBatch wakes)
+    {
+        while (!wakes.IsFull && !_closed && _waiters.Head is SyncSlot w && w.Count <= _permits)
+        {
+            _waiters.Remove(w);
+            _permits -= w.Count;
+            w.Granted = true;
+            wakes.Add(w.Waker);
+        }
+        return wakes.IsFull;
     }
 
     /// <summary>Closes it through <paramref name="handle"/> (null: the release of its handle).</summary>
@@ -135,6 +144,9 @@ sealed class Semaphore : PooledSyncObject
     /// to it but never reported go back.</summary>
     public void DropAcquire(SyncSlot op)
     {
+        // Completed is written only by this future's own poll and drop (never concurrently with this drop): a future
+        // that reported its result holds nothing, and its drop needs no lock.
+        if (op.Completed) return;
         bool serve;
         lock (_lock)
         {
