@@ -8,13 +8,31 @@
 typedef struct sig_recv {
   luminal_status st;
   luminal_task *t;
+  luminal_future inner; /* the recv future, polled through first_poll_seen */
+  atomic_int polled;
 } sig_recv;
 
+/* Forwards to the recv future and tells when it was first polled: from then on the recv is pending on its
+ * listener, so a delivery sent afterwards is this recv's (sent before, it could be coalesced with another's). */
+static luminal_poll first_poll_seen(void *state, luminal_context *cx, void **out) {
+  sig_recv *r = state;
+  luminal_poll p = r->inner.poll(r->inner.state, cx, out);
+  atomic_store(&r->polled, 1);
+  return p;
+}
+static void drop_inner(void *state) {
+  sig_recv *r = state;
+  r->inner.drop(r->inner.state);
+}
+
+/* Spawns a recv and returns once it is pending (or done). */
 static void recv_start(luminal_runtime *rt, luminal_signal *s, sig_recv *r) {
-  luminal_future f;
   r->st = LUMINAL_PENDING;
-  CHECK_ST(luminal_signal_recv(s, &r->st, &f), LUMINAL_OK);
+  atomic_init(&r->polled, 0);
+  CHECK_ST(luminal_signal_recv(s, &r->st, &r->inner), LUMINAL_OK);
+  luminal_future f = {r, first_poll_seen, drop_inner, NULL};
   CHECK_ST(luminal_spawn(rt, f, &r->t), LUMINAL_OK);
+  WAIT_UNTIL(atomic_load(&r->polled));
 }
 
 static luminal_status recv_finish(sig_recv *r) {
@@ -46,7 +64,6 @@ TEST(signal_every_listener_sees_every_delivery) {
     recv_start(rt, a, &ra);
     recv_start(rt, b, &rb1);
     recv_start(rt, b, &rb2); /* two recvs on one listener: both complete */
-    tu_sleep_ms(1);
     if (i % 2) CHECK(kill(getpid(), SIGUSR1) == 0); else CHECK(raise(SIGUSR1) == 0);
     CHECK_ST(recv_finish(&ra), LUMINAL_OK);
     CHECK_ST(recv_finish(&rb1), LUMINAL_OK);
@@ -55,7 +72,6 @@ TEST(signal_every_listener_sees_every_delivery) {
   /* A delivery while c does not exist yet is not kept for it; b has no recv pending: it keeps one, coalesced. */
   sig_recv ra;
   recv_start(rt, a, &ra);
-  tu_sleep_ms(1);
   CHECK(kill(getpid(), SIGUSR1) == 0);
   CHECK(kill(getpid(), SIGUSR1) == 0);
   CHECK_ST(recv_finish(&ra), LUMINAL_OK);
@@ -95,7 +111,6 @@ TEST(signal_release_restores_host_handler) {
   CHECK(handler_of(SIGHUP) == before_hup);
   sig_recv r;
   recv_start(rt, s, &r);
-  tu_sleep_ms(1);
   CHECK(kill(getpid(), SIGUSR2) == 0);
   CHECK_ST(recv_finish(&r), LUMINAL_OK);
   CHECK_EQ(atomic_load(&g_host_usr2), 1); /* .NET chained to the host's handler */
