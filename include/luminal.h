@@ -289,8 +289,10 @@ LUMINAL_API uint32_t luminal_runtime_worker_count(luminal_runtime *rt);
  * The paused clock (clock = LUMINAL_CLOCK_PAUSED, current-thread runtimes only) starts at the runtime's creation
  * and stands still: only luminal_runtime_advance moves it, and luminal_block_on when nothing is runnable, no file
  * IO operation is in flight and the blocking pool is idle: it then jumps to the next timer's tick by itself
- * (auto-advance; luminal_runtime_run never does). Socket and pipe operations (stream read and write, accept,
- * connect) wait for a peer that may never come, which is what timeouts are for: they do not hold the clock. Timers fire on 250 us ticks as on the monotonic clock: advancing
+ * (auto-advance; luminal_runtime_run never does). Operations that wait for a peer that may never come (stream read
+ * and write on sockets and pipes, accept, connect, luminal_fd_ready, luminal_udp_recv_from, luminal_process_wait),
+ * which is what timeouts are for, do not hold the clock, also when the pool backend waits for them on a pool
+ * thread. Timers fire on 250 us ticks as on the monotonic clock: advancing
  * by less than what is left to the next tick fires nothing. A test of a one-hour timeout then runs in microseconds.
  *
  * seed != 0 (current-thread runtimes only): whenever a task is picked to run, it is drawn pseudo-randomly from the

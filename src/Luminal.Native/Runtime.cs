@@ -83,6 +83,10 @@ sealed unsafe partial class Runtime
     /// off auto-advance; others don't pay for the counting. (Not the metrics' IoInFlight, which counts every kind.)</summary>
     public readonly bool CountsIo;
     internal int IoHoldingClock;
+    /// <summary>Peer-waiting IO operations (<see cref="Io.IoOp.WaitsForPeer"/>) running on a blocking-pool thread
+    /// (the pool backend's fallback when its reactor cannot take the fd), counted on paused-clock runtimes only:
+    /// those threads are busy but do not hold the clock (see <see cref="ExternalWorkPending"/>).</summary>
+    internal int PeerWaitsOnPool;
     /// <summary>What workers poll on every turn and park in (the timer driver around the IO backend).</summary>
     /// (Typed as the sealed timer driver, so the workers' calls are direct and inlined; it is a Driver.)
     public Time.TimerDriver Driver => Timers;
@@ -304,10 +308,13 @@ sealed unsafe partial class Runtime
     public bool OnOwnThread() => CurrentWorker() is not null || CurrentThread is { IsDrivingThread: true };
 
     /// <summary>Can something outside the tasks still wake one by itself: a file operation in flight (counted on
-    /// paused-clock runtimes only; socket and pipe operations wait for a peer that may never come, and do not
-    /// count), a blocking call queued or running? What finishes has pushed its wakes before it stops counting: IO
-    /// stops when its task takes the result, a blocking-pool thread after its call returned.</summary>
-    public bool ExternalWorkPending() => Volatile.Read(ref IoHoldingClock) > 0 || Blocking.IsBusy;
+    /// paused-clock runtimes only; operations that wait for a peer that may never come do not count), a blocking
+    /// call queued or running (other than such a peer wait on a pool thread)? What finishes has pushed its wakes
+    /// before it stops counting: IO stops when its task takes the result, a blocking-pool thread after its call
+    /// returned, a peer wait on the pool after it completed (and its thread still counts busy until it waits
+    /// again, so the subtraction never hides another call).</summary>
+    public bool ExternalWorkPending() =>
+        Volatile.Read(ref IoHoldingClock) > 0 || Blocking.BusyBeyond(Volatile.Read(ref PeerWaitsOnPool));
 
     public bool HasPendingWork()
     {

@@ -591,6 +591,7 @@ typedef struct fz_fut {
   int on_block_on;         /* polled by luminal_block_on on a non-worker thread */
   uint32_t polls, target;  /* polls so far; K_YIELD / K_EXT: READY at the target-th poll */
   uint64_t rng;
+  uint64_t sleep_deadline; /* K_SLEEP: the deadline given to luminal_sleep_until (for the watchdog's report) */
   rt_life *life;           /* the runtime it was spawned onto (NULL: block_on or unknown) */
   fz_scope *scope;         /* the scope it belongs to, or NULL */
   luminal_context *last_cx; /* published at the next poll or drop */
@@ -637,16 +638,44 @@ static void live_remove(fz_fut *f) {
   pthread_mutex_unlock(&g_live_mu);
 }
 
+/* Current-thread runtimes inside luminal_block_on now (op_current_thread), for the watchdog's report. */
+#define NCT 64
+static struct {
+  _Atomic(luminal_runtime *) rt;
+  int paused;
+} g_ct_blocking[NCT];
+
+static void ct_report(void) {
+  for (int i = 0; i < NCT; i++) {
+    luminal_runtime *rt = atomic_load(&g_ct_blocking[i].rt);
+    if (!rt) continue;
+    uint64_t d = 0;
+    int ds = luminal_runtime_next_deadline_ns(rt, &d);
+    luminal_runtime_metrics m;
+    memset(&m, 0, sizeof m);
+    m.struct_size = sizeof m;
+    int ms = luminal_runtime_get_metrics(rt, &m);
+    fprintf(stderr,
+            "lumfuzz: current-thread block_on on %p (clock %s): now %" PRIu64 " monotonic %" PRIu64 " next deadline %d/%" PRIu64
+            " metrics %d: blocking threads %u idle %u queued %" PRIu64 " io_in_flight %" PRIu64 " timers %" PRIu64
+            " alive %" PRIu64 " ready %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "\n",
+            (void *)rt, g_ct_blocking[i].paused ? "paused" : "monotonic", luminal_runtime_now_ns(rt), luminal_now_ns(), ds, d,
+            ms, m.blocking_threads, m.blocking_idle, m.blocking_queue_depth, m.io_in_flight, m.timers_pending,
+            m.tasks_alive, m.ready_user_interactive, m.ready_user_initiated, m.ready_utility, m.ready_background);
+  }
+}
+
 static void live_report(void) {
+  ct_report();
   pthread_mutex_lock(&g_live_mu);
   int n = 0;
   for (fz_fut *f = g_live; f && n < 60; f = f->live_next, n++)
     fprintf(stderr,
             "lumfuzz: live future %p kind %d depth %d must_complete %d on_block_on %d accepted %d polls %u/%u in_poll %d "
-            "nested %d io %d/%d pendread %d inner %d/%d child %p scope %p life %p\n",
+            "nested %d io %d/%d pendread %d inner %d/%d sleep deadline %" PRIu64 " child %p scope %p life %p\n",
             (void *)f, f->kind, f->depth, f->must_complete, f->on_block_on, atomic_load(&f->accepted), f->polls,
             f->target, atomic_load(&f->in_poll), f->nested, f->io_variant, f->io_step, f->io_pendread, f->has_inner,
-            f->has_inner2, (void *)f->child, (void *)f->scope, (void *)f->life);
+            f->has_inner2, f->sleep_deadline, (void *)f->child, (void *)f->scope, (void *)f->life);
   pthread_mutex_unlock(&g_live_mu);
 }
 
@@ -1544,7 +1573,8 @@ static luminal_poll fz_poll_body(fz_fut *f, luminal_context *cx, void **out) {
   case K_SLEEP:
     if (!f->has_inner && f->polls == 1) {
       luminal_runtime *rt = luminal_context_runtime(cx);
-      int s = chk(F_SLEEP_UNTIL, luminal_sleep_until(rt, luminal_now_ns() + rn(&f->rng, 1500000), &f->inner), "in poll");
+      f->sleep_deadline = luminal_now_ns() + rn(&f->rng, 1500000);
+      int s = chk(F_SLEEP_UNTIL, luminal_sleep_until(rt, f->sleep_deadline, &f->inner), "in poll");
       if (s == LUMINAL_OK) f->has_inner = 1;
     }
     if (f->has_inner) {
@@ -1697,7 +1727,11 @@ static void op_current_thread(fz_thread *t) {
     default: { /* block_on a future that completes: this thread drives everything meanwhile */
       made_fut m = make_fut(r, rt, 1, 1, NULL, NULL);
       void *out = NULL;
+      int slot = t->idx % NCT;
+      g_ct_blocking[slot].paused = o.clock == LUMINAL_CLOCK_PAUSED;
+      atomic_store(&g_ct_blocking[slot].rt, rt);
       s = chk(F_BLOCK_ON, luminal_block_on(rt, m.fut, &out), "current-thread");
+      atomic_store(&g_ct_blocking[slot].rt, NULL);
       if (s == LUMINAL_E_WOULD_DEADLOCK || s == LUMINAL_E_BUSY) FZ_FAIL("block_on from its only driver returned %d", s);
       if (s == LUMINAL_OK) take_output(m.okind, out, NULL, "luminal_block_on (current-thread)");
       if (m.mine) {

@@ -9,7 +9,9 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #define IO_TEST(name) TEST(name)
 
@@ -994,6 +996,88 @@ IO_TEST(ct_io_peer_wait_does_not_hold_paused_clock) {
   luminal_task_release(idle_reader);
   tu_runtime_done(rt); /* cancels the idle read */
   CHECK_EQ(atomic_load(&g_reader_drops), 2);
+  close(sv[0]);
+  close(sv[1]);
+}
+
+/* The other peer waits do not hold it either: a readiness wait, a datagram receive and a child's exit, all pending
+ * (nobody writes, nobody sends, the child sleeps an hour); auto-advance jumps over them to the timeout. */
+typedef struct {
+  luminal_future f;
+  luminal_io_result r;
+  char buf[16];
+  luminal_socket_addr from;
+} peer_wait;
+
+static luminal_poll peer_wait_poll(void *state, luminal_context *cx, void **out) {
+  peer_wait *w = (peer_wait *)state;
+  return w->f.poll(w->f.state, cx, out);
+}
+
+static void peer_wait_drop(void *state) {
+  peer_wait *w = (peer_wait *)state;
+  w->f.drop(w->f.state);
+  atomic_fetch_add(&g_reader_drops, 1);
+  free(w);
+}
+
+static luminal_future peer_wait_future(peer_wait *w) {
+  luminal_future f = {w, peer_wait_poll, peer_wait_drop, NULL};
+  return f;
+}
+
+IO_TEST(ct_io_other_peer_waits_do_not_hold_paused_clock) {
+  const char *e = getenv("LUMTEST_IO_BACKEND");
+  CHECK(e != NULL);
+  luminal_runtime_options o = tu_options(0);
+  o.flavor = LUMINAL_FLAVOR_CURRENT_THREAD;
+  o.clock = LUMINAL_CLOCK_PAUSED;
+  o.io_backend = strcmp(e, "uring") == 0 ? LUMINAL_IO_URING : LUMINAL_IO_POOL;
+  luminal_runtime *rt = tu_runtime_with(&o);
+  atomic_store(&g_reader_drops, 0);
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+  luminal_socket_addr any;
+  memset(&any, 0, sizeof any);
+  CHECK_ST(luminal_socket_addr_parse("127.0.0.1", 0, &any), LUMINAL_OK);
+  int32_t ufd = -1;
+  luminal_io_result ur;
+  CHECK_ST(luminal_udp_bind(&any, 0, &ufd, NULL, &ur), LUMINAL_OK);
+  char *argv[] = {"sleep", "3600", NULL};
+  luminal_process_options po;
+  memset(&po, 0, sizeof po);
+  po.struct_size = sizeof po;
+  po.path = "sleep";
+  po.argv = argv;
+  luminal_process child;
+  luminal_io_result pr;
+  CHECK_ST(luminal_process_spawn(&po, &child, &pr), LUMINAL_OK);
+  CHECK_ST((luminal_status)pr.status, LUMINAL_OK);
+
+  peer_wait *w[3];
+  for (int i = 0; i < 3; i++) CHECK((w[i] = (peer_wait *)calloc(1, sizeof *w[i])) != NULL);
+  CHECK_ST(luminal_fd_ready(rt, sv[0], LUMINAL_READY_READABLE, &w[0]->r, &w[0]->f), LUMINAL_OK);
+  CHECK_ST(luminal_udp_recv_from(rt, ufd, w[1]->buf, sizeof w[1]->buf, &w[1]->from, &w[1]->r, &w[1]->f), LUMINAL_OK);
+  CHECK_ST(luminal_process_wait(rt, &child, &w[2]->r, &w[2]->f), LUMINAL_OK);
+  luminal_task *waiting[3];
+  for (int i = 0; i < 3; i++) waiting[i] = tu_spawn(rt, peer_wait_future(w[i]));
+  uint64_t t0 = luminal_runtime_now_ns(rt);
+  luminal_future to;
+  CHECK_ST(luminal_sleep(rt, HOUR_NS, &to), LUMINAL_OK);
+  void *out = NULL;
+  CHECK_ST(luminal_block_on(rt, to, &out), LUMINAL_OK); /* hung before: each of the three held the clock */
+  CHECK_EQ(luminal_runtime_now_ns(rt) - t0, HOUR_NS);
+  for (int i = 0; i < 3; i++) {
+    CHECK(!luminal_task_is_finished(waiting[i]));
+    luminal_task_release(waiting[i]);
+  }
+  tu_runtime_done(rt); /* cancels the three waits */
+  CHECK_EQ(atomic_load(&g_reader_drops), 3);
+  int killed = 0;
+  CHECK(kill(child.pid, SIGKILL) == 0);
+  CHECK(waitpid(child.pid, &killed, 0) == child.pid);
+  luminal_process_release(&child);
+  close(ufd);
   close(sv[0]);
   close(sv[1]);
 }

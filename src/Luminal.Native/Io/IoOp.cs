@@ -409,12 +409,14 @@ readonly unsafe struct IoOp : IEquatable<IoOp>
     }
 
     /// <summary>
-    /// Does this kind wait for another party (a peer to send, to make room, to connect or to answer)? That may never
-    /// happen — it is what timeouts are for — so such operations do not hold a paused clock still; file operations
-    /// finish by themselves, and block_on's auto-advance waits for them (see Runtime.ExternalWorkPending).
+    /// Does this kind wait for another party (a peer to send, to make room, to connect or to answer, an fd to become
+    /// ready, a child to exit)? That may never happen — it is what timeouts are for — so such operations do not hold
+    /// a paused clock still; file operations finish by themselves, and block_on's auto-advance waits for them (see
+    /// Runtime.ExternalWorkPending).
     /// </summary>
-    static bool WaitsForPeer(IoKind kind) =>
-        kind is IoKind.StreamRead or IoKind.StreamWrite or IoKind.Accept or IoKind.Connect;
+    internal static bool WaitsForPeer(IoKind kind) =>
+        kind is IoKind.StreamRead or IoKind.StreamWrite or IoKind.Accept or IoKind.Connect or IoKind.FdReady
+            or IoKind.RecvFrom or IoKind.ProcessWait;
 
     /// <summary>Poller or dropper (never both at once): the operation no longer holds a paused clock still (see
     /// Runtime.ExternalWorkPending).</summary>

@@ -107,18 +107,17 @@ sealed unsafe class BlockingPool
         }
     }
 
-    /// <summary>Is a call queued or running? (A thread counts as busy from taking a call until it waits again, which
-    /// is after the call returned and its task finished, so its wakes are pushed by then.)</summary>
-    public bool IsBusy
+    /// <summary>Are more than <paramref name="excluded"/> calls queued or running? (A thread counts as busy from
+    /// taking a call until it waits again, which is after the call returned and its task finished, so its wakes are
+    /// pushed by then.) The excluded ones are running calls the caller does not wait for (see
+    /// Runtime.ExternalWorkPending).</summary>
+    public bool BusyBeyond(int excluded)
     {
-        get
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                if (_threads.Count > _idle) return true;
-                foreach (TaskFifo q in _queues) if (q.Count > 0) return true;
-                return false;
-            }
+            int busy = _threads.Count - _idle;
+            foreach (TaskFifo q in _queues) busy += q.Count;
+            return busy > excluded;
         }
     }
 

@@ -105,7 +105,13 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
             // Only the claim's winner acts: a cancel that won already completed the operation.
             if (IoOp.FromToken((ulong)state, out uint generation) is not IoOp op || !op.TryClaimPoolCall(generation))
                 return null;
-            op.Complete(op.CancelRequested ? -Libc.ECANCELED : Operations.Of(op.Kind).Pool.Run(op));
+            // A peer wait on this thread must not hold a paused clock (Runtime.PeerWaitsOnPool): counted while it
+            // runs, uncounted after its completion pushed the wake.
+            Runtime rt = op.Runtime;
+            bool peerWait = rt.CountsIo && IoOp.WaitsForPeer(op.Kind);
+            if (peerWait) Interlocked.Increment(ref rt.PeerWaitsOnPool);
+            try { op.Complete(op.CancelRequested ? -Libc.ECANCELED : Operations.Of(op.Kind).Pool.Run(op)); }
+            finally { if (peerWait) Interlocked.Decrement(ref rt.PeerWaitsOnPool); }
         }
         catch { /* only Complete can throw here, after the result was recorded: the waiter still sees it */ }
         return null;
