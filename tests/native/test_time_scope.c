@@ -172,6 +172,39 @@ TEST(sleep_drop_unspawned_and_after_drop) {
   luminal_runtime_release(rt);
 }
 
+/* A sleep polled once (so it sits in its runtime's timer wheel) whose future outlives the runtime: dropped after
+ * the runtime is gone, its pooled timer cell went back to the pool still marked as "in a wheel", and the next sleep
+ * made from that cell, on another runtime, was never put in the wheel: it never fired (the fuzzer's rare hang). */
+static luminal_future g_kept_sleep;
+static luminal_poll poll_sleep_once_and_keep(void *state, luminal_context *cx, void **out) {
+  (void)state;
+  void *o = NULL;
+  CHECK_EQ(g_kept_sleep.poll(g_kept_sleep.state, cx, &o), LUMINAL_POLL_PENDING); /* in the wheel now */
+  *out = NULL;
+  return LUMINAL_POLL_READY; /* the sleep stays the test's, pending */
+}
+
+TEST(sleep_dropped_after_its_runtime_leaves_no_stale_timer) {
+  for (int round = 0; round < 8; round++) {
+    luminal_runtime *old = tu_runtime(1);
+    CHECK_ST(luminal_sleep(old, 3600ull * 1000000000ull, &g_kept_sleep), LUMINAL_OK);
+    luminal_task *t = tu_spawn(old, (luminal_future){NULL, poll_sleep_once_and_keep, NULL, NULL});
+    CHECK_ST(join_bounded(t, NULL), LUMINAL_OK);
+    luminal_task_release(t);
+    CHECK_ST(luminal_runtime_shutdown(old, UINT64_MAX), LUMINAL_OK);
+    luminal_runtime_release(old); /* gone: the sleep's runtime no longer resolves */
+    g_kept_sleep.drop(g_kept_sleep.state); /* its cell goes back to the pool */
+
+    luminal_runtime *rt = tu_runtime(1);
+    luminal_future f;
+    CHECK_ST(luminal_sleep(rt, MS_NS(1), &f), LUMINAL_OK); /* most likely the same cell */
+    t = tu_spawn(rt, f);
+    CHECK_ST(luminal_task_join(t, 10ull * 1000000000ull, NULL), LUMINAL_OK); /* TIMED_OUT before the fix */
+    luminal_task_release(t);
+    tu_runtime_done(rt);
+  }
+}
+
 /* ---- timeout ----------------------------------------------------------------------------------------------- */
 
 TEST(timeout_wrapper) {

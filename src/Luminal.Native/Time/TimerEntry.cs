@@ -85,6 +85,11 @@ readonly unsafe struct TimerEntry : IEquatable<TimerEntry>
         e.Waker = 0;
         e.Fired = false;
         e.Inner = default;
+        // Not in any wheel: a cell freed after its runtime was gone (TryRelease could not reach that runtime's wheel)
+        // still carries its old links, and PollEntry would take it for an entry already in the wheel (never fired).
+        e.WheelLevel = -1;
+        e.WheelSlot = 0;
+        e.WheelPrev = e.WheelNext = null;
         return e;
     }
 
@@ -103,6 +108,8 @@ readonly unsafe struct TimerEntry : IEquatable<TimerEntry>
     {
         if (Interlocked.CompareExchange(ref _p->Generation, Generations.Next(generation), generation) != generation)
             return false;
+        // A runtime that is gone (unregistered: unreachable, its wheel never advanced again) keeps the cell linked in
+        // its dead wheel; Create starts every reuse unlinked.
         Runtime?.Timers.Cancel(this);
         Runtime = null;
         Inner = default;
