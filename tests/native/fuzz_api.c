@@ -665,17 +665,24 @@ static void ct_report(void) {
   }
 }
 
+static void live_one(const fz_fut *f) {
+  fprintf(stderr,
+          "lumfuzz: live future %p kind %d depth %d must_complete %d on_block_on %d accepted %d polls %u/%u in_poll %d "
+          "nested %d io %d/%d pendread %d inner %d/%d sleep deadline %" PRIu64 " child %p scope %p life %p\n",
+          (void *)f, f->kind, f->depth, f->must_complete, f->on_block_on, atomic_load(&f->accepted), f->polls, f->target,
+          atomic_load(&f->in_poll), f->nested, f->io_variant, f->io_step, f->io_pendread, f->has_inner, f->has_inner2,
+          f->sleep_deadline, (void *)f->child, (void *)f->scope, (void *)f->life);
+}
+
 static void live_report(void) {
   ct_report();
   pthread_mutex_lock(&g_live_mu);
+  /* the futures that must complete (block_on's) first, all of them; then up to 60 others */
+  for (fz_fut *f = g_live; f; f = f->live_next)
+    if (f->must_complete) live_one(f);
   int n = 0;
-  for (fz_fut *f = g_live; f && n < 60; f = f->live_next, n++)
-    fprintf(stderr,
-            "lumfuzz: live future %p kind %d depth %d must_complete %d on_block_on %d accepted %d polls %u/%u in_poll %d "
-            "nested %d io %d/%d pendread %d inner %d/%d sleep deadline %" PRIu64 " child %p scope %p life %p\n",
-            (void *)f, f->kind, f->depth, f->must_complete, f->on_block_on, atomic_load(&f->accepted), f->polls,
-            f->target, atomic_load(&f->in_poll), f->nested, f->io_variant, f->io_step, f->io_pendread, f->has_inner,
-            f->has_inner2, f->sleep_deadline, (void *)f->child, (void *)f->scope, (void *)f->life);
+  for (fz_fut *f = g_live; f && n < 60; f = f->live_next)
+    if (!f->must_complete) live_one(f), n++;
   pthread_mutex_unlock(&g_live_mu);
 }
 
