@@ -9,10 +9,6 @@ namespace Luminal.Interop;
 /// tokens whose kind is checked after the lookup.</summary>
 static unsafe partial class Exports
 {
-    /// <summary>The runtime a handle's primitive was made on: every primitive is a <see cref="SyncObject"/> (one
-    /// cast on the hot path of every sync call, not a type switch).</summary>
-    static Runtime RuntimeOf(object target) => ((SyncObject)target).Runtime;
-
     /// <summary>The status an export reports for a sync handle: NULL, refused (released, forged, wrong kind), or
     /// inherited across fork.</summary>
     static Status ResolveSync(nint handle, SyncKind kind, out SyncSlot slot, out uint generation)
@@ -21,7 +17,7 @@ static unsafe partial class Exports
         generation = 0;
         if (handle == 0) return Status.InvalidArgument;
         if (SyncSlot.Resolve(handle, kind, out generation) is not SyncSlot s) return Status.InvalidHandle;
-        if (RuntimeOf(s.Target!).IsForked) return Status.Forked;
+        if (s.Owner!.IsForked) return Status.Forked;
         slot = s;
         return Status.Ok;
     }

@@ -42,7 +42,7 @@ sealed unsafe class Channel : PooledSyncObject
     public static Channel? Rent(Runtime runtime, nuint capacity, delegate* unmanaged<void*, void> dropMessage)
     {
         if (Pool.Allocate() is not Channel ch) return null;
-        lock (ch._lock)
+        using (ch._lock.Hold())
         {
             ch._capacity = capacity;
             ch._dropMessage = dropMessage;
@@ -120,7 +120,7 @@ sealed unsafe class Channel : PooledSyncObject
     /// released meanwhile.</summary>
     public bool AddSender(SyncSlot handle, uint generation)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (_senders == 0 || !AddRefLocked(handle, generation)) return false;
             _senders++;
@@ -133,7 +133,7 @@ sealed unsafe class Channel : PooledSyncObject
     public void ReleaseSender()
     {
         bool closing;
-        lock (_lock) closing = --_senders == 0;
+        using (_lock.Hold()) closing = --_senders == 0;
         if (closing) WakeAllReceivers();
         Unref();
     }
@@ -141,7 +141,7 @@ sealed unsafe class Channel : PooledSyncObject
     public void ReleaseReceiver()
     {
         bool closing;
-        lock (_lock) closing = --_receivers == 0;
+        using (_lock.Hold()) closing = --_receivers == 0;
         if (closing) CloseForSending();
         Unref();
     }
@@ -154,7 +154,7 @@ sealed unsafe class Channel : PooledSyncObject
         {
             WakeBatch wakes = new(buffer);
             bool more;
-            lock (_lock)
+            using (_lock.Hold())
             {
                 while (!wakes.IsFull && _recvWaiters.PopFront() is SyncSlot r) { r.Granted = true; wakes.Add(r.Waker); }
                 more = !_recvWaiters.IsEmpty;
@@ -170,7 +170,7 @@ sealed unsafe class Channel : PooledSyncObject
     {
         nint* ring;
         nuint head, len, mask;
-        lock (_lock)
+        using (_lock.Hold())
         {
             ring = _ring; head = _head; len = _len; mask = _mask;
             _ring = null; _len = 0; _head = 0; _mask = 0;
@@ -183,7 +183,7 @@ sealed unsafe class Channel : PooledSyncObject
         {
             WakeBatch wakes = new(buffer);
             bool more;
-            lock (_lock)
+            using (_lock.Hold())
             {
                 while (!wakes.IsFull && _sendWaiters.PopFront() is SyncSlot s) wakes.Add(s.Waker);
                 more = !_sendWaiters.IsEmpty;
@@ -199,7 +199,7 @@ sealed unsafe class Channel : PooledSyncObject
     {
         Span<ulong> buffer = stackalloc ulong[1];
         WakeBatch wakes = new(buffer);
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (Stale(handle, generation)) return Status.InvalidHandle;
             if (_receivers == 0) return Status.Closed;
@@ -216,7 +216,7 @@ sealed unsafe class Channel : PooledSyncObject
         msg = 0;
         Span<ulong> buffer = stackalloc ulong[1];
         WakeBatch wakes = new(buffer);
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (Stale(handle, generation)) return Status.InvalidHandle;
             if (_receivers == 0) return Status.Closed;
@@ -237,7 +237,7 @@ sealed unsafe class Channel : PooledSyncObject
         op.Message = msg;
         op.HasMessage = true;
         op.ResultPtr = result;
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (_senders == 0 || !AddRefLocked(handle, generation)) return false;
             _senders++;
@@ -251,7 +251,7 @@ sealed unsafe class Channel : PooledSyncObject
     {
         op.MessageOut = msgOut;
         op.ResultPtr = result;
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (!AddRefLocked(handle, generation)) return false;
             _receivers++;
@@ -270,7 +270,7 @@ sealed unsafe class Channel : PooledSyncObject
         WakeBatch wakes = new(buffer);
         bool lastSender = false;
         Status outcome;
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (op.Completed) return Status.Ok; // polled again after READY (a contract breach): nothing to do
             if (_receivers == 0) outcome = Status.Closed;
@@ -308,7 +308,7 @@ sealed unsafe class Channel : PooledSyncObject
         Span<ulong> buffer = stackalloc ulong[1];
         WakeBatch wakes = new(buffer);
         bool lastSender = false;
-        lock (_lock)
+        using (_lock.Hold())
         {
             _sendWaiters.Remove(op);
             if (op.Granted) { op.Granted = false; _reserved--; GrantSenders(ref wakes); }
@@ -328,7 +328,7 @@ sealed unsafe class Channel : PooledSyncObject
         WakeBatch wakes = new(buffer);
         bool lastReceiver;
         Status outcome;
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (op.Completed) return Status.Closed; // polled again after READY: nothing to take
             op.Granted = false;
@@ -362,7 +362,7 @@ sealed unsafe class Channel : PooledSyncObject
         Span<ulong> buffer = stackalloc ulong[1];
         WakeBatch wakes = new(buffer);
         bool lastReceiver = false;
-        lock (_lock)
+        using (_lock.Hold())
         {
             _recvWaiters.Remove(op);
             if (op.Granted && !op.Completed && (_len > 0 || _senders == 0)) NotifyReceiver(ref wakes);

@@ -23,7 +23,7 @@ sealed class Notify : PooledSyncObject
     public static Notify? Rent(Runtime runtime)
     {
         if (Pool.Allocate() is not Notify n) return null;
-        lock (n._lock)
+        using (n._lock.Hold())
         {
             n._permit = false;
             n._allGeneration = 0;
@@ -39,7 +39,7 @@ sealed class Notify : PooledSyncObject
     /// false if the handle was released meanwhile.</summary>
     public bool BeginWait(SyncSlot handle, uint generation, SyncSlot op)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (!AddRefLocked(handle, generation)) return false;
             op.Count = _allGeneration;
@@ -51,7 +51,7 @@ sealed class Notify : PooledSyncObject
     {
         Span<ulong> buffer = stackalloc ulong[1];
         WakeBatch wakes = new(buffer);
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (Stale(handle, generation)) return Status.InvalidHandle;
             GiveOne(ref wakes);
@@ -77,7 +77,7 @@ sealed class Notify : PooledSyncObject
     public Status NotifyAll(SyncSlot? handle, uint handleGeneration)
     {
         ulong generation;
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (Stale(handle, handleGeneration)) return Status.InvalidHandle;
             generation = ++_allGeneration;
@@ -87,7 +87,7 @@ sealed class Notify : PooledSyncObject
         {
             WakeBatch wakes = new(buffer);
             bool more;
-            lock (_lock)
+            using (_lock.Hold())
             {
                 while (!wakes.IsFull && _waiters.Head is SyncSlot w && w.Count < generation)
                 {
@@ -104,7 +104,7 @@ sealed class Notify : PooledSyncObject
 
     public bool PollWait(SyncSlot op, ulong waker)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (op.Completed) return true;
             bool ready = op.Granted || op.Count != _allGeneration;
@@ -125,7 +125,7 @@ sealed class Notify : PooledSyncObject
     {
         Span<ulong> buffer = stackalloc ulong[1];
         WakeBatch wakes = new(buffer);
-        lock (_lock)
+        using (_lock.Hold())
         {
             _waiters.Remove(op);
             if (op.Granted && op.NotifiedByOne && !op.Completed) GiveOne(ref wakes);

@@ -22,7 +22,7 @@ sealed class Semaphore : PooledSyncObject
     public static Semaphore? Rent(Runtime runtime, ulong permits)
     {
         if (Pool.Allocate() is not Semaphore sem) return null;
-        lock (sem._lock)
+        using (sem._lock.Hold())
         {
             sem._permits = permits;
             sem._closed = false;
@@ -36,7 +36,7 @@ sealed class Semaphore : PooledSyncObject
 
     public Status TryAcquire(SyncSlot handle, uint generation, uint n)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (Stale(handle, generation)) return Status.InvalidHandle;
             if (_closed) return Status.Closed;
@@ -53,7 +53,7 @@ sealed class Semaphore : PooledSyncObject
         Span<ulong> buffer = stackalloc ulong[WakeBatch.Capacity];
         WakeBatch wakes = new(buffer);
         bool more;
-        lock (_lock) // the first round of grants under the same lock (one lock round trip per release, not two)
+        using (_lock.Hold()) // the first round of grants under the same lock (one lock round trip per release, not two)
         {
             if (Stale(handle, generation)) return Status.InvalidHandle;
             if (_closed) return Status.Ok;
@@ -74,7 +74,7 @@ sealed class Semaphore : PooledSyncObject
         {
             WakeBatch wakes = new(buffer);
             bool more;
-            lock (_lock) more = GrantLocked(ref wakes);
+            using (_lock.Hold()) more = GrantLocked(ref wakes);
             wakes.WakeAll();
             if (!more) return;
         }
@@ -102,7 +102,7 @@ sealed class Semaphore : PooledSyncObject
         {
             WakeBatch wakes = new(buffer);
             bool more;
-            lock (_lock)
+            using (_lock.Hold())
             {
                 if (Stale(handle, generation)) return Status.InvalidHandle;
                 handle = null; // checked once: later rounds continue the same close
@@ -117,7 +117,7 @@ sealed class Semaphore : PooledSyncObject
 
     public Status PollAcquire(SyncSlot op, ulong waker)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (op.Completed) return Status.Ok;
             Status outcome;
@@ -148,7 +148,7 @@ sealed class Semaphore : PooledSyncObject
         // that reported its result holds nothing, and its drop needs no lock.
         if (op.Completed) return;
         bool serve;
-        lock (_lock)
+        using (_lock.Hold())
         {
             serve = op.Linked;
             _waiters.Remove(op);

@@ -24,7 +24,7 @@ sealed class SignalListener : PooledSyncObject
 
     public bool BeginRecv(SyncSlot handle, uint generation)
     {
-        lock (_lock) return AddRefLocked(handle, generation);
+        using (_lock.Hold()) return AddRefLocked(handle, generation);
     }
 
     /// <summary>One delivery (on .NET's signal-dispatch thread).</summary>
@@ -40,7 +40,7 @@ sealed class SignalListener : PooledSyncObject
         {
             WakeBatch wakes = new(buffer);
             bool more;
-            lock (_lock)
+            using (_lock.Hold())
             {
                 if (close) _closed = true;
                 else if (_waiters.IsEmpty) _pending = true;
@@ -59,7 +59,7 @@ sealed class SignalListener : PooledSyncObject
     /// <summary>Ready with Ok (a delivery) or Closed, else registers <paramref name="waker"/>.</summary>
     public bool PollRecv(SyncSlot op, ulong waker, out Status result)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             result = Status.Ok;
             if (op.Completed) return true;
@@ -83,7 +83,7 @@ sealed class SignalListener : PooledSyncObject
     /// <summary>A recv dropped before it returned a delivery it was given passes it back (not lost).</summary>
     public void DropRecv(SyncSlot op)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             _waiters.Remove(op);
             if (op.Granted && !op.Completed) _pending = true;

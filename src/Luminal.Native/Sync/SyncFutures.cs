@@ -41,7 +41,7 @@ static unsafe class SyncFutures
     static SyncSlot? Retire(void* state, SyncKind kind)
     {
         if (SyncSlot.Resolve((nint)state, kind, out uint generation) is not SyncSlot op) return null;
-        return ((SyncObject)op.Target!).Runtime.IsForked || !op.TryRetire(generation) ? null : op;
+        return op.Owner!.IsForked || !op.TryRetire(generation) ? null : op;
     }
 
     /// <summary>
@@ -60,7 +60,7 @@ static unsafe class SyncFutures
             object target = op.Target!;
             // The out-parameter is written only when the future completes: a caller that (against the contract)
             // passed a pointer into a poll's stack frame is then not hit by every later poll as well.
-            if (((SyncObject)target).Runtime.IsForked) { Complete(op, hasOutput, 0, Status.Forked); return 1; } // its locks may be held by lost threads
+            if (op.Owner!.IsForked) { Complete(op, hasOutput, 0, Status.Forked); return 1; } // its locks may be held by lost threads
             Status check = Context.Check((nint)cx, out _, out ulong waker);
             if (check != Status.Ok) { cancel(target, op); Complete(op, hasOutput, 0, check); return 1; }
             Status st = step(target, op, waker, out nint result);

@@ -27,10 +27,10 @@ abstract class SyncObject : Slot
 /// </summary>
 abstract class PooledSyncObject : SyncObject
 {
-    // A System.Threading.Lock, not Monitor on an object: under NativeAOT a contended Monitor inflates, allocating a
-    // lock object and a sync-table entry per contended primitive (seen in the ping_pong profile, under try_send).
-    // Allocated once per pooled object, kept across reuses.
-    protected readonly Lock _lock = new();
+    // Not Monitor on an object (under NativeAOT a contended Monitor inflates, allocating a lock object and a
+    // sync-table entry per contended primitive) nor System.Threading.Lock (a thread-static read per enter and exit):
+    // see SyncLock. Allocated once per pooled object, kept across reuses.
+    protected readonly SyncLock _lock = new();
     int _refs; // under _lock
 
     /// <summary>Starts a new life with <paramref name="refs"/> references (its handles).</summary>
@@ -56,14 +56,14 @@ abstract class PooledSyncObject : SyncObject
 
     public bool TryAddRef(SyncSlot handle, uint generation)
     {
-        lock (_lock) return AddRefLocked(handle, generation);
+        using (_lock.Hold()) return AddRefLocked(handle, generation);
     }
 
     /// <summary>Drops a reference; the last one returns the object to its pool. The caller touches it no more.</summary>
     public void Unref()
     {
         bool last;
-        lock (_lock) last = --_refs == 0;
+        using (_lock.Hold()) last = --_refs == 0;
         if (last) Return();
     }
 

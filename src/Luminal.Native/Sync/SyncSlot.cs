@@ -36,6 +36,8 @@ sealed class SyncSlot : GenerationSlot
 
     internal int Kind;           // a SyncKind; written before the token is handed out
     internal object? Target;     // the Channel, Notify or Semaphore
+    internal Runtime? Owner;     // the runtime of Target (its fork check), found once at Create: the per-call paths
+                                 // then need no cast to the abstract SyncObject (a hierarchy walk per cast)
 
     // Waiter state (futures only), under Target's lock.
     internal SyncSlot? Prev, Next;
@@ -67,6 +69,13 @@ sealed class SyncSlot : GenerationSlot
         s.Message = s.ResultPtr = s.MessageOut = 0;
         s.Count = 0;
         s.DropFn = 0; // State is kept: a oneshot cell's epoch goes on across its lives (see Oneshot)
+        s.Owner = target switch
+        {
+            SyncObject o => o.Runtime,
+            Runtime r => r,
+            SyncSlot cell => cell.Owner,
+            _ => null,
+        };
         Volatile.Write(ref s.Target, target);
         Volatile.Write(ref s.Kind, (int)kind); // release: a lookup that sees the kind sees the fields above
         return s;
@@ -88,6 +97,7 @@ sealed class SyncSlot : GenerationSlot
     {
         Volatile.Write(ref Kind, (int)SyncKind.None);
         Volatile.Write(ref Target, null);
+        Owner = null;
         Prev = Next = null;
         Table.Free(this);
     }
