@@ -819,9 +819,14 @@ static void *shutdown_later(void *p) {
   return NULL;
 }
 
+static luminal_status g_after_shutdown_block_on, g_after_shutdown_run;
+
 static luminal_poll shutdown_in_poll_cb(tf *f, luminal_context *cx, void **out) {
   (void)cx, (void)out;
   f->value = (uint64_t)luminal_runtime_shutdown((luminal_runtime *)f->user, UINT64_MAX);
+  /* still inside its poll, now shutting down: a nested drive is WOULD_DEADLOCK, as before the shutdown */
+  g_after_shutdown_block_on = luminal_block_on((luminal_runtime *)f->user, tf_ready(f->c, 1), NULL);
+  g_after_shutdown_run = luminal_runtime_run((luminal_runtime *)f->user, 0, 0, NULL);
   *(luminal_status *)f->child = (luminal_status)(int64_t)f->value; /* child reused as a result slot */
   f->child = NULL;
   return LUMINAL_POLL_PENDING;
@@ -852,7 +857,9 @@ TEST(ct_shutdown_while_driven) {
   other = tu_spawn(rt, tf_forever(&c));
   CHECK_ST(luminal_block_on(rt, f, NULL), LUMINAL_E_SHUTDOWN);
   CHECK_ST(inner, LUMINAL_E_WOULD_DEADLOCK);
-  CHECK_EQ(LOAD(c.drops), 2);
+  CHECK_ST(g_after_shutdown_block_on, LUMINAL_E_WOULD_DEADLOCK); /* was SHUTDOWN (the fuzzer's finding) */
+  CHECK_ST(g_after_shutdown_run, LUMINAL_E_WOULD_DEADLOCK);
+  CHECK_EQ(LOAD(c.drops), 3); /* the nested block_on's future too */
   CHECK_ST(luminal_runtime_shutdown(rt, UINT64_MAX), LUMINAL_OK);
   luminal_task_release(other);
   luminal_runtime_release(rt);

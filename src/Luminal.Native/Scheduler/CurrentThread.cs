@@ -174,6 +174,7 @@ sealed unsafe class CurrentThread
     public Status Run(uint maxPolls, ulong maxNs, out uint polled)
     {
         polled = 0;
+        if (IsDrivingThread) return Status.WouldDeadlock; // inside one of our polls, shutting down or not
         if (_rt.IsShutdown) return Status.Shutdown;
         Status s = Enter();
         if (s != Status.Ok) return s;
@@ -192,6 +193,8 @@ sealed unsafe class CurrentThread
     /// <summary>luminal_block_on on this runtime: the calling thread drives it until the future completes.</summary>
     public Status BlockOn(in NativeFuture future, void** output)
     {
+        // Inside one of our polls: WOULD_DEADLOCK even while shutting down (as on a multi-thread runtime's worker).
+        if (IsDrivingThread) { Runtime.DropFuture(future); return Status.WouldDeadlock; }
         if (_rt.IsShutdown) { Runtime.DropFuture(future); return Status.Shutdown; }
         Status s = Enter();
         if (s != Status.Ok) { Runtime.DropFuture(future); return s; }
