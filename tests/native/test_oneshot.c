@@ -257,6 +257,46 @@ TEST(oneshot_misuse) {
   CHECK_EQ(atomic_load(&g_os_drops), 0);
 }
 
+/* Both handles are tokens of the oneshot's one cell (the sender's generation is the cell's life, the receiver's one
+ * more, the next life two more): handles of a finished oneshot never act on the next oneshot made from that cell,
+ * and neither role's token passes for the other's. */
+TEST(oneshot_stale_handles_of_a_reused_cell) {
+  luminal_runtime *rt = tu_runtime(1);
+  atomic_store(&g_os_drops, 0);
+  for (int round = 0; round < 64; round++) {
+    luminal_oneshot_sender *tx1, *tx2;
+    luminal_oneshot_receiver *rx1, *rx2;
+    void *msg = NULL;
+    oneshot(rt, &tx1, &rx1);
+    CHECK_ST(luminal_oneshot_send(tx1, OMSG(1)), LUMINAL_OK);
+    CHECK_ST(luminal_oneshot_try_recv(rx1, &msg), LUMINAL_OK);
+    luminal_oneshot_receiver_release(rx1); /* the cell's last handle: it goes back to the pool */
+    oneshot(rt, &tx2, &rx2);             /* most likely from the same cell */
+    CHECK((void *)tx2 != (void *)rx1 && (void *)rx2 != (void *)tx1 && (void *)tx2 != (void *)tx1);
+    CHECK_ST(luminal_oneshot_send(tx1, OMSG(2)), LUMINAL_E_INVALID_HANDLE);
+    CHECK_ST(luminal_oneshot_try_recv(rx1, &msg), LUMINAL_E_INVALID_HANDLE);
+    luminal_status st;
+    luminal_future f;
+    CHECK_ST(luminal_oneshot_recv(rx1, &msg, &st, &f), LUMINAL_E_INVALID_HANDLE);
+    luminal_oneshot_sender_release(tx1);   /* ignored: not the new sender's */
+    luminal_oneshot_receiver_release(rx1); /* ignored: not the new receiver's */
+    CHECK_ST(luminal_oneshot_try_recv(rx2, &msg), LUMINAL_E_EMPTY);
+    CHECK_ST(luminal_oneshot_send(tx2, OMSG(3)), LUMINAL_OK);
+    CHECK_ST(luminal_oneshot_try_recv(rx2, &msg), LUMINAL_OK);
+    CHECK(msg == OMSG(3));
+    /* the sender's one use: a second release or a send after the release does nothing */
+    luminal_oneshot_receiver_release(rx2);
+    oneshot(rt, &tx1, &rx1);
+    luminal_oneshot_sender_release(tx1);
+    luminal_oneshot_sender_release(tx1);
+    CHECK_ST(luminal_oneshot_send(tx1, OMSG(4)), LUMINAL_E_INVALID_HANDLE);
+    CHECK_ST(luminal_oneshot_try_recv(rx1, &msg), LUMINAL_E_CLOSED);
+    luminal_oneshot_receiver_release(rx1);
+  }
+  tu_runtime_done(rt);
+  CHECK_EQ(atomic_load(&g_os_drops), 0);
+}
+
 /* A oneshot inherited across fork is refused (FORKED) and left alone; the child's own works. */
 TEST(oneshot_forked) {
   luminal_runtime *rt = tu_runtime(1);

@@ -5,24 +5,30 @@ using Luminal.Sync;
 
 namespace Luminal.Interop;
 
-/// <summary>luminal_oneshot_*: the lock-free one-value channel (<see cref="Oneshot"/>). Its handles are
-/// <see cref="SyncSlot"/> tokens (tag 0x1) of kinds OneshotSender / OneshotReceiver whose Target is the shared cell.
-/// </summary>
+/// <summary>luminal_oneshot_*: the lock-free one-value channel (<see cref="Oneshot"/>). Both handles are tokens of
+/// the oneshot's cell (a <see cref="SyncSlot"/> of kind OneshotCell, tag 0x1): the sender's carries the cell's life,
+/// the receiver's the life + 1.</summary>
 static unsafe partial class Exports
 {
-    /// <summary>A oneshot handle of <paramref name="kind"/>, its cell, and the status to report if it is unusable.</summary>
-    static Status ResolveOneshot(nint handle, SyncKind kind, out SyncSlot slot, out SyncSlot cell, out uint generation)
+    /// <summary>The cell a oneshot handle names and the cell's life, or the status to report: NULL, a token that is
+    /// not a oneshot handle of this role in the cell's current life (released cells, forged values, the other
+    /// role's token, another kind's), or a runtime inherited across fork. (A handle of the current life may still
+    /// be released: its bit in the state word tells, see Oneshot.)</summary>
+    static Status ResolveOneshot(nint handle, bool receiver, out SyncSlot cell, out uint life)
     {
-        slot = cell = null!;
-        generation = 0;
+        cell = null!;
+        life = 0;
         if (handle == 0) return Status.InvalidArgument;
-        if (SyncSlot.Resolve(handle, kind, out generation) is not SyncSlot s) return Status.InvalidHandle;
-        // Both reads may see a handle released meanwhile (its cell recycled): refused like a stale token.
-        if (Volatile.Read(ref s.Target) is not SyncSlot c || Volatile.Read(ref c.Target) is not Runtime runtime)
+        if (!Handles.Token.TryDecode((ulong)handle, Handles.Token.Sync, out int index, out uint generation)) return Status.InvalidHandle;
+        if (SyncSlot.Table.Get(index) is not SyncSlot c || Volatile.Read(ref c.Kind) != (int)SyncKind.OneshotCell)
+            return Status.InvalidHandle;
+        uint l = receiver ? generation - 1 : generation;
+        // The owner is read between two reads of the generation: a cell recycled meanwhile is refused as stale.
+        if (l == 0 || Volatile.Read(ref c.Generation) != l || c.Owner is not Runtime runtime || Volatile.Read(ref c.Generation) != l)
             return Status.InvalidHandle;
         if (runtime.IsForked) return Status.Forked;
-        slot = s;
         cell = c;
+        life = l;
         return Status.Ok;
     }
 
@@ -39,17 +45,9 @@ static unsafe partial class Exports
             SyncSlot? cell = SyncSlot.Create(SyncKind.OneshotCell, runtime);
             if (cell is null) return (int)Status.NoMemory;
             cell.DropFn = (nint)dropMessage;
-            Oneshot.Start(cell);
-            SyncSlot? sender = SyncSlot.Create(SyncKind.OneshotSender, cell);
-            SyncSlot? receiver = sender is null ? null : SyncSlot.Create(SyncKind.OneshotReceiver, cell);
-            if (receiver is null)
-            {
-                if (sender is not null && sender.TryRetire(sender.Generation)) sender.Recycle();
-                if (cell.TryRetire(cell.Generation)) cell.Recycle();
-                return (int)Status.NoMemory;
-            }
-            *tx = (nint)sender!.Token;
-            *rx = (nint)receiver.Token;
+            uint life = Oneshot.Start(cell);
+            *tx = (nint)Handles.Token.Make(Handles.Token.Sync, cell.Index, life);
+            *rx = (nint)Handles.Token.Make(Handles.Token.Sync, cell.Index, Oneshot.ReceiverGeneration(life));
             return (int)Status.Ok;
         }
         catch (Exception e) { return Fail(e); }
@@ -60,10 +58,9 @@ static unsafe partial class Exports
     {
         try
         {
-            Status s = ResolveOneshot(tx, SyncKind.OneshotSender, out SyncSlot slot, out SyncSlot cell, out uint generation);
+            Status s = ResolveOneshot(tx, receiver: false, out SyncSlot cell, out uint life);
             if (s != Status.Ok) return (int)s;
-            if (!slot.TryRetire(generation)) return (int)Status.InvalidHandle; // released or sent concurrently
-            slot.Recycle();
+            if (!Oneshot.ClaimSender(cell, life)) return (int)Status.InvalidHandle; // released or sent already (or concurrently)
             return (int)Oneshot.Send(cell, msg);
         }
         catch (Exception e) { return Fail(e); }
@@ -74,9 +71,8 @@ static unsafe partial class Exports
     {
         try
         {
-            if (ResolveOneshot(tx, SyncKind.OneshotSender, out SyncSlot slot, out SyncSlot cell, out uint generation) != Status.Ok) return;
-            if (!slot.TryRetire(generation)) return;
-            slot.Recycle();
+            if (ResolveOneshot(tx, receiver: false, out SyncSlot cell, out uint life) != Status.Ok) return;
+            if (!Oneshot.ClaimSender(cell, life)) return;
             Oneshot.Leave(cell, Oneshot.Tx);
         }
         catch { /* void export: at worst the receiver waits (a leak, never a use after free) */ }
@@ -87,10 +83,8 @@ static unsafe partial class Exports
     {
         try
         {
-            if (ResolveOneshot(rx, SyncKind.OneshotReceiver, out SyncSlot slot, out SyncSlot cell, out uint generation) != Status.Ok) return;
-            if (!slot.TryRetire(generation)) return;
-            slot.Recycle();
-            Oneshot.Leave(cell, Oneshot.Rx);
+            if (ResolveOneshot(rx, receiver: true, out SyncSlot cell, out uint life) != Status.Ok) return;
+            Oneshot.Leave(cell, Oneshot.Rx, life); // once: a second release finds Rx clear
         }
         catch { /* see luminal_oneshot_sender_release */ }
     }
@@ -102,10 +96,10 @@ static unsafe partial class Exports
         {
             if (output != null) *output = default;
             if (msg == null || result == null || output == null) return (int)Status.InvalidArgument;
-            Status s = ResolveOneshot(rx, SyncKind.OneshotReceiver, out SyncSlot slot, out SyncSlot cell, out uint generation);
+            Status s = ResolveOneshot(rx, receiver: true, out SyncSlot cell, out uint life);
             if (s != Status.Ok) return (int)s;
             if (SyncSlot.Create(SyncKind.OneshotRecvOp, cell) is not SyncSlot op) return (int)Status.NoMemory;
-            if ((s = Oneshot.BeginRecv(cell, slot, generation)) != Status.Ok)
+            if ((s = Oneshot.BeginRecv(cell, life)) != Status.Ok)
             {
                 if (op.TryRetire(op.Generation)) op.Recycle();
                 return (int)s;
@@ -125,9 +119,9 @@ static unsafe partial class Exports
         {
             if (msg == null) return (int)Status.InvalidArgument;
             *msg = 0;
-            Status s = ResolveOneshot(rx, SyncKind.OneshotReceiver, out SyncSlot slot, out SyncSlot cell, out uint generation);
+            Status s = ResolveOneshot(rx, receiver: true, out SyncSlot cell, out uint life);
             if (s != Status.Ok) return (int)s;
-            s = Oneshot.TryRecv(cell, slot, generation, out nint m);
+            s = Oneshot.TryRecv(cell, life, out nint m);
             *msg = m;
             return (int)s;
         }

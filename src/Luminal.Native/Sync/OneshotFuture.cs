@@ -21,7 +21,7 @@ static unsafe class OneshotFuture
             // Polled after READY (a contract breach): its cell may be gone already, so nothing is touched.
             if (op.Completed) { Complete(op, 0, Status.Closed); return 1; }
             SyncSlot cell = (SyncSlot)op.Target!;
-            if (((Runtime)cell.Target!).IsForked) { Complete(op, 0, Status.Forked); return 1; }
+            if (op.Owner!.IsForked) { Complete(op, 0, Status.Forked); return 1; }
             Status check = Context.Check((nint)cx, out _, out ulong waker);
             if (check != Status.Ok)
             {
@@ -56,7 +56,7 @@ static unsafe class OneshotFuture
             SyncSlot cell = (SyncSlot)op.Target!;
             // After fork the cell is left alone (as every sync primitive is). A completed op holds no ref: its cell
             // may be recycled already, so it is not looked at.
-            if (!op.Completed && ((Runtime)cell.Target!).IsForked) return;
+            if (!op.Completed && op.Owner!.IsForked) return;
             if (!op.TryRetire(generation)) return;
             Oneshot.Complete(op, cell);
             op.Recycle();

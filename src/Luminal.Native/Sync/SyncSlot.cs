@@ -15,8 +15,8 @@ enum SyncKind
     SetMember,                                // one task of a set (internal: its token is the task's join waker)
     JoinNextOp, JoinAllOp, SelectOp, DrainOp, // futures (task_set_join_next, join_all, select, scope_drain)
     Plugin,                                   // handle (luminal_plugin_*; Target is a Plugins.Plugin)
-    OneshotCell,                              // a oneshot's shared state (internal; Target is its Runtime)
-    OneshotSender, OneshotReceiver,           // handles (luminal_oneshot_*; Target is the cell)
+    OneshotCell,                              // a oneshot: its state, and its sender and receiver handles (see
+                                              // Oneshot: two generations of the cell's token; Target is its Runtime)
     OneshotRecvOp,                            // future (luminal_oneshot_recv; Target is the cell)
     SignalListener, SignalRecvOp,             // handle and future (luminal_signal_*; Target is a SignalListener)
 }
@@ -55,6 +55,7 @@ sealed class SyncSlot : GenerationSlot
     internal ulong Count;        // acquire: permits asked; wait: the notify_all generation at creation
     internal long State;         // oneshot cell: its lock-free state word (see Oneshot)
     internal nint DropFn;        // oneshot cell: drop_message
+    internal uint SenderLife;    // oneshot cell: its life until the sender's one send or release claims it (0)
 
     public ulong Token => Handles.Token.Make(Handles.Token.Sync, Index, Volatile.Read(ref Generation));
 
@@ -68,12 +69,13 @@ sealed class SyncSlot : GenerationSlot
         s.Waker = 0;
         s.Message = s.ResultPtr = s.MessageOut = 0;
         s.Count = 0;
-        s.DropFn = 0; // State is kept: a oneshot cell's epoch goes on across its lives (see Oneshot)
-        s.Owner = target switch
+        s.DropFn = 0;
+        s.SenderLife = 0; // State is kept: a oneshot cell's epoch goes on across its lives (see Oneshot)
+        s.Owner = target switch // the sealed types first: an exact type test each; the abstract one walks the hierarchy
         {
-            SyncObject o => o.Runtime,
             Runtime r => r,
             SyncSlot cell => cell.Owner,
+            SyncObject o => o.Runtime,
             _ => null,
         };
         Volatile.Write(ref s.Target, target);
