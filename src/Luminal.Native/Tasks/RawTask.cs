@@ -313,7 +313,7 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
     /// Clears one owner flag; whoever leaves a closed task with no owner recycles it. With
     /// <paramref name="generation"/> != 0 the flag must be set in that generation, else false.
     /// </summary>
-    bool ReleaseOwnership(long flag, uint generation, SlotCache<RawTask>? slots = null)
+    bool ReleaseOwnership(long flag, uint generation, SlotCache<RawTask>? slots = null, bool slotsOfThisThread = false)
     {
         long s = Volatile.Read(ref _state);
         ReleaseAction act;
@@ -326,7 +326,8 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
             if (seen == s) break;
             s = seen;
         }
-        if (act == ReleaseAction.Recycle) Recycle(next, slots);
+        // The calling thread's stash is looked up (a thread-id read) only when there is a cell to put in it.
+        if (act == ReleaseAction.Recycle) Recycle(next, slotsOfThisThread ? Runtime?.CurrentWorker()?.TaskSlots : slots);
         return true;
     }
 
@@ -391,7 +392,7 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
     /// its next spawn takes it back while the cell is still in this core's cache, instead of through the shared
     /// free stack (a compare-and-swap out, a refill burst back, another cell each time).
     /// </summary>
-    public bool ReleaseHandleHere(uint generation) => ReleaseOwnership(Handle, generation, Runtime?.CurrentWorker()?.TaskSlots);
+    public bool ReleaseHandleHere(uint generation) => ReleaseOwnership(Handle, generation, slotsOfThisThread: true);
 
     /// <summary>Blocks until task <paramref name="generation"/> has finished (or its slot moved on to another task,
     /// which only a misused handle allows) or the timeout (ms, -1 = forever) passes; false on timeout.</summary>
