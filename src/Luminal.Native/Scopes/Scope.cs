@@ -83,6 +83,7 @@ sealed class Scope : GenerationSlot
     }
 
     /// <summary>Wakes (and unlinks) every waiting drain future, outside the lock, in rounds of a stack buffer.</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the wake buffer: WakeBatch reads only the entries it wrote
     void WakeDrainers()
     {
         Span<ulong> buffer = stackalloc ulong[Sync.WakeBatch.Capacity];

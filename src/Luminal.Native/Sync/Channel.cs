@@ -147,6 +147,7 @@ sealed unsafe class Channel : PooledSyncObject
     }
 
     /// <summary>The last sender went: every waiting recv future is woken (it answers CLOSED once the ring is empty).</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the wake buffer: WakeBatch reads only the entries it wrote
     void WakeAllReceivers()
     {
         Span<ulong> buffer = stackalloc ulong[WakeBatch.Capacity];
@@ -166,6 +167,7 @@ sealed unsafe class Channel : PooledSyncObject
 
     /// <summary>The receiver side is gone: detach the ring and drop its messages, wake waiting senders (they fail
     /// with CLOSED and drop their own messages).</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the wake buffer: WakeBatch reads only the entries it wrote
     void CloseForSending()
     {
         nint* ring;

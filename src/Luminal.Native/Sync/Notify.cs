@@ -74,6 +74,7 @@ sealed class Notify : PooledSyncObject
     /// <summary>Wakes every wait future made before this call (in rounds of a stack buffer; futures made after it
     /// carry the new generation and stay).</summary>
     /// <summary>notify_all through <paramref name="handle"/> (null: the release of the last handle).</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the wake buffer: WakeBatch reads only the entries it wrote
     public Status NotifyAll(SyncSlot? handle, uint handleGeneration)
     {
         ulong generation;

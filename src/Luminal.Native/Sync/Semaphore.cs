@@ -48,6 +48,7 @@ sealed class Semaphore : PooledSyncObject
 
     /// <summary>Adds permits and serves the waiters they satisfy. Ignored after close; INVALID_ARGUMENT if the
     /// count would overflow 2^64 - 1 (nothing is added).</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the wake buffer: WakeBatch reads only the entries it wrote
     public Status AddPermits(SyncSlot handle, uint generation, ulong n)
     {
         Span<ulong> buffer = stackalloc ulong[WakeBatch.Capacity];
@@ -67,6 +68,7 @@ sealed class Semaphore : PooledSyncObject
     }
 
     /// <summary>Grants the oldest waiters whose batches fit, in rounds of a stack buffer of wakers.</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the wake buffer: WakeBatch reads only the entries it wrote
     void Serve()
     {
         Span<ulong> buffer = stackalloc ulong[WakeBatch.Capacity];
@@ -95,6 +97,7 @@ sealed class Semaphore : PooledSyncObject
     }
 
     /// <summary>Closes it through <paramref name="handle"/> (null: the release of its handle).</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the wake buffer: WakeBatch reads only the entries it wrote
     public Status Close(SyncSlot? handle, uint generation)
     {
         Span<ulong> buffer = stackalloc ulong[WakeBatch.Capacity];

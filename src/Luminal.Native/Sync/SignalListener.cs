@@ -33,6 +33,7 @@ sealed class SignalListener : PooledSyncObject
     /// <summary>The handle was released: pending recvs complete with CLOSED, later polls too.</summary>
     public void Close() => CompleteAll(close: true);
 
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the wake buffer: WakeBatch reads only the entries it wrote
     void CompleteAll(bool close)
     {
         Span<ulong> buffer = stackalloc ulong[WakeBatch.Capacity];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Luminal.Scheduler;
@@ -28,6 +29,7 @@ sealed unsafe class SyncLock
         else _other = new Lock();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Held Hold()
     {
         if (_word == null) _other!.Enter();
@@ -49,6 +51,7 @@ sealed unsafe class SyncLock
         while (Interlocked.Exchange(ref *_word, 2) != 0) Futex.Wait(_word, 2, -1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Exit()
     {
         if (_word == null) _other!.Exit();
@@ -60,6 +63,7 @@ sealed unsafe class SyncLock
     {
         readonly SyncLock _lock;
         public Held(SyncLock l) => _lock = l;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Dispose() => _lock.Exit();
     }
 }
