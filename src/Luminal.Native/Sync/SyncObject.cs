@@ -31,13 +31,15 @@ abstract class PooledSyncObject : SyncObject
     // sync-table entry per contended primitive) nor System.Threading.Lock (a thread-static read per enter and exit):
     // see SyncLock. Allocated once per pooled object, kept across reuses.
     protected readonly SyncLock _lock = new();
-    int _refs; // under _lock
+    // Interlocked, never under the lock alone: the lock-free TryAddRef and Unref race with the holders' AddRefLocked.
+    // It never goes from 0 back up: an object at 0 is in its pool (or on its way there).
+    int _refs;
 
     /// <summary>Starts a new life with <paramref name="refs"/> references (its handles).</summary>
     protected void Begin(Runtime runtime, int refs)
     {
         Runtime = runtime;
-        _refs = refs;
+        Volatile.Write(ref _refs, refs);
     }
 
     /// <summary>True if <paramref name="handle"/> no longer carries <paramref name="generation"/> (released). Null
@@ -46,25 +48,35 @@ abstract class PooledSyncObject : SyncObject
         handle is not null && Volatile.Read(ref handle.Generation) != generation;
 
     /// <summary>One more reference (a future or a cloned handle being made through <paramref name="handle"/>);
-    /// false if the handle was released meanwhile. Under <see cref="_lock"/>.</summary>
+    /// false if the handle was released meanwhile. Under <see cref="_lock"/> (with the caller's other changes).</summary>
     protected bool AddRefLocked(SyncSlot? handle, uint generation)
     {
         if (Stale(handle, generation)) return false;
-        _refs++;
+        Interlocked.Increment(ref _refs); // a live handle holds one: never from 0
         return true;
     }
 
+    /// <summary><see cref="AddRefLocked"/> without the lock (a future of a semaphore). Never from 0 (a pooled
+    /// object); the handle is checked after the increment: a handle released meanwhile gives the reference back.</summary>
     public bool TryAddRef(SyncSlot handle, uint generation)
     {
-        using (_lock.Hold()) return AddRefLocked(handle, generation);
+        int r = Volatile.Read(ref _refs);
+        while (true)
+        {
+            if (r == 0) return false;
+            int seen = Interlocked.CompareExchange(ref _refs, r + 1, r);
+            if (seen == r) break;
+            r = seen;
+        }
+        if (!Stale(handle, generation)) return true;
+        Unref();
+        return false;
     }
 
     /// <summary>Drops a reference; the last one returns the object to its pool. The caller touches it no more.</summary>
     public void Unref()
     {
-        bool last;
-        using (_lock.Hold()) last = --_refs == 0;
-        if (last) Return();
+        if (Interlocked.Decrement(ref _refs) == 0) Return();
     }
 
     /// <summary>Back to the pool (everything it held is released by then).</summary>
