@@ -156,7 +156,10 @@ static void chained_spawn() {
 static task<void> spawn_and_await(std::vector<uint64_t> &samples) {
   for (auto &s : samples) {
     uint64_t t0 = now_ns();
-    co_await luminal::spawn(co_await luminal::this_context(), empty());
+    // A named handle: released after the sample is taken, as the C program releases its handle (a temporary would
+    // be released, a runtime call, inside the sample).
+    auto child = luminal::spawn(co_await luminal::this_context(), empty());
+    co_await child;
     s = now_ns() - t0;
   }
   done_signal();
