@@ -59,9 +59,11 @@ static class TaskState
     // ---- creating and recycling -----------------------------------------------------------------------------
 
     /// <summary>A new task: SCHEDULED (its spawner queues it), plus HANDLE if a join handle is wanted.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static long Spawned(uint generation, bool handle) => WithGeneration(generation, Scheduled | (handle ? Handle : 0));
 
     /// <summary>A recycled slot: a new generation, so every token of the old task is stale.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static long Recycled(long s) => WithGeneration(Handles.Generations.Next(Generation(s)), Free | Closed);
 
     // ---- waking and aborting --------------------------------------------------------------------------------
@@ -70,6 +72,7 @@ static class TaskState
 
     /// <summary>A wake: an idle task becomes SCHEDULED and the waker queues it (Submit); a running one is marked and
     /// its poller re-queues it (Nothing); a queued, finished or other-generation task ignores it.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static long ToNotified(long s, uint generation, out WakeAction act)
     {
         act = WakeAction.Ignore;
@@ -104,6 +107,7 @@ static class TaskState
     // ---- running ------------------------------------------------------------------------------------------------
 
     /// <summary>The dequeuing thread starts running the task. <paramref name="cancel"/>: drop instead of polling.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static long ToRunning(long s, out bool cancel)
     {
         cancel = (s & Abort) != 0;
@@ -112,6 +116,7 @@ static class TaskState
 
     /// <summary>A poll returned PENDING. <paramref name="requeue"/>: it was woken (or yielded) during the poll and
     /// the poller must queue it again (it keeps SCHEDULED).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static long ToIdle(long s, bool yielded, out bool requeue)
     {
         long next = (s & ~Running) | (yielded ? Scheduled : 0);
@@ -122,6 +127,7 @@ static class TaskState
     /// <summary>The future is gone (READY, or dropped). The runner still holds RUNNING (released after it told the
     /// joiners); a wake that raced with the end of the poll left SCHEDULED without queueing: cleared here.
     /// <paramref name="notifyJoiner"/>: a join handle may be waiting.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static long ToFinished(long s, bool completed, out bool notifyJoiner)
     {
         notifyJoiner = (s & Handle) != 0;
@@ -139,6 +145,7 @@ static class TaskState
     /// <summary>An owner (HANDLE or RUNNING) lets go. With <paramref name="generation"/> != 0 the flag must be set in
     /// that generation (a join handle's release), else NotLive. Recycle: the caller was the last owner of a closed
     /// task and recycles the slot.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static long ToReleased(long s, long flag, uint generation, out ReleaseAction act)
     {
         act = ReleaseAction.NotLive;
