@@ -877,16 +877,20 @@ TEST(ct_shutdown_while_driven) {
 /* IO on both backends                                                                                            */
 /* ------------------------------------------------------------------------------------------------------------- */
 
-static luminal_runtime *ct_io_runtime(void) {
+/* A current-thread runtime on the backend CTest chose, with `clock`. */
+static luminal_runtime *ct_io_runtime_clock(luminal_clock clock) {
   const char *e = getenv("LUMTEST_IO_BACKEND");
   CHECK_MSG(e != NULL, "LUMTEST_IO_BACKEND is not set (CTest sets it to uring or pool for every IO_TEST)");
   luminal_runtime_options o = tu_options(0);
   o.flavor = LUMINAL_FLAVOR_CURRENT_THREAD;
+  o.clock = clock;
   o.io_backend = strcmp(e, "uring") == 0 ? LUMINAL_IO_URING : LUMINAL_IO_POOL;
   luminal_runtime *rt = tu_runtime_with(&o);
   CHECK_EQ(luminal_runtime_io_backend(rt), o.io_backend);
   return rt;
 }
+
+static luminal_runtime *ct_io_runtime(void) { return ct_io_runtime_clock(LUMINAL_CLOCK_MONOTONIC); }
 
 /* A future reading one stream chunk; its output is the byte count (as a pointer-sized integer). Its drop drops the
  * IO future in flight (which cancels the read and waits for it) and counts in g_reader_drops. */
@@ -981,13 +985,7 @@ IO_TEST(ct_io_stream_wakes_fd) {
 /* A read that waits for a peer (who may never write: that is what timeouts are for) does not hold a paused clock
  * still; auto-advance jumps over it. */
 IO_TEST(ct_io_peer_wait_does_not_hold_paused_clock) {
-  const char *e = getenv("LUMTEST_IO_BACKEND");
-  CHECK(e != NULL);
-  luminal_runtime_options o = tu_options(0);
-  o.flavor = LUMINAL_FLAVOR_CURRENT_THREAD;
-  o.clock = LUMINAL_CLOCK_PAUSED;
-  o.io_backend = strcmp(e, "uring") == 0 ? LUMINAL_IO_URING : LUMINAL_IO_POOL;
-  luminal_runtime *rt = tu_runtime_with(&o);
+  luminal_runtime *rt = ct_io_runtime_clock(LUMINAL_CLOCK_PAUSED);
   atomic_store(&g_reader_drops, 0);
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
@@ -1034,13 +1032,7 @@ static luminal_future peer_wait_future(peer_wait *w) {
 }
 
 IO_TEST(ct_io_other_peer_waits_do_not_hold_paused_clock) {
-  const char *e = getenv("LUMTEST_IO_BACKEND");
-  CHECK(e != NULL);
-  luminal_runtime_options o = tu_options(0);
-  o.flavor = LUMINAL_FLAVOR_CURRENT_THREAD;
-  o.clock = LUMINAL_CLOCK_PAUSED;
-  o.io_backend = strcmp(e, "uring") == 0 ? LUMINAL_IO_URING : LUMINAL_IO_POOL;
-  luminal_runtime *rt = tu_runtime_with(&o);
+  luminal_runtime *rt = ct_io_runtime_clock(LUMINAL_CLOCK_PAUSED);
   atomic_store(&g_reader_drops, 0);
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);

@@ -92,11 +92,7 @@ static unsafe class SyncFutures
             object target = op.Target!;
             cancel(target, op);
             op.Recycle();
-            // The channel, notify, semaphore or listener may go back to its pool (a task set is not pooled). The sealed
-            // types first: an exact type test each, where a test for the abstract PooledSyncObject walks the hierarchy.
-            if (target is Semaphore sem) sem.Unref();
-            else if (target is Channel ch) ch.Unref();
-            else if (target is PooledSyncObject pooled) pooled.Unref();
+            (target as PooledSyncObject)?.Unref(); // the channel, notify, semaphore or listener may go back to its pool
         }
         catch { /* drop has no status; at worst a slot leaks, never a double drop */ }
     }

@@ -75,8 +75,6 @@ sealed class SyncSlot : GenerationSlot
         {
             Runtime r => r,
             SyncSlot cell => cell.Owner,
-            Semaphore sem => sem.Runtime,
-            Channel ch => ch.Runtime,
             SyncObject o => o.Runtime,
             _ => null,
         };

@@ -107,11 +107,10 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
                 return null;
             // A peer wait on this thread must not hold a paused clock (Runtime.PeerWaitsOnPool): counted while it
             // runs, uncounted after its completion pushed the wake.
-            Runtime rt = op.Runtime;
-            bool peerWait = rt.CountsIo && IoOp.WaitsForPeer(op.Kind);
-            if (peerWait) Interlocked.Increment(ref rt.PeerWaitsOnPool);
+            Runtime? rt = IoOp.WaitsForPeer(op.Kind) && op.Runtime is { CountsIo: true } paused ? paused : null;
+            if (rt is not null) Interlocked.Increment(ref rt.PeerWaitsOnPool);
             try { op.Complete(op.CancelRequested ? -Libc.ECANCELED : Operations.Of(op.Kind).Pool.Run(op)); }
-            finally { if (peerWait) Interlocked.Decrement(ref rt.PeerWaitsOnPool); }
+            finally { if (rt is not null) Interlocked.Decrement(ref rt.PeerWaitsOnPool); }
         }
         catch { /* only Complete can throw here, after the result was recorded: the waiter still sees it */ }
         return null;
