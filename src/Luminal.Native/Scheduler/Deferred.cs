@@ -18,6 +18,7 @@ sealed class Deferred
     readonly int[] _count = new int[Priority.Levels];
 
     /// <summary>Are tasks of <paramref name="level"/> held here?</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public bool Any(int level) => _count[level] != 0;
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading;
 using Luminal.Tasks;
 
@@ -81,9 +82,16 @@ sealed class LocalQueue
     }
 
     /// <summary>Owner only. Pops the oldest entry, or null.</summary>
+    // The empty check is inlined (the scheduler probes the more urgent levels' queues on every task it picks).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RawTask? Pop()
     {
         long head = Volatile.Read(ref _head);
+        return Real(head) == (uint)_tail ? null : PopFrom(head);
+    }
+
+    RawTask? PopFrom(long head)
+    {
         while (true)
         {
             uint steal = Steal(head), real = Real(head);
