@@ -15,7 +15,8 @@
  * file made under /tmp).
  * BENCH_GC_WHY=1 (storm): also reads the spawning thread's context-switch counts (getrusage(RUSAGE_THREAD), two
  * system calls per spawn, so the p50 is not comparable) and prints how many calls took over 50 us and how many of
- * those had the thread switched out meanwhile (descheduled: the OS, not Luminal, made them slow) or, on CPU, took
+ * those had the thread switched out meanwhile (descheduled: preempted by the OS, or "slept": blocked in the kernel,
+ * which would be a wait inside Luminal) or, on CPU, took
  * page faults. */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "luminal.h"
@@ -40,12 +41,15 @@ typedef struct cell { luminal_waker *waker; atomic_int go; } cell;
 static cell *cells;
 static atomic_long parked, dropped;
 static int why;                 /* BENCH_GC_WHY */
-static long slow_calls, slow_switched, slow_faulted;
+static long slow_calls, slow_switched, slow_slept, slow_faulted;
 
-static long switches(long *faults) {
+/* The calling thread's context switches; *voluntary: those where it slept (blocked in the kernel), the others
+ * are preemptions. */
+static long switches(long *faults, long *voluntary) {
   struct rusage u;
   getrusage(RUSAGE_THREAD, &u);
   *faults = u.ru_minflt + u.ru_majflt;
+  *voluntary = u.ru_nvcsw;
   return u.ru_nvcsw + u.ru_nivcsw;
 }
 
@@ -66,13 +70,13 @@ static void grow_and_shrink(luminal_runtime *rt, int n, uint64_t *lat) {
   memset(cells, 0, sizeof(cell) * (size_t)n);
   for (int i = 0; i < n; i++) {
     luminal_future f = {&cells[i], pending_poll, count_drop, NULL};
-    long pf0 = 0, pf1 = 0, sw0 = why && lat ? switches(&pf0) : 0;
+    long pf0 = 0, pf1 = 0, v0 = 0, v1 = 0, sw0 = why && lat ? switches(&pf0, &v0) : 0;
     uint64_t t0 = lat ? now_ns() : 0;
     check(luminal_spawn(rt, f, NULL), "luminal_spawn");
     if (lat) lat[i] = now_ns() - t0;
     if (why && lat && lat[i] > 50000) {
       slow_calls++;
-      if (switches(&pf1) != sw0) slow_switched++;
+      if (switches(&pf1, &v1) != sw0) slow_switched++, slow_slept += v1 != v0;
       else if (pf1 != pf0) slow_faulted++; /* on CPU, but page faults (first touch of new table memory) */
     }
   }
@@ -224,6 +228,7 @@ static void run(const char *part) {
     if (why) {
       printf("gc_storm_why_slow_calls\t%ld\t%d\n", slow_calls, n);
       printf("gc_storm_why_slow_switched_out\t%ld\t%d\n", slow_switched, n);
+      printf("gc_storm_why_slow_slept\t%ld\t%d\n", slow_slept, n); /* of those: blocked, not preempted */
       printf("gc_storm_why_slow_page_faults\t%ld\t%d\n", slow_faulted, n);
     }
     free(lat);

@@ -368,6 +368,6 @@ unsafe struct Sqe
     [FieldOffset(28)] public uint OpFlags;   // rw_flags, fsync_flags, msg_flags, accept_flags, open_flags, statx_flags...
     [FieldOffset(32)] public ulong UserData;
 
-    public const byte OpNop = 0, OpFsync = 3, OpAccept = 13, OpAsyncCancel = 14, OpConnect = 16, OpOpenAt = 18,
+    public const byte OpNop = 0, OpFsync = 3, OpPollAdd = 6, OpAccept = 13, OpAsyncCancel = 14, OpConnect = 16, OpOpenAt = 18,
         OpClose = 19, OpStatx = 21, OpRead = 22, OpWrite = 23, OpSend = 26;
 }

@@ -10,7 +10,7 @@ namespace Luminal.Io.Uring;
 ///
 /// Completions are reaped by the workers themselves, so an idle runtime sleeps in one place: a worker that parks
 /// while requests are in flight becomes the ring's waiter and sleeps in io_uring_enter (bounded by the next timer),
-/// not on its futex; unparking it posts a NOP. With nothing in flight workers park on their futexes, as before any
+/// not on its futex; unparking it pokes the ring (UringBackend.Poke.cs). With nothing in flight workers park on their futexes, as before any
 /// IO (an idle ring costs the scheduler nothing, see Park). Busy workers submit what they queued and reap what is there every few
 /// turns of their loop (Worker.IoPollInterval) and whenever they run out of work. Whoever
 /// reaps wakes the tasks, so on a worker they land in its own queue. (Kernels without timed waits, before 5.11,
@@ -36,7 +36,8 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         _ring = ring;
         _runtime = runtime;
         _pool = new Pool.PoolBackend(runtime);
-        if (!ring.HasTimedWait)
+        if (ring.HasTimedWait) CreatePoke();
+        else
         {
             _reaper = new Thread(() =>
             {
@@ -200,7 +201,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
             try { n = _ring.IsDisposed || !_ring.HasCompletions ? 0 : _ring.Reap(batch); }
             finally { Monitor.Exit(_reapLock); }
             var wakes = new Wakes(wakers); // the whole batch completes before any task is woken (see Wakes)
-            for (int i = 0; i < n; i++) OnCompletion(batch[i].UserData, batch[i].Res, ref wakes);
+            for (int i = 0; i < n; i++) OnCompletion(batch[i].UserData, batch[i].Res, batch[i].Flags, ref wakes);
             wakes.WakeAll();
             total += n;
             if (n < batch.Length) break;
@@ -269,14 +270,12 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// <summary>The waiting worker sleeps here until a completion (or a poke) arrives, then reaps.</summary>
     public void Sleep(long timeoutNs)
     {
+        ArmPoke(); // (queued: the flush submits it from this worker's thread)
         Flush();
         if (ReapAvailable() > 0) return;
         _ring.WaitForCompletion(timeoutNs);
         ReapAvailable();
     }
-
-    /// <summary>Wakes the worker sleeping in the ring (a NOP's completion ends its wait).</summary>
-    public void Wake() => _ring.Submit(&PrepareNop, PokeTag);
 
     void ReapLoop()
     {
@@ -289,18 +288,20 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         DisposeIfDone();
     }
 
-    void OnCompletion(ulong userData, int res, ref Wakes wakes)
+    /// <summary>A poke (Wake) is meant for the worker sleeping in the ring. Anyone may reap it; if someone else did,
+    /// that worker may be about to sleep in the kernel with nothing to wake it: post it again. (Only while it is
+    /// parked in the ring: the role holder may be running tasks, and re-posting then would loop.)</summary>
+    void WakeSleeperIfReapedByOther()
     {
-        if (userData == PokeTag)
-        {
-            // Meant for the worker sleeping in the ring. Anyone may reap it; if someone else did, that worker may
-            // be about to sleep in the kernel with nothing to wake it: post it again. (Only while it is parked in
-            // the ring: the role holder may be running tasks, and re-posting then would loop.)
-            int waiter = Volatile.Read(ref _waiter);
-            if (waiter >= 0 && _runtime.CurrentWorker()?.Index != waiter && _runtime.Workers[waiter].Parker.IsParkedInSite)
-                Wake();
-            return;
-        }
+        int waiter = Volatile.Read(ref _waiter);
+        if (waiter >= 0 && _runtime.CurrentWorker()?.Index != waiter && _runtime.Workers[waiter].Parker.IsParkedInSite)
+            Wake();
+    }
+
+    void OnCompletion(ulong userData, int res, uint flags, ref Wakes wakes)
+    {
+        if (userData == PokeTag) { WakeSleeperIfReapedByOther(); return; }
+        if (userData == PokePollTag) { OnPokePoll(res, flags); return; }
         if (userData == 0 || IoOp.FromToken(userData, out _) is not IoOp op) return; // cancel completions
         Interlocked.Decrement(ref _inFlight);
         // The operation's own file turns the CQE into its result (or asks for the SQE again).
@@ -344,5 +345,6 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     {
         if (!_stopping || Volatile.Read(ref _inFlight) != 0 || _reaper is not null && Thread.CurrentThread != _reaper) return;
         lock (_reapLock) _ring.Dispose(); // idempotent; later submissions and pokes fail quietly
+        ClosePoke();
     }
 }
