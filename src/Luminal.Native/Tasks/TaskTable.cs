@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -118,10 +119,19 @@ static unsafe class TaskTable
         return new RawTask(cell);
     }
 
+    // Cells a grow creates at once: the first is handed out, the others go to the shared stack. One lock and one
+    // new page per 32 cells (4 KiB), not a lock per cell: host threads that spawn while the table grows (and the
+    // workers, and block_on callers) took the lock for every task and sometimes yielded their CPU to a holder
+    // (issue 15's spawn storm).
+    const int GrowBatch = 32;
+
     static RawTask? Grow()
     {
         lock (GrowLock)
         {
+            // Another thread's batch may have arrived while this one waited for the lock.
+            TaskCell* popped = PopShared();
+            if (popped != null) return new RawTask(popped);
             int index = _count;
             if (index > Token.MaxIndex) return null;
             TaskCell* chunk = Chunks[index >> ChunkBits];
@@ -133,14 +143,20 @@ static unsafe class TaskTable
                 TaskStorage.ReserveChunk(index >> ChunkBits); // before the chunk is published: see TaskStorage
                 Chunks[index >> ChunkBits] = chunk;
             }
-            TaskCell* cell = chunk + (index & (ChunkSize - 1));
-            *cell = default;
-            cell->Index = index;
-            cell->NextFree = -1;
-            cell->Generation = 1;
-            cell->State = TaskState.WithGeneration(1, TaskState.Free | TaskState.Closed);
-            Volatile.Write(ref _count, index + 1); // release: publishes the cell before lookups accept the index
-            return new RawTask(cell);
+            int n = Math.Min(GrowBatch, Math.Min(ChunkSize - (index & (ChunkSize - 1)), Token.MaxIndex + 1 - index));
+            TaskCell* first = chunk + (index & (ChunkSize - 1));
+            for (int i = 0; i < n; i++)
+            {
+                TaskCell* cell = first + i;
+                *cell = default;
+                cell->Index = index + i;
+                cell->NextFree = i + 1 < n ? index + i + 1 : -1;
+                cell->Generation = 1;
+                cell->State = TaskState.WithGeneration(1, TaskState.Free | TaskState.Closed);
+            }
+            Volatile.Write(ref _count, index + n); // release: publishes the cells before lookups accept the indexes
+            if (n > 1) PushChain(index + 1, first + n - 1);
+            return new RawTask(first);
         }
     }
 
