@@ -28,6 +28,7 @@ sealed class LocalQueue
     /// <summary>Entries present (approximate when read by another thread).</summary>
     public int Count
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // the scheduler's urgency checks (Worker.MoreUrgentWaiting)
         get
         {
             long head = Volatile.Read(ref _head);
