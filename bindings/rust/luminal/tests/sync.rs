@@ -267,6 +267,61 @@ fn send_and_recv_outside_a_task() {
     assert_eq!(got, (0..200).collect::<Vec<_>>());
 }
 
+/// A plain value of at most a pointer's size travels in the message's bits (no box): 0 (a NULL message) is a value
+/// like any other, a refused waiting send hands the value back, and a type without drop glue that is not `Copy`
+/// arrives once.
+#[test]
+fn small_plain_values_travel_inline() {
+    let rt = rt(2);
+    let (tx, mut rx) = mpsc::channel::<usize>(&rt, 4);
+    for v in [0usize, usize::MAX, 1, 0] {
+        tx.try_send(v).unwrap();
+    }
+    assert!(matches!(tx.try_send(0), Err(TrySendError::Full(0))));
+    for v in [0usize, usize::MAX, 1, 0] {
+        assert_eq!(rx.try_recv(), Ok(v));
+    }
+    tx.try_send(0).unwrap();
+    assert_eq!(rt.block_on(async { rx.recv().await }), Some(0), "0 arrives as a message, not as the end");
+
+    // A send waiting on a full channel when the receiver goes: the value comes back (a copy of its bits).
+    let (tx, rx) = mpsc::channel::<u32>(&rt, 1);
+    tx.try_send(1).unwrap();
+    let h = rt.spawn(async move { tx.send(0xDEAD_BEEF).await });
+    std::thread::sleep(Duration::from_millis(50));
+    drop(rx);
+    assert_eq!(rt.block_on(h).unwrap(), Err(SendError(0xDEAD_BEEF)));
+
+    // Delivered after waiting: the value arrives once.
+    let (tx, mut rx) = mpsc::channel::<i64>(&rt, 1);
+    tx.try_send(-1).unwrap();
+    let h = rt.spawn(async move { tx.send(-2).await });
+    std::thread::sleep(Duration::from_millis(20));
+    rt.block_on(async {
+        assert_eq!(rx.recv().await, Some(-1));
+        assert_eq!(rx.recv().await, Some(-2));
+        assert_eq!(rx.recv().await, None);
+    });
+    assert_eq!(rt.block_on(h).unwrap(), Ok(()));
+
+    // No drop glue, not Copy: moved through, never duplicated.
+    #[derive(Debug, PartialEq)]
+    struct Token(u32, u16);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Token>(&rt);
+    tx.try_send(Token(7, 0)).unwrap();
+    assert_eq!(rx.try_recv(), Ok(Token(7, 0)));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+
+    // Oneshots: 0, and a unit value.
+    let (tx, rx) = oneshot::channel::<usize>(&rt);
+    let h = rt.spawn(rx);
+    tx.send(0).unwrap();
+    assert_eq!(rt.block_on(h).unwrap(), Ok(0));
+    let (tx, mut rx) = oneshot::channel::<()>(&rt);
+    tx.send(()).unwrap();
+    assert_eq!(rx.try_recv(), Ok(()));
+}
+
 #[test]
 fn oneshot_send_recv_close() {
     let rt = rt(1);

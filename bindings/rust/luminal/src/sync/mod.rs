@@ -36,8 +36,41 @@ use crate::ffi;
 use crate::RuntimeError;
 use std::ffi::c_void;
 use std::marker::PhantomData;
-use std::ptr::{self, NonNull};
+use std::ptr;
 use std::task::Poll;
+
+/// How a value of type `T` travels as a primitive's `void*` message. A plain value (no drop glue) that fits in a
+/// pointer travels in the pointer's own bits: no allocation, and nothing to drop if the runtime discards it (the
+/// primitive is then made without a `drop_message`). Anything else goes as a leaked box (the primitive's own node
+/// type). A box per message had been ~30% of a `usize` channel's instructions, and its `free` ran on the other
+/// thread (issue 15's mpsc rows). NULL is a valid message (the inline value 0).
+pub(crate) struct Inline<T>(PhantomData<T>);
+
+impl<T> Inline<T> {
+    pub(crate) const YES: bool = std::mem::size_of::<T>() <= std::mem::size_of::<*mut c_void>()
+        && std::mem::align_of::<T>() <= std::mem::align_of::<*mut c_void>()
+        && !std::mem::needs_drop::<T>();
+
+    /// `v`'s bits as a message (only when [`Self::YES`]).
+    pub(crate) fn encode(v: T) -> *mut c_void {
+        debug_assert!(Self::YES);
+        let mut bits: usize = 0;
+        // SAFETY: `T` fits in a usize (size and alignment, `YES`); its bytes are moved into it.
+        unsafe { ptr::write(&mut bits as *mut usize as *mut T, v) };
+        bits as *mut c_void
+    }
+
+    /// The value a message made by [`Self::encode`] carries.
+    ///
+    /// # Safety
+    /// `p` must come from `encode` for this `T`, and be decoded once (a second copy of a value without drop glue is
+    /// harmless to memory, but the caller owns the value's meaning).
+    pub(crate) unsafe fn decode(p: *mut c_void) -> T {
+        let bits = p as usize;
+        // SAFETY: the caller's contract: these are the bytes of a `T`.
+        unsafe { ptr::read(&bits as *const usize as *const T) }
+    }
+}
 
 /// An owned C future (`luminal_future`) dropped exactly once: when it completes, or with this value.
 pub(crate) struct RawFut(Option<ffi::luminal_future>);
@@ -105,7 +138,7 @@ struct RecvOuts {
 pub(crate) struct RecvOp<T> {
     fut: RawFut,
     outs: *mut RecvOuts,
-    got: Option<NonNull<c_void>>,
+    got: Option<*mut c_void>, // (NULL is a valid message: see Inline)
     drop_msg: unsafe extern "C" fn(*mut c_void),
     _t: PhantomData<fn(T) -> T>,
 }
@@ -135,7 +168,7 @@ impl<T> RecvOp<T> {
     }
 
     /// The message received (after `Ready(LUMINAL_OK)`), now the caller's; None if there is none.
-    pub(crate) fn take(&mut self) -> Option<NonNull<c_void>> {
+    pub(crate) fn take(&mut self) -> Option<*mut c_void> {
         self.got.take()
     }
 }
@@ -151,7 +184,7 @@ impl<T: Send + 'static> RawPoll for RecvOp<T> {
                 // SAFETY: the C future wrote `outs` at completion and was dropped: nobody else touches them.
                 let (st, msg) = unsafe { ((*self.outs).result, (*self.outs).msg) };
                 if st == ffi::LUMINAL_OK {
-                    self.got = NonNull::new(msg); // never NULL: every message is a box
+                    self.got = Some(msg);
                 }
                 Poll::Ready(st)
             }
@@ -172,7 +205,7 @@ impl<T> Drop for RecvOp<T> {
         if let Some(msg) = self.got.take() {
             // Received and never claimed (its receiver is going): dropped as the primitive drops it.
             // SAFETY: the message is ours; `drop_msg` frees it exactly once.
-            unsafe { (self.drop_msg)(msg.as_ptr()) }
+            unsafe { (self.drop_msg)(msg) }
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Each message is a boxed node (`Box<T>` plus one pointer) passed as the channel's `void*` message; the channel's
 //! `drop_message` frees a node that is never received (queued when the receiver goes, or refused), so every
-//! message is dropped exactly once.
+//! message is dropped exactly once. A small plain value (no drop glue, at most a pointer's size: `usize`, a raw
+//! pointer, ...) travels in the pointer's bits instead ([`Inline`]), with no allocation and no `drop_message`.
 //!
 //! ## How `send` gives the value back
 //!
@@ -15,8 +16,10 @@
 //! the value back out (`Err(SendError(value))`); in every other case (delivered and later dropped unreceived at
 //! close, or the future cancelled) the value is dropped with the cell's last reference. So the value is dropped
 //! exactly once, and a refused send returns it — the C runtime calls a send future's `drop_message` only from
-//! that future's own poll or drop, so the value is in the cell when the future sees `CLOSED`.
-use super::{RawFut, RecvOp};
+//! that future's own poll or drop, so the value is in the cell when the future sees `CLOSED`. An inline value has
+//! no drop glue, so the future keeps a copy of its bits and hands that back instead (the channel's copy is
+//! discarded without a call).
+use super::{Inline, RawFut, RecvOp};
 use crate::await_raw::{AwaitRaw, RawPoll};
 use crate::ffi::{self, luminal_context, luminal_receiver, luminal_runtime, luminal_sender};
 use crate::{Runtime, RuntimeError};
@@ -45,8 +48,8 @@ struct SendBack<T> {
 
 /// The channel's `drop_message`: frees a node never received (see the module docs for `back`).
 unsafe extern "C" fn drop_node<T>(p: *mut c_void) {
-    if p.is_null() {
-        return;
+    if Inline::<T>::YES || p.is_null() {
+        return; // nothing to drop (an inline value has no drop glue)
     }
     // SAFETY: every message of a channel made by `channel::<T>` is a `Box<Node<T>>` leaked into the channel;
     // the runtime calls drop_message exactly once per message never received, and then nobody else has it.
@@ -66,8 +69,21 @@ unsafe extern "C" fn drop_node<T>(p: *mut c_void) {
 /// # Safety
 /// `p` must be a message of a `channel::<T>` channel, now the caller's.
 unsafe fn take_node<T>(p: *mut c_void) -> T {
+    if Inline::<T>::YES {
+        // SAFETY: the caller's contract: an inline value's message.
+        return unsafe { Inline::decode(p) };
+    }
     // SAFETY: the caller's contract; the node is dropped here (its `back` reference with it).
     unsafe { Box::from_raw(p as *mut Node<T>) }.value
+}
+
+/// A value as this channel's message (see [`take_node`]); `back`: the cell of a send that waits (boxed nodes only).
+fn make_node<T>(value: T, back: Option<Arc<SendBack<T>>>) -> *mut c_void {
+    if Inline::<T>::YES {
+        Inline::encode(value)
+    } else {
+        Box::into_raw(Box::new(Node { value, back })) as *mut c_void
+    }
 }
 
 /// Makes a bounded channel of `capacity` messages on `rt` (the runtime that hosts the helper task of a send or
@@ -92,7 +108,7 @@ pub fn try_channel<T: Send + 'static>(
     let opts = ffi::luminal_channel_options {
         struct_size: std::mem::size_of::<ffi::luminal_channel_options>(),
         capacity,
-        drop_message: Some(drop_node::<T>),
+        drop_message: if Inline::<T>::YES { None } else { Some(drop_node::<T>) },
     };
     let (mut tx, mut rx) = (ptr::null_mut(), ptr::null_mut());
     // SAFETY: `rt` is a runtime handle (a stale one is reported); the options are borrowed for the call.
@@ -197,19 +213,19 @@ impl<T: Send + 'static> Sender<T> {
 
     /// Queues `value` now if there is room; never waits. `Full` also while earlier sends wait for room.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let node = Box::into_raw(Box::new(Node { value, back: None }));
+        let node = make_node(value, None);
         // SAFETY: a live sender; the message is taken only on OK, else it stays ours.
-        match unsafe { ffi::luminal_channel_try_send(self.raw.as_ptr(), node as *mut c_void) } {
+        match unsafe { ffi::luminal_channel_try_send(self.raw.as_ptr(), node) } {
             ffi::LUMINAL_OK => Ok(()),
-            // SAFETY: not taken (FULL, CLOSED, or a failure of the call): the node is still ours.
-            ffi::LUMINAL_E_FULL => Err(TrySendError::Full(unsafe { take_node(node as *mut c_void) })),
+            // SAFETY: not taken (FULL, CLOSED, or a failure of the call): the message is still ours.
+            ffi::LUMINAL_E_FULL => Err(TrySendError::Full(unsafe { take_node(node) })),
             // SAFETY: as above.
-            _ => Err(TrySendError::Closed(unsafe { take_node(node as *mut c_void) })),
+            _ => Err(TrySendError::Closed(unsafe { take_node(node) })),
         }
     }
 
     /// The raw sender, which this value no longer owns (release it with `luminal_sender_release`, or turn it back
-    /// with [`from_raw`](Self::from_raw)). Messages are `Box`ed nodes private to this crate: C code must not send
+    /// with [`from_raw`](Self::from_raw)). Messages are in an encoding private to this crate: C code must not send
     /// on a Rust channel's sender; hand it to Rust code (another copy of this crate, e.g. a plugin) instead.
     pub fn into_raw(self) -> *mut luminal_sender {
         let raw = self.raw.as_ptr();
@@ -290,16 +306,18 @@ pub struct SendFuture<'a, T: Send + 'static> {
 
 enum SendState<T: Send + 'static> {
     Init(Option<T>),
-    Waiting(AwaitRaw<SendOp<T>>, Arc<SendBack<T>>),
+    /// The C send future, the cell a refusal hands the value back through, and (inline values) the value's copy.
+    Waiting(AwaitRaw<SendOp<T>>, Arc<SendBack<T>>, Option<T>),
     Done,
 }
 
 impl<T: Send + 'static> Unpin for SendFuture<'_, T> {}
 
 impl<T: Send + 'static> SendFuture<'_, T> {
-    /// The value back from the cell (a refused send); panics if it is not there (a bug: see the module docs).
-    fn give_back(back: &SendBack<T>) -> SendError<T> {
-        let v = back.value.lock().unwrap_or_else(|e| e.into_inner()).take();
+    /// The value back from the kept copy (inline) or the cell (a refused send); panics if it is not there (a bug:
+    /// see the module docs).
+    fn give_back(back: &SendBack<T>, kept: Option<T>) -> SendError<T> {
+        let v = kept.or_else(|| back.value.lock().unwrap_or_else(|e| e.into_inner()).take());
         SendError(v.expect("luminal::sync::mpsc: a refused message was not handed back"))
     }
 }
@@ -323,30 +341,33 @@ impl<T: Send + 'static> Future for SendFuture<'_, T> {
                 Err(TrySendError::Full(v)) => v,
             };
             let back = Arc::new(SendBack { result: AtomicI32::new(ffi::LUMINAL_E_CLOSED), value: StdMutex::new(None) });
-            let node = Box::into_raw(Box::new(Node { value, back: Some(back.clone()) }));
+            // An inline value: a copy of its bits to hand back (it has no drop glue, so the copy the channel
+            // discards and this one are never both dropped).
+            // SAFETY: `Inline::YES` means no drop glue: duplicating the bits duplicates no ownership.
+            let kept = if Inline::<T>::YES { Some(unsafe { ptr::read(&value) }) } else { None };
+            let node = make_node(value, Some(back.clone()));
             let mut fut = RawFut::empty();
             // SAFETY: a live sender; `result` lives in the Arc, which the future (through `SendOp`) keeps alive
             // until the C future is dropped; the node is taken (on failure: dropped into `back`, see below).
-            let st = unsafe {
-                ffi::luminal_channel_send(this.tx.raw.as_ptr(), node as *mut c_void, back.result.as_ptr(), &mut fut)
-            };
+            let st =
+                unsafe { ffi::luminal_channel_send(this.tx.raw.as_ptr(), node, back.result.as_ptr(), &mut fut) };
             if st != ffi::LUMINAL_OK {
                 this.state = SendState::Done;
                 if st == ffi::LUMINAL_E_INVALID_ARGUMENT || st == ffi::LUMINAL_E_INVALID_HANDLE {
-                    // No channel took it: the node is still ours.
+                    // No channel took it: the message is still ours.
                     // SAFETY: not taken.
-                    return Poll::Ready(Err(SendError(unsafe { take_node(node as *mut c_void) })));
+                    return Poll::Ready(Err(SendError(unsafe { take_node(node) })));
                 }
-                return Poll::Ready(Err(Self::give_back(&back)));
+                return Poll::Ready(Err(Self::give_back(&back, kept)));
             }
             let op = SendOp { fut: RawFut::new(fut), back: back.clone() };
-            this.state = SendState::Waiting(AwaitRaw::new(op, this.tx.home), back);
+            this.state = SendState::Waiting(AwaitRaw::new(op, this.tx.home), back, kept);
         }
-        let SendState::Waiting(op, back) = &mut this.state else {
+        let SendState::Waiting(op, back, kept) = &mut this.state else {
             panic!("a luminal Send was polled after it completed")
         };
         let st = std::task::ready!(Pin::new(op).poll(cx));
-        let result = if st == ffi::LUMINAL_OK { Ok(()) } else { Err(Self::give_back(back)) };
+        let result = if st == ffi::LUMINAL_OK { Ok(()) } else { Err(Self::give_back(back, kept.take())) };
         this.state = SendState::Done;
         Poll::Ready(result)
     }
@@ -413,7 +434,7 @@ impl<T: Send + 'static> Receiver<T> {
         *op = None;
         Poll::Ready(match (st, got) {
             // SAFETY: the message the C future handed over, ours now.
-            (ffi::LUMINAL_OK, Some(msg)) => Some(unsafe { take_node(msg.as_ptr()) }),
+            (ffi::LUMINAL_OK, Some(msg)) => Some(unsafe { take_node(msg) }),
             _ => None,
         })
     }
@@ -423,7 +444,7 @@ impl<T: Send + 'static> Receiver<T> {
         if let Some(mut src) = op.into_source() {
             if let Some(msg) = src.take() {
                 // SAFETY: the message the C future handed over, ours now.
-                self.stash = Some(unsafe { take_node(msg.as_ptr()) });
+                self.stash = Some(unsafe { take_node(msg) });
             }
         }
     }

@@ -1,7 +1,8 @@
 //! A one-value channel on `luminal_oneshot_*`: one lock-free cell in the runtime per oneshot (no lock, no queue),
-//! its send releases the sender. The value travels as a `Box<T>` passed as the oneshot's `void*`; the oneshot's
-//! `drop_message` frees a value sent and never received, so every value is dropped exactly once.
-use super::RecvOp;
+//! its send releases the sender. The value travels as a `Box<T>` passed as the oneshot's `void*` (a small plain value
+//! in the pointer's bits instead: see [`Inline`]); the oneshot's `drop_message` frees a value sent and never
+//! received, so every value is dropped exactly once.
+use super::{Inline, RecvOp};
 use crate::await_raw::AwaitRaw;
 use crate::ffi::{self, luminal_oneshot_receiver, luminal_oneshot_sender, luminal_runtime};
 use crate::{Runtime, RuntimeError};
@@ -16,8 +17,8 @@ use std::task::{Context, Poll};
 
 /// The oneshot's `drop_message`: frees a value sent and never received.
 unsafe extern "C" fn drop_value<T>(p: *mut c_void) {
-    if p.is_null() {
-        return;
+    if Inline::<T>::YES || p.is_null() {
+        return; // nothing to drop (an inline value has no drop glue)
     }
     // SAFETY: every value of a `channel::<T>` oneshot is a leaked `Box<T>`; the runtime calls drop_message at most
     // once, for a value nobody received. A panicking destructor must not unwind into the runtime.
@@ -30,8 +31,30 @@ unsafe extern "C" fn drop_value<T>(p: *mut c_void) {
 /// # Safety
 /// `p` must be a value of a `channel::<T>` oneshot, now the caller's.
 unsafe fn take_value<T>(p: *mut c_void) -> T {
+    if Inline::<T>::YES {
+        // SAFETY: the caller's contract: an inline value's message.
+        return unsafe { Inline::decode(p) };
+    }
     // SAFETY: the caller's contract.
     *unsafe { Box::from_raw(p as *mut T) }
+}
+
+/// A value as this oneshot's message (see [`take_value`]).
+fn make_value<T>(value: T) -> *mut c_void {
+    if Inline::<T>::YES {
+        Inline::encode(value)
+    } else {
+        Box::into_raw(Box::new(value)) as *mut c_void
+    }
+}
+
+/// The oneshot's `drop_message`: none for an inline value (nothing to drop, so no call back into Rust).
+fn drop_fn<T>() -> Option<unsafe extern "C" fn(*mut c_void)> {
+    if Inline::<T>::YES {
+        None
+    } else {
+        Some(drop_value::<T>)
+    }
 }
 
 /// Makes a oneshot channel on `rt` (which hosts the receiver's helper task outside a task). Panics if the runtime
@@ -40,7 +63,7 @@ pub fn channel<T: Send + 'static>(rt: &(impl AsRef<Runtime> + ?Sized)) -> (Sende
     let rt = rt.as_ref();
     let (mut tx, mut rx) = (ptr::null_mut(), ptr::null_mut());
     // SAFETY: `rt` is a runtime handle (a stale one is reported).
-    let st = unsafe { ffi::luminal_oneshot_new(rt.as_raw(), Some(drop_value::<T>), &mut tx, &mut rx) };
+    let st = unsafe { ffi::luminal_oneshot_new(rt.as_raw(), drop_fn::<T>(), &mut tx, &mut rx) };
     if let Err(e) = RuntimeError::check(st) {
         panic!("luminal::sync::oneshot::channel: the runtime refused the oneshot: {e}");
     }
@@ -66,11 +89,11 @@ impl<T: Send + 'static> Sender<T> {
     pub fn send(self, value: T) -> Result<(), T> {
         let raw = self.raw.as_ptr();
         std::mem::forget(self); // the send releases the handle, whatever its result
-        let p = Box::into_raw(Box::new(value)) as *mut c_void;
+        let p = make_value(value);
         // SAFETY: our own live sender, used once; the value is taken only on OK.
         match unsafe { ffi::luminal_oneshot_send(raw, p) } {
             ffi::LUMINAL_OK => Ok(()),
-            // SAFETY: refused: the box is still ours.
+            // SAFETY: refused: the message is still ours.
             _ => Err(unsafe { take_value(p) }),
         }
     }
@@ -140,7 +163,7 @@ impl<T: Send + 'static> Receiver<T> {
             if let Some(v) = op.into_source().and_then(|mut s| s.got.take()) {
                 self.finish();
                 // SAFETY: the value the C future handed over, ours now.
-                return Ok(unsafe { take_value(v.as_ptr()) });
+                return Ok(unsafe { take_value(v) });
             }
         }
         let mut msg = ptr::null_mut();
@@ -197,7 +220,7 @@ impl<T: Send + 'static> Future for Receiver<T> {
         this.finish();
         Poll::Ready(match (st, got) {
             // SAFETY: the value the C future handed over, ours now.
-            (ffi::LUMINAL_OK, Some(v)) => Ok(unsafe { take_value(v.as_ptr()) }),
+            (ffi::LUMINAL_OK, Some(v)) => Ok(unsafe { take_value(v) }),
             _ => Err(RecvError),
         })
     }
