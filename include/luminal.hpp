@@ -56,6 +56,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <new>
@@ -823,9 +824,47 @@ void plugin_fini(void *state) noexcept {
 // ---------------------------------------------------------------------------------------------------------------
 
 namespace detail {
+// How a T travels as a channel's or oneshot's void* message: a trivially copyable T that fits in a pointer (int,
+// a pointer, a small enum or struct) in the pointer's own bits, with no allocation and nothing for the runtime to
+// delete (the primitive gets no drop_message); anything else boxed (one allocation), deleted by drop_message.
+template <class T>
+inline constexpr bool inline_message =
+    std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(void *) && alignof(T) <= alignof(void *);
+
 template <class T>
 void delete_message(void *p) noexcept {
-  delete static_cast<T *>(p);
+  if constexpr (!inline_message<T>) delete static_cast<T *>(p);
+}
+
+template <class T>
+constexpr luminal_drop_fn message_drop() noexcept {
+  if constexpr (inline_message<T>) return nullptr;
+  else return &delete_message<T>;
+}
+
+template <class T>
+void *make_message(T &&v) {
+  if constexpr (inline_message<T>) {
+    std::uintptr_t bits = 0;
+    std::memcpy(&bits, &v, sizeof(T));
+    return reinterpret_cast<void *>(bits);
+  } else {
+    return new T(std::move(v));
+  }
+}
+
+// The value of a message made by make_message<T> (consumed: a box is freed).
+template <class T>
+T take_message_value(void *m) {
+  if constexpr (inline_message<T>) {
+    std::uintptr_t bits = reinterpret_cast<std::uintptr_t>(m);
+    alignas(T) unsigned char storage[sizeof(T)];
+    std::memcpy(storage, &bits, sizeof(T)); // a trivially copyable T's bytes make the T
+    return *std::launder(reinterpret_cast<T *>(storage));
+  } else {
+    std::unique_ptr<T> box(static_cast<T *>(m));
+    return std::move(*box);
+  }
 }
 } // namespace detail
 
@@ -836,7 +875,8 @@ class receiver;
 template <class T>
 std::pair<sender<T>, receiver<T>> channel(runtime_ref rt, size_t capacity = 0);
 
-// A sending handle of a channel of T (messages are boxed: one allocation each). Copy = luminal_sender_clone.
+// A sending handle of a channel of T (messages are boxed, one allocation each, unless T is trivially copyable and
+// fits in a pointer: see detail::inline_message). Copy = luminal_sender_clone.
 template <class T>
 class sender {
  public:
@@ -852,12 +892,9 @@ class sender {
   ~sender() { luminal_sender_release(s_); }
   // Queues v now if there is room: LUMINAL_OK; else LUMINAL_E_FULL or LUMINAL_E_CLOSED and v is left unchanged.
   luminal_status try_send(T &&v) {
-    auto *box = new T(std::move(v));
-    luminal_status s = luminal_channel_try_send(s_, box);
-    if (s != LUMINAL_OK) {
-      v = std::move(*box); // not taken: the message stays the caller's
-      delete box;
-    }
+    void *m = detail::make_message<T>(std::move(v));
+    luminal_status s = luminal_channel_try_send(s_, m);
+    if (s != LUMINAL_OK) v = detail::take_message_value<T>(m); // not taken: the message stays the caller's
     return s;
   }
   luminal_status try_send(const T &v) {
@@ -890,10 +927,7 @@ class receiver {
   luminal_status try_recv(T &out) {
     void *m = nullptr;
     luminal_status s = luminal_channel_try_recv(r_, &m);
-    if (s == LUMINAL_OK) {
-      std::unique_ptr<T> box(static_cast<T *>(m));
-      out = std::move(*box);
-    }
+    if (s == LUMINAL_OK) out = detail::take_message_value<T>(m);
     return s;
   }
   luminal_receiver *get() const noexcept { return r_; }
@@ -913,14 +947,15 @@ std::pair<sender<T>, receiver<T>> channel(runtime_ref rt, size_t capacity) {
   luminal_channel_options o{};
   o.struct_size = sizeof o;
   o.capacity = capacity;
-  o.drop_message = &detail::delete_message<T>;
+  o.drop_message = detail::message_drop<T>();
   std::pair<sender<T>, receiver<T>> p;
   check(luminal_channel_new(rt.handle, &o, &p.first.s_, &p.second.r_));
   return p;
 }
 
 // A oneshot (luminal_oneshot_*): one value of T from one sender to one receiver; both ends move-only. The value is
-// boxed (one allocation); one sent and never received is deleted by the runtime's drop_message.
+// boxed (one allocation; none for a small trivially copyable T: see detail::inline_message); one sent and never
+// received is deleted by the runtime's drop_message.
 template <class T>
 class oneshot_sender;
 template <class T>
@@ -942,10 +977,10 @@ class oneshot_sender {
   // luminal::error(LUMINAL_E_INVALID_ARGUMENT) on an empty (moved-from or already used) sender.
   bool send(T v) && {
     luminal_oneshot_sender *tx = std::exchange(tx_, nullptr); // released by the send whatever it answers
-    auto *box = new T(std::move(v));
-    luminal_status s = luminal_oneshot_send(tx, box);
+    void *m = detail::make_message<T>(std::move(v));
+    luminal_status s = luminal_oneshot_send(tx, m);
     if (s == LUMINAL_OK) return true;
-    delete box; // not taken: still ours
+    (void)detail::take_message_value<T>(m); // not taken: still ours
     if (s == LUMINAL_E_CLOSED) return false;
     throw error(s);
   }
@@ -973,8 +1008,7 @@ class oneshot_receiver {
     void *m = nullptr;
     luminal_status s = luminal_oneshot_try_recv(rx_, &m);
     if (s == LUMINAL_OK) {
-      std::unique_ptr<T> box(static_cast<T *>(m));
-      out = std::move(*box);
+      out = detail::take_message_value<T>(m);
     } else if (s != LUMINAL_E_EMPTY && s != LUMINAL_E_CLOSED) {
       throw error(s);
     }
@@ -995,7 +1029,7 @@ class oneshot_receiver {
 template <class T>
 std::pair<oneshot_sender<T>, oneshot_receiver<T>> oneshot(runtime_ref rt) {
   std::pair<oneshot_sender<T>, oneshot_receiver<T>> p;
-  check(luminal_oneshot_new(rt.handle, &detail::delete_message<T>, &p.first.tx_, &p.second.rx_));
+  check(luminal_oneshot_new(rt.handle, detail::message_drop<T>(), &p.first.tx_, &p.second.rx_));
   return p;
 }
 
@@ -1806,13 +1840,12 @@ struct c_future_awaitable : poll_awaitable<c_future_awaitable<D, Out>>, Out {
     check(status);
     return true;
   }
-  // A received message (a boxed T): nullopt once closed.
+  // A received message (see make_message): nullopt once closed.
   template <class T>
   std::optional<T> take_message() {
     if (status == LUMINAL_E_CLOSED) return std::nullopt;
     check(status);
-    std::unique_ptr<T> box(static_cast<T *>(std::exchange(msg, nullptr)));
-    return std::optional<T>(std::move(*box));
+    return std::optional<T>(take_message_value<T>(std::exchange(msg, nullptr)));
   }
 };
 
@@ -2346,9 +2379,10 @@ struct send_awaitable : sync_future_awaitable<send_awaitable<T>> {
   luminal_sender *tx;
   std::optional<T> value;
   luminal_status make(luminal_future *f) {
-    auto *box = new T(std::move(*value));
-    luminal_status s = luminal_channel_send(tx, box, &this->status, f);
-    if (s == LUMINAL_E_INVALID_ARGUMENT || s == LUMINAL_E_INVALID_HANDLE) delete box; // no channel: still ours
+    void *m = make_message<T>(std::move(*value));
+    luminal_status s = luminal_channel_send(tx, m, &this->status, f);
+    // No channel: still ours.
+    if (s == LUMINAL_E_INVALID_ARGUMENT || s == LUMINAL_E_INVALID_HANDLE) (void)take_message_value<T>(m);
     return s;
   }
   bool await_resume() const { return this->open(); }

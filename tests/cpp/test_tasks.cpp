@@ -276,6 +276,44 @@ TEST(channels_async) {
   CHECK(!block_on(r, closed(tx2)));
 }
 
+// A trivially copyable T that fits in a pointer travels in the message's bits (no box): 0 is a value like any
+// other (a NULL message, not the end), and the small struct's bytes arrive intact.
+TEST(channel_small_values_inline) {
+  runtime r = tu::rt();
+  static_assert(detail::inline_message<int> && detail::inline_message<void *> && !detail::inline_message<std::string>);
+  struct pair16 {
+    int32_t a;
+    int16_t b;
+  };
+  static_assert(detail::inline_message<pair16>);
+  auto [tx, rx] = channel<int>(r, 2);
+  CHECK(tx.try_send(0) == LUMINAL_OK);
+  CHECK(tx.try_send(-7) == LUMINAL_OK);
+  int full = 0;
+  CHECK(tx.try_send(std::move(full)) == LUMINAL_E_FULL && full == 0);
+  auto take2 = [](receiver<int> rx) -> task<int> {
+    auto a = co_await rx.recv();
+    auto b = co_await rx.recv();
+    co_return a && b && *a == 0 ? *b : 1;
+  };
+  CHECK(block_on(r, take2(std::move(rx))) == -7);
+
+  auto [ptx, prx] = channel<pair16>(r);
+  CHECK(ptx.try_send(pair16{123456, -3}) == LUMINAL_OK);
+  pair16 got{};
+  CHECK(prx.try_recv(got) == LUMINAL_OK && got.a == 123456 && got.b == -3);
+
+  auto [otx, orx] = oneshot<int>(r);
+  auto waiter = [](oneshot_receiver<int> rx) -> task<int> {
+    auto v = co_await rx.recv();
+    co_return v ? *v : 1;
+  };
+  auto h = spawn(r, waiter(std::move(orx)));
+  std::this_thread::sleep_for(2ms);
+  CHECK(std::move(otx).send(0));
+  CHECK(h.join() == 0);
+}
+
 TEST(oneshot_async) {
   runtime r = tu::rt();
   auto [tx, rx] = oneshot<std::string>(r);
