@@ -27,9 +27,7 @@ sealed unsafe partial class Runtime
     internal bool PollObserved;
 
     // Counters written off the workers' threads (interlocked; each sits beside the others only: rare events).
-    long _completedElsewhere; // tasks completed off the workers (block_on, blocking pool); Runtime.cs has the rest
-    long _unparks;
-    internal long IoInFlight;  // IoOp: submitted, completion not yet arrived
+    internal SharedCounters Counters; // written with atomics by any thread: see SharedCounters
 
     void Attach(Observers? o, uint ioOption)
     {
@@ -96,10 +94,10 @@ sealed unsafe partial class Runtime
     // ---- counters ------------------------------------------------------------------------------------------------
 
     /// <summary>A task finished off the workers' threads and completed (the per-worker count is in Worker.Counted).</summary>
-    void CountCompletedElsewhere() => Interlocked.Increment(ref _completedElsewhere);
+    void CountCompletedElsewhere() => Interlocked.Increment(ref Counters.CompletedElsewhere);
 
     /// <summary>NotifyOne woke a worker.</summary>
-    void CountUnpark() => Interlocked.Increment(ref _unparks);
+    void CountUnpark() => Interlocked.Increment(ref Counters.Unparks);
 
     /// <summary>luminal_runtime_get_metrics: sums the per-worker counters and reads the queues (see luminal.h).</summary>
     public void ReadMetrics(out Interop.NativeRuntimeMetrics m)
@@ -112,8 +110,8 @@ sealed unsafe partial class Runtime
         m.BlockingIdle = (uint)idle;
         m.BlockingMax = (uint)Blocking.MaxThreads;
         m.BlockingQueueDepth = (ulong)queued;
-        long spawned = Volatile.Read(ref _spawnedElsewhere), finished = Volatile.Read(ref _finishedElsewhere);
-        long completed = Volatile.Read(ref _completedElsewhere);
+        long spawned = Volatile.Read(ref Counters.SpawnedElsewhere), finished = Volatile.Read(ref Counters.FinishedElsewhere);
+        long completed = Volatile.Read(ref Counters.CompletedElsewhere);
         Span<ulong> ready = stackalloc ulong[Priority.Levels];
         foreach (Worker w in Workers)
         {
@@ -143,12 +141,12 @@ sealed unsafe partial class Runtime
         m.TasksCompleted = (ulong)completed;
         m.TasksCancelled = (ulong)Math.Max(0, finished - completed);
         m.TasksAlive = (ulong)Math.Max(0, spawned - finished);
-        m.Unparks = (ulong)Volatile.Read(ref _unparks);
+        m.Unparks = (ulong)Volatile.Read(ref Counters.Unparks);
         m.ReadyUserInteractive = ready[Priority.UserInteractive];
         m.ReadyUserInitiated = ready[Priority.UserInitiated];
         m.ReadyUtility = ready[Priority.Utility];
         m.ReadyBackground = ready[Priority.Background];
-        m.IoInFlight = (ulong)Math.Max(0, Volatile.Read(ref IoInFlight));
+        m.IoInFlight = (ulong)Math.Max(0, Volatile.Read(ref Counters.IoInFlight));
         m.TimersPending = (ulong)Timers.Pending;
     }
 }

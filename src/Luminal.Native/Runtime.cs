@@ -327,13 +327,12 @@ sealed unsafe partial class Runtime
 
     // ---- counting tasks (so shutdown's sweep stops once it found them all) -----------------------------------
 
-    long _spawnedElsewhere, _finishedElsewhere; // tasks made / finished off the workers' threads
 
     /// <summary>A task of this runtime was made; <paramref name="worker"/>: the worker whose thread made it.</summary>
     public void CountSpawned(Worker? worker)
     {
         if (worker is not null) worker.Counted.TasksSpawned++; // that worker's thread only: no atomic needed
-        else Interlocked.Increment(ref _spawnedElsewhere);
+        else Interlocked.Increment(ref Counters.SpawnedElsewhere);
     }
 
     /// <summary>A task of this runtime finished (its future is gone); <paramref name="worker"/> as above;
@@ -346,7 +345,7 @@ sealed unsafe partial class Runtime
             if (completed) worker.Counted.TasksCompleted++;
             return;
         }
-        Interlocked.Increment(ref _finishedElsewhere);
+        Interlocked.Increment(ref Counters.FinishedElsewhere);
         if (completed) CountCompletedElsewhere();
     }
 
@@ -357,8 +356,8 @@ sealed unsafe partial class Runtime
     /// (the fuzzer's rare hang with futures never dropped, and its later wake found no runtime).</summary>
     long Unfinished()
     {
-        long finished = Volatile.Read(ref _finishedElsewhere);
-        long n = Volatile.Read(ref _spawnedElsewhere) - finished;
+        long finished = Volatile.Read(ref Counters.FinishedElsewhere);
+        long n = Volatile.Read(ref Counters.SpawnedElsewhere) - finished;
         foreach (Worker w in Workers) n += Volatile.Read(ref w.Counted.TasksSpawned) - Volatile.Read(ref w.Counted.TasksFinished);
         return n;
     }

@@ -301,7 +301,7 @@ readonly unsafe struct IoOp : IEquatable<IoOp>
             if (seen == s) break;
             s = seen;
         }
-        if ((s & PhaseMask) == Submitted) Interlocked.Decrement(ref runtime.IoInFlight); // metrics: io_in_flight
+        if ((s & PhaseMask) == Submitted) Interlocked.Decrement(ref runtime.Counters.IoInFlight); // metrics: io_in_flight
         // After Completed is published: a poller that stored its waker before it saw Submitted is seen here (both
         // sides exchange, full fences), and one that stores it later sees Completed itself.
         ulong waker = Interlocked.Exchange(ref _p->Waker, 0);
@@ -337,7 +337,7 @@ readonly unsafe struct IoOp : IEquatable<IoOp>
                 p->HoldsClock = 1;
                 Interlocked.Increment(ref runtime.IoHoldingClock);
             }
-            Interlocked.Increment(ref runtime.IoInFlight); // metrics: io_in_flight (before any completion's decrement)
+            Interlocked.Increment(ref runtime.Counters.IoInFlight); // metrics: io_in_flight (before any completion's decrement)
             Interlocked.Or(ref p->State, Submitted);
             // No waker yet: an operation that completes right here must not wake the task being polled (it would
             // be polled again for nothing, and a worker would nudge another one awake for it).
