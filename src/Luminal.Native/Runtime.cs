@@ -111,6 +111,7 @@ sealed unsafe partial class Runtime
         Idle = new Idle(workers);
         Timers = new Time.TimerDriver(this, paused);
         CountsIo = paused;
+        Counters.IoRefs = 1; // the tokens' reference (see AddIoRef)
         _liveWorkers = workers;
         TaskRuntimeId = TaskRuntimes.Register(this);
         if (!currentThread) return;
@@ -434,15 +435,15 @@ sealed unsafe partial class Runtime
     // IO operations (native cells, Io/IoOp.cs) name their runtime by its TaskRuntimes id, and a dropped one still
     // needs its runtime and backend (a drop after the last release waits for its buffer): the id stays registered
     // while the tokens or any operation live. One reference for the tokens, one per live operation.
-    int _ioRefs = 1, _tokensGone;
+    int _tokensGone; // (the IO references are Counters.IoRefs: two atomics per IO operation)
 
     /// <summary>A new IO operation names this runtime; false once the runtime is unreachable.</summary>
     internal bool AddIoRef()
     {
-        int n = Volatile.Read(ref _ioRefs);
+        int n = Volatile.Read(ref Counters.IoRefs);
         while (n > 0)
         {
-            int seen = Interlocked.CompareExchange(ref _ioRefs, n + 1, n);
+            int seen = Interlocked.CompareExchange(ref Counters.IoRefs, n + 1, n);
             if (seen == n) return true;
             n = seen;
         }
@@ -451,7 +452,7 @@ sealed unsafe partial class Runtime
 
     internal void ReleaseIoRef()
     {
-        if (Interlocked.Decrement(ref _ioRefs) == 0) TaskRuntimes.Unregister(TaskRuntimeId);
+        if (Interlocked.Decrement(ref Counters.IoRefs) == 0) TaskRuntimes.Unregister(TaskRuntimeId);
     }
 
     /// <summary>Nanoseconds to a Monitor-style timeout: -1 for "forever", rounded up to whole milliseconds.</summary>

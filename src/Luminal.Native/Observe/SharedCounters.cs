@@ -12,9 +12,10 @@ namespace Luminal.Observe;
 [StructLayout(LayoutKind.Explicit, Size = 192)]
 struct SharedCounters
 {
-    [FieldOffset(64)] public long SpawnedElsewhere;   // tasks made off the workers' threads
+    [FieldOffset(64)] public long SpawnedElsewhere;    // tasks made off the workers' threads
     [FieldOffset(72)] public long FinishedElsewhere;  // ... and finished there
     [FieldOffset(80)] public long CompletedElsewhere; // ... completed there (block_on, blocking pool)
     [FieldOffset(88)] public long Unparks;            // workers woken (metrics)
     [FieldOffset(96)] public long IoInFlight;         // IoOp: submitted, completion not yet arrived (metrics)
+    [FieldOffset(104)] public int IoRefs;             // Runtime.AddIoRef: 1 for the tokens + 1 per live IO operation
 }
