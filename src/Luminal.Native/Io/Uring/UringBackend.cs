@@ -13,8 +13,8 @@ namespace Luminal.Io.Uring;
 /// not on its futex; unparking it pokes the ring (UringBackend.Poke.cs). With nothing in flight workers park on
 /// their futexes, as before any IO (an idle ring costs the scheduler nothing, see Park). Busy workers submit what
 /// they queued and reap what is there every few turns of their loop (Worker.IoPollInterval) and whenever they run
-/// out of work. Whoever reaps wakes the tasks, so on a worker they land in its own queue. (Kernels without timed waits, before 5.11,
-/// get a reaper thread instead.)
+/// out of work. Whoever reaps wakes the tasks, so on a worker they land in its own queue. (Kernels without timed
+/// waits, before 5.11, get a reaper thread instead.)
 /// </summary>
 sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
 {
