@@ -462,3 +462,58 @@ TEST(stale_handle_generations) {
   tu_runtime_done(rt);
   CHECK_EQ(LOAD(c.drops), 65);
 }
+
+/* A context handed to another thread while its poll runs: a spawn through it from there must not touch the
+ * worker's own queues (only the worker's thread may push there), so the new task goes to the global queue. The
+ * poll looks at its worker's queue depth once the foreign spawn is done: 0, not the task in the next-task slot. */
+typedef struct {
+  luminal_runtime *rt;
+  luminal_context *cx;
+  atomic_int phase; /* 1: cx published; 2: the helper has spawned */
+  luminal_status spawned;
+  atomic_int child_ran;
+} smuggled_cx;
+
+static luminal_poll smuggled_child(void *s, luminal_context *cx, void **out) {
+  (void)cx, (void)out;
+  atomic_store(&((smuggled_cx *)s)->child_ran, 1);
+  return LUMINAL_POLL_READY;
+}
+
+static void *smuggled_helper(void *arg) {
+  smuggled_cx *m = arg;
+  while (atomic_load(&m->phase) != 1) sched_yield();
+  luminal_future f = {m, smuggled_child, NULL, NULL};
+  m->spawned = luminal_context_spawn(m->cx, f, NULL);
+  atomic_store(&m->phase, 2);
+  return NULL;
+}
+
+static luminal_poll smuggling_poll(void *s, luminal_context *cx, void **out) {
+  smuggled_cx *m = s;
+  m->cx = cx;
+  atomic_store(&m->phase, 1);
+  while (atomic_load(&m->phase) != 2) sched_yield(); /* the helper spawns while this poll runs */
+  luminal_worker_metrics wm = {.struct_size = sizeof wm};
+  luminal_status st = luminal_runtime_get_worker_metrics(m->rt, 0, &wm);
+  *out = (void *)(uintptr_t)(st == LUMINAL_OK ? wm.queue_depth : 99);
+  return LUMINAL_POLL_READY;
+}
+
+TEST(context_spawn_from_another_thread_goes_to_the_global_queue) {
+  luminal_runtime *rt = tu_runtime(1);
+  smuggled_cx m = {.rt = rt};
+  pthread_t helper;
+  CHECK_EQ(pthread_create(&helper, NULL, smuggled_helper, &m), 0);
+  luminal_future f = {&m, smuggling_poll, NULL, NULL};
+  luminal_task *t = NULL;
+  CHECK_ST(luminal_spawn(rt, f, &t), LUMINAL_OK);
+  void *depth = NULL;
+  CHECK_ST(luminal_task_join(t, MS_NS(10000), &depth), LUMINAL_OK);
+  luminal_task_release(t);
+  CHECK_EQ(pthread_join(helper, NULL), 0);
+  CHECK_ST(m.spawned, LUMINAL_OK);
+  CHECK_EQ((uintptr_t)depth, 0);
+  WAIT_UNTIL(atomic_load(&m.child_ran));
+  tu_runtime_done(rt);
+}

@@ -56,8 +56,8 @@ static unsafe partial class Exports
         if (s != Status.Ok || runtime is null) { Runtime.DropFuture(fut); return s; }
         // The local queue only if we really are on that worker's thread (a context smuggled elsewhere
         // must not touch another thread's queue).
-        Worker? local = runtime.CurrentWorker();
-        if (local is not null && local.Index != context!.WorkerIndex) local = null;
+        Worker? local = context!.WorkerIndex >= 0 ? runtime.Workers[context.WorkerIndex] : null;
+        if (local is not null && !local.IsCurrentThread) local = null;
         s = runtime.Spawn(fut, null, outTask != null, local, out ulong token, scope, priority,
             inlineSize: inlineSize, inlineAlign: inlineAlign);
         if (outTask != null) *outTask = (nint)token;

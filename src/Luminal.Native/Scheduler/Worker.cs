@@ -57,6 +57,12 @@ sealed unsafe class Worker
     uint _rng;
     Thread? _thread;
     public int ManagedThreadId;
+    nint _threadSelf; // pthread_self() of this worker's thread (see ThreadSelf)
+
+    /// <summary>Is the caller this worker's own thread?</summary>
+    public bool IsCurrentThread => ThreadSelf.Supported
+        ? ThreadSelf.Current == _threadSelf
+        : Environment.CurrentManagedThreadId == ManagedThreadId;
 
     public Worker(Runtime runtime, int index)
     {
@@ -76,6 +82,7 @@ sealed unsafe class Worker
     void Main(CountdownEvent started)
     {
         ManagedThreadId = Environment.CurrentManagedThreadId;
+        if (ThreadSelf.Supported) _threadSelf = ThreadSelf.Current;
         Volatile.Write(ref Counted.StartedNs, (long)Time.Clock.NowNs());
         _rt.ThreadStarted(Observe.ThreadKind.Worker, Index); // before runtime_new returns, before any task runs
         _cx = Context.Acquire(_rt, Index) ?? throw new OutOfMemoryException("context table is full");
