@@ -28,6 +28,11 @@ sealed unsafe class BlockingPool
     readonly Stack<int> _freeIndexes = new();
     int _nextIndex;
     bool _shutdown;
+    // Idle threads sleep on this futex word (a sequence every notify bumps), not in Monitor.Wait: NativeAOT's
+    // Monitor.Wait and Pulse allocate (a wait-subsystem lookup per wait, an object per pulse), so every blocking call
+    // allocated and 1M of them made a collection (issue 15). Native memory: a futex needs a stable address. Freed
+    // once every thread has exited (Join); null where there is no futex (Monitor.Wait then).
+    int* _wakeSeq = Futex.Supported ? (int*)NativeMemory.AllocZeroed(sizeof(int)) : null;
 
     public readonly int MaxThreads;
 
@@ -130,14 +135,22 @@ sealed unsafe class BlockingPool
             _queues[task.Priority].Enqueue(task);
             // Count only idle threads nobody has claimed yet: two quick submits must not both rely on the same
             // waking thread (the second task would wait behind the first, which may be waiting for it).
-            if (_idle - _notified > 0) { _notified++; Monitor.Pulse(_lock); return true; }
+            if (_idle - _notified > 0) { _notified++; NotifyIdle(all: false); return true; }
             if (_threads.Count >= MaxThreads) return true; // saturated: the task waits for a thread
-            int index = _freeIndexes.Count > 0 ? _freeIndexes.Pop() : _nextIndex++;
-            var thread = new Thread(() => ThreadMain(index)) { IsBackground = true, Name = string.Concat("luminal-b-", index.ToString()) };
-            _threads.Add(thread);
-            thread.Start();
+            StartThread();
             return true;
         }
+    }
+
+    /// <summary>Under <see cref="_lock"/>: a new pool thread. A method of its own: the lambda's closure would
+    /// otherwise be allocated at the top of Submit, on every call (the C# compiler makes it where the captured
+    /// variable's scope begins) — the per-call allocation of luminal_spawn_blocking (issue 15).</summary>
+    void StartThread()
+    {
+        int index = _freeIndexes.Count > 0 ? _freeIndexes.Pop() : _nextIndex++;
+        var thread = new Thread(() => ThreadMain(index)) { IsBackground = true, Name = string.Concat("luminal-b-", index.ToString()) };
+        _threads.Add(thread);
+        thread.Start();
     }
 
     /// <summary>Takes a task out of the queue if it is still waiting there (an abort before the call started).</summary>
@@ -178,7 +191,7 @@ sealed unsafe class BlockingPool
                 {
                     if (_shutdown) return; // leaves _threads after its stop hook (ThreadMain): Join waits for that
                     _idle++;
-                    bool signalled = Monitor.Wait(_lock, _keepAliveMs);
+                    bool signalled = WaitIdle();
                     _idle--;
                     if (_notified > 0) _notified--; // whoever wakes first takes a claim, pulsed or not
                     if (!signalled && !_shutdown && (task = Dequeue()) is null)
@@ -193,6 +206,42 @@ sealed unsafe class BlockingPool
         }
     }
 
+    /// <summary>Under <see cref="_lock"/>: wakes one idle thread (or all).</summary>
+    void NotifyIdle(bool all)
+    {
+        if (_wakeSeq == null)
+        {
+            if (all) Monitor.PulseAll(_lock); else Monitor.Pulse(_lock);
+            return;
+        }
+        Interlocked.Increment(ref *_wakeSeq);
+        if (all) Futex.WakeAll(_wakeSeq); else Futex.WakeOne(_wakeSeq);
+    }
+
+    /// <summary>Under <see cref="_lock"/>, which it releases while it sleeps: waits for a notify or the keep-alive
+    /// time. True if a notify came since the wait began (maybe meant for another idle thread: that only keeps
+    /// this one alive for another keep-alive period). The sequence is read under the lock and every notify bumps
+    /// it under the lock, so a notify after the read makes the futex wait return at once: none is lost.</summary>
+    bool WaitIdle()
+    {
+        if (_wakeSeq == null) return Monitor.Wait(_lock, _keepAliveMs);
+        int seen = Volatile.Read(ref *_wakeSeq);
+        long deadline = _keepAliveMs < 0 ? long.MaxValue : Environment.TickCount64 + _keepAliveMs;
+        Monitor.Exit(_lock);
+        try
+        {
+            // Spurious returns happen: sleep again until a notify or the deadline.
+            while (Volatile.Read(ref *_wakeSeq) == seen)
+            {
+                long left = deadline == long.MaxValue ? -1 : deadline - Environment.TickCount64;
+                if (left <= 0 && deadline != long.MaxValue) break;
+                Futex.Wait(_wakeSeq, seen, left < 0 ? -1 : left * 1_000_000);
+            }
+        }
+        finally { Monitor.Enter(_lock); }
+        return Volatile.Read(ref *_wakeSeq) != seen;
+    }
+
     /// <summary>Refuses new work and cancels what is queued; running calls finish on their own.</summary>
     public void Shutdown()
     {
@@ -201,7 +250,7 @@ sealed unsafe class BlockingPool
         {
             _shutdown = true;
             while (Dequeue() is RawTask t) queued.Enqueue(t);
-            Monitor.PulseAll(_lock);
+            NotifyIdle(all: true);
         }
         while (queued.TryDequeue(out RawTask t)) t.Run(null); // the runtime is shut down: Run drops instead of calling
     }
@@ -216,6 +265,16 @@ sealed unsafe class BlockingPool
             if (t == Thread.CurrentThread) continue; // shutdown called from a blocking call: don't join ourselves
             int left = deadline == long.MaxValue ? -1 : (int)Math.Max(0, deadline - Environment.TickCount64);
             if (!t.Join(left)) return false;
+        }
+        lock (_lock)
+        {
+            // Every thread has exited (the one this runs on, inside a blocking call, returns on seeing _shutdown
+            // before it would wait) and no submit notifies after shutdown: nobody uses the word any more.
+            if (_threads.Count == 0 && _wakeSeq != null)
+            {
+                NativeMemory.Free(_wakeSeq);
+                _wakeSeq = null;
+            }
         }
         return true;
     }
