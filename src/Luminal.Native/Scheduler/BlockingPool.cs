@@ -233,9 +233,14 @@ sealed unsafe class BlockingPool
             // Spurious returns happen: sleep again until a notify or the deadline.
             while (Volatile.Read(ref *_wakeSeq) == seen)
             {
-                long left = deadline == long.MaxValue ? -1 : deadline - Environment.TickCount64;
-                if (left <= 0 && deadline != long.MaxValue) break;
-                Futex.Wait(_wakeSeq, seen, left < 0 ? -1 : left * 1_000_000);
+                long timeoutNs = -1;
+                if (deadline != long.MaxValue)
+                {
+                    long leftMs = deadline - Environment.TickCount64;
+                    if (leftMs <= 0) break;
+                    timeoutNs = leftMs * 1_000_000;
+                }
+                Futex.Wait(_wakeSeq, seen, timeoutNs);
             }
         }
         finally { Monitor.Enter(_lock); }
