@@ -26,6 +26,20 @@ uint16_t port_of(const socket_addr &a) {
   std::memcpy(&in, a.raw, sizeof in);
   return ntohs(in.sin_port);
 }
+// A port on 127.0.0.1 that refuses connects: held by a socket bound there that never listens, so a test running in
+// parallel cannot be given it (as it can a port bound and closed). Returns the socket: close it after.
+int refusing_port(uint16_t *port) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK(s >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(bind(s, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  CHECK(getsockname(s, reinterpret_cast<sockaddr *>(&a), &len) == 0);
+  *port = ntohs(a.sin_port);
+  return s;
+}
 // The errno of the luminal::error an awaitable throws (0 if none), inside a task.
 template <class A>
 task<int> os_error_of(A a) {
@@ -116,10 +130,11 @@ TEST(resolve_ip_literals_and_tcp_by_address) {
   block_on(r, client(port));
   CHECK(s.join() == 3);
   close(l.fd);
-  // A port nobody listens on (bound then closed): ECONNREFUSED; bad input is an error before any IO.
-  bound_socket gone = tcp_listen_addr(socket_addr_parse("127.0.0.1", 0));
-  close(gone.fd);
-  CHECK(block_on(r, os_error_of(tcp_connect_addr(gone.addr))) == ECONNREFUSED);
+  // A port nobody listens on: ECONNREFUSED; bad input is an error before any IO.
+  uint16_t refused = 0;
+  int held = refusing_port(&refused);
+  CHECK(block_on(r, os_error_of(tcp_connect_addr(socket_addr_parse("127.0.0.1", refused)))) == ECONNREFUSED);
+  close(held);
   CHECK(tu::status_of([] { socket_addr_parse("not-an-ip", 1); }) == LUMINAL_E_INVALID_ARGUMENT);
   CHECK(tu::status_of([&] { block_on(r, tcp_connect_addr(socket_addr{})); }) == LUMINAL_E_INVALID_ARGUMENT);
   auto throws_io = [] {

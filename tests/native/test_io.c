@@ -679,11 +679,10 @@ IO_TEST(io_errors) {
   /* accept on a non-socket, a non-listening socket */
   SOFT_ERRNO(IOB_ACCEPT(rt, ro), ENOTSOCK);
   /* connect to a port nobody listens on */
-  int32_t lfd;
   uint16_t port;
-  CHECK_ST(luminal_tcp_listen("127.0.0.1", 0, 1, &lfd, &port, NULL), LUMINAL_OK);
-  close(lfd); /* the port is now (almost surely) closed */
+  int held = tu_refusing_port(&port);
   SOFT_ERRNO(IOB_CONNECT(rt, "127.0.0.1", port), ECONNREFUSED);
+  close(held);
   /* listen on a port in use */
   int32_t l1, l2 = -5;
   luminal_io_result err = {0, 0, 0};

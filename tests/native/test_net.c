@@ -333,8 +333,10 @@ IO_TEST(net_tcp_connect_by_name) {
   close(c), close(s);
   IOU_ERRNO(IOU(rt, luminal_tcp_connect_host(rt, "nxdomain.luminal.test", port, &_r, &_f)), ENOENT);
   close(l);
-  /* Nobody listens any more: every address refuses. */
+  /* Nobody listens: every address refuses. */
+  int held = tu_refusing_port(&port);
   IOU_ERRNO(IOU(rt, luminal_tcp_connect_host(rt, "localhost", port, &_r, &_f)), ECONNREFUSED);
+  close(held);
   luminal_runtime_release(rt);
 }
 
@@ -348,8 +350,11 @@ IO_TEST(net_tcp_errors) {
   luminal_io_result r = PLAIN(luminal_tcp_listen_addr(&same, 4, 0, &fd, NULL, &_r));
   CHECK(r.status == LUMINAL_E_IO && r.os_error == EADDRINUSE && fd == -1);
   close(l);
-  /* ECONNREFUSED: nobody listens there now. */
-  IOU_ERRNO(IOU(rt, luminal_tcp_connect_addr(rt, &same, &_r, &_f)), ECONNREFUSED);
+  /* ECONNREFUSED: nobody listens there. */
+  int held = tu_refusing_port(&port);
+  luminal_socket_addr refusing = addr_of("127.0.0.1", port);
+  IOU_ERRNO(IOU(rt, luminal_tcp_connect_addr(rt, &refusing, &_r, &_f)), ECONNREFUSED);
+  close(held);
   /* REUSEPORT: two listeners share a port. */
   int a = listen_on("127.0.0.1", LUMINAL_BIND_REUSEPORT, &port);
   same = addr_of("127.0.0.1", port);

@@ -23,6 +23,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 /* ------------------------------------------------------------------------------------------------------------- */
 /* Assertions                                                                                                     */
@@ -426,6 +429,23 @@ static inline uint64_t tu_join_value(luminal_task *t) {
   void *out = NULL;
   CHECK_ST(luminal_task_join(t, UINT64_MAX, &out), LUMINAL_OK);
   return tu_box_take(out);
+}
+
+/* A TCP port on 127.0.0.1 where a connect is refused. A socket bound there that never listens holds the port, so a
+ * test running in parallel cannot be given it; a port bound and then closed can be handed out again, and a connect
+ * then meets that test's listener (reset or accepted instead of refused). Returns the socket: close it after. */
+static inline int tu_refusing_port(uint16_t *port) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK(s >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
+  socklen_t len = sizeof a;
+  CHECK(getsockname(s, (struct sockaddr *)&a, &len) == 0);
+  *port = ntohs(a.sin_port);
+  return s;
 }
 
 #endif /* LUMINAL_TEST_UTIL_H */

@@ -185,9 +185,10 @@ fn tcp_echo_on_both_backends() {
         let total = rt.block_on(server).unwrap().unwrap_or_else(|e| panic!("{b:?} server: {e}"));
         assert!(total > 2_000_000);
 
-        // Connection refused (nothing listens on the port any more).
-        let rt2 = rt.clone();
-        let e = rt.block_on(async move { net::TcpStream::connect(&rt2, addr).await.unwrap_err() });
+        // Connection refused (nothing listens on the port).
+        let held = RefusingPort::new();
+        let (rt2, port) = (rt.clone(), held.port);
+        let e = rt.block_on(async move { net::TcpStream::connect(&rt2, ("127.0.0.1", port)).await.unwrap_err() });
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{b:?}: {e}");
         assert!(net::TcpListener::bind(&rt, "not an address").is_err());
     }

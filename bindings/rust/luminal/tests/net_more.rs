@@ -1,4 +1,6 @@
 //! IPv6, names, UDP, Unix sockets, the stream traits, paths and child processes, on both IO backends.
+mod common;
+
 use luminal::io::{copy, AsyncReadExt, AsyncWriteExt};
 use luminal::process::{Command, Stdio};
 use luminal::{fs, net, ErrorKind, IoBackend, Runtime};
@@ -91,7 +93,8 @@ fn lookup_host_and_refused() {
         let lit = rt.block_on(async move { net::lookup_host(&rt2, "[::1]:5").await }).unwrap();
         assert_eq!(lit, vec!["[::1]:5".parse::<SocketAddr>().unwrap()]);
         // Nothing listens: refused, for an address and for a name (every address of it).
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let held = common::RefusingPort::new();
+        let port = held.port;
         let rt2 = rt.clone();
         let e = rt.block_on(async move { net::TcpStream::connect(&rt2, ("localhost", port)).await.unwrap_err() });
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{b:?}: {e}");

@@ -134,3 +134,52 @@ pub fn foreign_block_on<F: Future>(f: F) -> F::Output {
         std::thread::park_timeout(Duration::from_millis(100));
     }
 }
+
+/// A port on 127.0.0.1 where a connect is refused. A socket bound there that never listens holds the port, so a test
+/// running in parallel cannot be given it; a port bound and then closed can be handed out again, and a connect then
+/// meets that test's listener (reset or accepted instead of refused). The port is held until the value drops.
+pub struct RefusingPort {
+    fd: i32,
+    pub port: u16,
+}
+
+#[cfg(target_os = "linux")]
+impl RefusingPort {
+    pub fn new() -> RefusingPort {
+        // struct sockaddr_in on Linux: family (u16), port (network order), address (network order), 8 zero bytes.
+        #[repr(C)]
+        struct SockaddrIn {
+            family: u16,
+            port: u16,
+            addr: u32,
+            zero: [u8; 8],
+        }
+        extern "C" {
+            fn socket(domain: i32, ty: i32, protocol: i32) -> i32;
+            fn bind(fd: i32, addr: *const SockaddrIn, len: u32) -> i32;
+            fn getsockname(fd: i32, addr: *mut SockaddrIn, len: *mut u32) -> i32;
+        }
+        const AF_INET: i32 = 2;
+        const SOCK_STREAM_CLOEXEC: i32 = 1 | 0o2000000;
+        let mut a = SockaddrIn { family: AF_INET as u16, port: 0, addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(), zero: [0; 8] };
+        let mut len = std::mem::size_of::<SockaddrIn>() as u32;
+        // SAFETY: plain libc calls on a socket this value owns, with a correctly sized sockaddr_in.
+        unsafe {
+            let fd = socket(AF_INET, SOCK_STREAM_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            assert_eq!(bind(fd, &a, len), 0, "bind: {}", std::io::Error::last_os_error());
+            assert_eq!(getsockname(fd, &mut a, &mut len), 0);
+            RefusingPort { fd, port: u16::from_be(a.port) }
+        }
+    }
+}
+
+impl Drop for RefusingPort {
+    fn drop(&mut self) {
+        extern "C" {
+            fn close(fd: i32) -> i32;
+        }
+        // SAFETY: the socket is this value's and is closed once.
+        unsafe { close(self.fd) };
+    }
+}
