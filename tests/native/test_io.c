@@ -2861,7 +2861,7 @@ static void *shutdown_main(void *p) {
 
 /* Shutdown cancels the pool calls still queued; cancelling the first wakes its task, which is dropped at once and
  * drops the second operation, whose drop must not wait for a queued call only this same shutdown would cancel (it
- * used to: shutdown never returned). The only pool thread is busy for 300 ms; one task polls two file reads. */
+ * used to: shutdown never returned). The only pool thread is busy for 300 ms; one task polls two fsyncs. */
 IO_TEST(io_shutdown_drops_a_task_with_two_queued_pool_calls) {
   luminal_runtime *rt = io_runtime_one_pool_thread();
   tmpdir_new();
@@ -2871,13 +2871,14 @@ IO_TEST(io_shutdown_drops_a_task_with_two_queued_pool_calls) {
   CHECK_ST(luminal_spawn_blocking(rt, sleep_300ms, NULL, NULL), LUMINAL_OK);
   tu_sleep_ms(20);
   io_pair *s = (io_pair *)calloc(1, sizeof *s);
-  CHECK_ST(luminal_file_read_at(rt, fd, s->buf_a, sizeof s->buf_a, 0, &s->ra, &s->a), LUMINAL_OK);
+  /* fsync: a call the pool backend always makes on a pool thread (a read_at of cached data would not queue). */
+  CHECK_ST(luminal_file_fsync(rt, fd, &s->ra, &s->a), LUMINAL_OK);
   s->live_a = 1;
-  CHECK_ST(luminal_file_read_at(rt, fd, s->buf_b, sizeof s->buf_b, 0, &s->rb, &s->b), LUMINAL_OK);
+  CHECK_ST(luminal_file_fsync(rt, fd, &s->rb, &s->b), LUMINAL_OK);
   s->live_b = 1;
   luminal_future f = {s, io_pair_poll, io_pair_drop, NULL};
   CHECK_ST(luminal_spawn(rt, f, NULL), LUMINAL_OK);
-  tu_sleep_ms(20); /* pool backend: both reads now wait in the pool's queue behind the sleeper */
+  tu_sleep_ms(20); /* pool backend: both calls now wait in the pool's queue behind the sleeper */
   shutdown_call c = {.rt = rt};
   atomic_init(&c.done, 0);
   pthread_t th;

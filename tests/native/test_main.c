@@ -2,7 +2,7 @@
  * `luminal_tests --all` runs every case in this process (handy under a debugger). CTest runs one case per process. */
 #include "test_util.h"
 
-#define TU_MAX_TESTS 256
+#define TU_MAX_TESTS 1024
 static struct {
   const char *name;
   tu_test_fn fn;

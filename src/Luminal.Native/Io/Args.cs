@@ -57,6 +57,7 @@ unsafe struct ReadAtArgs
     public byte* Buffer;
     public ulong Length;
     public long Offset;
+    public ulong Done;  // read_at: bytes the submitting thread's try already read (FileReadTry)
 }
 
 /// <summary>luminal_stream_read, luminal_stream_write: the caller's buffer, at the stream's position.</summary>

@@ -90,11 +90,15 @@ readonly unsafe struct UringOp(
 /// <summary>
 /// An operation on the blocking pool (Pool/X.cs). <see cref="TryNow"/> (for what can wait for readiness: sockets,
 /// pipes) is a non-blocking try on the submitting thread, and again on the reactor thread whenever the fd it asked
-/// for (<see cref="IoOp.WaitUntilReady"/>) is ready; <see cref="Run"/> is the blocking call on a pool thread (a
-/// file call; or a stream's when the reactor cannot take it).
+/// for (<see cref="IoOp.WaitUntilReady"/>) is ready; a file read's try (cached data) answers
+/// <see cref="OnPoolThread"/> instead of waiting. <see cref="Run"/> is the blocking call on a pool thread (a file
+/// call; or a stream's when the reactor cannot take it).
 /// </summary>
 readonly unsafe struct PoolOp(delegate*<IoOp, long> run, delegate*<IoOp, long> tryNow = null)
 {
+    /// <summary>From <see cref="TryNow"/>: no readiness to wait for (a file), make the call on a pool thread.</summary>
+    public const long OnPoolThread = long.MinValue;
+
     public readonly delegate*<IoOp, long> Run = run;
     public readonly delegate*<IoOp, long> TryNow = tryNow; // null: always on a pool thread
 }

@@ -63,8 +63,8 @@ sealed unsafe class PoolBackend(Runtime runtime) : IoBackend
         {
             // Ready (data there, a connection waiting...): no thread needed. Would block: wait in the reactor.
             long now = row.TryNow(op);
-            if (now != -Libc.EAGAIN) { op.Complete(now); return; }
-            if (StartedReactor() is Reactor reactor && reactor.Arm(op)) return;
+            if (now != -Libc.EAGAIN && now != PoolOp.OnPoolThread) { op.Complete(now); return; }
+            if (now == -Libc.EAGAIN && StartedReactor() is Reactor reactor && reactor.Arm(op)) return;
         }
         RunOnPool(op);
     }

@@ -1,20 +1,19 @@
 namespace Luminal.Io.Uring;
 
 /// <summary>
-/// luminal_file_read_at on io_uring: IORING_OP_READ into the caller's buffer at the offset, with the task's ioprio.
-/// The result is res (bytes read, or -errno). Cancel: IORING_OP_ASYNC_CANCEL; a read the device already started
-/// finishes, and the dropper waits for it (the buffer is never used after the drop). Releases nothing.
+/// luminal_file_read_at on io_uring. First the cached-read try on the submitting thread (<see cref="FileReadTry"/>:
+/// a warm file is read right there, and a pipe or socket answers ESPIPE); what the page cache does not hold yet goes
+/// to the ring: IORING_OP_READ into the caller's buffer at the offset, with the task's ioprio. The result is res
+/// plus what the try read. Cancel: IORING_OP_ASYNC_CANCEL; a read the device already started finishes, and the
+/// dropper waits for it (the buffer is never used after the drop). Releases nothing.
 /// </summary>
 static unsafe class ReadAt
 {
-    public static UringOp Row => new(&Prepare, begin: &CheckSeekable);
+    public static UringOp Row => new(&Prepare, begin: &TryCached, finish: &Finish);
 
-    /// <summary>
-    /// io_uring ignores the offset on a pipe or socket and waits for data, where pread(2) says ESPIPE: one
-    /// lseek(2) keeps the two backends' answers the same (and read_at means "at this offset"). WriteAt uses it too.
-    /// </summary>
-    public static long CheckSeekable(IoOp op) =>
-        Libc.Lseek(op.Args<ReadAtArgs>().Fd, 0, Libc.SEEK_CUR) >= 0 ? UringOp.Pending : -Libc.Errno;
+    static long TryCached(IoOp op) => FileReadTry.Try(op, UringOp.Pending);
+
+    static long Finish(IoOp op, int res) => FileReadTry.WithDone(op, res);
 
     static void Prepare(Sqe* sqe, IoOp op)
     {
