@@ -58,6 +58,7 @@ sealed unsafe partial class Ring : IDisposable
     public readonly bool HasTimedWait;
     readonly object _submitLock = new();
     int _queued;      // entries filled but not taken by the kernel (see HasQueued)
+    int _entering;    // workers' flushes inside io_uring_enter without the lock (see Flush)
     uint _fillTail;   // under _submitLock: entries [*_sqTail, _fillTail) are queued, not yet published (Queue)
     readonly void* _sqMap, _cqMap;
     readonly nuint _sqMapLen, _cqMapLen, _sqesLen;
@@ -138,6 +139,7 @@ sealed unsafe partial class Ring : IDisposable
     {
         lock (_submitLock)
         {
+            AwaitFlushesLocked(); // their entries go with their threads, not with ours
             int filled = FillNextLocked(prepare, state, publish: true, out uint at);
             if (filled != 0) return filled;
             while (true)
@@ -235,12 +237,53 @@ sealed unsafe partial class Ring : IDisposable
     /// <summary>Under the lock, after any change of the ring's tail or an enter: what is still queued.</summary>
     void CountQueued() => Volatile.Write(ref _queued, (int)(_fillTail - Volatile.Read(ref *_sqHead)));
 
-    /// <summary>Submits every queued entry with one io_uring_enter: for the workers' loops (threads that live as
-    /// long as the ring), see <see cref="Submit"/>. Entries the kernel does not take (EBUSY with a completion
-    /// backlog, EAGAIN) stay queued for the next flush: their operations are still in flight.</summary>
+    /// <summary>
+    /// Submits every queued entry with one io_uring_enter: for the workers' loops (threads that live as long as the
+    /// ring), see <see cref="Submit"/>. Entries the kernel does not take (EBUSY with a completion backlog, EAGAIN)
+    /// stay published for the next flush: their operations are still in flight.
+    ///
+    /// The enter is made after the lock is released. It can take microseconds (the kernel tries each read it
+    /// takes, and runs this thread's task work on the way out), and every other worker's <see cref="Queue"/> waited
+    /// for it, spinning and yielding the CPU (issue 15's echo: ~0.4 sched_yield per message). Workers may carry
+    /// each other's entries (the kernel takes min(to_submit, published) in ring order, so racing flushes submit
+    /// each entry once); only a thread that may exit must not, so <see cref="Submit"/> and
+    /// <see cref="SubmitBatch"/> wait for flushes in progress (<see cref="_entering"/>) before they enter.
+    /// </summary>
     public int Flush()
     {
-        lock (_submitLock) return _disposed ? 0 : EnterAllLocked();
+        uint pending;
+        lock (_submitLock)
+        {
+            if (_disposed) return 0;
+            Volatile.Write(ref *_sqTail, _fillTail); // release: the kernel reads the SQEs after seeing the tail
+            pending = _fillTail - Volatile.Read(ref *_sqHead);
+            if (pending == 0) { CountQueued(); return 0; }
+            Interlocked.Increment(ref _entering); // under the lock: a Submit that holds it sees this flush
+        }
+        long n;
+        int e;
+        do
+        {
+            n = Syscall6(SysEnter, _fd, pending, 0, 0, null, 0);
+            e = n >= 0 ? 0 : Marshal.GetLastPInvokeError();
+        } while (e == Libc.EINTR);
+        // Out first, then count again under the lock (a Submit holding it waits for us: the other order would
+        // deadlock); the rings are still mapped if the lock finds the ring not disposed (Dispose unmaps after).
+        Interlocked.Decrement(ref _entering);
+        lock (_submitLock)
+        {
+            if (!_disposed) CountQueued();
+        }
+        return n >= 0 ? (int)n : -e;
+    }
+
+    /// <summary>Under the lock: waits for the workers' flushes inside io_uring_enter (no new one starts while we
+    /// hold the lock); their entries are then taken, or published for the next enter.</summary>
+    void AwaitFlushesLocked()
+    {
+        if (Volatile.Read(ref _entering) == 0) return;
+        SpinWait spin = default;
+        while (Volatile.Read(ref _entering) != 0) spin.SpinOnce(sleep1Threshold: -1);
     }
 
     /// <summary>Under the lock: publishes everything queued and enters the kernel with it. How many it took, or a
@@ -281,6 +324,7 @@ sealed unsafe partial class Ring : IDisposable
         lock (_submitLock)
         {
             if (_disposed) return -Libc.ECANCELED;
+            AwaitFlushesLocked(); // (the count of ours below reads the head: no one else may move it meanwhile)
             uint head = Volatile.Read(ref *_sqHead), tail = _fillTail, queued = tail - head;
             uint n = Math.Min((uint)states.Length, _sqEntries - queued);
             if (n == 0) return -Libc.EBUSY;
@@ -347,6 +391,10 @@ sealed unsafe partial class Ring : IDisposable
             _disposed = true;
             _queued = 0;
         }
+        // A flush that entered before may still be in the kernel (not holding the lock): the rings stay mapped
+        // until it is out.
+        SpinWait spin = default;
+        while (Volatile.Read(ref _entering) != 0) spin.SpinOnce();
         Munmap(_sqes, _sqesLen);
         if (_cqMap != _sqMap) Munmap(_cqMap, _cqMapLen);
         Munmap(_sqMap, _sqMapLen);
