@@ -116,6 +116,7 @@ static unsafe class Probe
             ("getevents_arg.ts", Off(ref ga, ref Unsafe.As<ulong, byte>(ref ga.Ts))),
             ("kernel_timespec.size", sizeof(Ring.KernelTimespec)),
             ("enter.getevents", Ring.EnterGetEvents),
+            ("sq.cq_overflow", Ring.SqCqOverflow),
             ("enter.ext_arg", Ring.EnterExtArg),
             ("feat.single_mmap", Ring.FeatSingleMmap),
             ("feat.ext_arg", Ring.FeatExtArg),

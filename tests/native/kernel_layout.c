@@ -95,6 +95,7 @@ static truth truths[] = {
     OFF("getevents_arg.ts", struct io_uring_getevents_arg, ts),
     SZ("kernel_timespec.size", struct __kernel_timespec),
     VAL("enter.getevents", IORING_ENTER_GETEVENTS),
+    VAL("sq.cq_overflow", IORING_SQ_CQ_OVERFLOW),
     VAL("enter.ext_arg", IORING_ENTER_EXT_ARG),
     VAL("feat.single_mmap", IORING_FEAT_SINGLE_MMAP),
     VAL("feat.ext_arg", IORING_FEAT_EXT_ARG),

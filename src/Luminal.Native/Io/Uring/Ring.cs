@@ -62,7 +62,7 @@ sealed unsafe partial class Ring : IDisposable
     uint _fillTail;   // under _submitLock: entries [*_sqTail, _fillTail) are queued, not yet published (Queue)
     readonly void* _sqMap, _cqMap;
     readonly nuint _sqMapLen, _cqMapLen, _sqesLen;
-    readonly uint* _sqHead, _sqTail, _sqArray, _cqHead, _cqTail;
+    readonly uint* _sqHead, _sqTail, _sqArray, _sqFlags, _cqHead, _cqTail;
     readonly uint _sqMask, _cqMask, _sqEntries;
     readonly Sqe* _sqes;
     readonly Cqe* _cqes;
@@ -88,6 +88,7 @@ sealed unsafe partial class Ring : IDisposable
         _sqTail = (uint*)(sq + p.SqOff.Tail);
         _sqMask = *(uint*)(sq + p.SqOff.RingMask);
         _sqArray = (uint*)(sq + p.SqOff.Array);
+        _sqFlags = (uint*)(sq + p.SqOff.Flags);
         _cqHead = (uint*)(cq + p.CqOff.Head);
         _cqTail = (uint*)(cq + p.CqOff.Tail);
         _cqMask = *(uint*)(cq + p.CqOff.RingMask);
@@ -364,6 +365,18 @@ sealed unsafe partial class Ring : IDisposable
     }
 
     public bool IsDisposed => Volatile.Read(ref _disposed);
+
+    internal const uint SqCqOverflow = 1 << 1; // IORING_SQ_CQ_OVERFLOW, in the submission ring's flags
+
+    /// <summary>
+    /// Did completions overflow the completion ring? The kernel keeps those in a list of its own and moves them into
+    /// the ring only inside an io_uring_enter with GETEVENTS (<see cref="FlushOverflow"/>): a reaper that only
+    /// reads the ring would never see them (a burst of 100k reads finishing at once: 92k beyond the ring's 8k).
+    /// </summary>
+    public bool CqOverflowed => (Volatile.Read(ref *_sqFlags) & SqCqOverflow) != 0;
+
+    /// <summary>Moves overflowed completions into the ring (as many as fit); returns at once.</summary>
+    public void FlushOverflow() => Syscall6(SysEnter, _fd, 0, 0, EnterGetEvents, null, 0);
 
     /// <summary>Are completions waiting to be reaped? (A cheap read of the two indices.)</summary>
     public bool HasCompletions => *_cqHead != Volatile.Read(ref *_cqTail);

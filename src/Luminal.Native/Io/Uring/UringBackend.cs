@@ -198,7 +198,18 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
             int n;
             if (!Monitor.TryEnter(_reapLock)) return total;
             // Checked under the lock: disposal takes it too, so the ring's memory is mapped while we look.
-            try { n = _ring.IsDisposed || !_ring.HasCompletions ? 0 : _ring.Reap(batch); }
+            try
+            {
+                n = _ring.IsDisposed || !_ring.HasCompletions ? 0 : _ring.Reap(batch);
+                // Drained, and the kernel holds completions that did not fit: move them in. Otherwise only a sleeper's
+                // wait would, and with a worker busy in a long poll the other one only watches (it never sleeps in
+                // the ring), so they would wait for that poll to end.
+                if (n < batch.Length && !_ring.IsDisposed && _ring.CqOverflowed)
+                {
+                    _ring.FlushOverflow();
+                    n += _ring.Reap(batch.Slice(n));
+                }
+            }
             finally { Monitor.Exit(_reapLock); }
             var wakes = new Wakes(wakers); // the whole batch completes before any task is woken (see Wakes)
             for (int i = 0; i < n; i++) OnCompletion(batch[i].UserData, batch[i].Res, batch[i].Flags, ref wakes);
