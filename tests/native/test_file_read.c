@@ -4,7 +4,13 @@
 #include "test_io_util.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
 static char g_fr_dir[64];
 
@@ -139,6 +145,49 @@ IO_TEST(file_read_at_partly_cached_reads_it_all) {
   fr_check(b, 100, 2 * HALF - 100);
   CHECK_EQ(IOU_OK(IOU(rt, luminal_file_read_at(rt, fd, b, 4096, 2 * HALF, &_r, &_f))), 0);
   free(b);
+  close(fd);
+  fr_done(path);
+  luminal_runtime_release(rt);
+}
+
+/* Where preadv2 is refused with ENOSYS (an emulator, a seccomp filter; glibc then says EOPNOTSUPP), read_at still works and a pipe still answers
+ * ESPIPE (on io_uring the try was also that check: a ring read at an offset on a pipe would wait for data). The
+ * filter (every thread of this process, TSYNC) makes preadv2 fail with ENOSYS; CTest runs each case in a process of
+ * its own, so it goes with the case. */
+static int fr_refuse_preadv2(void) {
+  struct sock_filter prog[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_preadv2, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog fp = {.len = (unsigned short)(sizeof prog / sizeof prog[0]), .filter = prog};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return 0;
+  return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &fp) == 0;
+}
+
+IO_TEST(file_read_at_without_preadv2) {
+  if (!fr_refuse_preadv2()) {
+    printf("file_read_at_without_preadv2: seccomp is not available here\n");
+    return;
+  }
+  struct iovec probe = {NULL, 0};
+  CHECK(syscall(SYS_preadv2, 0, &probe, 1, 0, 0, 0) == -1 && errno == ENOSYS); /* the filter works */
+  luminal_runtime *rt = iou_runtime(2);
+  const char *path = fr_file();
+  int fd = fr_make(path, 8192);
+  uint8_t b[4096];
+  for (int i = 0; i < 3; i++) {
+    memset(b, 0, sizeof b);
+    CHECK_EQ(IOU_OK(IOU(rt, luminal_file_read_at(rt, fd, b, sizeof b, 1000, &_r, &_f))), sizeof b);
+    fr_check(b, sizeof b, 1000);
+  }
+  int p[2];
+  CHECK(pipe(p) == 0);
+  CHECK(write(p[1], "x", 1) == 1); /* data there: a ring read would take it instead of answering ESPIPE */
+  IOU_ERRNO(IOU(rt, luminal_file_read_at(rt, p[0], b, 1, 0, &_r, &_f)), ESPIPE);
+  close(p[0]);
+  close(p[1]);
   close(fd);
   fr_done(path);
   luminal_runtime_release(rt);

@@ -10,7 +10,7 @@ static unsafe class ReadAt
 {
     public static PoolOp Row => new(&Run, &TryCached);
 
-    static long TryCached(IoOp op) => FileReadTry.Try(op, PoolOp.OnPoolThread);
+    static long TryCached(IoOp op) => FileReadTry.Try(op, PoolOp.OnPoolThread, slowNeedsSeekCheck: false);
 
     static long Run(IoOp op)
     {

@@ -11,7 +11,7 @@ static unsafe class ReadAt
 {
     public static UringOp Row => new(&Prepare, begin: &TryCached, finish: &Finish);
 
-    static long TryCached(IoOp op) => FileReadTry.Try(op, UringOp.Pending);
+    static long TryCached(IoOp op) => FileReadTry.Try(op, UringOp.Pending, slowNeedsSeekCheck: true);
 
     static long Finish(IoOp op, int res) => FileReadTry.WithDone(op, res);
 
