@@ -76,14 +76,7 @@ static void *hold_pool_thread(void *arg) {
 }
 
 IO_TEST(file_read_at_cached_completes_in_its_first_poll) {
-  luminal_runtime_options o;
-  memset(&o, 0, sizeof o);
-  o.struct_size = sizeof o;
-  o.worker_threads = 1;
-  o.max_blocking_threads = 1;
-  o.io_backend = iou_backend();
-  luminal_runtime *rt = NULL;
-  CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
+  luminal_runtime *rt = iou_runtime_pool(1, 1);
   const char *path = fr_file();
   int fd = fr_make(path, 8192);
   uint8_t warm[8192];

@@ -197,14 +197,6 @@ static void gc_reader_drop(void *state) {
   atomic_fetch_add(&gc_dropped, 1);
 }
 
-static uint64_t gc_io_in_flight(luminal_runtime *rt) {
-  luminal_runtime_metrics m;
-  memset(&m, 0, sizeof m);
-  m.struct_size = sizeof m;
-  CHECK_ST(luminal_runtime_get_metrics(rt, &m), LUMINAL_OK);
-  return m.io_in_flight;
-}
-
 /* `per_pipe` pending one-byte reads on each of `pipes` pipes, all in flight at once; then one byte per read is
  * written, so every read completes with 1. */
 static void gc_read_round(luminal_runtime *rt, gc_reader *readers, int (*fds)[2], int pipes, int per_pipe) {
@@ -218,7 +210,7 @@ static void gc_read_round(luminal_runtime *rt, gc_reader *readers, int (*fds)[2]
     luminal_future f = {r, gc_reader_poll, gc_reader_drop, NULL};
     CHECK_ST(luminal_spawn(rt, f, NULL), LUMINAL_OK);
   }
-  WAIT_UNTIL(gc_io_in_flight(rt) == (uint64_t)n); /* every read submitted and in flight at once */
+  WAIT_UNTIL(iou_in_flight(rt) == (uint64_t)n); /* every read submitted and in flight at once */
   char ones[64];
   memset(ones, 1, sizeof ones);
   CHECK(per_pipe <= (int)sizeof ones);
@@ -232,14 +224,7 @@ static void gc_read_round(luminal_runtime *rt, gc_reader *readers, int (*fds)[2]
 
 IO_TEST(gc_none_while_io_operations_grow) {
   enum { PIPES = 5000, PER_PIPE = 20, N = PIPES * PER_PIPE };
-  struct rlimit lim;
-  CHECK(getrlimit(RLIMIT_NOFILE, &lim) == 0);
-  if (lim.rlim_cur < 2 * PIPES + 256 && lim.rlim_max >= 2 * PIPES + 256) {
-    lim.rlim_cur = 2 * PIPES + 256;
-    CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0);
-  }
-  CHECK_MSG(lim.rlim_cur >= 2 * PIPES + 256, "RLIMIT_NOFILE %lu is too low for %d pipes", (unsigned long)lim.rlim_cur,
-            PIPES);
+  iou_allow_pipes(PIPES);
   int(*fds)[2] = calloc(PIPES, sizeof *fds);
   gc_reader *readers = calloc(N, sizeof(gc_reader));
   CHECK(fds != NULL && readers != NULL);

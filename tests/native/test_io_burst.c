@@ -2,8 +2,6 @@
  * and must give the same answers). */
 #include "test_io_util.h"
 
-#include <sys/resource.h>
-
 /* A task awaiting one one-byte stream read; counts itself done. */
 typedef struct burst_reader {
   luminal_future read;
@@ -49,27 +47,13 @@ static luminal_poll burst_spin_poll(void *state, luminal_context *cx, void **out
   return LUMINAL_POLL_READY;
 }
 
-static uint64_t burst_in_flight(luminal_runtime *rt) {
-  luminal_runtime_metrics m;
-  memset(&m, 0, sizeof m);
-  m.struct_size = sizeof m;
-  CHECK_ST(luminal_runtime_get_metrics(rt, &m), LUMINAL_OK);
-  return m.io_in_flight;
-}
-
 /* 16,000 reads complete while both workers are held in long polls: the completion ring holds 8,192, and the
  * kernel keeps the rest in its overflow list. Then one worker is let go. The other is still awake, so the freed one
  * only watches the ring (it never sleeps in it): the overflowed completions must be moved in by its reaping, not by
  * a sleeper's wait, and every read completes while the other spinner still holds its worker. */
 IO_TEST(io_completion_burst_beyond_the_ring_with_a_busy_worker) {
   enum { PIPES = 800, PER_PIPE = 20, N = PIPES * PER_PIPE };
-  struct rlimit lim;
-  CHECK(getrlimit(RLIMIT_NOFILE, &lim) == 0);
-  if (lim.rlim_cur < 2 * PIPES + 256 && lim.rlim_max >= 2 * PIPES + 256) {
-    lim.rlim_cur = 2 * PIPES + 256;
-    CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0);
-  }
-  CHECK_MSG(lim.rlim_cur >= 2 * PIPES + 256, "RLIMIT_NOFILE %lu is too low", (unsigned long)lim.rlim_cur);
+  iou_allow_pipes(PIPES);
   int(*fds)[2] = calloc(PIPES, sizeof *fds);
   burst_reader *readers = calloc(N, sizeof(burst_reader));
   CHECK(fds != NULL && readers != NULL);
@@ -81,7 +65,7 @@ IO_TEST(io_completion_burst_beyond_the_ring_with_a_busy_worker) {
     CHECK_ST(luminal_stream_read(rt, fds[i % PIPES][0], &r->byte, 1, &r->result, &r->read), LUMINAL_OK);
     CHECK_ST(luminal_spawn(rt, (luminal_future){r, burst_reader_poll, burst_reader_drop, NULL}, NULL), LUMINAL_OK);
   }
-  WAIT_UNTIL(burst_in_flight(rt) == (uint64_t)N); /* every read submitted and waiting */
+  WAIT_UNTIL(iou_in_flight(rt) == (uint64_t)N); /* every read submitted and waiting */
   atomic_int started, release;
   atomic_init(&started, 0);
   atomic_init(&release, 0);

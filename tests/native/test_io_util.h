@@ -6,6 +6,8 @@
 
 #include "test_util.h"
 
+#include <sys/resource.h>
+
 #define IO_TEST(name) TEST(name)
 #define IOU_GARBAGE 0x5A
 
@@ -17,18 +19,44 @@ static inline uint32_t iou_backend(void) {
   TEST_FAIL("LUMTEST_IO_BACKEND=%s: expected uring or pool", e);
 }
 
-/* A runtime on the backend under test, with `workers` workers. */
-static inline luminal_runtime *iou_runtime(uint32_t workers) {
+/* A runtime on the backend under test, with `workers` workers and at most `pool_threads` blocking-pool threads
+ * (0 = the default). */
+static inline luminal_runtime *iou_runtime_pool(uint32_t workers, uint32_t pool_threads) {
   luminal_runtime_options o;
   memset(&o, 0, sizeof o);
   o.struct_size = sizeof o;
   o.worker_threads = workers;
+  o.max_blocking_threads = pool_threads;
   o.thread_name = "lumio";
   o.io_backend = iou_backend();
   luminal_runtime *rt = NULL;
   CHECK_ST(luminal_runtime_new(&o, &rt), LUMINAL_OK);
   CHECK_EQ(luminal_runtime_io_backend(rt), o.io_backend);
   return rt;
+}
+
+/* A runtime on the backend under test, with `workers` workers. */
+static inline luminal_runtime *iou_runtime(uint32_t workers) { return iou_runtime_pool(workers, 0); }
+
+/* IO operations submitted and not yet completed (the runtime's metrics). */
+static inline uint64_t iou_in_flight(luminal_runtime *rt) {
+  luminal_runtime_metrics m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  CHECK_ST(luminal_runtime_get_metrics(rt, &m), LUMINAL_OK);
+  return m.io_in_flight;
+}
+
+/* `pipes` pipes need 2 fds each: raises the soft RLIMIT_NOFILE if it is too low (and the hard one allows). */
+static inline void iou_allow_pipes(int pipes) {
+  struct rlimit lim;
+  rlim_t need = 2 * (rlim_t)pipes + 256;
+  CHECK(getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  if (lim.rlim_cur < need && lim.rlim_max >= need) {
+    lim.rlim_cur = need;
+    CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0);
+  }
+  CHECK_MSG(lim.rlim_cur >= need, "RLIMIT_NOFILE %lu is too low for %d pipes", (unsigned long)lim.rlim_cur, pipes);
 }
 
 /* Runs an IO future to completion (spawned, joined for at most 20 s) and returns its result. */
