@@ -39,6 +39,7 @@ unsafe struct IoCell : IPoolCell<IoCell>
     public ulong PoolTask;          // pool backend: the blocking task that runs the call (a task token)
     public IoCell* NextWaiter;      // pool backend: the next operation waiting in the reactor on the same fd
     public long SubmitOrder;        // io_uring backend: when it entered the ring (shutdown cancels newest first)
+    public int UringRing;           // io_uring backend: which ring (0 the shared one, i + 1 worker i's)
     public uint PoolClaim;          // pool backend: this generation while its call is queued, 0 once claimed
     public int WaitFd;              // pool backend: the fd the reactor waits on for this operation
     public int Priority;
@@ -97,6 +98,7 @@ readonly unsafe struct IoOp : IEquatable<IoOp>
     internal bool WaitThenRun { get => _p->WaitThenRun != 0; set => _p->WaitThenRun = value ? (byte)1 : (byte)0; }
     internal IoOp? NextWaiter { get => Of(_p->NextWaiter); set => _p->NextWaiter = CellOf(value); }
     internal ref long SubmitOrder => ref _p->SubmitOrder;
+    internal ref int UringRing => ref _p->UringRing;
 
     /// <summary>Cancel was asked for (a drop, a backend's cancel, shutdown's sweep): the operation must not start
     /// anything new. Set only while the operation is in flight; cleared when the cell is reused.</summary>
@@ -148,6 +150,7 @@ readonly unsafe struct IoOp : IEquatable<IoOp>
         p->Raw = 0;
         p->Waker = 0;
         p->SubmitOrder = 0;
+        p->UringRing = 0;
         // Release: the fields above before the state that names this generation (the sweep reads it first).
         Volatile.Write(ref p->State, (long)generation << 32 | Idle);
         return Status.Ok;

@@ -52,6 +52,8 @@ sealed unsafe partial class Ring : IDisposable
     internal struct KernelTimespec { public long Sec, Nsec; }
 
     readonly int _fd;
+    /// <summary>The ring's descriptor (another ring polls it: UringBackend.WorkerRings.cs).</summary>
+    internal int Fd => _fd;
     bool _disposed; // under _submitLock; waits and reaps check it too (see UringBackend)
 
     /// <summary>The kernel can bound a completion wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11).</summary>
@@ -96,7 +98,7 @@ sealed unsafe partial class Ring : IDisposable
     }
 
     /// <summary>A ring with <paramref name="entries"/> submission slots, or null with the errno (ENOSYS, EPERM...).</summary>
-    public static Ring? TryCreate(uint entries, out int errno)
+    public static Ring? TryCreate(uint entries, out int errno, uint flags = 0)
     {
         errno = 0;
         // io_uring_disabled = 2 forbids it for everyone (1 limits it to a group: trying tells).
@@ -111,6 +113,7 @@ sealed unsafe partial class Ring : IDisposable
         }
         catch { /* unreadable (no /proc, no permission): io_uring_setup itself tells us below */ }
         Params p = default;
+        p.Flags = flags;
         long fd = Syscall2(SysSetup, entries, &p);
         if (fd < 0) { errno = Marshal.GetLastPInvokeError(); return null; }
         try { return new Ring((int)fd, p); }

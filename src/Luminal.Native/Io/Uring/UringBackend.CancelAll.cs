@@ -27,12 +27,14 @@ sealed unsafe partial class UringBackend
     const int CancelBatch = 1024;
     const int CancelQuietMs = 1000; // no completion for this long: stop waiting (the drop of what is left waits)
 
-    /// <summary>A request to cancel: its user_data and when it was submitted.</summary>
-    readonly struct Target(long order, ulong token) : IComparable<Target>
+    /// <summary>A request to cancel: its ring, its user_data and when it was submitted.</summary>
+    readonly struct Target(int ring, long order, ulong token) : IComparable<Target>
     {
+        public readonly int Ring = ring;
         public readonly long Order = order;
         public readonly ulong Token = token;
-        public int CompareTo(Target other) => other.Order.CompareTo(Order); // newest first
+        // By ring (a cancel only finds its own ring's requests), then newest first.
+        public int CompareTo(Target other) => Ring != other.Ring ? Ring.CompareTo(other.Ring) : other.Order.CompareTo(Order);
     }
 
     public override void CancelAll()
@@ -49,44 +51,53 @@ sealed unsafe partial class UringBackend
                 if (OnPool(op)) { _pool.Cancel(op); continue; } // a pool thread runs it
                 if (n == capacity)
                     targets = (Target*)NativeMemory.Realloc(targets, (nuint)(capacity *= 2) * (nuint)sizeof(Target));
-                targets[n++] = new Target(op.SubmitOrder, op.Token);
+                targets[n++] = new Target(op.UringRing, op.SubmitOrder, op.Token);
             }
             var all = new Span<Target>(targets, n);
             all.Sort();
-            Cancel(all);
+            int last = Volatile.Read(ref _inFlight);
+            long quietSince = Environment.TickCount64;
+            Ring ring = _ring;
+            for (int start = 0, end; start < n; start = end)
+            {
+                for (end = start + 1; end < n && all[end].Ring == all[start].Ring; end++) { }
+                ring = RingAt(all[start].Ring);
+                if (!Cancel(ring, all[start..end], ref last, ref quietSince)) return;
+            }
+            while (Volatile.Read(ref _inFlight) > 0 && StillProgressing(ref last, ref quietSince)) AwaitCompletions(ring);
         }
         finally { NativeMemory.Free(targets); }
     }
 
-    /// <summary>Sends the cancels, each batch when the completion ring has room for what it causes, then reaps
-    /// until every request has completed (or nothing has completed for <see cref="CancelQuietMs"/>).</summary>
-    void Cancel(ReadOnlySpan<Target> targets)
+    /// <summary>Sends one ring's cancels, each batch when its completion ring has room for what it causes (the
+    /// caller then reaps until every request has completed). False once nothing has completed for
+    /// <see cref="CancelQuietMs"/>, or the ring is gone.</summary>
+    bool Cancel(Ring ring, ReadOnlySpan<Target> targets, ref int last, ref long quietSince)
     {
-        int before = Volatile.Read(ref _inFlight), last = before, sent = 0;
-        long quietSince = Environment.TickCount64;
+        int before = Volatile.Read(ref _inFlight), sent = 0;
         while (sent < targets.Length)
         {
             // Completions still to come from our cancels: two per cancel whose target has not been reaped.
             int outstanding = 2 * Math.Max(0, sent - (before - Volatile.Read(ref _inFlight)));
-            int room = Math.Min(CancelBatch, ((int)_ring.CqEntries - 64 - outstanding) / 2);
-            int r = room <= 0 ? 0 : _ring.SubmitBatch(&PrepareCancel, targets.Slice(sent, Math.Min(room, targets.Length - sent)));
-            if (r == -Libc.ECANCELED) return; // the ring is gone: nothing is in flight any more
+            int room = Math.Min(CancelBatch, ((int)ring.CqEntries - 64 - outstanding) / 2);
+            int r = room <= 0 ? 0 : ring.SubmitBatch(&PrepareCancel, targets.Slice(sent, Math.Min(room, targets.Length - sent)));
+            if (r == -Libc.ECANCELED) return false; // the ring is gone: nothing is in flight any more
             if (r > 0) { sent += r; ReapAvailable(); continue; }
             // The ring is full of completions (or the kernel wants them reaped first: EBUSY): reap, then go on.
-            AwaitCompletions();
-            if (!StillProgressing(ref last, ref quietSince)) return;
+            AwaitCompletions(ring);
+            if (!StillProgressing(ref last, ref quietSince)) return false;
         }
-        while (Volatile.Read(ref _inFlight) > 0 && StillProgressing(ref last, ref quietSince)) AwaitCompletions();
+        return true;
     }
 
     static void PrepareCancel(Sqe* sqe, Target target) => PrepareCancel(sqe, target.Token);
 
     /// <summary>Reaps what is there, else waits up to a millisecond for a completion (the wait also runs this
     /// thread's task work, which completes the requests it submitted).</summary>
-    void AwaitCompletions()
+    void AwaitCompletions(Ring ring)
     {
         if (ReapAvailable() > 0) return;
-        if (_ring.HasTimedWait && !_ring.IsDisposed) _ring.WaitForCompletion(1_000_000);
+        if (ring.HasTimedWait && !ring.IsDisposed) ring.WaitForCompletion(1_000_000);
         else Thread.Sleep(1); // the reaper thread reaps
         ReapAvailable();
     }

@@ -41,7 +41,7 @@ sealed partial class UringBackend
         // looked for work to steal; this covers a flush the kernel refused — EBUSY/EAGAIN leave entries queued —
         // by watching: the watcher's loop flushes again every millisecond.)
         Flush();
-        if (_ring.HasQueued && (ulong)timeoutNs > WatchNs) timeoutNs = WatchNs;
+        if (HasQueuedFor(worker) && (ulong)timeoutNs > WatchNs) timeoutNs = WatchNs;
         if (TryBeginWait(worker.Index, othersAwake))
         {
             // This worker sleeps in the ring: completions wake it directly.

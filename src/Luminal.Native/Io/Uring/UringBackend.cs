@@ -4,9 +4,10 @@ using System.Threading;
 namespace Luminal.Io.Uring;
 
 /// <summary>
-/// The io_uring backend: one ring per runtime. Operations are submitted from whichever thread first polls them;
-/// each operation's SQE is filled by its own small file (ReadAt.cs, Open.cs, ...). Mapping a file and reading a
-/// whole file have no single io_uring opcode and go to the pool backend.
+/// The io_uring backend: a ring per worker and one shared by the other threads (UringBackend.WorkerRings.cs).
+/// Operations are submitted from whichever thread first polls them, to that thread's ring; each operation's SQE is
+/// filled by its own small file (ReadAt.cs, Open.cs, ...). Mapping a file and reading a whole file have no single
+/// io_uring opcode and go to the pool backend.
 ///
 /// Completions are reaped by the workers themselves, so an idle runtime sleeps in one place: a worker that parks
 /// while requests are in flight becomes the ring's waiter and sleeps in io_uring_enter (bounded by the next timer),
@@ -35,6 +36,8 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     {
         _ring = ring;
         _runtime = runtime;
+        _workerRings = CreateWorkerRings(runtime, ring);
+        _ringPollArmed = new int[_workerRings.Length];
         _pool = new Pool.PoolBackend(runtime);
         if (ring.HasTimedWait) CreatePoke();
         else
@@ -88,17 +91,23 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         if (_stopping) { op.Complete(-Libc.ECANCELED); return; }
         long now = row.Begin == null ? UringOp.Pending : row.Begin(op);
         if (now != UringOp.Pending && now != WouldBlock) { op.Complete(now); return; } // done (or refused) without the ring
-        bool queue = now == WouldBlock && _runtime.CurrentWorker() is not null;
+        Scheduler.Worker? worker = _runtime.CurrentWorker();
+        int r = Start(op, queue: now == WouldBlock && worker is not null, RingIndexFor(worker));
+        if (r < 0) op.Complete(row.Finish == null ? r : row.Finish(op, r)); // finished like a failed CQE (connect closes its socket)
+    }
+
+    /// <summary>Hands the operation's SQE to ring <paramref name="ringIndex"/>: queued for the worker's next flush, or
+    /// submitted at once. 0, or a negated errno (then it is not in flight).</summary>
+    int Start(IoOp op, bool queue, int ringIndex)
+    {
         Interlocked.Increment(ref _inFlight);
         // The low bit tells PollAfterSubmit that nothing entered the kernel (the order is for CancelAll).
         op.SubmitOrder = Interlocked.Increment(ref _submitOrder) * 2 + (queue ? 1 : 0);
-        int r = queue ? _ring.Queue(&Prepare, op) : _ring.Submit(&Prepare, op);
-        if (r < 0)
-        {
-            Interlocked.Decrement(ref _inFlight);
-            op.Complete(row.Finish == null ? r : row.Finish(op, r)); // finished like a failed CQE (connect closes its socket)
-            return;
-        }
+        op.UringRing = ringIndex;
+        Ring ring = RingAt(ringIndex);
+        int r = queue ? ring.Queue(&Prepare, op) : ring.Submit(&Prepare, op);
+        if (r < 0) Interlocked.Decrement(ref _inFlight);
+        return r;
     }
 
     /// <summary>Right after the poll that submitted <paramref name="op"/>: reap what its enter completed (an
@@ -118,7 +127,10 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// Ring.Submit).</summary>
     public void Flush()
     {
-        if (_ring.HasQueued && _runtime.CurrentWorker() is not null) _ring.Flush();
+        if (_runtime.CurrentWorker() is not Scheduler.Worker worker) return;
+        if (_ring.HasQueued) _ring.Flush(); // (a poll the sleeper armed, a resubmission from a thread that is no worker)
+        int own = RingIndexFor(worker);
+        if (own > 0 && RingAt(own).HasQueued) RingAt(own).Flush();
     }
 
     static void Prepare(Sqe* sqe, IoOp op)
@@ -135,7 +147,8 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         if (OnPool(op)) { _pool.Cancel(op); return; }
         // Still queued for a worker's flush: the kernel never saw it (a cancel would reach it first and find
         // nothing), so it ends here, as a failed CQE would end it.
-        if ((op.SubmitOrder & 1) != 0 && _ring.Unqueue(op.Token))
+        Ring ring = RingAt(op.UringRing);
+        if ((op.SubmitOrder & 1) != 0 && ring.Unqueue(op.Token))
         {
             Interlocked.Decrement(ref _inFlight);
             ref readonly UringOp row = ref Operations.Of(op.Kind).Uring;
@@ -144,7 +157,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         }
         // IORING_OP_ASYNC_CANCEL finds the request by its user_data; its own completion (user_data 0) is ignored:
         // what matters is the cancelled request's completion, which IoOp waits for.
-        _ring.Submit(&PrepareCancel, op.Token);
+        ring.Submit(&PrepareCancel, op.Token); // (the same ring: a cancel finds only its own ring's requests)
     }
 
     /// <summary>
@@ -160,7 +173,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         {
             if (ReapAvailable() == 0 && !op.IsCompleted)
             {
-                if (_ring.HasTimedWait) _ring.WaitForCompletion(1_000_000);
+                if (_ring.HasTimedWait) RingAt(op.UringRing).WaitForCompletion(1_000_000);
                 else base.WaitCompleted(op); // the reaper thread completes it
             }
         }
@@ -183,7 +196,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     // ---- reaping ------------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Hands every waiting completion to its operation; any thread, one reaper at a time. Returns how many.
+    /// Hands every waiting completion, on every ring, to its operation; any thread, one reaper at a time. Returns how many.
     /// Completions are copied out under the lock and handled after it (handling wakes tasks, which can run user
     /// code that drops other operations and reaps again).
     /// </summary>
@@ -200,15 +213,9 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
             // Checked under the lock: disposal takes it too, so the ring's memory is mapped while we look.
             try
             {
-                n = _ring.IsDisposed || !_ring.HasCompletions ? 0 : _ring.Reap(batch);
-                // Drained, and the kernel holds completions that did not fit: move them in. Otherwise only a sleeper's
-                // wait would, and with a worker busy in a long poll the other one only watches (it never sleeps in
-                // the ring), so they would wait for that poll to end.
-                if (n < batch.Length && !_ring.IsDisposed && _ring.CqOverflowed)
-                {
-                    _ring.FlushOverflow();
-                    n += _ring.Reap(batch.Slice(n));
-                }
+                n = ReapRing(_ring, batch, 0);
+                for (int i = 0; i < _workerRings.Length && n < batch.Length; i++)
+                    if (_workerRings[i] is Ring ring) n = ReapRing(ring, batch, n);
             }
             finally { Monitor.Exit(_reapLock); }
             var wakes = new Wakes(wakers); // the whole batch completes before any task is woken (see Wakes)
@@ -282,6 +289,9 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     public void Sleep(long timeoutNs)
     {
         ArmPoke(); // (queued: the flush submits it from this worker's thread)
+        ArmRingPolls();
+        // Without polls on the workers' rings, their completions would not end the wait: look every millisecond.
+        if (_ringPollRefused && _workerRings.Length > 0 && (ulong)timeoutNs > WatchNs) timeoutNs = WatchNs;
         Flush();
         if (ReapAvailable() > 0) return;
         _ring.WaitForCompletion(timeoutNs);
@@ -313,6 +323,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     {
         if (userData == PokeTag) { WakeSleeperIfReapedByOther(); return; }
         if (userData == PokePollTag) { OnPokePoll(res, flags); return; }
+        if (IsRingPoll(userData)) { OnRingPoll(userData, res); return; }
         if (userData == 0 || IoOp.FromToken(userData, out _) is not IoOp op) return; // cancel completions
         Interlocked.Decrement(ref _inFlight);
         // The operation's own file turns the CQE into its result (or asks for the SQE again).
@@ -330,14 +341,13 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         // Reaped by a thread that may exit (a dropper's wait, a block_on caller): queued for a worker instead, or
         // the request would be tied to that thread (see Ring.Submit). The reaper thread and the current-thread
         // runtime's driver submit themselves (no worker would flush for them).
-        bool queue = _runtime.Workers.Length > 0 && _reaper is null && _runtime.CurrentWorker() is null;
-        Interlocked.Increment(ref _inFlight);
-        op.SubmitOrder = Interlocked.Increment(ref _submitOrder) * 2 + (queue ? 1 : 0);
-        int r = queue ? _ring.Queue(&Prepare, op) : _ring.Submit(&Prepare, op);
-        if (r < 0) Interlocked.Decrement(ref _inFlight);
-        else if (queue) WakeAFlusher();
+        Scheduler.Worker? worker = _runtime.CurrentWorker();
+        bool queue = _runtime.Workers.Length > 0 && _reaper is null && worker is null;
+        int r = Start(op, queue, RingIndexFor(worker));
+        if (r < 0) return r;
+        if (queue) WakeAFlusher();
         else if (_reaper is null) EnsureWatched(); // the reaper may be no worker, and the workers asleep on futexes
-        return r < 0 ? r : UringOp.Pending;
+        return UringOp.Pending;
     }
 
     /// <summary>
@@ -355,7 +365,11 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     void DisposeIfDone()
     {
         if (!_stopping || Volatile.Read(ref _inFlight) != 0 || _reaper is not null && Thread.CurrentThread != _reaper) return;
-        lock (_reapLock) _ring.Dispose(); // idempotent; later submissions and pokes fail quietly
+        lock (_reapLock) // idempotent; later submissions and pokes fail quietly
+        {
+            DisposeWorkerRings();
+            _ring.Dispose();
+        }
         ClosePoke();
     }
 }
