@@ -123,14 +123,22 @@ static luminal_poll echo_server(void *s, luminal_context *cx, void **out) {
   (void)out;
   for (;;) switch (z->state) {
     case 0:
-      if (!z->o.f.poll) check(luminal_stream_read(r, z->fd, z->buf, sizeof z->buf, &z->o.r, &z->o.f), "server read");
+      if (!z->o.f.poll) {
+        luminal_status st = luminal_stream_read(r, z->fd, z->buf, sizeof z->buf, &z->o.r, &z->o.f);
+        /* The measurement is over and main is shutting the runtime down while this connection closes: done. */
+        if (st == LUMINAL_E_SHUTDOWN) { close(z->fd); return LUMINAL_POLL_READY; }
+        check(st, "server read");
+      }
       if (!op_done(&z->o, cx, "server read")) return LUMINAL_POLL_PENDING;
       if (z->o.r.value == 0) { close(z->fd); return LUMINAL_POLL_READY; }
       z->n = z->o.r.value, z->w = 0, z->state = 1;
       break;
     case 1:
-      if (!z->o.f.poll)
-        check(luminal_stream_write(r, z->fd, z->buf + z->w, z->n - z->w, &z->o.r, &z->o.f), "server write");
+      if (!z->o.f.poll) {
+        luminal_status st = luminal_stream_write(r, z->fd, z->buf + z->w, z->n - z->w, &z->o.r, &z->o.f);
+        if (st == LUMINAL_E_SHUTDOWN) { close(z->fd); return LUMINAL_POLL_READY; } /* as for the read */
+        check(st, "server write");
+      }
       if (!op_done(&z->o, cx, "server write")) return LUMINAL_POLL_PENDING;
       z->w += z->o.r.value;
       if (z->w == z->n) z->state = 0;
@@ -213,6 +221,7 @@ static void echo64(const char *part) {
   printf("conns_%s_cpu_us_per_msg\t%.3f\t1\n", part,
          ((u1.ru_utime.tv_sec - u0.ru_utime.tv_sec + u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) * 1e6 +
           (u1.ru_utime.tv_usec - u0.ru_utime.tv_usec + u1.ru_stime.tv_usec - u0.ru_stime.tv_usec)) / (double)(total ? total : 1));
+  fflush(stdout); /* before the shutdown: a failure there must not lose the figures */
   close(lfd);
 }
 
