@@ -115,7 +115,9 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     public override void PollAfterSubmit(IoOp op)
     {
         // Reap only: the submitter may be any thread, and queued entries are a worker's to submit (Ring.Submit).
-        if ((op.SubmitOrder & 1) == 0 && Volatile.Read(ref _inFlight) != 0) ReapAvailable();
+        // Nothing to reap when the operation never reached the ring (SubmitOrder 0: done by its try, such as
+        // every send that had room, refused, or sent to the pool): the reap cost ~600 instructions per send.
+        if (op.SubmitOrder != 0 && (op.SubmitOrder & 1) == 0 && Volatile.Read(ref _inFlight) != 0) ReapAvailable();
         // Still in flight (queued, or the kernel did not complete it inside the enter): someone must look at the
         // ring. Not asked before the reap: a parked worker sleeps on its futex while nothing is in flight (see
         // Park), and an operation that completed at once (a cached read) must not wake it for nothing.
