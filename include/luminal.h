@@ -929,8 +929,8 @@ LUMINAL_API luminal_status luminal_scope_drain(luminal_scope *scope, luminal_fut
  * IO with personalities
  *
  * The caller states intent by choosing a function; each one calls the operating system's preferred API directly
- * (io_uring on Linux, one ring per runtime) or, when io_uring is unavailable or not wanted, plain system calls on
- * the blocking pool.
+ * (io_uring on Linux: a ring per worker thread and one shared by other threads) or, when io_uring is unavailable or
+ * not wanted, plain system calls on the blocking pool.
  *  - Mapped file (luminal_file_map): the whole regular file mmap'ed read-only: zero copies.
  *  - Caller's buffer (luminal_file_read_at / write_at): you own the memory, the kernel fills or drains it.
  *  - Runtime-owned buffer (luminal_file_read_all): the runtime sizes and allocates it; you release it.

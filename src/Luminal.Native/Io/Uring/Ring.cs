@@ -7,8 +7,8 @@ namespace Luminal.Io.Uring;
 /// <summary>
 /// One io_uring instance through the raw system calls (no liburing): io_uring_setup, the three mmap'ed regions
 /// (submission ring, completion ring, SQE array), io_uring_enter. Submissions take a lock (any thread may submit,
-/// at once or queued for the next flush);
-/// completions are reaped by one thread (<see cref="UringBackend"/>).
+/// at once or queued for the next flush; a worker's own ring sees other threads only for cancels, see
+/// UringBackend.WorkerRings.cs); completions are reaped by one thread at a time (<see cref="UringBackend"/>).
 /// </summary>
 sealed unsafe partial class Ring : IDisposable
 {
