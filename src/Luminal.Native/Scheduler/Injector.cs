@@ -15,8 +15,16 @@ namespace Luminal.Scheduler;
 /// list under the lock. The walk touched every task cell of the batch, each last written by the pushing core, so
 /// the lock was held across a hundred cache misses while the other workers waited (issue 15: PopBatch was 17% of
 /// spawn_many_local's cycles).
+///
+/// Single pushes (a host thread's spawn, a foreign wake) take no lock: they go onto an inbox, a lock-free stack, and
+/// the next pop moves the inbox into the list under the lock, oldest first. On 2 CPUs a host thread spawning while
+/// both workers ran took this lock against workers that were preempted holding it (or was preempted holding it
+/// itself), and spun and yielded: spawn_many_remote_busy took ~150-300 or ~700-1,900 ns per task depending on the
+/// process (perf of sched_switch: in the slow ones, the host's switches were `Monitor.Enter` -> `sched_yield`
+/// under <c>PushBatch</c>). Batch pushes (a worker's local-queue overflow) keep the lock: their order is the
+/// chain's, and only workers make them.
 /// </summary>
-sealed class Injector
+sealed unsafe class Injector
 {
     // Monitor on an object, not a System.Threading.Lock (which would save ~90 instructions per host spawn): the
     // managed tests explore the task paths with Coyote, which controls Monitor but not Lock (a thread blocked on a
@@ -25,6 +33,9 @@ sealed class Injector
     RawTask? _head, _tail;
     int _count; // written under the lock; read without it as a hint
     bool _closed;
+    nint _inbox;      // TaskCell* of the newest single push (the inbox, linked through Next), 0, or InboxClosed
+    int _inboxCount;  // pushes in the inbox: a hint (a drain may subtract before the pusher's increment)
+    const nint InboxClosed = 1; // never a cell's address
 
     // The segments, oldest first, in a ring allocated once; when it is full a batch joins the newest segment.
     struct Segment { public RawTask? First, Last; public int Count; public bool Batch; }
@@ -32,13 +43,46 @@ sealed class Injector
     readonly Segment[] _segments = new Segment[SegmentCap];
     int _segFirst, _segCount;
 
-    public int Count => Volatile.Read(ref _count);
-    public bool IsEmpty => Volatile.Read(ref _count) == 0;
+    public int Count => Math.Max(0, Volatile.Read(ref _count) + Volatile.Read(ref _inboxCount));
+    public bool IsEmpty => Volatile.Read(ref _count) == 0 && (ulong)Volatile.Read(ref _inbox) <= (ulong)InboxClosed;
 
+    /// <summary>Pushes one task without the lock (onto the inbox). False (nothing pushed) once closed.</summary>
     public bool Push(RawTask task)
     {
-        task.Next = null;
-        return PushBatch(task, task, 1);
+        nint head = Volatile.Read(ref _inbox);
+        while (true)
+        {
+            if (head == InboxClosed) return false;
+            task.Cell->Next = (TaskCell*)head;
+            nint seen = Interlocked.CompareExchange(ref _inbox, (nint)task.Cell, head); // full fence: the caller's
+            if (seen == head) break;                                                      // NotifyOne reads after it
+            head = seen;
+        }
+        Interlocked.Increment(ref _inboxCount);
+        return true;
+    }
+
+    /// <summary>Under the lock: appends the inbox to the list, oldest first (the stack holds them newest first), as
+    /// one segment of single pushes. <paramref name="close"/>: the inbox refuses pushes from now on.</summary>
+    void DrainInboxLocked(bool close)
+    {
+        nint taken = Interlocked.Exchange(ref _inbox, close ? InboxClosed : 0);
+        if (taken == 0 || taken == InboxClosed) return;
+        TaskCell* newest = (TaskCell*)taken, oldest = null;
+        int n = 0;
+        for (TaskCell* c = newest; c != null; n++)
+        {
+            TaskCell* next = c->Next;
+            c->Next = oldest; // reverses the links: oldest ends up first
+            oldest = c;
+            c = next;
+        }
+        Interlocked.Add(ref _inboxCount, -n);
+        RawTask first = new(oldest), last = new(newest);
+        if (_tail is RawTask tail) tail.Next = first; else _head = first;
+        _tail = last;
+        Volatile.Write(ref _count, _count + n);
+        AddSegment(first, last, n, batch: false);
     }
 
     /// <summary>Pushes a linked chain first..last of n tasks. False (nothing pushed) once closed.</summary>
@@ -47,19 +91,19 @@ sealed class Injector
         lock (_lock)
         {
             if (_closed) return false;
+            DrainInboxLocked(close: false); // single pushes made before this one stay ahead of it
             if (_tail is RawTask tail) tail.Next = first; else _head = first;
             _tail = last;
             Volatile.Write(ref _count, _count + n);
-            AddSegment(first, last, n);
+            AddSegment(first, last, n, batch: n > 1);
             return true;
         }
     }
 
     /// <summary>Under the lock: the chain just appended becomes a segment, or joins the newest one (single pushes
     /// share one; a full ring takes anything).</summary>
-    void AddSegment(RawTask first, RawTask last, int n)
+    void AddSegment(RawTask first, RawTask last, int n, bool batch)
     {
-        bool batch = n > 1;
         if (_segCount > 0)
         {
             ref Segment newest = ref _segments[(_segFirst + _segCount - 1) % SegmentCap];
@@ -89,6 +133,7 @@ sealed class Injector
         if (IsEmpty) return null;
         lock (_lock)
         {
+            DrainInboxLocked(close: false);
             if (_head is not RawTask first) return null;
             if (_segCount == 0) OneSegment(); // never expected: every push adds a segment; a safe fallback
             RawTask last = first;
@@ -125,7 +170,7 @@ sealed class Injector
         System.Array.Clear(_segments);
         _segFirst = 0;
         _segCount = 0;
-        if (_head is RawTask first) AddSegment(first, _tail!.Value, _count);
+        if (_head is RawTask first) AddSegment(first, _tail!.Value, _count, batch: _count > 1);
         if (_segCount == 1) _segments[0].Batch = false;
     }
 
@@ -136,6 +181,7 @@ sealed class Injector
         if (IsEmpty) return null;
         lock (_lock)
         {
+            DrainInboxLocked(close: false);
             if (_head is not RawTask t) return null;
             RawTask? prev = null;
             for (ulong i = random % (ulong)_count; i > 0 && t.Next is RawTask next; i--) { prev = t; t = next; }
@@ -154,6 +200,7 @@ sealed class Injector
         lock (_lock)
         {
             _closed = true;
+            DrainInboxLocked(close: true);
             RawTask? all = _head;
             _head = _tail = null;
             Volatile.Write(ref _count, 0);
