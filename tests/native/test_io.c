@@ -2227,6 +2227,32 @@ IO_TEST(io_queued_read_survives_a_host_thread_exit) {
   tu_runtime_done(rt);
 }
 
+/* io_uring: a read that a worker queued on its own ring, followed by a long poll on that worker (the spinner takes
+ * the LIFO slot, so no IO turn comes between): the other worker, parked and watching the ring, must submit it, or
+ * the read waits for the long poll to end although its data came long before (each worker's ring is flushed by its
+ * own loop). Two workers; the spinner stops after 5 s at the latest, the read must complete well before. The same
+ * on the pool (its reactor has the read at once). */
+IO_TEST(io_read_queued_by_a_busy_worker_is_submitted_by_the_watcher) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 2);
+  tu_counters c = TU_COUNTERS_INIT;
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  carried k = {.fd = sv[0], .pfd = -1, .idle_fd = -1, .c = &c};
+  atomic_init(&k.submitted, 0), atomic_init(&k.spinning, 0), atomic_init(&k.stop, 0);
+  luminal_task *reader = tu_spawn(rt, tf_make(&c, cb_carried_read, &k, 0));
+  WAIT_UNTIL(atomic_load(&k.submitted) && atomic_load(&k.spinning));
+  uint64_t t0 = tu_now_ns();
+  CHECK_EQ(write(sv[1], "r", 1), 1);
+  CHECK_EQ(tu_join_value(reader), 1);
+  uint64_t took = tu_now_ns() - t0;
+  CHECK_MSG(took < 2500ull * 1000000ull, "the read completed only when the long poll ended");
+  atomic_store(&k.stop, 1);
+  CHECK_EQ(tu_join_value(k.spinner), 1);
+  close(sv[0]);
+  close(sv[1]);
+  tu_runtime_done(rt);
+}
+
 /* The same rule for a cancel entering on a host thread: its target, still queued by a worker, must go along with it
  * (ahead of it), and nothing else. One worker: a task starts two socket reads (both queued, the worker never takes
  * an IO turn: a spinner holds it) and hands the futures to the host, which drops one — the drop waits for that read's

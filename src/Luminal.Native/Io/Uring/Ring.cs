@@ -61,6 +61,7 @@ sealed unsafe partial class Ring : IDisposable
     readonly object _submitLock = new();
     int _queued;      // entries filled but not taken by the kernel (see HasQueued)
     int _entering;    // workers' flushes inside io_uring_enter without the lock (see Flush)
+    int _flushes;     // Flush calls so far (under the lock): a watcher tells a stalled owner by it
     uint _fillTail;   // under _submitLock: entries [*_sqTail, _fillTail) are queued, not yet published (Queue)
     readonly void* _sqMap, _cqMap;
     readonly nuint _sqMapLen, _cqMapLen, _sqesLen;
@@ -238,6 +239,9 @@ sealed unsafe partial class Ring : IDisposable
     /// touching the mapped ring, which may be unmapped by now: the count is kept by the locked operations.)</summary>
     public bool HasQueued => Volatile.Read(ref _queued) != 0;
 
+    /// <summary>How many flushes were made so far (a racy read: it only has to change when the owner flushes).</summary>
+    public int Flushes => Volatile.Read(ref _flushes);
+
     /// <summary>Under the lock, after any change of the ring's tail or an enter: what is still queued.</summary>
     void CountQueued() => Volatile.Write(ref _queued, (int)(_fillTail - Volatile.Read(ref *_sqHead)));
 
@@ -258,6 +262,7 @@ sealed unsafe partial class Ring : IDisposable
         uint pending;
         lock (_submitLock)
         {
+            _flushes++;
             if (_disposed) return 0;
             Volatile.Write(ref *_sqTail, _fillTail); // release: the kernel reads the SQEs after seeing the tail
             pending = _fillTail - Volatile.Read(ref *_sqHead);

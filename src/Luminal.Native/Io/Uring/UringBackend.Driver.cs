@@ -63,6 +63,8 @@ sealed partial class UringBackend
         bool watching = othersAwake && TryBeginWatch(worker.Index);
         if (watching && (ulong)timeoutNs > WatchNs) timeoutNs = WatchNs;
         worker.Parker.Park(timeoutNs);
-        if (watching) EndWatch(worker.Index);
+        if (!watching) return;
+        EndWatch(worker.Index);
+        FlushStalled(worker); // (its loop then reaps)
     }
 }

@@ -37,6 +37,7 @@ sealed unsafe partial class UringBackend
     const uint CoopTaskRun = 1 << 8; // IORING_SETUP_COOP_TASKRUN (5.19; an older kernel refuses it: no flag then)
     readonly Ring?[] _workerRings;       // worker i's ring, or null (it uses the shared ring)
     readonly int[] _ringPollArmed;       // 1 from queueing worker ring i's poll until its completion is reaped
+    readonly int[] _flushesSeen;         // worker ring i's Flushes when the watcher last looked (see FlushStalled)
     volatile bool _ringPollRefused;      // the kernel refused a poll on a ring: the sleeper only naps (see Sleep)
 
     readonly struct RingPoll(int fd, ulong tag)
@@ -108,6 +109,24 @@ sealed unsafe partial class UringBackend
         if (res < 0 && res != -Libc.ECANCELED) _ringPollRefused = true;
         Volatile.Write(ref _ringPollArmed[(int)(userData - RingPollTagBase)], 0);
         WakeSleeperIfReapedByOther();
+    }
+
+    /// <summary>
+    /// The watcher (a parked worker looking every millisecond while another runs, see Park), on each look: submits
+    /// what another worker queued on its own ring and has not flushed since the last look. Such a worker is inside
+    /// one long poll (a busy one flushes every few dozen tasks), and the read it queued before would otherwise wait
+    /// for that poll to end, however early its data came. The flush ties those requests to the watcher's thread,
+    /// which is a worker too.
+    /// </summary>
+    void FlushStalled(Worker watcher)
+    {
+        for (int i = 0; i < _workerRings.Length; i++)
+        {
+            if (i == watcher.Index || _workerRings[i] is not Ring ring || !ring.HasQueued) continue;
+            int seen = ring.Flushes;
+            if (seen == _flushesSeen[i]) ring.Flush();
+            _flushesSeen[i] = ring.Flushes;
+        }
     }
 
     /// <summary>Reaps one ring into <paramref name="batch"/> from <paramref name="n"/> on (under the reap lock); the

@@ -38,6 +38,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         _runtime = runtime;
         _workerRings = CreateWorkerRings(runtime, ring);
         _ringPollArmed = new int[_workerRings.Length];
+        _flushesSeen = new int[_workerRings.Length];
         _pool = new Pool.PoolBackend(runtime);
         if (ring.HasTimedWait) CreatePoke();
         else
@@ -82,7 +83,8 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// current-thread runtime's driver, C code polling by hand) have no loop to flush for them: they enter at once.
     /// (A task that busy-waits on an operation inside one poll, polling it again and again, no longer moves it along
     /// on its worker — as with tokio, whose driver is not polled inside a task's poll either; the parked watcher
-    /// flushes within a millisecond if another worker exists.)
+    /// submits what a worker stuck in one poll queued on its ring within a millisecond or two, if another worker
+    /// exists: FlushStalled.)
     /// </summary>
     public override void Submit(IoOp op)
     {
