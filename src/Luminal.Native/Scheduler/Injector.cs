@@ -44,7 +44,9 @@ sealed unsafe class Injector
     int _segFirst, _segCount;
 
     public int Count => Math.Max(0, Volatile.Read(ref _count) + Volatile.Read(ref _inboxCount));
-    public bool IsEmpty => Volatile.Read(ref _count) == 0 && (ulong)Volatile.Read(ref _inbox) <= (ulong)InboxClosed;
+    // The inbox first: a drain raises the count before it takes the inbox (DrainInboxLocked), so a reader that finds
+    // the inbox taken then sees the tasks counted.
+    public bool IsEmpty => (ulong)Volatile.Read(ref _inbox) <= (ulong)InboxClosed && Volatile.Read(ref _count) == 0;
 
     /// <summary>Pushes one task without the lock (onto the inbox). False (nothing pushed) once closed.</summary>
     public bool Push(RawTask task)
@@ -66,8 +68,16 @@ sealed unsafe class Injector
     /// one segment of single pushes. <paramref name="close"/>: the inbox refuses pushes from now on.</summary>
     void DrainInboxLocked(bool close)
     {
-        nint taken = Interlocked.Exchange(ref _inbox, close ? InboxClosed : 0);
-        if (taken == 0 || taken == InboxClosed) return;
+        nint head = Volatile.Read(ref _inbox);
+        // Closed for good (a pop after Close must not reopen it), or nothing to move. (Only Close, under this lock,
+        // sets the closed mark, so the exchange below never returns it.)
+        if (head == InboxClosed || head == 0 && !close) return;
+        // The tasks in transit between the inbox and the list stay visible: a worker going to sleep that finds the
+        // inbox taken must not find the count at zero (IsEmpty), or it would park with work queued.
+        int before = _count;
+        Volatile.Write(ref _count, before + 1);
+        nint taken = Interlocked.Exchange(ref _inbox, close ? InboxClosed : 0); // full fence: after the count
+        if (taken == 0) { Volatile.Write(ref _count, before); return; }
         TaskCell* newest = (TaskCell*)taken, oldest = null;
         int n = 0;
         for (TaskCell* c = newest; c != null; n++)
@@ -81,7 +91,7 @@ sealed unsafe class Injector
         RawTask first = new(oldest), last = new(newest);
         if (_tail is RawTask tail) tail.Next = first; else _head = first;
         _tail = last;
-        Volatile.Write(ref _count, _count + n);
+        Volatile.Write(ref _count, before + n);
         AddSegment(first, last, n, batch: false);
     }
 

@@ -79,16 +79,19 @@ sealed unsafe partial class UringBackend
     }
 
     /// <summary>The sleeper, before it sleeps: arms the polls on the workers' rings that are not armed (the flush
-    /// that follows submits them from this worker's thread).</summary>
-    void ArmRingPolls()
+    /// that follows submits them from this worker's thread). False if one could not be queued.</summary>
+    bool ArmRingPolls()
     {
+        bool all = true;
         for (int i = 0; i < _workerRings.Length; i++)
         {
             if (_workerRings[i] is not Ring ring || Volatile.Read(ref _ringPollArmed[i]) != 0) continue;
             if (Interlocked.CompareExchange(ref _ringPollArmed[i], 1, 0) != 0) continue;
-            if (_ring.Queue(&PrepareRingPoll, new RingPoll(ring.Fd, RingPollTagBase + (ulong)i)) != 0)
-                Volatile.Write(ref _ringPollArmed[i], 0);
+            if (_ring.Queue(&PrepareRingPoll, new RingPoll(ring.Fd, RingPollTagBase + (ulong)i)) == 0) continue;
+            Volatile.Write(ref _ringPollArmed[i], 0);
+            all = false;
         }
+        return all;
     }
 
     static void PrepareRingPoll(Sqe* sqe, RingPoll poll)
@@ -107,7 +110,10 @@ sealed unsafe partial class UringBackend
     {
         // A poll on a ring refused (an old kernel): never armed again; the sleeper then only naps.
         if (res < 0 && res != -Libc.ECANCELED) _ringPollRefused = true;
-        Volatile.Write(ref _ringPollArmed[(int)(userData - RingPollTagBase)], 0);
+        // A full fence between the clear and the reads of the sleeper's state (WakeSleeperIfReapedByOther): the
+        // sleeper announces itself (ParkIn, a fence) and then reads the flag (ArmRingPolls). Either it sees the
+        // flag cleared and arms again, or this sees it parked and wakes it.
+        Interlocked.Exchange(ref _ringPollArmed[(int)(userData - RingPollTagBase)], 0);
         WakeSleeperIfReapedByOther();
     }
 

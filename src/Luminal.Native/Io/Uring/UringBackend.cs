@@ -293,10 +293,13 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     public void Sleep(long timeoutNs)
     {
         ArmPoke(); // (queued: the flush submits it from this worker's thread)
-        ArmRingPolls();
-        // Without polls on the workers' rings, their completions would not end the wait: look every millisecond.
-        if (_ringPollRefused && _workerRings.Length > 0 && (ulong)timeoutNs > WatchNs) timeoutNs = WatchNs;
+        bool armed = ArmRingPolls();
         Flush();
+        // Without polls on the workers' rings, their completions would not end the wait: look every millisecond.
+        // So when the kernel refuses them, a poll could not be queued, or the flush left entries queued (EBUSY,
+        // EAGAIN: the polls and the poke may be among them).
+        if ((_ringPollRefused && _workerRings.Length > 0 || !armed || _ring.HasQueued) && (ulong)timeoutNs > WatchNs)
+            timeoutNs = WatchNs;
         if (ReapAvailable() > 0) return;
         _ring.WaitForCompletion(timeoutNs);
         ReapAvailable();
