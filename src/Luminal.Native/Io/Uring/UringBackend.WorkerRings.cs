@@ -35,7 +35,7 @@ sealed unsafe partial class UringBackend
     const ulong RingPollTagBase = 0x100; // user_data of worker ring i's poll: base + i (generation 0: no op token)
     const uint WorkerRingEntries = 1024;
     const uint CoopTaskRun = 1 << 8; // IORING_SETUP_COOP_TASKRUN (5.19; an older kernel refuses it: no flag then)
-    readonly Ring?[] _workerRings;       // worker i's ring, or null (it uses the shared ring)
+    readonly Ring[] _workerRings;        // worker i's ring (all or none: see CreateWorkerRings)
     readonly int[] _ringPollArmed;       // 1 from queueing worker ring i's poll until its completion is reaped
     readonly int[] _flushesSeen;         // worker ring i's Flushes when the watcher last looked (see FlushStalled)
     volatile bool _ringPollRefused;      // the kernel refused a poll on a ring: the sleeper only naps (see Sleep)
@@ -46,30 +46,27 @@ sealed unsafe partial class UringBackend
         public readonly ulong Tag = tag;
     }
 
-    static Ring?[] CreateWorkerRings(Runtime runtime, Ring shared)
+    /// <summary>A ring for each worker, or none: a kernel without COOP_TASKRUN (before 5.19) refuses the flag, and
+    /// per-worker rings would cost more than they save there (see above); a ring that cannot be made (memory, the
+    /// fd limit) also leaves the workers sharing the one ring, so no path has to handle a worker without one.</summary>
+    static Ring[] CreateWorkerRings(Runtime runtime, Ring shared)
     {
         if (runtime.Workers.Length < 2 || !shared.HasTimedWait) return [];
-        var rings = new Ring?[runtime.Workers.Length];
+        var rings = new Ring[runtime.Workers.Length];
         for (int i = 0; i < rings.Length; i++)
         {
-            rings[i] = Ring.TryCreate(WorkerRingEntries, out int errno, CoopTaskRun);
-            // A kernel without COOP_TASKRUN (before 5.19): per-worker rings would cost more than they save (see
-            // above), so the workers share the one ring.
-            if (rings[i] is null && errno == Libc.EINVAL)
-            {
-                foreach (Ring? made in rings) made?.Dispose();
-                return [];
-            }
+            if (Ring.TryCreate(WorkerRingEntries, out _, CoopTaskRun) is Ring made) { rings[i] = made; continue; }
+            for (int j = 0; j < i; j++) rings[j].Dispose();
+            return [];
         }
         return rings;
     }
 
     /// <summary>Where a submission from <paramref name="worker"/> goes: 0 = the shared ring, i + 1 = worker i's.</summary>
     int RingIndexFor(Worker? worker) =>
-        worker is not null && (uint)worker.Index < (uint)_workerRings.Length && _workerRings[worker.Index] is not null
-            ? worker.Index + 1 : 0;
+        worker is not null && (uint)worker.Index < (uint)_workerRings.Length ? worker.Index + 1 : 0;
 
-    Ring RingAt(int index) => index == 0 ? _ring : _workerRings[index - 1]!;
+    Ring RingAt(int index) => index == 0 ? _ring : _workerRings[index - 1];
 
     /// <summary>Entries queued that <paramref name="worker"/>'s flush would submit.</summary>
     bool HasQueuedFor(Worker worker)
@@ -85,9 +82,9 @@ sealed unsafe partial class UringBackend
         bool all = true;
         for (int i = 0; i < _workerRings.Length; i++)
         {
-            if (_workerRings[i] is not Ring ring || Volatile.Read(ref _ringPollArmed[i]) != 0) continue;
-            if (Interlocked.CompareExchange(ref _ringPollArmed[i], 1, 0) != 0) continue;
-            if (_ring.Queue(&PrepareRingPoll, new RingPoll(ring.Fd, RingPollTagBase + (ulong)i)) == 0) continue;
+            if (Volatile.Read(ref _ringPollArmed[i]) != 0 || Interlocked.CompareExchange(ref _ringPollArmed[i], 1, 0) != 0)
+                continue;
+            if (_ring.Queue(&PrepareRingPoll, new RingPoll(_workerRings[i].Fd, RingPollTagBase + (ulong)i)) == 0) continue;
             Volatile.Write(ref _ringPollArmed[i], 0);
             all = false;
         }
@@ -128,7 +125,8 @@ sealed unsafe partial class UringBackend
     {
         for (int i = 0; i < _workerRings.Length; i++)
         {
-            if (i == watcher.Index || _workerRings[i] is not Ring ring || !ring.HasQueued) continue;
+            Ring ring = _workerRings[i];
+            if (i == watcher.Index || !ring.HasQueued) continue;
             int seen = ring.Flushes;
             if (seen == _flushesSeen[i]) ring.Flush();
             _flushesSeen[i] = ring.Flushes;
@@ -154,6 +152,6 @@ sealed unsafe partial class UringBackend
 
     void DisposeWorkerRings()
     {
-        foreach (Ring? ring in _workerRings) ring?.Dispose();
+        foreach (Ring ring in _workerRings) ring.Dispose();
     }
 }

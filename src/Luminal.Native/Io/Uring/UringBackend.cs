@@ -219,7 +219,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
             {
                 n = ReapRing(_ring, batch, 0);
                 for (int i = 0; i < _workerRings.Length && n < batch.Length; i++)
-                    if (_workerRings[i] is Ring ring) n = ReapRing(ring, batch, n);
+                    n = ReapRing(_workerRings[i], batch, n);
             }
             finally { Monitor.Exit(_reapLock); }
             var wakes = new Wakes(wakers); // the whole batch completes before any task is woken (see Wakes)
@@ -298,7 +298,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         // Without polls on the workers' rings, their completions would not end the wait: look every millisecond.
         // So when the kernel refuses them, a poll could not be queued, or the flush left entries queued (EBUSY,
         // EAGAIN: the polls and the poke may be among them).
-        if ((_ringPollRefused && _workerRings.Length > 0 || !armed || _ring.HasQueued) && (ulong)timeoutNs > WatchNs)
+        if ((_ringPollRefused || !armed || _ring.HasQueued) && (ulong)timeoutNs > WatchNs)
             timeoutNs = WatchNs;
         if (ReapAvailable() > 0) return;
         _ring.WaitForCompletion(timeoutNs);
