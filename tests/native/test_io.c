@@ -3221,3 +3221,39 @@ TEST(io_backends_agree) {
   CHECK_MSG(diffs == 0, "%d step(s) differ between io_uring and the pool (see the table above)", diffs);
   tmpdir_done();
 }
+
+/* A stream read on an fd number that was a socket whose last read would block, now reused by a pipe: the io_uring
+ * backend skips its receive try on such an fd and asks the ring for a receive, which a pipe refuses (ENOTSOCK);
+ * the read must be made again as a read, never fail. (The pool backend has no such hint: the same reads pass.) */
+IO_TEST(io_stream_read_on_a_reused_fd_number) {
+  luminal_runtime *rt = io_runtime_with(io_backend_under_test(), 2);
+  int sv[2], p[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  char buf[8] = {0};
+  luminal_io_result r;
+  luminal_future f;
+  CHECK_ST(luminal_stream_read(rt, sv[0], buf, sizeof buf, &r, &f), LUMINAL_OK);
+  luminal_task *t = tu_spawn(rt, f); /* waits: its try would block, which marks the fd */
+  tu_sleep_ms(20);
+  CHECK_EQ(write(sv[1], "a", 1), 1);
+  void *out = NULL;
+  CHECK_ST(luminal_task_join(t, 20ull * 1000000000ull, &out), LUMINAL_OK);
+  luminal_task_release(t);
+  CHECK(r.status == LUMINAL_OK && r.value == 1 && buf[0] == 'a');
+  int fd = sv[0];
+  CHECK(pipe(p) == 0);
+  CHECK(dup2(p[0], fd) == fd); /* the socket's number is a pipe's read end now */
+  close(p[0]);
+  for (int i = 0; i < 4; i++) { /* more reads than the hint skips */
+    CHECK_EQ(write(p[1], "xyz", 3), 3);
+    memset(buf, 0, sizeof buf);
+    luminal_io_result got = IO(rt, luminal_stream_read(rt, fd, buf, sizeof buf, &_r, &_f));
+    CHECK_MSG(got.status == LUMINAL_OK && got.value == 3, "read %d: status %d, os_error %d, value %llu", i, got.status,
+              got.os_error, (unsigned long long)got.value);
+    CHECK(memcmp(buf, "xyz", 3) == 0);
+  }
+  close(fd);
+  close(p[1]);
+  close(sv[1]);
+  tu_runtime_done(rt);
+}
