@@ -664,6 +664,44 @@ TEST(semaphore_cancel_and_close) {
   tu_runtime_done(rt);
 }
 
+/* Permits given while the oldest request is still short are assigned to it (nobody behind may take them); if it is
+ * cancelled they go to the next one, and a request for 0 completes once it is the oldest. */
+TEST(semaphore_partial_assignment_goes_back_on_cancel) {
+  luminal_runtime *rt = tu_runtime(2);
+  luminal_semaphore *s;
+  CHECK_ST(luminal_semaphore_new(rt, 0, &s), LUMINAL_OK);
+  luminal_status ra = LUMINAL_PENDING, rb = LUMINAL_PENDING, rz = LUMINAL_PENDING;
+  luminal_future fa, fb, fz;
+  luminal_task *ta, *tb, *tz;
+  CHECK_ST(luminal_semaphore_acquire(s, 3, &ra, &fa), LUMINAL_OK);
+  CHECK_ST(luminal_spawn(rt, fa, &ta), LUMINAL_OK);
+  CHECK_ST(luminal_task_join(ta, MS_NS(20), NULL), LUMINAL_E_TIMED_OUT); /* queued first */
+  CHECK_ST(luminal_semaphore_acquire(s, 2, &rb, &fb), LUMINAL_OK);
+  CHECK_ST(luminal_spawn(rt, fb, &tb), LUMINAL_OK);
+  CHECK_ST(luminal_task_join(tb, MS_NS(20), NULL), LUMINAL_E_TIMED_OUT);
+  CHECK_ST(luminal_semaphore_acquire(s, 0, &rz, &fz), LUMINAL_OK);
+  CHECK_ST(luminal_spawn(rt, fz, &tz), LUMINAL_OK);
+  CHECK_ST(luminal_task_join(tz, MS_NS(20), NULL), LUMINAL_E_TIMED_OUT); /* 0 waits behind them too */
+  CHECK_ST(luminal_semaphore_add_permits(s, 2), LUMINAL_OK); /* to the oldest (short by 1): not to the one for 2 */
+  CHECK_ST(luminal_task_join(tb, MS_NS(20), NULL), LUMINAL_E_TIMED_OUT);
+  CHECK_ST(luminal_semaphore_try_acquire(s, 1), LUMINAL_E_EMPTY);
+  luminal_task_abort(ta);
+  CHECK_ST(luminal_task_join(ta, UINT64_MAX, NULL), LUMINAL_E_CANCELLED);
+  CHECK_ST(luminal_task_join(tb, UINT64_MAX, NULL), LUMINAL_OK); /* the 2 it had went on */
+  CHECK_ST(rb, LUMINAL_OK);
+  CHECK_ST(luminal_task_join(tz, UINT64_MAX, NULL), LUMINAL_OK);
+  CHECK_ST(rz, LUMINAL_OK);
+  CHECK_ST(luminal_semaphore_try_acquire(s, 1), LUMINAL_E_EMPTY); /* the 2 are held */
+  CHECK_ST(luminal_semaphore_add_permits(s, 2), LUMINAL_OK);
+  CHECK_ST(luminal_semaphore_try_acquire(s, 2), LUMINAL_OK);
+  CHECK_ST(luminal_semaphore_try_acquire(s, 1), LUMINAL_E_EMPTY);
+  luminal_task_release(ta);
+  luminal_task_release(tb);
+  luminal_task_release(tz);
+  luminal_semaphore_release(s);
+  tu_runtime_done(rt);
+}
+
 /* Contended: 8 tasks each acquire 1..3 permits 500 times from a semaphore of 4, checking the bound. */
 typedef struct sem_worker {
   luminal_semaphore *s;

@@ -53,6 +53,8 @@ sealed class SyncSlot : GenerationSlot
     internal nint ResultPtr;     // luminal_status* (borrowed until completion)
     internal nint MessageOut;    // recv: void** (borrowed until completion)
     internal ulong Count;        // acquire: permits asked; wait: the notify_all generation at creation
+    internal ulong Assigned;     // acquire: permits given to it while it waits (its batch is granted when complete)
+    internal bool Queued;        // acquire: its poll queued it (written by its own poll only; see Semaphore)
     internal long State;         // oneshot cell: its lock-free state word (see Oneshot)
     internal nint DropFn;        // oneshot cell: drop_message
     internal uint SenderLife;    // oneshot cell: its life until the sender's one send or release claims it (0)
@@ -68,7 +70,8 @@ sealed class SyncSlot : GenerationSlot
         s.Linked = s.Granted = s.NotifiedByOne = s.Completed = s.HoldsRef = s.HasMessage = false;
         s.Waker = 0;
         s.Message = s.ResultPtr = s.MessageOut = 0;
-        s.Count = 0;
+        s.Count = s.Assigned = 0;
+        s.Queued = false;
         s.DropFn = 0;
         s.SenderLife = 0; // State is kept: a oneshot cell's epoch goes on across its lives (see Oneshot)
         s.Owner = target switch // the sealed types first: an exact type test each; the abstract one walks the hierarchy
