@@ -761,3 +761,83 @@ TEST(semaphore_contended_bound) {
   luminal_semaphore_release(s);
   tu_runtime_done(rt);
 }
+
+/* The lock-free takes (try_acquire, an acquire's first poll) against queued requests, partial assignments and
+ * cancels: 6 tasks on 4 workers share 3 permits; each round takes 1..3 either by try_acquire, or by an acquire future,
+ * and every fifth round first queues an acquire (polled once) and drops it. The bound holds throughout, and at the
+ * end exactly the 3 permits are free: a cancel that lost or duplicated a permit shows there. */
+typedef struct sem_mixer {
+  luminal_semaphore *s;
+  atomic_long *inside;
+  int round;
+  uint32_t want;
+  int waiting;
+  luminal_future acq;
+  luminal_status st;
+} sem_mixer;
+
+static luminal_poll sem_mixer_poll(void *state, luminal_context *cx, void **out) {
+  sem_mixer *w = (sem_mixer *)state;
+  *out = NULL;
+  for (;;) {
+    if (w->round == 300) return LUMINAL_POLL_READY;
+    if (!w->waiting) {
+      w->want = 1 + (uint32_t)(w->round % 3);
+      if (w->round % 5 == 0) { /* queue a request, then cancel it */
+        luminal_status st;
+        luminal_future f;
+        void *o;
+        CHECK_ST(luminal_semaphore_acquire(w->s, w->want, &st, &f), LUMINAL_OK);
+        if (f.poll(f.state, cx, &o) == LUMINAL_POLL_READY) {
+          CHECK_ST(st, LUMINAL_OK);
+          CHECK_ST(luminal_semaphore_add_permits(w->s, w->want), LUMINAL_OK);
+        }
+        f.drop(f.state);
+      }
+      luminal_status tried = w->round % 4 == 0 ? luminal_semaphore_try_acquire(w->s, w->want) : LUMINAL_E_EMPTY;
+      if (tried != LUMINAL_OK) {
+        CHECK_ST(tried, LUMINAL_E_EMPTY);
+        CHECK_ST(luminal_semaphore_acquire(w->s, w->want, &w->st, &w->acq), LUMINAL_OK);
+        w->waiting = 1;
+      }
+    }
+    if (w->waiting) {
+      void *o;
+      if (w->acq.poll(w->acq.state, cx, &o) != LUMINAL_POLL_READY) return LUMINAL_POLL_PENDING;
+      w->acq.drop(w->acq.state);
+      w->waiting = 0;
+      CHECK_ST(w->st, LUMINAL_OK);
+    }
+    long in = atomic_fetch_add(w->inside, w->want) + w->want;
+    CHECK(in <= 3);
+    atomic_fetch_sub(w->inside, w->want);
+    CHECK_ST(luminal_semaphore_add_permits(w->s, w->want), LUMINAL_OK);
+    w->round++;
+    if (w->round % 3 == 0) {
+      luminal_context_yield(cx);
+      return LUMINAL_POLL_PENDING;
+    }
+  }
+}
+
+TEST(semaphore_lock_free_takes_with_cancels) {
+  luminal_runtime *rt = tu_runtime(4);
+  luminal_semaphore *s;
+  CHECK_ST(luminal_semaphore_new(rt, 3, &s), LUMINAL_OK);
+  static atomic_long inside;
+  static sem_mixer ws[6];
+  luminal_task *t[6];
+  for (int i = 0; i < 6; i++) {
+    ws[i] = (sem_mixer){s, &inside, 0, 0, 0, {0}, LUMINAL_PENDING};
+    luminal_future f = {&ws[i], sem_mixer_poll, NULL, NULL};
+    CHECK_ST(luminal_spawn(rt, f, &t[i]), LUMINAL_OK);
+  }
+  for (int i = 0; i < 6; i++) {
+    CHECK_ST(luminal_task_join(t[i], UINT64_MAX, NULL), LUMINAL_OK);
+    luminal_task_release(t[i]);
+  }
+  CHECK_ST(luminal_semaphore_try_acquire(s, 3), LUMINAL_OK);
+  CHECK_ST(luminal_semaphore_try_acquire(s, 1), LUMINAL_E_EMPTY);
+  luminal_semaphore_release(s);
+  tu_runtime_done(rt);
+}
