@@ -11,11 +11,12 @@ namespace Luminal.Sync;
 /// The shape (after tokio's batch_semaphore): the free permits are one atomic word, <see cref="_free"/>, which is
 /// 0 whenever a request waits — permits given back while requests wait are assigned to the oldest one
 /// (<see cref="SyncSlot.Assigned"/>, a part of its batch at a time), never to the word. So taking permits when
-/// nobody waits is one compare-and-swap with no lock (try_acquire, an acquire's first poll), and a newcomer cannot
-/// overtake a waiter: it finds the word empty. Queueing, assigning, closing and cancelling are under
+/// nobody waits is one compare-and-swap with no lock (an acquire's first poll; try_acquire holds a reference on
+/// the object around it instead of the lock), and a newcomer cannot overtake a waiter: it finds the word empty. Queueing, assigning, closing and cancelling are under
 /// <see cref="_lock"/>: the lock is taken once to queue and once per add_permits, where the earlier version took
 /// it for every call (its spinning was 13% of a contended run). A request whose batch is complete is granted
-/// (removed from the queue, <see cref="SyncSlot.Granted"/>, woken); its next poll reads that without the lock. A
+/// (removed from the queue, woken, then <see cref="SyncSlot.Granted"/>: its next poll reads that without the lock,
+/// and may complete and recycle the request at once, so nothing touches it after that write). A
 /// future dropped before it reported gives back what it was assigned or granted, so a cancelled acquire never
 /// loses permits. Close wakes every waiter (CLOSED).
 /// </summary>
@@ -65,12 +66,13 @@ sealed class Semaphore : PooledSyncObject
                 return Stale(handle, generation) ? Status.InvalidHandle : _closed ? Status.Closed
                     : _waiters.IsEmpty ? Status.Ok : Status.Empty;
         }
-        if (Stale(handle, generation)) return Status.InvalidHandle;
-        if (Volatile.Read(ref _closed)) return Status.Closed;
-        if (!TryTake(n)) return Status.Empty;
-        // A handle released meanwhile (against the contract) may name this object's next life: give them back.
-        if (Stale(handle, generation)) { Serve(n); return Status.InvalidHandle; }
-        return Status.Ok;
+        // Without the lock, a reference keeps this life of the object for the take: a handle released meanwhile
+        // (against the contract) could otherwise let the object go back to its pool and start a new life, whose
+        // permits this call would take.
+        if (!TryAddRef(handle, generation)) return Status.InvalidHandle;
+        Status st = Volatile.Read(ref _closed) ? Status.Closed : TryTake(n) ? Status.Ok : Status.Empty;
+        Unref();
+        return st;
     }
 
     /// <summary>Adds permits and serves the waiters they complete. Ignored after close; INVALID_ARGUMENT if the
@@ -123,14 +125,28 @@ sealed class Semaphore : PooledSyncObject
             w.Assigned += give;
             n -= give;
             if (w.Assigned < w.Count) return false; // everything went to the oldest, still short: the word stays 0
-            // Volatile: its poll reads it without the lock.
-            Volatile.Write(ref w.Granted, true);
             _waiters.Remove(w);
             wakes.Add(w.Waker);
+            // The last touch of w: its poll reads this without the lock, completes, and its drop may recycle it.
+            Volatile.Write(ref w.Granted, true);
         }
-        if (n != 0) Interlocked.Add(ref _free, n);
+        if (n != 0) AddFree(n);
         n = 0;
         return false;
+    }
+
+    /// <summary>Under the lock (with an empty queue): adds to the free word, saturating at 2^64 - 1 (give-backs of
+    /// granted permits are not in add_permits' overflow check). Only lock-free takers race with it.</summary>
+    void AddFree(ulong n)
+    {
+        ulong free = Volatile.Read(ref _free);
+        while (true)
+        {
+            ulong sum = free + n < free ? ulong.MaxValue : free + n;
+            ulong seen = Interlocked.CompareExchange(ref _free, sum, free);
+            if (seen == free) return;
+            free = seen;
+        }
     }
 
     /// <summary>Closes it through <paramref name="handle"/> (null: the release of its handle).</summary>
