@@ -54,6 +54,7 @@ sealed unsafe class Worker
     bool _searching;
     uint _tick;
     int _ioTurns;           // turns since this worker's last IO turn (see IoPollInterval)
+    internal bool IoFlushHeld; // the IO driver's, this thread only: its last IO turn ran woken tasks before flushing
     uint _rng;
     Thread? _thread;
     public int ManagedThreadId;

@@ -129,9 +129,12 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
     /// <summary>Submits what the workers queued (see <see cref="Submit"/>) with one enter — on this runtime's
     /// workers only: the kernel would tie those requests to any other caller's thread, which may exit (see
     /// Ring.Submit).</summary>
-    public void Flush()
+    public void Flush() => Flush(_runtime.CurrentWorker());
+
+    /// <summary><see cref="Flush()"/> with the calling thread's worker already looked up (null: not a worker).</summary>
+    void Flush(Scheduler.Worker? worker)
     {
-        if (_runtime.CurrentWorker() is not Scheduler.Worker worker) return;
+        if (worker is null) return;
         if (_ring.HasQueued) _ring.Flush(); // (a poll the sleeper armed, a resubmission from a thread that is no worker)
         int own = RingIndexFor(worker);
         if (own > 0 && RingAt(own).HasQueued) RingAt(own).Flush();
