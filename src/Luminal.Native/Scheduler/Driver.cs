@@ -17,6 +17,10 @@ abstract class Driver
     /// cheap when nothing is due. True if it handed anything out (tasks may have been woken: look again).</summary>
     public virtual bool Poll() => false;
 
+    /// <summary><see cref="Poll"/> from a worker that has run out of work (about to steal or park): the tasks it
+    /// wakes are the next thing that worker runs. A driver may use that (see UringBackend.PollOutOfWork).</summary>
+    public virtual bool PollOutOfWork() => Poll();
+
     /// <summary>
     /// Parks the calling worker (its own thread) until its parker is unparked, an event arrives, or
     /// <paramref name="timeoutNs"/> passes (-1 = no timeout). <paramref name="othersAwake"/>: some other worker is

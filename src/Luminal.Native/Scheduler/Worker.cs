@@ -104,7 +104,7 @@ sealed unsafe class Worker
                     // Out of work: an IO turn before stealing or parking; the queues again only if it woke tasks
                     // (with nothing in flight it is one read, and this path is the same as before any IO).
                     _ioTurns = 0;
-                    if (IoTurn()) task = NextTask();
+                    if (_rt.IoIfStarted?.PollOutOfWork() ?? false) task = NextTask();
                 }
                 task ??= Search();
                 if (task is RawTask t) RunTask(t);

@@ -16,26 +16,32 @@ sealed partial class UringBackend
     /// Idle IO must cost nothing there (issue 15): with no request in
     /// flight there is no completion anyone waits for, so one read of the counter is the whole check — no stack
     /// buffers, no lock. (A poke's or a cancel's completion, which nobody counts, stays in the ring until the next
-    /// reap: the worker sleeping in the ring reaps it itself, see Sleep.)
-    /// A worker reaps before it flushes, every other turn: when completions wake tasks, it runs them first and
-    /// holds back what its polls queued, so the requests those tasks make go into the kernel with the held ones, in
-    /// one enter. In request/response traffic on one worker (an echo's two ends) that is one enter per round trip
-    /// instead of two, and a reply that arrives before its receive is submitted finds it at once (the receive's
-    /// poll sees the data when it is armed) instead of waking a waiting request. Every other turn, so a busy
-    /// worker whose reaps always find something still flushes. (The current-thread runtime's loop flushes first.)
-    /// </summary>
+    /// reap: the worker sleeping in the ring reaps it itself, see Sleep.)</summary>
     public override bool Poll()
     {
         if (Volatile.Read(ref _inFlight) == 0) return false;
         Worker? worker = _runtime.CurrentWorker();
-        if (worker is not null && !worker.IoFlushHeld && ReapAvailable() > 0)
-        {
-            worker.IoFlushHeld = true;
-            return true;
-        }
         if (worker is not null) worker.IoFlushHeld = false;
         Flush(worker); // what this worker's polls queued (Submit)
         return ReapAvailable() > 0;
+    }
+
+    /// <summary>
+    /// A worker out of work reaps before it flushes, every other time: when completions wake tasks, it runs them
+    /// at once and holds back what its polls queued, so the requests those tasks make go into the kernel with the
+    /// held ones, in one enter. In request/response traffic on one worker (an echo's two ends) that is one enter
+    /// per round trip instead of two, and a reply that arrives before its receive is submitted is found when the
+    /// receive's poll is armed instead of waking a waiting request. Only here, where the woken tasks are the next
+    /// thing the worker runs (the periodic IO turn of a busy worker always flushes), and every other time, so a
+    /// worker whose reaps keep finding something still submits.
+    /// </summary>
+    public override bool PollOutOfWork()
+    {
+        if (Volatile.Read(ref _inFlight) == 0) return false;
+        Worker? worker = _runtime.CurrentWorker();
+        if (worker is null || worker.IoFlushHeld || ReapAvailable() == 0) return Poll();
+        worker.IoFlushHeld = true;
+        return true;
     }
 
     public override void Park(Worker worker, long timeoutNs, bool othersAwake)
