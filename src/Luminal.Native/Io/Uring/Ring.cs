@@ -389,6 +389,9 @@ sealed unsafe partial class Ring : IDisposable
     /// <summary>Are completions waiting to be reaped? (A cheap read of the two indices.)</summary>
     public bool HasCompletions => *_cqHead != Volatile.Read(ref *_cqTail);
 
+    /// <summary>Where reaping has got to (it moves only when someone reaps; under the reaper's lock).</summary>
+    public uint CqHead => Volatile.Read(ref *_cqHead);
+
     /// <summary>
     /// Copies up to <paramref name="into"/>.Length completions out and hands their slots back to the kernel; the
     /// caller handles them afterwards (outside its lock: handling can run user code that reaps again).

@@ -78,13 +78,59 @@ sealed partial class UringBackend
             return;
         }
         // An awake worker reaps the ring on every turn of its loop — unless it is inside one long poll. So while
-        // others are awake, one parked worker (the watcher) looks again every WatchNs (its loop reaps): a
-        // completion never waits longer than that for someone else's poll to end.
-        bool watching = othersAwake && TryBeginWatch(worker.Index);
-        if (watching && (ulong)timeoutNs > WatchNs) timeoutNs = WatchNs;
-        worker.Parker.Park(timeoutNs);
-        if (!watching) return;
+        // others are awake, one parked worker (the watcher) looks every WatchNs: a completion never waits longer than
+        // that for someone else's poll to end.
+        if (!(othersAwake && TryBeginWatch(worker.Index)))
+        {
+            worker.Parker.Park(timeoutNs);
+            return;
+        }
+        Watch(worker, timeoutNs);
         EndWatch(worker.Index);
-        FlushStalled(worker); // (its loop then reaps)
+    }
+
+    /// <summary>
+    /// The watcher's park: looks every WatchNs, and goes back to its loop (which reaps) only when a completion sat
+    /// a whole period with nobody reaping it, when it is woken, when its own timeout (a timer) is due, or when no
+    /// other worker is awake any more. It used to go back after every period, and its loop's reap took the awake
+    /// workers' completions: the tasks they woke then ran on the watcher, away from the other end of their
+    /// conversation (the single echo's two ends split across the workers for a while, every request a cross-thread
+    /// hand-off). Each look also submits what a worker stuck in one poll queued (FlushStalled).
+    /// </summary>
+    void Watch(Worker worker, long timeoutNs)
+    {
+        long deadline = timeoutNs < 0 ? long.MaxValue : (long)Time.Clock.NowNs() + timeoutNs;
+        CompletionsStalled(); // the first look only records where each ring's completions are
+        while (true)
+        {
+            long left = deadline == long.MaxValue ? WatchNs : deadline - (long)Time.Clock.NowNs();
+            if (left <= 0 || worker.Parker.Park(System.Math.Min(left, WatchNs))) return;
+            Flush(worker); // (a flush the kernel refused earlier: EBUSY/EAGAIN leave entries queued)
+            FlushStalled(worker);
+            if (CompletionsStalled() || _runtime.Idle.UnparkedCount == 0) return;
+        }
+    }
+
+    /// <summary>The watcher's look: did completions wait in a ring since its last look without anyone reaping them
+    /// (every awake worker inside a long poll)? Records each ring's completion head for the next look.</summary>
+    bool CompletionsStalled()
+    {
+        if (!Monitor.TryEnter(_reapLock)) return false; // someone is reaping right now
+        try // (under the reap lock: disposal takes it too, so the rings' memory is mapped while we look)
+        {
+            bool stalled = Stalled(_ring, ref _cqHeadSeen[0]);
+            for (int i = 0; i < _workerRings.Length; i++) stalled |= Stalled(_workerRings[i], ref _cqHeadSeen[i + 1]);
+            return stalled;
+        }
+        finally { Monitor.Exit(_reapLock); }
+    }
+
+    static bool Stalled(Ring ring, ref uint seen)
+    {
+        if (ring.IsDisposed) return false;
+        uint head = ring.CqHead;
+        bool stalled = head == seen && ring.HasCompletions;
+        seen = head;
+        return stalled;
     }
 }

@@ -38,6 +38,7 @@ sealed unsafe partial class UringBackend
     readonly Ring[] _workerRings;        // worker i's ring (all or none: see CreateWorkerRings)
     readonly int[] _ringPollArmed;       // 1 from queueing worker ring i's poll until its completion is reaped
     readonly int[] _flushesSeen;         // worker ring i's Flushes when the watcher last looked (see FlushStalled)
+    readonly uint[] _cqHeadSeen;         // ring i's (0 the shared one) completion head then (see CompletionsStalled)
     volatile bool _ringPollRefused;      // the kernel refused a poll on a ring: the sleeper only naps (see Sleep)
 
     readonly struct RingPoll(int fd, ulong tag)

@@ -39,6 +39,7 @@ sealed unsafe partial class UringBackend : IoBackend, Scheduler.IParkSite
         _workerRings = CreateWorkerRings(runtime, ring);
         _ringPollArmed = new int[_workerRings.Length];
         _flushesSeen = new int[_workerRings.Length];
+        _cqHeadSeen = new uint[_workerRings.Length + 1];
         _pool = new Pool.PoolBackend(runtime);
         if (ring.HasTimedWait) CreatePoke();
         else
