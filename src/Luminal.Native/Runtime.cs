@@ -224,7 +224,7 @@ sealed unsafe partial class Runtime
     /// </summary>
     public Status Spawn(in NativeFuture future, delegate* unmanaged<void*, void*> fn, bool wantHandle, Worker? local,
         out ulong taskToken, Scopes.Scope? scope = null, int priority = Priority.Default, bool blocking = false,
-        nuint inlineSize = 0, nuint inlineAlign = 0)
+        nuint inlineSize = 0, nuint inlineAlign = 0, uint scopeGeneration = 0)
     {
         taskToken = 0;
         if (IsShutdown) { DropFuture(future); return Status.Shutdown; }
@@ -247,14 +247,16 @@ sealed unsafe partial class Runtime
         task.Blocking = blocking;
         // Read the token before the task can run: a detached task may finish and be recycled right away.
         ulong token = task.TaskToken;
-        if (scope is not null && !scope.Enter(task))
+        Status entered = scope is null ? Status.Ok : scope.Enter(task, scopeGeneration);
+        if (entered != Status.Ok)
         {
-            // The scope is closed: never poll it. Abort (we own SCHEDULED) and let Run drop the future.
+            // The scope is closed (or its handle was released meanwhile): never poll it. Abort (we own SCHEDULED)
+            // and let Run drop the future.
             if (TaskHook != null) TaskEventAt(Observe.TaskEvent.Spawned, task, token, local);
             task.AbortInternal((uint)(token >> 32));
             task.Run(null);
             if (wantHandle) task.ReleaseHandle((uint)(token >> 32));
-            return Status.Shutdown;
+            return entered;
         }
         taskToken = token; // callers hand it out only as a join handle when they asked for one
         if (TaskHook != null) TaskEventAt(Observe.TaskEvent.Spawned, task, token, local);

@@ -95,10 +95,14 @@ static unsafe partial class Exports
     /// </summary>
     // Inlined NULL check: most spawns pass no options, and the call alone cost ~28 instructions per spawn.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    static Status ReadSpawnOptions(NativeSpawnOptions* opts, Runtime runtime, ref Scope? scope, ref int priority) =>
-        opts == null ? Status.Ok : ReadSpawnOptionsFrom(opts, runtime, ref scope, ref priority);
+    static Status ReadSpawnOptions(NativeSpawnOptions* opts, Runtime runtime, ref Scope? scope, ref uint scopeGeneration,
+        ref int priority) =>
+        opts == null ? Status.Ok : ReadSpawnOptionsFrom(opts, runtime, ref scope, ref scopeGeneration, ref priority);
 
-    static Status ReadSpawnOptionsFrom(NativeSpawnOptions* opts, Runtime runtime, ref Scope? scope, ref int priority)
+    /// <summary>A scope named by the options comes with its handle's generation, for Runtime.Spawn's check against a
+    /// concurrent release (Scope.Enter).</summary>
+    static Status ReadSpawnOptionsFrom(NativeSpawnOptions* opts, Runtime runtime, ref Scope? scope, ref uint scopeGeneration,
+        ref int priority)
     {
         nuint size = opts->StructSize;
         if (size < (nuint)sizeof(nuint)) return Status.InvalidArgument;
@@ -107,10 +111,11 @@ static unsafe partial class Exports
         NativeSpawnOptions o;
         if (size >= (nuint)((byte*)&o.Scope - (byte*)&o) + (nuint)sizeof(nint) && opts->Scope != 0)
         {
-            Status s = ResolveScope(opts->Scope, out Scope found, out _);
+            Status s = ResolveScope(opts->Scope, out Scope found, out uint generation);
             if (s != Status.Ok) return s;
             if (found.Runtime != runtime) return Status.InvalidArgument; // another runtime's scope
             scope = found;
+            scopeGeneration = generation;
         }
         if (size >= (nuint)((byte*)&o.Priority - (byte*)&o) + (nuint)sizeof(int))
         {
@@ -129,10 +134,11 @@ static unsafe partial class Exports
             Status s = ResolveRuntime(rt, out Runtime runtime);
             if (s == Status.Ok && fut.Poll == null) s = Status.InvalidArgument;
             Scope? scope = null;
+            uint scopeGeneration = 0;
             int priority = Scheduler.Priority.Default;
-            if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref priority);
+            if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref scopeGeneration, ref priority);
             if (s != Status.Ok) { Runtime.DropFuture(fut); return (int)s; }
-            s = runtime.Spawn(fut, null, outTask != null, null, out ulong token, scope, priority);
+            s = runtime.Spawn(fut, null, outTask != null, null, out ulong token, scope, priority, scopeGeneration: scopeGeneration);
             if (outTask != null) *outTask = (nint)token;
             return (int)s;
         }

@@ -51,15 +51,16 @@ static unsafe partial class Exports
         // The new task inherits the spawning task's scope (it runs the same plugin's code) and priority.
         RawTask? current = s == Status.Ok ? RawTask.FromToken(waker, Token.Waker, out _) : null;
         Scopes.Scope? scope = current?.Scope;
+        uint scopeGeneration = 0; // (inherited: the spawning member keeps the object; a scope in the options: checked)
         int priority = current?.Priority ?? Scheduler.Priority.Default;
-        if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime!, ref scope, ref priority);
+        if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime!, ref scope, ref scopeGeneration, ref priority);
         if (s != Status.Ok || runtime is null) { Runtime.DropFuture(fut); return s; }
         // The local queue only if we really are on that worker's thread (a context smuggled elsewhere
         // must not touch another thread's queue).
         Worker? local = context!.WorkerIndex >= 0 ? runtime.Workers[context.WorkerIndex] : null;
         if (local is not null && !local.IsCurrentThread) local = null;
         s = runtime.Spawn(fut, null, outTask != null, local, out ulong token, scope, priority,
-            inlineSize: inlineSize, inlineAlign: inlineAlign);
+            inlineSize: inlineSize, inlineAlign: inlineAlign, scopeGeneration: scopeGeneration);
         if (outTask != null) *outTask = (nint)token;
         return s;
     }
@@ -91,10 +92,12 @@ static unsafe partial class Exports
         Runtime runtime = null!;
         Status s = fn == null ? Status.InvalidArgument : ResolveRuntime(rt, out runtime);
         Scopes.Scope? scope = null;
+        uint scopeGeneration = 0;
         int priority = Scheduler.Priority.Default;
-        if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref priority);
+        if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref scopeGeneration, ref priority);
         if (s != Status.Ok) { Runtime.DropFuture(f); return s; }
-        s = runtime.Spawn(f, fn, outTask != null, null, out ulong token, scope, priority, blocking: true);
+        s = runtime.Spawn(f, fn, outTask != null, null, out ulong token, scope, priority, blocking: true,
+            scopeGeneration: scopeGeneration);
         if (outTask != null) *outTask = (nint)token;
         return s;
     }

@@ -22,10 +22,12 @@ static unsafe partial class Exports
             Runtime runtime = null!;
             if (s == Status.Ok) s = ResolveRuntime(rt, out runtime);
             Scopes.Scope? scope = null;
+            uint scopeGeneration = 0;
             int priority = Scheduler.Priority.Default;
-            if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref priority);
+            if (s == Status.Ok) s = ReadSpawnOptions(opts, runtime, ref scope, ref scopeGeneration, ref priority);
             if (s != Status.Ok) { DropInline(f); return (int)s; }
-            s = runtime.Spawn(f, null, outTask != null, null, out ulong token, scope, priority, inlineSize: size, inlineAlign: align);
+            s = runtime.Spawn(f, null, outTask != null, null, out ulong token, scope, priority, inlineSize: size, inlineAlign: align,
+                scopeGeneration: scopeGeneration);
             if (outTask != null) *outTask = (nint)token;
             return (int)s;
         }

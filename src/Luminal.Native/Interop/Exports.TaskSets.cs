@@ -36,10 +36,11 @@ static unsafe partial class Exports
             if (s == Status.Ok && fut.Poll == null) s = Status.InvalidArgument;
             TaskSet? ts = s == Status.Ok ? (TaskSet)slot.Target! : null;
             Scope? scope = null;
+            uint scopeGeneration = 0;
             int priority = Scheduler.Priority.Default;
-            if (s == Status.Ok) s = ReadSpawnOptions(opts, ts!.Runtime, ref scope, ref priority);
+            if (s == Status.Ok) s = ReadSpawnOptions(opts, ts!.Runtime, ref scope, ref scopeGeneration, ref priority);
             if (s != Status.Ok) { Runtime.DropFuture(fut); return (int)s; }
-            return (int)ts!.Spawn(fut, scope, priority);
+            return (int)ts!.Spawn(fut, scope, scopeGeneration, priority);
         }
         catch (Exception e) { return Fail(e); }
     }

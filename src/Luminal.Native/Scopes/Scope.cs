@@ -40,7 +40,7 @@ sealed class Scope : GenerationSlot
     {
         Scope? s = Table.Allocate();
         if (s is null) return null;
-        lock (s)
+        lock (s._lock) // the lock Enter and the counters use
         {
             s.Runtime = runtime;
             s._closed = false;
@@ -54,12 +54,17 @@ sealed class Scope : GenerationSlot
 
     public static Scope? FromToken(ulong token, out uint generation) => Table.FromToken(token, Handles.Token.Scope, out generation);
 
-    /// <summary>Adds a task that is about to be queued. False if the scope is closed.</summary>
-    public bool Enter(RawTask task)
+    /// <summary>Adds a task that is about to be queued: Ok, Shutdown if the scope is closed, InvalidHandle if the
+    /// handle it was named by (<paramref name="generation"/>; 0: no handle, a member's scope inherited by its child)
+    /// was released meanwhile. Checked under the lock that Release frees the object under: a spawn racing with the
+    /// handle's release must not join the object in the pool, or the scope that reuses it (its counters went wrong,
+    /// and its close could return while a task it never saw still ran: the API fuzzer found it).</summary>
+    public Status Enter(RawTask task, uint generation)
     {
         lock (_lock)
         {
-            if (_closed) return false;
+            if (generation != 0 && Volatile.Read(ref Generation) != generation) return Status.InvalidHandle;
+            if (_closed) return Status.Shutdown;
             task.Scope = this;
             task.ScopePrev = null;
             task.ScopeNext = _members;
@@ -67,7 +72,7 @@ sealed class Scope : GenerationSlot
             _members = task;
             _active++;
             _spawned++;
-            return true;
+            return Status.Ok;
         }
     }
 

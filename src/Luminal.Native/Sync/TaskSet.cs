@@ -36,11 +36,12 @@ sealed unsafe class TaskSet : SyncObject
     public ulong Length { get { lock (_lock) return (ulong)_len; } }
 
     /// <summary>Spawns <paramref name="future"/> (taken) as a member. InvalidHandle if the set was released meanwhile.</summary>
-    public Status Spawn(in NativeFuture future, Scopes.Scope? scope, int priority)
+    public Status Spawn(in NativeFuture future, Scopes.Scope? scope, uint scopeGeneration, int priority)
     {
         if (SyncSlot.Create(SyncKind.SetMember, this) is not SyncSlot member) { Runtime.DropFuture(future); return Status.NoMemory; }
         ulong memberToken = member.Token; // read now: once published, a release may recycle the slot
-        Status s = Runtime.Spawn(future, null, wantHandle: true, null, out ulong taskToken, scope, priority);
+        Status s = Runtime.Spawn(future, null, wantHandle: true, null, out ulong taskToken, scope, priority,
+            scopeGeneration: scopeGeneration);
         if (s != Status.Ok) { lock (_lock) Free(member); return s; }
         member.Count = taskToken;
         bool released;
