@@ -489,10 +489,13 @@ readonly unsafe struct RawTask : IEquatable<RawTask>
     {
         // Read what we need first: once our CAS succeeds the handle's holder may release it and the task be
         // recycled at once; a CAS on the whole word (generation included) proves the snapshot was this task's.
+        // The state before the fields: Finish writes the output before it publishes COMPLETE, so a state that says
+        // complete (acquire) comes with its output; read the other way round, a task completing in between gave a
+        // disclaim with the output still NULL (drop_output(NULL), the real output leaked).
+        long s = Volatile.Read(ref _state);
         var dropOutput = Future.DropOutput;
         void* output = _output;
         Scopes.Scope? scope = Scope;
-        long s = Volatile.Read(ref _state);
         while (true)
         {
             long next = ToDisclaimed(s, generation, out bool disclaimed);
