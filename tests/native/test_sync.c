@@ -706,6 +706,7 @@ TEST(semaphore_partial_assignment_goes_back_on_cancel) {
 typedef struct sem_worker {
   luminal_semaphore *s;
   atomic_long *inside;
+  long permits; /* the bound: never more held at once */
   int round;
   uint32_t want;
   int waiting;
@@ -729,7 +730,7 @@ static luminal_poll sem_worker_poll(void *state, luminal_context *cx, void **out
     w->waiting = 0;
     CHECK_ST(w->st, LUMINAL_OK);
     long in = atomic_fetch_add(w->inside, w->want) + w->want;
-    CHECK(in <= 4);
+    CHECK(in <= w->permits);
     atomic_fetch_sub(w->inside, w->want);
     CHECK_ST(luminal_semaphore_add_permits(w->s, w->want), LUMINAL_OK);
     w->round++;
@@ -740,44 +741,40 @@ static luminal_poll sem_worker_poll(void *state, luminal_context *cx, void **out
   }
 }
 
-TEST(semaphore_contended_bound) {
+/* Runs n tasks polling `poll` over one sem_worker each, on 4 workers, sharing a semaphore of `permits`; at the end
+ * exactly those permits are free again (none lost or duplicated). */
+static void run_sem_workers(long permits, int n, luminal_poll (*poll)(void *, luminal_context *, void **)) {
   luminal_runtime *rt = tu_runtime(4);
   luminal_semaphore *s;
-  CHECK_ST(luminal_semaphore_new(rt, 4, &s), LUMINAL_OK);
+  CHECK_ST(luminal_semaphore_new(rt, (uint64_t)permits, &s), LUMINAL_OK);
   static atomic_long inside;
   static sem_worker ws[8];
   luminal_task *t[8];
-  for (int i = 0; i < 8; i++) {
-    ws[i] = (sem_worker){s, &inside, 0, 0, 0, {0}, LUMINAL_PENDING};
-    luminal_future f = {&ws[i], sem_worker_poll, NULL, NULL};
+  CHECK(n <= 8);
+  atomic_store(&inside, 0);
+  for (int i = 0; i < n; i++) {
+    ws[i] = (sem_worker){s, &inside, permits, 0, 0, 0, {0}, LUMINAL_PENDING};
+    luminal_future f = {&ws[i], poll, NULL, NULL};
     CHECK_ST(luminal_spawn(rt, f, &t[i]), LUMINAL_OK);
   }
-  for (int i = 0; i < 8; i++) {
+  for (int i = 0; i < n; i++) {
     CHECK_ST(luminal_task_join(t[i], UINT64_MAX, NULL), LUMINAL_OK);
     luminal_task_release(t[i]);
   }
-  CHECK_ST(luminal_semaphore_try_acquire(s, 4), LUMINAL_OK);
+  CHECK_ST(luminal_semaphore_try_acquire(s, (uint32_t)permits), LUMINAL_OK);
   CHECK_ST(luminal_semaphore_try_acquire(s, 1), LUMINAL_E_EMPTY);
   luminal_semaphore_release(s);
   tu_runtime_done(rt);
 }
 
+TEST(semaphore_contended_bound) { run_sem_workers(4, 8, sem_worker_poll); }
+
 /* The lock-free takes (try_acquire, an acquire's first poll) against queued requests, partial assignments and
  * cancels: 6 tasks on 4 workers share 3 permits; each round takes 1..3 either by try_acquire, or by an acquire future,
  * and every fifth round first queues an acquire (polled once) and drops it. The bound holds throughout, and at the
  * end exactly the 3 permits are free: a cancel that lost or duplicated a permit shows there. */
-typedef struct sem_mixer {
-  luminal_semaphore *s;
-  atomic_long *inside;
-  int round;
-  uint32_t want;
-  int waiting;
-  luminal_future acq;
-  luminal_status st;
-} sem_mixer;
-
 static luminal_poll sem_mixer_poll(void *state, luminal_context *cx, void **out) {
-  sem_mixer *w = (sem_mixer *)state;
+  sem_worker *w = (sem_worker *)state;
   *out = NULL;
   for (;;) {
     if (w->round == 300) return LUMINAL_POLL_READY;
@@ -809,7 +806,7 @@ static luminal_poll sem_mixer_poll(void *state, luminal_context *cx, void **out)
       CHECK_ST(w->st, LUMINAL_OK);
     }
     long in = atomic_fetch_add(w->inside, w->want) + w->want;
-    CHECK(in <= 3);
+    CHECK(in <= w->permits);
     atomic_fetch_sub(w->inside, w->want);
     CHECK_ST(luminal_semaphore_add_permits(w->s, w->want), LUMINAL_OK);
     w->round++;
@@ -820,24 +817,4 @@ static luminal_poll sem_mixer_poll(void *state, luminal_context *cx, void **out)
   }
 }
 
-TEST(semaphore_lock_free_takes_with_cancels) {
-  luminal_runtime *rt = tu_runtime(4);
-  luminal_semaphore *s;
-  CHECK_ST(luminal_semaphore_new(rt, 3, &s), LUMINAL_OK);
-  static atomic_long inside;
-  static sem_mixer ws[6];
-  luminal_task *t[6];
-  for (int i = 0; i < 6; i++) {
-    ws[i] = (sem_mixer){s, &inside, 0, 0, 0, {0}, LUMINAL_PENDING};
-    luminal_future f = {&ws[i], sem_mixer_poll, NULL, NULL};
-    CHECK_ST(luminal_spawn(rt, f, &t[i]), LUMINAL_OK);
-  }
-  for (int i = 0; i < 6; i++) {
-    CHECK_ST(luminal_task_join(t[i], UINT64_MAX, NULL), LUMINAL_OK);
-    luminal_task_release(t[i]);
-  }
-  CHECK_ST(luminal_semaphore_try_acquire(s, 3), LUMINAL_OK);
-  CHECK_ST(luminal_semaphore_try_acquire(s, 1), LUMINAL_E_EMPTY);
-  luminal_semaphore_release(s);
-  tu_runtime_done(rt);
-}
+TEST(semaphore_lock_free_takes_with_cancels) { run_sem_workers(3, 6, sem_mixer_poll); }
